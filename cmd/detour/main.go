@@ -1,0 +1,74 @@
+// Command detour validates, checks, compiles and simulates failover intents.
+//
+// The command is kept thin: each subcommand parses its flags and calls a
+// library package. main only maps the exit code.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK      = 0
+	exitInvalid = 1 // invalid input, policy denial, failed expectation
+	exitUsage   = 2
+)
+
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+// commands is the CLI contract; each entry lives in its own file.
+var commands = map[string]command{
+	"vet":     {"validate intents (exit 1 on the first invalid file)", runVet},
+	"compile": {"compile intents into Istio resources", runCompile},
+	"explain": {"print the failover ladder and what-if table of an intent", runExplain},
+	"policy":  {"check intents and compiled resources against Rego policies", runPolicy},
+	"wasm":    {"run a proxy-wasm module on a scripted HTTP exchange (wasm run)", runWasm},
+	"version": {"print the version", runVersion},
+}
+
+// version is set with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "detour: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: detour <command> [flags] [args]")
+	fmt.Fprintln(w)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+}
+
+func runVersion(_ []string, stdout, _ io.Writer) int {
+	fmt.Fprintln(stdout, "detour", version)
+	return exitOK
+}

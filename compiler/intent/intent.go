@@ -1,0 +1,230 @@
+// Package intent holds the normalised failover intent: the Go mirror of the
+// CUE definition #Intent in schemas/detour, with every default filled in.
+//
+// It is the contract between the loader (which fills it from CUE or YAML),
+// the lowering to Istio resources, `detour explain`, the policies (which see
+// its JSON form as input) and the harness. Field names and JSON tags follow
+// the intent file format exactly, so the JSON of a normalised intent is a
+// valid intent file again.
+package intent
+
+// APIVersion and Kind identify an intent document.
+const (
+	APIVersion = "detour.dev/v1alpha1"
+	Kind       = "FailoverIntent"
+)
+
+// Intent is one logical service (same name and namespace in every cluster)
+// and where its traffic may go.
+type Intent struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       Spec     `json:"spec"`
+}
+
+// Metadata names the intent; Name is also the service's short host name
+// unless Spec.Service.Host says otherwise.
+type Metadata struct {
+	Name      string            `json:"name"`
+	Namespace string            `json:"namespace"`
+	Labels    map[string]string `json:"labels,omitempty"`
+}
+
+// Spec is the body of an intent.
+type Spec struct {
+	Service   Service   `json:"service"`
+	Entry     Entry     `json:"entry"`
+	Clusters  []Cluster `json:"clusters"`
+	Failover  Failover  `json:"failover"`
+	Subsets   []Subset  `json:"subsets,omitempty"`
+	Exposure  Exposure  `json:"exposure"`
+	Detection Detection `json:"detection"`
+	Retries   Retries   `json:"retries"`
+	Failback  Failback  `json:"failback"`
+	Plugins   Plugins   `json:"plugins"`
+}
+
+// Service is the workload every cluster runs under the same name and namespace.
+type Service struct {
+	// Host is the short service name; the FQDN is Host.Namespace.svc.<ClusterDomain>.
+	Host          string `json:"host"`
+	Port          uint32 `json:"port"`
+	Protocol      string `json:"protocol"` // HTTP | HTTP2 | GRPC
+	ClusterDomain string `json:"clusterDomain"`
+}
+
+// Entry says where failover decisions are taken.
+type Entry struct {
+	// Kind is "eastWest" (sidecars call remote clusters through their
+	// east-west gateways) or "edge" (an edge gateway in front of the clusters).
+	Kind string `json:"kind"`
+	// Edge is set when Kind is "edge".
+	Edge *Edge `json:"edge,omitempty"`
+}
+
+// Edge describes the edge (ingress) gateway that fronts the clusters.
+type Edge struct {
+	Hosts []string `json:"hosts"`
+	// GatewaySelector selects the edge gateway pods (matchLabels).
+	GatewaySelector map[string]string `json:"gatewaySelector"`
+	Port            uint32            `json:"port"`
+	// CredentialName is the TLS secret; empty means plain HTTP on Port.
+	CredentialName string `json:"credentialName,omitempty"`
+}
+
+// Cluster is one place the service runs.
+type Cluster struct {
+	Name    string `json:"name"`
+	Region  string `json:"region"`
+	Zone    string `json:"zone"`
+	SubZone string `json:"subZone,omitempty"`
+	Network string `json:"network"`
+	// EastWestGateway is how other clusters reach this one (mTLS, AUTO_PASSTHROUGH).
+	EastWestGateway Address `json:"eastWestGateway"`
+	// Capacity is a hint in requests per second the cluster can serve;
+	// 0 means unknown (what-if analysis then cannot judge absorption).
+	Capacity float64 `json:"capacity,omitempty"`
+	// Weight is the share in percent for mode weighted (strict weights sum to 100),
+	// and 0 marks a standby in mode activeStandby.
+	Weight *uint32 `json:"weight,omitempty"`
+	// Role is "active" or "standby" (activeStandby); derived from Weight when absent.
+	Role string `json:"role,omitempty"`
+	// Endpoints is the number of service endpoints (pods) expected in the
+	// cluster; it sizes outlier ejection. 0 means unknown.
+	Endpoints uint32 `json:"endpoints,omitempty"`
+}
+
+// Address is a host (IP or DNS name) and port.
+type Address struct {
+	Address string `json:"address"`
+	Port    uint32 `json:"port"`
+}
+
+// Failover modes.
+const (
+	ModeAuto          = "auto"
+	ModeNamed         = "named"
+	ModeWeighted      = "weighted"
+	ModeActiveStandby = "activeStandby"
+)
+
+// Failover says how traffic may move between clusters.
+type Failover struct {
+	Mode string `json:"mode"`
+	// Order lists cluster names, most preferred first (mode named).
+	Order []string `json:"order,omitempty"`
+	// HealthAware keeps a weighted split among healthy clusters and
+	// redistributes the share of a failed one (mode weighted).
+	HealthAware bool `json:"healthAware,omitempty"`
+	// Rules restrict where traffic from a locality may go (data residency).
+	Rules []Rule `json:"rules,omitempty"`
+}
+
+// Rule restricts the ladder of clusters matching From. Exactly one of
+// Only, Any, AnyExcept, None is set.
+type Rule struct {
+	From      Locality   `json:"from"`
+	Only      []Locality `json:"only,omitempty"`
+	Any       bool       `json:"any,omitempty"`
+	AnyExcept []Locality `json:"anyExcept,omitempty"`
+	// None forbids any failover out of the clusters matching From.
+	None bool `json:"none,omitempty"`
+}
+
+// Locality selects clusters; empty fields match anything, so {} matches all.
+type Locality struct {
+	Cluster string `json:"cluster,omitempty"`
+	Region  string `json:"region,omitempty"`
+	Zone    string `json:"zone,omitempty"`
+}
+
+// Subset is a version of the service that fails over to the same version
+// in other clusters (reviews-v2 to remote reviews-v2).
+type Subset struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+}
+
+// Exposure says which services the east-west gateways export.
+type Exposure struct {
+	// Selector is a label selector (matchLabels) over Services; it must not be empty.
+	Selector map[string]string `json:"selector"`
+	// MTLS is always "ISTIO_MUTUAL".
+	MTLS string `json:"mtls"`
+}
+
+// Detection configures passive outlier detection.
+type Detection struct {
+	Consecutive5xx                 uint32             `json:"consecutive5xx"`
+	ConsecutiveGatewayErrors       uint32             `json:"consecutiveGatewayErrors"`
+	ConsecutiveLocalOriginFailures uint32             `json:"consecutiveLocalOriginFailures"`
+	SplitLocalOrigin               bool               `json:"splitLocalOrigin"`
+	FailurePercentage              *FailurePercentage `json:"failurePercentage,omitempty"`
+	Interval                       Duration           `json:"interval"`
+	BaseEjectionTime               Duration           `json:"baseEjectionTime"`
+	MaxEjectionPercent             uint32             `json:"maxEjectionPercent"`
+	// MinHealthPercent is Istio's panic threshold; 0 (off) for failover tiers.
+	MinHealthPercent uint32 `json:"minHealthPercent"`
+	// AlwaysEjectOne lets a single-host pool eject its only host.
+	AlwaysEjectOne bool `json:"alwaysEjectOne"`
+	// SLO, when set, derived the values above ("detect within 2s at 100 rps").
+	SLO *SLO `json:"slo,omitempty"`
+}
+
+// FailurePercentage is Envoy's failure-percentage ejection (EnvoyFilter only).
+type FailurePercentage struct {
+	Threshold     uint32 `json:"threshold"`
+	MinimumHosts  uint32 `json:"minimumHosts"`
+	RequestVolume uint32 `json:"requestVolume"`
+}
+
+// SLO states detection as a target instead of raw counters.
+type SLO struct {
+	DetectWithin Duration `json:"detectWithin"`
+	RPS          float64  `json:"rps"`
+}
+
+// Retries configures route retries and the retry budget.
+type Retries struct {
+	Attempts              uint32   `json:"attempts"`
+	PerTryTimeout         Duration `json:"perTryTimeout"`
+	Timeout               Duration `json:"timeout"` // the route timeout
+	RetryOn               []string `json:"retryOn"`
+	RetryRemoteLocalities bool     `json:"retryRemoteLocalities"`
+	// Methods are the request methods that may be retried (idempotent ones).
+	Methods []string `json:"methods"`
+	Backoff Backoff  `json:"backoff"`
+	Budget  *Budget  `json:"budget,omitempty"`
+}
+
+// Backoff is the retry back-off.
+type Backoff struct {
+	Base Duration `json:"base"`
+	Max  Duration `json:"max"`
+}
+
+// Budget caps retries to a share of active requests.
+type Budget struct {
+	Percent        float64 `json:"percent"`
+	MinConcurrency uint32  `json:"minConcurrency"`
+}
+
+// Failback says how traffic returns once a preferred cluster recovers.
+type Failback struct {
+	// HoldDown is how long a recovered cluster must stay healthy first.
+	HoldDown Duration `json:"holdDown"`
+	// MinHealthyShare is the percent of its endpoints that must be healthy.
+	MinHealthyShare uint32 `json:"minHealthyShare"`
+	// Ramp is the traffic share, in percent, at each step; the last is 100.
+	Ramp []uint32 `json:"ramp"`
+	// StepInterval is the time spent on each ramp step.
+	StepInterval Duration `json:"stepInterval"`
+}
+
+// Plugins says whether Detour's Wasm filters (outlier, router, retry) are
+// attached to the gateways. The module's URL and digest are compile options,
+// not part of the intent, so one intent serves every release of the filters.
+type Plugins struct {
+	Enabled bool `json:"enabled"`
+}
