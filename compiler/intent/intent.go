@@ -85,6 +85,10 @@ type Cluster struct {
 	// Capacity is a hint in requests per second the cluster can serve;
 	// 0 means unknown (what-if analysis then cannot judge absorption).
 	Capacity float64 `json:"capacity,omitempty"`
+	// Load is the requests per second the cluster's own locality sends in
+	// normal operation; with Capacity it lets what-if analysis judge whether
+	// the clusters that remain absorb a loss. 0 means unknown.
+	Load float64 `json:"load,omitempty"`
 	// Weight is the share in percent for mode weighted (strict weights sum to 100),
 	// and 0 marks a standby in mode activeStandby.
 	Weight *uint32 `json:"weight,omitempty"`
