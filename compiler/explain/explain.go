@@ -1,0 +1,495 @@
+// Package explain computes, from a normalised intent alone, where each
+// cluster's traffic goes (its failover ladder) and what happens when a
+// cluster, a zone or a region is lost (the what-if table).
+//
+// The model is Envoy's priority load balancing as Istio configures it:
+// a source sends everything to its first tier while that tier's health
+// times the overprovisioning factor (1.4) covers 100 %, and spills the rest
+// to the next tiers; inside a tier traffic is shared by weight (endpoint
+// count, or equal shares when unknown). Standby tiers (activeStandby) take
+// traffic only when every tier before them is down. A strict weighted split
+// never moves traffic: a dead cluster's share fails. A health-aware split
+// shares the dead cluster's part among the live ones by weight.
+//
+// A loss removes the service's endpoints in the lost place; callers there
+// keep sending (the classic drill scales the service to zero), which is the
+// harder case for the clusters that remain.
+//
+// The JSON form of Report is part of the compiled output (the status of the
+// FailoverIntent document) and is read by the policies; its names are stable:
+//
+//	{"ladders": [{"from": "east", "mode": "auto",
+//	              "tiers": [{"priority": 0, "standby": false,
+//	                         "clusters": [{"cluster": "east", "percent": 100}]}]}],
+//	 "whatIf":  [{"lost": {"kind": "cluster"|"zone"|"region", "name": "east", "clusters": ["east"]},
+//	              "moves":   [{"from": "east", "to": "west", "percent": 100, "rps": 400}],
+//	              "dropped": [{"from": "east", "percent": 10, "rps": 40}],
+//	              "load":    [{"cluster": "west", "rps": 700, "capacity": 800}],
+//	              "absorbed": true, "overloaded": [], "stranded": [], "unjudged": []}]}
+package explain
+
+import (
+	"math"
+	"sort"
+
+	"github.com/detour-mesh/detour/compiler/intent"
+)
+
+// OverprovisioningFactor is Envoy's default priority overprovisioning (140 %).
+const OverprovisioningFactor = 1.4
+
+// Report is the analysis of one intent.
+type Report struct {
+	// Ladders has one entry per source cluster, in the intent's cluster order.
+	Ladders []Ladder `json:"ladders"`
+	// WhatIf has one entry per cluster, then per zone, then per region.
+	WhatIf []Loss `json:"whatIf"`
+}
+
+// Ladder is where a source cluster's traffic goes, tier by tier.
+type Ladder struct {
+	From string `json:"from"`
+	Mode string `json:"mode"`
+	// Strict is set for a strict weighted split: no failover at all.
+	Strict bool   `json:"strict,omitempty"`
+	Tiers  []Tier `json:"tiers"`
+}
+
+// Tier is one priority level of a ladder.
+type Tier struct {
+	Priority int `json:"priority"`
+	// Standby tiers take traffic only when every earlier tier is down.
+	Standby  bool    `json:"standby,omitempty"`
+	Clusters []Share `json:"clusters"`
+}
+
+// Share is a cluster's part, in percent, of the traffic its tier takes.
+type Share struct {
+	Cluster string  `json:"cluster"`
+	Percent float64 `json:"percent"`
+}
+
+// Loss is the outcome of losing one place.
+type Loss struct {
+	Lost Lost `json:"lost"`
+	// Moves is traffic that now lands somewhere it did not before.
+	Moves []Move `json:"moves"`
+	// Dropped is traffic that has nowhere to go and fails.
+	Dropped []Drop `json:"dropped"`
+	// Load is every surviving cluster's traffic after the loss.
+	Load []Load `json:"load"`
+	// Absorbed is true when nothing is dropped and no cluster is pushed past its capacity.
+	Absorbed bool `json:"absorbed"`
+	// Overloaded lists clusters whose load after the loss exceeds their capacity.
+	Overloaded []string `json:"overloaded"`
+	// Stranded lists sources that drop some of their traffic.
+	Stranded []string `json:"stranded"`
+	// Unjudged lists clusters that take moved traffic but whose capacity or
+	// callers' load is unknown, so absorption could not be judged for them.
+	Unjudged []string `json:"unjudged"`
+}
+
+// Lost names the place lost and the clusters in it.
+type Lost struct {
+	Kind     string   `json:"kind"` // cluster | zone | region
+	Name     string   `json:"name"`
+	Clusters []string `json:"clusters"`
+}
+
+// Move is traffic of a source that shifts to a cluster.
+type Move struct {
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	Percent float64 `json:"percent"` // of the source's traffic
+	RPS     float64 `json:"rps"`     // 0 when the source's load is unknown
+}
+
+// Drop is the part of a source's traffic that fails.
+type Drop struct {
+	From    string  `json:"from"`
+	Percent float64 `json:"percent"`
+	RPS     float64 `json:"rps"`
+}
+
+// Load is a cluster's total traffic after a loss.
+type Load struct {
+	Cluster  string  `json:"cluster"`
+	RPS      float64 `json:"rps"`
+	Capacity float64 `json:"capacity"` // 0 = unknown
+}
+
+// Analyze computes the ladders and the what-if table. It is pure and
+// deterministic: the same intent gives the same report.
+func Analyze(in intent.Intent) Report {
+	cs := in.Spec.Clusters
+	r := Report{Ladders: make([]Ladder, 0, len(cs)), WhatIf: []Loss{}}
+	ladders := make([]ladder, len(cs))
+	for i, c := range cs {
+		ladders[i] = build(in, c)
+		r.Ladders = append(r.Ladders, ladders[i].public(c.Name, in.Spec.Failover.Mode))
+	}
+	for _, lost := range places(cs) {
+		r.WhatIf = append(r.WhatIf, whatIf(cs, ladders, lost))
+	}
+	return r
+}
+
+// LadderFrom returns the ladder of one source cluster, or false if there is no
+// such cluster. The compiler uses it to write the filters' targets.
+func LadderFrom(in intent.Intent, cluster string) (Ladder, bool) {
+	for _, c := range in.Spec.Clusters {
+		if c.Name == cluster {
+			return build(in, c).public(c.Name, in.Spec.Failover.Mode), true
+		}
+	}
+	return Ladder{}, false
+}
+
+// ladder is the internal form: weights are raw (endpoint counts, intent
+// weights) and each tier knows how it spills.
+type ladder struct {
+	strict      bool // weighted, no health: shares never move
+	healthAware bool // weighted, shares move among live clusters only
+	// hold: a tier keeps all traffic while any of it is alive (active/standby,
+	// strict standby overprovisioning) instead of spilling at 1.4 x health.
+	hold  bool
+	tiers []tier
+}
+
+type tier struct {
+	standby  bool
+	clusters []string
+	weights  []float64
+}
+
+func (l ladder) public(from, mode string) Ladder {
+	out := Ladder{From: from, Mode: mode, Strict: l.strict, Tiers: make([]Tier, 0, len(l.tiers))}
+	for i, t := range l.tiers {
+		pt := Tier{Priority: i, Standby: t.standby, Clusters: make([]Share, 0, len(t.clusters))}
+		sum := t.sum()
+		for j, c := range t.clusters {
+			pt.Clusters = append(pt.Clusters, Share{Cluster: c, Percent: round(100 * t.weights[j] / sum)})
+		}
+		out.Tiers = append(out.Tiers, pt)
+	}
+	return out
+}
+
+func (t tier) sum() float64 {
+	s := 0.0
+	for _, w := range t.weights {
+		s += w
+	}
+	return s
+}
+
+// build computes the ladder of source cluster src.
+func build(in intent.Intent, src intent.Cluster) ladder {
+	allowed := Allowed(in, src)
+	var l ladder
+	f := in.Spec.Failover
+	switch f.Mode {
+	case intent.ModeNamed:
+		for _, name := range f.Order {
+			if c, ok := find(in.Spec.Clusters, name); ok && allowed[name] {
+				l.tiers = append(l.tiers, tier{clusters: []string{name}, weights: []float64{endpointWeight(c)}})
+			}
+		}
+	case intent.ModeWeighted:
+		l.strict, l.healthAware = !f.HealthAware, f.HealthAware
+		var t tier
+		for _, c := range in.Spec.Clusters {
+			if allowed[c.Name] && c.Weight != nil && *c.Weight > 0 {
+				t.clusters = append(t.clusters, c.Name)
+				t.weights = append(t.weights, float64(*c.Weight))
+			}
+		}
+		if len(t.clusters) > 0 {
+			l.tiers = append(l.tiers, t)
+		}
+	case intent.ModeActiveStandby:
+		var active, standby tier
+		standby.standby = true
+		for _, c := range in.Spec.Clusters {
+			switch {
+			case !allowed[c.Name]:
+			case IsStandby(c):
+				standby.clusters = append(standby.clusters, c.Name)
+				standby.weights = append(standby.weights, endpointWeight(c))
+			default:
+				w := endpointWeight(c)
+				if c.Weight != nil && *c.Weight > 0 {
+					w = float64(*c.Weight)
+				}
+				active.clusters = append(active.clusters, c.Name)
+				active.weights = append(active.weights, w)
+			}
+		}
+		l.hold = true
+		for _, t := range []tier{active, standby} {
+			if len(t.clusters) > 0 {
+				l.tiers = append(l.tiers, t)
+			}
+		}
+	default: // auto: same sub-zone, same zone, same region, other regions
+		byDist := map[int]*tier{}
+		for _, c := range in.Spec.Clusters {
+			if !allowed[c.Name] {
+				continue
+			}
+			d := distance(src, c)
+			if byDist[d] == nil {
+				byDist[d] = &tier{}
+			}
+			byDist[d].clusters = append(byDist[d].clusters, c.Name)
+			byDist[d].weights = append(byDist[d].weights, endpointWeight(c))
+		}
+		for d := 0; d <= 3; d++ {
+			if t := byDist[d]; t != nil {
+				l.tiers = append(l.tiers, *t)
+			}
+		}
+	}
+	return l
+}
+
+// IsStandby reports whether a cluster is a standby of an activeStandby intent.
+func IsStandby(c intent.Cluster) bool {
+	if c.Role != "" {
+		return c.Role == "standby"
+	}
+	return c.Weight != nil && *c.Weight == 0
+}
+
+// distance is the Istio locality priority of dst seen from src.
+func distance(src, dst intent.Cluster) int {
+	switch {
+	case src.Region != dst.Region:
+		return 3
+	case src.Zone != dst.Zone:
+		return 2
+	case src.SubZone != dst.SubZone:
+		return 1
+	}
+	return 0
+}
+
+func endpointWeight(c intent.Cluster) float64 {
+	if c.Endpoints > 0 {
+		return float64(c.Endpoints)
+	}
+	return 1
+}
+
+func find(cs []intent.Cluster, name string) (intent.Cluster, bool) {
+	for _, c := range cs {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return intent.Cluster{}, false
+}
+
+// Allowed is the set of clusters that traffic from src may reach under the
+// intent's rules. Every rule whose From matches src applies, so rules only
+// ever narrow the set; src itself is always allowed.
+func Allowed(in intent.Intent, src intent.Cluster) map[string]bool {
+	ok := map[string]bool{}
+	for _, c := range in.Spec.Clusters {
+		ok[c.Name] = true
+	}
+	for _, r := range in.Spec.Failover.Rules {
+		if !Matches(r.From, src) {
+			continue
+		}
+		for _, c := range in.Spec.Clusters {
+			var keep bool
+			switch {
+			case r.None:
+				keep = Matches(r.From, c)
+			case len(r.Only) > 0:
+				keep = matchesAny(r.Only, c)
+			case len(r.AnyExcept) > 0:
+				keep = !matchesAny(r.AnyExcept, c)
+			default: // any
+				keep = true
+			}
+			if !keep {
+				ok[c.Name] = false
+			}
+		}
+	}
+	ok[src.Name] = true
+	return ok
+}
+
+// Matches reports whether a cluster lies in a locality; empty fields match anything.
+func Matches(l intent.Locality, c intent.Cluster) bool {
+	return (l.Cluster == "" || l.Cluster == c.Name) &&
+		(l.Region == "" || l.Region == c.Region) &&
+		(l.Zone == "" || l.Zone == c.Zone)
+}
+
+func matchesAny(ls []intent.Locality, c intent.Cluster) bool {
+	for _, l := range ls {
+		if Matches(l, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// distribute returns each cluster's share (percent of the source's traffic)
+// and the percent dropped, given the dead clusters.
+func (l ladder) distribute(dead map[string]bool) (map[string]float64, float64) {
+	share := map[string]float64{}
+	if len(l.tiers) == 0 {
+		return share, 100
+	}
+	if l.strict || l.healthAware {
+		t := l.tiers[0]
+		total, alive := t.sum(), 0.0
+		for i, c := range t.clusters {
+			if !dead[c] {
+				alive += t.weights[i]
+			}
+		}
+		if alive == 0 {
+			return share, 100
+		}
+		base := total
+		if l.healthAware {
+			base = alive
+		}
+		for i, c := range t.clusters {
+			if !dead[c] {
+				share[c] = 100 * t.weights[i] / base
+			}
+		}
+		return share, 100 * (1 - alive/base)
+	}
+	// Envoy priority load: each tier's health times the overprovisioning
+	// factor, normalised when the total health is under 100 %.
+	eff := make([]float64, len(l.tiers))
+	aliveW := make([]float64, len(l.tiers))
+	total := 0.0
+	for i, t := range l.tiers {
+		for j, c := range t.clusters {
+			if !dead[c] {
+				aliveW[i] += t.weights[j]
+			}
+		}
+		health := 100 * aliveW[i] / t.sum()
+		switch {
+		case health == 0:
+		case l.hold:
+			eff[i] = 100
+		default:
+			eff[i] = math.Min(100, OverprovisioningFactor*health)
+		}
+		total += eff[i]
+	}
+	if total == 0 {
+		return share, 100
+	}
+	norm := math.Min(100, total)
+	remaining := 100.0
+	for i, t := range l.tiers {
+		load := math.Min(remaining, eff[i]*100/norm)
+		remaining -= load
+		if load <= 0 {
+			continue
+		}
+		for j, c := range t.clusters {
+			if !dead[c] {
+				share[c] += load * t.weights[j] / aliveW[i]
+			}
+		}
+	}
+	return share, 0
+}
+
+type place struct {
+	kind, name string
+	clusters   []string
+}
+
+// places lists every cluster (intent order), then zones and regions (sorted).
+func places(cs []intent.Cluster) []place {
+	var out []place
+	zones, regions := map[string][]string{}, map[string][]string{}
+	for _, c := range cs {
+		out = append(out, place{"cluster", c.Name, []string{c.Name}})
+		zones[c.Zone] = append(zones[c.Zone], c.Name)
+		regions[c.Region] = append(regions[c.Region], c.Name)
+	}
+	for _, kv := range []struct {
+		kind string
+		m    map[string][]string
+	}{{"zone", zones}, {"region", regions}} {
+		names := make([]string, 0, len(kv.m))
+		for n := range kv.m {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			out = append(out, place{kv.kind, n, kv.m[n]})
+		}
+	}
+	return out
+}
+
+func whatIf(cs []intent.Cluster, ladders []ladder, p place) Loss {
+	dead := map[string]bool{}
+	for _, c := range p.clusters {
+		dead[c] = true
+	}
+	loss := Loss{
+		Lost:  Lost{Kind: p.kind, Name: p.name, Clusters: p.clusters},
+		Moves: []Move{}, Dropped: []Drop{}, Load: []Load{},
+		Overloaded: []string{}, Stranded: []string{}, Unjudged: []string{},
+	}
+	after := map[string]float64{}
+	// unknown[c]: some caller sending to c has an unknown load.
+	unknown := map[string]bool{}
+	received := map[string]bool{}
+	for i, src := range cs {
+		before, _ := ladders[i].distribute(nil)
+		now, dropped := ladders[i].distribute(dead)
+		for _, dst := range cs {
+			if now[dst.Name] > 0 {
+				after[dst.Name] += now[dst.Name] / 100 * src.Load
+				if src.Load <= 0 {
+					unknown[dst.Name] = true
+				}
+			}
+			if d := round(now[dst.Name] - before[dst.Name]); d > 0 {
+				loss.Moves = append(loss.Moves, Move{From: src.Name, To: dst.Name, Percent: d, RPS: round(d / 100 * src.Load)})
+				received[dst.Name] = true
+			}
+		}
+		if dropped = round(dropped); dropped > 0 {
+			loss.Dropped = append(loss.Dropped, Drop{From: src.Name, Percent: dropped, RPS: round(dropped / 100 * src.Load)})
+			loss.Stranded = append(loss.Stranded, src.Name)
+		}
+	}
+	for _, c := range cs {
+		if dead[c.Name] {
+			continue
+		}
+		rps := round(after[c.Name])
+		loss.Load = append(loss.Load, Load{Cluster: c.Name, RPS: rps, Capacity: c.Capacity})
+		judged := c.Capacity > 0 && !unknown[c.Name]
+		switch {
+		case judged && rps > c.Capacity:
+			loss.Overloaded = append(loss.Overloaded, c.Name)
+		case !judged && received[c.Name]:
+			loss.Unjudged = append(loss.Unjudged, c.Name)
+		}
+	}
+	loss.Absorbed = len(loss.Overloaded) == 0 && len(loss.Stranded) == 0
+	return loss
+}
+
+// round keeps two decimals so reports are stable across platforms.
+func round(x float64) float64 { return math.Round(x*100) / 100 }

@@ -1,0 +1,248 @@
+package explain
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/compiler/intent"
+)
+
+func w(v uint32) *uint32 { return &v }
+
+func cl(name, region, zone string, capacity, load float64) intent.Cluster {
+	return intent.Cluster{Name: name, Region: region, Zone: zone, Capacity: capacity, Load: load}
+}
+
+func mk(mode string, cs ...intent.Cluster) intent.Intent {
+	return intent.Intent{
+		APIVersion: intent.APIVersion, Kind: intent.Kind,
+		Metadata: intent.Metadata{Name: "svc", Namespace: "ns"},
+		Spec:     intent.Spec{Clusters: cs, Failover: intent.Failover{Mode: mode}},
+	}
+}
+
+func lossOf(t *testing.T, r Report, kind, name string) Loss {
+	t.Helper()
+	for _, l := range r.WhatIf {
+		if l.Lost.Kind == kind && l.Lost.Name == name {
+			return l
+		}
+	}
+	require.Failf(t, "no loss", "%s %s", kind, name)
+	return Loss{}
+}
+
+func tiersOf(l Ladder) [][]string {
+	var out [][]string
+	for _, t := range l.Tiers {
+		var names []string
+		for _, s := range t.Clusters {
+			names = append(names, s.Cluster)
+		}
+		out = append(out, names)
+	}
+	return out
+}
+
+func TestLadders(t *testing.T) {
+	three := []intent.Cluster{
+		cl("a1", "r1", "z1", 0, 0), cl("a2", "r1", "z2", 0, 0), cl("b", "r2", "z3", 0, 0),
+	}
+	named := mk(intent.ModeNamed, three...)
+	named.Spec.Failover.Order = []string{"b", "a2", "a1"}
+	as := mk(intent.ModeActiveStandby, cl("x", "r1", "z1", 0, 0), cl("y", "r2", "z2", 0, 0))
+	as.Spec.Clusters[0].Weight, as.Spec.Clusters[1].Weight = w(100), w(0)
+	ruled := mk(intent.ModeAuto, three...)
+	ruled.Spec.Failover.Rules = []intent.Rule{{From: intent.Locality{Region: "r1"}, Only: []intent.Locality{{Region: "r1"}}}}
+	none := mk(intent.ModeAuto, three...)
+	none.Spec.Failover.Rules = []intent.Rule{{From: intent.Locality{Cluster: "b"}, None: true}}
+	except := mk(intent.ModeAuto, three...)
+	except.Spec.Failover.Rules = []intent.Rule{{From: intent.Locality{}, AnyExcept: []intent.Locality{{Zone: "z2"}}}}
+
+	tests := []struct {
+		name string
+		in   intent.Intent
+		from string
+		want [][]string
+	}{
+		{"auto: zone, region, others", mk(intent.ModeAuto, three...), "a1", [][]string{{"a1"}, {"a2"}, {"b"}}},
+		{"auto from other region", mk(intent.ModeAuto, three...), "b", [][]string{{"b"}, {"a1", "a2"}}},
+		{"named keeps the order for every source", named, "a1", [][]string{{"b"}, {"a2"}, {"a1"}}},
+		{"active first, then standby", as, "y", [][]string{{"x"}, {"y"}}},
+		{"only cuts other regions", ruled, "a1", [][]string{{"a1"}, {"a2"}}},
+		{"rule does not apply to other sources", ruled, "b", [][]string{{"b"}, {"a1", "a2"}}},
+		{"none keeps the source only", none, "b", [][]string{{"b"}}},
+		{"anyExcept drops a zone, not the source", except, "a1", [][]string{{"a1"}, {"b"}}},
+		{"anyExcept keeps the source in the excluded zone", except, "a2", [][]string{{"a2"}, {"a1"}, {"b"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, ok := LadderFrom(tc.in, tc.from)
+			require.True(t, ok)
+			assert.Equal(t, tc.want, tiersOf(l))
+		})
+	}
+	_, ok := LadderFrom(mk(intent.ModeAuto, three...), "nope")
+	assert.False(t, ok)
+}
+
+func TestTierShares(t *testing.T) {
+	in := mk(intent.ModeAuto, cl("a", "r1", "z1", 0, 0), cl("b", "r1", "z1", 0, 0), cl("c", "r2", "z2", 0, 0))
+	in.Spec.Clusters[0].Endpoints, in.Spec.Clusters[1].Endpoints = 3, 1
+	l, _ := LadderFrom(in, "a")
+	require.Len(t, l.Tiers, 2)
+	assert.Equal(t, []Share{{"a", 75}, {"b", 25}}, l.Tiers[0].Clusters)
+
+	wt := mk(intent.ModeWeighted, cl("a", "r1", "z1", 0, 0), cl("b", "r2", "z2", 0, 0))
+	wt.Spec.Clusters[0].Weight, wt.Spec.Clusters[1].Weight = w(90), w(10)
+	l, _ = LadderFrom(wt, "b")
+	assert.True(t, l.Strict)
+	assert.Equal(t, []Tier{{Priority: 0, Clusters: []Share{{"a", 90}, {"b", 10}}}}, l.Tiers)
+}
+
+func TestWhatIf(t *testing.T) {
+	// Two clusters of one region share tier 0 from each other's view.
+	spill := mk(intent.ModeAuto, cl("a1", "r1", "z1", 1000, 100), cl("a2", "r1", "z1", 1000, 100), cl("b", "r2", "z2", 1000, 100))
+	tight := mk(intent.ModeAuto, cl("east", "r1", "z1", 500, 400), cl("west", "r2", "z2", 500, 300))
+	roomy := mk(intent.ModeAuto, cl("east", "r1", "z1", 800, 400), cl("west", "r2", "z2", 800, 300))
+	unknown := mk(intent.ModeAuto, cl("east", "r1", "z1", 0, 400), cl("west", "r2", "z2", 0, 300))
+	strict := mk(intent.ModeWeighted, cl("stable", "r1", "z1", 1000, 200), cl("canary", "r1", "z2", 1000, 0))
+	strict.Spec.Clusters[0].Weight, strict.Spec.Clusters[1].Weight = w(90), w(10)
+	strict.Spec.Clusters[1].Load = 100
+	aware := strict
+	aware.Spec.Failover.HealthAware = true
+	as := mk(intent.ModeActiveStandby, cl("east", "r1", "z1", 1000, 300), cl("west", "r2", "z2", 1000, 100))
+	as.Spec.Clusters[0].Weight, as.Spec.Clusters[1].Weight = w(100), w(0)
+	eu := mk(intent.ModeAuto, cl("fra", "eu", "eu-a", 1000, 100), cl("nyc", "us", "us-a", 1000, 100))
+	eu.Spec.Failover.Rules = []intent.Rule{{From: intent.Locality{Region: "eu"}, Only: []intent.Locality{{Region: "eu"}}}}
+
+	tests := []struct {
+		name                           string
+		in                             intent.Intent
+		kind, lost                     string
+		moves                          []Move
+		dropped                        []Drop
+		absorbed                       bool
+		overloaded, stranded, unjudged []string
+	}{
+		{
+			name: "half of tier 0 lost spills 30 % at factor 1.4", in: spill, kind: "cluster", lost: "a1",
+			moves: []Move{
+				{From: "a1", To: "a2", Percent: 20, RPS: 20}, {From: "a1", To: "b", Percent: 30, RPS: 30},
+				{From: "a2", To: "a2", Percent: 20, RPS: 20}, {From: "a2", To: "b", Percent: 30, RPS: 30},
+			},
+			absorbed: true,
+		},
+		{
+			name: "region loss sends everything to the other region", in: spill, kind: "region", lost: "r1",
+			moves: []Move{
+				{From: "a1", To: "b", Percent: 100, RPS: 100}, {From: "a2", To: "b", Percent: 100, RPS: 100},
+			},
+			absorbed: true,
+		},
+		{
+			name: "remaining capacity too small", in: tight, kind: "cluster", lost: "east",
+			moves: []Move{{From: "east", To: "west", Percent: 100, RPS: 400}}, overloaded: []string{"west"},
+		},
+		{
+			name: "remaining capacity enough", in: roomy, kind: "zone", lost: "z1",
+			moves: []Move{{From: "east", To: "west", Percent: 100, RPS: 400}}, absorbed: true,
+		},
+		{
+			name: "capacity unknown is not judged", in: unknown, kind: "cluster", lost: "east",
+			moves:    []Move{{From: "east", To: "west", Percent: 100, RPS: 400}},
+			absorbed: true, unjudged: []string{"west"},
+		},
+		{
+			name: "strict weights drop the dead share", in: strict, kind: "cluster", lost: "canary",
+			dropped:  []Drop{{From: "stable", Percent: 10, RPS: 20}, {From: "canary", Percent: 10, RPS: 10}},
+			stranded: []string{"stable", "canary"},
+		},
+		{
+			name: "health-aware weights redistribute", in: aware, kind: "cluster", lost: "canary",
+			moves:    []Move{{From: "stable", To: "stable", Percent: 10, RPS: 20}, {From: "canary", To: "stable", Percent: 10, RPS: 10}},
+			absorbed: true,
+		},
+		{
+			name: "standby takes over when every active is down", in: as, kind: "cluster", lost: "east",
+			moves:    []Move{{From: "east", To: "west", Percent: 100, RPS: 300}, {From: "west", To: "west", Percent: 100, RPS: 100}},
+			absorbed: true,
+		},
+		{
+			name: "losing the standby moves nothing", in: as, kind: "cluster", lost: "west", absorbed: true,
+		},
+		{
+			name: "residency strands the source", in: eu, kind: "region", lost: "eu",
+			moves:    []Move{},
+			dropped:  []Drop{{From: "fra", Percent: 100, RPS: 100}},
+			stranded: []string{"fra"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := lossOf(t, Analyze(tc.in), tc.kind, tc.lost)
+			nz := func(v []Move) []Move {
+				if v == nil {
+					return []Move{}
+				}
+				return v
+			}
+			assert.Equal(t, nz(tc.moves), l.Moves)
+			if tc.dropped == nil {
+				tc.dropped = []Drop{}
+			}
+			assert.Equal(t, tc.dropped, l.Dropped)
+			assert.Equal(t, tc.absorbed, l.Absorbed)
+			for _, p := range []*[]string{&tc.overloaded, &tc.stranded, &tc.unjudged} {
+				if *p == nil {
+					*p = []string{}
+				}
+			}
+			assert.Equal(t, tc.overloaded, l.Overloaded, "overloaded")
+			assert.Equal(t, tc.stranded, l.Stranded, "stranded")
+			assert.Equal(t, tc.unjudged, l.Unjudged, "unjudged")
+		})
+	}
+}
+
+func TestEnvoySpillCurve(t *testing.T) {
+	// The documented points of Envoy's priority spill at factor 1.4:
+	// 72 % healthy keeps everything, 71 % spills 0.6 %, 50 % spills 30 %.
+	for _, tc := range []struct {
+		healthy, total int
+		wantP0         float64
+	}{{72, 100, 100}, {71, 100, 99.4}, {50, 100, 70}, {25, 100, 35}, {0, 100, 0}} {
+		l := ladder{tiers: []tier{
+			{clusters: []string{"up", "down"}, weights: []float64{float64(tc.healthy), float64(tc.total - tc.healthy)}},
+			{clusters: []string{"p1"}, weights: []float64{1}},
+		}}
+		if tc.healthy == 0 {
+			l.tiers[0] = tier{clusters: []string{"down"}, weights: []float64{100}}
+		}
+		share, dropped := l.distribute(map[string]bool{"down": true})
+		assert.Zero(t, dropped)
+		assert.InDelta(t, tc.wantP0, share["up"], 1e-9, "healthy %d%%", tc.healthy)
+		assert.InDelta(t, 100-tc.wantP0, share["p1"], 1e-9, "healthy %d%%", tc.healthy)
+	}
+}
+
+func TestReportShape(t *testing.T) {
+	in := mk(intent.ModeAuto, cl("east", "r1", "z1", 0, 0), cl("west", "r2", "z2", 0, 0))
+	r := Analyze(in)
+	assert.Len(t, r.Ladders, 2)
+	// 2 clusters + 2 zones + 2 regions, in that order.
+	var kinds []string
+	for _, l := range r.WhatIf {
+		kinds = append(kinds, l.Lost.Kind+":"+l.Lost.Name)
+	}
+	assert.Equal(t, []string{"cluster:east", "cluster:west", "zone:z1", "zone:z2", "region:r1", "region:r2"}, kinds)
+	// Empty lists are [] in JSON, never null: policies iterate them.
+	b, err := json.Marshal(r.WhatIf[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"overloaded":[]`)
+	assert.Contains(t, string(b), `"dropped":[]`)
+	assert.Equal(t, Analyze(in), r, "deterministic")
+}

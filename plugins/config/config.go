@@ -1,0 +1,196 @@
+// Package config is the configuration format of Detour's Wasm filters: the
+// JSON that the compiler writes into WasmPlugin.pluginConfig and that the
+// filters read in their plugin-start callback.
+//
+// It is defined once, here, in plain Go that depends on encoding/json only,
+// so the filters (built for GOOS=wasip1) import it as they are. The CUE
+// definition #PluginConfig in schemas/detour mirrors it; a test keeps the two
+// equal. Durations are integers in milliseconds so the filters need no
+// duration parser.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Version is the configuration format this package reads and writes. A
+// filter refuses (and fails open on) a configuration of another version.
+const Version = "v1"
+
+// Routing headers. The router filter sets HeaderCluster to the cluster it
+// picked and the compiled VirtualService routes on it; HeaderCell carries the
+// region a request failed over to so later hops stay there. Both are control
+// headers: the router strips any value a client sends.
+const (
+	HeaderCluster = "x-detour-cluster"
+	HeaderCell    = "x-detour-cell"
+)
+
+// Root IDs (WasmPlugin.pluginName) of the three filters that one module exposes.
+const (
+	PluginOutlier = "detour-outlier"
+	PluginRouter  = "detour-router"
+	PluginRetry   = "detour-retry"
+)
+
+// Failover modes, as in the intent.
+const (
+	ModeAuto          = "auto"
+	ModeNamed         = "named"
+	ModeWeighted      = "weighted"
+	ModeActiveStandby = "activeStandby"
+)
+
+// Config is what every Detour filter of one proxy receives. Each filter reads
+// the parts it needs; all three get the same document so they agree on the
+// ladder.
+type Config struct {
+	Version string `json:"version"`
+	// Service is the destination the filters act on; other requests pass untouched.
+	Service Service `json:"service"`
+	// Local is the cluster the proxy runs in; empty for an edge gateway.
+	Local string `json:"local,omitempty"`
+	// Mode is the failover mode; HealthAware refines ModeWeighted.
+	Mode        string `json:"mode"`
+	HealthAware bool   `json:"healthAware,omitempty"`
+	// Targets is the failover ladder seen from this proxy, in priority order.
+	Targets   []Target  `json:"targets"`
+	Headers   Headers   `json:"headers"`
+	Detection Detection `json:"detection"`
+	Retry     Retry     `json:"retry"`
+	Failback  Failback  `json:"failback"`
+}
+
+// Service names the destination.
+type Service struct {
+	// Host is the service FQDN (name.namespace.svc.domain).
+	Host string `json:"host"`
+	Port uint32 `json:"port"`
+	// Authorities are the request authorities (Host headers) that address
+	// the service, e.g. the edge hostnames; Host itself always matches.
+	Authorities []string `json:"authorities,omitempty"`
+}
+
+// Target is one cluster on the ladder.
+type Target struct {
+	Cluster string `json:"cluster"`
+	// Priority is the tier, 0 first; a tier is used when the ones before it
+	// cannot take the traffic.
+	Priority int `json:"priority"`
+	// Weight is the target's share, in percent, of the traffic its tier takes.
+	Weight  uint32 `json:"weight"`
+	Region  string `json:"region"`
+	Zone    string `json:"zone"`
+	Standby bool   `json:"standby,omitempty"`
+}
+
+// Headers are the header names the filters set and the routes match.
+type Headers struct {
+	Cluster string `json:"cluster"`
+	Cell    string `json:"cell"`
+}
+
+// Detection is the outlier filter's passive health check.
+type Detection struct {
+	Consecutive5xx                 uint32 `json:"consecutive5xx"`
+	ConsecutiveGatewayErrors       uint32 `json:"consecutiveGatewayErrors"`
+	ConsecutiveLocalOriginFailures uint32 `json:"consecutiveLocalOriginFailures"`
+	// FailurePercentage is 0 when failure-percentage ejection is off.
+	FailurePercentage    uint32 `json:"failurePercentage,omitempty"`
+	FailureRequestVolume uint32 `json:"failureRequestVolume,omitempty"`
+	IntervalMs           uint32 `json:"intervalMs"`
+	BaseEjectionMs       uint32 `json:"baseEjectionMs"`
+	MaxEjectionPercent   uint32 `json:"maxEjectionPercent"`
+}
+
+// Retry is the retry filter's cross-cluster retry and its budget.
+type Retry struct {
+	Attempts        uint32   `json:"attempts"`
+	PerTryTimeoutMs uint32   `json:"perTryTimeoutMs"`
+	RetryOn         []string `json:"retryOn"`
+	Methods         []string `json:"methods"`
+	// BudgetPercent caps retries to this percent of active requests (0 = no budget).
+	BudgetPercent        float64 `json:"budgetPercent,omitempty"`
+	BudgetMinConcurrency uint32  `json:"budgetMinConcurrency,omitempty"`
+}
+
+// Failback is how the router returns traffic to a recovered cluster.
+type Failback struct {
+	HoldDownMs      uint32   `json:"holdDownMs"`
+	MinHealthyShare uint32   `json:"minHealthyShare"`
+	Ramp            []uint32 `json:"ramp"`
+	StepIntervalMs  uint32   `json:"stepIntervalMs"`
+}
+
+// Parse decodes and validates a configuration. Unknown fields are errors, so
+// a filter never silently ignores a setting it does not understand.
+func Parse(data []byte) (Config, error) {
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("plugin config: %w", err)
+	}
+	if dec.More() {
+		return Config{}, errors.New("plugin config: trailing data after the JSON object")
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate reports the first inconsistency, naming the field.
+func (c Config) Validate() error {
+	switch {
+	case c.Version != Version:
+		return fmt.Errorf("plugin config: version: got %q, want %q", c.Version, Version)
+	case c.Service.Host == "":
+		return errors.New("plugin config: service.host: must not be empty")
+	case c.Service.Port == 0 || c.Service.Port > 65535:
+		return fmt.Errorf("plugin config: service.port: %d is not a port", c.Service.Port)
+	case c.Headers.Cluster == "" || c.Headers.Cell == "":
+		return errors.New("plugin config: headers: cluster and cell must be set")
+	case len(c.Targets) == 0:
+		return errors.New("plugin config: targets: at least one target is needed")
+	}
+	switch c.Mode {
+	case ModeAuto, ModeNamed, ModeWeighted, ModeActiveStandby:
+	default:
+		return fmt.Errorf("plugin config: mode: %q is not one of auto, named, weighted, activeStandby", c.Mode)
+	}
+	seen := map[string]bool{}
+	prev := 0
+	for i, t := range c.Targets {
+		switch {
+		case t.Cluster == "":
+			return fmt.Errorf("plugin config: targets[%d].cluster: must not be empty", i)
+		case seen[t.Cluster]:
+			return fmt.Errorf("plugin config: targets[%d].cluster: %q is listed twice", i, t.Cluster)
+		case t.Priority < prev:
+			return fmt.Errorf("plugin config: targets[%d].priority: %d after %d; targets must be in priority order", i, t.Priority, prev)
+		case t.Weight > 100:
+			return fmt.Errorf("plugin config: targets[%d].weight: %d exceeds 100", i, t.Weight)
+		}
+		seen[t.Cluster] = true
+		prev = t.Priority
+	}
+	if c.Detection.MaxEjectionPercent > 100 {
+		return fmt.Errorf("plugin config: detection.maxEjectionPercent: %d exceeds 100", c.Detection.MaxEjectionPercent)
+	}
+	if c.Retry.BudgetPercent < 0 || c.Retry.BudgetPercent > 100 {
+		return fmt.Errorf("plugin config: retry.budgetPercent: %g is not within 0..100", c.Retry.BudgetPercent)
+	}
+	for i, r := range c.Failback.Ramp {
+		if r == 0 || r > 100 || (i > 0 && r <= c.Failback.Ramp[i-1]) {
+			return fmt.Errorf("plugin config: failback.ramp[%d]: %d; ramp steps must increase strictly within 1..100", i, r)
+		}
+	}
+	if n := len(c.Failback.Ramp); n > 0 && c.Failback.Ramp[n-1] != 100 {
+		return errors.New("plugin config: failback.ramp: the last step must be 100")
+	}
+	return nil
+}
