@@ -1,0 +1,381 @@
+// Package load reads failover intents written in YAML, JSON or CUE,
+// validates them against the embedded CUE definition #Intent, fills in
+// defaults and derived values, and decodes them into intent.Intent.
+//
+// Every problem is reported as an Error positioned in the user's file, never
+// in the schema, with the field path and what was expected.
+package load
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/token"
+	"cuelang.org/go/encoding/yaml"
+
+	"github.com/detour-mesh/detour/compiler/intent"
+)
+
+// Source is one loaded, validated, normalised intent and where it was written.
+type Source struct {
+	Intent       intent.Intent
+	File         string // path as the user gave it
+	Line, Column int    // position of the intent document in File
+}
+
+// Paths loads files (.yaml, .yml, .json, .cue) and directories (their
+// top-level intent files, not recursive: examples keep golden output and
+// drills in subdirectories). The .cue files of a directory are loaded
+// together as one package. On failure it returns Errors (all errors found,
+// sorted by file, line, column), and no Sources.
+func Paths(paths ...string) ([]Source, error) {
+	var (
+		srcs []Source
+		errs Errors
+	)
+	add := func(s []Source, err error) {
+		srcs = append(srcs, s...)
+		errs = append(errs, asErrors(err)...)
+	}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, &Error{File: p, Msg: statMessage(err)})
+			continue
+		}
+		if !fi.IsDir() {
+			if !isIntentFile(p) {
+				errs = append(errs, &Error{File: p, Msg: "unsupported file type; expected .yaml, .yml, .json or .cue"})
+				continue
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				errs = append(errs, &Error{File: p, Msg: err.Error()})
+				continue
+			}
+			add(Bytes(p, data))
+			continue
+		}
+		add(loadDir(p))
+	}
+	if len(errs) > 0 {
+		return nil, sortErrors(errs)
+	}
+	return srcs, nil
+}
+
+func loadDir(dir string) ([]Source, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, Errors{{File: dir, Msg: err.Error()}}
+	}
+	var (
+		srcs     []Source
+		errs     Errors
+		cueFiles []userFile
+		found    bool
+	)
+	for _, ent := range entries {
+		name := filepath.Join(dir, ent.Name())
+		if ent.IsDir() || !isIntentFile(name) || strings.HasPrefix(ent.Name(), ".") {
+			continue
+		}
+		found = true
+		data, err := os.ReadFile(name)
+		if err != nil {
+			errs = append(errs, &Error{File: name, Msg: err.Error()})
+			continue
+		}
+		if filepath.Ext(name) == ".cue" {
+			cueFiles = append(cueFiles, userFile{name, data})
+			continue
+		}
+		s, err := Bytes(name, data)
+		srcs = append(srcs, s...)
+		errs = append(errs, asErrors(err)...)
+	}
+	if len(cueFiles) > 0 {
+		s, err := loadCUE(cueFiles)
+		srcs = append(srcs, s...)
+		errs = append(errs, asErrors(err)...)
+	}
+	if !found {
+		errs = append(errs, &Error{File: dir, Msg: "no intent files (.yaml, .yml, .json, .cue) in directory"})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return srcs, nil
+}
+
+// Bytes loads one in-memory file; its name decides YAML/JSON vs CUE.
+func Bytes(name string, data []byte) ([]Source, error) {
+	var (
+		srcs []Source
+		err  error
+	)
+	if filepath.Ext(name) == ".cue" {
+		srcs, err = loadCUE([]userFile{{name, data}})
+	} else {
+		srcs, err = loadYAML(name, data)
+	}
+	if err != nil {
+		return nil, sortErrors(asErrors(err))
+	}
+	return srcs, nil
+}
+
+func isIntentFile(name string) bool {
+	switch filepath.Ext(name) {
+	case ".yaml", ".yml", ".json", ".cue":
+		return true
+	}
+	return false
+}
+
+func statMessage(err error) string {
+	if errors.Is(err, os.ErrNotExist) {
+		return "no such file or directory"
+	}
+	return err.Error()
+}
+
+func asErrors(err error) Errors {
+	if err == nil {
+		return nil
+	}
+	var es Errors
+	if errors.As(err, &es) {
+		return es
+	}
+	return Errors{{Msg: err.Error()}}
+}
+
+// document is one intent value to validate, with what is needed to report
+// its problems in the user's terms.
+type document struct {
+	file   string   // where the document starts
+	files  []string // every user file the document may come from
+	pos    token.Pos // start of the document
+	prefix string    // path of the intent inside the file ("" for YAML)
+	value  cue.Value // the user's value, not yet unified with #Intent
+	index  posIndex
+}
+
+func loadYAML(name string, data []byte) ([]Source, error) {
+	eng, err := getEngine()
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(name, bytes.NewReader(data))
+	var (
+		srcs []Source
+		errs Errors
+		n    int
+	)
+	for {
+		expr, err := dec.Extract()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			errs = append(errs, fromCUEError(err, []string{name}, nil, "")...)
+			break // the decoder cannot resynchronise after a syntax error
+		}
+		if lit, ok := expr.(*ast.BasicLit); ok && lit.Kind == token.NULL {
+			continue // an empty document between "---" separators
+		}
+		n++
+		ix := posIndex{}
+		ix.indexExpr("", expr)
+		eng.mu.Lock()
+		v := eng.ctx.BuildExpr(expr, cue.Filename(name))
+		src, es := eng.validate(document{file: name, files: []string{name}, pos: expr.Pos(), value: v, index: ix})
+		eng.mu.Unlock()
+		if len(es) > 0 {
+			errs = append(errs, es...)
+			continue
+		}
+		srcs = append(srcs, src)
+	}
+	if n == 0 && len(errs) == 0 {
+		errs = append(errs, &Error{File: name, Line: 1, Column: 1, Msg: "no intent in file; expected a FailoverIntent document"})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return srcs, nil
+}
+
+// validate unifies one document with #Intent, reports every problem CUE
+// and the Go checks find, and decodes the normalised intent.
+func (e *engine) validate(doc document) (Source, Errors) {
+	src := Source{File: doc.file}
+	if pos := doc.pos.Position(); pos.IsValid() {
+		src.Line, src.Column = pos.Line, pos.Column
+	}
+	if err := doc.value.Err(); err != nil {
+		return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
+	}
+	// A document that is not a struct cannot be an intent; say so once
+	// instead of listing every missing field.
+	if doc.value.IncompleteKind() != cue.StructKind {
+		return src, Errors{doc.errorAt("", "expected a FailoverIntent object (apiVersion, kind, metadata, spec)")}
+	}
+	u := e.intent.Unify(doc.value)
+	if err := u.Validate(cue.Concrete(true), cue.All()); err != nil {
+		return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
+	}
+	b, err := u.MarshalJSON()
+	if err != nil {
+		return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&src.Intent); err != nil {
+		// The schema and the Go types disagree: a bug, not the user's fault.
+		return src, Errors{doc.errorAt("", fmt.Sprintf("internal error: decoding the validated intent: %v", err))}
+	}
+	if es := check(&src.Intent, doc); len(es) > 0 {
+		return src, es
+	}
+	normalise(&src.Intent)
+	return src, nil
+}
+
+// errorAt builds an Error for path (relative to the intent), positioned at
+// the value the user wrote there or at its nearest written ancestor.
+func (doc document) errorAt(path, msg string) *Error {
+	full := joinRel(doc.prefix, path)
+	pos, ok := doc.index.lookup(full)
+	if !ok {
+		pos = doc.pos
+	}
+	file := doc.file
+	if pos.IsValid() && pos.Filename() != "" {
+		file = pos.Filename()
+	}
+	return newError(file, pos, full, msg)
+}
+
+func joinRel(prefix, path string) string {
+	switch {
+	case prefix == "":
+		return path
+	case path == "":
+		return prefix
+	case path[0] == '[':
+		return prefix + path
+	}
+	return prefix + "." + path
+}
+
+func newError(file string, pos token.Pos, path, msg string) *Error {
+	e := &Error{File: file, Path: path, Msg: msg}
+	if p := pos.Position(); p.IsValid() {
+		e.Line, e.Column = p.Line, p.Column
+	}
+	return e
+}
+
+// fromCUEError converts CUE's errors into Errors positioned in file. It
+// drops the noise a failed disjunction produces (the default's
+// "conflicting values", "empty disjunction" headers) when a specific
+// message explains the same field.
+func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors {
+	type item struct {
+		path    string
+		msg     string
+		pos     token.Pos
+		generic bool
+	}
+	var items []item
+	for _, ce := range cueerrors.Errors(err) {
+		elems := cueerrors.Path(ce)
+		if len(elems) > 0 && elems[0] == "#Intent" {
+			elems = elems[1:] // the path inside the schema, not the user's
+		}
+		path := joinRel(prefix, cuePath(elems))
+		format, args := ce.Msg()
+		msg := fmt.Sprintf(format, args...)
+		it := item{path: path, msg: msg, generic: isGeneric(msg)}
+		// Prefer where the user wrote the field itself; then any position
+		// CUE recorded in the user's files; then the nearest parent.
+		if msg == "field not allowed" {
+			it.msg = "unknown field"
+			it.pos, _ = ix.key(path)
+		} else {
+			it.pos = ix[path]
+		}
+		if !it.pos.IsValid() {
+			for _, p := range cueerrors.Positions(ce) {
+				if slices.Contains(files, p.Filename()) {
+					it.pos = p
+					break
+				}
+			}
+		}
+		if !it.pos.IsValid() {
+			it.pos, _ = ix.lookup(path)
+		}
+		items = append(items, it)
+	}
+	var out Errors
+	for _, it := range items {
+		if it.generic && slices.ContainsFunc(items, func(o item) bool {
+			return !o.generic && related(it.path, o.path)
+		}) {
+			continue
+		}
+		file := files[0]
+		if it.pos.IsValid() {
+			file = it.pos.Filename()
+		}
+		out = append(out, newError(file, it.pos, it.path, it.msg))
+	}
+	return out
+}
+
+// isGeneric reports CUE messages that a failed default or alternative of a
+// disjunction produces; a specific error() message on the same field says
+// more.
+func isGeneric(msg string) bool {
+	return strings.HasPrefix(msg, "conflicting values") ||
+		strings.Contains(msg, "errors in empty disjunction") ||
+		strings.HasPrefix(msg, "incompatible list lengths") ||
+		strings.HasPrefix(msg, "invalid value") ||
+		strings.HasPrefix(msg, "value not an instance")
+}
+
+// related is true when a and b are the same field, one contains the other,
+// or they are elements of the same list.
+func related(a, b string) bool {
+	if a == b || within(a, b) || within(b, a) {
+		return true
+	}
+	pa, pb := listParent(a), listParent(b)
+	return pa != "" && pa == pb
+}
+
+func within(child, parent string) bool {
+	return parent == "" || strings.HasPrefix(child, parent) && len(child) > len(parent) &&
+		(child[len(parent)] == '.' || child[len(parent)] == '[')
+}
+
+// listParent returns the list a path is an element of, or "".
+func listParent(p string) string {
+	if i := strings.LastIndexByte(p, '['); i > 0 && strings.HasSuffix(p, "]") {
+		return p[:i]
+	}
+	return ""
+}
