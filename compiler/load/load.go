@@ -164,8 +164,8 @@ func asErrors(err error) Errors {
 // document is one intent value to validate, with what is needed to report
 // its problems in the user's terms.
 type document struct {
-	file   string   // where the document starts
-	files  []string // every user file the document may come from
+	file   string    // where the document starts
+	files  []string  // every user file the document may come from
 	pos    token.Pos // start of the document
 	prefix string    // path of the intent inside the file ("" for YAML)
 	value  cue.Value // the user's value, not yet unified with #Intent
