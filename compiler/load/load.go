@@ -14,7 +14,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -68,6 +70,7 @@ func Paths(paths ...string) ([]Source, error) {
 		}
 		add(loadDir(p))
 	}
+	errs = append(errs, checkUnique(srcs)...)
 	if len(errs) > 0 {
 		return nil, sortErrors(errs)
 	}
@@ -131,6 +134,9 @@ func Bytes(name string, data []byte) ([]Source, error) {
 	}
 	if err != nil {
 		return nil, sortErrors(asErrors(err))
+	}
+	if errs := checkUnique(srcs); len(errs) > 0 {
+		return nil, sortErrors(errs)
 	}
 	return srcs, nil
 }
@@ -299,7 +305,10 @@ func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors 
 		pos     token.Pos
 		generic bool
 	}
-	var items []item
+	var (
+		items  []item
+		syntax Errors
+	)
 	for _, ce := range cueerrors.Errors(err) {
 		elems := cueerrors.Path(ce)
 		if len(elems) > 0 && elems[0] == "#Intent" {
@@ -308,11 +317,30 @@ func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors 
 		path := joinRel(prefix, cuePath(elems))
 		format, args := ce.Msg()
 		msg := fmt.Sprintf(format, args...)
+		if msg == "" {
+			msg = ce.Error() // a plain error wrapped by CUE (YAML syntax)
+		}
+		if e := yamlSyntaxError(msg, files); e != nil {
+			syntax = append(syntax, e)
+			continue
+		}
+		// The schema's cross-field checks (hidden field _check) start their
+		// message with the path of the field at fault, relative to the
+		// intent: report it there.
+		if k := slices.Index(elems, "_check"); k >= 1 {
+			if i := strings.Index(msg, ": "); i > 0 && strings.HasPrefix(msg, "spec") {
+				path = joinRel(prefix, joinRel(cuePath(elems[:k-1]), msg[:i]))
+				msg = msg[i+2:]
+			}
+		}
 		it := item{path: path, msg: msg, generic: isGeneric(msg)}
 		// Prefer where the user wrote the field itself; then any position
 		// CUE recorded in the user's files; then the nearest parent.
 		if msg == "field not allowed" {
 			it.msg = "unknown field"
+			if fields := schemaFields(elems); len(fields) > 0 {
+				it.msg += "; expected one of " + strings.Join(fields, ", ")
+			}
 			it.pos, _ = ix.key(path)
 		} else {
 			it.pos = ix[path]
@@ -330,8 +358,15 @@ func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors 
 		}
 		items = append(items, it)
 	}
-	var out Errors
+	out := syntax
 	for _, it := range items {
+		// list.MinItems also fails when an element is invalid; only keep
+		// the message if the user really wrote fewer than two clusters.
+		if strings.HasPrefix(it.msg, "needs at least two clusters") {
+			if _, ok := ix[it.path+"[1]"]; ok {
+				continue
+			}
+		}
 		if it.generic && slices.ContainsFunc(items, func(o item) bool {
 			return !o.generic && related(it.path, o.path)
 		}) {
@@ -378,4 +413,18 @@ func listParent(p string) string {
 		return p[:i]
 	}
 	return ""
+}
+
+// yamlSyntaxRE matches the YAML parser's "file:line: message".
+var yamlSyntaxRE = regexp.MustCompile(`^(.+):([0-9]+): (.+)$`)
+
+// yamlSyntaxError recognises a YAML syntax error about one of files; the
+// parser gives a line but no column, so the column is 1.
+func yamlSyntaxError(msg string, files []string) *Error {
+	m := yamlSyntaxRE.FindStringSubmatch(msg)
+	if m == nil || !slices.Contains(files, m[1]) {
+		return nil
+	}
+	line, _ := strconv.Atoi(m[2])
+	return &Error{File: m[1], Line: line, Column: 1, Msg: "invalid YAML: " + m[3]}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
+	"strconv"
 	"sync"
 	"testing/fstest"
 
@@ -24,7 +26,8 @@ const schemaPrefix = "$detour/schemas/"
 type engine struct {
 	mu     sync.Mutex
 	ctx    *cue.Context
-	intent cue.Value
+	pkg    cue.Value    // the schema package
+	intent cue.Value    // #Intent
 	files  fstest.MapFS // the embedded module, copied once for user overlays
 }
 
@@ -63,6 +66,7 @@ func newEngine() (*engine, error) {
 	if err := pkg.Err(); err != nil {
 		return nil, fmt.Errorf("building embedded schema: %w", err)
 	}
+	e.pkg = pkg
 	e.intent = pkg.LookupPath(cue.ParsePath("#Intent"))
 	if err := e.intent.Err(); err != nil {
 		return nil, fmt.Errorf("embedded schema has no #Intent: %w", err)
@@ -84,4 +88,56 @@ func (e *engine) config(fsys fs.FS, names map[string]string) *cueload.Config {
 			return schemaPrefix + p
 		},
 	}
+}
+
+// listElems names the definition of the elements of the intent's lists of
+// structs.
+var listElems = map[string]string{
+	"clusters":  "#Cluster",
+	"subsets":   "#Subset",
+	"rules":     "#Rule",
+	"only":      "#Locality",
+	"anyExcept": "#Locality",
+}
+
+// schemaFields lists the fields #Intent allows in the struct holding the
+// field at elems (a CUE error path), for "unknown field" messages. elems may
+// start with the name of a top-level field of a CUE file; the intent part
+// starts at apiVersion, kind, metadata or spec.
+func schemaFields(elems []string) []string {
+	e := theEngine
+	if e == nil || len(elems) == 0 {
+		return nil
+	}
+	start := slices.IndexFunc(elems, func(s string) bool { return s == "metadata" || s == "spec" })
+	if start < 0 {
+		start = len(elems) - 1 // a top-level field of the intent
+	}
+	v := e.intent
+	parent := elems[start : len(elems)-1]
+	for i, el := range parent {
+		if _, err := strconv.Atoi(el); err == nil {
+			// An element of a list: look up the element's definition, as
+			// list values with validators do not expose their element type.
+			def, ok := listElems[parent[i-1]]
+			if !ok {
+				return nil
+			}
+			v = e.pkg.LookupPath(cue.ParsePath(def))
+			continue
+		}
+		v = v.LookupPath(cue.MakePath(cue.Str(el)))
+	}
+	if !v.Exists() {
+		return nil
+	}
+	it, err := v.Fields(cue.Optional(true))
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for it.Next() {
+		names = append(names, it.Selector().Unquoted())
+	}
+	return names
 }
