@@ -19,6 +19,9 @@ type Process struct {
 	HTTPCalls HTTPCallHandler
 	// Node is what xds.node.* reports.
 	Node Node
+	// Trace, if set, sees every callback into a VM (vm_id, worker, export
+	// name, context id), for tests and debugging.
+	Trace func(vmID string, worker int, callback string, ctxID uint32)
 
 	mu        sync.Mutex
 	cas       uint32

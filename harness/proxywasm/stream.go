@@ -108,6 +108,7 @@ type HTTPContext struct {
 	addedTrailers                                      [2]*Headers
 	logPhase                                           bool
 
+	encoding       bool
 	stopNext       bool
 	localReplySent bool
 	streamFailed   bool
@@ -155,6 +156,10 @@ func (s *HTTPContext) checkFail(stop FilterStatus) (FilterStatus, bool) {
 		return 0, false
 	}
 	if s.policy == FailOpen {
+		return Continue, true
+	}
+	if s.streamFailed && s.encoding {
+		// Encoder callbacks are skipped once the failure reply was sent.
 		return Continue, true
 	}
 	if !s.streamFailed && !s.localReplySent {
@@ -229,6 +234,7 @@ func (s *HTTPContext) OnRequestTrailers(t *Headers) FilterStatus {
 // OnResponseHeaders delivers encodeHeaders. A context the request never
 // reached is not created for the response (Envoy skips it).
 func (s *HTTPContext) OnResponseHeaders(h *Headers, eos bool) FilterStatus {
+	s.encoding = true
 	if !s.created && !s.vm.failed {
 		return Continue
 	}
@@ -243,6 +249,7 @@ func (s *HTTPContext) OnResponseHeaders(h *Headers, eos bool) FilterStatus {
 
 // OnResponseBody delivers encodeData.
 func (s *HTTPContext) OnResponseBody(body *Buffer, eos bool) FilterStatus {
+	s.encoding = true
 	if !s.created && !s.vm.failed {
 		return Continue
 	}
@@ -257,6 +264,7 @@ func (s *HTTPContext) OnResponseBody(body *Buffer, eos bool) FilterStatus {
 
 // OnResponseTrailers delivers encodeTrailers.
 func (s *HTTPContext) OnResponseTrailers(t *Headers) FilterStatus {
+	s.encoding = true
 	if !s.created && !s.vm.failed {
 		return Continue
 	}

@@ -191,6 +191,9 @@ func (vm *VM) call(name string, f api.Function, ctxID uint32, args ...uint64) (u
 		return 0, nil
 	}
 	outer := vm.depth == 0
+	if vm.p.Trace != nil {
+		vm.p.Trace(vm.cfg.VMID, vm.cfg.Worker, name, ctxID)
+	}
 	prevCur, prevEff, prevCb := vm.current, vm.effective, vm.callback
 	vm.current, vm.effective, vm.callback = ctxID, ctxID, name
 	vm.depth++

@@ -6,7 +6,6 @@ package main
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -62,13 +61,7 @@ func errName(err error) string {
 	if err == nil {
 		return "ok"
 	}
-	for _, e := range []error{types.ErrorStatusNotFound, types.ErrorStatusBadArgument, types.ErrorStatusEmpty,
-		types.ErrorStatusCasMismatch, types.ErrorInternalFailure, types.ErrorUnimplemented} {
-		if errors.Is(err, e) {
-			return e.Error()
-		}
-	}
-	return err.Error()
+	return strings.TrimPrefix(err.Error(), "error status returned by host: ")
 }
 
 func (p *plugin) OnPluginStart(int) types.OnPluginStartStatus {
