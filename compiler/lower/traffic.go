@@ -1,0 +1,386 @@
+package lower
+
+import (
+	"math"
+	"net"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	"istio.io/api/networking/v1alpha3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/detour-mesh/detour/compiler/explain"
+	"github.com/detour-mesh/detour/compiler/intent"
+	"github.com/detour-mesh/detour/plugins/config"
+)
+
+// ClusterSubset is the DestinationRule subset holding one cluster's endpoints;
+// the routes keyed on the router filter's header point at it.
+func ClusterSubset(cluster string) string { return "cluster-" + cluster }
+
+func dur(d intent.Duration) *durationpb.Duration { return durationpb.New(d.Duration) }
+
+// strict reports a strict weighted split (no failover).
+func (l lowerer) strict() bool {
+	return l.in.Spec.Failover.Mode == intent.ModeWeighted && !l.in.Spec.Failover.HealthAware
+}
+
+// clusterSubsets: the per-cluster subsets exist when something routes to
+// them: the router filter's header routes, or a strict weighted split.
+func (l lowerer) clusterSubsets() bool { return l.in.Spec.Plugins.Enabled || l.strict() }
+
+// destinationRule is the client-side policy of the service for one proxy
+// (a cluster's sidecars, or the edge gateway).
+func (l lowerer) destinationRule(target string, lad explain.Ladder, remotes []intent.Cluster, self intent.Cluster) *networkingv1.DestinationRule {
+	s := l.in.Spec
+	d := s.Detection
+	od := &v1alpha3.OutlierDetection{
+		Consecutive_5XxErrors:    wrapperspb.UInt32(d.Consecutive5xx),
+		ConsecutiveGatewayErrors: wrapperspb.UInt32(d.ConsecutiveGatewayErrors),
+		Interval:                 dur(d.Interval),
+		BaseEjectionTime:         dur(d.BaseEjectionTime),
+		MaxEjectionPercent:       int32(d.MaxEjectionPercent),
+		MinHealthPercent:         int32(d.MinHealthPercent),
+	}
+	if d.SplitLocalOrigin {
+		od.SplitExternalLocalOriginErrors = true
+		od.ConsecutiveLocalOriginFailures = wrapperspb.UInt32(d.ConsecutiveLocalOriginFailures)
+	}
+	tp := &v1alpha3.TrafficPolicy{
+		Tls:              &v1alpha3.ClientTLSSettings{Mode: v1alpha3.ClientTLSSettings_ISTIO_MUTUAL},
+		LoadBalancer:     &v1alpha3.LoadBalancerSettings{LocalityLbSetting: l.locality(lad, remotes, self, target)},
+		OutlierDetection: od,
+		ConnectionPool: &v1alpha3.ConnectionPoolSettings{
+			// A failover tier must fail fast: Envoy's default connect timeout
+			// (10 s) would hold requests long past the per-try timeout.
+			Tcp: &v1alpha3.ConnectionPoolSettings_TCPSettings{ConnectTimeout: durationpb.New(connectTimeout(s.Retries))},
+		},
+	}
+	if b := s.Retries.Budget; b != nil {
+		tp.RetryBudget = &v1alpha3.TrafficPolicy_RetryBudget{Percent: wrapperspb.Double(b.Percent), MinRetryConcurrency: b.MinConcurrency}
+	}
+	var subsets []*v1alpha3.Subset
+	for _, sub := range s.Subsets {
+		subsets = append(subsets, &v1alpha3.Subset{Name: sub.Name, Labels: copyMap(sub.Labels)})
+	}
+	if l.clusterSubsets() {
+		for _, c := range ladderClusters(lad) {
+			subsets = append(subsets, &v1alpha3.Subset{Name: ClusterSubset(c), Labels: map[string]string{labelTopologyCluster: c}})
+		}
+	}
+	return &networkingv1.DestinationRule{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "DestinationRule"},
+		ObjectMeta: l.meta(l.name(), target),
+		Spec:       v1alpha3.DestinationRule{Host: l.fqdn, TrafficPolicy: tp, Subsets: subsets},
+	}
+}
+
+// connectTimeout is the per-try timeout capped at one second.
+func connectTimeout(r intent.Retries) time.Duration {
+	t := r.PerTryTimeout.Duration
+	if t <= 0 || t > time.Second {
+		t = time.Second
+	}
+	return t
+}
+
+// locality maps the mode to Istio's locality load balancing. Locality LB is
+// always set explicitly: the mesh default may be off, and failover without it
+// (and without outlier detection, always emitted) silently does nothing.
+func (l lowerer) locality(lad explain.Ladder, remotes []intent.Cluster, self intent.Cluster, target string) *v1alpha3.LocalityLoadBalancerSetting {
+	f := l.in.Spec.Failover
+	on := &v1alpha3.LocalityLoadBalancerSetting{Enabled: wrapperspb.Bool(true)}
+	switch {
+	case f.Mode == intent.ModeWeighted && !f.HealthAware:
+		// The split is made by the VirtualService's weighted subsets; a dead
+		// subset's share fails, as a strict split must.
+		return &v1alpha3.LocalityLoadBalancerSetting{Enabled: wrapperspb.Bool(false)}
+	case f.Mode == intent.ModeWeighted:
+		// Envoy scales a locality's weight by its health, which keeps the
+		// split among healthy clusters and redistributes a dead one's share.
+		on.Distribute = []*v1alpha3.LocalityLoadBalancerSetting_Distribute{{From: "*", To: localityWeights(l.in, lad)}}
+	case f.Mode == intent.ModeNamed || f.Mode == intent.ModeActiveStandby:
+		// Istio can pin the first tier by cluster; later tiers share the
+		// next priority, and the router filter keeps the full order.
+		if len(lad.Tiers) > 1 && len(lad.Tiers[0].Clusters) == 1 {
+			on.FailoverPriority = []string{labelTopologyCluster + "=" + lad.Tiers[0].Clusters[0].Cluster}
+		}
+	}
+	return on
+}
+
+// localityWeights turns the tier-0 split into Istio's distribute weights,
+// keyed by locality and summing to exactly 100.
+func localityWeights(in intent.Intent, lad explain.Ladder) map[string]uint32 {
+	if len(lad.Tiers) == 0 {
+		return nil
+	}
+	by := map[string]float64{}
+	for _, s := range lad.Tiers[0].Clusters {
+		for _, c := range in.Spec.Clusters {
+			if c.Name == s.Cluster {
+				by[locality(c)+wildcard(c)] += s.Percent
+			}
+		}
+	}
+	keys := make([]string, 0, len(by))
+	for k := range by {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	// Largest remainder, so the integers add up to 100.
+	out := map[string]uint32{}
+	rest := 100
+	type rem struct {
+		k string
+		r float64
+	}
+	var rems []rem
+	for _, k := range keys {
+		fl := math.Floor(by[k])
+		out[k] = uint32(fl)
+		rest -= int(fl)
+		rems = append(rems, rem{k, by[k] - fl})
+	}
+	sort.SliceStable(rems, func(i, j int) bool { return rems[i].r > rems[j].r })
+	for i := 0; rest > 0 && len(rems) > 0; i, rest = (i+1)%len(rems), rest-1 {
+		out[rems[i].k]++
+	}
+	return out
+}
+
+// locality is the Istio locality string region/zone[/subzone].
+func locality(c intent.Cluster) string {
+	s := c.Region + "/" + c.Zone
+	if c.SubZone != "" {
+		s += "/" + c.SubZone
+	}
+	return s
+}
+
+func wildcard(c intent.Cluster) string {
+	if c.SubZone != "" {
+		return ""
+	}
+	return "/*"
+}
+
+func ladderClusters(lad explain.Ladder) []string {
+	var out []string
+	for _, t := range lad.Tiers {
+		for _, s := range t.Clusters {
+			out = append(out, s.Cluster)
+		}
+	}
+	return out
+}
+
+// virtualService routes the service (hosts nil: the mesh host) or the edge
+// hostnames bound to gateways.
+func (l lowerer) virtualService(target string, lad explain.Ladder, hosts, gateways []string) *networkingv1.VirtualService {
+	name := l.name()
+	if hosts == nil {
+		hosts = []string{l.fqdn}
+	} else {
+		name = l.name("edge")
+	}
+	var routes []*v1alpha3.HTTPRoute
+	if l.in.Spec.Plugins.Enabled {
+		// Routes keyed on the router filter's decision come first; a client
+		// cannot reach them with its own header because the filter strips it.
+		for _, c := range ladderClusters(lad) {
+			match := &v1alpha3.HTTPMatchRequest{Headers: map[string]*v1alpha3.StringMatch{
+				config.HeaderCluster: {MatchType: &v1alpha3.StringMatch_Exact{Exact: c}},
+			}}
+			dest := []*v1alpha3.HTTPRouteDestination{{Destination: l.dest(ClusterSubset(c))}}
+			routes = append(routes, l.routes("cluster-"+c, match, dest)...)
+		}
+	}
+	var dest []*v1alpha3.HTTPRouteDestination
+	if l.strict() && len(lad.Tiers) > 0 {
+		for _, s := range lad.Tiers[0].Clusters {
+			dest = append(dest, &v1alpha3.HTTPRouteDestination{Destination: l.dest(ClusterSubset(s.Cluster)), Weight: int32(math.Round(s.Percent))})
+		}
+		fixWeights(dest)
+	} else {
+		dest = []*v1alpha3.HTTPRouteDestination{{Destination: l.dest("")}}
+	}
+	routes = append(routes, l.routes("default", nil, dest)...)
+	return &networkingv1.VirtualService{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"},
+		ObjectMeta: l.meta(name, target),
+		Spec:       v1alpha3.VirtualService{Hosts: hosts, Gateways: gateways, Http: routes},
+	}
+}
+
+// fixWeights makes rounded weights add up to 100 (Istio requires it).
+func fixWeights(d []*v1alpha3.HTTPRouteDestination) {
+	sum := int32(0)
+	for _, x := range d {
+		sum += x.Weight
+	}
+	if len(d) > 0 {
+		d[0].Weight += 100 - sum
+	}
+}
+
+func (l lowerer) dest(subset string) *v1alpha3.Destination {
+	return &v1alpha3.Destination{Host: l.fqdn, Subset: subset, Port: &v1alpha3.PortSelector{Number: l.in.Spec.Service.Port}}
+}
+
+// routes expands one logical route into a retried route for the idempotent
+// methods and a route without retries for the others: Istio's retry policy
+// cannot be restricted by method.
+func (l lowerer) routes(name string, match *v1alpha3.HTTPMatchRequest, dest []*v1alpha3.HTTPRouteDestination) []*v1alpha3.HTTPRoute {
+	r := l.in.Spec.Retries
+	var timeout *durationpb.Duration
+	if r.Timeout.Duration > 0 {
+		timeout = dur(r.Timeout)
+	}
+	plain := &v1alpha3.HTTPRoute{
+		Name:    name,
+		Route:   dest,
+		Timeout: timeout,
+		// attempts 0 turns off the mesh's default retries for methods that
+		// are not safe to repeat.
+		Retries: &v1alpha3.HTTPRetry{Attempts: 0},
+	}
+	if match != nil {
+		plain.Match = []*v1alpha3.HTTPMatchRequest{match}
+	}
+	if r.Attempts == 0 || len(r.Methods) == 0 {
+		return []*v1alpha3.HTTPRoute{plain}
+	}
+	m := &v1alpha3.HTTPMatchRequest{}
+	if match != nil {
+		m.Headers = match.Headers
+	}
+	m.Method = &v1alpha3.StringMatch{MatchType: &v1alpha3.StringMatch_Regex{Regex: methodRegex(r.Methods)}}
+	retried := &v1alpha3.HTTPRoute{
+		Name:    name + "-retry",
+		Match:   []*v1alpha3.HTTPMatchRequest{m},
+		Route:   dest,
+		Timeout: timeout,
+		Retries: &v1alpha3.HTTPRetry{
+			Attempts:              int32(r.Attempts),
+			PerTryTimeout:         dur(r.PerTryTimeout),
+			RetryOn:               strings.Join(r.RetryOn, ","),
+			RetryRemoteLocalities: wrapperspb.Bool(r.RetryRemoteLocalities),
+		},
+	}
+	if r.Backoff.Base.Duration > 0 {
+		retried.Retries.Backoff = dur(r.Backoff.Base)
+	}
+	return []*v1alpha3.HTTPRoute{retried, plain}
+}
+
+func methodRegex(methods []string) string {
+	q := make([]string, len(methods))
+	for i, m := range methods {
+		q[i] = regexp.QuoteMeta(m)
+	}
+	return "^(" + strings.Join(q, "|") + ")$"
+}
+
+// portName is the service port's name for the protocol; WorkloadEntry ports
+// and ServiceEntry ports are matched by it.
+func (l lowerer) portName() string {
+	switch l.in.Spec.Service.Protocol {
+	case "HTTP2":
+		return "http2"
+	case "GRPC":
+		return "grpc"
+	}
+	return "http"
+}
+
+func (l lowerer) protocol() string {
+	if p := l.in.Spec.Service.Protocol; p != "" {
+		return p
+	}
+	return "HTTP"
+}
+
+// workloadEntries are the remote clusters' endpoints as seen from target:
+// each one the remote east-west gateway, with the remote locality and
+// network so Istio's locality priorities and mTLS SNI routing apply. With
+// subsets, one entry per subset carries the subset's labels, so a subset
+// fails over to the same subset remotely.
+func (l lowerer) workloadEntries(target string, remotes []intent.Cluster) []Object {
+	var out []Object
+	for _, r := range remotes {
+		port := r.EastWestGateway.Port
+		if port == 0 {
+			port = 15443
+		}
+		variants := []intent.Subset{{}}
+		if len(l.in.Spec.Subsets) > 0 {
+			variants = l.in.Spec.Subsets
+		}
+		for _, sub := range variants {
+			labels := map[string]string{
+				// The service's pods carry app=<host> by convention, so the
+				// local Service selects these entries too.
+				"app":                l.host(),
+				LabelService:         l.in.Metadata.Name,
+				labelTopologyCluster: r.Name,
+				labelTopologyNetwork: r.Network,
+			}
+			for k, v := range sub.Labels {
+				labels[k] = v
+			}
+			name := l.name(r.Name)
+			if sub.Name != "" {
+				name = l.name(r.Name, sub.Name)
+			}
+			we := &networkingv1.WorkloadEntry{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "WorkloadEntry"},
+				ObjectMeta: l.meta(name, target),
+				Spec: v1alpha3.WorkloadEntry{
+					Address:  r.EastWestGateway.Address,
+					Ports:    map[string]uint32{l.portName(): port},
+					Labels:   labels,
+					Network:  r.Network,
+					Locality: locality(r),
+					Weight:   r.Endpoints,
+				},
+			}
+			out = append(out, we)
+		}
+	}
+	return out
+}
+
+func (l lowerer) host() string {
+	if h := l.in.Spec.Service.Host; h != "" {
+		return h
+	}
+	return l.in.Metadata.Name
+}
+
+// serviceEntry registers the service at the edge gateway, which runs none of
+// its pods: its endpoints are the WorkloadEntries of every cluster.
+func (l lowerer) serviceEntry() *networkingv1.ServiceEntry {
+	res := v1alpha3.ServiceEntry_STATIC
+	for _, c := range l.in.Spec.Clusters {
+		if net.ParseIP(c.EastWestGateway.Address) == nil {
+			res = v1alpha3.ServiceEntry_DNS
+		}
+	}
+	return &networkingv1.ServiceEntry{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "ServiceEntry"},
+		ObjectMeta: l.meta(l.name(), EdgeTarget),
+		Spec: v1alpha3.ServiceEntry{
+			Hosts:            []string{l.fqdn},
+			Ports:            []*v1alpha3.ServicePort{{Number: l.in.Spec.Service.Port, Name: l.portName(), Protocol: l.protocol()}},
+			Location:         v1alpha3.ServiceEntry_MESH_INTERNAL,
+			Resolution:       res,
+			WorkloadSelector: &v1alpha3.WorkloadSelector{Labels: map[string]string{LabelService: l.in.Metadata.Name}},
+		},
+	}
+}

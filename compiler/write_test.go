@@ -1,0 +1,89 @@
+package compiler
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return err
+	}))
+	return out
+}
+
+func TestWrite(t *testing.T) {
+	tests := []struct {
+		name    string
+		before  map[string]string // existing content of dir; nil = absent
+		asFile  bool              // dir exists as a regular file
+		files   []File
+		wantErr string
+		want    map[string]string
+	}{
+		{
+			name:  "new directory",
+			files: []File{{"ns/a/intent.yaml", []byte("a")}, {"ns/a/clusters/x.yaml", []byte("x")}},
+			want:  map[string]string{"ns/a/intent.yaml": "a", "ns/a/clusters/x.yaml": "x"},
+		},
+		{
+			name:   "replaces an existing directory whole",
+			before: map[string]string{"stale.yaml": "old", "ns/a/intent.yaml": "old"},
+			files:  []File{{"ns/a/intent.yaml", []byte("new")}},
+			want:   map[string]string{"ns/a/intent.yaml": "new"},
+		},
+		{
+			name:    "error leaves the existing directory untouched",
+			before:  map[string]string{"keep.yaml": "keep"},
+			files:   []File{{"ok.yaml", []byte("x")}, {"../escape.yaml", []byte("x")}},
+			wantErr: "escapes the output directory",
+			want:    map[string]string{"keep.yaml": "keep"},
+		},
+		{
+			name:    "a file in the way",
+			asFile:  true,
+			files:   []File{{"a.yaml", []byte("x")}},
+			wantErr: "is not a directory",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "out")
+			for p, c := range tc.before {
+				require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755))
+				require.NoError(t, os.WriteFile(filepath.Join(dir, p), []byte(c), 0o644))
+			}
+			if tc.asFile {
+				require.NoError(t, os.WriteFile(dir, []byte("file"), 0o644))
+			}
+			err := Write(dir, tc.files)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			if tc.want != nil {
+				assert.Equal(t, tc.want, readTree(t, dir))
+			}
+			// Nothing but the output directory remains next to it.
+			entries, err := os.ReadDir(parent)
+			require.NoError(t, err)
+			require.Len(t, entries, 1)
+			assert.Equal(t, "out", entries[0].Name())
+		})
+	}
+}
