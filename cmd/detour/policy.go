@@ -1,12 +1,95 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
+
+	"github.com/detour-mesh/detour/compiler/load"
+	"github.com/detour-mesh/detour/internal/policy"
 )
 
-// runPolicy is a placeholder until the policy command lands.
-func runPolicy(_ []string, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "detour policy: not built yet")
-	return exitUsage
+// listFlag collects a repeatable (and comma-separated) flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, x := range strings.Split(v, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			*l = append(*l, x)
+		}
+	}
+	return nil
+}
+
+// runPolicy checks intents and Istio resources against the embedded Rego
+// policies (plus -p directories): exit 1 on any denial (or warning with
+// --fail-on-warn), 2 on bad usage.
+func runPolicy(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("policy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var dirs, except listFlag
+	fs.Var(&dirs, "p", "extra policy `DIR` (package main deny_/warn_/exception rules); repeatable")
+	fs.Var(&except, "except", "rule `ID` not to report (e.g. strict_weights); repeatable or comma-separated")
+	format := fs.String("o", "text", "output format: "+strings.Join(policy.Formats, "|"))
+	failOnWarn := fs.Bool("fail-on-warn", false, "exit 1 on warnings too")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: detour policy [-p DIR] [-o text|json|sarif|junit|github] [--except ID] [--fail-on-warn] PATH...")
+		fmt.Fprintln(stderr, "\nChecks intents (.yaml, .yml, .json, .cue) and Istio resources (compiled or")
+		fmt.Fprintln(stderr, "hand-written YAML; directories are walked) against the Rego policies.")
+		fmt.Fprintln(stderr, "Exit 0 clean, 1 on a denial, 2 usage.")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if !slices.Contains(policy.Formats, *format) {
+		fmt.Fprintf(stderr, "detour policy: unknown -o %q (want %s)\n", *format, strings.Join(policy.Formats, ", "))
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+
+	docs, err := policy.Collect(fs.Args()...)
+	if err != nil {
+		var errs load.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e)
+			}
+		} else {
+			fmt.Fprintf(stderr, "detour policy: %v\n", err)
+		}
+		return exitInvalid
+	}
+	ctx := context.Background()
+	eng, err := policy.New(ctx, policy.Options{PolicyDirs: dirs, Except: except})
+	if err != nil {
+		fmt.Fprintf(stderr, "detour policy: loading policies: %v\n", err)
+		return exitUsage
+	}
+	rep, err := eng.Check(ctx, docs)
+	if err != nil {
+		fmt.Fprintf(stderr, "detour policy: %v\n", err)
+		return exitInvalid
+	}
+	if err := policy.Write(stdout, *format, rep); err != nil {
+		fmt.Fprintf(stderr, "detour policy: %v\n", err)
+		return exitInvalid
+	}
+	if rep.Denials() > 0 || (*failOnWarn && rep.Warnings() > 0) {
+		return exitInvalid
+	}
+	return exitOK
 }

@@ -1,0 +1,276 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	yamlv3 "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/yaml"
+
+	"github.com/detour-mesh/detour/compiler/explain"
+	"github.com/detour-mesh/detour/compiler/intent"
+	"github.com/detour-mesh/detour/compiler/load"
+)
+
+// Document is one policy input: a normalised intent with its explain status,
+// or one Istio (or any other) YAML/JSON document as written.
+type Document struct {
+	File   string // path as the user gave it (or as found in a directory)
+	Line   int    // where the document starts in File (1-based; 0 unknown)
+	Column int
+	Value  any // JSON-shaped: map[string]any, []any, string, float64, bool, nil
+
+	node *yamlv3.Node // the document as parsed, to position field paths
+	base int          // lines in File before the text node was parsed from
+}
+
+// Position returns the line and column of a field path such as
+// "spec.http[0].retries" inside the document, falling back to the nearest
+// ancestor that was written, and to the document's start.
+func (d Document) Position(path string) (int, int) {
+	if d.node == nil || path == "" {
+		return d.Line, d.Column
+	}
+	n := d.node
+	if n.Kind == yamlv3.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line, col := n.Line+d.base, n.Column
+	for _, seg := range splitPath(path) {
+		next := child(n, seg)
+		if next == nil {
+			break
+		}
+		n = next
+		line, col = n.Line+d.base, n.Column
+	}
+	return line, col
+}
+
+// splitPath turns "a.b[2].c" into ["a", "b", "[2]", "c"].
+func splitPath(p string) []string {
+	var out []string
+	for _, part := range strings.Split(p, ".") {
+		for part != "" {
+			i := strings.IndexByte(part, '[')
+			switch {
+			case i < 0:
+				out = append(out, part)
+				part = ""
+			case i > 0:
+				out = append(out, part[:i])
+				part = part[i:]
+			default:
+				j := strings.IndexByte(part, ']')
+				if j < 0 {
+					out = append(out, part)
+					part = ""
+					continue
+				}
+				out = append(out, part[:j+1])
+				part = part[j+1:]
+			}
+		}
+	}
+	return out
+}
+
+func child(n *yamlv3.Node, seg string) *yamlv3.Node {
+	if strings.HasPrefix(seg, "[") {
+		var i int
+		if _, err := fmt.Sscanf(seg, "[%d]", &i); err != nil || n.Kind != yamlv3.SequenceNode || i < 0 || i >= len(n.Content) {
+			return nil
+		}
+		return n.Content[i]
+	}
+	if n.Kind != yamlv3.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == seg {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// Collect reads the documents under paths: files (.yaml, .yml, .json,
+// .cue) and directories, walked recursively (hidden directories and
+// cue.mod skipped). A FailoverIntent that has no status yet is loaded,
+// validated and normalised by compiler/load, and gets its status from
+// explain.Analyze, exactly as `detour compile` writes it; every other
+// document is used as written.
+func Collect(paths ...string) ([]Document, error) {
+	var files []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if path != p && (strings.HasPrefix(d.Name(), ".") || d.Name() == "cue.mod") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if inputFile(path) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(files)
+	var docs []Document
+	for _, f := range files {
+		ds, err := readFile(f)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, ds...)
+	}
+	return docs, nil
+}
+
+func inputFile(p string) bool {
+	switch filepath.Ext(p) {
+	case ".yaml", ".yml", ".json", ".cue":
+		return true
+	}
+	return false
+}
+
+func readFile(file string) ([]Document, error) {
+	if filepath.Ext(file) == ".cue" {
+		srcs, err := load.Paths(file)
+		if err != nil {
+			return nil, err
+		}
+		return intentDocuments(srcs)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var docs []Document
+	for _, c := range splitDocuments(data) {
+		var node yamlv3.Node
+		if err := yamlv3.Unmarshal(c.text, &node); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", file, c.line, err)
+		}
+		if len(node.Content) == 0 {
+			continue // empty document between separators
+		}
+		j, err := yaml.YAMLToJSON(c.text)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", file, c.line, err)
+		}
+		var v any
+		if err := json.Unmarshal(j, &v); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", file, c.line, err)
+		}
+		base := c.line - 1
+		doc := Document{File: file, Line: base + node.Content[0].Line, Column: node.Content[0].Column, Value: v, node: &node, base: base}
+		if needsLoading(v) {
+			// Pad with blank lines so the loader's positions are the file's.
+			padded := append(bytes.Repeat([]byte("\n"), c.line-1), c.text...)
+			srcs, err := load.Bytes(file, padded)
+			if err != nil {
+				return nil, err
+			}
+			ds, err := intentDocuments(srcs)
+			if err != nil {
+				return nil, err
+			}
+			for i := range ds {
+				ds[i].node, ds[i].base = &node, base
+				ds[i].Line, ds[i].Column = doc.Line, doc.Column
+			}
+			docs = append(docs, ds...)
+			continue
+		}
+		docs = append(docs, doc)
+	}
+	return docs, nil
+}
+
+// needsLoading is true for an intent as a team writes it (no status): it
+// must be normalised and analysed before the policies see it.
+func needsLoading(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok || m["apiVersion"] != intent.APIVersion || m["kind"] != intent.Kind {
+		return false
+	}
+	_, hasStatus := m["status"]
+	return !hasStatus
+}
+
+// intentDocuments builds the document `detour compile` writes next to the
+// Istio resources: the normalised intent with the explain report as status.
+func intentDocuments(srcs []load.Source) ([]Document, error) {
+	docs := make([]Document, 0, len(srcs))
+	for _, s := range srcs {
+		doc := struct {
+			intent.Intent
+			Status explain.Report `json:"status"`
+		}{s.Intent, explain.Analyze(s.Intent)}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.File, err)
+		}
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.File, err)
+		}
+		docs = append(docs, Document{File: s.File, Line: s.Line, Column: s.Column, Value: v})
+	}
+	return docs, nil
+}
+
+type chunk struct {
+	line int // 1-based line of the chunk's first line in the file
+	text []byte
+}
+
+// splitDocuments cuts a YAML stream at "---" lines, keeping where each
+// document starts so findings point at the right line.
+func splitDocuments(data []byte) []chunk {
+	var (
+		out   []chunk
+		start = 1
+		cur   bytes.Buffer
+	)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for i, l := range lines {
+		trimmed := bytes.TrimRight(l, "\r\n")
+		if bytes.Equal(trimmed, []byte("---")) || bytes.HasPrefix(trimmed, []byte("--- ")) {
+			out = append(out, chunk{line: start, text: bytes.Clone(cur.Bytes())})
+			cur.Reset()
+			start = i + 2
+			continue
+		}
+		cur.Write(l)
+	}
+	out = append(out, chunk{line: start, text: cur.Bytes()})
+	return out
+}
+
+// errNoDocuments is returned when the paths hold nothing to check.
+var errNoDocuments = errors.New("no .yaml, .yml, .json or .cue documents found")

@@ -1,0 +1,235 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func check(t *testing.T, opts Options, paths ...string) Report {
+	t.Helper()
+	docs, err := Collect(paths...)
+	require.NoError(t, err)
+	eng, err := New(context.Background(), opts)
+	require.NoError(t, err)
+	rep, err := eng.Check(context.Background(), docs)
+	require.NoError(t, err)
+	return rep
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", "golden", name)
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, got, 0o644))
+	}
+	want, err := os.ReadFile(p)
+	require.NoError(t, err, "run go test -update to create %s", p)
+	assert.Equal(t, string(want), string(got))
+}
+
+// TestUnsafeSamples is the catalogue of unsafe patterns: every rule id
+// fires on the samples, and the full report is reviewed as a golden file.
+func TestUnsafeSamples(t *testing.T) {
+	rep := check(t, Options{}, "testdata/unsafe")
+	fired := map[string]bool{}
+	for _, f := range rep.Findings {
+		fired[f.Rule] = true
+		assert.NotZero(t, f.Line, "finding without a line: %+v", f)
+		assert.Contains(t, f.Message, "fix: ", "finding without a fix: %+v", f)
+	}
+	eng, err := New(context.Background(), Options{})
+	require.NoError(t, err)
+	for id := range eng.Catalog() {
+		if id == "single_region" || id == "retry_last_try_cut" || id == "max_ejection_partial" {
+			continue // warnings shown by TestWarnings and the Rego tests
+		}
+		assert.True(t, fired[id], "rule %s fires on no sample", id)
+	}
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, "text", rep))
+	golden(t, "unsafe.txt", buf.Bytes())
+}
+
+func TestSafeSample(t *testing.T) {
+	rep := check(t, Options{}, "testdata/safe/intent.yaml")
+	assert.Equal(t, 1, rep.Documents)
+	assert.Empty(t, rep.Findings)
+}
+
+func TestWarnings(t *testing.T) {
+	rep := check(t, Options{}, "testdata/warnonly")
+	require.Len(t, rep.Findings, 1)
+	assert.Equal(t, Warn, rep.Findings[0].Severity)
+	assert.Equal(t, "max_ejection_unset", rep.Findings[0].Rule)
+	assert.Equal(t, 0, rep.Denials())
+}
+
+func TestExceptions(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      Options
+		wantRules []string // rules reported for the WasmPlugin
+		wantExc   []Exception
+	}{
+		{name: "none", wantRules: []string{"wasm_fail_closed", "wasm_unpinned"}, wantExc: []Exception{}},
+		{
+			name:      "flag",
+			opts:      Options{Except: []string{"wasm_fail_closed"}},
+			wantRules: []string{"wasm_unpinned"},
+			wantExc:   []Exception{{File: "testdata/unsafe/resources.yaml", Line: 88, Rule: "wasm_fail_closed", By: "flag"}},
+		},
+		{
+			name:      "full rule name",
+			opts:      Options{Except: []string{"deny_wasm_fail_closed"}},
+			wantRules: []string{"wasm_unpinned"},
+			wantExc:   []Exception{{File: "testdata/unsafe/resources.yaml", Line: 88, Rule: "wasm_fail_closed", By: "flag"}},
+		},
+		{
+			name:      "team policy with exception and own rule",
+			opts:      Options{PolicyDirs: []string{"testdata/teampolicy"}},
+			wantRules: []string{"missing_owner", "wasm_fail_closed"},
+			wantExc:   []Exception{{File: "testdata/unsafe/resources.yaml", Line: 88, Rule: "wasm_unpinned", By: "policy"}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := check(t, tc.opts, "testdata/unsafe/resources.yaml")
+			var got []string
+			for _, f := range rep.Findings {
+				if f.Line >= 80 { // the WasmPlugin document
+					got = append(got, f.Rule)
+				}
+			}
+			assert.Equal(t, tc.wantRules, got)
+			assert.Equal(t, tc.wantExc, rep.Exceptions)
+		})
+	}
+}
+
+func TestTeamPolicyErrors(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.rego"), []byte("package main\n\ndeny contains msg if {\n"), 0o644))
+	_, err := New(context.Background(), Options{PolicyDirs: []string{dir}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "bad.rego:")
+}
+
+func TestPosition(t *testing.T) {
+	docs, err := Collect("testdata/unsafe/resources.yaml")
+	require.NoError(t, err)
+	require.Len(t, docs, 6)
+	tests := []struct {
+		doc        int
+		path       string
+		line, col  int
+		wantAtDocs bool
+	}{
+		{doc: 0, path: "", line: 2, col: 1},
+		{doc: 0, path: "spec.host", line: 8, col: 9},
+		{doc: 0, path: "spec.subsets[0].labels", line: 18, col: 15},
+		{doc: 0, path: "spec.trafficPolicy.outlierDetection", line: 10, col: 5}, // nearest written ancestor
+		{doc: 2, path: "spec.http[0].retries.perTryTimeout", line: 50, col: 24},
+		{doc: 2, path: "spec.http[7]", line: 45, col: 5},
+	}
+	for _, tc := range tests {
+		line, col := docs[tc.doc].Position(tc.path)
+		assert.Equal(t, []int{tc.line, tc.col}, []int{line, col}, "doc %d path %q", tc.doc, tc.path)
+	}
+}
+
+func TestSplitPath(t *testing.T) {
+	assert.Equal(t, []string{"spec", "http", "[0]", "route", "[1]", "destination"}, splitPath("spec.http[0].route[1].destination"))
+	assert.Equal(t, []string{"a"}, splitPath("a"))
+	assert.Equal(t, []string{"a", "[1]", "[2]"}, splitPath("a[1][2]"))
+}
+
+func TestCollectErrors(t *testing.T) {
+	_, err := Collect("testdata/does-not-exist")
+	require.Error(t, err)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("kind: Gateway\n---\nspec: [unclosed\n"), 0o644))
+	_, err = Collect(bad)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), bad+":3")
+}
+
+func TestOutputs(t *testing.T) {
+	rep := check(t, Options{}, "testdata/unsafe/resources.yaml")
+	for _, format := range Formats {
+		t.Run(format, func(t *testing.T) {
+			var buf bytes.Buffer
+			require.NoError(t, Write(&buf, format, rep))
+			out := buf.Bytes()
+			switch format {
+			case "json":
+				var got Report
+				require.NoError(t, json.Unmarshal(out, &got))
+				assert.Equal(t, rep.Findings, got.Findings)
+			case "sarif":
+				var got struct {
+					Version string `json:"version"`
+					Runs    []struct {
+						Tool struct {
+							Driver struct {
+								Rules []struct {
+									ID string `json:"id"`
+								} `json:"rules"`
+							} `json:"driver"`
+						} `json:"tool"`
+						Results []struct {
+							RuleID    string `json:"ruleId"`
+							Level     string `json:"level"`
+							Locations []struct {
+								PhysicalLocation struct {
+									ArtifactLocation struct {
+										URI string `json:"uri"`
+									} `json:"artifactLocation"`
+									Region struct {
+										StartLine int `json:"startLine"`
+									} `json:"region"`
+								} `json:"physicalLocation"`
+							} `json:"locations"`
+						} `json:"results"`
+					} `json:"runs"`
+				}
+				require.NoError(t, json.Unmarshal(out, &got))
+				assert.Equal(t, "2.1.0", got.Version)
+				require.Len(t, got.Runs, 1)
+				assert.Len(t, got.Runs[0].Results, len(rep.Findings))
+				assert.GreaterOrEqual(t, len(got.Runs[0].Tool.Driver.Rules), 20)
+				r := got.Runs[0].Results[0]
+				assert.Equal(t, rep.Findings[0].Rule, r.RuleID)
+				assert.Equal(t, "testdata/unsafe/resources.yaml", r.Locations[0].PhysicalLocation.ArtifactLocation.URI)
+				assert.Equal(t, rep.Findings[0].Line, r.Locations[0].PhysicalLocation.Region.StartLine)
+			case "junit":
+				var got junitSuites
+				require.NoError(t, xml.Unmarshal(out, &got))
+				require.Len(t, got.Suites, 1)
+				assert.Equal(t, rep.Denials(), got.Suites[0].Failures)
+				assert.Equal(t, len(rep.Findings), got.Suites[0].Tests)
+			}
+		})
+	}
+	var buf bytes.Buffer
+	require.Error(t, Write(&buf, "yaml", rep))
+}
+
+func TestGitHubEscaping(t *testing.T) {
+	rep := Report{Documents: 1, Findings: []Finding{{File: "a,b:c.yaml", Line: 3, Column: 2, Rule: "x", Severity: Warn, Message: "100% bad\nreally"}}}
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, "github", rep))
+	assert.Equal(t, "::warning file=a%2Cb%3Ac.yaml,line=3,col=2,title=detour policy%3A x::100%25 bad%0Areally\n1 documents, 0 denials, 1 warnings, 0 exceptions\n", buf.String())
+}
