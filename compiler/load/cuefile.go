@@ -2,7 +2,6 @@ package load
 
 import (
 	"path/filepath"
-	"strconv"
 	"testing/fstest"
 
 	"cuelang.org/go/cue"
@@ -36,7 +35,7 @@ func loadCUE(files []userFile) ([]Source, error) {
 	args := make([]string, len(files))
 	userNames := make([]string, len(files))
 	for i, f := range files {
-		p := "user/" + strconv.Itoa(i) + "/" + filepath.Base(f.name)
+		p := "user/" + filepath.Base(f.name) // one directory: one package
 		fsys[p] = &fstest.MapFile{Data: f.data, Mode: 0o444}
 		names["/"+p] = f.name
 		args[i] = "/" + p

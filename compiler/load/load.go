@@ -320,6 +320,9 @@ func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors 
 		if msg == "" {
 			msg = ce.Error() // a plain error wrapped by CUE (YAML syntax)
 		}
+		if msg == "import failed" {
+			msg = importMessage(ce.Error())
+		}
 		if e := yamlSyntaxError(msg, files); e != nil {
 			syntax = append(syntax, e)
 			continue
@@ -427,4 +430,18 @@ func yamlSyntaxError(msg string, files []string) *Error {
 	}
 	line, _ := strconv.Atoi(m[2])
 	return &Error{File: m[1], Line: line, Column: 1, Msg: "invalid YAML: " + m[3]}
+}
+
+// importMessage turns CUE's "import failed: pos: cannot find package ..."
+// into a message saying what can be imported.
+func importMessage(full string) string {
+	i := strings.Index(full, "cannot find package")
+	if i < 0 {
+		return full
+	}
+	msg := full[i:]
+	if j := strings.Index(msg, ": "); j > 0 {
+		msg = msg[:j]
+	}
+	return msg + "; an intent can import detour.dev/schemas/... and CUE's standard library"
 }

@@ -1,6 +1,8 @@
 package load
 
 import (
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -28,4 +30,314 @@ func TestPathsValid(t *testing.T) {
 	assert.Equal(t, "testdata/valid/package.cue", srcs[3].File)
 	assert.Equal(t, 7, srcs[3].Line)
 	assert.Equal(t, "named", srcs[3].Intent.Spec.Failover.Mode)
+	assert.Equal(t, []string{"west", "east"}, srcs[3].Intent.Spec.Failover.Order)
+}
+
+// invalidCases lists every fixture in testdata/invalid/ with the exact
+// problems detour vet reports: "line:col: path: message".
+var invalidCases = []struct {
+	name string
+	want []string
+}{
+	{"active-standby-no-standby", []string{
+		"11:5: spec.clusters: mode activeStandby needs at least one standby cluster (weight 0)",
+	}},
+	{"active-standby-role-weight", []string{
+		"23:13: spec.clusters[1].role: a standby has weight 0",
+	}},
+	{"api-version", []string{
+		"2:13: apiVersion: must be \"detour.dev/v1alpha1\"",
+	}},
+	{"attempts-too-many", []string{
+		"21:23: spec.retries.attempts: must be a whole number from 0 to 10",
+	}},
+	{"backoff-inverted", []string{
+		"22:30: spec.retries.backoff.max: must not be below backoff.base",
+	}},
+	{"budget-zero", []string{
+		"22:23: spec.retries.budget.percent: must be a percentage > 0 and <= 100",
+	}},
+	{"capacity-negative", []string{
+		"20:17: spec.clusters[1].capacity: must be a number of requests per second >= 0",
+	}},
+	{"cluster-duplicate", []string{
+		"16:13: spec.clusters[1].name: duplicate cluster name \"east\"",
+	}},
+	{"cluster-missing-network", []string{
+		"16:7: spec.clusters[1].network: field is required but not present",
+	}},
+	{"cluster-unknown-field", []string{
+		"17:7: spec.clusters[1].regoin: unknown field; expected one of name, region, zone, subZone, network, eastWestGateway, capacity, load, endpoints, weight, role",
+	}},
+	{"duration-words", []string{
+		"21:25: spec.detection.interval: must be a duration such as \"250ms\", \"5s\" or \"1m30s\"",
+	}},
+	{"edge-missing", []string{
+		"21:10: spec.entry.edge: field is required but not present",
+	}},
+	{"edge-unused", []string{
+		"22:11: spec.entry.edge: is only used when entry.kind is \"edge\"",
+	}},
+	{"entry-kind", []string{
+		"21:17: spec.entry.kind: must be \"eastWest\" or \"edge\"",
+	}},
+	{"exposure-empty-selector", []string{
+		"21:24: spec.exposure.selector: must select at least one label: an empty selector would export every service",
+	}},
+	{"gateway-errors-off", []string{
+		"21:41: spec.detection.consecutiveGatewayErrors: must be >= 1: gateway errors always count towards ejection",
+	}},
+	{"gateway-port", []string{
+		"20:51: spec.clusters[1].eastWestGateway.port: must be a port number from 1 to 65535",
+	}},
+	{"health-aware-in-named", []string{
+		"21:61: spec.failover.healthAware: is only used in mode weighted",
+	}},
+	{"host-other-namespace", []string{
+		"9:11: spec.service.host: must be the service's short name (a DNS label, no dots): an intent never spans namespaces",
+	}},
+	{"interval-zero", []string{
+		"21:25: spec.detection.interval: must be longer than 0s",
+	}},
+	{"kind", []string{
+		"3:7: kind: must be \"FailoverIntent\"",
+	}},
+	{"max-ejection-zero", []string{
+		"21:35: spec.detection.maxEjectionPercent: must be a percentage from 1 to 100",
+	}},
+	{"method-lowercase", []string{
+		"22:20: spec.retries.methods[1]: must be an HTTP method in upper case",
+	}},
+	{"mode-unknown", []string{
+		"21:20: spec.failover.mode: must be one of \"auto\", \"named\", \"weighted\", \"activeStandby\"",
+	}},
+	{"mtls-disabled", []string{
+		"21:20: spec.exposure.mtls: must be \"ISTIO_MUTUAL\": traffic between clusters is always mutual TLS",
+	}},
+	{"name-uppercase", []string{
+		"5:9: metadata.name: must be a lower-case DNS label (a-z, 0-9, '-', at most 63 characters)",
+	}},
+	{"named-no-order", []string{
+		"21:13: spec.failover.order: field is required but not present",
+	}},
+	{"named-order-missing", []string{
+		"23:12: spec.failover.order: does not list cluster \"west\"; mode named lists every cluster once",
+	}},
+	{"named-order-twice", []string{
+		"23:25: spec.failover.order[2]: cluster \"east\" is listed twice",
+	}},
+	{"named-order-unknown", []string{
+		"23:25: spec.failover.order[2]: unknown cluster \"north\"",
+	}},
+	{"namespace-missing", []string{
+		"5:3: metadata.namespace: field is required but not present",
+	}},
+	{"not-an-object", []string{
+		"2:1: expected a FailoverIntent object (apiVersion, kind, metadata, spec)",
+	}},
+	{"one-cluster", []string{
+		"11:5: spec.clusters: needs at least two clusters to fail over between",
+	}},
+	{"order-in-auto", []string{
+		"22:12: spec.failover.order: is only used in mode named",
+	}},
+	{"plugins-yes", []string{
+		"21:22: spec.plugins.enabled: must be true or false",
+	}},
+	{"port-range", []string{
+		"9:11: spec.service.port: must be a port number from 1 to 65535",
+	}},
+	{"port-string", []string{
+		"9:11: spec.service.port: must be a port number from 1 to 65535",
+	}},
+	{"protocol", []string{
+		"10:15: spec.service.protocol: must be one of \"HTTP\", \"HTTP2\", \"GRPC\"",
+	}},
+	{"ramp-decreasing", []string{
+		"21:29: spec.failback.ramp[2]: steps must increase (60 then 50)",
+	}},
+	{"ramp-not-full", []string{
+		"21:20: spec.failback.ramp: the last step must be 100 (all traffic back)",
+	}},
+	{"retry-on-unknown", []string{
+		"22:30: spec.retries.retryOn[1]: must be an Envoy retry condition such as \"gateway-error\", \"connect-failure\" or a status code",
+	}},
+	{"role-in-weighted", []string{
+		"23:13: spec.clusters[1].role: is only used in mode activeStandby",
+	}},
+	{"rule-any-false", []string{
+		"24:14: spec.failover.rules[0].any: must be true when set",
+	}},
+	{"rule-no-action", []string{
+		"23:9: spec.failover.rules[0]: needs exactly one of only, any, anyExcept, none (has 0)",
+	}},
+	{"rule-two-actions", []string{
+		"23:9: spec.failover.rules[0]: needs exactly one of only, any, anyExcept, none (has 2)",
+	}},
+	{"rule-unknown-cluster", []string{
+		"24:31: spec.failover.rules[0].anyExcept[0].cluster: unknown cluster \"north\"",
+	}},
+	{"rule-unknown-region", []string{
+		"23:24: spec.failover.rules[0].from.region: no cluster is in region \"eu-west1\"",
+		"24:25: spec.failover.rules[0].only[0].region: no cluster is in region \"eu-west1\"",
+		"24:45: spec.failover.rules[0].only[1].region: no cluster is in region \"eu-central1\"",
+	}},
+	{"slo-rps-zero", []string{
+		"22:34: spec.detection.slo.rps: must be a number of requests per second > 0",
+	}},
+	{"stream-second", []string{
+		"29:11: spec.service.port: must be a port number from 1 to 65535",
+	}},
+	{"subset-duplicate", []string{
+		"23:14: spec.subsets[1].name: duplicate subset name \"v2\"",
+	}},
+	{"subset-no-labels", []string{
+		"22:26: spec.subsets[0].labels: must have at least one label selecting the subset's pods",
+	}},
+	{"syntax", []string{
+		"5:1: invalid YAML: did not find expected ',' or ']'",
+	}},
+	{"top-level-unknown", []string{
+		"4:1: status: unknown field; expected one of apiVersion, kind, metadata, spec",
+	}},
+	{"weight-in-auto", []string{
+		"16:15: spec.clusters[0].weight: is only used in modes weighted and activeStandby",
+		"22:15: spec.clusters[1].weight: is only used in modes weighted and activeStandby",
+	}},
+	{"weight-over-100", []string{
+		"22:15: spec.clusters[1].weight: must be a whole percentage from 0 to 100",
+	}},
+	{"weighted-missing-weight", []string{
+		"17:7: spec.clusters[1].weight: field is required but not present",
+	}},
+	{"weighted-sum", []string{
+		"11:5: spec.clusters: the weights sum to 90; mode weighted needs exactly 100",
+	}},
+}
+
+func TestPathsInvalid(t *testing.T) {
+	files, err := filepath.Glob("testdata/invalid/*.yaml")
+	require.NoError(t, err)
+	require.Len(t, files, len(invalidCases), "every fixture has a case and every case a fixture")
+	for _, tc := range invalidCases {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join("testdata", "invalid", tc.name+".yaml")
+			srcs, err := Paths(file)
+			require.Error(t, err)
+			assert.Empty(t, srcs, "nothing is returned on failure")
+			var errs Errors
+			require.ErrorAs(t, err, &errs)
+			var got []string
+			for _, e := range errs {
+				assert.Equal(t, file, e.File, "errors point at the user's file")
+				got = append(got, strings.TrimPrefix(e.Error(), file+":"))
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestPathsDirectory(t *testing.T) {
+	// Only top-level intent files are read: out/ holds golden output and
+	// README.md is not an intent file.
+	srcs, err := Paths("testdata/dir")
+	require.NoError(t, err)
+	require.Len(t, srcs, 1)
+	assert.Equal(t, filepath.Join("testdata", "dir", "intent.yaml"), srcs[0].File)
+
+	// The .cue files of a directory form one package.
+	srcs, err = Paths("testdata/cuepkg")
+	require.NoError(t, err)
+	require.Len(t, srcs, 2)
+	assert.Equal(t, "cart", srcs[0].Intent.Metadata.Name)
+	assert.Equal(t, filepath.Join("testdata", "cuepkg", "intents.cue"), srcs[0].File)
+	assert.Equal(t, [2]int{5, 1}, [2]int{srcs[0].Line, srcs[0].Column})
+	co := srcs[1].Intent
+	assert.Equal(t, "activeStandby", co.Spec.Failover.Mode)
+	assert.Equal(t, "active", co.Spec.Clusters[0].Role, "role derived from weight 100")
+	assert.Equal(t, "standby", co.Spec.Clusters[1].Role, "role derived from weight 0")
+	assert.Equal(t, []uint32{25, 100}, co.Spec.Failback.Ramp)
+}
+
+func TestPathsErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		paths []string
+		want  string
+	}{
+		{"missing file", []string{"testdata/nope.yaml"}, "testdata/nope.yaml: no such file or directory"},
+		{"unsupported extension", []string{"testdata/dir/README.md"}, "testdata/dir/README.md: unsupported file type; expected .yaml, .yml, .json or .cue"},
+		{"empty directory", []string{"testdata/dir/out/.."}, ""}, // placeholder replaced below
+		{"duplicate intent across files", []string{"testdata/valid/minimal.yaml", "testdata/dir"},
+			"testdata/dir/intent.yaml:1:1: duplicate intent bookinfo/reviews (also at testdata/valid/minimal.yaml:1:1)"},
+		{"errors of every file, sorted", []string{"testdata/invalid/port-range.yaml", "testdata/invalid/kind.yaml"},
+			"testdata/invalid/kind.yaml:3:7: kind: must be \"FailoverIntent\"\n" +
+				"testdata/invalid/port-range.yaml:9:11: spec.service.port: must be a port number from 1 to 65535"},
+	}
+	empty := t.TempDir()
+	tests[2] = struct {
+		name  string
+		paths []string
+		want  string
+	}{"directory without intents", []string{empty}, empty + ": no intent files (.yaml, .yml, .json, .cue) in directory"}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srcs, err := Paths(tc.paths...)
+			assert.Empty(t, srcs)
+			require.Error(t, err)
+			assert.Equal(t, tc.want, err.Error())
+		})
+	}
+}
+
+func TestBytesCUE(t *testing.T) {
+	const head = "package x\n\nimport \"detour.dev/schemas/detour\"\n\n"
+	tests := []struct {
+		name string
+		src  string
+		want string
+	}{
+		{
+			name: "unknown package",
+			src:  "package x\n\nimport \"detour.dev/schemas/nope\"\n\nx: nope.#Intent\n",
+			want: `in.cue:3:8: cannot find package "detour.dev/schemas/nope"; an intent can import detour.dev/schemas/... and CUE's standard library`,
+		},
+		{
+			name: "syntax error",
+			src:  "package x\n\nx: {\n\tkind: \"FailoverIntent\"\n",
+			want: "in.cue:4:25: expected '}', found 'EOF'",
+		},
+		{
+			name: "no intent",
+			src:  "package x\n\nhelper: {a: 1}\n",
+			want: `in.cue:1:1: no intent in file; expected a value with kind: "FailoverIntent" at the top level or in a top-level field`,
+		},
+		{
+			name: "whole file is one intent",
+			src: "apiVersion: \"detour.dev/v1alpha1\"\nkind: \"FailoverIntent\"\nmetadata: {name: \"a\", namespace: \"b\"}\n" +
+				"spec: {\n\tservice: port: 80\n\tclusters: [{name: \"a\", region: \"r\", zone: \"z\", network: \"n\", eastWestGateway: address: \"h\"}]\n}\n",
+			want: "in.cue:6:12: spec.clusters: needs at least two clusters to fail over between",
+		},
+		{
+			name: "field path includes the top-level field",
+			src: head + "r: detour.#Intent & {\n\tapiVersion: \"detour.dev/v1alpha1\"\n\tkind: \"FailoverIntent\"\n" +
+				"\tmetadata: {name: \"a\", namespace: \"b\"}\n\tspec: {\n\t\tservice: {port: 80, protocol: \"UDP\"}\n" +
+				"\t\tclusters: [for n in [\"a\", \"b\"] {name: n, region: \"r\", zone: \"z\", network: \"n\", eastWestGateway: address: \"h\"}]\n\t}\n}\n",
+			want: `in.cue:10:33: r.spec.service.protocol: must be one of "HTTP", "HTTP2", "GRPC"`,
+		},
+		{
+			name: "unknown field",
+			src: head + "r: detour.#Intent & {\n\tapiVersion: \"detour.dev/v1alpha1\"\n\tkind: \"FailoverIntent\"\n" +
+				"\tmetadata: {name: \"a\", namespace: \"b\", annotations: {}}\n}\n",
+			want: "in.cue:8:40: r.metadata.annotations: unknown field; expected one of name, namespace, labels",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srcs, err := Bytes("in.cue", []byte(tc.src))
+			assert.Empty(t, srcs)
+			require.Error(t, err)
+			assert.Equal(t, tc.want, err.Error())
+		})
+	}
 }
