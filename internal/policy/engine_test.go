@@ -131,10 +131,9 @@ func TestPosition(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, docs, 6)
 	tests := []struct {
-		doc        int
-		path       string
-		line, col  int
-		wantAtDocs bool
+		doc       int
+		path      string
+		line, col int
 	}{
 		{doc: 0, path: "", line: 2, col: 1},
 		{doc: 0, path: "spec.host", line: 8, col: 9},

@@ -15,9 +15,11 @@ namespace(doc) := object.get(doc, ["metadata", "namespace"], "default")
 
 where(doc) := sprintf("%s %s/%s", [doc.kind, namespace(doc), object.get(doc, ["metadata", "name"], "")])
 
-entries contains e if {
+# entries are the Istio networking documents with their index in the
+# input, which `detour policy` uses to position a finding.
+entries contains object.union(e, {"index": i}) if {
 	is_combined
-	some e in input
+	some i, e in input
 	is_object(e.contents)
 	startswith(object.get(e.contents, "apiVersion", ""), "networking.istio.io/")
 }
@@ -48,7 +50,7 @@ destinations contains {"entry": e, "route": r, "dest": d.destination, "path": sp
 	some j, d in object.get(r, "route", [])
 }
 
-unknown_subset contains object.union(f, {"file": x.entry.path}) if {
+unknown_subset contains object.union(f, {"file": x.entry.path, "index": x.entry.index}) if {
 	some x in destinations
 	s := x.dest.subset
 	host := util.fqdn(x.dest.host, namespace(x.entry.contents))
@@ -60,7 +62,7 @@ unknown_subset contains object.union(f, {"file": x.entry.path}) if {
 	)
 }
 
-retries_without_budget contains object.union(f, {"file": x.entry.path}) if {
+retries_without_budget contains object.union(f, {"file": x.entry.path, "index": x.entry.index}) if {
 	some x in destinations
 	object.get(x.route, ["retries", "attempts"], 0) > 0
 	host := util.fqdn(x.dest.host, namespace(x.entry.contents))

@@ -39,6 +39,7 @@ test_unknown_subset if {
 	some f in combined.unknown_subset with input as combine([dr, doc])
 	f.path == "spec.http[0].route[0].destination.subset"
 	f.file == "out/1.yaml"
+	f.index == 1
 }
 
 test_unknown_subset_other_namespace if {
