@@ -1,12 +1,91 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"regexp"
+
+	"github.com/detour-mesh/detour/compiler"
+	"github.com/detour-mesh/detour/compiler/load"
+	"github.com/detour-mesh/detour/compiler/lower"
 )
 
-// runCompile is a placeholder until the compile command lands.
-func runCompile(_ []string, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "detour compile: not built yet")
-	return exitUsage
+var sha256Hex = regexp.MustCompile(`^[a-f0-9]{64}$`)
+
+// runCompile compiles intents into Istio resources under -o DIR, atomically:
+// on any error nothing is written and an existing DIR is left as it was.
+func runCompile(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "", "output directory (replaced as a whole on success)")
+	wasmURL := fs.String("wasm-url", lower.DefaultWasmURL, "where Istio pulls Detour's Wasm filters (oci://, https://, file://)")
+	wasmSHA := fs.String("wasm-sha256", "", "digest pinning the filters (for oci://, the image manifest digest); empty = not pinned")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: detour compile -o DIR [--wasm-url URL] [--wasm-sha256 HEX] PATH...")
+		fmt.Fprintln(stderr, "\nCompiles failover intents into Istio resources:")
+		fmt.Fprintln(stderr, "  DIR/<namespace>/<name>/intent.yaml           the normalised intent, status = explain analysis")
+		fmt.Fprintln(stderr, "  DIR/<namespace>/<name>/clusters/<cluster>.yaml what each cluster applies")
+		fmt.Fprintln(stderr, "  DIR/<namespace>/<name>/edge.yaml              what the edge gateway's cluster applies (edge entry)")
+		fmt.Fprintln(stderr, "Exit 0 written, 1 invalid input (nothing written), 2 usage.")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	switch {
+	case *out == "":
+		fmt.Fprintln(stderr, "detour compile: -o DIR is required")
+		fs.Usage()
+		return exitUsage
+	case len(paths) == 0:
+		fmt.Fprintln(stderr, "detour compile: no PATH given")
+		fs.Usage()
+		return exitUsage
+	case *wasmSHA != "" && !sha256Hex.MatchString(*wasmSHA):
+		fmt.Fprintf(stderr, "detour compile: --wasm-sha256 %q is not 64 lowercase hex digits\n", *wasmSHA)
+		return exitUsage
+	}
+	srcs, err := load.Paths(paths...)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	files, err := compiler.Compile(srcs, compiler.Options{WasmURL: *wasmURL, WasmSHA256: *wasmSHA})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	if err := compiler.Write(*out, files); err != nil {
+		fmt.Fprintf(stderr, "detour compile: %v\n", err)
+		return exitInvalid
+	}
+	fmt.Fprintf(stdout, "compiled %d intent(s) into %d file(s) under %s\n", len(srcs), len(files), *out)
+	return exitOK
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments ("compile examples/x -o out" works too).
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
 }

@@ -1,12 +1,82 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+
+	"github.com/detour-mesh/detour/compiler/explain"
+	"github.com/detour-mesh/detour/compiler/load"
 )
 
-// runExplain is a placeholder until the explain command lands.
-func runExplain(_ []string, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "detour explain: not built yet")
-	return exitUsage
+// explained is one intent of the --format json output.
+type explained struct {
+	File      string         `json:"file"`
+	Line      int            `json:"line"`
+	Column    int            `json:"column"`
+	Namespace string         `json:"namespace"`
+	Name      string         `json:"name"`
+	Report    explain.Report `json:"report"`
+}
+
+// runExplain prints each intent's failover ladders and what-if table.
+func runExplain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "text", "output format: text or json")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: detour explain [--format text|json] PATH")
+		fmt.Fprintln(stderr, "\nPrints, for each source cluster, the failover ladder (clusters, order, weights),")
+		fmt.Fprintln(stderr, "and for the loss of each cluster, zone and region where the traffic goes and")
+		fmt.Fprintln(stderr, "whether the remaining capacity absorbs it. Exit 0 ok, 1 invalid intent, 2 usage.")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "detour explain: unknown --format %q (want text or json)\n", *format)
+		return exitUsage
+	}
+	if len(paths) != 1 {
+		fmt.Fprintln(stderr, "detour explain: exactly one PATH is needed")
+		fs.Usage()
+		return exitUsage
+	}
+	srcs, err := load.Paths(paths[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	if *format == "json" {
+		out := make([]explained, 0, len(srcs))
+		for _, s := range srcs {
+			out = append(out, explained{File: s.File, Line: s.Line, Column: s.Column,
+				Namespace: s.Intent.Metadata.Namespace, Name: s.Intent.Metadata.Name, Report: explain.Analyze(s.Intent)})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintf(stderr, "detour explain: %v\n", err)
+			return exitInvalid
+		}
+		return exitOK
+	}
+	for i, s := range srcs {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		if err := explain.WriteText(stdout, s.Intent, explain.Analyze(s.Intent)); err != nil {
+			fmt.Fprintf(stderr, "detour explain: %v\n", err)
+			return exitInvalid
+		}
+	}
+	return exitOK
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCompileCLI(t *testing.T) {
+	const example = "../../examples/bookinfo"
+	const invalid = "testdata/compile/invalid.yaml"
+	tests := []struct {
+		name     string
+		args     func(out string) []string
+		existing bool // out already holds a file that must survive a failure
+		wantCode int
+		wantOut  string
+		wantErr  string // regexp
+		written  bool
+	}{
+		{name: "compiles", args: func(o string) []string { return []string{"-o", o, example} },
+			wantCode: exitOK, wantOut: "compiled 1 intent(s) into 3 file(s)", written: true},
+		{name: "flags after the path", args: func(o string) []string { return []string{example, "-o", o, "--wasm-sha256", strings.Repeat("a", 64)} },
+			wantCode: exitOK, written: true},
+		{name: "replaces an existing output", args: func(o string) []string { return []string{"-o", o, example} },
+			existing: true, wantCode: exitOK, written: true},
+		{name: "invalid intent writes nothing", args: func(o string) []string { return []string{"-o", o, example, invalid} },
+			existing: true, wantCode: exitInvalid, wantErr: `(?m)^testdata/compile/invalid.yaml:16:11: spec.exposure.mtls: must be "ISTIO_MUTUAL"`},
+		{name: "missing path", args: func(o string) []string { return []string{"-o", o, "testdata/compile/nope.yaml"} },
+			wantCode: exitInvalid, wantErr: "nope.yaml"},
+		{name: "no -o", args: func(string) []string { return []string{example} }, wantCode: exitUsage, wantErr: "-o DIR is required"},
+		{name: "no path", args: func(o string) []string { return []string{"-o", o} }, wantCode: exitUsage, wantErr: "no PATH given"},
+		{name: "bad digest", args: func(o string) []string { return []string{"-o", o, "--wasm-sha256", "xyz", example} },
+			wantCode: exitUsage, wantErr: "not 64 lowercase hex digits"},
+		{name: "unknown flag", args: func(o string) []string { return []string{"-o", o, "--frob", example} }, wantCode: exitUsage},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			if tc.existing {
+				require.NoError(t, os.MkdirAll(out, 0o755))
+				require.NoError(t, os.WriteFile(filepath.Join(out, "keep"), []byte("x"), 0o644))
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"compile"}, tc.args(out)...), &stdout, &stderr)
+			assert.Equal(t, tc.wantCode, code, stderr.String())
+			assert.Contains(t, stdout.String(), tc.wantOut)
+			if tc.wantErr != "" {
+				assert.Regexp(t, tc.wantErr, stderr.String())
+			}
+			_, err := os.Stat(filepath.Join(out, "bookinfo/reviews/clusters/cluster-1.yaml"))
+			assert.Equal(t, tc.written, err == nil, "compiled output present")
+			_, err = os.Stat(filepath.Join(out, "keep"))
+			assert.Equal(t, tc.existing && !tc.written, err == nil, "old output kept only on failure")
+		})
+	}
+}
