@@ -6,7 +6,7 @@ GO      ?= go
 BIN     := bin/detour
 EXAMPLE ?= examples/bookinfo
 
-.PHONY: help build test demo check schemas bench
+.PHONY: help build test demo check schemas bench policy
 .DEFAULT_GOAL := help
 
 help: ## list targets
@@ -17,6 +17,8 @@ build: ## build bin/detour
 
 test: ## run every test (the CI command)
 	$(GO) vet ./...
+	# build the pinned conftest first: policies' tests run it, and a cold build must not eat their test timeout
+	$(GO) -C policies/tools tool conftest --version
 	$(GO) test ./...
 	cd compiler/istiocheck && $(GO) vet ./... && $(GO) test ./...
 
@@ -30,6 +32,9 @@ check: ## formatting and tidiness gates
 	$(GO) mod tidy -diff
 
 schemas: ## regenerate the Istio CUE definitions from the pinned istio.io/api CRDs
+
+policy: build ## check the default example and its compiled output against the Rego policies
+	$(BIN) policy $(EXAMPLE)
 
 bench: ## run the benchmarks listed in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem ./...
