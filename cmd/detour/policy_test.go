@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"sigs.k8s.io/yaml"
 )
 
 func TestRunPolicy(t *testing.T) {
@@ -43,5 +44,25 @@ func TestRunPolicy(t *testing.T) {
 			assert.Contains(t, out.String(), tc.wantOut)
 			assert.Contains(t, errb.String(), tc.wantErr)
 		})
+	}
+}
+
+// TestCIExamples keeps the CI examples parseable and running the commands
+// the documentation promises.
+func TestCIExamples(t *testing.T) {
+	for file, want := range map[string][]string{
+		"../../examples/ci/detour.yaml":            {"detour vet", "detour compile", "detour policy -o github", "detour policy -o sarif", "upload-sarif"},
+		"../../examples/ci/pre-commit-config.yaml": {"detour vet", "detour policy", "detour compile"},
+	} {
+		b, err := os.ReadFile(file)
+		if !assert.NoError(t, err) {
+			continue
+		}
+		var doc map[string]any
+		assert.NoError(t, yaml.Unmarshal(b, &doc), file)
+		assert.NotEmpty(t, doc, file)
+		for _, w := range want {
+			assert.Contains(t, string(b), w, file)
+		}
 	}
 }
