@@ -8,7 +8,7 @@ import "embed"
 // FS holds cue.mod/ and every CUE package of the module, rooted at the
 // module root.
 //
-//go:embed cue.mod detour
+//go:embed cue.mod detour istio
 var FS embed.FS
 
 // Module is the CUE module path declared in cue.mod/module.cue.

@@ -238,6 +238,14 @@ func (e *engine) validate(doc document) (Source, Errors) {
 	if doc.value.IncompleteKind() != cue.StructKind {
 		return src, Errors{doc.errorAt("", "expected a FailoverIntent object (apiVersion, kind, metadata, spec)")}
 	}
+	// A document of another kind gets one error, not one per field.
+	kind := doc.value.LookupPath(cue.MakePath(cue.Str("kind")))
+	if !kind.Exists() {
+		return src, Errors{doc.errorAt("", "not a failover intent: expected apiVersion: "+intent.APIVersion+" and kind: "+intent.Kind)}
+	}
+	if k, err := kind.String(); err == nil && k != intent.Kind {
+		return src, Errors{doc.errorAt("kind", fmt.Sprintf("must be %q, not %q: this file holds failover intents only", intent.Kind, k))}
+	}
 	u := e.intent.Unify(doc.value)
 	if err := u.Validate(cue.Concrete(true), cue.All()); err != nil {
 		return src, fromCUEError(err, doc.files, doc.index, doc.prefix)

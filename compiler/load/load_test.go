@@ -100,7 +100,7 @@ var invalidCases = []struct {
 		"21:25: spec.detection.interval: must be longer than 0s",
 	}},
 	{"kind", []string{
-		"3:7: kind: must be \"FailoverIntent\"",
+		"3:7: kind: must be \"FailoverIntent\", not \"Intent\": this file holds failover intents only",
 	}},
 	{"max-ejection-zero", []string{
 		"21:35: spec.detection.maxEjectionPercent: must be a percentage from 1 to 100",
@@ -200,6 +200,12 @@ var invalidCases = []struct {
 	{"top-level-unknown", []string{
 		"4:1: status: unknown field; expected one of apiVersion, kind, metadata, spec",
 	}},
+	{"no-kind", []string{
+		"2:1: not a failover intent: expected apiVersion: detour.dev/v1alpha1 and kind: FailoverIntent",
+	}},
+	{"other-kind", []string{
+		"3:7: kind: must be \"FailoverIntent\", not \"Deployment\": this file holds failover intents only",
+	}},
 	{"weight-in-auto", []string{
 		"16:15: spec.clusters[0].weight: is only used in modes weighted and activeStandby",
 		"22:15: spec.clusters[1].weight: is only used in modes weighted and activeStandby",
@@ -271,7 +277,7 @@ func TestPathsErrors(t *testing.T) {
 		{"duplicate intent across files", []string{"testdata/valid/minimal.yaml", "testdata/dir"},
 			"testdata/dir/intent.yaml:1:1: duplicate intent bookinfo/reviews (also at testdata/valid/minimal.yaml:1:1)"},
 		{"errors of every file, sorted", []string{"testdata/invalid/port-range.yaml", "testdata/invalid/kind.yaml"},
-			"testdata/invalid/kind.yaml:3:7: kind: must be \"FailoverIntent\"\n" +
+			"testdata/invalid/kind.yaml:3:7: kind: must be \"FailoverIntent\", not \"Intent\": this file holds failover intents only\n" +
 				"testdata/invalid/port-range.yaml:9:11: spec.service.port: must be a port number from 1 to 65535"},
 	}
 	empty := t.TempDir()
