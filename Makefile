@@ -32,6 +32,7 @@ check: ## formatting and tidiness gates
 	$(GO) mod tidy -diff
 
 schemas: ## regenerate the Istio CUE definitions from the pinned istio.io/api CRDs
+	./schemas/istio/generate.sh
 
 policy: build ## check the default example and its compiled output against the Rego policies
 	$(BIN) policy $(EXAMPLE)
