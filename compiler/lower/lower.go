@@ -22,6 +22,7 @@ package lower
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -39,10 +40,20 @@ const EdgeTarget = ""
 const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	LabelIntent    = "detour.dev/intent"
-	LabelCluster   = "detour.dev/cluster"
+	// LabelTarget (metadata) says where an object is applied: a cluster's
+	// name, or "edge" for the edge gateway's cluster.
+	LabelTarget = "detour.dev/target"
+	// LabelCluster (WorkloadEntry labels) is the cluster an endpoint is in.
+	// Istio overwrites topology.istio.io/cluster on a WorkloadEntry with the
+	// cluster that stores it, so remote endpoints need a label of their own.
+	LabelCluster = "detour.dev/cluster"
 	// LabelService marks the WorkloadEntries of one intent so the edge
 	// ServiceEntry selects exactly them.
 	LabelService = "detour.dev/service"
+
+	// AnnotationExposure on the east-west Gateway holds the intent's
+	// exposure selector (which Services may be exported).
+	AnnotationExposure = "detour.dev/exposure-selector"
 
 	labelTopologyCluster = "topology.istio.io/cluster"
 	labelTopologyNetwork = "topology.istio.io/network"
@@ -129,9 +140,9 @@ type lowerer struct {
 }
 
 func (l lowerer) meta(name, target string) metav1.ObjectMeta {
-	labels := map[string]string{LabelManagedBy: "detour", LabelIntent: l.in.Metadata.Name}
-	if target != EdgeTarget {
-		labels[LabelCluster] = target
+	labels := map[string]string{LabelManagedBy: "detour", LabelIntent: l.in.Metadata.Name, LabelTarget: target}
+	if target == EdgeTarget {
+		labels[LabelTarget] = "edge"
 	}
 	return metav1.ObjectMeta{Name: name, Namespace: l.in.Metadata.Namespace, Labels: labels}
 }
@@ -159,7 +170,7 @@ func (l lowerer) cluster(c intent.Cluster) (Bundle, error) {
 			remotes = append(remotes, r)
 		}
 	}
-	b.Objects = append(b.Objects, l.destinationRule(c.Name, lad, remotes, c))
+	b.Objects = append(b.Objects, l.destinationRule(c.Name, lad))
 	b.Objects = append(b.Objects, l.virtualService(c.Name, lad, nil, nil))
 	b.Objects = append(b.Objects, l.workloadEntries(c.Name, remotes)...)
 	rest, err := l.extensions(c.Name, c.Name, lad)
@@ -177,7 +188,7 @@ func (l lowerer) edge() (Bundle, error) {
 	lad := edgeLadder(l.in)
 	b.Objects = append(b.Objects, l.edgeGateway(e))
 	b.Objects = append(b.Objects, l.serviceEntry())
-	b.Objects = append(b.Objects, l.destinationRule(EdgeTarget, lad, l.in.Spec.Clusters, intent.Cluster{}))
+	b.Objects = append(b.Objects, l.destinationRule(EdgeTarget, lad))
 	gw := l.in.Metadata.Namespace + "/" + l.name("edge")
 	b.Objects = append(b.Objects, l.virtualService(EdgeTarget, lad, e.Hosts, []string{gw}))
 	b.Objects = append(b.Objects, l.workloadEntries(EdgeTarget, l.in.Spec.Clusters)...)
@@ -231,9 +242,14 @@ func (l lowerer) eastWestGateway(c intent.Cluster) *networkingv1.Gateway {
 	if port == 0 {
 		port = 15443
 	}
+	meta := l.meta(l.name("eastwest"), c.Name)
+	// Istio cannot select Services by label in a Gateway; the exposure
+	// selector is recorded for the pipeline that decides which intents to
+	// apply (and for reviewers), and the Gateway exports this service only.
+	meta.Annotations = map[string]string{AnnotationExposure: selectorString(l.in.Spec.Exposure.Selector)}
 	return &networkingv1.Gateway{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
-		ObjectMeta: l.meta(l.name("eastwest"), c.Name),
+		ObjectMeta: meta,
 		Spec: v1alpha3.Gateway{
 			Selector: map[string]string{eastWestSelectorKey: eastWestSelectorValue},
 			Servers: []*v1alpha3.Server{{
@@ -259,6 +275,20 @@ func (l lowerer) edgeGateway(e *intent.Edge) *networkingv1.Gateway {
 		ObjectMeta: l.meta(l.name("edge"), EdgeTarget),
 		Spec:       v1alpha3.Gateway{Selector: copyMap(e.GatewaySelector), Servers: []*v1alpha3.Server{srv}},
 	}
+}
+
+// selectorString renders matchLabels as a Kubernetes label selector ("a=b,c=d").
+func selectorString(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, ",")
 }
 
 func copyMap(m map[string]string) map[string]string {

@@ -36,7 +36,7 @@ func (l lowerer) clusterSubsets() bool { return l.in.Spec.Plugins.Enabled || l.s
 
 // destinationRule is the client-side policy of the service for one proxy
 // (a cluster's sidecars, or the edge gateway).
-func (l lowerer) destinationRule(target string, lad explain.Ladder, remotes []intent.Cluster, self intent.Cluster) *networkingv1.DestinationRule {
+func (l lowerer) destinationRule(target string, lad explain.Ladder) *networkingv1.DestinationRule {
 	s := l.in.Spec
 	d := s.Detection
 	od := &v1alpha3.OutlierDetection{
@@ -53,7 +53,7 @@ func (l lowerer) destinationRule(target string, lad explain.Ladder, remotes []in
 	}
 	tp := &v1alpha3.TrafficPolicy{
 		Tls:              &v1alpha3.ClientTLSSettings{Mode: v1alpha3.ClientTLSSettings_ISTIO_MUTUAL},
-		LoadBalancer:     &v1alpha3.LoadBalancerSettings{LocalityLbSetting: l.locality(lad, remotes, self, target)},
+		LoadBalancer:     &v1alpha3.LoadBalancerSettings{LocalityLbSetting: l.locality(target, lad)},
 		OutlierDetection: od,
 		ConnectionPool: &v1alpha3.ConnectionPoolSettings{
 			// A failover tier must fail fast: Envoy's default connect timeout
@@ -70,7 +70,8 @@ func (l lowerer) destinationRule(target string, lad explain.Ladder, remotes []in
 	}
 	if l.clusterSubsets() {
 		for _, c := range ladderClusters(lad) {
-			subsets = append(subsets, &v1alpha3.Subset{Name: ClusterSubset(c), Labels: map[string]string{labelTopologyCluster: c}})
+			k, v := endpointLabel(target, c)
+			subsets = append(subsets, &v1alpha3.Subset{Name: ClusterSubset(c), Labels: map[string]string{k: v}})
 		}
 	}
 	return &networkingv1.DestinationRule{
@@ -78,6 +79,16 @@ func (l lowerer) destinationRule(target string, lad explain.Ladder, remotes []in
 		ObjectMeta: l.meta(l.name(), target),
 		Spec:       v1alpha3.DestinationRule{Host: l.fqdn, TrafficPolicy: tp, Subsets: subsets},
 	}
+}
+
+// endpointLabel is the label that tells a cluster's endpoints apart as seen
+// from target: the local pods carry Istio's own cluster label, the remote
+// ones (WorkloadEntries) Detour's.
+func endpointLabel(target, cluster string) (string, string) {
+	if target != EdgeTarget && target == cluster {
+		return labelTopologyCluster, cluster
+	}
+	return LabelCluster, cluster
 }
 
 // connectTimeout is the per-try timeout capped at one second.
@@ -92,7 +103,7 @@ func connectTimeout(r intent.Retries) time.Duration {
 // locality maps the mode to Istio's locality load balancing. Locality LB is
 // always set explicitly: the mesh default may be off, and failover without it
 // (and without outlier detection, always emitted) silently does nothing.
-func (l lowerer) locality(lad explain.Ladder, remotes []intent.Cluster, self intent.Cluster, target string) *v1alpha3.LocalityLoadBalancerSetting {
+func (l lowerer) locality(target string, lad explain.Ladder) *v1alpha3.LocalityLoadBalancerSetting {
 	f := l.in.Spec.Failover
 	on := &v1alpha3.LocalityLoadBalancerSetting{Enabled: wrapperspb.Bool(true)}
 	switch {
@@ -108,7 +119,8 @@ func (l lowerer) locality(lad explain.Ladder, remotes []intent.Cluster, self int
 		// Istio can pin the first tier by cluster; later tiers share the
 		// next priority, and the router filter keeps the full order.
 		if len(lad.Tiers) > 1 && len(lad.Tiers[0].Clusters) == 1 {
-			on.FailoverPriority = []string{labelTopologyCluster + "=" + lad.Tiers[0].Clusters[0].Cluster}
+			k, v := endpointLabel(target, lad.Tiers[0].Clusters[0].Cluster)
+			on.FailoverPriority = []string{k + "=" + v}
 		}
 	}
 	return on
@@ -328,7 +340,7 @@ func (l lowerer) workloadEntries(target string, remotes []intent.Cluster) []Obje
 				// local Service selects these entries too.
 				"app":                l.host(),
 				LabelService:         l.in.Metadata.Name,
-				labelTopologyCluster: r.Name,
+				LabelCluster:         r.Name,
 				labelTopologyNetwork: r.Network,
 			}
 			for k, v := range sub.Labels {
