@@ -94,10 +94,9 @@ type Options struct {
 
 // Engine holds the compiled policies.
 type Engine struct {
-	rules     []string // deny*/warn* rule names of package main, sorted
-	queries   map[string]rego.PreparedEvalQuery
-	exception rego.PreparedEvalQuery
-	catalog   map[string]RuleInfo
+	rules   []string // deny*/warn* rule names of package main, sorted
+	main    rego.PreparedEvalQuery
+	catalog map[string]RuleInfo
 	except    map[string]bool
 }
 
@@ -133,7 +132,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, compiler.Errors
 	}
 
-	e := &Engine{queries: map[string]rego.PreparedEvalQuery{}, except: map[string]bool{}}
+	e := &Engine{except: map[string]bool{}}
 	for _, x := range opts.Except {
 		e.except[ruleID(strings.TrimSpace(x))] = true
 	}
@@ -157,12 +156,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	prepare := func(q string) (rego.PreparedEvalQuery, error) {
 		return rego.New(rego.Compiler(compiler), rego.Query(q)).PrepareForEval(ctx)
 	}
-	for _, name := range e.rules {
-		if e.queries[name], err = prepare("data.main." + name); err != nil {
-			return nil, err
-		}
-	}
-	if e.exception, err = prepare("data.main.exception"); err != nil {
+	if e.main, err = prepare("data.main"); err != nil {
 		return nil, err
 	}
 	cat, err := prepare("data.detour.lib.catalog.rules")
@@ -245,39 +239,38 @@ func (e *Engine) Check(ctx context.Context, docs []Document) (Report, error) {
 }
 
 // evaluate runs every rule on one input; doc is nil for the combined input.
+// One query of the whole package main gives every rule's results (and the
+// exceptions) in a single evaluation.
 func (e *Engine) evaluate(ctx context.Context, input any, docs []Document, doc *Document, rep *Report) error {
 	value, err := ast.InterfaceToValue(input)
 	if err != nil {
 		return err
 	}
-	excepted, err := e.policyExceptions(ctx, value)
+	rs, err := e.main.Eval(ctx, rego.EvalParsedInput(value))
 	if err != nil {
 		return err
 	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil
+	}
+	results, _ := rs[0].Expressions[0].Value.(map[string]any)
+	excepted := policyExceptions(results["exception"])
 	for _, name := range e.rules {
-		rs, err := e.queries[name].Eval(ctx, rego.EvalParsedInput(value))
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		for _, r := range rs {
-			for _, expr := range r.Expressions {
-				vals, _ := expr.Value.([]any)
-				for _, v := range vals {
-					f, ok := e.finding(name, v, docs, doc)
-					if !ok {
-						continue
-					}
-					switch {
-					case e.except[f.Rule] || e.except[name]:
-						rep.Exceptions = append(rep.Exceptions, Exception{File: f.File, Line: f.Line, Rule: f.Rule, By: "flag"})
-					case excepted[ruleID(name)]:
-						rep.Exceptions = append(rep.Exceptions, Exception{File: f.File, Line: f.Line, Rule: f.Rule, By: "policy"})
-					default:
-						rep.Findings = append(rep.Findings, f)
-						if _, ok := rep.Rules[f.Rule]; !ok {
-							rep.Rules[f.Rule] = RuleInfo{Severity: f.Severity, Title: name}
-						}
-					}
+		vals, _ := results[name].([]any)
+		for _, v := range vals {
+			f, ok := e.finding(name, v, docs, doc)
+			if !ok {
+				continue
+			}
+			switch {
+			case e.except[f.Rule] || e.except[name]:
+				rep.Exceptions = append(rep.Exceptions, Exception{File: f.File, Line: f.Line, Rule: f.Rule, By: "flag"})
+			case excepted[ruleID(name)]:
+				rep.Exceptions = append(rep.Exceptions, Exception{File: f.File, Line: f.Line, Rule: f.Rule, By: "policy"})
+			default:
+				rep.Findings = append(rep.Findings, f)
+				if _, ok := rep.Rules[f.Rule]; !ok {
+					rep.Rules[f.Rule] = RuleInfo{Severity: f.Severity, Title: name}
 				}
 			}
 		}
@@ -285,28 +278,20 @@ func (e *Engine) evaluate(ctx context.Context, input any, docs []Document, doc *
 	return nil
 }
 
-// policyExceptions evaluates conftest's `exception` rules: each yields a
-// list of rule names (without the deny_/warn_ prefix) not to report.
-func (e *Engine) policyExceptions(ctx context.Context, input ast.Value) (map[string]bool, error) {
+// policyExceptions reads conftest's `exception` rules: each yields a list
+// of rule names (without the deny_/warn_ prefix) not to report.
+func policyExceptions(v any) map[string]bool {
 	out := map[string]bool{}
-	rs, err := e.exception.Eval(ctx, rego.EvalParsedInput(input))
-	if err != nil {
-		return nil, fmt.Errorf("exception: %w", err)
-	}
-	for _, r := range rs {
-		for _, expr := range r.Expressions {
-			sets, _ := expr.Value.([]any)
-			for _, s := range sets {
-				names, _ := s.([]any)
-				for _, n := range names {
-					if str, ok := n.(string); ok {
-						out[str] = true
-					}
-				}
+	sets, _ := v.([]any)
+	for _, s := range sets {
+		names, _ := s.([]any)
+		for _, n := range names {
+			if str, ok := n.(string); ok {
+				out[str] = true
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // finding reads one rule result: a string (plain conftest rules) or an
