@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/httpsim"
-	"github.com/detour-mesh/detour/harness/internal/plugintest"
+	"github.com/detour-mesh/detour/harness/plugintest"
 	pw "github.com/detour-mesh/detour/harness/proxywasm"
 )
 

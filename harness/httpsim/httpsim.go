@@ -77,6 +77,8 @@ type Request struct {
 	Body     [][]byte
 	Trailers [][2]string
 	Worker   int
+	// Upstream, if set, answers this request instead of the gateway's.
+	Upstream Upstream
 }
 
 // Response is what the downstream client received.
@@ -113,11 +115,12 @@ type Sent struct {
 
 // Stream is one request's progress; its fields are final once Complete.
 type Stream struct {
-	g       *Gateway
-	worker  int
-	start   time.Time
-	info    *pw.StreamInfo
-	filters []*filterState
+	g        *Gateway
+	upstream Upstream
+	worker   int
+	start    time.Time
+	info     *pw.StreamInfo
+	filters  []*filterState
 
 	dec, enc *pipeline
 
@@ -188,7 +191,10 @@ func (s *Stream) since() string {
 func (g *Gateway) Send(req Request) *Stream {
 	clock := g.Process.Clock
 	g.nextConn++
-	s := &Stream{g: g, worker: req.Worker, start: clock.Now()}
+	s := &Stream{g: g, worker: req.Worker, start: clock.Now(), upstream: req.Upstream}
+	if s.upstream == nil {
+		s.upstream = g.Upstream
+	}
 	s.reqHeaders = pw.NewHeaders(req.Headers)
 	s.info = &pw.StreamInfo{
 		StartTime: s.start, Protocol: "HTTP/1.1", RequestHeaders: s.reqHeaders,
@@ -324,8 +330,8 @@ func (s *Stream) routerReceive(fr *frame) {
 	}
 	s.Upstream = &Sent{Cluster: cluster, Route: s.route.Name, Headers: req.Headers, Body: string(req.Body), Trailers: req.Trailers, At: s.since()}
 	var resp UpstreamResponse
-	if s.g.Upstream != nil {
-		resp = s.g.Upstream(req)
+	if s.upstream != nil {
+		resp = s.upstream(req)
 	} else {
 		resp = UpstreamResponse{Status: 200}
 	}

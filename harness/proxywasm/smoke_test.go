@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/detour-mesh/detour/harness/internal/plugintest"
+	"github.com/detour-mesh/detour/harness/plugintest"
 )
 
 type nopCallbacks struct{ events []string }

@@ -20,7 +20,7 @@ var (
 // repoRoot finds the module root from this file's location.
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
 // Build compiles harness/testdata/<name> with GOOS=wasip1 GOARCH=wasm

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/plugintest"
+)
+
+func init() {
+	// -update rewrites golden files; another test file may define it too.
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+var shaRe = regexp.MustCompile(`"sha256": "[0-9a-f]{64}"`)
+
+// argsFrom reads extra CLI flags from a leading "# --flag value" comment.
+func argsFrom(t *testing.T, path string) []string {
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	line, _, _ := strings.Cut(string(b), "\n")
+	if strings.HasPrefix(line, "# --") {
+		return strings.Fields(strings.TrimPrefix(line, "# "))
+	}
+	return nil
+}
+
+func TestWasmRunGolden(t *testing.T) {
+	wasm, err := plugintest.Build("conformance")
+	require.NoError(t, err)
+	files, err := filepath.Glob("testdata/wasm/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			args := append([]string{"wasm", "run", wasm, "--exchange", file}, argsFrom(t, file)...)
+			var out, errb bytes.Buffer
+			code := run(args, &out, &errb)
+			var got []byte
+			var golden string
+			if strings.HasPrefix(name, "bad-") {
+				assert.Equal(t, exitInvalid, code)
+				assert.Empty(t, out.String())
+				got = errb.Bytes()
+				golden = filepath.Join("testdata/wasm", name+".golden.txt")
+			} else {
+				require.Equal(t, exitOK, code, errb.String())
+				got = shaRe.ReplaceAll(out.Bytes(), []byte(`"sha256": "<module sha256>"`))
+				golden = filepath.Join("testdata/wasm", name+".golden.json")
+			}
+			if updating() {
+				require.NoError(t, os.WriteFile(golden, got, 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test ./cmd/detour -run TestWasmRunGolden -update")
+			assert.Equal(t, string(want), string(got))
+		})
+	}
+}
+
+func TestWasmRunUsage(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		wantErr string
+	}{
+		{"no subcommand", []string{"wasm"}, exitUsage, "usage: detour wasm run"},
+		{"no exchange", []string{"wasm", "run", "m.wasm"}, exitUsage, "need one MODULE.wasm and --exchange FILE"},
+		{"two modules", []string{"wasm", "run", "a.wasm", "b.wasm", "--exchange", "x"}, exitUsage, "need one MODULE.wasm"},
+		{"missing module", []string{"wasm", "run", "testdata/wasm/nope.wasm", "--exchange", "testdata/wasm/hello.yaml"}, exitInvalid, "no such file"},
+		{"not wasm", []string{"wasm", "run", "testdata/wasm/hello.yaml", "--exchange", "testdata/wasm/hello.yaml"}, exitInvalid, "compile module"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			assert.Equal(t, tc.code, run(tc.args, &out, &errb))
+			assert.Contains(t, errb.String(), tc.wantErr)
+		})
+	}
+}
+
+func TestWasmRunFlagsOverrideFile(t *testing.T) {
+	wasm, err := plugintest.Build("conformance")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "cfg.txt")
+	require.NoError(t, os.WriteFile(cfg, []byte("local-reply"), 0o644))
+	var out, errb bytes.Buffer
+	code := run([]string{"wasm", "run", "--config", cfg, "--root-id", "other", wasm, "--exchange", "testdata/wasm/hello.yaml"}, &out, &errb)
+	require.Equal(t, exitOK, code, errb.String())
+	assert.Contains(t, out.String(), `"rootId": "other"`)
+	assert.Contains(t, out.String(), `"status": 403`)
+}

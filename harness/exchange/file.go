@@ -1,0 +1,487 @@
+// Package exchange runs a proxy-wasm module on a scripted HTTP exchange: the
+// engine behind `detour wasm run`. An exchange file (YAML) gives the
+// requests, what the upstream and http_call clusters answer, and how far to
+// advance the virtual clock; the report says what the upstream received,
+// what the client got, and what the plugin logged, counted and called.
+package exchange
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	pw "github.com/detour-mesh/detour/harness/proxywasm"
+)
+
+// File is an exchange file.
+type File struct {
+	Plugin    Plugin              `yaml:"plugin"`
+	Workers   int                 `yaml:"workers"`
+	LogLevel  Scalar              `yaml:"logLevel"`
+	Node      Node                `yaml:"node"`
+	Routes    []Route             `yaml:"routes"`
+	Clusters  []string            `yaml:"clusters"`
+	Requests  []Request           `yaml:"requests"`
+	Upstreams map[string][]Answer `yaml:"upstreams"`
+	HTTPCalls map[string][]Answer `yaml:"httpCalls"`
+	// Advance is how much virtual time the run covers; by default it runs
+	// until every request completed.
+	Advance Scalar `yaml:"advance"`
+
+	path string
+	root *yaml.Node
+}
+
+// Plugin is the filter configuration (Envoy's Wasm filter config).
+type Plugin struct {
+	Name string `yaml:"name"`
+	// RootID is root_id (Istio pluginName); Name if empty.
+	RootID string `yaml:"rootId"`
+	VMID   string `yaml:"vmId"`
+	// Configuration is a string, or any YAML value sent as JSON (as Istio
+	// sends pluginConfig).
+	Configuration   yaml.Node         `yaml:"configuration"`
+	VMConfiguration yaml.Node         `yaml:"vmConfiguration"`
+	FailurePolicy   Scalar            `yaml:"failurePolicy"`
+	ReloadBackoff   Scalar            `yaml:"reloadBackoff"`
+	Env             map[string]string `yaml:"env"`
+	Envoy           Envoy             `yaml:"envoy"`
+}
+
+// Envoy selects version-dependent behaviour.
+type Envoy struct {
+	// WASI is "427" (Envoy 1.33–1.37, default) or "533".
+	WASI             Scalar `yaml:"wasi"`
+	LegacyCopyFrom   bool   `yaml:"legacyCopyFrom"`
+	LegacyAttributes bool   `yaml:"legacyAttributes"`
+}
+
+// Node is the Envoy node identity.
+type Node struct {
+	ID       string         `yaml:"id"`
+	Cluster  string         `yaml:"cluster"`
+	Region   string         `yaml:"region"`
+	Zone     string         `yaml:"zone"`
+	SubZone  string         `yaml:"subZone"`
+	Metadata map[string]any `yaml:"metadata"`
+}
+
+// Route is one route; the first whose match holds is used.
+type Route struct {
+	Name  string `yaml:"name"`
+	Match struct {
+		Prefix  string            `yaml:"prefix"`
+		Headers map[string]string `yaml:"headers"`
+	} `yaml:"match"`
+	Cluster       string `yaml:"cluster"`
+	ClusterHeader string `yaml:"clusterHeader"`
+	Timeout       Scalar `yaml:"timeout"`
+}
+
+// Request is one downstream request.
+type Request struct {
+	At      Scalar `yaml:"at"`
+	Worker  int    `yaml:"worker"`
+	Headers Pairs  `yaml:"headers"`
+	Body    string `yaml:"body"`
+	// BodyChunks sends the body in several data frames instead.
+	BodyChunks []string `yaml:"bodyChunks"`
+	Trailers   Pairs    `yaml:"trailers"`
+	// Upstream answers this request, overriding upstreams[cluster].
+	Upstream *Answer `yaml:"upstream"`
+}
+
+// Answer is an upstream's or an http_call cluster's response.
+type Answer struct {
+	Status   int    `yaml:"status"`
+	Headers  Pairs  `yaml:"headers"`
+	Body     string `yaml:"body"`
+	Trailers Pairs  `yaml:"trailers"`
+	Delay    Scalar `yaml:"delay"`
+	// Fault is connect_failure, timeout, reset, no_healthy_upstream or
+	// overflow.
+	Fault    Scalar                    `yaml:"fault"`
+	Address  string                    `yaml:"address"`
+	Metadata map[string]map[string]any `yaml:"metadata"`
+	Locality struct {
+		Region  string `yaml:"region"`
+		Zone    string `yaml:"zone"`
+		SubZone string `yaml:"subZone"`
+	} `yaml:"locality"`
+}
+
+// Scalar is a string that remembers where it was written, so validation
+// errors can point at it.
+type Scalar struct {
+	Value     string
+	Line, Col int
+}
+
+func (s *Scalar) UnmarshalYAML(n *yaml.Node) error {
+	s.Line, s.Col = n.Line, n.Column
+	if n.Kind != yaml.ScalarNode {
+		return &posError{n.Line, n.Column, "expected a scalar"}
+	}
+	s.Value = n.Value
+	return nil
+}
+
+// Pairs is a header list: a mapping (in file order) or a list of
+// [name, value] pairs (for repeated names).
+type Pairs [][2]string
+
+func (p *Pairs) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			*p = append(*p, [2]string{n.Content[i].Value, n.Content[i+1].Value})
+		}
+		return nil
+	case yaml.SequenceNode:
+		for _, it := range n.Content {
+			if it.Kind != yaml.SequenceNode || len(it.Content) != 2 {
+				return &posError{it.Line, it.Column, "expected a [name, value] pair"}
+			}
+			*p = append(*p, [2]string{it.Content[0].Value, it.Content[1].Value})
+		}
+		return nil
+	}
+	return &posError{n.Line, n.Column, "expected a mapping or a list of [name, value] pairs"}
+}
+
+type posError struct {
+	line, col int
+	msg       string
+}
+
+func (e *posError) Error() string { return e.msg }
+
+// Error is a validation error with its position and field path.
+type Error struct {
+	File      string
+	Line, Col int
+	Path      string
+	Msg       string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc += fmt.Sprintf(":%d:%d", e.Line, e.Col)
+	}
+	if e.Path != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Path, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// Load reads and validates an exchange file.
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, b)
+}
+
+// Parse validates an exchange file's bytes; path names it in errors.
+func Parse(path string, b []byte) (*File, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if len(root.Content) == 0 {
+		return nil, &Error{File: path, Msg: "empty exchange file"}
+	}
+	doc := root.Content[0]
+	if err := checkFields(path, doc, reflect.TypeOf(File{}), ""); err != nil {
+		return nil, err
+	}
+	f := &File{path: path, root: doc}
+	if err := doc.Decode(f); err != nil {
+		var pe *posError
+		if asPos(err, &pe) {
+			return nil, &Error{File: path, Line: pe.line, Col: pe.col, Msg: pe.msg}
+		}
+		return nil, &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if err := f.validate(); err != nil {
+		if e, ok := err.(*Error); ok && e.Line == 0 {
+			if n := locate(doc, e.Path); n != nil {
+				e.Line, e.Col = n.Line, n.Column
+			}
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// locate finds the node at a path such as requests[0].headers.
+func locate(n *yaml.Node, path string) *yaml.Node {
+	if path == "" {
+		return nil
+	}
+	for _, seg := range strings.Split(path, ".") {
+		name, idx := seg, -1
+		if i := strings.IndexByte(seg, '['); i >= 0 && strings.HasSuffix(seg, "]") {
+			name = seg[:i]
+			idx, _ = strconv.Atoi(seg[i+1 : len(seg)-1])
+		}
+		if name != "" {
+			if n.Kind != yaml.MappingNode {
+				return nil
+			}
+			var next *yaml.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == name {
+					next = n.Content[i+1]
+				}
+			}
+			if next == nil {
+				return nil
+			}
+			n = next
+		}
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return nil
+			}
+			n = n.Content[idx]
+		}
+	}
+	return n
+}
+
+func asPos(err error, pe **posError) bool {
+	if e, ok := err.(*posError); ok {
+		*pe = e
+		return true
+	}
+	if te, ok := err.(*yaml.TypeError); ok && len(te.Errors) > 0 {
+		return false
+	}
+	return false
+}
+
+var scalarType = reflect.TypeOf(Scalar{})
+var pairsType = reflect.TypeOf(Pairs{})
+var nodeType = reflect.TypeOf(yaml.Node{})
+
+// checkFields rejects unknown keys and wrong shapes with the position and
+// path of the offending node.
+func checkFields(file string, n *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == scalarType || t == pairsType || t == nodeType {
+		return nil
+	}
+	bad := func(msg string) error { return &Error{File: file, Line: n.Line, Col: n.Column, Path: path, Msg: msg} }
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return bad("expected a mapping")
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+			if tag != "" && tag != "-" {
+				fields[tag] = t.Field(i).Type
+				names = append(names, tag)
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			ft, ok := fields[k.Value]
+			p := join(path, k.Value)
+			if !ok {
+				sort.Strings(names)
+				return &Error{File: file, Line: k.Line, Col: k.Column, Path: p, Msg: "unknown field (expected one of " + strings.Join(names, ", ") + ")"}
+			}
+			if err := checkFields(file, n.Content[i+1], ft, p); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return bad("expected a list")
+		}
+		for i, it := range n.Content {
+			if err := checkFields(file, it, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return bad("expected a mapping")
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkFields(file, n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
+				return err
+			}
+		}
+	case reflect.Interface:
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			return bad("expected a string")
+		}
+	case reflect.Int:
+		if n.Kind != yaml.ScalarNode {
+			return bad("expected an integer")
+		}
+		if _, err := strconv.Atoi(n.Value); err != nil {
+			return bad(fmt.Sprintf("expected an integer, got %q", n.Value))
+		}
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || (n.Value != "true" && n.Value != "false") {
+			return bad(fmt.Sprintf("expected true or false, got %q", n.Value))
+		}
+	}
+	return nil
+}
+
+func join(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}
+
+func (f *File) errAt(s Scalar, path, msg string) error {
+	return &Error{File: f.path, Line: s.Line, Col: s.Col, Path: path, Msg: msg}
+}
+
+func (f *File) duration(s Scalar, path string) (time.Duration, error) {
+	if s.Value == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s.Value)
+	if err != nil || d < 0 {
+		return 0, f.errAt(s, path, fmt.Sprintf("expected a non-negative duration such as 250ms or 2s, got %q", s.Value))
+	}
+	return d, nil
+}
+
+var faults = []string{pw.FaultConnectFailure, pw.FaultTimeout, pw.FaultReset, pw.FaultNoHealthyUpstream, pw.FaultOverflow}
+
+func (f *File) checkAnswer(a *Answer, path string) error {
+	if _, err := f.duration(a.Delay, path+".delay"); err != nil {
+		return err
+	}
+	if a.Fault.Value != "" {
+		ok := false
+		for _, x := range faults {
+			ok = ok || x == a.Fault.Value
+		}
+		if !ok {
+			return f.errAt(a.Fault, path+".fault", fmt.Sprintf("unknown fault %q (expected one of %s)", a.Fault.Value, strings.Join(faults, ", ")))
+		}
+	}
+	if a.Status != 0 && (a.Status < 100 || a.Status > 599) {
+		return &Error{File: f.path, Path: path + ".status", Msg: fmt.Sprintf("expected an HTTP status 100-599, got %d", a.Status)}
+	}
+	return nil
+}
+
+func (f *File) validate() error {
+	if _, ok := pw.ParseFailurePolicy(f.Plugin.FailurePolicy.Value); !ok {
+		return f.errAt(f.Plugin.FailurePolicy, "plugin.failurePolicy", fmt.Sprintf("unknown policy %q (expected FAIL_RELOAD, FAIL_CLOSED or FAIL_OPEN)", f.Plugin.FailurePolicy.Value))
+	}
+	if _, err := f.duration(f.Plugin.ReloadBackoff, "plugin.reloadBackoff"); err != nil {
+		return err
+	}
+	if v := f.Plugin.Envoy.WASI.Value; v != "" && v != "427" && v != "533" {
+		return f.errAt(f.Plugin.Envoy.WASI, "plugin.envoy.wasi", fmt.Sprintf("expected 427 or 533, got %q", v))
+	}
+	if v := f.LogLevel.Value; v != "" {
+		if _, ok := pw.ParseLogLevel(v); !ok {
+			return f.errAt(f.LogLevel, "logLevel", fmt.Sprintf("expected trace, debug, info, warn, error or critical, got %q", v))
+		}
+	}
+	if f.Workers < 0 {
+		return &Error{File: f.path, Path: "workers", Msg: "expected a positive number of workers"}
+	}
+	if _, err := f.duration(f.Advance, "advance"); err != nil {
+		return err
+	}
+	for i, r := range f.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		if r.Cluster == "" && r.ClusterHeader == "" {
+			return &Error{File: f.path, Path: p, Msg: "expected cluster or clusterHeader"}
+		}
+		if _, err := f.duration(r.Timeout, p+".timeout"); err != nil {
+			return err
+		}
+	}
+	if len(f.Requests) == 0 {
+		return &Error{File: f.path, Path: "requests", Msg: "expected at least one request"}
+	}
+	for i := range f.Requests {
+		r := &f.Requests[i]
+		p := fmt.Sprintf("requests[%d]", i)
+		if _, err := f.duration(r.At, p+".at"); err != nil {
+			return err
+		}
+		if r.Body != "" && len(r.BodyChunks) > 0 {
+			return &Error{File: f.path, Path: p, Msg: "expected body or bodyChunks, not both"}
+		}
+		has := map[string]bool{}
+		for _, h := range r.Headers {
+			has[strings.ToLower(h[0])] = true
+		}
+		for _, k := range []string{":method", ":path", ":authority"} {
+			if !has[k] {
+				return &Error{File: f.path, Path: p + ".headers", Msg: "expected the pseudo-header " + k}
+			}
+		}
+		if r.Upstream != nil {
+			if err := f.checkAnswer(r.Upstream, p+".upstream"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, m := range []struct {
+		name string
+		v    map[string][]Answer
+	}{{"upstreams", f.Upstreams}, {"httpCalls", f.HTTPCalls}} {
+		for c, as := range m.v {
+			for i := range as {
+				if err := f.checkAnswer(&as[i], fmt.Sprintf("%s.%s[%d]", m.name, c, i)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// configBytes renders a configuration node: a string as is, anything else
+// as JSON.
+func configBytes(n *yaml.Node) ([]byte, error) {
+	if n.Kind == 0 {
+		return nil, nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		return []byte(n.Value), nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}

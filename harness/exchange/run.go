@@ -1,0 +1,336 @@
+package exchange
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/detour-mesh/detour/harness/httpsim"
+	pw "github.com/detour-mesh/detour/harness/proxywasm"
+	"github.com/detour-mesh/detour/harness/vclock"
+)
+
+// Options override the exchange file (the CLI flags).
+type Options struct {
+	Engine *pw.Engine
+	// PluginConfig, if non-nil, replaces plugin.configuration.
+	PluginConfig []byte
+	// VMConfig, if non-nil, replaces plugin.vmConfiguration.
+	VMConfig []byte
+	RootID   string
+	Workers  int
+}
+
+// Report is what `detour wasm run` prints.
+type Report struct {
+	Module     ModuleInfo          `json:"module"`
+	Plugin     PluginInfo          `json:"plugin"`
+	Streams    []StreamReport      `json:"streams"`
+	Logs       []pw.LogEntry       `json:"logs"`
+	Metrics    []pw.Metric         `json:"metrics"`
+	Prometheus string              `json:"prometheus"`
+	HTTPCalls  []pw.HTTPCallRecord `json:"httpCalls"`
+	Traps      []pw.Trap           `json:"traps"`
+	Reloads    int                 `json:"reloads"`
+	// Elapsed is the virtual time the run covered.
+	Elapsed string `json:"elapsed"`
+}
+
+// ModuleInfo identifies the module.
+type ModuleInfo struct {
+	SHA256 string `json:"sha256"`
+	ABI    string `json:"abi"`
+}
+
+// PluginInfo is the effective filter configuration.
+type PluginInfo struct {
+	Name          string `json:"name"`
+	RootID        string `json:"rootId"`
+	VMID          string `json:"vmId"`
+	Workers       int    `json:"workers"`
+	FailurePolicy string `json:"failurePolicy"`
+	Configuration string `json:"configuration"`
+}
+
+// StreamReport is one request's outcome.
+type StreamReport struct {
+	Worker int `json:"worker"`
+	// Upstream is the request as the upstream received it (null if it
+	// never got there).
+	Upstream     *httpsim.Sent        `json:"upstream"`
+	Response     *httpsim.Response    `json:"response"`
+	LocalReplies []httpsim.LocalReply `json:"localReplies"`
+	Complete     bool                 `json:"complete"`
+}
+
+type callClusters struct {
+	known map[string]bool
+	queue map[string][]Answer
+}
+
+func (c *callClusters) HasCluster(n string) bool { return c.known[n] }
+
+func (c *callClusters) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
+	a, ok := next(c.queue, req.Cluster)
+	if !ok {
+		return pw.HTTPCallResult{Status: 200}
+	}
+	d, _ := time.ParseDuration(orZero(a.Delay.Value))
+	return pw.HTTPCallResult{Status: a.Status, Headers: a.Headers, Body: []byte(a.Body), Trailers: a.Trailers, Delay: d, Fault: a.Fault.Value}
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0s"
+	}
+	return s
+}
+
+// next pops the cluster's next answer; the last one repeats.
+func next(q map[string][]Answer, cluster string) (Answer, bool) {
+	as := q[cluster]
+	if len(as) == 0 {
+		return Answer{}, false
+	}
+	a := as[0]
+	if len(as) > 1 {
+		q[cluster] = as[1:]
+	}
+	return a, true
+}
+
+func toUpstream(a Answer) httpsim.UpstreamResponse {
+	d, _ := time.ParseDuration(orZero(a.Delay.Value))
+	addr := a.Address
+	if addr == "" {
+		addr = "10.0.0.2:8080"
+	}
+	var md pw.Metadata
+	if a.Metadata != nil {
+		md = pw.Metadata(a.Metadata)
+	}
+	return httpsim.UpstreamResponse{
+		Status: a.Status, Headers: a.Headers, Body: []byte(a.Body), Trailers: a.Trailers, Delay: d, Fault: a.Fault.Value,
+		Address: addr, HostMetadata: md, Locality: pw.Locality{Region: a.Locality.Region, Zone: a.Locality.Zone, SubZone: a.Locality.SubZone},
+	}
+}
+
+// Run loads wasm and plays the exchange. An error means the run itself
+// failed (the module was rejected or the plugin did not start); traps and
+// local replies are results, reported in the Report.
+func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error) {
+	e := opt.Engine
+	if e == nil {
+		var err error
+		if e, err = pw.NewEngine(ctx, pw.EngineConfig{}); err != nil {
+			return nil, err
+		}
+		defer e.Close(ctx)
+	}
+	mod, err := e.Compile(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	clock := vclock.New(time.Time{})
+	p := pw.NewProcess(clock)
+	if f.LogLevel.Value != "" {
+		p.LogLevel, _ = pw.ParseLogLevel(f.LogLevel.Value)
+	}
+	p.Node = pw.Node{ID: f.Node.ID, Cluster: f.Node.Cluster, Region: f.Node.Region, Zone: f.Node.Zone, SubZone: f.Node.SubZone, Metadata: f.Node.Metadata}
+
+	// Every cluster the file mentions exists.
+	known := map[string]bool{}
+	for _, c := range f.Clusters {
+		known[c] = true
+	}
+	for c := range f.Upstreams {
+		known[c] = true
+	}
+	for c := range f.HTTPCalls {
+		known[c] = true
+	}
+	routes := f.Routes
+	if len(routes) == 0 {
+		routes = []Route{{Name: "default", Cluster: "upstream"}}
+	}
+	for _, r := range routes {
+		if r.Cluster != "" {
+			known[r.Cluster] = true
+		}
+	}
+	upq := map[string][]Answer{}
+	for k, v := range f.Upstreams {
+		upq[k] = append([]Answer(nil), v...)
+	}
+	callq := map[string][]Answer{}
+	for k, v := range f.HTTPCalls {
+		callq[k] = append([]Answer(nil), v...)
+	}
+	p.HTTPCalls = &callClusters{known: known, queue: callq}
+
+	pc := f.Plugin
+	name := pc.Name
+	if name == "" {
+		name = "plugin"
+	}
+	rootID := pc.RootID
+	if opt.RootID != "" {
+		rootID = opt.RootID
+	}
+	if rootID == "" {
+		rootID = name
+	}
+	cfg, err := configBytes(&pc.Configuration)
+	if err != nil {
+		return nil, fmt.Errorf("plugin.configuration: %w", err)
+	}
+	if opt.PluginConfig != nil {
+		cfg = opt.PluginConfig
+	}
+	vmcfg, err := configBytes(&pc.VMConfiguration)
+	if err != nil {
+		return nil, fmt.Errorf("plugin.vmConfiguration: %w", err)
+	}
+	if opt.VMConfig != nil {
+		vmcfg = opt.VMConfig
+	}
+	workers := f.Workers
+	if opt.Workers > 0 {
+		workers = opt.Workers
+	}
+	if workers == 0 {
+		workers = 1
+	}
+	policy, _ := pw.ParseFailurePolicy(pc.FailurePolicy.Value)
+	backoff, _ := time.ParseDuration(orZero(pc.ReloadBackoff.Value))
+	var env [][2]string
+	for k, v := range pc.Env {
+		env = append(env, [2]string{k, v})
+	}
+	sort.Slice(env, func(i, j int) bool { return env[i][0] < env[j][0] })
+	for i, r := range f.Requests {
+		if r.Worker >= workers || r.Worker < 0 {
+			return nil, &Error{File: f.path, Path: fmt.Sprintf("requests[%d].worker", i), Msg: fmt.Sprintf("expected a worker below %d", workers)}
+		}
+	}
+	pl, err := p.StartPlugin(ctx, pw.PluginSpec{
+		Engine: e, Module: mod, Workers: workers, FailurePolicy: policy, ReloadBackoff: backoff,
+		VM: pw.VMConfig{VMID: pc.VMID, Configuration: vmcfg, Env: env, Seed: 1, Compat: pw.Compat{
+			WASI533: pc.Envoy.WASI.Value == "533", LegacyCopyFrom: pc.Envoy.LegacyCopyFrom, LegacyAttributes: pc.Envoy.LegacyAttributes,
+		}},
+		Plugin: pw.PluginConfig{Name: name, RootID: rootID, Configuration: cfg},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer pl.Close()
+
+	g := &httpsim.Gateway{
+		Process:  p,
+		Filters:  []*pw.Plugin{pl},
+		Clusters: func(n string) bool { return known[n] },
+		Router: func(h *pw.Headers) (httpsim.Route, bool) {
+			for _, r := range routes {
+				if r.Match.Prefix != "" {
+					path, _ := h.Get(":path")
+					if !strings.HasPrefix(path, r.Match.Prefix) {
+						continue
+					}
+				}
+				ok := true
+				for k, v := range r.Match.Headers {
+					got, has := h.Get(k)
+					ok = ok && has && got == v
+				}
+				if !ok {
+					continue
+				}
+				timeout := 15 * time.Second
+				if r.Timeout.Value != "" {
+					timeout, _ = time.ParseDuration(r.Timeout.Value)
+				}
+				name := r.Name
+				if name == "" {
+					name = "route"
+				}
+				return httpsim.Route{Name: name, Cluster: r.Cluster, ClusterHeader: r.ClusterHeader, Timeout: timeout}, true
+			}
+			return httpsim.Route{}, false
+		},
+	}
+	streams := make([]*httpsim.Stream, len(f.Requests))
+	start := clock.Now()
+	for i := range f.Requests {
+		r := f.Requests[i]
+		at, _ := time.ParseDuration(orZero(r.At.Value))
+		i := i
+		clock.At(start.Add(at), func() {
+			req := httpsim.Request{Headers: r.Headers, Trailers: r.Trailers, Worker: r.Worker}
+			if r.Body != "" {
+				req.Body = [][]byte{[]byte(r.Body)}
+			}
+			for _, c := range r.BodyChunks {
+				req.Body = append(req.Body, []byte(c))
+			}
+			req.Upstream = func(u *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
+				if r.Upstream != nil {
+					return toUpstream(*r.Upstream)
+				}
+				if a, ok := next(upq, u.Cluster); ok {
+					return toUpstream(a)
+				}
+				return httpsim.UpstreamResponse{Status: 200, Address: "10.0.0.2:8080"}
+			}
+			streams[i] = g.Send(req)
+		})
+	}
+	limit := start.Add(10 * time.Minute)
+	if f.Advance.Value != "" {
+		d, _ := time.ParseDuration(f.Advance.Value)
+		clock.RunUntil(start.Add(d))
+	} else {
+		clock.RunWhile(limit, func() bool {
+			for _, s := range streams {
+				if s == nil || !s.Complete {
+					return true
+				}
+			}
+			return false
+		})
+		clock.RunPending()
+	}
+
+	rep := &Report{
+		Module: ModuleInfo{SHA256: hex.EncodeToString(mod.SHA256[:]), ABI: mod.ABI},
+		Plugin: PluginInfo{Name: name, RootID: rootID, VMID: pc.VMID, Workers: workers, FailurePolicy: policy.String(), Configuration: string(cfg)},
+		Logs:   p.Logs(), Metrics: p.Stats.Snapshot(), HTTPCalls: p.HTTPCallRecords(), Reloads: pl.Reloads,
+		Elapsed: clock.Since().String(),
+	}
+	for _, t := range p.Traps() {
+		t.Message = strings.SplitN(t.Message, "\n", 2)[0]
+		rep.Traps = append(rep.Traps, t)
+	}
+	var prom strings.Builder
+	p.Stats.WritePrometheus(&prom)
+	rep.Prometheus = prom.String()
+	for i, s := range streams {
+		sr := StreamReport{Worker: f.Requests[i].Worker}
+		if s != nil {
+			sr.Upstream, sr.Response, sr.LocalReplies, sr.Complete = s.Upstream, s.Response, s.LocalReplies, s.Complete
+		}
+		rep.Streams = append(rep.Streams, sr)
+	}
+	if rep.Logs == nil {
+		rep.Logs = []pw.LogEntry{}
+	}
+	if rep.HTTPCalls == nil {
+		rep.HTTPCalls = []pw.HTTPCallRecord{}
+	}
+	if rep.Traps == nil {
+		rep.Traps = []pw.Trap{}
+	}
+	return rep, nil
+}
