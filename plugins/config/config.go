@@ -152,8 +152,8 @@ func (c Config) Validate() error {
 		return errors.New("plugin config: service.host: must not be empty")
 	case c.Service.Port == 0 || c.Service.Port > 65535:
 		return fmt.Errorf("plugin config: service.port: %d is not a port", c.Service.Port)
-	case c.Headers.Cluster == "" || c.Headers.Cell == "":
-		return errors.New("plugin config: headers: cluster and cell must be set")
+	case !headerName(c.Headers.Cluster) || !headerName(c.Headers.Cell):
+		return fmt.Errorf("plugin config: headers: %q and %q must be lower-case header names", c.Headers.Cluster, c.Headers.Cell)
 	case len(c.Targets) == 0:
 		return errors.New("plugin config: targets: at least one target is needed")
 	}
@@ -193,4 +193,17 @@ func (c Config) Validate() error {
 		return errors.New("plugin config: failback.ramp: the last step must be 100")
 	}
 	return nil
+}
+
+// headerName reports a lower-case HTTP header name (letters, digits, '-').
+func headerName(s string) bool {
+	if s == "" || s[0] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -47,6 +47,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "no host", mutate: func(c *Config) { c.Service.Host = "" }, want: "service.host"},
 		{name: "bad port", mutate: func(c *Config) { c.Service.Port = 70000 }, want: "service.port: 70000"},
 		{name: "no headers", mutate: func(c *Config) { c.Headers.Cell = "" }, want: "headers"},
+		{name: "bad header", mutate: func(c *Config) { c.Headers.Cluster = "X-Detour" }, want: "lower-case header names"},
 		{name: "no targets", mutate: func(c *Config) { c.Targets = nil }, want: "targets: at least one"},
 		{name: "bad mode", mutate: func(c *Config) { c.Mode = "random" }, want: `mode: "random"`},
 		{name: "empty target", mutate: func(c *Config) { c.Targets[1].Cluster = "" }, want: "targets[1].cluster: must not be empty"},
