@@ -177,6 +177,10 @@ func TestHTTPCallFailuresAreResponses(t *testing.T) {
 			s := e.run(get(t))
 			require.True(t, s.Complete)
 			assert.Contains(t, e.log("call response"), tc.wantLog)
+			if tc.fault == pw.FaultReset {
+				// Only a reset has no response; get_status says why.
+				assert.Equal(t, `get_status=0 code=11 message="reset"`, e.log("get_status"))
+			}
 			assert.Equal(t, tc.wantStatus, s.Response.Status)
 			assert.Equal(t, tc.wantAt, s.Response.At)
 		})
@@ -395,4 +399,8 @@ func TestRootDoneWaitsForProxyDone(t *testing.T) {
 	e.plugins[0].Shutdown()
 	assert.False(t, e.plugins[0].Root(0).Done(), "on_done returned false: pending until proxy_done")
 	assert.NotContains(t, e.trace, "d:0:proxy_on_delete:1")
+	// The next tick calls proxy_done; on_delete follows after that call.
+	e.p.Clock.Advance(time.Second)
+	assert.True(t, e.plugins[0].Root(0).Done())
+	assert.Equal(t, []string{"d:0:proxy_on_tick:1", "d:0:proxy_on_delete:1"}, e.trace[len(e.trace)-2:])
 }

@@ -415,7 +415,6 @@ func (r *Root) Shutdown() {
 	if r.done || vm.failed {
 		return
 	}
-	r.stopTick()
 	res, err := vm.call("proxy_on_done", vm.fn.onDone, r.id, uint64(r.id))
 	if err != nil {
 		return
@@ -428,6 +427,7 @@ func (r *Root) Shutdown() {
 }
 
 func (r *Root) delete() {
+	r.stopTick()
 	r.done = true
 	r.pendingDone = false
 	r.vm.call("proxy_on_delete", r.vm.fn.onDelete, r.id, uint64(r.id))

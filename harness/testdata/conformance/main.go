@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -36,6 +37,9 @@ func rawLog(level uint32, msg *byte, size int32) uint32
 
 //go:wasmimport env proxy_set_effective_context
 func rawSetEffectiveContext(id uint32) uint32
+
+//go:wasmimport env proxy_get_status
+func rawGetStatus(code *uint32, msg unsafe.Pointer, size *int32) uint32
 
 func main() {}
 
@@ -122,6 +126,7 @@ func (p *plugin) OnPluginStart(int) types.OnPluginStartStatus {
 		fmt.Println("hello from stdout")
 		fmt.Fprintln(os.Stderr, "hello from stderr")
 	case "done-later":
+		proxywasm.SetTickPeriodMilliSeconds(1000)
 	case "plugin-props":
 		for _, path := range [][]string{{"plugin_name"}, {"plugin_root_id"}, {"plugin_vm_id"}, {"xds", "node", "id"}, {"request", "path"}} {
 			v, err := proxywasm.GetProperty(path)
@@ -171,6 +176,9 @@ func (p *plugin) OnQueueReady(id uint32) {
 }
 
 func (p *plugin) NewHttpContext(id uint32) types.HttpContext {
+	if p.mode == "noop" {
+		return &types.DefaultHttpContext{}
+	}
 	return &stream{id: id, p: p}
 }
 
@@ -309,6 +317,15 @@ func (s *stream) onCall(nh, bodySize, nt int) {
 	logf("request header while paused err=%s", errName(err))
 	switch {
 	case nh == 0:
+		var code uint32
+		var msg *byte
+		var size int32
+		st := rawGetStatus(&code, unsafe.Pointer(&msg), &size)
+		text := ""
+		if msg != nil {
+			text = string(unsafe.Slice(msg, size))
+		}
+		logf("get_status=%d code=%d message=%q", st, code, text)
 		proxywasm.SendHttpResponse(502, nil, []byte("auth reset"), -1)
 	case status == "200":
 		proxywasm.AddHttpRequestHeader("x-auth", "ok")
