@@ -232,3 +232,9 @@ func TestGitHubEscaping(t *testing.T) {
 	require.NoError(t, Write(&buf, "github", rep))
 	assert.Equal(t, "::warning file=a%2Cb%3Ac.yaml,line=3,col=2,title=detour policy%3A x::100%25 bad%0Areally\n1 documents, 0 denials, 1 warnings, 0 exceptions\n", buf.String())
 }
+
+func TestArtifactURI(t *testing.T) {
+	assert.Equal(t, "out/a.yaml", artifactURI("/repo", "/repo/out/a.yaml"))
+	assert.Equal(t, "/elsewhere/a.yaml", artifactURI("/repo", "/elsewhere/a.yaml"))
+	assert.Equal(t, "out/a.yaml", artifactURI("/repo", "out/a.yaml"))
+}

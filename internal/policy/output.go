@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -72,6 +74,7 @@ func writeSARIF(w io.Writer, rep Report) error {
 		run.AddRule(id).WithName(id).WithDescription(info.Title).
 			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(sarifLevel(info.Severity)))
 	}
+	cwd, _ := os.Getwd()
 	for _, f := range rep.Findings {
 		region := sarif.NewRegion().WithStartLine(max(f.Line, 1))
 		if f.Column > 0 {
@@ -81,11 +84,22 @@ func writeSARIF(w io.Writer, rep Report) error {
 			WithLevel(sarifLevel(f.Severity)).
 			WithMessage(sarif.NewTextMessage(f.Message)).
 			AddLocation(sarif.NewLocationWithPhysicalLocation(sarif.NewPhysicalLocation().
-				WithArtifactLocation(sarif.NewSimpleArtifactLocation(f.File)).
+				WithArtifactLocation(sarif.NewSimpleArtifactLocation(artifactURI(cwd, f.File))).
 				WithRegion(region)))
 	}
 	report.AddRun(run)
 	return report.PrettyWrite(w)
+}
+
+// artifactURI makes a path relative to the working directory (the
+// repository root in CI), as code scanning maps results to repository files.
+func artifactURI(cwd, file string) string {
+	if filepath.IsAbs(file) && cwd != "" {
+		if rel, err := filepath.Rel(cwd, file); err == nil && filepath.IsLocal(rel) {
+			file = rel
+		}
+	}
+	return filepath.ToSlash(file)
 }
 
 func sarifLevel(severity string) string {

@@ -70,6 +70,25 @@ outlier_detection_missing contains f if {
 	)
 }
 
+# Explicit zeros switch Istio's detectors off (consecutive5xxErrors
+# defaults to 5 when unset, the others to off).
+detectors_off(od) if {
+	object.get(od, "consecutive5xxErrors", 5) == 0
+	object.get(od, "consecutiveGatewayErrors", 0) == 0
+	object.get(od, "consecutiveLocalOriginFailures", 0) == 0
+}
+
+outlier_detection_missing contains f if {
+	dr_fails_over
+	some p in traffic_policies
+	detectors_off(p.tp.outlierDetection)
+	f := util.finding(
+		where, sprintf("%s.outlierDetection", [p.path]),
+		"every detector of outlierDetection is 0, so no endpoint is ever ejected and the locality failover never happens",
+		"set consecutiveGatewayErrors (e.g. 3) and consecutive5xxErrors (e.g. 5)",
+	)
+}
+
 panic_threshold_on_failover contains f if {
 	dr_fails_over
 	some p in traffic_policies

@@ -222,3 +222,15 @@ test_wasm_other_api_group_ignored if {
 	doc := patched(json.remove(wasm, ["/spec/failStrategy"]), [["/apiVersion", "example.com/v1"]])
 	count(istio.wasm_fail_closed) == 0 with input as doc
 }
+
+test_outlier_detection_switched_off if {
+	doc := patched(dr, [["/spec/trafficPolicy/outlierDetection", {"consecutive5xxErrors": 0, "interval": "5s"}]])
+	some f in istio.outlier_detection_missing with input as doc
+	contains(f.msg, "every detector")
+}
+
+test_outlier_detection_default_5xx_ok if {
+	# consecutive5xxErrors unset means Istio's default of 5.
+	doc := patched(dr, [["/spec/trafficPolicy/outlierDetection", {"interval": "5s", "maxEjectionPercent": 100}]])
+	count(istio.outlier_detection_missing) == 0 with input as doc
+}
