@@ -97,7 +97,7 @@ type Engine struct {
 	rules   []string // deny*/warn* rule names of package main, sorted
 	main    rego.PreparedEvalQuery
 	catalog map[string]RuleInfo
-	except    map[string]bool
+	except  map[string]bool
 }
 
 // New compiles the embedded policies plus opts.PolicyDirs.
