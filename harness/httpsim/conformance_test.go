@@ -404,3 +404,27 @@ func TestRootDoneWaitsForProxyDone(t *testing.T) {
 	assert.True(t, e.plugins[0].Root(0).Done())
 	assert.Equal(t, []string{"d:0:proxy_on_tick:1", "d:0:proxy_on_delete:1"}, e.trace[len(e.trace)-2:])
 }
+
+func TestQueueOwnedByLastRegistrant(t *testing.T) {
+	e := newEnv(t, 2, filter{name: "q", config: "queue"})
+	e.trace = nil
+	e.run(get(t)) // enqueued from worker 0
+	assert.Contains(t, e.trace, "q:1:proxy_on_queue_ready:1", "worker 1 registered last and owns the queue")
+	assert.NotContains(t, e.trace, "q:0:proxy_on_queue_ready:1")
+}
+
+func TestCanaryRunsStartTwice(t *testing.T) {
+	p := pw.NewProcess(nil)
+	pl, err := p.StartPlugin(t.Context(), pw.PluginSpec{Engine: engine, Module: module, Canary: true,
+		Plugin: pw.PluginConfig{Name: "c", RootID: "c", Configuration: []byte("hello")}})
+	require.NoError(t, err)
+	defer pl.Close()
+	var workers []int
+	for _, l := range p.Logs() {
+		workers = append(workers, l.Worker)
+	}
+	assert.Equal(t, []int{-1, 0}, workers)
+	_, err = p.StartPlugin(t.Context(), pw.PluginSpec{Engine: engine, Module: module, Canary: true,
+		Plugin: pw.PluginConfig{Name: "c", RootID: "c", Configuration: []byte("reject")}})
+	assert.ErrorContains(t, err, "canary")
+}

@@ -20,6 +20,11 @@ type PluginSpec struct {
 	ReloadBackoff time.Duration
 	// AllowOnHeadersStopIteration is the filter option of that name.
 	AllowOnHeadersStopIteration bool
+	// Canary first starts the plugin on a throwaway VM, as Envoy's main
+	// thread does to validate a configuration: _initialize, on_vm_start and
+	// on_configure run once more, with their side effects (logs as worker
+	// -1). A canary that rejects the configuration fails StartPlugin.
+	Canary bool
 }
 
 // Plugin is a started filter: one VM and root context per worker, all
@@ -48,6 +53,13 @@ func (p *Process) StartPlugin(ctx context.Context, spec PluginSpec) (*Plugin, er
 		spec.ReloadBackoff = time.Second
 	}
 	pl := &Plugin{p: p, spec: spec, ctx: ctx}
+	if spec.Canary {
+		w, err := pl.startWorker(-1)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %q canary: %w", spec.Plugin.Name, err)
+		}
+		w.vm.Close()
+	}
 	for i := 0; i < spec.Workers; i++ {
 		w, err := pl.startWorker(i)
 		if err != nil {
