@@ -23,6 +23,10 @@ type userFile struct {
 // has kind "FailoverIntent" is an intent; other top-level fields are helpers
 // and are ignored.
 func loadCUE(files []userFile) ([]Source, error) {
+	return guard(files[0].name, func() ([]Source, error) { return loadCUEFiles(files) })
+}
+
+func loadCUEFiles(files []userFile) ([]Source, error) {
 	eng, err := getEngine()
 	if err != nil {
 		return nil, err

@@ -130,7 +130,7 @@ func Bytes(name string, data []byte) ([]Source, error) {
 	if filepath.Ext(name) == ".cue" {
 		srcs, err = loadCUE([]userFile{{name, data}})
 	} else {
-		srcs, err = loadYAML(name, data)
+		srcs, err = guard(name, func() ([]Source, error) { return loadYAML(name, data) })
 	}
 	if err != nil {
 		return nil, sortErrors(asErrors(err))
@@ -204,10 +204,7 @@ func loadYAML(name string, data []byte) ([]Source, error) {
 		n++
 		ix := posIndex{}
 		ix.indexExpr("", expr)
-		eng.mu.Lock()
-		v := eng.ctx.BuildExpr(expr, cue.Filename(name))
-		src, es := eng.validate(document{file: name, files: []string{name}, pos: expr.Pos(), value: v, index: ix})
-		eng.mu.Unlock()
+		src, es := eng.validateExpr(name, expr, ix)
 		if len(es) > 0 {
 			errs = append(errs, es...)
 			continue
@@ -221,6 +218,25 @@ func loadYAML(name string, data []byte) ([]Source, error) {
 		return nil, errs
 	}
 	return srcs, nil
+}
+
+// validateExpr builds one YAML document and validates it.
+func (e *engine) validateExpr(name string, expr ast.Expr, ix posIndex) (Source, Errors) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v := e.ctx.BuildExpr(expr, cue.Filename(name))
+	return e.validate(document{file: name, files: []string{name}, pos: expr.Pos(), value: v, index: ix})
+}
+
+// guard turns a panic inside the CUE evaluator into an error: a bad file
+// must never crash the CLI, and the message says it is our bug.
+func guard(file string, load func() ([]Source, error)) (srcs []Source, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			srcs, err = nil, Errors{{File: file, Msg: fmt.Sprintf("internal error while evaluating the intent (please report): %v", r)}}
+		}
+	}()
+	return load()
 }
 
 // validate unifies one document with #Intent, reports every problem CUE

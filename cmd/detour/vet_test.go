@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestVet(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{name: "valid", args: []string{"testdata/vet/valid.yaml"}, wantCode: exitOK,
+			wantOut: "testdata/vet/valid.yaml:1:1: bookinfo/reviews ok\n"},
+		{name: "invalid", args: []string{"testdata/vet/invalid.yaml"}, wantCode: exitInvalid,
+			wantErr: "testdata/vet/invalid.yaml:22:19: spec.failover.order[1]: unknown cluster \"north\"\n"},
+		{name: "valid and invalid", args: []string{"testdata/vet/valid.yaml", "testdata/vet/invalid.yaml"}, wantCode: exitInvalid,
+			wantErr: "testdata/vet/invalid.yaml:"},
+		{name: "missing file", args: []string{"testdata/vet/nope.yaml"}, wantCode: exitInvalid,
+			wantErr: "testdata/vet/nope.yaml: no such file or directory\n"},
+		{name: "no paths", args: nil, wantCode: exitUsage, wantErr: "usage: detour vet"},
+		{name: "unknown flag", args: []string{"--frob", "x"}, wantCode: exitUsage, wantErr: "flag provided but not defined"},
+		{name: "unknown format", args: []string{"--format", "xml", "x"}, wantCode: exitUsage, wantErr: `unknown --format "xml"`},
+		{name: "help", args: []string{"-h"}, wantCode: exitOK, wantErr: "usage: detour vet"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(append([]string{"vet"}, tc.args...), &out, &errb)
+			assert.Equal(t, tc.wantCode, code, "stderr: %s", errb.String())
+			if tc.wantOut != "" {
+				assert.Equal(t, tc.wantOut, out.String())
+			}
+			if tc.wantErr != "" {
+				assert.Contains(t, errb.String(), tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestVetInvalidSorted(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"vet", "testdata/vet/invalid.yaml"}, &out, &errb)
+	require.Equal(t, exitInvalid, code)
+	assert.Empty(t, out.String())
+	assert.Equal(t,
+		"testdata/vet/invalid.yaml:22:12: spec.failover.order: does not list cluster \"west\"; mode named lists every cluster once\n"+
+			"testdata/vet/invalid.yaml:22:19: spec.failover.order[1]: unknown cluster \"north\"\n"+
+			"testdata/vet/invalid.yaml:23:20: spec.exposure.mtls: must be \"ISTIO_MUTUAL\": traffic between clusters is always mutual TLS\n",
+		errb.String())
+}
+
+func TestVetJSON(t *testing.T) {
+	t.Run("valid prints the normalised intents", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		code := run([]string{"vet", "--format", "json", "testdata/vet/valid.yaml"}, &out, &errb)
+		require.Equal(t, exitOK, code, errb.String())
+		var res vetResult
+		require.NoError(t, json.Unmarshal(out.Bytes(), &res))
+		assert.True(t, res.Valid)
+		require.Len(t, res.Intents, 1)
+		assert.Equal(t, "testdata/vet/valid.yaml", res.Intents[0].File)
+		assert.Equal(t, "reviews", res.Intents[0].Intent.Spec.Service.Host, "defaults are filled in")
+		assert.Equal(t, "ISTIO_MUTUAL", res.Intents[0].Intent.Spec.Exposure.MTLS)
+		assert.Empty(t, res.Errors)
+	})
+	t.Run("invalid prints the errors as objects", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		code := run([]string{"vet", "--format", "json", "testdata/vet/invalid.yaml"}, &out, &errb)
+		require.Equal(t, exitInvalid, code)
+		var res struct {
+			Valid   bool
+			Intents []json.RawMessage
+			Errors  []map[string]any
+		}
+		require.NoError(t, json.Unmarshal(out.Bytes(), &res))
+		assert.False(t, res.Valid)
+		assert.Empty(t, res.Intents, "nothing is printed for an invalid run")
+		require.Len(t, res.Errors, 3)
+		assert.Equal(t, map[string]any{
+			"file": "testdata/vet/invalid.yaml", "line": 22.0, "column": 19.0,
+			"path": "spec.failover.order[1]", "message": `unknown cluster "north"`,
+		}, res.Errors[1])
+	})
+}
