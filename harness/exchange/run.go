@@ -321,6 +321,9 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		if s != nil {
 			sr.Upstream, sr.Response, sr.LocalReplies, sr.Complete = s.Upstream, s.Response, s.LocalReplies, s.Complete
 		}
+		if sr.LocalReplies == nil {
+			sr.LocalReplies = []httpsim.LocalReply{}
+		}
 		rep.Streams = append(rep.Streams, sr)
 	}
 	if rep.Logs == nil {

@@ -228,6 +228,9 @@ func (vm *VM) fail(callback string, err error) {
 		Callback: callback,
 		Message:  err.Error(),
 	}
+	if c := vm.contexts[vm.current]; c != nil && c.root != nil {
+		t.Plugin = c.root.cfg.Name
+	}
 	vm.trap = &t
 	vm.p.recordTrap(t)
 	for _, r := range vm.roots {
