@@ -31,6 +31,9 @@ regions := {object.get(c, "region", "") | some c in clusters}
 
 zones := {object.get(c, "zone", "") | some c in clusters}
 
+# Zone names may repeat across regions ("a", "b"): a zone is region/zone.
+region_zones := {sprintf("%s/%s", [object.get(c, "region", ""), object.get(c, "zone", "")]) | some c in clusters}
+
 failover := object.get(spec, "failover", {})
 
 detection := object.get(spec, "detection", {})
@@ -80,8 +83,8 @@ strict_weights contains f if {
 single_zone contains f if {
 	is_intent
 	fails_over
-	count(zones) == 1
-	some z in zones
+	count(region_zones) == 1
+	some z in region_zones
 	f := util.finding(
 		where, "spec.clusters",
 		sprintf("every cluster is in zone %q, so a zone outage leaves no failover target", [z]),
@@ -92,7 +95,7 @@ single_zone contains f if {
 single_region contains f if {
 	is_intent
 	fails_over
-	count(zones) > 1
+	count(region_zones) > 1
 	count(regions) == 1
 	some r in regions
 	f := util.finding(
@@ -204,9 +207,13 @@ exposure_wildcard contains f if {
 
 attempts := object.get(retries, "attempts", 2)
 
-per_try_ns := util.duration_ns(object.get(retries, "perTryTimeout", "1s"))
+per_try := object.get(retries, "perTryTimeout", "1s")
 
-timeout_ns := util.duration_ns(object.get(retries, "timeout", "5s"))
+timeout := object.get(retries, "timeout", "5s")
+
+per_try_ns := util.duration_ns(per_try)
+
+timeout_ns := util.duration_ns(timeout)
 
 no_budget if object.get(retries, "budget", null) == null
 
@@ -230,7 +237,7 @@ retry_exceeds_timeout contains f if {
 	attempts * per_try_ns > timeout_ns
 	f := util.finding(
 		where, "spec.retries",
-		sprintf("attempts (%d) x perTryTimeout (%s) exceeds the route timeout (%s), so the last retries never run", [attempts, retries.perTryTimeout, retries.timeout]),
+		sprintf("attempts (%d) x perTryTimeout (%s) exceeds the route timeout (%s), so the last retries never run", [attempts, per_try, timeout]),
 		"lower attempts or perTryTimeout, or raise spec.retries.timeout",
 	)
 }
@@ -246,7 +253,7 @@ retry_last_try_cut contains f if {
 	(attempts + 1) * per_try_ns > timeout_ns
 	f := util.finding(
 		where, "spec.retries.timeout",
-		sprintf("the first try plus %d retries of %s each need more than the route timeout (%s)", [attempts, retries.perTryTimeout, retries.timeout]),
+		sprintf("the first try plus %d retries of %s each need more than the route timeout (%s)", [attempts, per_try, timeout]),
 		"raise spec.retries.timeout to at least (attempts + 1) x perTryTimeout",
 	)
 }

@@ -274,3 +274,24 @@ test_unknown_reference if {
 	paths := {f.path | some f in intent.unknown_reference} with input as doc
 	paths == {"spec.failover.order[1]", "spec.failover.rules[0].from", "spec.failover.rules[0].only[0]", "status.ladders[0].tiers[1].clusters[0]"}
 }
+
+test_single_zone_same_name_other_region if {
+	# Zone "z1" of region r2 is another zone than "z1" of r1.
+	clusters := [intent_test_zone("r1"), intent_test_zone("r2")]
+	doc := patched([["/spec/clusters", clusters], ["/status", {}], ["/spec/failover/rules", []]])
+	count(intent.single_zone) == 0 with input as doc
+	count(intent.single_region) == 0 with input as doc
+}
+
+intent_test_zone(region) := {"name": region, "region": region, "zone": "z1", "network": region}
+
+test_retry_timeout_defaults if {
+	# A hand-written intent that omits perTryTimeout and timeout gets 1s and 5s.
+	doc := json.patch(safe, [
+		{"op": "remove", "path": "/spec/retries/perTryTimeout"},
+		{"op": "remove", "path": "/spec/retries/timeout"},
+		{"op": "replace", "path": "/spec/retries/attempts", "value": 6},
+	])
+	some f in intent.retry_exceeds_timeout with input as doc
+	contains(f.msg, "attempts (6) x perTryTimeout (1s) exceeds the route timeout (5s)")
+}
