@@ -60,6 +60,7 @@ func loadCUEFiles(files []userFile) ([]Source, error) {
 			start = f.Pos()
 		}
 	}
+	ix.set("", start)
 	v := eng.ctx.BuildInstance(inst)
 	if err := v.Err(); err != nil {
 		// Err holds the first problem only; Validate lists them all.

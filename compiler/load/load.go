@@ -203,6 +203,7 @@ func loadYAML(name string, data []byte) ([]Source, error) {
 		}
 		n++
 		ix := posIndex{}
+		ix.set("", expr.Pos()) // where a missing top-level field is reported
 		ix.indexExpr("", expr)
 		src, es := eng.validateExpr(name, expr, ix)
 		if len(es) > 0 {

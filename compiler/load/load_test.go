@@ -159,6 +159,10 @@ var invalidCases = []struct {
 	{"ramp-not-full", []string{
 		"21:20: spec.failback.ramp: the last step must be 100 (all traffic back)",
 	}},
+	{"required-missing", []string{
+		"2:1: apiVersion: field is required but not present",
+		"5:3: spec.clusters: field is required but not present",
+	}},
 	{"retry-on-unknown", []string{
 		"22:30: spec.retries.retryOn[1]: must be an Envoy retry condition such as \"gateway-error\", \"connect-failure\" or a status code",
 	}},
