@@ -23,7 +23,11 @@ import (
 
 // File is an exchange file.
 type File struct {
-	Plugin    Plugin              `yaml:"plugin"`
+	Plugin Plugin `yaml:"plugin"`
+	// Filters is a chain of plugins of the same module, in decoding
+	// order, instead of Plugin. Filters with the same vmId share one VM per
+	// worker, as in Envoy.
+	Filters   []Plugin            `yaml:"filters"`
 	Workers   int                 `yaml:"workers"`
 	LogLevel  Scalar              `yaml:"logLevel"`
 	Node      Node                `yaml:"node"`
@@ -392,15 +396,49 @@ func (f *File) checkAnswer(a *Answer, path string) error {
 	return nil
 }
 
-func (f *File) validate() error {
-	if _, ok := pw.ParseFailurePolicy(f.Plugin.FailurePolicy.Value); !ok {
-		return f.errAt(f.Plugin.FailurePolicy, "plugin.failurePolicy", fmt.Sprintf("unknown policy %q (expected FAIL_RELOAD, FAIL_CLOSED or FAIL_OPEN)", f.Plugin.FailurePolicy.Value))
+// plugins returns the filter chain with its field paths.
+func (f *File) plugins() ([]Plugin, []string) {
+	if len(f.Filters) == 0 {
+		return []Plugin{f.Plugin}, []string{"plugin"}
 	}
-	if _, err := f.duration(f.Plugin.ReloadBackoff, "plugin.reloadBackoff"); err != nil {
+	paths := make([]string, len(f.Filters))
+	for i := range f.Filters {
+		paths[i] = fmt.Sprintf("filters[%d]", i)
+	}
+	return f.Filters, paths
+}
+
+func (f *File) validatePlugin(pl Plugin, path string) error {
+	if _, ok := pw.ParseFailurePolicy(pl.FailurePolicy.Value); !ok {
+		return f.errAt(pl.FailurePolicy, path+".failurePolicy", fmt.Sprintf("unknown policy %q (expected FAIL_RELOAD, FAIL_CLOSED or FAIL_OPEN)", pl.FailurePolicy.Value))
+	}
+	if _, err := f.duration(pl.ReloadBackoff, path+".reloadBackoff"); err != nil {
 		return err
 	}
-	if v := f.Plugin.Envoy.WASI.Value; v != "" && v != "427" && v != "533" {
-		return f.errAt(f.Plugin.Envoy.WASI, "plugin.envoy.wasi", fmt.Sprintf("expected 427 or 533, got %q", v))
+	if v := pl.Envoy.WASI.Value; v != "" && v != "427" && v != "533" {
+		return f.errAt(pl.Envoy.WASI, path+".envoy.wasi", fmt.Sprintf("expected 427 or 533, got %q", v))
+	}
+	return nil
+}
+
+func (f *File) validate() error {
+	if len(f.Filters) > 0 && locate(f.root, "plugin") != nil {
+		return &Error{File: f.path, Path: "filters", Msg: "expected plugin or filters, not both"}
+	}
+	pls, paths := f.plugins()
+	names := map[string]bool{}
+	for i, pl := range pls {
+		if err := f.validatePlugin(pl, paths[i]); err != nil {
+			return err
+		}
+		n := pl.Name
+		if n == "" {
+			n = "plugin"
+		}
+		if names[n] {
+			return &Error{File: f.path, Path: paths[i] + ".name", Msg: fmt.Sprintf("duplicate filter name %q", n)}
+		}
+		names[n] = true
 	}
 	if v := f.LogLevel.Value; v != "" {
 		if _, ok := pw.ParseLogLevel(v); !ok {

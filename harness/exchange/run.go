@@ -27,7 +27,7 @@ type Options struct {
 // Report is what `detour wasm run` prints.
 type Report struct {
 	Module     ModuleInfo          `json:"module"`
-	Plugin     PluginInfo          `json:"plugin"`
+	Plugins    []PluginInfo        `json:"plugins"`
 	Streams    []StreamReport      `json:"streams"`
 	Logs       []pw.LogEntry       `json:"logs"`
 	Metrics    []pw.Metric         `json:"metrics"`
@@ -171,32 +171,6 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	}
 	p.HTTPCalls = &callClusters{known: known, queue: callq}
 
-	pc := f.Plugin
-	name := pc.Name
-	if name == "" {
-		name = "plugin"
-	}
-	rootID := pc.RootID
-	if opt.RootID != "" {
-		rootID = opt.RootID
-	}
-	if rootID == "" {
-		rootID = name
-	}
-	cfg, err := configBytes(&pc.Configuration)
-	if err != nil {
-		return nil, fmt.Errorf("plugin.configuration: %w", err)
-	}
-	if opt.PluginConfig != nil {
-		cfg = opt.PluginConfig
-	}
-	vmcfg, err := configBytes(&pc.VMConfiguration)
-	if err != nil {
-		return nil, fmt.Errorf("plugin.vmConfiguration: %w", err)
-	}
-	if opt.VMConfig != nil {
-		vmcfg = opt.VMConfig
-	}
 	workers := f.Workers
 	if opt.Workers > 0 {
 		workers = opt.Workers
@@ -204,33 +178,77 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	if workers == 0 {
 		workers = 1
 	}
-	policy, _ := pw.ParseFailurePolicy(pc.FailurePolicy.Value)
-	backoff, _ := time.ParseDuration(orZero(pc.ReloadBackoff.Value))
-	var env [][2]string
-	for k, v := range pc.Env {
-		env = append(env, [2]string{k, v})
-	}
-	sort.Slice(env, func(i, j int) bool { return env[i][0] < env[j][0] })
 	for i, r := range f.Requests {
 		if r.Worker >= workers || r.Worker < 0 {
 			return nil, &Error{File: f.path, Path: fmt.Sprintf("requests[%d].worker", i), Msg: fmt.Sprintf("expected a worker below %d", workers)}
 		}
 	}
-	pl, err := p.StartPlugin(ctx, pw.PluginSpec{
-		Engine: e, Module: mod, Workers: workers, FailurePolicy: policy, ReloadBackoff: backoff,
-		VM: pw.VMConfig{VMID: pc.VMID, Configuration: vmcfg, Env: env, Seed: 1, Compat: pw.Compat{
-			WASI533: pc.Envoy.WASI.Value == "533", LegacyCopyFrom: pc.Envoy.LegacyCopyFrom, LegacyAttributes: pc.Envoy.LegacyAttributes,
-		}},
-		Plugin: pw.PluginConfig{Name: name, RootID: rootID, Configuration: cfg},
-	})
-	if err != nil {
-		return nil, err
+	specs, paths := f.plugins()
+	var chain []*pw.Plugin
+	var infos []PluginInfo
+	defer func() {
+		for _, pl := range chain {
+			pl.Close()
+		}
+	}()
+	for i, pc := range specs {
+		name := pc.Name
+		if name == "" {
+			name = "plugin"
+		}
+		rootID := pc.RootID
+		if opt.RootID != "" && i == 0 {
+			rootID = opt.RootID
+		}
+		if rootID == "" {
+			rootID = name
+		}
+		cfg, err := configBytes(&pc.Configuration)
+		if err != nil {
+			return nil, fmt.Errorf("%s.configuration: %w", paths[i], err)
+		}
+		if opt.PluginConfig != nil && i == 0 {
+			cfg = opt.PluginConfig
+		}
+		vmcfg, err := configBytes(&pc.VMConfiguration)
+		if err != nil {
+			return nil, fmt.Errorf("%s.vmConfiguration: %w", paths[i], err)
+		}
+		if opt.VMConfig != nil && i == 0 {
+			vmcfg = opt.VMConfig
+		}
+		policy, _ := pw.ParseFailurePolicy(pc.FailurePolicy.Value)
+		backoff, _ := time.ParseDuration(orZero(pc.ReloadBackoff.Value))
+		var env [][2]string
+		for k, v := range pc.Env {
+			env = append(env, [2]string{k, v})
+		}
+		sort.Slice(env, func(i, j int) bool { return env[i][0] < env[j][0] })
+		spec := pw.PluginSpec{
+			Engine: e, Module: mod, Workers: workers, FailurePolicy: policy, ReloadBackoff: backoff,
+			VM: pw.VMConfig{VMID: pc.VMID, Configuration: vmcfg, Env: env, Seed: 1, Compat: pw.Compat{
+				WASI533: pc.Envoy.WASI.Value == "533", LegacyCopyFrom: pc.Envoy.LegacyCopyFrom, LegacyAttributes: pc.Envoy.LegacyAttributes,
+			}},
+			Plugin: pw.PluginConfig{Name: name, RootID: rootID, Configuration: cfg},
+		}
+		// Envoy runs plugins with the same vm_id and code in one VM.
+		for j, prev := range chain {
+			if specs[j].VMID == pc.VMID {
+				spec.ShareVMWith = prev
+				break
+			}
+		}
+		pl, err := p.StartPlugin(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, pl)
+		infos = append(infos, PluginInfo{Name: name, RootID: rootID, VMID: pc.VMID, Workers: workers, FailurePolicy: policy.String(), Configuration: string(cfg)})
 	}
-	defer pl.Close()
 
 	g := &httpsim.Gateway{
 		Process:  p,
-		Filters:  []*pw.Plugin{pl},
+		Filters:  chain,
 		Clusters: func(n string) bool { return known[n] },
 		Router: func(h *pw.Headers) (httpsim.Route, bool) {
 			for _, r := range routes {
@@ -304,10 +322,13 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	}
 
 	rep := &Report{
-		Module: ModuleInfo{SHA256: hex.EncodeToString(mod.SHA256[:]), ABI: mod.ABI},
-		Plugin: PluginInfo{Name: name, RootID: rootID, VMID: pc.VMID, Workers: workers, FailurePolicy: policy.String(), Configuration: string(cfg)},
-		Logs:   p.Logs(), Metrics: p.Stats.Snapshot(), HTTPCalls: p.HTTPCallRecords(), Reloads: pl.Reloads,
+		Module:  ModuleInfo{SHA256: hex.EncodeToString(mod.SHA256[:]), ABI: mod.ABI},
+		Plugins: infos,
+		Logs:    p.Logs(), Metrics: p.Stats.Snapshot(), HTTPCalls: p.HTTPCallRecords(),
 		Elapsed: clock.Since().String(),
+	}
+	for _, pl := range chain {
+		rep.Reloads += pl.Reloads
 	}
 	for _, t := range p.Traps() {
 		t.Message = strings.SplitN(t.Message, "\n", 2)[0]

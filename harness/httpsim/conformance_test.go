@@ -428,3 +428,31 @@ func TestCanaryRunsStartTwice(t *testing.T) {
 		Plugin: pw.PluginConfig{Name: "c", RootID: "c", Configuration: []byte("reject")}})
 	assert.ErrorContains(t, err, "canary")
 }
+
+func TestPluginsShareAVMPerWorker(t *testing.T) {
+	e := newEnv(t, 2, filter{name: "a", config: "hello", vmID: "shared"})
+	b, err := e.p.StartPlugin(t.Context(), pw.PluginSpec{ShareVMWith: e.plugins[0], Module: module,
+		VM: pw.VMConfig{VMID: "shared"}, Plugin: pw.PluginConfig{Name: "b", RootID: "b", Configuration: []byte("headers")}})
+	require.NoError(t, err)
+	e.g.Filters = append(e.g.Filters, b)
+	assert.Same(t, e.plugins[0].VM(1), b.VM(1))
+	// Root contexts 1 and 2 in one VM; the stream's contexts are 3 and 4.
+	assert.Equal(t, uint32(2), b.Root(0).ID())
+	e.trace = nil
+	s := e.run(get(t))
+	assert.Equal(t, []string{"world"}, header(s.Upstream.Headers, "x-hello"))
+	assert.Contains(t, e.trace, "shared:0:proxy_on_request_headers:3")
+	assert.Contains(t, e.trace, "shared:0:proxy_on_request_headers:4")
+	// A trap fails the VM for both plugins; a reload restarts both roots.
+	r := get(t, trapReq(t))
+	r.Worker = 1
+	assert.Equal(t, 503, e.run(r).Response.Status)
+	e.p.Clock.Advance(2 * time.Second)
+	r = get(t)
+	r.Worker = 1
+	s = e.run(r)
+	assert.Equal(t, 200, s.Response.Status)
+	assert.Equal(t, e.plugins[0].VM(1), b.VM(1))
+	assert.False(t, b.VM(1).Failed())
+	assert.Len(t, e.logs("start mode=headers"), 3, "b started on two workers, then again on the reloaded VM")
+}

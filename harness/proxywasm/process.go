@@ -200,6 +200,7 @@ type LogEntry struct {
 	Time    time.Time `json:"-"`
 	At      string    `json:"at"`
 	Worker  int       `json:"worker"`
+	Plugin  string    `json:"plugin,omitempty"`
 	Level   string    `json:"level"`
 	Message string    `json:"message"`
 	// Envoy is the line Envoy's log would contain.
@@ -210,8 +211,9 @@ func (p *Process) log(vm *VM, root *Root, level LogLevel, msg string) {
 	if level < p.LogLevel {
 		return
 	}
-	prefix := ""
+	prefix, plugin := "", ""
 	if root != nil {
+		plugin = root.cfg.Name
 		for _, s := range []string{root.cfg.Name, root.cfg.RootID} {
 			if s != "" {
 				prefix += " " + s
@@ -223,7 +225,7 @@ func (p *Process) log(vm *VM, root *Root, level LogLevel, msg string) {
 	}
 	now := p.Clock.Now()
 	e := LogEntry{
-		Time: now, At: p.since(now), Worker: vm.cfg.Worker, Level: level.String(), Message: msg,
+		Time: now, At: p.since(now), Worker: vm.cfg.Worker, Plugin: plugin, Level: level.String(), Message: msg,
 		Envoy: fmt.Sprintf("wasm log%s: %s", prefix, msg),
 	}
 	p.mu.Lock()
