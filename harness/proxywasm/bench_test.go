@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/plugintest"
@@ -151,4 +152,42 @@ func BenchmarkNewVM(b *testing.B) {
 		}
 		vm.Close()
 	}
+}
+
+type recorder struct {
+	discard
+	replies []LocalReply
+}
+
+func (r *recorder) SendLocalReply(l LocalReply) { r.replies = append(r.replies, l) }
+
+func TestHeaderReturnMapping(t *testing.T) {
+	ctx := context.Background()
+	e, err := NewEngine(ctx, EngineConfig{})
+	require.NoError(t, err)
+	defer e.Close(ctx)
+	m, err := e.Compile(ctx, plugintest.MustRead("conformance"))
+	require.NoError(t, err)
+	start := func(config string) *Root {
+		vm, err := NewProcess(nil).NewVM(ctx, e, m, VMConfig{})
+		require.NoError(t, err)
+		r, err := vm.StartPlugin(PluginConfig{Name: config, Configuration: []byte(config)})
+		require.NoError(t, err)
+		return r
+	}
+	h := func() *Headers { return NewHeaders([][2]string{{":path", "/"}}) }
+
+	r := start("pause")
+	assert.Equal(t, StopAllIterationAndWatermark, r.NewHTTPContext(discard{}, nil, FailClosed).OnRequestHeaders(h(), true),
+		"Pause from a headers callback stops all iteration")
+	s := r.NewHTTPContext(discard{}, nil, FailClosed)
+	s.AllowOnHeadersStopIteration(true)
+	assert.Equal(t, StopIteration, s.OnRequestHeaders(h(), true))
+
+	rec := &recorder{}
+	r = start("local-reply")
+	assert.Equal(t, StopAllIterationAndWatermark, r.NewHTTPContext(rec, nil, FailClosed).OnRequestHeaders(h(), false),
+		"the plugin returned Continue, but a local reply forces stop")
+	require.Len(t, rec.replies, 1, "delivered after the callback returned")
+	assert.Equal(t, 403, rec.replies[0].Status)
 }
