@@ -79,6 +79,13 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "detour policy: loading policies: %v\n", err)
 		return exitUsage
 	}
+	for _, id := range except {
+		// A misspelt exception would silently except nothing.
+		if !eng.Known(id) {
+			fmt.Fprintf(stderr, "detour policy: --except %s: no such rule (ids are listed in policies/README.md)\n", id)
+			return exitUsage
+		}
+	}
 	rep, err := eng.Check(ctx, docs)
 	if err != nil {
 		fmt.Fprintf(stderr, "detour policy: %v\n", err)

@@ -30,6 +30,7 @@ func TestRunPolicy(t *testing.T) {
 		{name: "warning passes", args: []string{td + "warnonly"}, wantCode: exitOK, wantOut: "WARN [max_ejection_unset]"},
 		{name: "fail on warn", args: []string{"--fail-on-warn", td + "warnonly"}, wantCode: exitInvalid, wantOut: "1 warnings"},
 		{name: "except every denial", args: []string{"--except", "wasm_unpinned,wasm_fail_closed", "--except", "envoyfilter_unscoped", "-o", "github", td + "unsafe/resources.yaml"}, wantCode: exitInvalid, wantOut: "::error file=" + td + "unsafe/resources.yaml,line=10,col=5,title=detour policy%3A outlier_detection_missing::"},
+		{name: "unknown exception", args: []string{"--except", "strict_weight", td + "safe"}, wantCode: exitUsage, wantErr: "--except strict_weight: no such rule"},
 		{name: "team policy", args: []string{"-p", td + "teampolicy", "-o", "json", td + "unsafe/resources.yaml"}, wantCode: exitInvalid, wantOut: `"rule": "missing_owner"`},
 		{name: "sarif", args: []string{"-o", "sarif", td + "unsafe/strict-weights.yaml"}, wantCode: exitInvalid, wantOut: `"ruleId": "strict_weights"`},
 		{name: "junit", args: []string{"-o", "junit", td + "safe"}, wantCode: exitOK, wantOut: `<testsuite name="detour policy" tests="1" failures="0">`},

@@ -182,6 +182,18 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 // Rules returns the rule names the engine queries (deny_*, warn_*, ...).
 func (e *Engine) Rules() []string { return e.rules }
 
+// Known reports whether id names a rule the engine evaluates, as an id
+// (strict_weights) or a full rule name (deny_strict_weights).
+func (e *Engine) Known(id string) bool {
+	for _, name := range e.rules {
+		if id == name || id == ruleID(name) {
+			return true
+		}
+	}
+	_, ok := e.catalog[id]
+	return ok
+}
+
 // Catalog returns the descriptions of the embedded rule ids.
 func (e *Engine) Catalog() map[string]RuleInfo { return e.catalog }
 
