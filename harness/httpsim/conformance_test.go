@@ -456,3 +456,26 @@ func TestPluginsShareAVMPerWorker(t *testing.T) {
 	assert.False(t, b.VM(1).Failed())
 	assert.Len(t, e.logs("start mode=headers"), 3, "b started on two workers, then again on the reloaded VM")
 }
+
+// TestRetryViaHTTPCallReplacesResponse is the filter-driven failover
+// pattern: pause a 5xx response, re-send the request to another cluster
+// with http_call, and answer with its response as a local reply.
+func TestRetryViaHTTPCallReplacesResponse(t *testing.T) {
+	e := newEnv(t, 1, filter{name: "retry", config: "retry-on-5xx backup"})
+	e.g.Upstream = func(*httpsim.UpstreamRequest) httpsim.UpstreamResponse {
+		return httpsim.UpstreamResponse{Status: 503, Body: []byte("down"), Delay: 10 * time.Millisecond}
+	}
+	e.calls["backup"] = pw.HTTPCallResult{Status: 200, Body: []byte("from backup"), Delay: 20 * time.Millisecond}
+	s := e.run(get(t))
+	require.True(t, s.Complete)
+	assert.Equal(t, 200, s.Response.Status)
+	assert.Equal(t, "from backup", s.Response.Body)
+	assert.Equal(t, []string{"backup"}, header(s.Response.Headers, "x-failover"))
+	assert.Equal(t, "30ms", s.Response.At)
+	calls := e.p.HTTPCallRecords()
+	require.Len(t, calls, 1)
+	assert.Equal(t, []string{"/p"}, header(calls[0].Headers, ":path"), "the captured request was re-sent")
+	assert.Equal(t, "retried on backup: status=200", e.log("retried on"))
+	// The local reply went straight to the client: no second on_response_headers.
+	assert.Len(t, e.logs("response headers ctx="), 1)
+}

@@ -276,10 +276,9 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		proxywasm.ReplaceHttpRequestHeader("x-target", "backup")
 		_, err = proxywasm.CallForeignFunction("clear_route_cache", nil)
 		logf("clear_route_cache err=%s", errName(err))
-	case "body":
-		if eos {
-			return types.ActionContinue
-		}
+	case "retry-on-5xx":
+		// Request headers are gone after Continue: keep a copy for a retry.
+		s.reqHdrs, _ = proxywasm.GetHttpRequestHeaders()
 	case "random":
 		b := make([]byte, 8)
 		proxywasm.LogInfof("random ok")
@@ -433,6 +432,26 @@ func (s *stream) OnHttpResponseHeaders(n int, eos bool) types.Action {
 		s.properties("response")
 	case "trap-response":
 		panic("trap in response")
+	case "retry-on-5xx":
+		if code, _ := strconv.Atoi(st); code >= 500 {
+			backup := s.arg(0, "backup")
+			_, err := proxywasm.DispatchHttpCall(backup, s.reqHdrs, nil, nil, 1000, func(_, bodySize, _ int) {
+				hs, _ := proxywasm.GetHttpCallResponseHeaders()
+				body, _ := proxywasm.GetHttpCallResponseBody(0, bodySize)
+				status := 502
+				for _, h := range hs {
+					if h[0] == ":status" {
+						status, _ = strconv.Atoi(h[1])
+					}
+				}
+				logf("retried on %s: status=%d", backup, status)
+				proxywasm.SendHttpResponse(uint32(status), [][2]string{{"x-failover", backup}}, body, -1)
+			})
+			logf("retry dispatch err=%s", errName(err))
+			if err == nil {
+				return types.ActionPause
+			}
+		}
 	case "response-local-reply":
 		if st != "200" {
 			proxywasm.SendHttpResponse(200, [][2]string{{"x-replaced", "1"}}, []byte("replacement"), -1)
