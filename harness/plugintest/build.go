@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+
+	// The test plugins (testdata, which go mod tidy does not see) are built
+	// against the SDK; this keeps it in go.mod.
+	_ "github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 )
 
 var (
