@@ -43,6 +43,9 @@ traffic_policies contains {"path": sprintf("spec.subsets[%d].trafficPolicy", [i]
 	s.trafficPolicy
 }
 
+# An explicit `enabled: true` turns on Istio's default locality ladder.
+locality_failover(tp) if tp.loadBalancer.localityLbSetting.enabled == true
+
 locality_failover(tp) if {
 	lb := tp.loadBalancer.localityLbSetting
 	object.get(lb, "enabled", true) != false

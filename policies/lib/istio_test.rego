@@ -234,3 +234,9 @@ test_outlier_detection_default_5xx_ok if {
 	doc := patched(dr, [["/spec/trafficPolicy/outlierDetection", {"interval": "5s", "maxEjectionPercent": 100}]])
 	count(istio.outlier_detection_missing) == 0 with input as doc
 }
+
+test_outlier_detection_missing_default_ladder if {
+	tp := {"loadBalancer": {"localityLbSetting": {"enabled": true}}}
+	doc := patched(dr, [["/spec/trafficPolicy", tp]])
+	count(istio.outlier_detection_missing) == 1 with input as doc
+}
