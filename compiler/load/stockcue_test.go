@@ -14,7 +14,7 @@ import (
 
 var (
 	cueOnce sync.Once
-	cueBin string
+	cueBin  string
 	cueErr  error
 )
 
