@@ -305,7 +305,8 @@ func buildEnv() []hostFn {
 			if t > MapHTTPCallResponseTrailers {
 				return StatusBadArgument
 			}
-			h := vm.mapFor(c, t, false)
+			// Envoy sizes the mutable map: unavailable in the log phase.
+			h := vm.mapFor(c, t, true)
 			if h == nil {
 				return StatusBadArgument
 			}

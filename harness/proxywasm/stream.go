@@ -212,6 +212,9 @@ func (s *HTTPContext) OnRequestHeaders(h *Headers, eos bool) FilterStatus {
 // OnRequestBody delivers decodeData; body is the buffered body if the
 // filter buffered earlier chunks.
 func (s *HTTPContext) OnRequestBody(body *Buffer, eos bool) FilterStatus {
+	if !s.created && !s.vm.failed {
+		return Continue // only decodeHeaders creates the context
+	}
 	s.reqBody, s.reqEOS = body, eos
 	s.addedTrailers[0] = nil
 	st := s.invoke("proxy_on_request_body", s.vm.fn.onRequestBody, bodyStatus, StopIterationNoBuffer, uint64(s.id), uint64(len(body.Data)), b2u(eos))
@@ -223,6 +226,9 @@ func (s *HTTPContext) OnRequestBody(body *Buffer, eos bool) FilterStatus {
 
 // OnRequestTrailers delivers decodeTrailers.
 func (s *HTTPContext) OnRequestTrailers(t *Headers) FilterStatus {
+	if !s.created && !s.vm.failed {
+		return Continue // only decodeHeaders creates the context
+	}
 	s.reqTrailers = t
 	st := s.invoke("proxy_on_request_trailers", s.vm.fn.onRequestTrailers, trailersStatus, StopIteration, uint64(s.id), uint64(t.Len()))
 	if st == Continue {
