@@ -428,6 +428,11 @@ func (s *Stream) startLocalReply() {
 	lr := s.pendingReply
 	s.pendingReply = nil
 	s.LocalReplies = append(s.LocalReplies, *lr)
+	if s.clientGotHeaders {
+		// Headers already went downstream: all Envoy can do is reset.
+		s.reset(lr.Details)
+		return
+	}
 	h := pw.NewHeaders(nil)
 	h.Set(":status", strconv.Itoa(lr.Status))
 	if lr.Body != "" {
@@ -462,6 +467,7 @@ func (s *Stream) clientReceive(fr *frame) {
 	switch fr.kind {
 	case frameHeaders:
 		s.respHeaders = fr.h
+		s.clientGotHeaders = true
 	case frameBody:
 		s.respBody = append(s.respBody, fr.body...)
 	case frameTrailers:
