@@ -39,22 +39,31 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+	// Flags may follow paths (detour vet intent.yaml --format json).
+	var paths []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK
+			}
+			return exitUsage
 		}
-		return exitUsage
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		paths, args = append(paths, args[0]), args[1:]
 	}
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "detour vet: unknown --format %q (want text or json)\n", *format)
 		return exitUsage
 	}
-	if fs.NArg() == 0 {
+	if len(paths) == 0 {
 		fs.Usage()
 		return exitUsage
 	}
 
-	srcs, err := load.Paths(fs.Args()...)
+	srcs, err := load.Paths(paths...)
 	var errs load.Errors
 	if err != nil && !errors.As(err, &errs) {
 		fmt.Fprintf(stderr, "detour vet: %v\n", err)
