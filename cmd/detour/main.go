@@ -25,7 +25,7 @@ type command struct {
 
 // commands is the CLI contract; each entry lives in its own file.
 var commands = map[string]command{
-	"vet":     {"validate intents (exit 1 on the first invalid file)", runVet},
+	"vet":     {"validate intents (every error as file:line:col; exit 1 if any)", runVet},
 	"compile": {"compile intents into Istio resources", runCompile},
 	"explain": {"print the failover ladder and what-if table of an intent", runExplain},
 	"policy":  {"check intents and compiled resources against Rego policies", runPolicy},
