@@ -44,7 +44,7 @@ type filter struct {
 }
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	p       *pw.Process
 	g       *httpsim.Gateway
 	plugins []*pw.Plugin
@@ -59,7 +59,7 @@ func (e *env) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
 
 // newEnv starts the filters on workers VMs each, routes on x-target
 // (default cluster "primary") and answers 200 "ok" from the upstream.
-func newEnv(t *testing.T, workers int, filters ...filter) *env {
+func newEnv(t testing.TB, workers int, filters ...filter) *env {
 	t.Helper()
 	e := &env{t: t, p: pw.NewProcess(nil), calls: map[string]pw.HTTPCallResult{}}
 	e.p.LogLevel = pw.LogDebug
@@ -101,7 +101,7 @@ func newEnv(t *testing.T, workers int, filters ...filter) *env {
 	return e
 }
 
-func get(t *testing.T, req ...[2]string) httpsim.Request {
+func get(t testing.TB, req ...[2]string) httpsim.Request {
 	h := [][2]string{{":method", "GET"}, {":path", "/p"}, {":authority", "svc"}, {":scheme", "http"}}
 	return httpsim.Request{Headers: append(h, req...)}
 }
