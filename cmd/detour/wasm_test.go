@@ -107,4 +107,10 @@ func TestWasmRunFlagsOverrideFile(t *testing.T) {
 	require.Equal(t, exitOK, code, errb.String())
 	assert.Contains(t, out.String(), `"rootId": "other"`)
 	assert.Contains(t, out.String(), `"status": 403`)
+
+	// The interpreter engine gives the same exchange the same result.
+	var compiled, interp bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"wasm", "run", wasm, "--exchange", "testdata/wasm/hello.yaml"}, &compiled, &errb))
+	require.Equal(t, exitOK, run([]string{"wasm", "run", "--interpreter", wasm, "--exchange", "testdata/wasm/hello.yaml"}, &interp, &errb), errb.String())
+	assert.Equal(t, compiled.String(), interp.String())
 }

@@ -145,7 +145,7 @@ func (vm *VM) buffer(c *contextState, t BufferType) ([]byte, *Buffer, bool) {
 	case BufferVMConfiguration:
 		return vm.cfg.Configuration, nil, true
 	case BufferPluginConfiguration:
-		if vm.pluginConfig == nil {
+		if !vm.inConfigure {
 			return nil, nil, false
 		}
 		return vm.pluginConfig, nil, true

@@ -72,6 +72,7 @@ type VM struct {
 
 	// Buffers and maps that exist only during one callback.
 	pluginConfig []byte
+	inConfigure  bool
 	callResponse *callResponse
 	foreignArgs  []byte
 	status       struct {
@@ -368,9 +369,9 @@ func (vm *VM) StartPlugin(cfg PluginConfig) (*Root, error) {
 	if vm.fn.onVMStart != nil && uint32(ok) == 0 {
 		return nil, fmt.Errorf("plugin %q: proxy_on_vm_start returned false", cfg.Name)
 	}
-	vm.pluginConfig = cfg.Configuration
+	vm.pluginConfig, vm.inConfigure = cfg.Configuration, true
 	ok, err = vm.call("proxy_on_configure", vm.fn.onConfigure, r.id, uint64(r.id), uint64(len(cfg.Configuration)))
-	vm.pluginConfig = nil
+	vm.pluginConfig, vm.inConfigure = nil, false
 	if err != nil {
 		return nil, vm.failErr()
 	}
