@@ -362,6 +362,11 @@ func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors 
 			}
 		}
 		it := item{path: path, msg: msg, generic: isGeneric(msg)}
+		if strings.Contains(msg, "(mismatched types ") {
+			if want := kindName(elems); want != "" {
+				it.msg = "must be " + want
+			}
+		}
 		// Prefer where the user wrote the field itself; then any position
 		// CUE recorded in the user's files; then the nearest parent.
 		if msg == "field not allowed" {

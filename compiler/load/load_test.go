@@ -69,6 +69,9 @@ var invalidCases = []struct {
 	{"cluster-unknown-field", []string{
 		"17:7: spec.clusters[1].regoin: unknown field; expected one of name, region, zone, subZone, network, eastWestGateway, capacity, load, endpoints, weight, role",
 	}},
+	{"clusters-not-a-list", []string{
+		"8:5: spec.clusters: must be a list",
+	}},
 	{"duration-words", []string{
 		"21:25: spec.detection.interval: must be a duration such as \"250ms\", \"5s\" or \"1m30s\"",
 	}},

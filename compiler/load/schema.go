@@ -100,35 +100,47 @@ var listElems = map[string]string{
 	"anyExcept": "#Locality",
 }
 
-// schemaFields lists the fields #Intent allows in the struct holding the
-// field at elems (a CUE error path), for "unknown field" messages. elems may
-// start with the name of a top-level field of a CUE file; the intent part
-// starts at apiVersion, kind, metadata or spec.
-func schemaFields(elems []string) []string {
+// schemaValue returns the schema's value for the field at elems (a CUE
+// error path). elems may start with the name of a top-level field of a CUE
+// file; the intent part starts at metadata or spec, else it is a top-level
+// field of the intent.
+func schemaValue(elems []string) (cue.Value, bool) {
 	e := theEngine
 	if e == nil || len(elems) == 0 {
-		return nil
+		return cue.Value{}, false
 	}
 	start := slices.IndexFunc(elems, func(s string) bool { return s == "metadata" || s == "spec" })
 	if start < 0 {
-		start = len(elems) - 1 // a top-level field of the intent
+		start = len(elems) - 1
 	}
 	v := e.intent
-	parent := elems[start : len(elems)-1]
-	for i, el := range parent {
+	for i, el := range elems[start:] {
 		if _, err := strconv.Atoi(el); err == nil {
 			// An element of a list: look up the element's definition, as
 			// list values with validators do not expose their element type.
-			def, ok := listElems[parent[i-1]]
+			def, ok := listElems[elems[start+i-1]]
 			if !ok {
-				return nil
+				return cue.Value{}, false
 			}
 			v = e.pkg.LookupPath(cue.ParsePath(def))
 			continue
 		}
-		v = v.LookupPath(cue.MakePath(cue.Str(el)))
+		v = lookupField(v, el)
 	}
-	if !v.Exists() {
+	return v, v.Exists()
+}
+
+// schemaFields lists the fields #Intent allows in the struct holding the
+// field at elems, for "unknown field" messages.
+func schemaFields(elems []string) []string {
+	if len(elems) == 0 {
+		return nil
+	}
+	v, ok := schemaValue(elems[:len(elems)-1])
+	if len(elems) == 1 {
+		v, ok = theEngine.intent, theEngine != nil
+	}
+	if !ok {
 		return nil
 	}
 	it, err := v.Fields(cue.Optional(true))
@@ -140,4 +152,38 @@ func schemaFields(elems []string) []string {
 		names = append(names, it.Selector().Unquoted())
 	}
 	return names
+}
+
+// kindName says in words what kind of value the schema expects at elems.
+func kindName(elems []string) string {
+	v, ok := schemaValue(elems)
+	if !ok {
+		return ""
+	}
+	switch k := v.IncompleteKind(); {
+	case k == cue.StructKind:
+		return "an object (key: value fields)"
+	case k == cue.ListKind:
+		return "a list"
+	case k == cue.StringKind:
+		return "a string"
+	case k == cue.IntKind:
+		return "a whole number"
+	case k&^(cue.IntKind|cue.FloatKind) == 0 && k != 0:
+		return "a number"
+	case k == cue.BoolKind:
+		return "true or false"
+	}
+	return ""
+}
+
+// lookupField finds a regular, optional or required field of v.
+func lookupField(v cue.Value, name string) cue.Value {
+	sel := cue.Str(name)
+	for _, s := range []cue.Selector{sel, sel.Optional(), sel.Required()} {
+		if f := v.LookupPath(cue.MakePath(s)); f.Exists() {
+			return f
+		}
+	}
+	return v.LookupPath(cue.MakePath(sel))
 }

@@ -83,7 +83,8 @@ func TestStockCUEAgrees(t *testing.T) {
 				msg = "field not allowed"
 			case strings.HasPrefix(msg, `must be "FailoverIntent", not`):
 				msg = `must be "FailoverIntent"`
-			case strings.HasPrefix(msg, "expected a FailoverIntent object"):
+			case strings.HasPrefix(msg, "expected a FailoverIntent object"),
+				strings.HasPrefix(msg, "must be a list"), strings.HasPrefix(msg, "must be an object"):
 				msg = "mismatched types"
 			}
 			assert.Contains(t, out, msg)
