@@ -3,6 +3,7 @@ package load
 import (
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -352,5 +353,30 @@ func TestBytesCUE(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, tc.want, err.Error())
 		})
+	}
+}
+
+// TestConcurrentLoads: callers may load from many goroutines (the compiler
+// does); the shared CUE engine serialises evaluation. Run with -race.
+func TestConcurrentLoads(t *testing.T) {
+	stream := manyIntents(t, 4)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	counts := make([]int, 8)
+	for i := range errs {
+		wg.Go(func() {
+			var srcs []Source
+			if i%2 == 0 {
+				srcs, errs[i] = Bytes("stream.yaml", stream)
+			} else {
+				srcs, errs[i] = Paths("testdata/cuepkg")
+			}
+			counts[i] = len(srcs)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err)
+		assert.Equal(t, []int{4, 2}[i%2], counts[i])
 	}
 }
