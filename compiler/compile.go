@@ -24,8 +24,6 @@ import (
 	"sort"
 	"sync"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/detour-mesh/detour/compiler/explain"
 	"github.com/detour-mesh/detour/compiler/intent"
 	"github.com/detour-mesh/detour/compiler/load"
@@ -118,26 +116,32 @@ func IntentDocument(in intent.Intent) ([]byte, error) {
 		intent.Intent
 		Status explain.Report `json:"status"`
 	}{in, explain.Analyze(in)}
-	b, err := yaml.Marshal(doc)
+	j, err := json.Marshal(doc)
+	var buf bytes.Buffer
+	buf.WriteString(header)
+	if err == nil {
+		err = encodeYAML(&buf, j)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("rendering intent %s/%s: %w", in.Metadata.Namespace, in.Metadata.Name, err)
 	}
-	return append([]byte(header), b...), nil
+	return buf.Bytes(), nil
 }
 
 // Render writes objects as a multi-document YAML stream.
 func Render(objs []lower.Object) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(header)
-	for i, o := range objs {
-		b, err := renderObject(o)
+	docs := make([][]byte, 0, len(objs))
+	for _, o := range objs {
+		j, err := manifestJSON(o)
 		if err != nil {
 			return nil, fmt.Errorf("rendering %s %s: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
 		}
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		buf.Write(b)
+		docs = append(docs, j)
+	}
+	var buf bytes.Buffer
+	buf.WriteString(header)
+	if err := encodeYAML(&buf, docs...); err != nil {
+		return nil, err
 	}
 	return buf.Bytes(), nil
 }
@@ -157,11 +161,11 @@ type metadata struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// renderObject writes only apiVersion, kind, metadata and spec: a typed
+// manifestJSON keeps only apiVersion, kind, metadata and spec: a typed
 // object always carries an empty status and a null creation timestamp,
 // which a manifest must not. The spec is marshalled by its own MarshalJSON
 // (the CRD's JSON: camelCase, enums by name).
-func renderObject(o lower.Object) ([]byte, error) {
+func manifestJSON(o lower.Object) ([]byte, error) {
 	spec := reflect.ValueOf(o).Elem().FieldByName("Spec")
 	if !spec.IsValid() {
 		return nil, fmt.Errorf("%T has no Spec", o)
@@ -171,14 +175,10 @@ func renderObject(o lower.Object) ([]byte, error) {
 		return nil, err
 	}
 	gvk := o.GetObjectKind().GroupVersionKind()
-	j, err := json.Marshal(manifest{
+	return json.Marshal(manifest{
 		APIVersion: gvk.GroupVersion().String(),
 		Kind:       gvk.Kind,
 		Metadata:   metadata{Name: o.GetName(), Namespace: o.GetNamespace(), Labels: o.GetLabels(), Annotations: o.GetAnnotations()},
 		Spec:       sj,
 	})
-	if err != nil {
-		return nil, err
-	}
-	return yaml.JSONToYAML(j)
 }
