@@ -20,8 +20,8 @@ func check(_ *intent.Intent, doc document) Errors {
 	return errs
 }
 
-// checkUnique rejects two intents for the same service: each intent owns
-// the resources compiled for its namespace/name.
+// checkUnique rejects two intents for the same service in one file or
+// directory: each intent owns the resources compiled for its namespace/name.
 func checkUnique(srcs []Source) Errors {
 	type key struct{ ns, name string }
 	seen := map[key]Source{}

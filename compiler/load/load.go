@@ -45,9 +45,13 @@ func Paths(paths ...string) ([]Source, error) {
 		srcs []Source
 		errs Errors
 	)
+	// Each argument (a file, or a directory compiled as one unit) must not
+	// describe a service twice; separate arguments may (examples of one
+	// service in several scenarios).
 	add := func(s []Source, err error) {
 		srcs = append(srcs, s...)
 		errs = append(errs, asErrors(err)...)
+		errs = append(errs, checkUnique(s)...)
 	}
 	for _, p := range paths {
 		fi, err := os.Stat(p)
@@ -70,7 +74,6 @@ func Paths(paths ...string) ([]Source, error) {
 		}
 		add(loadDir(p))
 	}
-	errs = append(errs, checkUnique(srcs)...)
 	if len(errs) > 0 {
 		return nil, sortErrors(errs)
 	}

@@ -76,6 +76,9 @@ var invalidCases = []struct {
 	{"duration-words", []string{
 		"21:25: spec.detection.interval: must be a duration such as \"250ms\", \"5s\" or \"1m30s\"",
 	}},
+	{"duplicate-intent", []string{
+		"22:1: duplicate intent bookinfo/reviews (also at testdata/invalid/duplicate-intent.yaml:2:1)",
+	}},
 	{"edge-missing", []string{
 		"21:10: spec.entry.edge: field is required but not present",
 	}},
@@ -167,6 +170,9 @@ var invalidCases = []struct {
 		"2:1: apiVersion: field is required but not present",
 		"5:3: spec.clusters: field is required but not present",
 	}},
+	{"ramp-empty", []string{
+		"21:20: spec.failback.ramp: needs at least one step, the last being 100",
+	}},
 	{"retry-on-unknown", []string{
 		"22:30: spec.retries.retryOn[1]: must be an Envoy retry condition such as \"gateway-error\", \"connect-failure\" or a status code",
 	}},
@@ -175,6 +181,9 @@ var invalidCases = []struct {
 	}},
 	{"rule-any-false", []string{
 		"24:14: spec.failover.rules[0].any: must be true when set",
+	}},
+	{"rule-empty-only", []string{
+		"24:15: spec.failover.rules[0].only: must list at least one locality (none: true forbids failover)",
 	}},
 	{"rule-no-action", []string{
 		"23:9: spec.failover.rules[0]: needs exactly one of only, any, anyExcept, none (has 0)",
@@ -260,6 +269,12 @@ func TestPathsDirectory(t *testing.T) {
 	assert.Equal(t, filepath.Join("testdata", "dir", "intent.yaml"), srcs[0].File)
 
 	// The .cue files of a directory form one package.
+	// The same service in separate arguments is fine (examples of one
+	// service in several scenarios).
+	srcs, err = Paths("testdata/dir", "testdata/valid/minimal.yaml")
+	require.NoError(t, err)
+	assert.Len(t, srcs, 2)
+
 	srcs, err = Paths("testdata/cuepkg")
 	require.NoError(t, err)
 	require.Len(t, srcs, 2)
@@ -282,8 +297,8 @@ func TestPathsErrors(t *testing.T) {
 		{"missing file", []string{"testdata/nope.yaml"}, "testdata/nope.yaml: no such file or directory"},
 		{"unsupported extension", []string{"testdata/dir/README.md"}, "testdata/dir/README.md: unsupported file type; expected .yaml, .yml, .json or .cue"},
 		{"empty directory", []string{"testdata/dir/out/.."}, ""}, // placeholder replaced below
-		{"duplicate intent across files", []string{"testdata/valid/minimal.yaml", "testdata/dir"},
-			"testdata/dir/intent.yaml:1:1: duplicate intent bookinfo/reviews (also at testdata/valid/minimal.yaml:1:1)"},
+		{"duplicate intent in a directory", []string{"testdata/dupdir"},
+			"testdata/dupdir/b.yaml:1:1: duplicate intent bookinfo/reviews (also at testdata/dupdir/a.yaml:1:1)"},
 		{"errors of every file, sorted", []string{"testdata/invalid/port-range.yaml", "testdata/invalid/kind.yaml"},
 			"testdata/invalid/kind.yaml:3:7: kind: must be \"FailoverIntent\", not \"Intent\": this file holds failover intents only\n" +
 				"testdata/invalid/port-range.yaml:9:11: spec.service.port: must be a port number from 1 to 65535"},
