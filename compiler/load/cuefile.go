@@ -1,12 +1,15 @@
 package load
 
 import (
-	"path/filepath"
-	"testing/fstest"
+	"strings"
 
 	"cuelang.org/go/cue"
-	cueload "cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/build"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
+
+	"github.com/detour-mesh/detour/schemas"
 )
 
 type userFile struct {
@@ -14,9 +17,9 @@ type userFile struct {
 	data []byte
 }
 
-// loadCUE loads .cue files as one package instance. The files are placed
-// inside the embedded schema module, so `import "detour.dev/schemas/detour"`
-// resolves to the embedded definitions without anything on disk.
+// loadCUE loads .cue files as one package instance; an
+// `import "detour.dev/schemas/detour"` resolves to the embedded definitions
+// without anything on disk.
 //
 // A file (or package) holds intents in one of two shapes: the whole value
 // is one intent (it has a kind field), or every top-level field whose value
@@ -31,26 +34,15 @@ func loadCUEFiles(files []userFile) ([]Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	fsys := make(fstest.MapFS, len(eng.files)+len(files))
-	for k, v := range eng.files {
-		fsys[k] = v
-	}
-	names := map[string]string{}
-	args := make([]string, len(files))
 	userNames := make([]string, len(files))
 	for i, f := range files {
-		p := "user/" + filepath.Base(f.name) // one directory: one package
-		fsys[p] = &fstest.MapFile{Data: f.data, Mode: 0o444}
-		names["/"+p] = f.name
-		args[i] = "/" + p
 		userNames[i] = f.name
 	}
 	eng.mu.Lock()
 	defer eng.mu.Unlock()
-	insts := cueload.Instances(args, eng.config(fsys, names))
-	inst := insts[0]
-	if inst.Err != nil {
-		return nil, fromCUEError(inst.Err, userNames, nil, "")
+	inst, err := eng.userInstance(files)
+	if err != nil {
+		return nil, fromCUEError(err, userNames, nil, "")
 	}
 	ix := posIndex{}
 	start := token.NoPos
@@ -120,4 +112,37 @@ func fileAt(pos token.Pos, fallback string) string {
 		return pos.Filename()
 	}
 	return fallback
+}
+
+// userInstance builds the package of the user's files without cue/load: the
+// files are parsed as they are, imports of detour.dev/schemas/... resolve to
+// the embedded module's instances (parsed once per process), the standard
+// library to CUE's builtins, and anything else is an error.
+func (e *engine) userInstance(files []userFile) (*build.Instance, error) {
+	bctx := build.NewContext()
+	inst := bctx.NewInstance("", func(pos token.Pos, path string) *build.Instance {
+		if strings.HasPrefix(path, schemas.Module+"/") {
+			if imp, err := e.schemaInstance(path); err == nil {
+				return imp
+			}
+		} else if first, _, _ := strings.Cut(path, "/"); !strings.Contains(first, ".") {
+			return nil // the standard library, built into CUE
+		}
+		bad := bctx.NewInstance(path, nil)
+		bad.Err = cueerrors.Newf(pos, "cannot find package %q", path)
+		return bad
+	})
+	for _, f := range files {
+		syntax, err := parser.ParseFile(f.name, f.data, parser.ParseComments)
+		if err != nil {
+			return nil, err
+		}
+		if err := inst.AddSyntax(syntax); err != nil {
+			return nil, err
+		}
+	}
+	if err := inst.Complete(); err != nil {
+		return nil, err
+	}
+	return inst, nil
 }

@@ -3,13 +3,14 @@ package load
 import (
 	"fmt"
 	"io/fs"
-	"path"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing/fstest"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	cueload "cuelang.org/go/cue/load"
 
@@ -28,7 +29,8 @@ type engine struct {
 	ctx    *cue.Context
 	pkg    cue.Value    // the schema package
 	intent cue.Value    // #Intent
-	files  fstest.MapFS // the embedded module, copied once for user overlays
+	files  fstest.MapFS               // the embedded module, read once
+	insts  map[string]*build.Instance // its packages, loaded on first import
 }
 
 var (
@@ -58,11 +60,11 @@ func newEngine() (*engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading embedded schemas: %w", err)
 	}
-	insts := cueload.Instances([]string{"./detour"}, e.config(e.files, nil))
-	if err := insts[0].Err; err != nil {
+	inst, err := e.schemaInstance(schemas.IntentPackage)
+	if err != nil {
 		return nil, fmt.Errorf("loading embedded schema: %w", err)
 	}
-	pkg := e.ctx.BuildInstance(insts[0])
+	pkg := e.ctx.BuildInstance(inst)
 	if err := pkg.Err(); err != nil {
 		return nil, fmt.Errorf("building embedded schema: %w", err)
 	}
@@ -74,19 +76,29 @@ func newEngine() (*engine, error) {
 	return e, nil
 }
 
-// config loads from fsys (the embedded module plus any user files under
-// user/); names maps user/... back to the paths the user gave.
-func (e *engine) config(fsys fs.FS, names map[string]string) *cueload.Config {
+// schemaInstance loads a package of the embedded module once and keeps it
+// for every user file importing it.
+func (e *engine) schemaInstance(importPath string) (*build.Instance, error) {
+	if inst, ok := e.insts[importPath]; ok {
+		return inst, inst.Err
+	}
+	rel := "./" + strings.TrimPrefix(importPath, schemas.Module+"/")
+	inst := cueload.Instances([]string{rel}, e.config(e.files))[0]
+	if e.insts == nil {
+		e.insts = map[string]*build.Instance{}
+	}
+	e.insts[importPath] = inst
+	return inst, inst.Err
+}
+
+// config loads packages of the embedded module; positions in it are
+// prefixed so that they are never mistaken for the user's file.
+func (e *engine) config(fsys fs.FS) *cueload.Config {
 	return &cueload.Config{
 		FS:         fsys,
 		Dir:        "/",
 		ModuleRoot: "/",
-		FromFSPath: func(p string) string {
-			if n, ok := names[path.Clean("/"+p)]; ok {
-				return n
-			}
-			return schemaPrefix + p
-		},
+		FromFSPath: func(p string) string { return schemaPrefix + strings.TrimPrefix(p, "/") },
 	}
 }
 
