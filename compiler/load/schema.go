@@ -27,8 +27,8 @@ const schemaPrefix = "$detour/schemas/"
 type engine struct {
 	mu     sync.Mutex
 	ctx    *cue.Context
-	pkg    cue.Value    // the schema package
-	intent cue.Value    // #Intent
+	pkg    cue.Value                  // the schema package
+	intent cue.Value                  // #Intent
 	files  fstest.MapFS               // the embedded module, read once
 	insts  map[string]*build.Instance // its packages, loaded on first import
 }
