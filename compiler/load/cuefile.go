@@ -86,6 +86,10 @@ func loadCUEFiles(files []userFile) ([]Source, error) {
 		}
 	}
 	if len(docs) == 0 {
+		// A broken top-level field may be the intent the user meant.
+		if err := v.Validate(cue.Concrete(true), cue.All()); err != nil {
+			return nil, fromCUEError(err, userNames, ix, "")
+		}
 		return nil, Errors{{File: userNames[0], Line: 1, Column: 1,
 			Msg: "no intent in file; expected a value with kind: \"FailoverIntent\" at the top level or in a top-level field"}}
 	}

@@ -337,6 +337,11 @@ func TestBytesCUE(t *testing.T) {
 			want: "in.cue:4:25: expected '}', found 'EOF'",
 		},
 		{
+			name: "misspelt definition",
+			src:  head + "r: detour.#Intentt & {}\n",
+			want: "in.cue:5:4: r: undefined field: #Intentt",
+		},
+		{
 			name: "no intent",
 			src:  "package x\n\nhelper: {a: 1}\n",
 			want: `in.cue:1:1: no intent in file; expected a value with kind: "FailoverIntent" at the top level or in a top-level field`,
