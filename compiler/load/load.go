@@ -378,7 +378,7 @@ func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors 
 				it.msg += "; expected one of " + strings.Join(fields, ", ")
 			}
 			it.pos, _ = ix.key(path)
-		} else {
+		} else if path != "" {
 			it.pos = ix[path]
 		}
 		if !it.pos.IsValid() {

@@ -342,6 +342,11 @@ func TestBytesCUE(t *testing.T) {
 			want: "in.cue:5:4: r: undefined field: #Intentt",
 		},
 		{
+			name: "unused import",
+			src:  "package x\n\nimport \"strings\"\n\nr: {kind: \"FailoverIntent\"}\n",
+			want: `in.cue:3:8: imported and not used: "strings"`,
+		},
+		{
 			name: "no intent",
 			src:  "package x\n\nhelper: {a: 1}\n",
 			want: `in.cue:1:1: no intent in file; expected a value with kind: "FailoverIntent" at the top level or in a top-level field`,
