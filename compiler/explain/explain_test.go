@@ -2,6 +2,8 @@ package explain
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -245,4 +247,67 @@ func TestReportShape(t *testing.T) {
 	assert.Contains(t, string(b), `"overloaded":[]`)
 	assert.Contains(t, string(b), `"dropped":[]`)
 	assert.Equal(t, Analyze(in), r, "deterministic")
+}
+
+// TestDistributionInvariants checks, over many generated topologies and
+// every loss, that each source's traffic is fully accounted for (shares
+// plus dropped make 100 %), that nothing lands on a lost cluster, and that
+// nothing lands outside the source's allowed set.
+func TestDistributionInvariants(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	modes := []string{intent.ModeAuto, intent.ModeNamed, intent.ModeWeighted, intent.ModeActiveStandby}
+	for n := range 300 {
+		k := 2 + rng.IntN(4)
+		var cs []intent.Cluster
+		var order []string
+		for i := range k {
+			c := cl(fmt.Sprintf("c%d", i), fmt.Sprintf("r%d", rng.IntN(2)), fmt.Sprintf("z%d", rng.IntN(3)), float64(rng.IntN(1000)), float64(rng.IntN(500)))
+			c.Endpoints = uint32(rng.IntN(5))
+			cs = append(cs, c)
+			order = append([]string{c.Name}, order...)
+		}
+		mode := modes[n%len(modes)]
+		in := mk(mode, cs...)
+		switch mode {
+		case intent.ModeNamed:
+			in.Spec.Failover.Order = order
+		case intent.ModeWeighted:
+			in.Spec.Failover.HealthAware = rng.IntN(2) == 0
+			left := uint32(100)
+			for i := range in.Spec.Clusters {
+				v := left
+				if i < k-1 {
+					v = uint32(rng.IntN(int(left) + 1))
+				}
+				in.Spec.Clusters[i].Weight = w(v)
+				left -= v
+			}
+		case intent.ModeActiveStandby:
+			for i := range in.Spec.Clusters {
+				in.Spec.Clusters[i].Weight = w(uint32(100 * (1 - i%2)))
+			}
+		}
+		if rng.IntN(3) == 0 {
+			in.Spec.Failover.Rules = []intent.Rule{{From: intent.Locality{Region: "r0"}, Only: []intent.Locality{{Region: "r0"}}}}
+		}
+		for i, src := range in.Spec.Clusters {
+			lad := build(in, src)
+			allowed := Allowed(in, src)
+			for _, p := range places(in.Spec.Clusters) {
+				dead := map[string]bool{}
+				for _, c := range p.clusters {
+					dead[c] = true
+				}
+				share, dropped := lad.distribute(dead)
+				sum := dropped
+				for c, s := range share {
+					sum += s
+					assert.False(t, dead[c], "case %d source %d: traffic to lost %s", n, i, c)
+					assert.True(t, allowed[c], "case %d source %d: traffic to forbidden %s", n, i, c)
+					assert.GreaterOrEqual(t, s, 0.0)
+				}
+				assert.InDelta(t, 100, sum, 1e-6, "case %d source %s loss %s %s: %v dropped %v", n, src.Name, p.kind, p.name, share, dropped)
+			}
+		}
+	}
 }
