@@ -172,7 +172,7 @@ func (l lowerer) cluster(c intent.Cluster) (Bundle, error) {
 	}
 	b.Objects = append(b.Objects, l.destinationRule(c.Name, lad))
 	b.Objects = append(b.Objects, l.virtualService(c.Name, lad, nil, nil))
-	b.Objects = append(b.Objects, l.workloadEntries(c.Name, remotes)...)
+	b.Objects = append(b.Objects, l.workloadEntries(c.Name, lad, remotes)...)
 	rest, err := l.extensions(c.Name, c.Name, lad)
 	if err != nil {
 		return Bundle{}, err
@@ -191,7 +191,7 @@ func (l lowerer) edge() (Bundle, error) {
 	b.Objects = append(b.Objects, l.destinationRule(EdgeTarget, lad))
 	gw := l.in.Metadata.Namespace + "/" + l.name("edge")
 	b.Objects = append(b.Objects, l.virtualService(EdgeTarget, lad, e.Hosts, []string{gw}))
-	b.Objects = append(b.Objects, l.workloadEntries(EdgeTarget, l.in.Spec.Clusters)...)
+	b.Objects = append(b.Objects, l.workloadEntries(EdgeTarget, lad, l.in.Spec.Clusters)...)
 	rest, err := l.extensions(EdgeTarget, "", lad)
 	if err != nil {
 		return Bundle{}, err

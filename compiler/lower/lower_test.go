@@ -115,8 +115,8 @@ func TestEastWestAuto(t *testing.T) {
 	assert.Equal(t, uint32(3), tp.OutlierDetection.ConsecutiveGatewayErrors.GetValue())
 	assert.Equal(t, 20.0, tp.RetryBudget.Percent.GetValue())
 	assert.Equal(t, time.Second, tp.ConnectionPool.Tcp.ConnectTimeout.AsDuration())
-	// Local pods by Istio's cluster label, remote entries by Detour's.
-	assert.Equal(t, map[string]string{"topology.istio.io/cluster": "east"}, dr.Spec.Subsets[0].Labels)
+	// Local pods by their network, remote entries by Detour's cluster label.
+	assert.Equal(t, map[string]string{"topology.istio.io/network": "net-east"}, dr.Spec.Subsets[0].Labels)
 	assert.Equal(t, map[string]string{LabelCluster: "west"}, dr.Spec.Subsets[1].Labels)
 
 	we := get[*networkingv1.WorkloadEntry](t, east, "reviews-west")
@@ -174,7 +174,14 @@ func TestModesToLocality(t *testing.T) {
 		return get[*networkingv1.DestinationRule](t, bundle(t, bs, target), "reviews").Spec.TrafficPolicy.LoadBalancer.LocalityLbSetting.FailoverPriority
 	}
 	assert.Equal(t, []string{"detour.dev/cluster=b"}, lb("a"), "remote first tier")
-	assert.Equal(t, []string{"topology.istio.io/cluster=b"}, lb("b"), "local first tier")
+	assert.Equal(t, []string{"topology.istio.io/network=net-b"}, lb("b"), "local first tier, told by its network")
+	assert.Equal(t, []string{"detour.dev/tier-le-1=true", "detour.dev/tier-le-0=true"}, lb("c"), "local last: the whole ladder")
+	c := bundle(t, bs, "c")
+	assert.Equal(t, "true", get[*networkingv1.WorkloadEntry](t, c, "reviews-b").Spec.Labels["detour.dev/tier-le-0"])
+	assert.Equal(t, "true", get[*networkingv1.WorkloadEntry](t, c, "reviews-b").Spec.Labels["detour.dev/tier-le-1"])
+	assert.NotContains(t, get[*networkingv1.WorkloadEntry](t, c, "reviews-a").Spec.Labels, "detour.dev/tier-le-0")
+	assert.Equal(t, "true", get[*networkingv1.WorkloadEntry](t, c, "reviews-a").Spec.Labels["detour.dev/tier-le-1"])
+	assert.NotContains(t, get[*networkingv1.WorkloadEntry](t, bundle(t, bs, "a"), "reviews-b").Spec.Labels, "detour.dev/tier-le-0", "no chain where it is not used")
 
 	strict := base(intent.ModeWeighted, cl("a", "r1", "z1"), cl("b", "r1", "z2"))
 	strict.Spec.Clusters[0].Weight, strict.Spec.Clusters[1].Weight = u(90), u(10)
@@ -310,7 +317,9 @@ func TestEdge(t *testing.T) {
 	assert.Equal(t, "cluster-west-retry", vs.Spec.Http[0].Name, "named order")
 
 	dr := get[*networkingv1.DestinationRule](t, edge, "reviews")
-	assert.Equal(t, []string{"detour.dev/cluster=west"}, dr.Spec.TrafficPolicy.LoadBalancer.LocalityLbSetting.FailoverPriority)
+	assert.Equal(t, []string{"detour.dev/tier-le-0=true"}, dr.Spec.TrafficPolicy.LoadBalancer.LocalityLbSetting.FailoverPriority)
+	assert.Equal(t, "true", get[*networkingv1.WorkloadEntry](t, edge, "reviews-west").Spec.Labels["detour.dev/tier-le-0"])
+	assert.NotContains(t, get[*networkingv1.WorkloadEntry](t, edge, "reviews-east").Spec.Labels, "detour.dev/tier-le-0")
 
 	wp := get[*extensionsv1alpha1.WasmPlugin](t, edge, "reviews-detour-retry")
 	assert.Equal(t, map[string]string{"app": "edgegw"}, wp.Spec.Selector.MatchLabels)

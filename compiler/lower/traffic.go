@@ -1,6 +1,7 @@
 package lower
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"regexp"
@@ -70,7 +71,7 @@ func (l lowerer) destinationRule(target string, lad explain.Ladder) *networkingv
 	}
 	if l.clusterSubsets() {
 		for _, c := range ladderClusters(lad) {
-			k, v := endpointLabel(target, c)
+			k, v := l.endpointLabel(target, c)
 			subsets = append(subsets, &v1alpha3.Subset{Name: ClusterSubset(c), Labels: map[string]string{k: v}})
 		}
 	}
@@ -82,13 +83,75 @@ func (l lowerer) destinationRule(target string, lad explain.Ladder) *networkingv
 }
 
 // endpointLabel is the label that tells a cluster's endpoints apart as seen
-// from target: the local pods carry Istio's own cluster label, the remote
-// ones (WorkloadEntries) Detour's.
-func endpointLabel(target, cluster string) (string, string) {
+// from target. Remote endpoints are WorkloadEntries labelled by Detour. The
+// local pods are told by their network: Istio stamps its own cluster label
+// with the storing cluster on WorkloadEntries too, so only the network
+// (which Istio keeps as written) separates local pods from remote entries.
+func (l lowerer) endpointLabel(target, cluster string) (string, string) {
 	if target != EdgeTarget && target == cluster {
-		return labelTopologyCluster, cluster
+		return labelTopologyNetwork, clusterNamed(l.in, cluster).Network
 	}
 	return LabelCluster, cluster
+}
+
+// tierLabel marks the WorkloadEntries whose tier is at most m; a chain of
+// them in failoverPriority reproduces a whole ladder (see nativePriority).
+func tierLabel(m int) string { return fmt.Sprintf("detour.dev/tier-le-%d", m) }
+
+// nativePriority expresses a named or active/standby ladder in Istio's
+// failoverPriority, whose labels match by prefix: with labels
+// [tier-le-(T-2), ..., tier-le-0], an entry of tier t matches the first
+// T-1-t of them and so gets priority t. Only WorkloadEntries carry these
+// labels, so the chain is exact at the edge gateway and where the local
+// cluster is in the last tier (unlabelled pods fall to the last priority).
+// Where the local cluster comes first alone, the local network is pinned
+// (local first, the rest shared); otherwise a single remote first tier is
+// pinned. The router filter keeps the full order in every case.
+func (l lowerer) nativePriority(target string, lad explain.Ladder) []string {
+	T := len(lad.Tiers)
+	if T < 2 {
+		return nil
+	}
+	localTier := -1
+	for i, t := range lad.Tiers {
+		for _, s := range t.Clusters {
+			if s.Cluster == target {
+				localTier = i
+			}
+		}
+	}
+	switch {
+	case target == EdgeTarget || localTier == T-1:
+		var out []string
+		for m := T - 2; m >= 0; m-- {
+			out = append(out, tierLabel(m)+"=true")
+		}
+		return out
+	case len(lad.Tiers[0].Clusters) == 1:
+		k, v := l.endpointLabel(target, lad.Tiers[0].Clusters[0].Cluster)
+		return []string{k + "=" + v}
+	}
+	return nil
+}
+
+// tierLabels are the tier-le labels of a cluster's WorkloadEntries for
+// the ladder seen from target; none when nativePriority does not use them.
+func (l lowerer) tierLabels(target string, lad explain.Ladder, cluster string) map[string]string {
+	pr := l.nativePriority(target, lad)
+	if len(pr) == 0 || pr[0] != tierLabel(len(lad.Tiers)-2)+"=true" {
+		return nil
+	}
+	out := map[string]string{}
+	for t, tier := range lad.Tiers {
+		for _, s := range tier.Clusters {
+			if s.Cluster == cluster {
+				for m := t; m <= len(lad.Tiers)-2; m++ {
+					out[tierLabel(m)] = "true"
+				}
+			}
+		}
+	}
+	return out
 }
 
 // connectTimeout is the per-try timeout capped at one second.
@@ -116,12 +179,7 @@ func (l lowerer) locality(target string, lad explain.Ladder) *v1alpha3.LocalityL
 		// split among healthy clusters and redistributes a dead one's share.
 		on.Distribute = []*v1alpha3.LocalityLoadBalancerSetting_Distribute{{From: "*", To: localityWeights(l.in, lad)}}
 	case f.Mode == intent.ModeNamed || f.Mode == intent.ModeActiveStandby:
-		// Istio can pin the first tier by cluster; later tiers share the
-		// next priority, and the router filter keeps the full order.
-		if len(lad.Tiers) > 1 && len(lad.Tiers[0].Clusters) == 1 {
-			k, v := endpointLabel(target, lad.Tiers[0].Clusters[0].Cluster)
-			on.FailoverPriority = []string{k + "=" + v}
-		}
+		on.FailoverPriority = l.nativePriority(target, lad)
 	}
 	return on
 }
@@ -323,7 +381,7 @@ func (l lowerer) protocol() string {
 // network so Istio's locality priorities and mTLS SNI routing apply. With
 // subsets, one entry per subset carries the subset's labels, so a subset
 // fails over to the same subset remotely.
-func (l lowerer) workloadEntries(target string, remotes []intent.Cluster) []Object {
+func (l lowerer) workloadEntries(target string, lad explain.Ladder, remotes []intent.Cluster) []Object {
 	var out []Object
 	for _, r := range remotes {
 		port := r.EastWestGateway.Port
@@ -345,6 +403,11 @@ func (l lowerer) workloadEntries(target string, remotes []intent.Cluster) []Obje
 			}
 			for k, v := range sub.Labels {
 				labels[k] = v
+			}
+			if f := l.in.Spec.Failover.Mode; f == intent.ModeNamed || f == intent.ModeActiveStandby {
+				for k, v := range l.tierLabels(target, lad, r.Name) {
+					labels[k] = v
+				}
 			}
 			name := l.name(r.Name)
 			if sub.Name != "" {
