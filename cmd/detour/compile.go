@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 
 	"github.com/detour-mesh/detour/compiler"
 	"github.com/detour-mesh/detour/compiler/load"
@@ -48,6 +49,9 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "detour compile: no PATH given")
 		fs.Usage()
 		return exitUsage
+	case !hasScheme(*wasmURL, "oci://", "https://", "http://", "file://"):
+		fmt.Fprintf(stderr, "detour compile: --wasm-url %q: want an oci://, https://, http:// or file:// URL\n", *wasmURL)
+		return exitUsage
 	case *wasmSHA != "" && !sha256Hex.MatchString(*wasmSHA):
 		fmt.Fprintf(stderr, "detour compile: --wasm-sha256 %q is not 64 lowercase hex digits\n", *wasmSHA)
 		return exitUsage
@@ -68,6 +72,15 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "compiled %d intent(s) into %d file(s) under %s\n", len(srcs), len(files), *out)
 	return exitOK
+}
+
+func hasScheme(u string, schemes ...string) bool {
+	for _, s := range schemes {
+		if strings.HasPrefix(u, s) && len(u) > len(s) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseInterleaved parses flags that may come before, between or after the

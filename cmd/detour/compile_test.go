@@ -37,6 +37,8 @@ func TestCompileCLI(t *testing.T) {
 		{name: "no path", args: func(o string) []string { return []string{"-o", o} }, wantCode: exitUsage, wantErr: "no PATH given"},
 		{name: "bad digest", args: func(o string) []string { return []string{"-o", o, "--wasm-sha256", "xyz", example} },
 			wantCode: exitUsage, wantErr: "not 64 lowercase hex digits"},
+		{name: "bad url", args: func(o string) []string { return []string{"-o", o, "--wasm-url", "ftp://x/y", example} },
+			wantCode: exitUsage, wantErr: "want an oci://"},
 		{name: "unknown flag", args: func(o string) []string { return []string{"-o", o, "--frob", example} }, wantCode: exitUsage},
 	}
 	for _, tc := range tests {
