@@ -16,9 +16,10 @@
 // harder case for the clusters that remain.
 //
 // The JSON form of Report is part of the compiled output (the status of the
-// FailoverIntent document) and is read by the policies; its names are stable:
+// FailoverIntent document) and is read by the policies; its names are stable
+// ("strict" and "standby" are omitted when false):
 //
-//	{"ladders": [{"from": "east", "mode": "auto",
+//	{"ladders": [{"from": "east", "mode": "auto", "strict": false,
 //	              "tiers": [{"priority": 0, "standby": false,
 //	                         "clusters": [{"cluster": "east", "percent": 100}]}]}],
 //	 "whatIf":  [{"lost": {"kind": "cluster"|"zone"|"region", "name": "east", "clusters": ["east"]},
