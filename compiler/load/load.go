@@ -266,9 +266,13 @@ func (e *engine) validate(doc document) (Source, Errors) {
 	if k, err := kind.String(); err == nil && k != intent.Kind {
 		return src, Errors{doc.errorAt("kind", fmt.Sprintf("must be %q, not %q: this file holds failover intents only", intent.Kind, k))}
 	}
-	u := e.intent.Unify(doc.value)
-	if err := u.Validate(cue.Concrete(true), cue.All()); err != nil {
-		return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
+	u := e.fast.Unify(doc.value)
+	if u.Validate(cue.Concrete(true)) != nil {
+		// Again with the messages the fast schema leaves out.
+		u = e.intent.Unify(doc.value)
+		if err := u.Validate(cue.Concrete(true), cue.All()); err != nil {
+			return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
+		}
 	}
 	b, err := u.MarshalJSON()
 	if err != nil {

@@ -10,9 +10,12 @@ import (
 	"testing/fstest"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/ast/astutil"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	cueload "cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/token"
 
 	"github.com/detour-mesh/detour/schemas"
 )
@@ -27,10 +30,15 @@ const schemaPrefix = "$detour/schemas/"
 type engine struct {
 	mu     sync.Mutex
 	ctx    *cue.Context
-	pkg    cue.Value                  // the schema package
-	intent cue.Value                  // #Intent
-	files  fstest.MapFS               // the embedded module, read once
-	insts  map[string]*build.Instance // its packages, loaded on first import
+	pkg    cue.Value // the schema package
+	intent cue.Value // #Intent
+	// fast is #Intent with every "X | error(msg)" reduced to X: it accepts
+	// and produces exactly the same values, but CUE need not evaluate the
+	// message disjuncts. Valid intents (the common case) are checked with
+	// it; an intent it rejects is checked again with intent for messages.
+	fast  cue.Value
+	files fstest.MapFS               // the embedded module, read once
+	insts map[string]*build.Instance // its packages, loaded on first import
 }
 
 var (
@@ -73,7 +81,40 @@ func newEngine() (*engine, error) {
 	if err := e.intent.Err(); err != nil {
 		return nil, fmt.Errorf("embedded schema has no #Intent: %w", err)
 	}
+
+	fastInst := cueload.Instances([]string{"./detour"}, e.config(e.files))[0]
+	if fastInst.Err != nil {
+		return nil, fmt.Errorf("loading embedded schema: %w", fastInst.Err)
+	}
+	for _, f := range fastInst.Files {
+		dropMessages(f)
+	}
+	fast := e.ctx.BuildInstance(fastInst)
+	e.fast = fast.LookupPath(cue.ParsePath("#Intent"))
+	if err := e.fast.Err(); err != nil {
+		return nil, fmt.Errorf("building the fast schema: %w", err)
+	}
 	return e, nil
+}
+
+// dropMessages rewrites "X | error(msg)" to X throughout f. error() is
+// bottom, so the disjunction means X; only the message is lost.
+func dropMessages(f *ast.File) {
+	astutil.Apply(f, nil, func(c astutil.Cursor) bool {
+		if b, ok := c.Node().(*ast.BinaryExpr); ok && b.Op == token.OR && isErrorCall(b.Y) {
+			c.Replace(b.X)
+		}
+		return true
+	})
+}
+
+func isErrorCall(x ast.Expr) bool {
+	call, ok := x.(*ast.CallExpr)
+	if !ok {
+		return false
+	}
+	id, ok := call.Fun.(*ast.Ident)
+	return ok && id.Name == "error"
 }
 
 // schemaInstance loads a package of the embedded module once and keeps it
