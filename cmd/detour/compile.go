@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -56,6 +57,12 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "detour compile: --wasm-sha256 %q is not 64 lowercase hex digits\n", *wasmSHA)
 		return exitUsage
 	}
+	for _, p := range paths {
+		if within(p, *out) {
+			fmt.Fprintf(stderr, "detour compile: %s is inside -o %s, which compile replaces as a whole\n", p, *out)
+			return exitUsage
+		}
+	}
 	srcs, err := load.Paths(paths...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -72,6 +79,17 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "compiled %d intent(s) into %d file(s) under %s\n", len(srcs), len(files), *out)
 	return exitOK
+}
+
+// within reports whether path p is dir or lies under it.
+func within(p, dir string) bool {
+	ap, err1 := filepath.Abs(p)
+	ad, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(ad, ap)
+	return err == nil && filepath.IsLocal(rel) // "." (p is dir) is local too
 }
 
 func hasScheme(u string, schemes ...string) bool {

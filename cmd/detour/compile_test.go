@@ -37,6 +37,8 @@ func TestCompileCLI(t *testing.T) {
 		{name: "no path", args: func(o string) []string { return []string{"-o", o} }, wantCode: exitUsage, wantErr: "no PATH given"},
 		{name: "bad digest", args: func(o string) []string { return []string{"-o", o, "--wasm-sha256", "xyz", example} },
 			wantCode: exitUsage, wantErr: "not 64 lowercase hex digits"},
+		{name: "output over the input", args: func(string) []string { return []string{"-o", "../../examples", example} },
+			wantCode: exitUsage, wantErr: "which compile replaces as a whole"},
 		{name: "bad url", args: func(o string) []string { return []string{"-o", o, "--wasm-url", "ftp://x/y", example} },
 			wantCode: exitUsage, wantErr: "want an oci://"},
 		{name: "unknown flag", args: func(o string) []string { return []string{"-o", o, "--frob", example} }, wantCode: exitUsage},
