@@ -270,7 +270,7 @@ func (e *engine) validate(doc document) (Source, Errors) {
 	if u.Validate(cue.Concrete(true)) != nil {
 		// Again with the messages the fast schema leaves out.
 		u = e.intent.Unify(doc.value)
-		if err := u.Validate(cue.Concrete(true), cue.All()); err != nil {
+		if err := allErrors(u, 0); err != nil {
 			return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
 		}
 	}
@@ -290,6 +290,47 @@ func (e *engine) validate(doc document) (Source, Errors) {
 	normalise(&src.Intent)
 	return src, nil
 }
+
+// allErrors validates v and, where errors were found, each of its fields
+// and elements on their own: CUE leaves out missing required fields when a
+// value has other errors, so without this the user would learn about them
+// only after fixing the rest. Duplicates are dropped by sortErrors.
+func allErrors(v cue.Value, depth int) cueerrors.Error {
+	err := v.Validate(cue.Concrete(true), cue.All())
+	if err == nil {
+		return nil
+	}
+	var all cueerrors.Error
+	for _, e := range cueerrors.Errors(err) {
+		all = cueerrors.Append(all, e)
+	}
+	if depth == 4 {
+		return all
+	}
+	var children []cue.Value
+	if it, err := v.Fields(); err == nil {
+		for it.Next() {
+			children = append(children, it.Value())
+		}
+	} else if it, err := v.List(); err == nil {
+		for it.Next() {
+			children = append(children, it.Value())
+		}
+	}
+	for _, c := range children {
+		// Only the missing fields: other errors of a part seen alone are
+		// echoes of the ones above (a derived default of an invalid name).
+		for _, ce := range cueerrors.Errors(allErrors(c, depth+1)) {
+			if format, _ := ce.Msg(); format == requiredMsg {
+				all = cueerrors.Append(all, ce)
+			}
+		}
+	}
+	return all
+}
+
+// requiredMsg is CUE's message for a missing required field.
+const requiredMsg = "field is required but not present"
 
 // errorAt builds an Error for path (relative to the intent), positioned at
 // the value the user wrote there or at its nearest written ancestor.

@@ -68,6 +68,7 @@ var invalidCases = []struct {
 		"16:7: spec.clusters[1].network: field is required but not present",
 	}},
 	{"cluster-unknown-field", []string{
+		"16:7: spec.clusters[1].region: field is required but not present",
 		"17:7: spec.clusters[1].regoin: unknown field; expected one of name, region, zone, subZone, network, eastWestGateway, capacity, load, endpoints, weight, role",
 	}},
 	{"clusters-not-a-list", []string{
@@ -114,6 +115,10 @@ var invalidCases = []struct {
 	}},
 	{"method-lowercase", []string{
 		"22:20: spec.retries.methods[1]: must be an HTTP method in upper case",
+	}},
+	{"missing-and-unknown", []string{
+		"23:9: spec.failover.rules[0].from: field is required but not present",
+		"24:16: spec.failover.rules[1].from.regoin: unknown field; expected one of cluster, region, zone",
 	}},
 	{"mode-unknown", []string{
 		"21:20: spec.failover.mode: must be one of \"auto\", \"named\", \"weighted\", \"activeStandby\"",
