@@ -22,8 +22,11 @@ func TestExplainCLI(t *testing.T) {
 			"from cluster-1  P0 cluster-1 100%  ->  P1 cluster-2 100%",
 			"cluster cluster-1  cluster-1 -> cluster-2 100% (250 rps)  cluster-2 550/600",
 		}},
-		{name: "overload is flagged", args: []string{"../../examples/edge-auto"}, wantCode: exitOK, wantOut: []string{
-			"region region-1", "cluster-2 700/600", "OVERLOADED cluster-2",
+		{name: "overload is flagged", args: []string{"../../examples/canary-health-aware"}, wantCode: exitOK, wantOut: []string{
+			"cluster cluster-1", "cluster-canary 500/200", "OVERLOADED cluster-canary",
+		}},
+		{name: "absorbed", args: []string{"../../examples/edge-auto"}, wantCode: exitOK, wantOut: []string{
+			"region region-1", "cluster-2 700/800", "absorbed",
 		}},
 		{name: "strict split drops", args: []string{"../../examples/canary-strict"}, wantCode: exitOK, wantOut: []string{
 			"(strict split, no failover)", "cluster-1 drops 10% (45 rps)",

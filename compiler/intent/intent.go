@@ -29,6 +29,9 @@ type Metadata struct {
 	Name      string            `json:"name"`
 	Namespace string            `json:"namespace"`
 	Labels    map[string]string `json:"labels,omitempty"`
+	// Annotations carry tooling notes, such as the policy rule ids a team
+	// has reviewed and accepted ("policy.detour.dev/except": "id,id").
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // Spec is the body of an intent.

@@ -372,8 +372,8 @@ func TestBytesCUE(t *testing.T) {
 		{
 			name: "unknown field",
 			src: head + "r: detour.#Intent & {\n\tapiVersion: \"detour.dev/v1alpha1\"\n\tkind: \"FailoverIntent\"\n" +
-				"\tmetadata: {name: \"a\", namespace: \"b\", annotations: {}}\n}\n",
-			want: "in.cue:8:40: r.metadata.annotations: unknown field; expected one of name, namespace, labels",
+				"\tmetadata: {name: \"a\", namespace: \"b\", owner: {}}\n}\n",
+			want: "in.cue:8:40: r.metadata.owner: unknown field; expected one of name, namespace, labels, annotations",
 		},
 	}
 	for _, tc := range tests {
