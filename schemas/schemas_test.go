@@ -7,29 +7,20 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-var (
-	cueOnce sync.Once
-	cuePath string
-	cueErr  error
+	"github.com/detour-mesh/detour/internal/gotool"
 )
 
 // cueCLI returns the stock cue CLI pinned in go.mod (go tool cue).
 func cueCLI(t *testing.T) string {
 	t.Helper()
-	cueOnce.Do(func() {
-		var out []byte
-		out, cueErr = exec.Command("go", "tool", "-n", "cue").Output()
-		cuePath = strings.TrimSpace(string(out))
-	})
-	require.NoError(t, cueErr, "go tool -n cue")
-	return cuePath
+	p, err := gotool.Path("", "cue")
+	require.NoError(t, err)
+	return p
 }
 
 // runCUE runs the cue CLI in dir and returns its combined output.

@@ -5,29 +5,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-var (
-	cueOnce sync.Once
-	cueBin  string
-	cueErr  error
+	"github.com/detour-mesh/detour/internal/gotool"
 )
 
 // cueVet runs the stock cue CLI pinned in go.mod (go tool cue) on one YAML
 // file against #Intent, from the schema module.
 func cueVet(t *testing.T, file string) (string, error) {
 	t.Helper()
-	cueOnce.Do(func() {
-		var out []byte
-		out, cueErr = exec.Command("go", "tool", "-n", "cue").Output()
-		cueBin = strings.TrimSpace(string(out))
-	})
-	require.NoError(t, cueErr, "go tool -n cue")
+	cueBin, err := gotool.Path("", "cue")
+	require.NoError(t, err)
 	abs, err := filepath.Abs(file)
 	require.NoError(t, err)
 	cmd := exec.Command(cueBin, "vet", "-c", "-d", "#Intent", "./detour", abs)
