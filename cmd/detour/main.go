@@ -5,6 +5,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -65,6 +67,29 @@ func usage(w io.Writer) {
 	sort.Strings(names)
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+}
+
+// parseArgs parses fs's flags wherever they stand among the positional
+// arguments ("detour compile examples/x -o out" works as users type it) and
+// returns the positional ones. When parsing ends the command (-h, or a bad
+// flag, which fs has already reported), ok is false and code is the exit code.
+func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, exitOK, false
+			}
+			return nil, exitUsage, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, exitOK, true
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), exitOK, true
+		}
+		pos, args = append(pos, args[0]), args[1:]
 	}
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"flag"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -27,6 +29,37 @@ func TestRunDispatch(t *testing.T) {
 			assert.Equal(t, tc.wantCode, code)
 			assert.Contains(t, out.String(), tc.wantOut)
 			assert.Contains(t, errb.String(), tc.wantErr)
+		})
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantPos  []string
+		wantFmt  string
+		wantOK   bool
+		wantCode int
+	}{
+		{name: "flags first", args: []string{"--format", "json", "a", "b"}, wantPos: []string{"a", "b"}, wantFmt: "json", wantOK: true},
+		{name: "flags after paths", args: []string{"a", "--format", "json", "b"}, wantPos: []string{"a", "b"}, wantFmt: "json", wantOK: true},
+		{name: "double dash keeps dashes", args: []string{"a", "--", "--format"}, wantPos: []string{"a", "--format"}, wantFmt: "text", wantOK: true},
+		{name: "help", args: []string{"a", "-h"}, wantCode: exitOK},
+		{name: "unknown flag", args: []string{"a", "--nope"}, wantCode: exitUsage},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			format := fs.String("format", "text", "")
+			pos, code, ok := parseArgs(fs, tc.args)
+			assert.Equal(t, tc.wantOK, ok)
+			assert.Equal(t, tc.wantCode, code)
+			if tc.wantOK {
+				assert.Equal(t, tc.wantPos, pos)
+				assert.Equal(t, tc.wantFmt, *format)
+			}
 		})
 	}
 }

@@ -46,22 +46,20 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	paths, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if !slices.Contains(policy.Formats, *format) {
 		fmt.Fprintf(stderr, "detour policy: unknown -o %q (want %s)\n", *format, strings.Join(policy.Formats, ", "))
 		return exitUsage
 	}
-	if fs.NArg() == 0 {
+	if len(paths) == 0 {
 		fs.Usage()
 		return exitUsage
 	}
 
-	docs, err := policy.Collect(fs.Args()...)
+	docs, err := policy.Collect(paths...)
 	if err != nil {
 		var errs load.Errors
 		if errors.As(err, &errs) {

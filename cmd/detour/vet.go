@@ -39,20 +39,9 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
-	// Flags may follow paths (detour vet intent.yaml --format json).
-	var paths []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitOK
-			}
-			return exitUsage
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		paths, args = append(paths, args[0]), args[1:]
+	paths, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "detour vet: unknown --format %q (want text or json)\n", *format)
