@@ -17,7 +17,9 @@ build: ## build bin/detour
 
 test: ## run every test (the CI command)
 	$(GO) vet ./...
-	# build the pinned conftest first: policies' tests run it, and a cold build must not eat their test timeout
+	# build the pinned stock tools first: tests run them, and a cold build must not eat a test's timeout
+	$(GO) tool -n cue >/dev/null
+	$(GO) tool -n opa >/dev/null
 	$(GO) -C policies/tools tool conftest --version
 	$(GO) test ./...
 	cd compiler/istiocheck && $(GO) vet ./... && $(GO) test ./...
