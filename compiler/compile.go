@@ -17,12 +17,15 @@ package compiler
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"reflect"
 	"runtime"
 	"sort"
 	"sync"
+
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/detour-mesh/detour/compiler/explain"
 	"github.com/detour-mesh/detour/compiler/intent"
@@ -120,7 +123,10 @@ func IntentDocument(in intent.Intent) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(header)
 	if err == nil {
-		err = encodeYAML(&buf, j)
+		var n *yaml.Node
+		if n, err = jsonNode(j); err == nil {
+			err = encodeYAML(&buf, n)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("rendering intent %s/%s: %w", in.Metadata.Namespace, in.Metadata.Name, err)
@@ -130,13 +136,19 @@ func IntentDocument(in intent.Intent) ([]byte, error) {
 
 // Render writes objects as a multi-document YAML stream.
 func Render(objs []lower.Object) ([]byte, error) {
-	docs := make([][]byte, 0, len(objs))
+	docs := make([]*yaml.Node, 0, len(objs))
 	for _, o := range objs {
-		j, err := manifestJSON(o)
+		n, err := manifestNode(o)
+		if errors.Is(err, errUnsupported) {
+			var j []byte
+			if j, err = manifestJSON(o); err == nil {
+				n, err = jsonNode(j)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("rendering %s %s: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
 		}
-		docs = append(docs, j)
+		docs = append(docs, n)
 	}
 	var buf bytes.Buffer
 	buf.WriteString(header)
@@ -166,19 +178,37 @@ type metadata struct {
 // which a manifest must not. The spec is marshalled by its own MarshalJSON
 // (the CRD's JSON: camelCase, enums by name).
 func manifestJSON(o lower.Object) ([]byte, error) {
-	spec := reflect.ValueOf(o).Elem().FieldByName("Spec")
-	if !spec.IsValid() {
-		return nil, fmt.Errorf("%T has no Spec", o)
-	}
-	sj, err := json.Marshal(spec.Addr().Interface())
+	spec, err := specField(o)
 	if err != nil {
 		return nil, err
 	}
-	gvk := o.GetObjectKind().GroupVersionKind()
+	sj, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	apiVersion, kind := gvk(o)
 	return json.Marshal(manifest{
-		APIVersion: gvk.GroupVersion().String(),
-		Kind:       gvk.Kind,
+		APIVersion: apiVersion,
+		Kind:       kind,
 		Metadata:   metadata{Name: o.GetName(), Namespace: o.GetNamespace(), Labels: o.GetLabels(), Annotations: o.GetAnnotations()},
 		Spec:       sj,
 	})
+}
+
+// specField is a pointer to the object's Spec field.
+func specField(o lower.Object) (any, error) {
+	v := reflect.ValueOf(o)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("%T has no Spec", o)
+	}
+	spec := v.Elem().FieldByName("Spec")
+	if !spec.IsValid() {
+		return nil, fmt.Errorf("%T has no Spec", o)
+	}
+	return spec.Addr().Interface(), nil
+}
+
+func gvk(o lower.Object) (apiVersion, kind string) {
+	k := o.GetObjectKind().GroupVersionKind()
+	return k.GroupVersion().String(), k.Kind
 }
