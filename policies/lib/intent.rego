@@ -215,9 +215,13 @@ per_try_ns := util.duration_ns(per_try)
 
 timeout_ns := util.duration_ns(timeout)
 
-no_budget if object.get(retries, "budget", null) == null
+# An intent as written may leave the budget out: it then gets the default
+# (20 %, docs/intent.md), so only an explicit null or a zero share is none.
+budget := object.get(retries, "budget", {"percent": 20, "minConcurrency": 3})
 
-no_budget if object.get(retries, ["budget", "percent"], 0) <= 0
+no_budget if budget == null
+
+no_budget if object.get(budget, "percent", 0) <= 0
 
 retries_without_budget contains f if {
 	is_intent

@@ -167,14 +167,18 @@ test_exposure_wildcard_star if {
 }
 
 test_retries_without_budget if {
-	doc := json.remove(safe, ["/spec/retries/budget"])
+	doc := json.patch(safe, [{"op": "replace", "path": "/spec/retries/budget", "value": null}])
 	some f in intent.retries_without_budget with input as doc
 	f.path == "spec.retries.budget"
 	count(intent.retries_without_budget) == 1 with input as patched([["/spec/retries/budget/percent", 0]])
 }
 
+test_retries_budget_defaulted_when_left_out if {
+	count(intent.retries_without_budget) == 0 with input as json.remove(safe, ["/spec/retries/budget"])
+}
+
 test_retries_without_budget_no_retries_ok if {
-	doc := json.patch(json.remove(safe, ["/spec/retries/budget"]), [{"op": "replace", "path": "/spec/retries/attempts", "value": 0}])
+	doc := json.patch(safe, [{"op": "replace", "path": "/spec/retries/budget", "value": null}, {"op": "replace", "path": "/spec/retries/attempts", "value": 0}])
 	count(intent.retries_without_budget) == 0 with input as doc
 }
 
