@@ -1,7 +1,6 @@
 package compiler
 
 import (
-	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,9 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/compiler/load"
+
+	"github.com/detour-mesh/detour/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files (examples/*/out)")
+var update = golden.Update // rewrites examples/*/out
 
 // GoldenOptions are the options the examples are compiled with: a fixed
 // test digest stands in for the released module's.

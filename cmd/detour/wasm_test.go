@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,19 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/plugintest"
+
+	"github.com/detour-mesh/detour/internal/golden"
 )
 
-func init() {
-	// -update rewrites golden files; another test file may define it too.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func updating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
+func updating() bool { return *golden.Update }
 
 var shaRe = regexp.MustCompile(`"sha256": "[0-9a-f]{64}"`)
 

@@ -5,16 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/detour-mesh/detour/internal/golden"
+)
 
 func check(t *testing.T, opts Options, paths ...string) Report {
 	t.Helper()
@@ -25,18 +24,6 @@ func check(t *testing.T, opts Options, paths ...string) Report {
 	rep, err := eng.Check(context.Background(), docs)
 	require.NoError(t, err)
 	return rep
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", "golden", name)
-	if *update {
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, got, 0o644))
-	}
-	want, err := os.ReadFile(p)
-	require.NoError(t, err, "run go test -update to create %s", p)
-	assert.Equal(t, string(want), string(got))
 }
 
 // TestUnsafeSamples is the catalogue of unsafe patterns: every rule id
@@ -59,7 +46,7 @@ func TestUnsafeSamples(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	require.NoError(t, Write(&buf, "text", rep))
-	golden(t, "unsafe.txt", buf.Bytes())
+	golden.Check(t, filepath.Join("testdata", "golden", "unsafe.txt"), buf.Bytes())
 }
 
 func TestSafeSample(t *testing.T) {
