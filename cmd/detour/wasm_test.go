@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/plugintest"
-
 	"github.com/detour-mesh/detour/internal/golden"
 )
 
