@@ -125,7 +125,7 @@ func IntentDocument(in intent.Intent) ([]byte, error) {
 	if err == nil {
 		var n *yaml.Node
 		if n, err = jsonNode(j); err == nil {
-			err = encodeYAML(&buf, n)
+			err = writeYAML(&buf, n)
 		}
 	}
 	if err != nil {
@@ -152,7 +152,7 @@ func Render(objs []lower.Object) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	buf.WriteString(header)
-	if err := encodeYAML(&buf, docs...); err != nil {
+	if err := writeYAML(&buf, docs...); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
