@@ -61,7 +61,7 @@ func TestExamplesGolden(t *testing.T) {
 			}
 			want := map[string]string{}
 			err = filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
+				if err != nil || d.IsDir() || d.Name() == Marker {
 					return err
 				}
 				b, err := os.ReadFile(p)

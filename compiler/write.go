@@ -7,6 +7,11 @@ import (
 	"path/filepath"
 )
 
+// Marker is the file Write leaves in every directory it writes. A later
+// Write replaces a non-empty directory only if it holds the marker, so a
+// mistyped -o can never wipe a directory detour did not write.
+const Marker = ".detour-compile"
+
 // Write puts files into dir atomically: they are written into a temporary
 // directory next to dir, which then replaces dir with a rename. On any error
 // nothing is left behind and an existing dir is untouched.
@@ -46,10 +51,16 @@ func Write(dir string, files []File) (err error) {
 			return err
 		}
 	}
+	if err := os.WriteFile(filepath.Join(tmp, Marker), []byte("written by detour compile: the whole directory is replaced on every compile\n"), 0o644); err != nil {
+		return err
+	}
 	// Move an existing dir aside first: a rename cannot replace a non-empty
 	// directory.
 	var old string
 	if _, statErr := os.Stat(dir); statErr == nil {
+		if err = ownDir(dir); err != nil {
+			return err
+		}
 		old, err = os.MkdirTemp(parent, "."+base+".old-")
 		if err != nil {
 			return err
@@ -75,4 +86,19 @@ func Write(dir string, files []File) (err error) {
 		return os.RemoveAll(old)
 	}
 	return nil
+}
+
+// ownDir returns an error unless dir is empty or was written by Write.
+func ownDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, Marker)); err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: not empty and not written by detour compile (no %s in it); refusing to replace it: choose another -o or remove it yourself", dir, Marker)
 }

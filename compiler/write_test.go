@@ -39,14 +39,27 @@ func TestWrite(t *testing.T) {
 			want:  map[string]string{"ns/a/intent.yaml": "a", "ns/a/clusters/x.yaml": "x"},
 		},
 		{
-			name:   "replaces an existing directory whole",
-			before: map[string]string{"stale.yaml": "old", "ns/a/intent.yaml": "old"},
+			name:   "replaces an existing output directory whole",
+			before: map[string]string{Marker: "m", "stale.yaml": "old", "ns/a/intent.yaml": "old"},
 			files:  []File{{"ns/a/intent.yaml", []byte("new")}},
 			want:   map[string]string{"ns/a/intent.yaml": "new"},
 		},
 		{
+			name:   "an existing empty directory is used",
+			before: map[string]string{},
+			files:  []File{{"a.yaml", []byte("a")}},
+			want:   map[string]string{"a.yaml": "a"},
+		},
+		{
+			name:    "refuses a directory it did not write",
+			before:  map[string]string{"notes.txt": "precious"},
+			files:   []File{{"a.yaml", []byte("x")}},
+			wantErr: "not written by detour compile",
+			want:    map[string]string{"notes.txt": "precious"},
+		},
+		{
 			name:    "error leaves the existing directory untouched",
-			before:  map[string]string{"keep.yaml": "keep"},
+			before:  map[string]string{Marker: "m", "keep.yaml": "keep"},
 			files:   []File{{"ok.yaml", []byte("x")}, {"../escape.yaml", []byte("x")}},
 			wantErr: "escapes the output directory",
 			want:    map[string]string{"keep.yaml": "keep"},
@@ -62,6 +75,9 @@ func TestWrite(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "out")
+			if tc.before != nil {
+				require.NoError(t, os.MkdirAll(dir, 0o755))
+			}
 			for p, c := range tc.before {
 				require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755))
 				require.NoError(t, os.WriteFile(filepath.Join(dir, p), []byte(c), 0o644))
@@ -77,7 +93,14 @@ func TestWrite(t *testing.T) {
 				require.NoError(t, err)
 			}
 			if tc.want != nil {
-				assert.Equal(t, tc.want, readTree(t, dir))
+				got := readTree(t, dir)
+				if tc.wantErr == "" {
+					assert.Contains(t, got, Marker, "a written directory carries the marker")
+					delete(got, Marker)
+				} else if _, ok := tc.before[Marker]; ok {
+					delete(got, Marker)
+				}
+				assert.Equal(t, tc.want, got)
 			}
 			// Nothing but the output directory remains next to it.
 			entries, err := os.ReadDir(parent)

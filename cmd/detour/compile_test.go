@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/compiler"
 )
 
 func TestCompileCLI(t *testing.T) {
@@ -49,6 +51,7 @@ func TestCompileCLI(t *testing.T) {
 			if tc.existing {
 				require.NoError(t, os.MkdirAll(out, 0o755))
 				require.NoError(t, os.WriteFile(filepath.Join(out, "keep"), []byte("x"), 0o644))
+				require.NoError(t, os.WriteFile(filepath.Join(out, compiler.Marker), nil, 0o644)) // an earlier compile's output
 			}
 			var stdout, stderr bytes.Buffer
 			code := run(append([]string{"compile"}, tc.args(out)...), &stdout, &stderr)
@@ -63,4 +66,18 @@ func TestCompileCLI(t *testing.T) {
 			assert.Equal(t, tc.existing && !tc.written, err == nil, "old output kept only on failure")
 		})
 	}
+}
+
+// A directory detour did not write is never replaced: a mistyped -o must not
+// wipe it.
+func TestCompileRefusesForeignDir(t *testing.T) {
+	out := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644))
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"compile", "-o", out, "../../examples/bookinfo"}, &stdout, &stderr)
+	assert.Equal(t, exitInvalid, code)
+	assert.Contains(t, stderr.String(), "not written by detour compile")
+	b, err := os.ReadFile(filepath.Join(out, "notes.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, "mine", string(b))
 }
