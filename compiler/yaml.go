@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -84,7 +84,7 @@ type pair struct {
 
 // mapping is a mapping node with the pairs in key order.
 func mapping(pairs []pair) *yaml.Node {
-	sort.Slice(pairs, func(i, j int) bool { return pairs[i].k < pairs[j].k })
+	slices.SortFunc(pairs, func(a, b pair) int { return strings.Compare(a.k, b.k) })
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: make([]*yaml.Node, 0, 2*len(pairs))}
 	for _, p := range pairs {
 		m.Content = append(m.Content, scalar("!!str", p.k), p.v)
