@@ -153,6 +153,18 @@ func TestHeadersSemantics(t *testing.T) {
 	assert.Equal(t, 4, h.ByteSize())
 }
 
+// Envoy's header map keeps pseudo-headers ahead of regular ones whatever the
+// order they are added in, so a filter's serialized map starts with them.
+func TestHeadersPseudoFirst(t *testing.T) {
+	h := NewHeaders([][2]string{{"content-type", "text/plain"}, {":status", "200"}})
+	h.Add("x-b", "1")
+	h.Set(":path", "/p")
+	h.Add(":authority", "a")
+	assert.Equal(t, [][2]string{{":status", "200"}, {":path", "/p"}, {":authority", "a"}, {"content-type", "text/plain"}, {"x-b", "1"}}, h.Pairs())
+	h.Set(":status", "503") // replaced in place
+	assert.Equal(t, [2]string{":status", "503"}, h.Pairs()[0])
+}
+
 func TestCopyFrom(t *testing.T) {
 	tests := []struct {
 		name          string

@@ -71,9 +71,24 @@ func (h *Headers) Values(key string) []string {
 	return out
 }
 
-// Add appends an entry.
+// Add appends an entry. As in Envoy's header map, a pseudo-header (":status")
+// goes after the other pseudo-headers but before every regular header.
 func (h *Headers) Add(key, value string) {
-	h.pairs = append(h.pairs, [2]string{strings.ToLower(key), value})
+	h.insert([2]string{strings.ToLower(key), value})
+}
+
+func (h *Headers) insert(p [2]string) {
+	if !strings.HasPrefix(p[0], ":") {
+		h.pairs = append(h.pairs, p)
+		return
+	}
+	i := 0
+	for i < len(h.pairs) && strings.HasPrefix(h.pairs[i][0], ":") {
+		i++
+	}
+	h.pairs = append(h.pairs, [2]string{})
+	copy(h.pairs[i+1:], h.pairs[i:])
+	h.pairs[i] = p
 }
 
 // Set replaces every value of key with one entry at the first position, or
@@ -94,7 +109,7 @@ func (h *Headers) Set(key, value string) {
 	}
 	h.pairs = out
 	if !found {
-		h.pairs = append(h.pairs, [2]string{key, value})
+		h.insert([2]string{key, value})
 	}
 }
 
