@@ -3,6 +3,7 @@
 package plugintest
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,7 +19,6 @@ import (
 var (
 	mu    sync.Mutex
 	built = map[string]string{}
-	dir   string
 )
 
 // repoRoot finds the module root from this file's location.
@@ -27,32 +27,55 @@ func repoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// goCommand is the go command on PATH (the one running the tests), or the
+// toolchain's own when PATH has none.
+func goCommand() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
 // Build compiles harness/testdata/<name> with GOOS=wasip1 GOARCH=wasm
 // -buildmode=c-shared and returns the .wasm path. The Go build cache makes
-// repeated builds across test binaries cheap.
+// repeated builds across test binaries cheap. Modules land in one shared
+// directory named by their content, so test binaries running side by side
+// share files instead of each leaving its own copy behind.
 func Build(name string) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if p, ok := built[name]; ok {
 		return p, nil
 	}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "detour-plugins-")
-		if err != nil {
-			return "", err
-		}
-		dir = d
+	cache := filepath.Join(os.TempDir(), "detour-plugins")
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return "", err
 	}
-	out := filepath.Join(dir, name+".wasm")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-o", out, "./harness/testdata/"+name)
+	tmp, err := os.MkdirTemp(cache, ".build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, name+".wasm")
+	cmd := exec.Command(goCommand(), "build", "-buildmode=c-shared", "-o", out, "./harness/testdata/"+name)
 	cmd.Dir = repoRoot()
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build plugin %s: %v\n%s", name, err, b)
 	}
-	built[name] = out
-	return out, nil
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	final := filepath.Join(cache, fmt.Sprintf("%s-%x.wasm", name, sum[:8]))
+	// Same name, same bytes: a rename over a file another test binary
+	// placed is harmless, and readers never see a partial file.
+	if err := os.Rename(out, final); err != nil {
+		return "", err
+	}
+	built[name] = final
+	return final, nil
 }
 
 // MustRead builds name and returns its bytes, or panics (for TestMain and
