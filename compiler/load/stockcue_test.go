@@ -44,6 +44,8 @@ func TestStockCUEAgrees(t *testing.T) {
 	require.NoError(t, err)
 	invalid, err := filepath.Glob("testdata/invalid/*.yaml")
 	require.NoError(t, err)
+	require.NotEmpty(t, valid)
+	require.GreaterOrEqual(t, len(invalid), 30, "the error table's fixtures")
 	for _, f := range valid {
 		t.Run(f, func(t *testing.T) {
 			t.Parallel()
