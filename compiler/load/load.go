@@ -360,7 +360,9 @@ func joinRel(prefix, path string) string {
 }
 
 func newError(file string, pos token.Pos, path, msg string) *Error {
-	e := &Error{File: file, Path: path, Msg: msg}
+	// Without a position (an empty file, a document with no fields) the
+	// error points at the file's start: every error keeps file:line:col.
+	e := &Error{File: file, Path: path, Msg: msg, Line: 1, Column: 1}
 	if p := pos.Position(); p.IsValid() {
 		e.Line, e.Column = p.Line, p.Column
 	}
