@@ -306,7 +306,7 @@ wasm_unpinned contains f if {
 	f := util.finding(
 		where, "spec.sha256",
 		sprintf("module %s is not pinned: a re-pushed tag changes the code every gateway runs", [url]),
-		"set spec.sha256 to the module's digest (detour package prints it), or use url oci://...@sha256:<digest>",
+		"set spec.sha256 to the digest of the pushed image (detour compile --wasm-sha256), or use url oci://...@sha256:<digest>",
 	)
 }
 
