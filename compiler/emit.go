@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -17,11 +19,20 @@ var errComplex = errors.New("not written directly")
 // sorted keys, sequences, scalars tagged as JSON decodes) in exactly the
 // layout of the YAML library's emitter at indent 2, which spends most of
 // a compile's time queueing events. Scalars whose quoting is not obvious
-// are rendered by the library itself, once per distinct value.
+// are rendered by the library itself, once per distinct value
+// (up to a bound).
 type blockWriter struct {
-	out    []byte
-	quoted map[[3]string]string
+	out []byte
 }
+
+// quoted caches the library's renderings (tag, value, "key" or ""): the
+// same few values (digests, URLs, addresses) recur in every file. The
+// rendering depends on nothing else; the cap bounds what a long run keeps.
+var (
+	quoted    sync.Map
+	quotedN   atomic.Int64
+	quotedMax = int64(4096)
+)
 
 // writeYAML writes docs as encodeYAML does, falling back to it for the
 // whole stream when a tree holds something the block writer does not.
@@ -185,8 +196,8 @@ func (w *blockWriter) library(n *yaml.Node, key bool) (string, error) {
 	if key {
 		ck[2] = "key"
 	}
-	if s, ok := w.quoted[ck]; ok {
-		return s, nil
+	if s, ok := quoted.Load(ck); ok {
+		return s.(string), nil
 	}
 	m := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{scalar("!!str", "k"), n}}
 	prefix, suffix := "k: ", "\n"
@@ -203,10 +214,10 @@ func (w *blockWriter) library(n *yaml.Node, key bool) (string, error) {
 	if !okPrefix || !okSuffix || strings.ContainsAny(s, "\n") || key && strings.HasPrefix(s, "?") {
 		return "", errComplex
 	}
-	if w.quoted == nil {
-		w.quoted = map[[3]string]string{}
+	if quotedN.Load() < quotedMax {
+		quotedN.Add(1)
+		quoted.Store(ck, s)
 	}
-	w.quoted[ck] = s
 	return s, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/detour-mesh/detour/compiler/lower"
 )
@@ -33,6 +34,16 @@ type jsonpbMarshaler interface {
 // left out, 64-bit integers quoted) decodes to, without writing and parsing
 // the JSON: that round trip was most of a compile's time.
 func protoNode(m protoreflect.Message) (*yaml.Node, error) {
+	// The Struct of a WasmPlugin's configuration is most of a bundle's
+	// values: walk it as Go values, not through map reflection.
+	switch x := m.Interface().(type) {
+	case *structpb.Struct:
+		return structNode(x)
+	case *structpb.Value:
+		return jsonValueNode(x)
+	case *structpb.ListValue:
+		return listNode(x)
+	}
 	md := m.Descriptor()
 	fds := md.Fields()
 	switch wellKnown(md.FullName()) {
@@ -154,21 +165,7 @@ func singularNode(fd protoreflect.FieldDescriptor, v protoreflect.Value) (*yaml.
 	case uint64:
 		return scalar("!!str", strconv.FormatUint(x, 10)), nil
 	case float32, float64:
-		f := v.Float()
-		switch {
-		case math.IsInf(f, 1):
-			return scalar("!!str", "Infinity"), nil
-		case math.IsInf(f, -1):
-			return scalar("!!str", "-Infinity"), nil
-		case math.IsNaN(f):
-			return scalar("!!str", "NaN"), nil
-		}
-		// encoding/json's float format, exactly as the JSON held it.
-		b, err := json.Marshal(x)
-		if err != nil {
-			return nil, err
-		}
-		return numberNode(string(b)), nil
+		return floatNode(v.Float(), x)
 	case []byte:
 		b, err := json.Marshal(x)
 		if err != nil {
@@ -181,6 +178,69 @@ func singularNode(fd protoreflect.FieldDescriptor, v protoreflect.Value) (*yaml.
 		return scalar("!!str", s), nil
 	}
 	return nil, errUnsupported
+}
+
+// floatNode is a float as the JSON marshaller writes it: x (the float32 or
+// float64 itself) in encoding/json's format, or a string for the
+// non-finite values.
+func floatNode(f float64, x any) (*yaml.Node, error) {
+	switch {
+	case math.IsInf(f, 1):
+		return scalar("!!str", "Infinity"), nil
+	case math.IsInf(f, -1):
+		return scalar("!!str", "-Infinity"), nil
+	case math.IsNaN(f):
+		return scalar("!!str", "NaN"), nil
+	}
+	b, err := json.Marshal(x)
+	if err != nil {
+		return nil, err
+	}
+	return numberNode(string(b)), nil
+}
+
+func structNode(st *structpb.Struct) (*yaml.Node, error) {
+	fields := st.GetFields()
+	pairs := make([]pair, 0, len(fields))
+	for k, v := range fields {
+		n, err := jsonValueNode(v)
+		if err != nil {
+			return nil, err
+		}
+		pairs = append(pairs, pair{validString(k), n})
+	}
+	return mapping(pairs), nil
+}
+
+func listNode(l *structpb.ListValue) (*yaml.Node, error) {
+	vals := l.GetValues()
+	s := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: make([]*yaml.Node, 0, len(vals))}
+	for _, v := range vals {
+		n, err := jsonValueNode(v)
+		if err != nil {
+			return nil, err
+		}
+		s.Content = append(s.Content, n)
+	}
+	return s, nil
+}
+
+func jsonValueNode(v *structpb.Value) (*yaml.Node, error) {
+	switch k := v.GetKind().(type) {
+	case *structpb.Value_NullValue:
+		return scalar("!!null", "null"), nil
+	case *structpb.Value_NumberValue:
+		return floatNode(k.NumberValue, k.NumberValue)
+	case *structpb.Value_StringValue:
+		return scalar("!!str", validString(k.StringValue)), nil
+	case *structpb.Value_BoolValue:
+		return scalar("!!bool", strconv.FormatBool(k.BoolValue)), nil
+	case *structpb.Value_StructValue:
+		return structNode(k.StructValue)
+	case *structpb.Value_ListValue:
+		return listNode(k.ListValue)
+	}
+	return nil, errors.New("nil Value")
 }
 
 // durationNode is a Duration as its JSON string: seconds with 0, 3, 6 or 9
