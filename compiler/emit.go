@@ -29,10 +29,11 @@ type blockWriter struct {
 // same few values (digests, URLs, addresses) recur in every file. The
 // rendering depends on nothing else; the cap bounds what a long run keeps.
 var (
-	quoted    sync.Map
-	quotedN   atomic.Int64
-	quotedMax = int64(4096)
+	quoted  sync.Map
+	quotedN atomic.Int64
 )
+
+const quotedMax = 4096
 
 // writeYAML writes docs as encodeYAML does, falling back to it for the
 // whole stream when a tree holds something the block writer does not.
@@ -65,6 +66,11 @@ func (w *blockWriter) write(out []byte, docs []*yaml.Node) error {
 
 // node writes n at indent; inSeq means the line already holds "- ".
 func (w *blockWriter) node(n *yaml.Node, indent int, inSeq bool) error {
+	if n.Style != 0 || n.Anchor != "" || n.HeadComment != "" || n.LineComment != "" || n.FootComment != "" ||
+		n.Kind == yaml.MappingNode && (n.Tag != "!!map" || len(n.Content)%2 != 0) ||
+		n.Kind == yaml.SequenceNode && n.Tag != "!!seq" {
+		return errComplex
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		if len(n.Content) == 0 {
