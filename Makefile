@@ -32,6 +32,8 @@ demo: build ## compile the default example and print its ladder and what-if tabl
 check: ## formatting and tidiness gates
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) mod tidy -diff
+	$(GO) -C policies/tools mod tidy -diff
+	$(GO) -C compiler/istiocheck mod tidy -diff
 
 schemas: ## regenerate the Istio CUE definitions from the pinned istio.io/api CRDs
 	./schemas/istio/generate.sh
