@@ -14,7 +14,6 @@ import (
 
 	"github.com/detour-mesh/detour/compiler/explain"
 	"github.com/detour-mesh/detour/compiler/intent"
-	"github.com/detour-mesh/detour/compiler/load"
 	"github.com/detour-mesh/detour/compiler/lower"
 )
 
@@ -74,17 +73,7 @@ func TestBlockWriterMatchesLibrary(t *testing.T) {
 // intents produce is written by the block writer itself, not handed back
 // to the library, and equals the library's output.
 func TestBlockWriterCoversOutput(t *testing.T) {
-	var srcs []load.Source
-	for _, dir := range exampleDirs(t) {
-		s, err := load.Paths(dir)
-		require.NoError(t, err)
-		srcs = append(srcs, s...)
-	}
-	for i := range 8 {
-		s, err := load.Bytes(fmt.Sprintf("intent-%d.yaml", i), genIntent(i))
-		require.NoError(t, err)
-		srcs = append(srcs, s...)
-	}
+	srcs := sampleSources(t)
 	check := func(name string, docs []*yaml.Node) {
 		var w blockWriter
 		err := w.write(nil, docs)

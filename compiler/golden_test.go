@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -126,4 +127,22 @@ func TestCompileDuplicateIntent(t *testing.T) {
 	_, err = Compile(append(srcs, second), GoldenOptions)
 	require.Error(t, err)
 	assert.Regexp(t, `^other.yaml:3:1: metadata.name: intent bookinfo/reviews is already defined at .*intent.yaml:\d+:\d+$`, err.Error())
+}
+
+// sampleSources loads every example and a few of the benchmark's generated
+// intents: the inputs the rendering tests compare old and new paths on.
+func sampleSources(t *testing.T) []load.Source {
+	t.Helper()
+	var srcs []load.Source
+	for _, dir := range exampleDirs(t) {
+		s, err := load.Paths(dir)
+		require.NoError(t, err)
+		srcs = append(srcs, s...)
+	}
+	for i := range 8 {
+		s, err := load.Bytes(fmt.Sprintf("intent-%d.yaml", i), genIntent(i))
+		require.NoError(t, err)
+		srcs = append(srcs, s...)
+	}
+	return srcs
 }

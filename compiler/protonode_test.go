@@ -2,7 +2,6 @@ package compiler
 
 import (
 	"bytes"
-	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -22,7 +21,6 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/detour-mesh/detour/compiler/load"
 	"github.com/detour-mesh/detour/compiler/lower"
 )
 
@@ -113,17 +111,7 @@ func TestProtoNodeUnsupported(t *testing.T) {
 // TestRenderMatchesJSON: every object the examples and the benchmark's
 // generated intents produce renders as it did through JSON.
 func TestRenderMatchesJSON(t *testing.T) {
-	var srcs []load.Source
-	for _, dir := range exampleDirs(t) {
-		s, err := load.Paths(dir)
-		require.NoError(t, err)
-		srcs = append(srcs, s...)
-	}
-	for i := range 8 {
-		s, err := load.Bytes(fmt.Sprintf("intent-%d.yaml", i), genIntent(i))
-		require.NoError(t, err)
-		srcs = append(srcs, s...)
-	}
+	srcs := sampleSources(t)
 	objects := 0
 	for _, s := range srcs {
 		bundles, err := lower.Lower(s.Intent, GoldenOptions)
