@@ -330,36 +330,9 @@ func buildEnv() []hostFn {
 			}
 			return vm.copyOut([]byte(v), u32(s[3]), u32(s[4]))
 		}),
-		env("proxy_add_header_map_value", 5, func(vm *VM, c *contextState, s []uint64) Status {
-			t := MapType(u32(s[0]))
-			h := vm.mapFor(c, t, true)
-			if t > MapHTTPCallResponseTrailers || h == nil {
-				return StatusBadArgument
-			}
-			h.Add(vm.str(s[1], s[2]), vm.str(s[3], s[4]))
-			mutated(c, t)
-			return StatusOK
-		}),
-		env("proxy_replace_header_map_value", 5, func(vm *VM, c *contextState, s []uint64) Status {
-			t := MapType(u32(s[0]))
-			h := vm.mapFor(c, t, true)
-			if t > MapHTTPCallResponseTrailers || h == nil {
-				return StatusBadArgument
-			}
-			h.Set(vm.str(s[1], s[2]), vm.str(s[3], s[4]))
-			mutated(c, t)
-			return StatusOK
-		}),
-		env("proxy_remove_header_map_value", 3, func(vm *VM, c *contextState, s []uint64) Status {
-			t := MapType(u32(s[0]))
-			h := vm.mapFor(c, t, true)
-			if t > MapHTTPCallResponseTrailers || h == nil {
-				return StatusBadArgument
-			}
-			h.Remove(vm.str(s[1], s[2]))
-			mutated(c, t)
-			return StatusOK
-		}),
+		env("proxy_add_header_map_value", 5, mutateMap(func(h *Headers, vm *VM, s []uint64) { h.Add(vm.str(s[1], s[2]), vm.str(s[3], s[4])) })),
+		env("proxy_replace_header_map_value", 5, mutateMap(func(h *Headers, vm *VM, s []uint64) { h.Set(vm.str(s[1], s[2]), vm.str(s[3], s[4])) })),
+		env("proxy_remove_header_map_value", 3, mutateMap(func(h *Headers, vm *VM, s []uint64) { h.Remove(vm.str(s[1], s[2])) })),
 		env("proxy_continue_stream", 1, func(vm *VM, c *contextState, s []uint64) Status {
 			t := StreamType(u32(s[0]))
 			if t > StreamUpstream {
@@ -572,4 +545,20 @@ func copyFrom(b *Buffer, start, length int, data []byte, legacy bool) Status {
 		return StatusBadArgument
 	}
 	return StatusOK
+}
+
+// mutateMap is the shared body of the header-map mutators: the map must be
+// one Envoy lets a filter change at this point, and a change is recorded so
+// the route is re-selected (request headers) as Envoy does.
+func mutateMap(change func(h *Headers, vm *VM, s []uint64)) func(vm *VM, c *contextState, s []uint64) Status {
+	return func(vm *VM, c *contextState, s []uint64) Status {
+		t := MapType(u32(s[0]))
+		h := vm.mapFor(c, t, true)
+		if t > MapHTTPCallResponseTrailers || h == nil {
+			return StatusBadArgument
+		}
+		change(h, vm, s)
+		mutated(c, t)
+		return StatusOK
+	}
 }
