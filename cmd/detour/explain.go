@@ -24,7 +24,7 @@ type explained struct {
 func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	format := fs.String("format", "text", "output format: text or json")
+	format := formatFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: detour explain [--format text|json] PATH")
 		fmt.Fprintln(stderr, "\nPrints, for each source cluster, the failover ladder (clusters, order, weights),")
@@ -37,8 +37,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "detour explain: unknown --format %q (want text or json)\n", *format)
+	if !validFormat("explain", *format, stderr) {
 		return exitUsage
 	}
 	if len(paths) != 1 {

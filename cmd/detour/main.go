@@ -93,6 +93,20 @@ func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool
 	}
 }
 
+// formatFlag adds --format (text for people, json for machines) to fs.
+func formatFlag(fs *flag.FlagSet) *string {
+	return fs.String("format", "text", "output format: text or json")
+}
+
+// validFormat reports an unknown --format on stderr.
+func validFormat(cmd, format string, stderr io.Writer) bool {
+	if format == "text" || format == "json" {
+		return true
+	}
+	fmt.Fprintf(stderr, "detour %s: unknown --format %q (want text or json)\n", cmd, format)
+	return false
+}
+
 func runVersion(_ []string, stdout, _ io.Writer) int {
 	fmt.Fprintln(stdout, "detour", version)
 	return exitOK

@@ -31,7 +31,7 @@ type vetIntent struct {
 func runVet(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	format := fs.String("format", "text", "output format: text or json")
+	format := formatFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: detour vet [--format text|json] PATH...")
 		fmt.Fprintln(stderr, "\nValidates failover intents (.yaml, .yml, .json, .cue files, or directories")
@@ -43,8 +43,7 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "detour vet: unknown --format %q (want text or json)\n", *format)
+	if !validFormat("vet", *format, stderr) {
 		return exitUsage
 	}
 	if len(paths) == 0 {

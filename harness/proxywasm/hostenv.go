@@ -107,27 +107,9 @@ func (vm *VM) mapFor(c *contextState, t MapType, write bool) *Headers {
 	case MapResponseHeaders:
 		return s.respHeaders
 	case MapRequestTrailers:
-		if s.reqTrailers == nil && write && s.reqBody != nil && s.reqEOS {
-			if s.addedTrailers[0] == nil {
-				s.addedTrailers[0] = &Headers{}
-			}
-			return s.addedTrailers[0]
-		}
-		if s.reqTrailers == nil && s.addedTrailers[0] != nil {
-			return s.addedTrailers[0]
-		}
-		return s.reqTrailers
+		return s.trailers(0, s.reqTrailers, s.reqBody != nil && s.reqEOS, write)
 	case MapResponseTrailers:
-		if s.respTrailers == nil && write && s.respBody != nil && s.respEOS {
-			if s.addedTrailers[1] == nil {
-				s.addedTrailers[1] = &Headers{}
-			}
-			return s.addedTrailers[1]
-		}
-		if s.respTrailers == nil && s.addedTrailers[1] != nil {
-			return s.addedTrailers[1]
-		}
-		return s.respTrailers
+		return s.trailers(1, s.respTrailers, s.respBody != nil && s.respEOS, write)
 	}
 	return nil
 }
@@ -561,4 +543,17 @@ func mutateMap(change func(h *Headers, vm *VM, s []uint64)) func(vm *VM, c *cont
 		mutated(c, t)
 		return StatusOK
 	}
+}
+
+// trailers returns a direction's trailers (i: 0 request, 1 response). Where
+// the stream has none, a write in the last body callback adds them, as
+// Envoy's addDecodedTrailers/addEncodedTrailers do; later reads see those.
+func (s *HTTPContext) trailers(i int, have *Headers, lastBody, write bool) *Headers {
+	if have != nil {
+		return have
+	}
+	if write && lastBody && s.addedTrailers[i] == nil {
+		s.addedTrailers[i] = &Headers{}
+	}
+	return s.addedTrailers[i]
 }
