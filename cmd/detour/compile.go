@@ -1,19 +1,19 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
-	"regexp"
-	"strings"
 
 	"github.com/detour-mesh/detour/compiler"
 	"github.com/detour-mesh/detour/compiler/load"
 	"github.com/detour-mesh/detour/compiler/lower"
+	"github.com/detour-mesh/detour/internal/ociwasm"
+	"github.com/detour-mesh/detour/internal/outdir"
 )
-
-var sha256Hex = regexp.MustCompile(`^[a-f0-9]{64}$`)
 
 // runCompile compiles intents into Istio resources under -o DIR, atomically:
 // on any error nothing is written and an existing DIR is left as it was.
@@ -23,8 +23,9 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "output directory (replaced as a whole on success)")
 	wasmURL := fs.String("wasm-url", lower.DefaultWasmURL, "where Istio pulls Detour's Wasm filters (oci://, https://, file://)")
 	wasmSHA := fs.String("wasm-sha256", "", "digest pinning the filters (for oci://, the image manifest digest); empty = not pinned")
+	pkgDir := fs.String("package", "", "OCI image layout `DIR` from detour package: pins --wasm-url to its digest (oci://) or its module's SHA-256 (http(s)://)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: detour compile -o DIR [--wasm-url URL] [--wasm-sha256 HEX] PATH...")
+		fmt.Fprintln(stderr, "usage: detour compile -o DIR [--wasm-url URL] [--wasm-sha256 HEX] [--package DIR] PATH...")
 		fmt.Fprintln(stderr, "\nCompiles failover intents into Istio resources:")
 		fmt.Fprintln(stderr, "  DIR/<namespace>/<name>/intent.yaml           the normalised intent, status = explain analysis")
 		fmt.Fprintln(stderr, "  DIR/<namespace>/<name>/clusters/<cluster>.yaml what each cluster applies")
@@ -46,11 +47,18 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "detour compile: no PATH given")
 		fs.Usage()
 		return exitUsage
-	case !hasScheme(*wasmURL, "oci://", "https://", "http://", "file://"):
-		fmt.Fprintf(stderr, "detour compile: --wasm-url %q: want an oci://, https://, http:// or file:// URL\n", *wasmURL)
-		return exitUsage
-	case *wasmSHA != "" && !sha256Hex.MatchString(*wasmSHA):
-		fmt.Fprintf(stderr, "detour compile: --wasm-sha256 %q is not 64 lowercase hex digits\n", *wasmSHA)
+	}
+	var pkg *ociwasm.Package
+	if *pkgDir != "" {
+		var err error
+		if pkg, err = ociwasm.ReadLayout(*pkgDir); err != nil {
+			fmt.Fprintf(stderr, "detour compile: --package: %v\n", err)
+			return exitInvalid
+		}
+	}
+	sha, err := ociwasm.Pin(*wasmURL, *wasmSHA, pkg)
+	if err != nil {
+		fmt.Fprintf(stderr, "detour compile: %v\n", err)
 		return exitUsage
 	}
 	for _, p := range paths {
@@ -64,13 +72,20 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
-	files, err := compiler.Compile(srcs, compiler.Options{WasmURL: *wasmURL, WasmSHA256: *wasmSHA})
+	files, err := compiler.Compile(srcs, compiler.Options{WasmURL: *wasmURL, WasmSHA256: sha})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
-	if err := compiler.Write(*out, files); err != nil {
+	// Only the write traps SIGINT/SIGTERM: before it nothing is on disk and
+	// the signal may kill the process as usual.
+	ctx, stop := outdir.SignalContext(context.Background())
+	defer stop()
+	if err := compiler.WriteContext(ctx, *out, files); err != nil {
 		fmt.Fprintf(stderr, "detour compile: %v\n", err)
+		if errors.Is(err, outdir.ErrInterrupted) {
+			return exitInterrupted
+		}
 		return exitInvalid
 	}
 	fmt.Fprintf(stdout, "compiled %d intent(s) into %d file(s) under %s\n", len(srcs), len(files), *out)
@@ -86,13 +101,4 @@ func within(p, dir string) bool {
 	}
 	rel, err := filepath.Rel(ad, ap)
 	return err == nil && filepath.IsLocal(rel) // "." (p is dir) is local too
-}
-
-func hasScheme(u string, schemes ...string) bool {
-	for _, s := range schemes {
-		if strings.HasPrefix(u, s) && len(u) > len(s) {
-			return true
-		}
-	}
-	return false
 }

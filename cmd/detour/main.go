@@ -18,6 +18,9 @@ const (
 	exitOK      = 0
 	exitInvalid = 1 // invalid input, policy denial, failed expectation
 	exitUsage   = 2
+	// exitInterrupted is the shell's code for death by SIGINT (128+2):
+	// the command stopped on a signal after cleaning up.
+	exitInterrupted = 130
 )
 
 type command struct {
@@ -32,6 +35,7 @@ var commands = map[string]command{
 	"explain": {"print the failover ladder and what-if table of an intent", runExplain},
 	"policy":  {"check intents and compiled resources against Rego policies", runPolicy},
 	"wasm":    {"run a proxy-wasm module on a scripted HTTP exchange (wasm run)", runWasm},
+	"package": {"package a Wasm module as an OCI image layout Istio pulls; prints the digest", runPackage},
 	"version": {"print the version", runVersion},
 }
 
