@@ -81,3 +81,21 @@ func TestCompileRefusesForeignDir(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "mine", string(b))
 }
+
+// A compile killed mid-write (SIGKILL) leaves its temporary directory; the
+// next compile removes it, since its marker proves compile made it.
+func TestCompileRemovesStaleTemporary(t *testing.T) {
+	parent := t.TempDir()
+	stale := filepath.Join(parent, ".out.tmp-4194305-123") // PID above Linux's pid_max: dead
+	require.NoError(t, os.MkdirAll(filepath.Join(stale, "bookinfo"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(stale, compiler.Marker), nil, 0o644))
+	foreign := filepath.Join(parent, ".out.tmp-4194305-456") // no marker: not provably compile's
+	require.NoError(t, os.MkdirAll(foreign, 0o755))
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"compile", "-o", filepath.Join(parent, "out"), "../../examples/bookinfo"}, &stdout, &stderr)
+	require.Equal(t, exitOK, code, stderr.String())
+	_, err := os.Stat(stale)
+	assert.True(t, os.IsNotExist(err), "stale temporary removed")
+	_, err = os.Stat(foreign)
+	assert.NoError(t, err, "a directory without the marker is left alone")
+}

@@ -1,0 +1,155 @@
+package outdir
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var testOwner = Owner{Marker: ".detour-test", Tool: "detour test"}
+
+// deadPID is above Linux's largest pid_max (2^22): no process has it.
+const deadPID = 1<<22 + 1
+
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+func mkdir(t *testing.T, dir string, files ...string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for _, f := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644))
+	}
+}
+
+func writeAB(w *Writer) error {
+	if err := w.WriteFile("a", []byte("a")); err != nil {
+		return err
+	}
+	return w.WriteFile("sub/b", []byte("b"))
+}
+
+// A run killed mid-write leaves its temporary directory; the next run
+// removes it when the marker proves it is the owner's and its process is
+// gone, and leaves everything else alone.
+func TestReplaceRemovesStaleTemporaries(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	dead := strconv.Itoa(deadPID)
+	live := strconv.Itoa(os.Getppid()) // the go command running this test
+	mkdir(t, filepath.Join(parent, ".out.tmp-"+dead+"-111"), testOwner.Marker, "half.yaml")
+	mkdir(t, filepath.Join(parent, ".out.old-"+dead+"-222"), testOwner.Marker)
+	mkdir(t, filepath.Join(parent, ".out.tmp-"+dead+"-333"), "no-marker.yaml")   // not provably ours
+	mkdir(t, filepath.Join(parent, ".out.tmp-"+live+"-444"), testOwner.Marker)   // a run still going
+	mkdir(t, filepath.Join(parent, ".other.tmp-"+dead+"-555"), testOwner.Marker) // another target's
+	mkdir(t, filepath.Join(parent, ".out.tmp-"+dead+"-666"), ".someone-else")    // another owner's
+
+	require.NoError(t, Replace(context.Background(), dir, testOwner, writeAB))
+	assert.ElementsMatch(t, []string{
+		".other.tmp-" + dead + "-555",
+		".out.tmp-" + dead + "-333",
+		".out.tmp-" + dead + "-666",
+		".out.tmp-" + live + "-444",
+		"out",
+	}, entries(t, parent))
+}
+
+func TestReplaceInterrupted(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	mkdir(t, dir, testOwner.Marker, "keep")
+	ctx, cancel := context.WithCancel(context.Background())
+	err := Replace(ctx, dir, testOwner, func(w *Writer) error {
+		require.NoError(t, w.WriteFile("a", []byte("a")))
+		cancel()
+		return w.WriteFile("b", []byte("b"))
+	})
+	require.ErrorIs(t, err, ErrInterrupted)
+	assert.Equal(t, []string{"out"}, entries(t, parent), "the temporary directory is removed")
+	assert.Equal(t, []string{testOwner.Marker, "keep"}, entries(t, dir), "the old output is untouched")
+}
+
+// SIGINT and SIGTERM during a write end it cleanly instead of killing the
+// process with a half-written temporary directory on disk.
+func TestReplaceSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			parent := t.TempDir()
+			ctx, stop := SignalContext(context.Background())
+			defer stop()
+			err := Replace(ctx, filepath.Join(parent, "out"), testOwner, func(w *Writer) error {
+				require.NoError(t, w.WriteFile("a", []byte("a")))
+				require.NoError(t, syscall.Kill(os.Getpid(), sig))
+				<-ctx.Done() // delivery is asynchronous; the write goes on until it lands
+				return w.WriteFile("b", []byte("b"))
+			})
+			require.ErrorIs(t, err, ErrInterrupted)
+			assert.Empty(t, entries(t, parent))
+		})
+	}
+}
+
+// When the final rename fails, the previous output is put back.
+func TestReplaceRestoresOnFailedRename(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	mkdir(t, dir, testOwner.Marker, "keep")
+	rename = func(string, string) error { return errors.New("forced") }
+	defer func() { rename = os.Rename }()
+	err := Replace(context.Background(), dir, testOwner, writeAB)
+	require.ErrorContains(t, err, "forced")
+	assert.Equal(t, []string{"out"}, entries(t, parent))
+	assert.Equal(t, []string{testOwner.Marker, "keep"}, entries(t, dir))
+}
+
+func TestReplaceWritesMarkerAndContent(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	require.NoError(t, Replace(context.Background(), dir, testOwner, writeAB))
+	assert.Equal(t, []string{testOwner.Marker, "a", "sub"}, entries(t, dir))
+	b, err := os.ReadFile(filepath.Join(dir, "sub", "b"))
+	require.NoError(t, err)
+	assert.Equal(t, "b", string(b))
+	// A second run replaces its own output whole.
+	require.NoError(t, Replace(context.Background(), dir, testOwner, func(w *Writer) error { return w.WriteFile("c", nil) }))
+	assert.Equal(t, []string{testOwner.Marker, "c"}, entries(t, dir))
+	assert.Equal(t, []string{"out"}, entries(t, parent))
+}
+
+func TestTempPID(t *testing.T) {
+	tests := []struct {
+		name string
+		pid  int
+		ok   bool
+	}{
+		{".out.tmp-42-123", 42, true},
+		{".out.old-42-123", 42, true},
+		{".out.tmp-123456", 0, false}, // no PID: an older format, not provably stale
+		{".out.tmp-x-1", 0, false},
+		{".out.tmp-0-1", 0, false},
+		{".outer.tmp-42-1", 0, false},
+		{"out", 0, false},
+	}
+	for _, tc := range tests {
+		pid, ok := tempPID(tc.name, "out")
+		assert.Equal(t, tc.ok, ok, tc.name)
+		assert.Equal(t, tc.pid, pid, tc.name)
+	}
+}
