@@ -15,6 +15,10 @@ help: ## list targets
 build: ## build bin/detour
 	$(GO) build -o $(BIN) ./cmd/detour
 
+.PHONY: install
+install: ## install detour on PATH (into $(go env GOBIN), else $(go env GOPATH)/bin)
+	$(GO) install ./cmd/detour
+
 test: ## run every test (the CI command)
 	$(GO) vet ./...
 	# build the pinned stock tools first: tests run them, and a cold build must not eat a test's timeout

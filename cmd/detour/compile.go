@@ -20,7 +20,7 @@ import (
 func runCompile(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("o", "", "output directory (replaced as a whole on success)")
+	out := fs.String("o", "", "output `DIR` (replaced as a whole on success)")
 	wasmURL := fs.String("wasm-url", lower.DefaultWasmURL, "where Istio pulls Detour's Wasm filters (oci://, https://, file://)")
 	wasmSHA := fs.String("wasm-sha256", "", "digest pinning the filters (for oci://, the image manifest digest); empty = not pinned")
 	pkgDir := fs.String("package", "", "OCI image layout `DIR` from detour package: pins --wasm-url to its digest (oci://) or its module's SHA-256 (http(s)://)")

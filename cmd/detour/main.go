@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 )
 
@@ -45,12 +46,29 @@ var version = "dev"
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(stdout) // asked for: stdout, so "detour --help | less" works
+		return exitOK
+	case "help":
+		if len(args) == 1 {
+			usage(stdout)
+			return exitOK
+		}
+		// "detour help vet" is "detour vet -h"; "detour help wasm run" too.
+		c, ok := commands[args[1]]
+		if !ok {
+			fmt.Fprintf(stderr, "detour help: unknown command %q\n\n", args[1])
+			usage(stderr)
 			return exitUsage
 		}
-		return exitOK
+		return c.run(append(args[2:len(args):len(args)], "-h"), stdout, stdout)
+	case "-version", "--version":
+		return runVersion(nil, stdout, stderr)
 	}
 	c, ok := commands[args[0]]
 	if !ok {
@@ -58,7 +76,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitUsage
 	}
+	if asksHelp(args[1:]) {
+		// The help the user asked for goes to stdout; flag and usage
+		// errors stay on stderr.
+		return c.run(args[1:], stdout, stdout)
+	}
 	return c.run(args[1:], stdout, stderr)
+}
+
+// asksHelp reports whether args hold -h, -help or --help before any "--".
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 func usage(w io.Writer) {
@@ -111,7 +147,37 @@ func validFormat(cmd, format string, stderr io.Writer) bool {
 	return false
 }
 
-func runVersion(_ []string, stdout, _ io.Writer) int {
-	fmt.Fprintln(stdout, "detour", version)
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: detour version")
+		fmt.Fprintln(stderr, "\nPrints the version: the release set at build time, or the module version")
+		fmt.Fprintln(stderr, "Go recorded when it built the binary (go install ...@VERSION). No flags.")
+	}
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "detour version: unexpected argument %q\n", pos[0])
+		return exitUsage
+	}
+	bi, ok := debug.ReadBuildInfo()
+	fmt.Fprintln(stdout, "detour", versionOf(version, bi, ok))
 	return exitOK
+}
+
+// versionOf is the version to print: the one set with -ldflags, else the
+// main module's version from the build info ("go install
+// github.com/detour-mesh/detour/cmd/detour@v1.2.3" records v1.2.3; a build
+// in a clone records a VCS pseudo-version or "(devel)"), else "dev".
+func versionOf(ldflags string, bi *debug.BuildInfo, ok bool) string {
+	if ldflags != "dev" && ldflags != "" {
+		return ldflags
+	}
+	if ok && bi != nil && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
 }

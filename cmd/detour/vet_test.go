@@ -31,7 +31,7 @@ func TestVet(t *testing.T) {
 		{name: "no paths", args: nil, wantCode: exitUsage, wantErr: "usage: detour vet"},
 		{name: "unknown flag", args: []string{"--frob", "x"}, wantCode: exitUsage, wantErr: "flag provided but not defined"},
 		{name: "unknown format", args: []string{"--format", "xml", "x"}, wantCode: exitUsage, wantErr: `unknown --format "xml"`},
-		{name: "help", args: []string{"-h"}, wantCode: exitOK, wantErr: "usage: detour vet"},
+		{name: "help", args: []string{"-h"}, wantCode: exitOK, wantOut: "usage: detour vet"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

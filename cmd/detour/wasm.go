@@ -25,10 +25,6 @@ flags:
 
 // runWasm implements "detour wasm run".
 func runWasm(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "run" {
-		fmt.Fprint(stderr, wasmUsage)
-		return exitUsage
-	}
 	fs := flag.NewFlagSet("wasm run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, wasmUsage); fs.PrintDefaults() }
@@ -39,6 +35,18 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", 0, "worker VMs (overrides workers)")
 	cacheDir := fs.String("cache-dir", os.Getenv("DETOUR_WASM_CACHE_DIR"), "keep compiled modules in `DIR` across runs")
 	interp := fs.Bool("interpreter", false, "use wazero's interpreter instead of its compiler")
+	switch {
+	case len(args) == 0:
+		fs.Usage()
+		return exitUsage
+	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
+		fs.Usage()
+		return exitOK
+	case args[0] != "run":
+		fmt.Fprintf(stderr, "detour wasm: unknown subcommand %q (the one subcommand is run)\n\n", args[0])
+		fs.Usage()
+		return exitUsage
+	}
 	var positional []string
 	rest := args[1:]
 	for {
