@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/detour-mesh/detour/compiler"
 	"github.com/detour-mesh/detour/compiler/intent"
 	"github.com/detour-mesh/detour/compiler/load"
 )
@@ -52,6 +53,13 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 	}
 
 	srcs, err := load.Paths(paths...)
+	if err == nil {
+		// Two arguments defining one intent: compile refuses them, so vet
+		// must too, with the same message.
+		if err = compiler.Unique(srcs); err != nil {
+			srcs = nil
+		}
+	}
 	var errs load.Errors
 	if err != nil && !errors.As(err, &errs) {
 		fmt.Fprintf(stderr, "detour vet: %v\n", err)

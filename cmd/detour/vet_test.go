@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -92,4 +94,35 @@ func TestVetJSON(t *testing.T) {
 			"path": "spec.failover.order[1]", "message": `unknown cluster "north"`,
 		}, res.Errors[1])
 	})
+}
+
+// One intent in two arguments: compile refuses it, so vet does too, with the
+// very same message; the same name in another namespace is a different
+// intent.
+func TestVetDuplicatesAcrossArguments(t *testing.T) {
+	valid, err := os.ReadFile("testdata/vet/valid.yaml")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	a, b, other := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml"), filepath.Join(dir, "other.yaml")
+	require.NoError(t, os.WriteFile(a, valid, 0o644))
+	require.NoError(t, os.WriteFile(b, valid, 0o644))
+	require.NoError(t, os.WriteFile(other, bytes.Replace(valid, []byte("namespace: bookinfo"), []byte("namespace: shop"), 1), 0o644))
+
+	var vout, verr, cout, cerr bytes.Buffer
+	assert.Equal(t, exitInvalid, run([]string{"vet", a, b}, &vout, &verr))
+	assert.Equal(t, exitInvalid, run([]string{"compile", "-o", filepath.Join(dir, "out"), a, b}, &cout, &cerr))
+	assert.Empty(t, vout.String())
+	want := b + ":1:1: metadata.name: intent bookinfo/reviews is already defined at " + a + ":1:1\n"
+	assert.Equal(t, want, verr.String())
+	assert.Equal(t, want, cerr.String(), "compile says the same")
+
+	var jout, jerr bytes.Buffer
+	assert.Equal(t, exitInvalid, run([]string{"vet", "--format", "json", a, b}, &jout, &jerr))
+	assert.Contains(t, jout.String(), `"valid": false`)
+	assert.Contains(t, jout.String(), `"path": "metadata.name"`)
+	assert.NotContains(t, jout.String(), `"intents"`)
+
+	var oout, oerr bytes.Buffer
+	assert.Equal(t, exitOK, run([]string{"vet", a, other}, &oout, &oerr), oerr.String())
+	assert.Equal(t, 2, strings.Count(oout.String(), " ok\n"))
 }
