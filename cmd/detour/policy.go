@@ -41,7 +41,8 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: detour policy [-p DIR] [-o text|json|sarif|junit|github] [--except ID] [--fail-on-warn] PATH...")
 		fmt.Fprintln(stderr, "\nChecks intents (.yaml, .yml, .json, .cue) and Istio resources (compiled or")
-		fmt.Fprintln(stderr, "hand-written YAML; directories are walked) against the Rego policies.")
+		fmt.Fprintln(stderr, "hand-written YAML; directories are walked; - reads a YAML/JSON stream from stdin)")
+		fmt.Fprintln(stderr, "against the Rego policies.")
 		fmt.Fprintln(stderr, "Exit 0 clean, 1 on a denial, 2 usage.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
@@ -59,7 +60,20 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	paths, fromStdin, err := takeStdin(paths)
+	if err != nil {
+		fmt.Fprintf(stderr, "detour policy: %v\n", err)
+		return exitUsage
+	}
 	docs, err := policy.Collect(paths...)
+	if err == nil && fromStdin {
+		var data []byte
+		if data, err = readStdin(); err == nil {
+			var more []policy.Document
+			more, err = policy.Parse(stdinName, data)
+			docs = append(docs, more...)
+		}
+	}
 	if err != nil {
 		var errs load.Errors
 		if errors.As(err, &errs) {

@@ -36,7 +36,8 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: detour vet [--format text|json] PATH...")
 		fmt.Fprintln(stderr, "\nValidates failover intents (.yaml, .yml, .json, .cue files, or directories")
-		fmt.Fprintln(stderr, "holding them) against the intent schema. Exit 0 valid, 1 invalid, 2 usage.")
+		fmt.Fprintln(stderr, "holding them; - reads a YAML/JSON stream from stdin) against the intent schema.")
+		fmt.Fprintln(stderr, "Exit 0 valid, 1 invalid, 2 usage.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -52,7 +53,12 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	srcs, err := load.Paths(paths...)
+	paths, fromStdin, err := takeStdin(paths)
+	if err != nil {
+		fmt.Fprintf(stderr, "detour vet: %v\n", err)
+		return exitUsage
+	}
+	srcs, err := loadArgs(paths, fromStdin)
 	if err == nil {
 		// Two arguments defining one intent: compile refuses them, so vet
 		// must too, with the same message.
@@ -88,4 +94,39 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	return exitOK
+}
+
+// loadArgs loads paths and, with fromStdin, the stream on stdin, reporting
+// the errors of both together.
+func loadArgs(paths []string, fromStdin bool) ([]load.Source, error) {
+	var (
+		srcs []load.Source
+		errs load.Errors
+	)
+	add := func(s []load.Source, err error) error {
+		var es load.Errors
+		if err != nil && !errors.As(err, &es) {
+			return err
+		}
+		srcs, errs = append(srcs, s...), append(errs, es...)
+		return nil
+	}
+	if len(paths) > 0 {
+		if err := add(load.Paths(paths...)); err != nil {
+			return nil, err
+		}
+	}
+	if fromStdin {
+		data, err := readStdin()
+		if err != nil {
+			return nil, err
+		}
+		if err := add(load.Bytes(stdinName, data)); err != nil {
+			return nil, err
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return srcs, nil
 }

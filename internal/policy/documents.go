@@ -169,6 +169,13 @@ func readFile(file string) ([]Document, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Parse(file, data)
+}
+
+// Parse reads the documents of one YAML or JSON stream held in memory (such
+// as stdin), named file in positions; intents are loaded as Collect loads
+// them.
+func Parse(file string, data []byte) ([]Document, error) {
 	var docs []Document
 	for _, c := range splitDocuments(data) {
 		var node yamlv3.Node
