@@ -60,6 +60,7 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	inputs := paths
 	paths, fromStdin, err := takeStdin(paths)
 	if err != nil {
 		fmt.Fprintf(stderr, "detour policy: %v\n", err)
@@ -97,6 +98,18 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "detour policy: --except %s: no such rule (ids are listed in policies/README.md)\n", id)
 			return exitUsage
 		}
+	}
+	// Nothing to check is not a pass: an empty directory, an empty file or
+	// YAML of another kind would otherwise report "0 denials".
+	checked := 0
+	for _, d := range docs {
+		if d.Checked() {
+			checked++
+		}
+	}
+	if checked == 0 {
+		fmt.Fprintf(stderr, "detour policy: nothing to check: %d document(s), none a FailoverIntent or an Istio resource, in %s\n", len(docs), strings.Join(inputs, " "))
+		return exitInvalid
 	}
 	rep, err := eng.Check(ctx, docs)
 	if err != nil {

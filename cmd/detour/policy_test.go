@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 )
 
@@ -65,5 +66,53 @@ func TestCIExamples(t *testing.T) {
 		for _, w := range want {
 			assert.Contains(t, string(b), w, file)
 		}
+	}
+}
+
+// Nothing to check is not a pass, and a team policy directory that adds no
+// rule is an error, not silence.
+func TestPolicyNothingToCheck(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(data), 0o644))
+		return p
+	}
+	empty := filepath.Join(dir, "emptydir")
+	require.NoError(t, os.MkdirAll(empty, 0o755))
+	emptyFile := write("empty.yaml", "")
+	other := write("other.yaml", "foo: bar\n")
+	deploy := write("deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n")
+	noPolicies := filepath.Join(dir, "nopolicies")
+	require.NoError(t, os.MkdirAll(noPolicies, 0o755))
+	write("nopolicies/README.md", "rules go here\n")
+	wrongPkg := filepath.Dir(write("wrongpkg/team.rego", "package team\n\ndeny_x contains msg if { msg := \"x\"; false }\n"))
+	const safe = "../../internal/policy/testdata/safe"
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{name: "empty directory", args: []string{empty}, wantCode: exitInvalid, wantErr: "nothing to check: 0 document(s), none a FailoverIntent or an Istio resource, in " + empty},
+		{name: "empty file", args: []string{emptyFile}, wantCode: exitInvalid, wantErr: "nothing to check: 0 document(s)"},
+		{name: "yaml that is not a resource", args: []string{other}, wantCode: exitInvalid, wantErr: "nothing to check: 1 document(s)"},
+		{name: "kubernetes but not istio", args: []string{deploy}, wantCode: exitInvalid, wantErr: "nothing to check: 1 document(s)"},
+		{name: "other documents beside an intent are fine", args: []string{deploy, safe}, wantCode: exitOK},
+		{name: "policy directory without policies", args: []string{"-p", noPolicies, safe}, wantCode: exitUsage, wantErr: "policy directory " + noPolicies + ": no .rego files"},
+		{name: "policy directory of another package", args: []string{"-p", wrongPkg, safe}, wantCode: exitUsage, wantErr: "no rules in package main (found package team)"},
+		{name: "missing policy directory", args: []string{"-p", filepath.Join(dir, "nope"), safe}, wantCode: exitUsage, wantErr: "nope"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(append([]string{"policy"}, tc.args...), &out, &errb)
+			assert.Equal(t, tc.wantCode, code, "stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+			assert.Contains(t, errb.String(), tc.wantErr)
+			if tc.wantCode != exitOK {
+				assert.Empty(t, out.String(), "errors print nothing on stdout")
+			}
+		})
 	}
 }

@@ -31,6 +31,23 @@ type Document struct {
 	base int          // lines in File before the text node was parsed from
 }
 
+// Checked reports whether the policies judge d: a FailoverIntent or an Istio
+// resource (an apiVersion of an istio.io group). Any other document is
+// carried along but nothing checks it.
+func (d Document) Checked() bool {
+	m, ok := d.Value.(map[string]any)
+	if !ok {
+		return false
+	}
+	api, _ := m["apiVersion"].(string)
+	kind, _ := m["kind"].(string)
+	if api == intent.APIVersion && kind == intent.Kind {
+		return true
+	}
+	group, _, ok := strings.Cut(api, "/")
+	return ok && kind != "" && (group == "istio.io" || strings.HasSuffix(group, ".istio.io"))
+}
+
 // Position returns the line and column of a field path such as
 // "spec.http[0].retries" inside the document, falling back to the nearest
 // ancestor that was written, and to the document's start.

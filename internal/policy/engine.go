@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -115,16 +116,33 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		}
 		modules["policies/"+name] = m
 	}
-	if len(opts.PolicyDirs) > 0 {
+	for _, dir := range opts.PolicyDirs {
 		res, err := loader.NewFileLoader().WithRegoVersion(ast.RegoV1).WithProcessAnnotation(true).
-			Filtered(opts.PolicyDirs, func(_ string, info os.FileInfo, _ int) bool {
+			Filtered([]string{dir}, func(_ string, info os.FileInfo, _ int) bool {
 				return !info.IsDir() && !strings.HasSuffix(info.Name(), ".rego")
 			})
 		if err != nil {
 			return nil, err
 		}
+		// A team policy directory that adds nothing is a mistake (a wrong
+		// path, or conftest's other package names): say so instead of
+		// checking as if it had passed.
+		var other []string
+		found := false
 		for name, m := range res.ParsedModules() {
 			modules[name] = m
+			if pkg := m.Package.Path.String(); pkg == "data.main" {
+				found = true
+			} else if !slices.Contains(other, strings.TrimPrefix(pkg, "data.")) {
+				other = append(other, strings.TrimPrefix(pkg, "data."))
+			}
+		}
+		switch {
+		case len(res.ParsedModules()) == 0:
+			return nil, fmt.Errorf("policy directory %s: no .rego files", dir)
+		case !found:
+			sort.Strings(other)
+			return nil, fmt.Errorf("policy directory %s: no rules in package main (found package %s); deny_, warn_ and exception rules must be in package main", dir, strings.Join(other, ", "))
 		}
 	}
 	compiler := ast.NewCompiler()

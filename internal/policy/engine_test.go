@@ -225,3 +225,41 @@ func TestArtifactURI(t *testing.T) {
 	assert.Equal(t, "/elsewhere/a.yaml", artifactURI("/repo", "/elsewhere/a.yaml"))
 	assert.Equal(t, "out/a.yaml", artifactURI("/repo", "out/a.yaml"))
 }
+
+func TestChecked(t *testing.T) {
+	tests := []struct {
+		value any
+		want  bool
+	}{
+		{map[string]any{"apiVersion": "detour.dev/v1alpha1", "kind": "FailoverIntent"}, true},
+		{map[string]any{"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule"}, true},
+		{map[string]any{"apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin"}, true},
+		{map[string]any{"apiVersion": "networking.istio.io/v1"}, false},
+		{map[string]any{"apiVersion": "detour.dev/v1alpha1", "kind": "Other"}, false},
+		{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment"}, false},
+		{map[string]any{"apiVersion": "evil-istio.io/v1", "kind": "X"}, false},
+		{map[string]any{"foo": "bar"}, false},
+		{[]any{"x"}, false},
+		{nil, false},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, Document{Value: tc.value}.Checked(), "%v", tc.value)
+	}
+}
+
+func TestTeamPolicyDirAddsNothing(t *testing.T) {
+	empty := t.TempDir()
+	_, err := New(context.Background(), Options{PolicyDirs: []string{empty}})
+	require.ErrorContains(t, err, "policy directory "+empty+": no .rego files")
+
+	other := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(other, "a.rego"), []byte("package team.rules\n\nwarn_x contains \"x\" if { false }\n"), 0o644))
+	_, err = New(context.Background(), Options{PolicyDirs: []string{other}})
+	require.ErrorContains(t, err, "no rules in package main (found package team.rules)")
+
+	// One good directory does not excuse an empty one.
+	_, err = New(context.Background(), Options{PolicyDirs: []string{"testdata/teampolicy", empty}})
+	require.ErrorContains(t, err, "no .rego files")
+	_, err = New(context.Background(), Options{PolicyDirs: []string{"testdata/teampolicy"}})
+	require.NoError(t, err)
+}
