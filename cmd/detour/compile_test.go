@@ -99,3 +99,25 @@ func TestCompileRemovesStaleTemporary(t *testing.T) {
 	_, err = os.Stat(foreign)
 	assert.NoError(t, err, "a directory without the marker is left alone")
 }
+
+// A symlink as -o is followed (the link stays); an -o under a file names
+// the user's path.
+func TestCompileOutputPaths(t *testing.T) {
+	parent := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(parent, "real"), 0o755))
+	link := filepath.Join(parent, "out")
+	require.NoError(t, os.Symlink("real", link))
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"compile", "-o", link, "../../examples/bookinfo"}, &stdout, &stderr), stderr.String())
+	fi, err := os.Lstat(link)
+	require.NoError(t, err)
+	assert.NotZero(t, fi.Mode()&os.ModeSymlink)
+	_, err = os.Stat(filepath.Join(parent, "real", "bookinfo/reviews/intent.yaml"))
+	assert.NoError(t, err)
+
+	file := filepath.Join(parent, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	stderr.Reset()
+	assert.Equal(t, exitInvalid, run([]string{"compile", "-o", filepath.Join(file, "out"), "../../examples/bookinfo"}, &stdout, &stderr))
+	assert.Equal(t, "detour compile: "+filepath.Join(file, "out")+": "+file+" is not a directory\n", stderr.String())
+}

@@ -62,73 +62,254 @@ var ErrInterrupted = errors.New("interrupted; nothing written")
 // before the final rename) nothing is left behind and an existing dir is
 // untouched. Temporary directories of earlier runs of the same owner that
 // were killed (SIGKILL, power loss) are removed first.
-func Replace(ctx context.Context, dir string, o Owner, fill func(w *Writer) error) (err error) {
-	dir = filepath.Clean(dir)
-	if fi, statErr := os.Stat(dir); statErr == nil && !fi.IsDir() {
-		return fmt.Errorf("%s: exists and is not a directory", dir)
-	}
-	parent, base := filepath.Split(dir)
-	if parent == "" {
-		parent = "."
-	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	RemoveStale(dir, o)
-	// The PID in the name tells a later run whether the writer still lives.
-	tmp, err := os.MkdirTemp(parent, tempPrefix(base, "tmp")+strconv.Itoa(os.Getpid())+"-")
+//
+// A symlink to a directory is followed: the directory it points to is
+// written and the link kept. A directory that cannot be renamed (a mount
+// point, such as a container's volume) is written in place instead: its old
+// entries are swapped for the new ones by renames inside it. Every error
+// names dir as the caller gave it.
+func Replace(ctx context.Context, dir string, o Owner, fill func(w *Writer) error) error {
+	user := filepath.Clean(dir)
+	real, err := target(user)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
+	parent, _ := split(real)
+	if err := mkdirParent(parent); err != nil {
+		return fmt.Errorf("%s: %w", user, err)
+	}
+	RemoveStale(real, o)
+	if err := owned(real, o); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return named(user, err)
+	}
+	tmp, err := newTemp(parent, real, "tmp", o)
+	if err != nil {
+		// A writable directory in a read-only parent (a volume mounted
+		// into a read-only container) can still be written in place.
+		if fi, serr := os.Stat(real); serr == nil && fi.IsDir() {
+			if ierr := inPlace(ctx, real, o, fill); ierr == nil {
+				return nil
+			} else if errors.Is(ierr, ErrInterrupted) || ctx.Err() != nil {
+				return named(user, interrupted(ctx, ierr))
+			}
 		}
-	}()
+		return fmt.Errorf("%s: cannot write next to it, in %s: %w", user, parent, pathErr(err))
+	}
+	err = fillTemp(ctx, tmp, fill)
+	if err == nil {
+		err = swap(real, tmp, o)
+	}
+	os.RemoveAll(tmp) // gone after a successful swap; debris otherwise
+	if errors.Is(err, errNotRenamable) {
+		err = inPlace(ctx, real, o, fill)
+	}
+	if err != nil {
+		return named(user, interrupted(ctx, err))
+	}
+	return nil
+}
+
+// errNotRenamable is swap's answer for a directory that cannot be moved.
+var errNotRenamable = errors.New("cannot be renamed")
+
+// target resolves dir: a symlink is followed to the directory it names;
+// anything but a directory or nothing is refused.
+func target(dir string) (string, error) {
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		return dir, nil // mkdirParent says what is in the way
+	case err != nil:
+		return "", fmt.Errorf("%s: %w", dir, pathErr(err))
+	case fi.Mode()&os.ModeSymlink != 0:
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return "", fmt.Errorf("%s: a symlink to nothing (%v); point it at a directory or remove it", dir, pathErr(err))
+		}
+		if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+			return "", fmt.Errorf("%s: a symlink to %s, which is not a directory", dir, real)
+		}
+		return real, nil
+	case !fi.IsDir():
+		return "", fmt.Errorf("%s: exists and is not a directory", dir)
+	}
+	return dir, nil
+}
+
+func split(dir string) (parent, base string) {
+	parent, base = filepath.Split(dir)
+	if parent == "" {
+		parent = "."
+	}
+	return filepath.Clean(parent), base
+}
+
+// mkdirParent creates parent, saying which part of it is in the way.
+func mkdirParent(parent string) error {
+	for p := parent; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory", p)
+			}
+			break
+		}
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("cannot create %s: %w", parent, pathErr(err))
+	}
+	return nil
+}
+
+// pathErr drops the path of a *PathError: callers name the user's path.
+func pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// named prefixes err with the user's path unless it already starts with it.
+func named(user string, err error) error {
+	if strings.HasPrefix(err.Error(), user+":") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", user, err)
+}
+
+// newTemp makes a temporary directory in in, named after dir with the PID
+// (which tells a later run whether the writer still lives), holding o's
+// marker from its first moment: a run killed while filling leaves a
+// directory that proves it is ours.
+func newTemp(in, dir, kind string, o Owner) (string, error) {
+	_, base := split(dir)
+	tmp, err := mkdirTemp(in, tempPrefix(base, kind)+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return "", err
+	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
+		os.RemoveAll(tmp)
+		return "", err
 	}
-	// The marker goes in first: a run killed while filling leaves a
-	// directory that proves it is ours.
 	if err := os.WriteFile(filepath.Join(tmp, o.Marker), []byte("written by "+o.Tool+": the whole directory is replaced on every run\n"), 0o644); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// mkdirTemp is os.MkdirTemp; tests replace it to force a failure.
+var mkdirTemp = os.MkdirTemp
+
+func fillTemp(ctx context.Context, tmp string, fill func(w *Writer) error) error {
+	if err := fill(&Writer{ctx: ctx, Dir: tmp}); err != nil {
 		return err
 	}
-	if err := fill(&Writer{ctx: ctx, Dir: tmp}); err != nil {
-		return interrupted(ctx, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return interrupted(ctx, err)
-	}
-	// Move an existing dir aside first: a rename cannot replace a non-empty
-	// directory.
+	return ctx.Err()
+}
+
+// swap puts tmp in dir's place. An existing dir is moved aside first (a
+// rename cannot replace a non-empty directory) and put back if the final
+// rename fails.
+func swap(dir, tmp string, o Owner) error {
+	parent, base := split(dir)
 	var old string
-	if _, statErr := os.Stat(dir); statErr == nil {
-		if err = owned(dir, o); err != nil {
+	if _, err := os.Stat(dir); err == nil {
+		if err := owned(dir, o); err != nil {
 			return err
 		}
-		old, err = os.MkdirTemp(parent, tempPrefix(base, "old")+strconv.Itoa(os.Getpid())+"-")
-		if err != nil {
+		// Named like tmp (PID and all), so a run killed between the two
+		// renames leaves something RemoveStale recognises.
+		old = filepath.Join(parent, tempPrefix(base, "old")+filepath.Base(tmp)[len(tempPrefix(base, "tmp")):])
+		if err := rename(dir, old); err != nil {
+			if busy(err) {
+				return errNotRenamable
+			}
 			return err
 		}
-		if err = os.Remove(old); err != nil {
-			return err
-		}
-		if err = os.Rename(dir, old); err != nil {
-			return err
-		}
-	} else if !errors.Is(statErr, os.ErrNotExist) {
-		return statErr
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
-	if err = rename(tmp, dir); err != nil {
+	if err := rename(tmp, dir); err != nil {
 		if old != "" {
-			if rerr := os.Rename(old, dir); rerr != nil {
-				return fmt.Errorf("%w (and restoring %s from %s failed: %v)", err, dir, old, rerr)
+			if rerr := rename(old, dir); rerr != nil {
+				return fmt.Errorf("%w (and restoring it from %s failed: %v)", err, old, rerr)
 			}
 		}
 		return err
 	}
 	if old != "" {
 		return os.RemoveAll(old)
+	}
+	return nil
+}
+
+// busy reports a rename refused because the directory is in use as a mount
+// point (EBUSY) or lives on another device than its parent (EXDEV).
+func busy(err error) bool {
+	return errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV)
+}
+
+// inPlace writes dir when it cannot be renamed: the content is written into
+// a temporary directory inside dir (same filesystem), the old entries are
+// moved into another one, the new entries moved out into dir, and the old
+// ones removed. A failure before the last step puts the old entries back.
+func inPlace(ctx context.Context, dir string, o Owner, fill func(w *Writer) error) (err error) {
+	tmp, err := newTemp(dir, dir, "tmp", o)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := fillTemp(ctx, tmp, fill); err != nil {
+		return err
+	}
+	old, err := newTemp(dir, dir, "old", o)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{filepath.Base(tmp): true, filepath.Base(old): true}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var moved []string
+	defer func() {
+		if err != nil {
+			// Put the old entries back; new ones already moved out are
+			// removed first.
+			news, _ := os.ReadDir(dir)
+			for _, e := range news {
+				if !keep[e.Name()] {
+					os.RemoveAll(filepath.Join(dir, e.Name()))
+				}
+			}
+			for _, name := range moved {
+				os.Rename(filepath.Join(old, name), filepath.Join(dir, name))
+			}
+		}
+		os.RemoveAll(old)
+	}()
+	for _, e := range entries {
+		if keep[e.Name()] {
+			continue
+		}
+		if err := rename(filepath.Join(dir, e.Name()), filepath.Join(old, e.Name())); err != nil {
+			return err
+		}
+		moved = append(moved, e.Name())
+	}
+	news, err := os.ReadDir(tmp)
+	if err != nil {
+		return err
+	}
+	for _, e := range news {
+		if err := rename(filepath.Join(tmp, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -164,24 +345,24 @@ func owned(dir string, o Owner) error {
 // next to dir: named like Replace names them, holding o's marker, and made
 // by a process that no longer exists. Anything else is left alone.
 func RemoveStale(dir string, o Owner) {
-	parent, base := filepath.Split(filepath.Clean(dir))
-	if parent == "" {
-		parent = "."
-	}
-	entries, err := os.ReadDir(parent)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		pid, ok := tempPID(e.Name(), base)
-		if !ok || !e.IsDir() || alive(pid) {
+	parent, base := split(filepath.Clean(dir))
+	// Beside dir, and inside it (where a write in place puts them).
+	for _, in := range []string{parent, dir} {
+		entries, err := os.ReadDir(in)
+		if err != nil {
 			continue
 		}
-		p := filepath.Join(parent, e.Name())
-		if _, err := os.Lstat(filepath.Join(p, o.Marker)); err != nil {
-			continue
+		for _, e := range entries {
+			pid, ok := tempPID(e.Name(), base)
+			if !ok || !e.IsDir() || alive(pid) {
+				continue
+			}
+			p := filepath.Join(in, e.Name())
+			if _, err := os.Lstat(filepath.Join(p, o.Marker)); err != nil {
+				continue
+			}
+			os.RemoveAll(p)
 		}
-		os.RemoveAll(p)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -111,7 +112,12 @@ func TestReplaceRestoresOnFailedRename(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "out")
 	mkdir(t, dir, testOwner.Marker, "keep")
-	rename = func(string, string) error { return errors.New("forced") }
+	rename = func(from, to string) error {
+		if strings.HasPrefix(filepath.Base(from), ".out.tmp-") {
+			return errors.New("forced")
+		}
+		return os.Rename(from, to)
+	}
 	defer func() { rename = os.Rename }()
 	err := Replace(context.Background(), dir, testOwner, writeAB)
 	require.ErrorContains(t, err, "forced")
@@ -152,4 +158,148 @@ func TestTempPID(t *testing.T) {
 		assert.Equal(t, tc.ok, ok, tc.name)
 		assert.Equal(t, tc.pid, pid, tc.name)
 	}
+}
+
+// busyDir makes renames of dir itself fail as they do for a mount point.
+func busyDir(t *testing.T, dir string, also func(from, to string) error) {
+	t.Helper()
+	rename = func(from, to string) error {
+		if from == dir || to == dir {
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: syscall.EBUSY}
+		}
+		if also != nil {
+			if err := also(from, to); err != nil {
+				return err
+			}
+		}
+		return os.Rename(from, to)
+	}
+	t.Cleanup(func() { rename = os.Rename })
+}
+
+// An empty mount point as -o (docker run -v $PWD/out:/out ... -o /out)
+// cannot be renamed: it is written in place, the same directory, with no
+// debris beside or inside it.
+func TestReplaceMountPoint(t *testing.T) {
+	t.Run("empty", func(t *testing.T) {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "out")
+		mkdir(t, dir)
+		before, err := os.Stat(dir)
+		require.NoError(t, err)
+		busyDir(t, dir, nil)
+		require.NoError(t, Replace(context.Background(), dir, testOwner, writeAB))
+		after, err := os.Stat(dir)
+		require.NoError(t, err)
+		assert.True(t, os.SameFile(before, after), "the same directory, written in place")
+		assert.Equal(t, []string{testOwner.Marker, "a", "sub"}, entries(t, dir))
+		assert.Equal(t, []string{"out"}, entries(t, parent))
+	})
+	t.Run("earlier output is replaced whole", func(t *testing.T) {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "out")
+		mkdir(t, dir, testOwner.Marker, "stale")
+		busyDir(t, dir, nil)
+		require.NoError(t, Replace(context.Background(), dir, testOwner, writeAB))
+		assert.Equal(t, []string{testOwner.Marker, "a", "sub"}, entries(t, dir))
+	})
+	t.Run("failure while moving in restores the old entries", func(t *testing.T) {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "out")
+		mkdir(t, dir, testOwner.Marker, "keep")
+		busyDir(t, dir, func(from, to string) error {
+			if filepath.Base(to) == "sub" {
+				return errors.New("forced")
+			}
+			return nil
+		})
+		err := Replace(context.Background(), dir, testOwner, writeAB)
+		require.ErrorContains(t, err, "forced")
+		assert.True(t, strings.HasPrefix(err.Error(), dir+": "), err.Error())
+		assert.Equal(t, []string{testOwner.Marker, "keep"}, entries(t, dir))
+		assert.Equal(t, []string{"out"}, entries(t, parent))
+	})
+	t.Run("a foreign directory is still refused", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "out")
+		mkdir(t, dir, "notes.txt")
+		busyDir(t, dir, nil)
+		require.ErrorContains(t, Replace(context.Background(), dir, testOwner, writeAB), "not written by detour test")
+		assert.Equal(t, []string{"notes.txt"}, entries(t, dir))
+	})
+	t.Run("a killed in-place write is cleaned up", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "out")
+		mkdir(t, filepath.Join(dir, ".out.tmp-"+strconv.Itoa(deadPID)+"-1"), testOwner.Marker, "half")
+		busyDir(t, dir, nil)
+		require.NoError(t, Replace(context.Background(), dir, testOwner, writeAB))
+		assert.Equal(t, []string{testOwner.Marker, "a", "sub"}, entries(t, dir))
+	})
+}
+
+// A symlink as -o is followed: the directory it names is written and the
+// link stays a link.
+func TestReplaceSymlink(t *testing.T) {
+	parent := t.TempDir()
+	real := filepath.Join(parent, "real")
+	mkdir(t, real)
+	link := filepath.Join(parent, "out")
+	require.NoError(t, os.Symlink("real", link))
+	require.NoError(t, Replace(context.Background(), link, testOwner, writeAB))
+	fi, err := os.Lstat(link)
+	require.NoError(t, err)
+	assert.NotZero(t, fi.Mode()&os.ModeSymlink, "still a symlink")
+	assert.Equal(t, []string{testOwner.Marker, "a", "sub"}, entries(t, real))
+	assert.Equal(t, []string{"out", "real"}, entries(t, parent))
+
+	foreign := filepath.Join(parent, "foreign")
+	mkdir(t, foreign, "notes.txt")
+	require.NoError(t, os.Symlink("foreign", filepath.Join(parent, "f")))
+	require.ErrorContains(t, Replace(context.Background(), filepath.Join(parent, "f"), testOwner, writeAB), "not written by detour test")
+
+	dangling := filepath.Join(parent, "dangling")
+	require.NoError(t, os.Symlink("nowhere", dangling))
+	require.ErrorContains(t, Replace(context.Background(), dangling, testOwner, writeAB), dangling+": a symlink to nothing")
+
+	file := filepath.Join(parent, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	require.NoError(t, os.Symlink("file", filepath.Join(parent, "tofile")))
+	require.ErrorContains(t, Replace(context.Background(), filepath.Join(parent, "tofile"), testOwner, writeAB), "which is not a directory")
+}
+
+// Errors name the path the user gave, not a hidden temporary one.
+func TestReplaceErrorsNameTheUsersPath(t *testing.T) {
+	parent := t.TempDir()
+	file := filepath.Join(parent, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	err := Replace(context.Background(), filepath.Join(file, "out"), testOwner, writeAB)
+	require.EqualError(t, err, filepath.Join(file, "out")+": "+file+" is not a directory")
+
+	err = Replace(context.Background(), filepath.Join(file, "x", "out"), testOwner, writeAB)
+	require.EqualError(t, err, filepath.Join(file, "x", "out")+": "+file+" is not a directory")
+
+	mkdirTemp = func(dir, pattern string) (string, error) {
+		return "", &os.PathError{Op: "mkdir", Path: filepath.Join(dir, pattern+"123"), Err: syscall.EACCES}
+	}
+	defer func() { mkdirTemp = os.MkdirTemp }()
+	out := filepath.Join(parent, "out")
+	err = Replace(context.Background(), out, testOwner, writeAB)
+	require.EqualError(t, err, out+": cannot write next to it, in "+parent+": permission denied")
+	assert.Equal(t, []string{"file"}, entries(t, parent))
+}
+
+// A writable directory in a parent where nothing can be created (a volume
+// in a read-only container) is written in place.
+func TestReplaceReadOnlyParent(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	mkdir(t, dir)
+	mkdirTemp = func(in, pattern string) (string, error) {
+		if in == parent {
+			return "", &os.PathError{Op: "mkdir", Path: filepath.Join(in, pattern+"1"), Err: syscall.EROFS}
+		}
+		return os.MkdirTemp(in, pattern)
+	}
+	defer func() { mkdirTemp = os.MkdirTemp }()
+	require.NoError(t, Replace(context.Background(), dir, testOwner, writeAB))
+	assert.Equal(t, []string{testOwner.Marker, "a", "sub"}, entries(t, dir))
+	assert.Equal(t, []string{"out"}, entries(t, parent))
 }
