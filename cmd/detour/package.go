@@ -19,7 +19,7 @@ variant Istio pulls (one tar+gzip layer holding plugin.wasm, annotation
 module.wasm.image/variant: compat), and prints the image digest. The same
 module always gives the same digest. DIR is replaced as a whole, and only if
 it is empty or detour package wrote it. Push it with any OCI tool, e.g.
-"crane push DIR REGISTRY/REPO:TAG" or "oras cp --from-oci-layout DIR:TAG ...",
+"crane push DIR REGISTRY/REPO:TAG" (which keeps the manifest, so the digest),
 then "detour compile --package DIR --wasm-url oci://REGISTRY/REPO:TAG" pins
 the digest in the WasmPlugins.
 Exit 0 written, 1 invalid module or output error (nothing written), 2 usage.
