@@ -84,12 +84,12 @@ func TestCompileSignalledMidWrite(t *testing.T) {
 			default:
 				t.Fatalf("compile: %v\n%s", werr, stderr.String())
 			}
-			assert.Equal(t, []string{"out"}, entries(t, parent), "nothing left beside the output")
+			assert.Equal(t, []string{"out"}, dirNames(t, parent), "nothing left beside the output")
 		})
 	}
 }
 
-func entries(t *testing.T, dir string) []string {
+func dirNames(t *testing.T, dir string) []string {
 	t.Helper()
 	es, err := os.ReadDir(dir)
 	require.NoError(t, err)
