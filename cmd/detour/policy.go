@@ -43,7 +43,8 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "\nChecks intents (.yaml, .yml, .json, .cue) and Istio resources (compiled or")
 		fmt.Fprintln(stderr, "hand-written YAML; directories are walked; - reads a YAML/JSON stream from stdin)")
 		fmt.Fprintln(stderr, "against the Rego policies.")
-		fmt.Fprintln(stderr, "Exit 0 clean, 1 on a denial, 2 usage.")
+		fmt.Fprintln(stderr, "Exit 0 clean, 1 on a denial or when nothing is checked (no intent or Istio")
+		fmt.Fprintln(stderr, "resource in the input), 2 usage (also a -p DIR without package main rules).")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
