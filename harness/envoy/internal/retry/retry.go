@@ -191,4 +191,3 @@ func Bound(base, max time.Duration, n int) time.Duration {
 	}
 	return time.Duration(bound) * time.Millisecond
 }
-
