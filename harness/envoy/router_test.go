@@ -29,7 +29,7 @@ func istioDefaultRetry() *routev3.RetryPolicy {
 		RetryOn:                       "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
 		NumRetries:                    wrapperspb.UInt32(2),
 		HostSelectionRetryMaxAttempts: 5,
-		RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{{Name: "envoy.retry_host_predicates.previous_hosts"}},
+		RetryHostPredicate:            []*routev3.RetryPolicy_RetryHostPredicate{{Name: "envoy.retry_host_predicates.previous_hosts"}},
 	}
 }
 
