@@ -96,7 +96,6 @@ type cluster struct {
 
 	active, pending, activeRetries int
 	queue                          []func()
-	edfTime                        []float64
 }
 
 func (p *Proxy) buildCluster(c *clusterv3.Cluster) (*cluster, error) {

@@ -157,7 +157,9 @@ func (c *call) selection() *selection {
 			}
 			return false
 		}
-		s.maxAttempts = int(c.policy.hostSelectionMax)
+		// host_selection_retry_max_attempts: "if unspecified, this will
+		// default to retrying once" (route_components.proto).
+		s.maxAttempts = int(max(1, c.policy.hostSelectionMax))
 	}
 	if f := c.policy.prioFreq; f > 0 && len(c.attempted) >= f {
 		// previous_priorities: recompute when attempted % frequency == 0,
@@ -241,7 +243,6 @@ func (c *call) sendAttempt() {
 	c.cur = a
 	c.rec.Attempts = append(c.rec.Attempts, AttemptRecord{Cluster: cl.name, Address: h.addr, Priority: h.priority,
 		Locality: h.locality, Start: p.clock.Now()})
-	p.counters.Attempts++
 	// Circuit breakers (conn pool newStream): max_requests, then the
 	// connection limit with its pending queue.
 	if uint64(cl.active) >= cl.maxRequests {
@@ -280,6 +281,7 @@ func (c *call) dispatch(a *attempt) {
 	cl.active++
 	h.active++
 	a.active = true
+	p.counters.Attempts++
 	res := p.cfg.Network.Send(p.clock.Now(), &Attempt{Proxy: p.cfg.Name, Cluster: cl.name, Address: h.addr,
 		Metadata: h.meta, Headers: c.headers, Body: c.body, Number: len(c.rec.Attempts)})
 	connected := true

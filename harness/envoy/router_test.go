@@ -473,3 +473,24 @@ func TestLocalityWeighted(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{"r/a": 300, "r/b": 100}, counts)
 }
+
+// An EDS update (local service scaled to zero) is applied at once: with
+// no endpoints left the router answers 503 UH; restored endpoints serve.
+func TestSetEndpoints(t *testing.T) {
+	s := snap(nil, 0, &clusterv3.OutlierDetection{}, ep{addr: "10.0.0.1:80"})
+	p, clock := newTestProxy(s, &fakeNet{})
+	assert.Equal(t, 200, run(t, p, clock).Status)
+	require.NoError(t, p.SetEndpoints(assignment(svc)))
+	r := run(t, p, clock)
+	assert.Equal(t, 503, r.Status)
+	assert.Equal(t, []string{"UH"}, r.Flags)
+	require.NoError(t, p.SetEndpoints(assignment(svc, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})))
+	st, _ := p.ClusterStatus(svc)
+	assert.Len(t, st.Hosts, 2)
+	assert.Equal(t, 200, run(t, p, clock).Status)
+	assert.Error(t, p.SetEndpoints(assignment("nope")))
+	// Stop cancels the interval timers: the clock drains.
+	p.Stop()
+	_, pending := clock.Next()
+	assert.False(t, pending)
+}
