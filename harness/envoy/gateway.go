@@ -22,7 +22,7 @@ type gateway struct {
 type gwRequest struct {
 	x     *Exchange
 	rec   *Record
-	flags uint64
+	flags []string
 }
 
 // directCluster stands for a direct_response route in httpsim (which
@@ -87,7 +87,7 @@ func (g *gateway) upstream(req *httpsim.UpstreamRequest, respond func(httpsim.As
 		cluster = ""
 	}
 	g.p.route(gr.rec, r, cluster, req.Headers, req.Body, func(f final) {
-		gr.flags |= f.flags
+		gr.flags = f.names()
 		out := httpsim.AsyncResponse{Attempts: len(gr.rec.Attempts)}
 		if n := len(gr.rec.Attempts); n > 0 {
 			a := gr.rec.Attempts[n-1]
@@ -116,13 +116,13 @@ func (g *gateway) complete(s *httpsim.Stream) {
 	rec := gr.rec
 	resp := s.Response
 	rec.Status, rec.Details, rec.Body, rec.Reset = resp.Status, resp.Details, resp.Body, resp.Reset
-	names := flagNames(gr.flags)
+	names := append([]string(nil), gr.flags...)
 	for _, f := range resp.Flags {
 		if !contains(names, f) {
 			names = append(names, f)
 		}
 	}
-	rec.Flags = sortFlags(names)
+	rec.Flags = names
 	g.p.finish(gr.x, rec)
 }
 
@@ -133,20 +133,4 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// sortFlags orders flag names as flagNames does (unknown names last).
-func sortFlags(names []string) []string {
-	var out []string
-	for _, n := range flagOrder {
-		if contains(names, n.name) {
-			out = append(out, n.name)
-		}
-	}
-	for _, n := range names {
-		if !contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out
 }

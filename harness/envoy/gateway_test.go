@@ -81,7 +81,7 @@ func TestWasmFilterReroutesThroughEnvoyRouter(t *testing.T) {
 	assert.Equal(t, backup, r.Cluster)
 	assert.Equal(t, "backup", r.Route)
 	assert.Equal(t, 503, r.Status)
-	assert.Equal(t, []string{"UF", "URX"}, r.Flags)
+	assert.Equal(t, []string{"URX", "UF"}, r.Flags)
 	assert.Len(t, r.Attempts, 3)
 	assert.Contains(t, r.Details, "upstream_reset_before_response_started{remote_connection_failure")
 

@@ -38,6 +38,16 @@ var flagOrder = []struct {
 	name string
 }{{flagUH, "UH"}, {flagUT, "UT"}, {flagLR, "LR"}, {flagUR, "UR"}, {flagUF, "UF"}, {flagUC, "UC"}, {flagUO, "UO"}, {flagNR, "NR"}, {flagURX, "URX"}, {flagNC, "NC"}}
 
+// flagName is the access-log short name of one flag bit.
+func flagName(bit uint64) string {
+	for _, n := range flagOrder {
+		if n.bit == bit {
+			return n.name
+		}
+	}
+	return ""
+}
+
 func flagNames(f uint64) []string {
 	var out []string
 	for _, n := range flagOrder {
@@ -57,9 +67,13 @@ const (
 
 // final is the router's answer to the downstream.
 type final struct {
-	status      int
-	details     string
-	flags       uint64
+	status  int
+	details string
+	flags   uint64
+	// seq lists the flags in the order they were set, as Envoy's access
+	// log prints them (URX from the retry decision before the UF of the
+	// final reset).
+	seq         []string
 	body        string
 	headers     [][2]string
 	viaUpstream bool
@@ -83,6 +97,7 @@ type call struct {
 	prioLoad  *selection
 	slot      bool // holds a retries() slot of the cluster
 	flags     uint64
+	seq       []string
 
 	global, backoffTimer *vclock.Timer
 	cur                  *attempt
@@ -105,7 +120,7 @@ func (p *Proxy) startNative(req Request, x *Exchange) {
 	rec := &Record{Tag: req.Tag, Start: p.clock.Now()}
 	finish := func(f final) {
 		rec.Status, rec.Details, rec.Body = f.status, f.details, f.body
-		rec.Flags = flagNames(f.flags)
+		rec.Flags = f.names()
 		p.finish(x, rec)
 	}
 	lr := p.routes.find(req.Port)
@@ -157,8 +172,8 @@ func (c *call) selection() *selection {
 			}
 			return false
 		}
-		// host_selection_retry_max_attempts: "if unspecified, this will
-		// default to retrying once" (route_components.proto).
+		// host_selection_retry_max_attempts defaults to 1
+		// (source/common/router/config_impl.h, RetryPolicyImpl).
 		s.maxAttempts = int(max(1, c.policy.hostSelectionMax))
 	}
 	if f := c.policy.prioFreq; f > 0 && len(c.attempted) >= f {
@@ -421,7 +436,7 @@ func (c *call) onReset(a *attempt, reason retry.ResetReason, res Result) {
 	}
 	body += "reset reason: " + t[0]
 	if t[2] != "" {
-		details += "," + strings.ReplaceAll(t[2], " ", "_")
+		details += "|" + strings.ReplaceAll(t[2], " ", "_")
 		body += ", transport failure reason: " + t[2]
 	}
 	details += "}"
@@ -465,13 +480,13 @@ func (c *call) maybeRetry(would bool) bool {
 	p, cl := c.p, c.cl
 	if c.remaining == 0 {
 		p.counters.RetryLimitExceeded++
-		c.flags |= flagURX
+		c.addFlag(flagURX)
 		return false
 	}
 	c.remaining--
 	if !cl.canRetry() {
 		p.counters.RetryOverflow++
-		c.flags |= flagUO
+		c.addFlag(flagUO)
 		return false
 	}
 	cl.activeRetries++
@@ -500,8 +515,25 @@ func (c *call) finish(f final) {
 		c.endAttempt(a, "cancelled", 0, "")
 	}
 	c.releaseSlot()
+	own := f.flags
 	f.flags |= c.flags
+	f.seq = append(append([]string(nil), c.seq...), flagNames(own&^c.flags)...)
 	c.done(f)
+}
+
+func (c *call) addFlag(bit uint64) {
+	if c.flags&bit == 0 {
+		c.flags |= bit
+		c.seq = append(c.seq, flagName(bit))
+	}
+}
+
+// names returns the flags in the order they were set.
+func (f final) names() []string {
+	if f.seq != nil {
+		return f.seq
+	}
+	return flagNames(f.flags)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
