@@ -367,10 +367,13 @@ func (c *call) onResponse(a *attempt, res Result) {
 	if status == 0 {
 		status = 200
 	}
-	c.endAttempt(a, OutcomeResponse, status, res.Cause)
 	if c.cl.od != nil {
 		c.cl.od.PutHTTPResponseCode(a.h.od, status)
 	}
+	// The retry decision is taken while the upstream request still holds
+	// its slot (it is reset after shouldRetryHeaders says yes), so the
+	// retry budget counts it as active.
+	retried := false
 	if c.policy != nil {
 		r := retry.Response{Status: status, GrpcStatus: -1}
 		for _, kv := range res.Headers {
@@ -386,11 +389,12 @@ func (c *call) onResponse(a *attempt, res Result) {
 				r.HeadersMatch = true
 			}
 		}
-		if c.maybeRetry(retry.FromHeaders(c.policy.on, c.policy.codes, r)) {
-			return
-		}
+		retried = c.maybeRetry(retry.FromHeaders(c.policy.on, c.policy.codes, r))
 	}
-	c.finish(final{status: status, details: "via_upstream", headers: res.Headers, body: string(res.Body), viaUpstream: true})
+	c.endAttempt(a, OutcomeResponse, status, res.Cause)
+	if !retried {
+		c.finish(final{status: status, details: "via_upstream", headers: res.Headers, body: string(res.Body), viaUpstream: true})
+	}
 }
 
 var resetText = map[retry.ResetReason][3]string{
