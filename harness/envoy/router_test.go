@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	pw "github.com/detour-mesh/detour/harness/proxywasm"
 	"github.com/detour-mesh/detour/harness/vclock"
 	"github.com/detour-mesh/detour/harness/xds"
 )
@@ -493,4 +494,70 @@ func TestSetEndpoints(t *testing.T) {
 	p.Stop()
 	_, pending := clock.Next()
 	assert.False(t, pending)
+}
+
+// Strict weights with a dead cluster: that cluster's share answers 503
+// "no healthy upstream"; the rest is served.
+func TestWeightedClusterWithDeadCluster(t *testing.T) {
+	const other = "outbound|9080||reviews.other.svc.cluster.local"
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Routes[0].VirtualHosts[0].Routes[0].GetRoute().ClusterSpecifier = &routev3.RouteAction_WeightedClusters{
+		WeightedClusters: &routev3.WeightedCluster{Clusters: []*routev3.WeightedCluster_ClusterWeight{
+			{Name: svc, Weight: wrapperspb.UInt32(70)}, {Name: other, Weight: wrapperspb.UInt32(30)}}}}
+	s.Clusters = append(s.Clusters, edsCluster(other, nil))
+	s.Endpoints = append(s.Endpoints, assignment(other))
+	p, clock := newTestProxy(s, &fakeNet{})
+	byStatus := map[int]int{}
+	for range 1000 {
+		x := p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")})
+		clock.Advance(time.Millisecond)
+		clock.Advance(10 * time.Millisecond)
+		byStatus[x.Record.Status]++
+		if x.Record.Status == 503 {
+			assert.Equal(t, other, x.Record.Cluster)
+			assert.Equal(t, []string{"UH"}, x.Record.Flags)
+		}
+	}
+	assert.InDelta(t, 300, byStatus[503], 50)
+	assert.Equal(t, 1000, byStatus[200]+byStatus[503])
+}
+
+// Locality failover without outlier detection: nothing ejects the dead
+// local endpoints, so the remote priority never gets traffic.
+func TestNoOutlierDetectionNeverFailsOver(t *testing.T) {
+	s := snap(istioDefaultRetry(), 0, nil, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"}, ep{addr: "10.1.0.1:15443", priority: 1})
+	p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": refused, "10.0.0.2:80": refused}))
+	for range 50 {
+		r := run(t, p, clock)
+		assert.Equal(t, 503, r.Status)
+		for _, a := range r.Attempts {
+			assert.Equal(t, 0, a.Priority)
+		}
+	}
+	st, _ := p.ClusterStatus(svc)
+	assert.Equal(t, []uint32{100, 0}, st.HealthyLoad)
+}
+
+// A Wasm http_call goes through the LB and feeds outlier detection.
+func TestHTTPCallFeedsOutlierDetection(t *testing.T) {
+	od := &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100), Consecutive_5Xx: wrapperspb.UInt32(2)}
+	s := snap(nil, 0, od, ep{addr: "10.0.0.1:80"}, ep{addr: "10.1.0.1:15443", priority: 1})
+	p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": refused}))
+	assert.True(t, p.HasCluster(svc))
+	assert.False(t, p.HasCluster("nope"))
+	call := func() pw.HTTPCallResult {
+		res := p.HTTPCall(&pw.HTTPCallRequest{Cluster: svc, Headers: hdrs("svc", "/check"), Timeout: time.Second})
+		clock.Advance(time.Second)
+		return res
+	}
+	assert.Equal(t, pw.FaultConnectFailure, call().Fault)
+	assert.Equal(t, pw.FaultConnectFailure, call().Fault)
+	// Two connect failures (503s to the detector) ejected the host: the
+	// next call lands on P1.
+	res := call()
+	assert.Equal(t, 200, res.Status)
+	assert.Equal(t, 10*time.Millisecond, res.Delay)
+	assert.Equal(t, 1, p.Counters().Ejections)
+	st, _ := p.ClusterStatus(svc)
+	assert.Equal(t, 0, st.ActiveRequests)
 }
