@@ -304,6 +304,21 @@ func (cl *cluster) setAssignment(cla *endpointv3.ClusterLoadAssignment) {
 // recalculate is the priority set's update callback: recompute priority
 // loads and panic state, reset the locality schedulers.
 func (cl *cluster) recalculate() {
+	for _, ps := range cl.prios {
+		for _, l := range ps.localities {
+			l.deadline = 0
+		}
+	}
+	if len(cl.prios) == 0 {
+		cl.load = priority.Load{}
+		return
+	}
+	cl.load = priority.Compute(cl.levels(), cl.opf, cl.panicThreshold)
+}
+
+// levels counts each priority's hosts (or weights, with
+// weighted_priority_health): total, healthy (not ejected), degraded.
+func (cl *cluster) levels() []priority.Level {
 	levels := make([]priority.Level, len(cl.prios))
 	for i, ps := range cl.prios {
 		for _, h := range ps.hosts {
@@ -316,28 +331,6 @@ func (cl *cluster) recalculate() {
 				levels[i].Healthy += w
 			} else if h.degraded && !h.od.Ejected {
 				levels[i].Degraded += w
-			}
-		}
-		for _, l := range ps.localities {
-			l.deadline = 0
-		}
-	}
-	if len(levels) == 0 {
-		cl.load = priority.Load{}
-		return
-	}
-	cl.load = priority.Compute(levels, cl.opf, cl.panicThreshold)
-}
-
-func (cl *cluster) levels() []priority.Level {
-	levels := make([]priority.Level, len(cl.prios))
-	for i, ps := range cl.prios {
-		for _, h := range ps.hosts {
-			levels[i].Total++
-			if h.usable() {
-				levels[i].Healthy++
-			} else if h.degraded && !h.od.Ejected {
-				levels[i].Degraded++
 			}
 		}
 	}

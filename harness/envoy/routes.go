@@ -491,12 +491,8 @@ func (hm *headerMatcher) matches(h [][2]string) bool {
 	var m bool
 	switch {
 	case hm.present != nil:
-		m = ok == *hm.present
-		if !ok && !*hm.present {
-			// present_match: false matches an absent header (then invert applies).
-			m = true
-		}
-		return m != hm.invert
+		// present_match: false matches an absent header.
+		return (ok == *hm.present) != hm.invert
 	case !ok:
 		return false // absent headers never match (invert included)
 	case hm.isRange:
