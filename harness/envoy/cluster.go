@@ -273,18 +273,22 @@ func (cl *cluster) setAssignment(cla *endpointv3.ClusterLoadAssignment) {
 			if le.GetLoadBalancingWeight() != nil {
 				w = le.GetLoadBalancingWeight().GetValue()
 			}
-			h := &host{addr: addr, priority: pr, locality: loc.name, loc: len(ps.localities) - 1, weight: w, meta: flattenMetadata(le.GetMetadata())}
+			// A kept address keeps its host object: in-flight requests
+			// release it, and its outlier state carries over.
+			h := old[addr]
+			if h != nil {
+				delete(old, addr)
+			} else {
+				h = &host{addr: addr, od: &outlier.Host{ID: addr}}
+			}
+			h.priority, h.locality, h.loc, h.weight = pr, loc.name, len(ps.localities)-1, w
+			h.meta = flattenMetadata(le.GetMetadata())
+			h.healthy, h.degraded = false, false
 			switch le.GetHealthStatus() {
 			case corev3.HealthStatus_UNKNOWN, corev3.HealthStatus_HEALTHY:
 				h.healthy = true
 			case corev3.HealthStatus_DEGRADED:
 				h.degraded = true
-			}
-			if o := old[addr]; o != nil {
-				h.od = o.od
-				h.active = o.active
-			} else {
-				h.od = &outlier.Host{ID: addr}
 			}
 			loc.hosts = append(loc.hosts, h)
 			ps.hosts = append(ps.hosts, h)

@@ -561,3 +561,27 @@ func TestHTTPCallFeedsOutlierDetection(t *testing.T) {
 	st, _ := p.ClusterStatus(svc)
 	assert.Equal(t, 0, st.ActiveRequests)
 }
+
+// Hosts kept across an EDS update keep their outlier state and active
+// request counts (in-flight requests release the same host).
+func TestSetEndpointsKeepsHostState(t *testing.T) {
+	od := &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100), Consecutive_5Xx: wrapperspb.UInt32(1)}
+	s := snap(nil, 0, od, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})
+	p, clock := newTestProxy(s, byHost(map[string]Result{
+		"10.0.0.1:80": {Outcome: OutcomeResponse, Status: 500, Latency: time.Millisecond},
+		"10.0.0.2:80": {Outcome: OutcomeResponse, Status: 200, Latency: time.Second}}))
+	a := p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")})
+	b := p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")})
+	clock.Advance(10 * time.Millisecond)
+	require.NoError(t, p.SetEndpoints(assignment(svc, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"}, ep{addr: "10.0.0.3:80"})))
+	st, _ := p.ClusterStatus(svc)
+	assert.True(t, st.Hosts[0].Ejected)
+	assert.Equal(t, 1, st.Hosts[1].ActiveRequests)
+	clock.Advance(2 * time.Second)
+	assert.Equal(t, 500, a.Record.Status)
+	assert.Equal(t, 200, b.Record.Status)
+	st, _ = p.ClusterStatus(svc)
+	for _, h := range st.Hosts {
+		assert.Equal(t, 0, h.ActiveRequests, h.Address)
+	}
+}
