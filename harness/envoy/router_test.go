@@ -585,3 +585,64 @@ func TestSetEndpointsKeepsHostState(t *testing.T) {
 		assert.Equal(t, 0, h.ActiveRequests, h.Address)
 	}
 }
+
+// Envoy's default panic threshold (50%) without Istio's override: with
+// every host ejected the load balancer routes to all hosts anyway; with
+// Istio's 0 it answers "no healthy upstream".
+func TestPanicRoutesToEjectedHosts(t *testing.T) {
+	od := &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100), Consecutive_5Xx: wrapperspb.UInt32(1)}
+	bad := byHost(map[string]Result{
+		"10.0.0.1:80": {Outcome: OutcomeResponse, Status: 500, Latency: time.Millisecond},
+		"10.0.0.2:80": {Outcome: OutcomeResponse, Status: 500, Latency: time.Millisecond}})
+	for _, istio := range []bool{false, true} {
+		s := snap(nil, 0, od, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})
+		if !istio {
+			s.Clusters[0].CommonLbConfig = nil
+		}
+		p, clock := newTestProxy(s, bad)
+		for range 2 {
+			p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")})
+			clock.Advance(10 * time.Millisecond)
+		}
+		st, _ := p.ClusterStatus(svc)
+		require.True(t, st.Hosts[0].Ejected && st.Hosts[1].Ejected)
+		x := p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")})
+		clock.Advance(10 * time.Millisecond)
+		if istio {
+			assert.Equal(t, []bool{false}, st.Panic)
+			assert.Equal(t, []string{"UH"}, x.Record.Flags)
+		} else {
+			assert.Equal(t, []bool{true}, st.Panic)
+			assert.Equal(t, 500, x.Record.Status)
+			assert.Len(t, x.Record.Attempts, 1)
+		}
+	}
+}
+
+// EDS DEGRADED hosts take load only when healthy ones cannot (with the
+// overprovisioning factor: 3 of 4 healthy is 100% health).
+func TestDegradedHosts(t *testing.T) {
+	s := snap(nil, 0, nil)
+	cla := assignment(svc, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.3:80"}, ep{addr: "10.0.0.4:80"}, ep{addr: "10.0.0.2:80"})
+	cla.Endpoints[3].LbEndpoints[0].HealthStatus = corev3.HealthStatus_DEGRADED
+	s.Endpoints[0] = cla
+	p, clock := newTestProxy(s, &fakeNet{})
+	for range 30 {
+		assert.NotEqual(t, "10.0.0.2:80", run(t, p, clock).Attempts[0].Address)
+	}
+	// 1 healthy of 2: health 70, degraded 70 → loads 70 / 30.
+	cla = assignment(svc, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})
+	cla.Endpoints[1].LbEndpoints[0].HealthStatus = corev3.HealthStatus_DEGRADED
+	require.NoError(t, p.SetEndpoints(cla))
+	st, _ := p.ClusterStatus(svc)
+	assert.Equal(t, []uint32{70}, st.HealthyLoad)
+	assert.Equal(t, []uint32{30}, st.DegradedLoad)
+	cla = assignment(svc, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})
+	cla.Endpoints[0].LbEndpoints[0].HealthStatus = corev3.HealthStatus_UNHEALTHY
+	cla.Endpoints[1].LbEndpoints[0].HealthStatus = corev3.HealthStatus_DEGRADED
+	require.NoError(t, p.SetEndpoints(cla))
+	st, _ = p.ClusterStatus(svc)
+	assert.Equal(t, []uint32{0}, st.HealthyLoad)
+	assert.Equal(t, []uint32{100}, st.DegradedLoad)
+	assert.Equal(t, "10.0.0.2:80", run(t, p, clock).Attempts[0].Address)
+}
