@@ -385,22 +385,10 @@ func (cl *cluster) chooseHostOnce(sel *selection) *host {
 	ps := cl.prios[pr]
 	var source []*host
 	key := ""
-	switch {
-	case cl.load.Panic[pr]:
+	if cl.load.Panic[pr] {
 		// Panic: ignore health within the priority.
 		source, key = ps.hosts, "all"
-	case cl.localityWeighted:
-		li := cl.chooseLocality(ps, deg)
-		if li < 0 {
-			return nil
-		}
-		for _, h := range ps.localities[li].hosts {
-			if cl.eligible(h, deg) {
-				source = append(source, h)
-			}
-		}
-		key = "l" + strconv.Itoa(li)
-	default:
+	} else if !cl.localityWeighted || !cl.pickLocality(ps, deg, &source, &key) {
 		for _, h := range ps.hosts {
 			if cl.eligible(h, deg) {
 				source = append(source, h)
@@ -415,6 +403,23 @@ func (cl *cluster) chooseHostOnce(sel *selection) *host {
 		return nil
 	}
 	return cl.pick(ps, key, source)
+}
+
+// pickLocality fills the source from an EDF-chosen locality; with no
+// locality to choose (all effective weights 0) hostSourceToUse falls back
+// to the priority's hosts.
+func (cl *cluster) pickLocality(ps *prioritySet, deg bool, source *[]*host, key *string) bool {
+	li := cl.chooseLocality(ps, deg)
+	if li < 0 {
+		return false
+	}
+	for _, h := range ps.localities[li].hosts {
+		if cl.eligible(h, deg) {
+			*source = append(*source, h)
+		}
+	}
+	*key = "l" + strconv.Itoa(li)
+	return true
 }
 
 func (cl *cluster) eligible(h *host, degraded bool) bool {
