@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -319,6 +320,11 @@ func (c *call) dispatch(a *attempt) {
 		}
 		a.timer = p.clock.After(res.Latency, func() { c.onReset(a, reason, res) })
 	case OutcomeHang:
+	default:
+		// A Network bug must show in the report, not pass as a hang.
+		connected = false
+		res.Cause = fmt.Sprintf("envoy: unknown Network outcome %q (%s)", res.Outcome, res.Cause)
+		a.timer = p.clock.After(res.Latency, func() { c.onReset(a, retry.ConnectionFailure, res) })
 	}
 	if connected {
 		// Pool ready: split mode counts the connect success; the per-try
