@@ -141,6 +141,10 @@ func (p *Proxy) route(rec *Record, r *route, clusterName string, headers [][2]st
 		done(final{status: r.direct.status, details: "direct_response", body: r.direct.body})
 		return
 	}
+	if r.unmodelled != "" {
+		done(final{status: 503, details: "route_not_modelled", body: r.unmodelled})
+		return
+	}
 	cl := p.clusters[clusterName]
 	if cl == nil {
 		done(final{status: 503, details: "cluster_not_found", flags: flagNC})
