@@ -214,6 +214,9 @@ func (r *renderer) legendLayout() (float64, []string) {
 	}
 	var out []string
 	x, y := float64(marginLeft-40), float64(legendTop)
+	if r.p.Subtitle == "" {
+		y -= headerSub - headerTitle // no empty line between title and legend
+	}
 	for _, k := range keys {
 		w := 16 + textWidth(k.name) + 8
 		if x+w > width-marginRight && x > marginLeft-40 {
