@@ -312,7 +312,28 @@ func (r *renderer) layoutPanel(pn *Panel) panelLayout {
 		morder[i] = i
 	}
 	sort.SliceStable(morder, func(a, b int) bool { return pn.Marks[morder[a]].At < pn.Marks[morder[b]].At })
-	var mEnd []float64
+	// A label in lane k is clear of its lane's labels, of the ticks of
+	// labels above it (they run down through lane k) and its own tick of
+	// the labels below it.
+	type box struct {
+		a, b, tick float64
+		lane       int
+	}
+	var boxes []box
+	lanes := 0
+	free := func(a, b, x float64, k int) bool {
+		for _, o := range boxes {
+			switch {
+			case o.lane == k && a < o.b+6 && b > o.a-6:
+				return false
+			case o.lane < k && o.tick >= a-3 && o.tick <= b+3:
+				return false
+			case o.lane > k && x >= o.a-3 && x <= o.b+3:
+				return false
+			}
+		}
+		return true
+	}
 	for _, i := range morder {
 		m := pn.Marks[i]
 		x := r.x(m.At)
@@ -327,24 +348,21 @@ func (r *renderer) layoutPanel(pn *Panel) panelLayout {
 			a, b, endAnchor, lx = x-3-tw, x-3, true, x-3
 		}
 		lane := -1
-		for k, e := range mEnd {
-			if a >= e+6 {
+		for k := 0; k < maxMarkLanes; k++ {
+			if free(a, b, x, k) {
 				lane = k
 				break
 			}
 		}
-		if lane < 0 && len(mEnd) < maxMarkLanes {
-			lane = len(mEnd)
-			mEnd = append(mEnd, 0)
-		}
 		if lane < 0 {
 			continue
 		}
-		mEnd[lane] = b
+		boxes = append(boxes, box{a, b, x, lane})
+		lanes = max(lanes, lane+1)
 		l.ticks[len(l.ticks)-1].lane = lane
 		l.marks = append(l.marks, placed{lane: lane, x: lx, end: endAnchor, text: m.Label, index: i})
 	}
-	l.markLanes = len(mEnd)
+	l.markLanes = lanes
 	if len(pn.Marks) > 0 && l.markLanes == 0 {
 		l.markLanes = 1 // room for the ticks
 	}
