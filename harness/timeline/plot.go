@@ -195,3 +195,42 @@ func (p *Plot) validate() error {
 	}
 	return nil
 }
+
+// Areas is the painted area, in px² at 100 % zoom, of each series (by
+// name, summed over the panels) and of the errors bars (key ""): what a
+// test looking at the rendered picture can expect to see of each colour.
+// Input that Render rejects gives nil.
+func (p *Plot) Areas() map[string]float64 {
+	if p.validate() != nil {
+		return nil
+	}
+	dur, step := p.duration(), p.step()
+	errScale := 0.0
+	for _, pn := range p.Panels {
+		for _, v := range pn.Errors {
+			errScale = max(errScale, v)
+		}
+	}
+	errScale = niceCeil(errScale)
+	out := map[string]float64{"": 0}
+	for _, pn := range p.Panels {
+		n := pn.samples()
+		// Samples past the x extent are not drawn; the last one is cut.
+		width := func(i int) float64 {
+			from, to := float64(i)*step, min(float64(i+1)*step, dur)
+			return max(0, to-from) * plotWidth / dur
+		}
+		acc := make([]float64, n)
+		for _, s := range pn.Series {
+			for i, v := range s.Share {
+				next := min(acc[i]+v, 1)
+				out[s.Name] += (next - acc[i]) * width(i) * shareHeight
+				acc[i] = next
+			}
+		}
+		for i, v := range pn.Errors {
+			out[""] += min(v/errScale, 1) * width(i) * errorsHeight
+		}
+	}
+	return out
+}

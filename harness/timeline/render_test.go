@@ -237,35 +237,43 @@ func TestSize(t *testing.T) {
 // TestBrowser renders the synthetic plot in chromium in both themes and
 // checks the picture: the theme's background, every series' colour and
 // the errors' colour painted over a real area, and no other palette
-// colour (the count of series seen equals the count drawn).
+// colour: the count of series seen equals the count drawn.
 func TestBrowser(t *testing.T) {
 	p := synthetic()
-	svg := render(t, p)
-	for _, dark := range []bool{false, true} {
-		t.Run(map[bool]string{false: "light", true: "dark"}[dark], func(t *testing.T) {
-			img := timelinetest.Screenshot(t, svg, dark)
-			px := timelinetest.Pixels(img, p, dark)
-			t.Logf("pixels: %v", px)
-			b := img.Bounds()
-			assert.Greater(t, px["background"], b.Dx()*b.Dy()/10, "the theme's background")
-			// Legend swatches are 12×12 = 144 px: a series counts as drawn
-			// only well above that.
-			const drawn = 1000
-			seen := 0
-			for name := range p.Colors() {
-				if px["series:"+name] > drawn {
-					seen++
-				} else {
-					t.Errorf("series %s: %d px in its colour, want > %d", name, px["series:"+name], drawn)
-				}
-			}
-			assert.Equal(t, 4, seen)
-			assert.Greater(t, px["errors"], drawn, "errors bars")
-			for i := 3; i < len(timeline.Palette); i++ {
-				assert.Less(t, px["palette:"+strconv.Itoa(i)], 50, "palette colour %d is not in this plot", i)
-			}
-		})
+	areas := p.Areas()
+	for name, a := range areas {
+		assert.Greater(t, a, float64(timelinetest.ExpectedPixels), "series %q is large enough to be checked", name)
 	}
+	seen := timelinetest.Check(t, render(t, p), p)
+	assert.Equal(t, map[string]int{"light": 4, "dark": 4}, seen)
+}
+
+// TestBrowserMissingSeries: a series with no traffic is not seen, and
+// the count says so (the check does not count legend swatches).
+func TestBrowserMissingSeries(t *testing.T) {
+	p := synthetic()
+	for i := range p.Panels {
+		s := p.Panels[i].Series
+		for k := range s[2].Share { // cluster-3's traffic goes to cluster-2
+			s[1].Share[k] += s[2].Share[k]
+			s[2].Share[k] = 0
+		}
+	}
+	assert.Zero(t, p.Areas()["cluster-3"])
+	seen := timelinetest.Check(t, render(t, p), p)
+	assert.Equal(t, map[string]int{"light": 3, "dark": 3}, seen)
+}
+
+func TestAreas(t *testing.T) {
+	p := timeline.Plot{Duration: 10, Panels: []timeline.Panel{{
+		Series: []timeline.Series{{Name: "a", Share: []float64{1, .5, .5, 0}}, {Name: "b", Share: []float64{.5, .5, .5, 1}}},
+		Errors: []float64{0, 0, 10, 0},
+	}}}
+	a := p.Areas()
+	px := 872.0 / 10 * 150 // one second of a full share chart (872 px wide, 150 high)
+	assert.InDelta(t, 2*px, a["a"], 1e-6)
+	assert.InDelta(t, 2*px, a["b"], 1e-6, "b is cut at 100 % in the first second")
+	assert.InDelta(t, 872.0/10*52, a[""], 1e-6, "errors: one full bar (scale 10/s)")
 }
 
 // BenchmarkRenderTenMinutes: rendering a noisy 10-minute, two-run plot.

@@ -130,3 +130,65 @@ func hex(s string) [3]int {
 	}
 	return [3]int{int(v >> 16 & 0xff), int(v >> 8 & 0xff), int(v & 0xff)}
 }
+
+// Thresholds of Check, in pixels. A legend swatch is 12×12 = 144 px, so a
+// colour counts as drawn in a chart only well above that; a series is
+// expected in the picture when its computed area is twice that (gridlines
+// and marker lines cover a few per cent of it).
+const (
+	DrawnPixels    = 1000
+	ExpectedPixels = 2 * DrawnPixels
+	AbsentPixels   = 50
+)
+
+// Check renders svg (Render's output for p) in chromium in the light and
+// the dark theme and asserts what a reviewer would see: the theme's
+// background; every series whose area (Plot.Areas) is large enough, and
+// the errors bars when they are, painted in their colour; no palette
+// colour that p does not use. It returns the number of series seen per
+// theme ("light", "dark").
+func Check(t testing.TB, svg []byte, p timeline.Plot) map[string]int {
+	t.Helper()
+	areas := p.Areas()
+	if areas == nil {
+		t.Fatalf("timelinetest: the plot does not render (run timeline.Render for the error)")
+	}
+	used := map[string]bool{}
+	for _, i := range p.Colors() {
+		if i >= 0 {
+			used["palette:"+strconv.Itoa(i)] = true
+		}
+	}
+	seen := map[string]int{}
+	for _, dark := range []bool{false, true} {
+		theme := map[bool]string{false: "light", true: "dark"}[dark]
+		img := Screenshot(t, svg, dark)
+		px := Pixels(img, p, dark)
+		b := img.Bounds()
+		if px["background"] < b.Dx()*b.Dy()/10 {
+			t.Errorf("%s: %d px of the theme's background, want most of the picture", theme, px["background"])
+		}
+		for name, area := range areas {
+			if name == "" {
+				continue
+			}
+			got := px["series:"+name]
+			if got > DrawnPixels {
+				seen[theme]++
+			}
+			if area >= ExpectedPixels && got <= DrawnPixels {
+				t.Errorf("%s: series %q covers %.0f px², but %d px of its colour are in the picture", theme, name, area, got)
+			}
+		}
+		if areas[""] >= ExpectedPixels && px["errors"] <= DrawnPixels {
+			t.Errorf("%s: the errors bars cover %.0f px², but %d px of their colour are in the picture", theme, areas[""], px["errors"])
+		}
+		for i := range timeline.Palette {
+			k := "palette:" + strconv.Itoa(i)
+			if !used[k] && px[k] >= AbsentPixels {
+				t.Errorf("%s: %d px of palette colour %d, which no series uses", theme, px[k], i)
+			}
+		}
+	}
+	return seen
+}
