@@ -19,7 +19,13 @@ build: ## build bin/detour
 install: ## install detour on PATH (into $(go env GOBIN), else $(go env GOPATH)/bin)
 	$(GO) install ./cmd/detour
 
-test: ## run every test (the CI command)
+.PHONY: deps
+# sudo only when not root (CI runners); apt-get only when chromium is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+deps: ## install what the tests need outside Go: Debian's chromium (the SVG timeline's browser test)
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium fonts-dejavu-core)
+
+test: deps ## run every test (the CI command)
 	$(GO) vet ./...
 	# build the pinned stock tools first: tests run them, and a cold build must not eat a test's timeout
 	$(GO) tool -n cue >/dev/null
