@@ -271,6 +271,7 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		c, err := proxywasm.CallForeignFunction("compress", []byte("hello hello hello hello"))
 		u, err2 := proxywasm.CallForeignFunction("uncompress", c)
 		logf("compress err=%s uncompress=%q err=%s", errName(err), u, errName(err2))
+		logf("compressed=%x", c)
 		_, err = proxywasm.CallForeignFunction("no_such_function", nil)
 		logf("unknown foreign err=%s", errName(err))
 		proxywasm.ReplaceHttpRequestHeader("x-target", "backup")
