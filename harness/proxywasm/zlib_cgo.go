@@ -9,7 +9,6 @@ package proxywasm
 */
 import "C"
 
-
 // zlibCompress is zlib's compress() (default level, one deflate call with
 // Z_FINISH), the call Envoy's "compress" foreign function makes
 // (source/extensions/common/wasm/foreign.cc). Go's compress/zlib encodes
