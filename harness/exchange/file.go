@@ -47,7 +47,7 @@ type File struct {
 // Plugin is the filter configuration (Envoy's Wasm filter config).
 type Plugin struct {
 	Name string `yaml:"name"`
-	// RootID is root_id (Istio pluginName); Name if empty.
+	// RootID is root_id (Istio pluginName); empty stays empty, as in Envoy.
 	RootID string `yaml:"rootId"`
 	VMID   string `yaml:"vmId"`
 	// Configuration is a string, or any YAML value sent as JSON (as Istio
@@ -431,11 +431,10 @@ func (f *File) validate() error {
 		if err := f.validatePlugin(pl, paths[i]); err != nil {
 			return err
 		}
+		// Envoy allows empty (and repeated) names; the report tells filters
+		// apart by name, so only non-empty ones must be unique.
 		n := pl.Name
-		if n == "" {
-			n = "plugin"
-		}
-		if names[n] {
+		if n != "" && names[n] {
 			return &Error{File: f.path, Path: paths[i] + ".name", Msg: fmt.Sprintf("duplicate filter name %q", n)}
 		}
 		names[n] = true

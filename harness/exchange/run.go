@@ -192,16 +192,12 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		}
 	}()
 	for i, pc := range specs {
+		// Name, root id and vm id may each be empty, as in Envoy; the log
+		// prefix names only the non-empty ones (PluginBase::makeLogPrefix).
 		name := pc.Name
-		if name == "" {
-			name = "plugin"
-		}
 		rootID := pc.RootID
 		if opt.RootID != "" && i == 0 {
 			rootID = opt.RootID
-		}
-		if rootID == "" {
-			rootID = name
 		}
 		cfg, err := configBytes(&pc.Configuration)
 		if err != nil {
