@@ -145,7 +145,10 @@ func TestHTTPCall(t *testing.T) {
 	s := e.run(get(t))
 	require.True(t, s.Complete)
 	assert.Equal(t, "dispatched token=4 err=ok", e.log("dispatched"))
-	assert.Equal(t, `call response ctx=2 headers=1 status="200" body="allowed" trailers=0 err=ok`, e.log("call response"))
+	assert.Equal(t, `call response ctx=2 headers=2 status="200" body="allowed" trailers=0 err=ok`, e.log("call response"))
+	// Like an upstream response, a callout response with a body carries
+	// content-length.
+	assert.Equal(t, "call content-length=7", e.log("call content-length"))
 	assert.Equal(t, "request header while paused err=ok", e.log("request header while paused"))
 	assert.Equal(t, []string{"ok"}, header(s.Upstream.Headers, "x-auth"))
 	assert.Equal(t, "30ms", s.Upstream.At)

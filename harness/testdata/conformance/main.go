@@ -305,12 +305,16 @@ func (s *stream) dispatch() types.Action {
 func (s *stream) onCall(nh, bodySize, nt int) {
 	hs, err := proxywasm.GetHttpCallResponseHeaders()
 	body, _ := proxywasm.GetHttpCallResponseBody(0, bodySize)
-	status := ""
+	status, clen := "", "<none>"
 	for _, h := range hs {
-		if h[0] == ":status" {
+		switch h[0] {
+		case ":status":
 			status = h[1]
+		case "content-length":
+			clen = h[1]
 		}
 	}
+	logf("call content-length=%s", clen)
 	logf("call response ctx=%d headers=%d status=%q body=%q trailers=%d err=%s", s.id, nh, status, body, nt, errName(err))
 	// Request headers are still readable: the request is paused.
 	_, err = proxywasm.GetHttpRequestHeader(":path")
