@@ -39,6 +39,8 @@ type File struct {
 	// Advance is how much virtual time the run covers; by default it runs
 	// until every request completed.
 	Advance Scalar `yaml:"advance"`
+	// StatsConfig is Envoy's bootstrap stats_config (tag extraction).
+	StatsConfig StatsConfig `yaml:"statsConfig"`
 
 	path string
 	root *yaml.Node
@@ -66,6 +68,41 @@ type Envoy struct {
 	WASI             Scalar `yaml:"wasi"`
 	LegacyCopyFrom   bool   `yaml:"legacyCopyFrom"`
 	LegacyAttributes bool   `yaml:"legacyAttributes"`
+}
+
+// StatsConfig is the part of Envoy's stats_config the harness models.
+type StatsConfig struct {
+	StatsTags []StatsTag `yaml:"statsTags"`
+	// UseAllDefaultTags is true unless set to false, as in Envoy.
+	UseAllDefaultTags *bool `yaml:"useAllDefaultTags"`
+}
+
+// StatsTag is a TagSpecifier: a regex (first group cut from the name,
+// second group the value) or a fixed value.
+type StatsTag struct {
+	TagName    string `yaml:"tagName"`
+	Regex      Scalar `yaml:"regex"`
+	FixedValue string `yaml:"fixedValue"`
+}
+
+// tagRules compiles the user's tags, then Envoy's defaults.
+func (f *File) tagRules() ([]pw.TagRule, error) {
+	var rules []pw.TagRule
+	for i, t := range f.StatsConfig.StatsTags {
+		r, err := pw.NewTagRule(t.TagName, t.Regex.Value, t.FixedValue)
+		if err != nil {
+			path := fmt.Sprintf("statsConfig.statsTags[%d]", i)
+			if t.Regex.Line > 0 {
+				return nil, f.errAt(t.Regex, path+".regex", err.Error()+" (Go RE2 syntax: no look-around)")
+			}
+			return nil, &Error{File: f.path, Path: path, Msg: err.Error()}
+		}
+		rules = append(rules, r)
+	}
+	if d := f.StatsConfig.UseAllDefaultTags; d == nil || *d {
+		rules = append(rules, pw.DefaultTagRules()...)
+	}
+	return rules, nil
 }
 
 // Node is the Envoy node identity.
@@ -448,6 +485,9 @@ func (f *File) validate() error {
 		return &Error{File: f.path, Path: "workers", Msg: "expected a positive number of workers"}
 	}
 	if _, err := f.duration(f.Advance, "advance"); err != nil {
+		return err
+	}
+	if _, err := f.tagRules(); err != nil {
 		return err
 	}
 	for i, r := range f.Routes {

@@ -139,6 +139,11 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	if f.LogLevel.Value != "" {
 		p.LogLevel, _ = pw.ParseLogLevel(f.LogLevel.Value)
 	}
+	rules, err := f.tagRules()
+	if err != nil {
+		return nil, err
+	}
+	p.Stats.SetTagRules(rules)
 	p.Node = pw.Node{ID: f.Node.ID, Cluster: f.Node.Cluster, Region: f.Node.Region, Zone: f.Node.Zone, SubZone: f.Node.SubZone, Metadata: f.Node.Metadata}
 
 	// Every cluster the file mentions exists.

@@ -259,6 +259,12 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		logf("dequeue unknown err=%s", errName(err))
 	case "metrics":
 		p.counter.Increment(1)
+	case "tagged-metrics":
+		// The SDK's metrics example: tags encoded in the name, for the
+		// proxy's stats_tags to extract.
+		v, _ := proxywasm.GetHttpRequestHeader("my-custom-header")
+		proxywasm.DefineCounterMetric("custom_header_value_counts_value=" + v + "_reporter=wasmgosdk").Increment(1)
+		proxywasm.DefineCounterMetric("backend_rq_503").Increment(1)
 	case "properties":
 		s.properties("request")
 		err := proxywasm.SetProperty([]string{"my_key"}, []byte("my_value"))
