@@ -36,23 +36,36 @@ func TestWasmRunGolden(t *testing.T) {
 	files, err := filepath.Glob("testdata/wasm/*.yaml")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
+	// Compiled modules go to a fresh cache, not the user's.
+	t.Setenv("DETOUR_WASM_CACHE_DIR", t.TempDir())
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
 		t.Run(name, func(t *testing.T) {
-			args := append([]string{"wasm", "run", wasm, "--exchange", file}, argsFrom(t, file)...)
+			extra := argsFrom(t, file)
+			args := append([]string{"wasm", "run", wasm, "--exchange", file}, extra...)
 			var out, errb bytes.Buffer
 			code := run(args, &out, &errb)
 			var got []byte
 			var golden string
-			if strings.HasPrefix(name, "bad-") {
+			switch {
+			case strings.HasPrefix(name, "bad-"):
 				assert.Equal(t, exitInvalid, code)
 				assert.Empty(t, out.String())
 				got = errb.Bytes()
 				golden = filepath.Join("testdata/wasm", name+".golden.txt")
-			} else {
+			case strings.HasPrefix(name, "trap-") && !strings.Contains(strings.Join(extra, " "), "--allow-traps"):
+				// A trap fails the run; the report still says what happened.
+				assert.Equal(t, exitInvalid, code)
+				assert.Contains(t, errb.String(), "trap")
+				got = shaRe.ReplaceAll(out.Bytes(), []byte(`"sha256": "<module sha256>"`))
+				golden = filepath.Join("testdata/wasm", name+".golden.json")
+			default:
 				require.Equal(t, exitOK, code, errb.String())
 				got = shaRe.ReplaceAll(out.Bytes(), []byte(`"sha256": "<module sha256>"`))
 				golden = filepath.Join("testdata/wasm", name+".golden.json")
+				if strings.Contains(strings.Join(extra, " "), "--format text") {
+					golden = filepath.Join("testdata/wasm", name+".golden.txt")
+				}
 			}
 			if updating() {
 				require.NoError(t, os.WriteFile(golden, got, 0o644))
@@ -75,6 +88,8 @@ func TestWasmRunUsage(t *testing.T) {
 		{"no exchange", []string{"wasm", "run", "m.wasm"}, exitUsage, "need one MODULE.wasm and --exchange FILE"},
 		{"two modules", []string{"wasm", "run", "a.wasm", "b.wasm", "--exchange", "x"}, exitUsage, "need one MODULE.wasm"},
 		{"missing module", []string{"wasm", "run", "testdata/wasm/nope.wasm", "--exchange", "testdata/wasm/hello.yaml"}, exitInvalid, "no such file"},
+		{"bad log level", []string{"wasm", "run", "m.wasm", "--exchange", "x", "--log-level", "loud"}, exitUsage, `--log-level: expected trace, debug, info, warn, error or critical, got "loud"`},
+		{"bad format", []string{"wasm", "run", "m.wasm", "--exchange", "x", "--format", "yaml"}, exitUsage, `--format: expected json or text`},
 		{"not wasm", []string{"wasm", "run", "testdata/wasm/hello.yaml", "--exchange", "testdata/wasm/hello.yaml"}, exitInvalid, "compile module"},
 	}
 	for _, tc := range tests {
@@ -103,4 +118,35 @@ func TestWasmRunFlagsOverrideFile(t *testing.T) {
 	require.Equal(t, exitOK, run([]string{"wasm", "run", wasm, "--exchange", "testdata/wasm/hello.yaml"}, &compiled, &errb))
 	require.Equal(t, exitOK, run([]string{"wasm", "run", "--interpreter", wasm, "--exchange", "testdata/wasm/hello.yaml"}, &interp, &errb), errb.String())
 	assert.Equal(t, compiled.String(), interp.String())
+}
+
+func TestWasmRunCachesCompiledModuleByDefault(t *testing.T) {
+	wasm, err := plugintest.Build("conformance")
+	require.NoError(t, err)
+	home := t.TempDir()
+	t.Setenv("DETOUR_WASM_CACHE_DIR", "") // restored after the test
+	os.Unsetenv("DETOUR_WASM_CACHE_DIR")
+	t.Setenv("XDG_CACHE_HOME", home)
+	t.Setenv("HOME", home)
+	var out, errb bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"wasm", "run", wasm, "--exchange", "testdata/wasm/hello.yaml"}, &out, &errb), errb.String())
+	ucd, err := os.UserCacheDir()
+	require.NoError(t, err)
+	files := 0
+	filepath.WalkDir(filepath.Join(ucd, "detour", "wasm"), func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	assert.Positive(t, files, "compiled code is kept in the user cache directory")
+
+	// --cache-dir "" keeps nothing on disk.
+	empty := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", empty)
+	t.Setenv("HOME", empty)
+	require.Equal(t, exitOK, run([]string{"wasm", "run", "--cache-dir", "", wasm, "--exchange", "testdata/wasm/hello.yaml"}, &out, &errb), errb.String())
+	entries, err := os.ReadDir(empty)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
 }

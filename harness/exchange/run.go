@@ -22,6 +22,8 @@ type Options struct {
 	VMConfig []byte
 	RootID   string
 	Workers  int
+	// LogLevel, if set, replaces logLevel.
+	LogLevel string
 }
 
 // Report is what `detour wasm run` prints.
@@ -64,6 +66,10 @@ type StreamReport struct {
 	Response     *httpsim.Response    `json:"response"`
 	LocalReplies []httpsim.LocalReply `json:"localReplies"`
 	Complete     bool                 `json:"complete"`
+
+	request [][2]string    // the downstream request headers
+	info    *pw.StreamInfo // route and cluster taken
+	logs    []pw.LogEntry  // what the stream's contexts logged
 }
 
 type callClusters struct {
@@ -138,6 +144,13 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	p := pw.NewProcess(clock)
 	if f.LogLevel.Value != "" {
 		p.LogLevel, _ = pw.ParseLogLevel(f.LogLevel.Value)
+	}
+	if opt.LogLevel != "" {
+		l, ok := pw.ParseLogLevel(opt.LogLevel)
+		if !ok {
+			return nil, fmt.Errorf("log level %q: expected trace, debug, info, warn, error or critical", opt.LogLevel)
+		}
+		p.LogLevel = l
 	}
 	rules, err := f.tagRules()
 	if err != nil {
@@ -339,9 +352,15 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	p.Stats.WritePrometheus(&prom)
 	rep.Prometheus = prom.String()
 	for i, s := range streams {
-		sr := StreamReport{Worker: f.Requests[i].Worker}
+		sr := StreamReport{Worker: f.Requests[i].Worker, request: f.Requests[i].Headers}
 		if s != nil {
 			sr.Upstream, sr.Response, sr.LocalReplies, sr.Complete = s.Upstream, s.Response, s.LocalReplies, s.Complete
+			sr.info = s.Info()
+			for _, l := range rep.Logs {
+				if l.Stream == sr.info {
+					sr.logs = append(sr.logs, l)
+				}
+			}
 		}
 		if sr.LocalReplies == nil {
 			sr.LocalReplies = []httpsim.LocalReply{}

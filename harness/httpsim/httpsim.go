@@ -186,6 +186,9 @@ func flagList(f uint64) []string {
 	return out
 }
 
+// Info is the stream's attributes (what the filters' properties read).
+func (s *Stream) Info() *pw.StreamInfo { return s.info }
+
 func (s *Stream) since() string {
 	return s.g.Process.Clock.Now().Sub(s.g.Process.Clock.Start()).String()
 }

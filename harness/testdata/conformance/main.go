@@ -205,6 +205,7 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 	switch p.mode {
 	case "hello":
 		proxywasm.AddHttpRequestHeader("x-hello", "world")
+		proxywasm.LogDebugf("hello debug ctx=%d", s.id)
 	case "headers":
 		dup, err := proxywasm.GetHttpRequestHeader("x-dup")
 		logf("get x-dup=%q err=%s", dup, errName(err))
