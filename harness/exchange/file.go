@@ -36,6 +36,10 @@ type File struct {
 	Requests  []Request           `yaml:"requests"`
 	Upstreams map[string][]Answer `yaml:"upstreams"`
 	HTTPCalls map[string][]Answer `yaml:"httpCalls"`
+	// UpstreamRules and HTTPCallRules answer by request (first match
+	// wins); unmatched requests fall back to upstreams / httpCalls.
+	UpstreamRules []Rule `yaml:"upstreamRules"`
+	HTTPCallRules []Rule `yaml:"httpCallRules"`
 	// Advance is how much virtual time the run covers; by default it runs
 	// until every request completed.
 	Advance Scalar `yaml:"advance"`
@@ -118,13 +122,59 @@ type Node struct {
 // Route is one route; the first whose match holds is used.
 type Route struct {
 	Name  string `yaml:"name"`
-	Match struct {
-		Prefix  string            `yaml:"prefix"`
-		Headers map[string]string `yaml:"headers"`
-	} `yaml:"match"`
+	Match Match  `yaml:"match"`
 	Cluster       string `yaml:"cluster"`
 	ClusterHeader string `yaml:"clusterHeader"`
-	Timeout       Scalar `yaml:"timeout"`
+	// Timeout is the route timeout (Envoy's default 15s; 0s means none).
+	Timeout Scalar `yaml:"timeout"`
+	// Metadata is the route's filter_metadata by namespace, readable as
+	// xds.route_metadata (and legacy route_metadata).
+	Metadata map[string]map[string]any `yaml:"metadata"`
+}
+
+// Match selects answers by request: every field given must hold (path
+// prefix or exact path, method, headers with exact values).
+type Match struct {
+	Prefix  string            `yaml:"prefix"`
+	Path    string            `yaml:"path"`
+	Method  string            `yaml:"method"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+func (m *Match) matches(h [][2]string) bool {
+	get := func(k string) (string, bool) {
+		for _, p := range h {
+			if strings.EqualFold(p[0], k) {
+				return p[1], true
+			}
+		}
+		return "", false
+	}
+	path, _ := get(":path")
+	if m.Prefix != "" && !strings.HasPrefix(path, m.Prefix) {
+		return false
+	}
+	if m.Path != "" && path != m.Path {
+		return false
+	}
+	if method, _ := get(":method"); m.Method != "" && method != m.Method {
+		return false
+	}
+	for k, v := range m.Headers {
+		if got, ok := get(k); !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Rule is a scripted answer for the requests it matches; rules are tried
+// in order before a cluster's ordered answers, and a matching rule answers
+// every time.
+type Rule struct {
+	Cluster string `yaml:"cluster"`
+	Match   Match  `yaml:"match"`
+	Answer  Answer `yaml:"answer"`
 }
 
 // Request is one downstream request.
@@ -499,9 +549,8 @@ func (f *File) validate() error {
 			return err
 		}
 	}
-	if len(f.Requests) == 0 {
-		return &Error{File: f.path, Path: "requests", Msg: "expected at least one request"}
-	}
+	// No requests is valid: a tick-only or bootstrap plugin runs for
+	// advance.
 	for i := range f.Requests {
 		r := &f.Requests[i]
 		p := fmt.Sprintf("requests[%d]", i)
@@ -522,6 +571,20 @@ func (f *File) validate() error {
 		}
 		if r.Upstream != nil {
 			if err := f.checkAnswer(r.Upstream, p+".upstream"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, rs := range []struct {
+		name string
+		v    []Rule
+	}{{"upstreamRules", f.UpstreamRules}, {"httpCallRules", f.HTTPCallRules}} {
+		for i := range rs.v {
+			p := fmt.Sprintf("%s[%d]", rs.name, i)
+			if rs.v[i].Cluster == "" {
+				return &Error{File: f.path, Path: p + ".cluster", Msg: "expected the cluster the rule answers for"}
+			}
+			if err := f.checkAnswer(&rs.v[i].Answer, p+".answer"); err != nil {
 				return err
 			}
 		}

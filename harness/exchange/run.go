@@ -74,13 +74,25 @@ type StreamReport struct {
 
 type callClusters struct {
 	known map[string]bool
+	rules []Rule
 	queue map[string][]Answer
 }
 
 func (c *callClusters) HasCluster(n string) bool { return c.known[n] }
 
+// answer is the first matching rule's answer, else the cluster's next
+// ordered one.
+func answer(rules []Rule, q map[string][]Answer, cluster string, h [][2]string) (Answer, bool) {
+	for i := range rules {
+		if rules[i].Cluster == cluster && rules[i].Match.matches(h) {
+			return rules[i].Answer, true
+		}
+	}
+	return next(q, cluster)
+}
+
 func (c *callClusters) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
-	a, ok := next(c.queue, req.Cluster)
+	a, ok := answer(c.rules, c.queue, req.Cluster, req.Headers)
 	if !ok {
 		return pw.HTTPCallResult{Status: 200}
 	}
@@ -170,6 +182,11 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	for c := range f.HTTPCalls {
 		known[c] = true
 	}
+	for _, rs := range [][]Rule{f.UpstreamRules, f.HTTPCallRules} {
+		for _, r := range rs {
+			known[r.Cluster] = true
+		}
+	}
 	routes := f.Routes
 	if len(routes) == 0 {
 		routes = []Route{{Name: "default", Cluster: "upstream"}}
@@ -187,7 +204,7 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	for k, v := range f.HTTPCalls {
 		callq[k] = append([]Answer(nil), v...)
 	}
-	p.HTTPCalls = &callClusters{known: known, queue: callq}
+	p.HTTPCalls = &callClusters{known: known, rules: f.HTTPCallRules, queue: callq}
 
 	workers := f.Workers
 	if opt.Workers > 0 {
@@ -265,19 +282,9 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		Filters:  chain,
 		Clusters: func(n string) bool { return known[n] },
 		Router: func(h *pw.Headers) (httpsim.Route, bool) {
+			pairs := h.Pairs()
 			for _, r := range routes {
-				if r.Match.Prefix != "" {
-					path, _ := h.Get(":path")
-					if !strings.HasPrefix(path, r.Match.Prefix) {
-						continue
-					}
-				}
-				ok := true
-				for k, v := range r.Match.Headers {
-					got, has := h.Get(k)
-					ok = ok && has && got == v
-				}
-				if !ok {
+				if !r.Match.matches(pairs) {
 					continue
 				}
 				timeout := 15 * time.Second
@@ -288,7 +295,11 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 				if name == "" {
 					name = "route"
 				}
-				return httpsim.Route{Name: name, Cluster: r.Cluster, ClusterHeader: r.ClusterHeader, Timeout: timeout}, true
+				var md pw.Metadata
+				if r.Metadata != nil {
+					md = pw.Metadata(r.Metadata)
+				}
+				return httpsim.Route{Name: name, Cluster: r.Cluster, ClusterHeader: r.ClusterHeader, Timeout: timeout, Metadata: md}, true
 			}
 			return httpsim.Route{}, false
 		},
@@ -311,7 +322,7 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 				if r.Upstream != nil {
 					return toUpstream(*r.Upstream)
 				}
-				if a, ok := next(upq, u.Cluster); ok {
+				if a, ok := answer(f.UpstreamRules, upq, u.Cluster, u.Headers); ok {
 					return toUpstream(a)
 				}
 				return httpsim.UpstreamResponse{Status: 200, Address: "10.0.0.2:8080"}
@@ -366,6 +377,9 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 			sr.LocalReplies = []httpsim.LocalReply{}
 		}
 		rep.Streams = append(rep.Streams, sr)
+	}
+	if rep.Streams == nil {
+		rep.Streams = []StreamReport{}
 	}
 	if rep.Logs == nil {
 		rep.Logs = []pw.LogEntry{}

@@ -260,6 +260,11 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		logf("dequeue unknown err=%s", errName(err))
 	case "metrics":
 		p.counter.Increment(1)
+	case "route-metadata":
+		v, err := proxywasm.GetProperty([]string{"xds", "route_metadata", "filter_metadata", s.arg(0, "detour"), s.arg(1, "tier")})
+		logf("route metadata %s.%s=%q err=%s", s.arg(0, "detour"), s.arg(1, "tier"), v, errName(err))
+		n, err := proxywasm.GetProperty([]string{"xds", "route_name"})
+		logf("route name=%q err=%s", n, errName(err))
 	case "tagged-metrics":
 		// The SDK's metrics example: tags encoded in the name, for the
 		// proxy's stats_tags to extract.
