@@ -111,7 +111,11 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 	opt.Engine = engine
 	rep, err := exchange.Run(ctx, wasm, f, opt)
 	if err != nil {
-		fmt.Fprintf(stderr, "detour wasm run: %s: %v\n", positional[0], err)
+		if xe := (*exchange.Error)(nil); errors.As(err, &xe) {
+			fmt.Fprintf(stderr, "detour wasm run: %v\n", err) // an exchange file position
+		} else {
+			fmt.Fprintf(stderr, "detour wasm run: %s: %v\n", positional[0], err)
+		}
 		return exitInvalid
 	}
 	if *format == "text" {

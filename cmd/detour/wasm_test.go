@@ -51,7 +51,7 @@ func TestWasmRunGolden(t *testing.T) {
 			case strings.HasPrefix(name, "bad-"):
 				assert.Equal(t, exitInvalid, code)
 				assert.Empty(t, out.String())
-				got = errb.Bytes()
+				got = bytes.ReplaceAll(errb.Bytes(), []byte(wasm), []byte("MODULE.wasm"))
 				golden = filepath.Join("testdata/wasm", name+".golden.txt")
 			case strings.HasPrefix(name, "trap-") && !strings.Contains(strings.Join(extra, " "), "--allow-traps"):
 				// A trap fails the run; the report still says what happened.
@@ -90,6 +90,8 @@ func TestWasmRunUsage(t *testing.T) {
 		{"missing module", []string{"wasm", "run", "testdata/wasm/nope.wasm", "--exchange", "testdata/wasm/hello.yaml"}, exitInvalid, "no such file"},
 		{"bad log level", []string{"wasm", "run", "m.wasm", "--exchange", "x", "--log-level", "loud"}, exitUsage, `--log-level: expected trace, debug, info, warn, error or critical, got "loud"`},
 		{"bad format", []string{"wasm", "run", "m.wasm", "--exchange", "x", "--format", "yaml"}, exitUsage, `--format: expected json or text`},
+		// The worker index is checked before the module is compiled (which fails here).
+		{"worker before compile", []string{"wasm", "run", "testdata/wasm/hello.yaml", "--exchange", "testdata/wasm/bad-worker.yaml"}, exitInvalid, "bad-worker.yaml:6:13: requests[1].worker"},
 		{"not wasm", []string{"wasm", "run", "testdata/wasm/hello.yaml", "--exchange", "testdata/wasm/hello.yaml"}, exitInvalid, "compile module"},
 	}
 	for _, tc := range tests {

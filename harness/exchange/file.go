@@ -8,6 +8,7 @@ package exchange
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	goyaml "github.com/goccy/go-yaml"
+	gyparser "github.com/goccy/go-yaml/parser"
 	"go.yaml.in/yaml/v3"
 
 	pw "github.com/detour-mesh/detour/harness/proxywasm"
@@ -121,8 +124,8 @@ type Node struct {
 
 // Route is one route; the first whose match holds is used.
 type Route struct {
-	Name  string `yaml:"name"`
-	Match Match  `yaml:"match"`
+	Name          string `yaml:"name"`
+	Match         Match  `yaml:"match"`
 	Cluster       string `yaml:"cluster"`
 	ClusterHeader string `yaml:"clusterHeader"`
 	// Timeout is the route timeout (Envoy's default 15s; 0s means none).
@@ -287,7 +290,7 @@ func Load(path string) (*File, error) {
 func Parse(path string, b []byte) (*File, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, syntaxError(path, b, err)
 	}
 	if len(root.Content) == 0 {
 		return nil, &Error{File: path, Msg: "empty exchange file"}
@@ -313,6 +316,20 @@ func Parse(path string, b []byte) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// syntaxError places a YAML syntax error. yaml.v3 reports only a line, and
+// for an unclosed { or [ the line before the error; goccy/go-yaml's parser
+// knows the token's line and column, so its position (and message) is used
+// when it also rejects the document.
+func syntaxError(path string, b []byte, err error) error {
+	if _, gerr := gyparser.ParseBytes(b, 0); gerr != nil {
+		var se *goyaml.SyntaxError
+		if errors.As(gerr, &se) && se.Token != nil && se.Token.Position != nil {
+			return &Error{File: path, Line: se.Token.Position.Line, Col: se.Token.Position.Column, Msg: se.Message}
+		}
+	}
+	return &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 }
 
 // locate finds the node at a path such as requests[0].headers.
@@ -445,6 +462,15 @@ func join(path, k string) string {
 		return k
 	}
 	return path + "." + k
+}
+
+// errPath is an error at the node a field path names.
+func (f *File) errPath(path, msg string) error {
+	e := &Error{File: f.path, Path: path, Msg: msg}
+	if n := locate(f.root, path); n != nil {
+		e.Line, e.Col = n.Line, n.Column
+	}
+	return e
 }
 
 func (f *File) errAt(s Scalar, path, msg string) error {
@@ -582,7 +608,7 @@ func (f *File) validate() error {
 		for i := range rs.v {
 			p := fmt.Sprintf("%s[%d]", rs.name, i)
 			if rs.v[i].Cluster == "" {
-				return &Error{File: f.path, Path: p + ".cluster", Msg: "expected the cluster the rule answers for"}
+				return &Error{File: f.path, Path: p, Msg: "expected cluster (the cluster whose requests the rule answers)"}
 			}
 			if err := f.checkAnswer(&rs.v[i].Answer, p+".answer"); err != nil {
 				return err

@@ -148,6 +148,19 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		}
 		defer e.Close(ctx)
 	}
+	workers := f.Workers
+	if opt.Workers > 0 {
+		workers = opt.Workers
+	}
+	if workers == 0 {
+		workers = 1
+	}
+	// Checked before compiling: a cold compile takes seconds.
+	for i, r := range f.Requests {
+		if r.Worker >= workers || r.Worker < 0 {
+			return nil, f.errPath(fmt.Sprintf("requests[%d].worker", i), fmt.Sprintf("expected a worker below %d (workers: %d)", workers, workers))
+		}
+	}
 	mod, err := e.Compile(ctx, wasm)
 	if err != nil {
 		return nil, err
@@ -206,18 +219,6 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	}
 	p.HTTPCalls = &callClusters{known: known, rules: f.HTTPCallRules, queue: callq}
 
-	workers := f.Workers
-	if opt.Workers > 0 {
-		workers = opt.Workers
-	}
-	if workers == 0 {
-		workers = 1
-	}
-	for i, r := range f.Requests {
-		if r.Worker >= workers || r.Worker < 0 {
-			return nil, &Error{File: f.path, Path: fmt.Sprintf("requests[%d].worker", i), Msg: fmt.Sprintf("expected a worker below %d", workers)}
-		}
-	}
 	specs, paths := f.plugins()
 	var chain []*pw.Plugin
 	var infos []PluginInfo
@@ -271,7 +272,7 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		}
 		pl, err := p.StartPlugin(ctx, spec)
 		if err != nil {
-			return nil, err
+			return nil, withLogs(err, p.Logs())
 		}
 		chain = append(chain, pl)
 		infos = append(infos, PluginInfo{Name: name, RootID: rootID, VMID: pc.VMID, Workers: workers, FailurePolicy: policy.String(), Configuration: string(cfg)})
@@ -391,4 +392,19 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		rep.Traps = []pw.Trap{}
 	}
 	return rep, nil
+}
+
+// withLogs appends what the plugin logged while starting, so a failed
+// on_configure (on_plugin_start) shows the plugin's own reasons.
+func withLogs(err error, logs []pw.LogEntry) error {
+	if len(logs) == 0 {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString(err.Error())
+	b.WriteString("; the plugin logged:")
+	for _, l := range logs {
+		fmt.Fprintf(&b, "\n  [%s] %s", l.Level, l.Envoy)
+	}
+	return fmt.Errorf("%s", b.String())
 }
