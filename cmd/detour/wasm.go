@@ -9,12 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/detour-mesh/detour/harness/exchange"
 	pw "github.com/detour-mesh/detour/harness/proxywasm"
 )
 
-const wasmUsage = `usage: detour wasm run MODULE.wasm --exchange FILE [flags]
+const wasmUsage = `usage: detour wasm run [MODULE.wasm] [--module NAME=FILE]... --exchange FILE [flags]
 
 Runs a proxy-wasm module (ABI 0.2.x) on the scripted HTTP exchange in FILE,
 the way Envoy 1.33+ would, on a virtual clock, and prints JSON: the request
@@ -44,6 +45,8 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 	allowTraps := fs.Bool("allow-traps", false, "exit 0 even if a VM trapped (a trap is reported either way)")
 	logLevel := fs.String("log-level", "", "Envoy's wasm log `LEVEL`: trace, debug, info, warn, error or critical (overrides logLevel; default info)")
 	format := fs.String("format", "json", "output `FORMAT`: json, or text for a readable summary")
+	modules := moduleFlag{}
+	fs.Var(modules, "module", "a module plugins name with module: NAME, as `NAME=FILE` (repeatable)")
 	var positional []string
 	rest := args[1:]
 	for {
@@ -59,8 +62,8 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 		positional = append(positional, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
-	if len(positional) != 1 || *exchangePath == "" {
-		fmt.Fprintln(stderr, "detour wasm run: need one MODULE.wasm and --exchange FILE")
+	if len(positional) > 1 || *exchangePath == "" || (len(positional) == 0 && len(modules) == 0) {
+		fmt.Fprintln(stderr, "detour wasm run: need one MODULE.wasm (and/or --module NAME=FILE) and --exchange FILE")
 		fs.Usage()
 		return exitUsage
 	}
@@ -76,17 +79,31 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "detour wasm run: --format: expected json or text, got %q\n", *format)
 		return exitUsage
 	}
-	wasm, err := os.ReadFile(positional[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "detour wasm run: %v\n", err)
-		return exitInvalid
+	var wasm []byte
+	modulePath := "--module"
+	if len(positional) == 1 {
+		modulePath = positional[0]
+		var err error
+		if wasm, err = os.ReadFile(positional[0]); err != nil {
+			fmt.Fprintf(stderr, "detour wasm run: %v\n", err)
+			return exitInvalid
+		}
+	}
+	named := map[string][]byte{}
+	for name, path := range modules {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "detour wasm run: --module %s: %v\n", name, err)
+			return exitInvalid
+		}
+		named[name] = b
 	}
 	f, err := exchange.Load(*exchangePath)
 	if err != nil {
 		fmt.Fprintf(stderr, "detour wasm run: %v\n", err)
 		return exitInvalid
 	}
-	opt := exchange.Options{RootID: *rootID, Workers: *workers, LogLevel: *logLevel}
+	opt := exchange.Options{RootID: *rootID, Workers: *workers, LogLevel: *logLevel, Modules: named}
 	for _, x := range []struct {
 		path string
 		dst  *[]byte
@@ -114,7 +131,7 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 		if xe := (*exchange.Error)(nil); errors.As(err, &xe) {
 			fmt.Fprintf(stderr, "detour wasm run: %v\n", err) // an exchange file position
 		} else {
-			fmt.Fprintf(stderr, "detour wasm run: %s: %v\n", positional[0], err)
+			fmt.Fprintf(stderr, "detour wasm run: %s: %v\n", modulePath, err)
 		}
 		return exitInvalid
 	}
@@ -137,6 +154,20 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	return exitOK
+}
+
+// moduleFlag collects --module NAME=FILE.
+type moduleFlag map[string]string
+
+func (m moduleFlag) String() string { return "" }
+
+func (m moduleFlag) Set(v string) error {
+	name, path, ok := strings.Cut(v, "=")
+	if !ok || name == "" || path == "" {
+		return fmt.Errorf("expected NAME=FILE, got %q", v)
+	}
+	m[name] = path
+	return nil
 }
 
 // defaultCacheDir is $DETOUR_WASM_CACHE_DIR if set (even empty), else

@@ -24,10 +24,19 @@ func argsFrom(t *testing.T, path string) []string {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	line, _, _ := strings.Cut(string(b), "\n")
-	if strings.HasPrefix(line, "# --") {
-		return strings.Fields(strings.TrimPrefix(line, "# "))
+	if !strings.HasPrefix(line, "# --") {
+		return nil
 	}
-	return nil
+	args := strings.Fields(strings.TrimPrefix(line, "# "))
+	// NAME=plugin:P names the built test plugin harness/testdata/P.
+	for i, a := range args {
+		if name, p, ok := strings.Cut(a, "=plugin:"); ok {
+			wasm, err := plugintest.Build(p)
+			require.NoError(t, err)
+			args[i] = name + "=" + wasm
+		}
+	}
+	return args
 }
 
 func TestWasmRunGolden(t *testing.T) {
@@ -85,7 +94,9 @@ func TestWasmRunUsage(t *testing.T) {
 		wantErr string
 	}{
 		{"no subcommand", []string{"wasm"}, exitUsage, "usage: detour wasm run"},
-		{"no exchange", []string{"wasm", "run", "m.wasm"}, exitUsage, "need one MODULE.wasm and --exchange FILE"},
+		{"no exchange", []string{"wasm", "run", "m.wasm"}, exitUsage, "need one MODULE.wasm (and/or --module NAME=FILE) and --exchange FILE"},
+		{"no module", []string{"wasm", "run", "--exchange", "x"}, exitUsage, "need one MODULE.wasm"},
+		{"bad module flag", []string{"wasm", "run", "--module", "x", "--exchange", "x"}, exitUsage, `expected NAME=FILE, got "x"`},
 		{"two modules", []string{"wasm", "run", "a.wasm", "b.wasm", "--exchange", "x"}, exitUsage, "need one MODULE.wasm"},
 		{"missing module", []string{"wasm", "run", "testdata/wasm/nope.wasm", "--exchange", "testdata/wasm/hello.yaml"}, exitInvalid, "no such file"},
 		{"bad log level", []string{"wasm", "run", "m.wasm", "--exchange", "x", "--log-level", "loud"}, exitUsage, `--log-level: expected trace, debug, info, warn, error or critical, got "loud"`},

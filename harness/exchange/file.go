@@ -27,9 +27,9 @@ import (
 // File is an exchange file.
 type File struct {
 	Plugin Plugin `yaml:"plugin"`
-	// Filters is a chain of plugins of the same module, in decoding
-	// order, instead of Plugin. Filters with the same vmId share one VM per
-	// worker, as in Envoy.
+	// Filters is a chain of plugins, in decoding order, instead of Plugin.
+	// Filters with the same module and vmId share one VM per worker, as in
+	// Envoy; bootstrap ones are not in the chain.
 	Filters   []Plugin            `yaml:"filters"`
 	Workers   int                 `yaml:"workers"`
 	LogLevel  Scalar              `yaml:"logLevel"`
@@ -67,6 +67,14 @@ type Plugin struct {
 	ReloadBackoff   Scalar            `yaml:"reloadBackoff"`
 	Env             map[string]string `yaml:"env"`
 	Envoy           Envoy             `yaml:"envoy"`
+	// Module names this plugin's module: a name given with --module
+	// NAME=FILE, or a file relative to the exchange file. Empty means the
+	// module given on the command line.
+	Module Scalar `yaml:"module"`
+	// Bootstrap runs the plugin as a bootstrap extension (Envoy's
+	// WasmService on every worker): it starts and ticks but is not in the
+	// HTTP filter chain, so it never gets a stream.
+	Bootstrap bool `yaml:"bootstrap"`
 }
 
 // Envoy selects version-dependent behaviour.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -24,6 +26,8 @@ type Options struct {
 	Workers  int
 	// LogLevel, if set, replaces logLevel.
 	LogLevel string
+	// Modules are the modules plugins name with module: NAME.
+	Modules map[string][]byte
 }
 
 // Report is what `detour wasm run` prints.
@@ -55,6 +59,9 @@ type PluginInfo struct {
 	Workers       int    `json:"workers"`
 	FailurePolicy string `json:"failurePolicy"`
 	Configuration string `json:"configuration"`
+	// Module is the plugin's module: NAME or file, when not the default.
+	Module    string `json:"module,omitempty"`
+	Bootstrap bool   `json:"bootstrap,omitempty"`
 }
 
 // StreamReport is one request's outcome.
@@ -161,9 +168,44 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 			return nil, f.errPath(fmt.Sprintf("requests[%d].worker", i), fmt.Sprintf("expected a worker below %d (workers: %d)", workers, workers))
 		}
 	}
-	mod, err := e.Compile(ctx, wasm)
-	if err != nil {
-		return nil, err
+	specs, paths := f.plugins()
+	// Each plugin's module, compiled once.
+	mods := make([]*pw.Module, len(specs))
+	byName := map[string]*pw.Module{}
+	var first *pw.Module
+	for i, pc := range specs {
+		name := pc.Module.Value
+		if m, ok := byName[name]; ok {
+			mods[i] = m
+			continue
+		}
+		code := wasm
+		switch {
+		case name == "":
+			if code == nil {
+				return nil, f.errPath(paths[i], "expected module: no module was given on the command line")
+			}
+		case opt.Modules[name] != nil:
+			code = opt.Modules[name]
+		default:
+			b, err := os.ReadFile(filepath.Join(filepath.Dir(f.path), name))
+			if err != nil {
+				return nil, f.errAt(pc.Module, paths[i]+".module", fmt.Sprintf("expected a --module name or a file next to the exchange file: %v", err))
+			}
+			code = b
+		}
+		m, err := e.Compile(ctx, code)
+		if err != nil {
+			if name != "" {
+				return nil, fmt.Errorf("module %s: %w", name, err)
+			}
+			return nil, err
+		}
+		byName[name] = m
+		mods[i] = m
+		if first == nil {
+			first = m
+		}
 	}
 	clock := vclock.New(time.Time{})
 	p := pw.NewProcess(clock)
@@ -219,11 +261,10 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	}
 	p.HTTPCalls = &callClusters{known: known, rules: f.HTTPCallRules, queue: callq}
 
-	specs, paths := f.plugins()
-	var chain []*pw.Plugin
+	var chain, started []*pw.Plugin
 	var infos []PluginInfo
 	defer func() {
-		for _, pl := range chain {
+		for _, pl := range started {
 			pl.Close()
 		}
 	}()
@@ -257,15 +298,15 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		}
 		sort.Slice(env, func(i, j int) bool { return env[i][0] < env[j][0] })
 		spec := pw.PluginSpec{
-			Engine: e, Module: mod, Workers: workers, FailurePolicy: policy, ReloadBackoff: backoff,
+			Engine: e, Module: mods[i], Workers: workers, FailurePolicy: policy, ReloadBackoff: backoff,
 			VM: pw.VMConfig{VMID: pc.VMID, Configuration: vmcfg, Env: env, Seed: 1, Compat: pw.Compat{
 				WASI533: pc.Envoy.WASI.Value == "533", LegacyCopyFrom: pc.Envoy.LegacyCopyFrom, LegacyAttributes: pc.Envoy.LegacyAttributes,
 			}},
 			Plugin: pw.PluginConfig{Name: name, RootID: rootID, Configuration: cfg},
 		}
 		// Envoy runs plugins with the same vm_id and code in one VM.
-		for j, prev := range chain {
-			if specs[j].VMID == pc.VMID {
+		for j, prev := range started {
+			if specs[j].VMID == pc.VMID && mods[j] == mods[i] {
 				spec.ShareVMWith = prev
 				break
 			}
@@ -274,8 +315,12 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		if err != nil {
 			return nil, withLogs(err, p.Logs())
 		}
-		chain = append(chain, pl)
-		infos = append(infos, PluginInfo{Name: name, RootID: rootID, VMID: pc.VMID, Workers: workers, FailurePolicy: policy.String(), Configuration: string(cfg)})
+		started = append(started, pl)
+		if !pc.Bootstrap {
+			chain = append(chain, pl)
+		}
+		infos = append(infos, PluginInfo{Name: name, RootID: rootID, VMID: pc.VMID, Workers: workers, FailurePolicy: policy.String(), Configuration: string(cfg),
+			Module: pc.Module.Value, Bootstrap: pc.Bootstrap})
 	}
 
 	g := &httpsim.Gateway{
@@ -348,12 +393,12 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	}
 
 	rep := &Report{
-		Module:  ModuleInfo{SHA256: hex.EncodeToString(mod.SHA256[:]), ABI: mod.ABI},
+		Module:  ModuleInfo{SHA256: hex.EncodeToString(first.SHA256[:]), ABI: first.ABI},
 		Plugins: infos,
 		Logs:    p.Logs(), Metrics: p.Stats.Snapshot(), HTTPCalls: p.HTTPCallRecords(),
 		Elapsed: clock.Since().String(),
 	}
-	for _, pl := range chain {
+	for _, pl := range started {
 		rep.Reloads += pl.Reloads
 	}
 	for _, t := range p.Traps() {

@@ -260,6 +260,14 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		logf("dequeue unknown err=%s", errName(err))
 	case "metrics":
 		p.counter.Increment(1)
+	case "produce":
+		// Enqueue onto another VM's queue: produce VM_ID QUEUE.
+		id, err := proxywasm.ResolveSharedQueue(s.arg(0, "consumer"), s.arg(1, "events"))
+		if err == nil {
+			path, _ := proxywasm.GetHttpRequestHeader(":path")
+			err = proxywasm.EnqueueSharedQueue(id, []byte(path))
+		}
+		logf("produced to %s/%s err=%s", s.arg(0, "consumer"), s.arg(1, "events"), errName(err))
 	case "route-metadata":
 		v, err := proxywasm.GetProperty([]string{"xds", "route_metadata", "filter_metadata", s.arg(0, "detour"), s.arg(1, "tier")})
 		logf("route metadata %s.%s=%q err=%s", s.arg(0, "detour"), s.arg(1, "tier"), v, errName(err))
