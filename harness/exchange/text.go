@@ -32,6 +32,13 @@ func WriteText(w io.Writer, rep *Report) error {
 			if len(r.Flags) > 0 {
 				fmt.Fprintf(&b, ", flags %s", strings.Join(r.Flags, ","))
 			}
+			if r.Body != "" {
+				body := r.Body
+				if len(body) > 60 {
+					body = body[:60] + "..."
+				}
+				fmt.Fprintf(&b, ", body %q", body)
+			}
 			b.WriteString("\n")
 		}
 		for _, lr := range s.LocalReplies {
