@@ -164,21 +164,21 @@ func TestWasmRunCachesCompiledModuleByDefault(t *testing.T) {
 	assert.Empty(t, entries)
 }
 
-// The worked example in examples/wasm runs as documented, and its summary
+// The worked example in harness/example runs as documented, and its summary
 // is pinned (go test ./cmd/detour -run TestWasmWorkedExample -update).
 func TestWasmWorkedExample(t *testing.T) {
 	t.Setenv("DETOUR_WASM_CACHE_DIR", t.TempDir())
-	wasm, err := plugintest.BuildPackage("./examples/wasm/plugin", "example")
+	wasm, err := plugintest.BuildPackage("./harness/example/plugin", "example")
 	require.NoError(t, err)
 	var out, errb bytes.Buffer
-	code := run([]string{"wasm", "run", wasm, "--exchange", "../../examples/wasm/exchange.yaml", "--format", "text", "--log-level", "debug"}, &out, &errb)
+	code := run([]string{"wasm", "run", wasm, "--exchange", "../../harness/example/exchange.yaml", "--format", "text", "--log-level", "debug"}, &out, &errb)
 	require.Equal(t, exitOK, code, errb.String())
 	got := out.String()
 	assert.Contains(t, got, "response 200")
 	assert.Contains(t, got, `local reply by example at 505ms: 403`)
 	assert.Contains(t, got, "flags UT")
 	assert.Contains(t, got, "example_ticks_total{} 3")
-	golden := "../../examples/wasm/summary.golden.txt"
+	golden := "../../harness/example/summary.golden.txt"
 	if updating() {
 		require.NoError(t, os.WriteFile(golden, out.Bytes(), 0o644))
 	}

@@ -46,7 +46,7 @@ func Build(name string) (string, error) {
 }
 
 // BuildPackage is Build for any plugin package of this module (a path
-// such as ./examples/wasm/plugin); name names the output file.
+// such as ./harness/example/plugin); name names the output file.
 func BuildPackage(pkg, name string) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()

@@ -1,8 +1,8 @@
 // Command plugin is a small third-party-style proxy-wasm filter used by the
-// worked example in examples/wasm: it asks an auth cluster about every
+// worked example in harness/example: it asks an auth cluster about every
 // request (http_call), tags allowed requests, upper-cases the response
 // body, and counts ticks. Build: GOOS=wasip1 GOARCH=wasm go build
-// -buildmode=c-shared -o plugin.wasm ./examples/wasm/plugin
+// -buildmode=c-shared -o plugin.wasm ./harness/example/plugin
 package main
 
 import (
