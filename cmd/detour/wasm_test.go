@@ -45,8 +45,9 @@ func TestWasmRunGolden(t *testing.T) {
 	files, err := filepath.Glob("testdata/wasm/*.yaml")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	// Compiled modules go to a fresh cache, not the user's.
-	t.Setenv("DETOUR_WASM_CACHE_DIR", t.TempDir())
+	// Keep the user's cache directory untouched: compile into the
+	// process-wide in-memory cache every test of this binary shares.
+	t.Setenv("DETOUR_WASM_CACHE_DIR", "")
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
 		t.Run(name, func(t *testing.T) {
@@ -105,6 +106,7 @@ func TestWasmRunUsage(t *testing.T) {
 		{"worker before compile", []string{"wasm", "run", "testdata/wasm/hello.yaml", "--exchange", "testdata/wasm/bad-worker.yaml"}, exitInvalid, "bad-worker.yaml:6:13: requests[1].worker"},
 		{"not wasm", []string{"wasm", "run", "testdata/wasm/hello.yaml", "--exchange", "testdata/wasm/hello.yaml"}, exitInvalid, "compile module"},
 	}
+	t.Setenv("DETOUR_WASM_CACHE_DIR", "")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -115,6 +117,7 @@ func TestWasmRunUsage(t *testing.T) {
 }
 
 func TestWasmRunFlagsOverrideFile(t *testing.T) {
+	t.Setenv("DETOUR_WASM_CACHE_DIR", "")
 	wasm, err := plugintest.Build("conformance")
 	require.NoError(t, err)
 	dir := t.TempDir()
@@ -167,7 +170,7 @@ func TestWasmRunCachesCompiledModuleByDefault(t *testing.T) {
 // The worked example in harness/example runs as documented, and its summary
 // is pinned (go test ./cmd/detour -run TestWasmWorkedExample -update).
 func TestWasmWorkedExample(t *testing.T) {
-	t.Setenv("DETOUR_WASM_CACHE_DIR", t.TempDir())
+	t.Setenv("DETOUR_WASM_CACHE_DIR", "")
 	wasm, err := plugintest.BuildPackage("./harness/example/plugin", "example")
 	require.NoError(t, err)
 	var out, errb bytes.Buffer
