@@ -138,6 +138,7 @@ type Stream struct {
 	replySent    bool
 	scheduled    bool
 	grpc         bool // the downstream request is gRPC
+	head         bool // the downstream request is a HEAD
 
 	reqHeaders                   *pw.Headers
 	respHeaders, respTrailers    *pw.Headers
@@ -203,6 +204,7 @@ func (g *Gateway) Send(req Request) *Stream {
 	}
 	s.reqHeaders = pw.NewHeaders(req.Headers)
 	s.grpc = isGrpcRequest(s.reqHeaders)
+	s.head = first(s.reqHeaders, ":method") == "HEAD"
 	s.info = &pw.StreamInfo{
 		StartTime: s.start, Protocol: "HTTP/1.1", RequestHeaders: s.reqHeaders,
 		ConnectionID: g.nextConn, SourceAddress: "10.0.0.100:40000", DestinationAddress: "10.0.0.1:8080",
@@ -440,7 +442,7 @@ func (s *Stream) startLocalReply() {
 		s.reset(lr.Details)
 		return
 	}
-	h, body := localReplyHeaders(lr.LocalReply, s.grpc)
+	h, body := localReplyHeaders(lr.LocalReply, s.grpc, s.head)
 	s.dec.abort()
 	s.upstreamSent = true
 	direct := s.replySent || s.enc.started
@@ -466,8 +468,9 @@ func (s *Stream) startLocalReply() {
 // body and no content-length); any other request gets content-length and a
 // text/plain content-type (unless the filter set one) when there is a body,
 // and neither when there is none. The gRPC status a reply carries is
-// ignored for non-gRPC requests.
-func localReplyHeaders(lr pw.LocalReply, grpc bool) (*pw.Headers, string) {
+// ignored for non-gRPC requests. A HEAD request gets the headers only
+// (encodeLocalReply), and no grpc-message.
+func localReplyHeaders(lr pw.LocalReply, grpc, head bool) (*pw.Headers, string) {
 	h := pw.NewHeaders(nil)
 	h.Set(":status", strconv.Itoa(lr.Status))
 	for _, kv := range lr.Headers {
@@ -483,7 +486,7 @@ func localReplyHeaders(lr pw.LocalReply, grpc bool) (*pw.Headers, string) {
 			}
 			h.Set("grpc-status", strconv.Itoa(code))
 		}
-		if lr.Body != "" {
+		if lr.Body != "" && !head {
 			h.Set("grpc-message", grpcPercentEncode(lr.Body))
 		}
 		h.Remove("content-length")
@@ -497,6 +500,9 @@ func localReplyHeaders(lr pw.LocalReply, grpc bool) (*pw.Headers, string) {
 	} else {
 		h.Remove("content-length")
 		h.Remove("content-type")
+	}
+	if head {
+		return h, ""
 	}
 	return h, lr.Body
 }

@@ -31,15 +31,19 @@ func TestLocalReplyRendering(t *testing.T) {
 	tests := []struct {
 		name        string
 		contentType string
+		method      string
 		wantStatus  int
 		wantHeaders [][2]string
 		wantBody    string
 	}{
-		{"plain", "", 403, [][2]string{{":status", "403"}, {"x-reason", "denied"}, {"content-length", "19"}, {"content-type", "text/plain"}}, "forbidden by plugin"},
-		{"grpc", "application/grpc", 200, [][2]string{{":status", "200"}, {"x-reason", "denied"}, {"content-type", "application/grpc"}, {"grpc-status", "7"}, {"grpc-message", "forbidden by plugin"}}, ""},
-		{"grpc+proto", "application/grpc+proto", 200, [][2]string{{":status", "200"}, {"x-reason", "denied"}, {"content-type", "application/grpc"}, {"grpc-status", "7"}, {"grpc-message", "forbidden by plugin"}}, ""},
+		{"plain", "", "", 403, [][2]string{{":status", "403"}, {"x-reason", "denied"}, {"content-length", "19"}, {"content-type", "text/plain"}}, "forbidden by plugin"},
+		{"grpc", "application/grpc", "", 200, [][2]string{{":status", "200"}, {"x-reason", "denied"}, {"content-type", "application/grpc"}, {"grpc-status", "7"}, {"grpc-message", "forbidden by plugin"}}, ""},
+		{"grpc+proto", "application/grpc+proto", "", 200, [][2]string{{":status", "200"}, {"x-reason", "denied"}, {"content-type", "application/grpc"}, {"grpc-status", "7"}, {"grpc-message", "forbidden by plugin"}}, ""},
 		// grpc-web is not gRPC to Envoy's local reply.
-		{"grpc-web", "application/grpc-web", 403, [][2]string{{":status", "403"}, {"x-reason", "denied"}, {"content-length", "19"}, {"content-type", "text/plain"}}, "forbidden by plugin"},
+		{"grpc-web", "application/grpc-web", "", 403, [][2]string{{":status", "403"}, {"x-reason", "denied"}, {"content-length", "19"}, {"content-type", "text/plain"}}, "forbidden by plugin"},
+		// HEAD: the headers (with the body's content-length), no body.
+		{"head", "", "HEAD", 403, [][2]string{{":status", "403"}, {"x-reason", "denied"}, {"content-length", "19"}, {"content-type", "text/plain"}}, ""},
+		{"grpc head", "application/grpc", "HEAD", 200, [][2]string{{":status", "200"}, {"x-reason", "denied"}, {"content-type", "application/grpc"}, {"grpc-status", "7"}}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,6 +51,9 @@ func TestLocalReplyRendering(t *testing.T) {
 			req := get(t)
 			if tc.contentType != "" {
 				req = get(t, [2]string{"content-type", tc.contentType})
+			}
+			if tc.method != "" {
+				req.Headers[0][1] = tc.method
 			}
 			s := e.run(req)
 			require.True(t, s.Complete)
