@@ -93,18 +93,22 @@ type StatsConfig struct {
 }
 
 // StatsTag is a TagSpecifier: a regex (first group cut from the name,
-// second group the value) or a fixed value.
+// second group the value), a fixed value, or neither to name a default.
 type StatsTag struct {
 	TagName    string `yaml:"tagName"`
 	Regex      Scalar `yaml:"regex"`
 	FixedValue string `yaml:"fixedValue"`
 }
 
-// tagRules compiles the user's tags, then Envoy's defaults.
+// tagRules is Envoy's extractor order: the defaults (unless
+// useAllDefaultTags is false), then the user's tags.
 func (f *File) tagRules() ([]pw.TagRule, error) {
 	var rules []pw.TagRule
+	if d := f.StatsConfig.UseAllDefaultTags; d == nil || *d {
+		rules = append(rules, pw.DefaultTagRules()...)
+	}
 	for i, t := range f.StatsConfig.StatsTags {
-		r, err := pw.NewTagRule(t.TagName, t.Regex.Value, t.FixedValue)
+		r, err := pw.NewTagRules(t.TagName, t.Regex.Value, t.FixedValue)
 		if err != nil {
 			path := fmt.Sprintf("statsConfig.statsTags[%d]", i)
 			if t.Regex.Line > 0 {
@@ -112,10 +116,7 @@ func (f *File) tagRules() ([]pw.TagRule, error) {
 			}
 			return nil, &Error{File: f.path, Path: path, Msg: err.Error()}
 		}
-		rules = append(rules, r)
-	}
-	if d := f.StatsConfig.UseAllDefaultTags; d == nil || *d {
-		rules = append(rules, pw.DefaultTagRules()...)
+		rules = append(rules, r...)
 	}
 	return rules, nil
 }

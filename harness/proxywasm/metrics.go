@@ -21,9 +21,9 @@ type Stats struct {
 	rules []TagRule
 }
 
-// SetTagRules sets the tag extraction rules (Envoy's stats_config: the
-// user's stats_tags, then DefaultTagRules unless use_all_default_tags is
-// false). Without rules names are reported whole.
+// SetTagRules sets the tag extraction rules in Envoy's order
+// (TagProducerImpl): DefaultTagRules unless use_all_default_tags is false,
+// then the user's stats_tags. Without rules names are reported whole.
 func (s *Stats) SetTagRules(rules []TagRule) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -23,16 +23,38 @@ type Tag struct {
 	Value string `json:"value"`
 }
 
-// NewTagRule compiles a user-supplied stats_tags entry. Envoy uses
-// std::regex (ECMAScript); Go's RE2 syntax has no look-around, so such a
-// regex is rejected with the compile error.
-func NewTagRule(name, regex, fixedValue string) (TagRule, error) {
+// NewTagRules compiles a user-supplied stats_tags entry. As in Envoy's
+// TagProducerImpl, an entry with neither regex nor fixed_value names a
+// default rule (it is an error if there is none). Envoy uses std::regex
+// (ECMAScript) or RE2; Go's RE2 syntax has no look-around, so such a regex
+// is rejected with the compile error.
+func NewTagRules(name, regex, fixedValue string) ([]TagRule, error) {
 	if name == "" {
-		return TagRule{}, fmt.Errorf("tag_name is empty")
+		return nil, fmt.Errorf("tag_name is empty")
 	}
-	if (regex == "") == (fixedValue == "") {
-		return TagRule{}, fmt.Errorf("tag %q: expected regex or fixed_value", name)
+	if regex != "" && fixedValue != "" {
+		return nil, fmt.Errorf("tag %q: expected regex or fixed_value, not both", name)
 	}
+	if regex == "" && fixedValue == "" {
+		var out []TagRule
+		for _, r := range DefaultTagRules() {
+			if r.Name == name {
+				out = append(out, r)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("tag %q: no regex and no default regex for this name", name)
+		}
+		return out, nil
+	}
+	r, err := newTagRule(name, regex, fixedValue)
+	if err != nil {
+		return nil, err
+	}
+	return []TagRule{r}, nil
+}
+
+func newTagRule(name, regex, fixedValue string) (TagRule, error) {
 	r := TagRule{Name: name, FixedValue: fixedValue}
 	if regex != "" {
 		re, err := regexp.Compile(regex)
@@ -65,8 +87,9 @@ func DefaultTagRules() []TagRule {
 // TagExtractorStdRegexImpl::extractTag (source/common/stats/
 // tag_producer_impl.cc, tag_extractor_impl.cc): every rule runs on the full
 // name in order, each match adds a tag and marks its first group for
-// removal, and the tag-extracted name is the name without the marked
-// characters.
+// removal, a second rule of a tag name that already matched is skipped, and
+// the tag-extracted name is the name without the marked characters. (The
+// caller orders the rules as Envoy does: defaults first, then stats_tags.)
 func extractTags(rules []TagRule, name string) (string, []Tag) {
 	if len(rules) == 0 {
 		return name, nil
@@ -74,8 +97,13 @@ func extractTags(rules []TagRule, name string) (string, []Tag) {
 	var tags []Tag
 	remove := make([]bool, len(name))
 	cut := false
+	matched := map[string]bool{}
 	for _, r := range rules {
+		if matched[r.Name] {
+			continue
+		}
 		if r.Regex == nil {
+			matched[r.Name] = true
 			tags = append(tags, Tag{Name: r.Name, Value: r.FixedValue})
 			continue
 		}
@@ -88,6 +116,7 @@ func extractTags(rules []TagRule, name string) (string, []Tag) {
 			v = name[m[4]:m[5]]
 		}
 		tags = append(tags, Tag{Name: r.Name, Value: v})
+		matched[r.Name] = true
 		for i := m[2]; i < m[3]; i++ {
 			remove[i] = true
 			cut = true
