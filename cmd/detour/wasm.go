@@ -8,17 +8,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/detour-mesh/detour/harness/exchange"
 	pw "github.com/detour-mesh/detour/harness/proxywasm"
 )
 
-const wasmUsage = `usage: detour wasm run MODULE.wasm --exchange FILE [flags]
+const wasmUsage = `usage: detour wasm run [MODULE.wasm] [--module NAME=FILE]... --exchange FILE [flags]
 
 Runs a proxy-wasm module (ABI 0.2.x) on the scripted HTTP exchange in FILE,
 the way Envoy 1.33+ would, on a virtual clock, and prints JSON: the request
 as the upstream received it, the response as the client received it, local
-replies, logs, metrics, http calls and traps.
+replies, logs, metrics, http calls and traps (--format text: a summary).
+Exits 1 if a VM trapped, unless --allow-traps.
 
 flags:
 `
@@ -33,8 +36,13 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 	vmConfigPath := fs.String("vm-config", "", "VM configuration `FILE` (overrides plugin.vmConfiguration)")
 	rootID := fs.String("root-id", "", "root id (overrides plugin.rootId)")
 	workers := fs.Int("workers", 0, "worker VMs (overrides workers)")
-	cacheDir := fs.String("cache-dir", os.Getenv("DETOUR_WASM_CACHE_DIR"), "keep compiled modules in `DIR` across runs")
+	cacheDir := fs.String("cache-dir", defaultCacheDir(), "keep compiled modules in `DIR` across runs, keyed by module digest and wazero version (\"\" disables)")
 	interp := fs.Bool("interpreter", false, "use wazero's interpreter instead of its compiler")
+	allowTraps := fs.Bool("allow-traps", false, "exit 0 even if a VM trapped (a trap is reported either way)")
+	logLevel := fs.String("log-level", "", "Envoy's wasm log `LEVEL`: trace, debug, info, warn, error or critical (overrides logLevel; default info)")
+	format := fs.String("format", "json", "output `FORMAT`: json, or text for a readable summary")
+	modules := moduleFlag{}
+	fs.Var(modules, "module", "a module plugins name with module: NAME, as `NAME=FILE` (repeatable)")
 	switch {
 	case len(args) == 0:
 		fs.Usage()
@@ -62,8 +70,8 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 		positional = append(positional, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
-	if len(positional) != 1 || *exchangePath == "" {
-		fmt.Fprintln(stderr, "detour wasm run: need one MODULE.wasm and --exchange FILE")
+	if len(positional) > 1 || *exchangePath == "" || (len(positional) == 0 && len(modules) == 0) {
+		fmt.Fprintln(stderr, "detour wasm run: need one MODULE.wasm (and/or --module NAME=FILE) and --exchange FILE")
 		fs.Usage()
 		return exitUsage
 	}
@@ -71,17 +79,39 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "detour wasm run: --workers must be positive")
 		return exitUsage
 	}
-	wasm, err := os.ReadFile(positional[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "detour wasm run: %v\n", err)
-		return exitInvalid
+	if _, ok := pw.ParseLogLevel(*logLevel); *logLevel != "" && !ok {
+		fmt.Fprintf(stderr, "detour wasm run: --log-level: expected trace, debug, info, warn, error or critical, got %q\n", *logLevel)
+		return exitUsage
+	}
+	if *format != "json" && *format != "text" {
+		fmt.Fprintf(stderr, "detour wasm run: --format: expected json or text, got %q\n", *format)
+		return exitUsage
+	}
+	var wasm []byte
+	modulePath := "--module"
+	if len(positional) == 1 {
+		modulePath = positional[0]
+		var err error
+		if wasm, err = os.ReadFile(positional[0]); err != nil {
+			fmt.Fprintf(stderr, "detour wasm run: %v\n", err)
+			return exitInvalid
+		}
+	}
+	named := map[string][]byte{}
+	for name, path := range modules {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "detour wasm run: --module %s: %v\n", name, err)
+			return exitInvalid
+		}
+		named[name] = b
 	}
 	f, err := exchange.Load(*exchangePath)
 	if err != nil {
 		fmt.Fprintf(stderr, "detour wasm run: %v\n", err)
 		return exitInvalid
 	}
-	opt := exchange.Options{RootID: *rootID, Workers: *workers}
+	opt := exchange.Options{RootID: *rootID, Workers: *workers, LogLevel: *logLevel, Modules: named}
 	for _, x := range []struct {
 		path string
 		dst  *[]byte
@@ -106,15 +136,58 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 	opt.Engine = engine
 	rep, err := exchange.Run(ctx, wasm, f, opt)
 	if err != nil {
-		fmt.Fprintf(stderr, "detour wasm run: %s: %v\n", positional[0], err)
+		if xe := (*exchange.Error)(nil); errors.As(err, &xe) {
+			fmt.Fprintf(stderr, "detour wasm run: %v\n", err) // an exchange file position
+		} else {
+			fmt.Fprintf(stderr, "detour wasm run: %s: %v\n", modulePath, err)
+		}
 		return exitInvalid
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(rep); err != nil {
+	if *format == "text" {
+		err = exchange.WriteText(stdout, rep)
+	} else {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		err = enc.Encode(rep)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "detour wasm run: %v\n", err)
 		return exitInvalid
 	}
+	// A trap is a failed run unless the caller expects it (Envoy would
+	// have failed the VM too).
+	if len(rep.Traps) > 0 && !*allowTraps {
+		fmt.Fprintf(stderr, "detour wasm run: %d VM trap(s), first in %s: %s (--allow-traps accepts them)\n", len(rep.Traps), rep.Traps[0].Callback, rep.Traps[0].Message)
+		return exitInvalid
+	}
 	return exitOK
+}
+
+// moduleFlag collects --module NAME=FILE.
+type moduleFlag map[string]string
+
+func (m moduleFlag) String() string { return "" }
+
+func (m moduleFlag) Set(v string) error {
+	name, path, ok := strings.Cut(v, "=")
+	if !ok || name == "" || path == "" {
+		return fmt.Errorf("expected NAME=FILE, got %q", v)
+	}
+	m[name] = path
+	return nil
+}
+
+// defaultCacheDir is $DETOUR_WASM_CACHE_DIR if set (even empty), else
+// detour/wasm in the user cache directory, so a module compiles once per
+// machine; wazero keys the files by module digest and its own version.
+func defaultCacheDir() string {
+	if d, ok := os.LookupEnv("DETOUR_WASM_CACHE_DIR"); ok {
+		return d
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "detour", "wasm")
 }

@@ -8,6 +8,7 @@ package exchange
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	goyaml "github.com/goccy/go-yaml"
+	gyparser "github.com/goccy/go-yaml/parser"
 	"go.yaml.in/yaml/v3"
 
 	pw "github.com/detour-mesh/detour/harness/proxywasm"
@@ -24,9 +27,9 @@ import (
 // File is an exchange file.
 type File struct {
 	Plugin Plugin `yaml:"plugin"`
-	// Filters is a chain of plugins of the same module, in decoding
-	// order, instead of Plugin. Filters with the same vmId share one VM per
-	// worker, as in Envoy.
+	// Filters is a chain of plugins, in decoding order, instead of Plugin.
+	// Filters with the same module and vmId share one VM per worker, as in
+	// Envoy; bootstrap ones are not in the chain.
 	Filters   []Plugin            `yaml:"filters"`
 	Workers   int                 `yaml:"workers"`
 	LogLevel  Scalar              `yaml:"logLevel"`
@@ -36,9 +39,15 @@ type File struct {
 	Requests  []Request           `yaml:"requests"`
 	Upstreams map[string][]Answer `yaml:"upstreams"`
 	HTTPCalls map[string][]Answer `yaml:"httpCalls"`
+	// UpstreamRules and HTTPCallRules answer by request (first match
+	// wins); unmatched requests fall back to upstreams / httpCalls.
+	UpstreamRules []Rule `yaml:"upstreamRules"`
+	HTTPCallRules []Rule `yaml:"httpCallRules"`
 	// Advance is how much virtual time the run covers; by default it runs
 	// until every request completed.
 	Advance Scalar `yaml:"advance"`
+	// StatsConfig is Envoy's bootstrap stats_config (tag extraction).
+	StatsConfig StatsConfig `yaml:"statsConfig"`
 
 	path string
 	root *yaml.Node
@@ -47,7 +56,7 @@ type File struct {
 // Plugin is the filter configuration (Envoy's Wasm filter config).
 type Plugin struct {
 	Name string `yaml:"name"`
-	// RootID is root_id (Istio pluginName); Name if empty.
+	// RootID is root_id (Istio pluginName); empty stays empty, as in Envoy.
 	RootID string `yaml:"rootId"`
 	VMID   string `yaml:"vmId"`
 	// Configuration is a string, or any YAML value sent as JSON (as Istio
@@ -58,6 +67,14 @@ type Plugin struct {
 	ReloadBackoff   Scalar            `yaml:"reloadBackoff"`
 	Env             map[string]string `yaml:"env"`
 	Envoy           Envoy             `yaml:"envoy"`
+	// Module names this plugin's module: a name given with --module
+	// NAME=FILE, or a file relative to the exchange file. Empty means the
+	// module given on the command line.
+	Module Scalar `yaml:"module"`
+	// Bootstrap runs the plugin as a bootstrap extension (Envoy's
+	// WasmService on every worker): it starts and ticks but is not in the
+	// HTTP filter chain, so it never gets a stream.
+	Bootstrap bool `yaml:"bootstrap"`
 }
 
 // Envoy selects version-dependent behaviour.
@@ -66,6 +83,42 @@ type Envoy struct {
 	WASI             Scalar `yaml:"wasi"`
 	LegacyCopyFrom   bool   `yaml:"legacyCopyFrom"`
 	LegacyAttributes bool   `yaml:"legacyAttributes"`
+}
+
+// StatsConfig is the part of Envoy's stats_config the harness models.
+type StatsConfig struct {
+	StatsTags []StatsTag `yaml:"statsTags"`
+	// UseAllDefaultTags is true unless set to false, as in Envoy.
+	UseAllDefaultTags *bool `yaml:"useAllDefaultTags"`
+}
+
+// StatsTag is a TagSpecifier: a regex (first group cut from the name,
+// second group the value), a fixed value, or neither to name a default.
+type StatsTag struct {
+	TagName    string `yaml:"tagName"`
+	Regex      Scalar `yaml:"regex"`
+	FixedValue string `yaml:"fixedValue"`
+}
+
+// tagRules is Envoy's extractor order: the defaults (unless
+// useAllDefaultTags is false), then the user's tags.
+func (f *File) tagRules() ([]pw.TagRule, error) {
+	var rules []pw.TagRule
+	if d := f.StatsConfig.UseAllDefaultTags; d == nil || *d {
+		rules = append(rules, pw.DefaultTagRules()...)
+	}
+	for i, t := range f.StatsConfig.StatsTags {
+		r, err := pw.NewTagRules(t.TagName, t.Regex.Value, t.FixedValue)
+		if err != nil {
+			path := fmt.Sprintf("statsConfig.statsTags[%d]", i)
+			if t.Regex.Line > 0 {
+				return nil, f.errAt(t.Regex, path+".regex", err.Error()+" (Go RE2 syntax: no look-around)")
+			}
+			return nil, &Error{File: f.path, Path: path, Msg: err.Error()}
+		}
+		rules = append(rules, r...)
+	}
+	return rules, nil
 }
 
 // Node is the Envoy node identity.
@@ -80,14 +133,60 @@ type Node struct {
 
 // Route is one route; the first whose match holds is used.
 type Route struct {
-	Name  string `yaml:"name"`
-	Match struct {
-		Prefix  string            `yaml:"prefix"`
-		Headers map[string]string `yaml:"headers"`
-	} `yaml:"match"`
+	Name          string `yaml:"name"`
+	Match         Match  `yaml:"match"`
 	Cluster       string `yaml:"cluster"`
 	ClusterHeader string `yaml:"clusterHeader"`
-	Timeout       Scalar `yaml:"timeout"`
+	// Timeout is the route timeout (Envoy's default 15s; 0s means none).
+	Timeout Scalar `yaml:"timeout"`
+	// Metadata is the route's filter_metadata by namespace, readable as
+	// xds.route_metadata (and legacy route_metadata).
+	Metadata map[string]map[string]any `yaml:"metadata"`
+}
+
+// Match selects answers by request: every field given must hold (path
+// prefix or exact path, method, headers with exact values).
+type Match struct {
+	Prefix  string            `yaml:"prefix"`
+	Path    string            `yaml:"path"`
+	Method  string            `yaml:"method"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+func (m *Match) matches(h [][2]string) bool {
+	get := func(k string) (string, bool) {
+		for _, p := range h {
+			if strings.EqualFold(p[0], k) {
+				return p[1], true
+			}
+		}
+		return "", false
+	}
+	path, _ := get(":path")
+	if m.Prefix != "" && !strings.HasPrefix(path, m.Prefix) {
+		return false
+	}
+	if m.Path != "" && path != m.Path {
+		return false
+	}
+	if method, _ := get(":method"); m.Method != "" && method != m.Method {
+		return false
+	}
+	for k, v := range m.Headers {
+		if got, ok := get(k); !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Rule is a scripted answer for the requests it matches; rules are tried
+// in order before a cluster's ordered answers, and a matching rule answers
+// every time.
+type Rule struct {
+	Cluster string `yaml:"cluster"`
+	Match   Match  `yaml:"match"`
+	Answer  Answer `yaml:"answer"`
 }
 
 // Request is one downstream request.
@@ -200,7 +299,7 @@ func Load(path string) (*File, error) {
 func Parse(path string, b []byte) (*File, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, syntaxError(path, b, err)
 	}
 	if len(root.Content) == 0 {
 		return nil, &Error{File: path, Msg: "empty exchange file"}
@@ -226,6 +325,20 @@ func Parse(path string, b []byte) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// syntaxError places a YAML syntax error. yaml.v3 reports only a line, and
+// for an unclosed { or [ the line before the error; goccy/go-yaml's parser
+// knows the token's line and column, so its position (and message) is used
+// when it also rejects the document.
+func syntaxError(path string, b []byte, err error) error {
+	if _, gerr := gyparser.ParseBytes(b, 0); gerr != nil {
+		var se *goyaml.SyntaxError
+		if errors.As(gerr, &se) && se.Token != nil && se.Token.Position != nil {
+			return &Error{File: path, Line: se.Token.Position.Line, Col: se.Token.Position.Column, Msg: se.Message}
+		}
+	}
+	return &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 }
 
 // locate finds the node at a path such as requests[0].headers.
@@ -360,6 +473,15 @@ func join(path, k string) string {
 	return path + "." + k
 }
 
+// errPath is an error at the node a field path names.
+func (f *File) errPath(path, msg string) error {
+	e := &Error{File: f.path, Path: path, Msg: msg}
+	if n := locate(f.root, path); n != nil {
+		e.Line, e.Col = n.Line, n.Column
+	}
+	return e
+}
+
 func (f *File) errAt(s Scalar, path, msg string) error {
 	return &Error{File: f.path, Line: s.Line, Col: s.Col, Path: path, Msg: msg}
 }
@@ -431,11 +553,10 @@ func (f *File) validate() error {
 		if err := f.validatePlugin(pl, paths[i]); err != nil {
 			return err
 		}
+		// Envoy allows empty (and repeated) names; the report tells filters
+		// apart by name, so only non-empty ones must be unique.
 		n := pl.Name
-		if n == "" {
-			n = "plugin"
-		}
-		if names[n] {
+		if n != "" && names[n] {
 			return &Error{File: f.path, Path: paths[i] + ".name", Msg: fmt.Sprintf("duplicate filter name %q", n)}
 		}
 		names[n] = true
@@ -451,6 +572,9 @@ func (f *File) validate() error {
 	if _, err := f.duration(f.Advance, "advance"); err != nil {
 		return err
 	}
+	if _, err := f.tagRules(); err != nil {
+		return err
+	}
 	for i, r := range f.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
 		if r.Cluster == "" && r.ClusterHeader == "" {
@@ -460,9 +584,8 @@ func (f *File) validate() error {
 			return err
 		}
 	}
-	if len(f.Requests) == 0 {
-		return &Error{File: f.path, Path: "requests", Msg: "expected at least one request"}
-	}
+	// No requests is valid: a tick-only or bootstrap plugin runs for
+	// advance.
 	for i := range f.Requests {
 		r := &f.Requests[i]
 		p := fmt.Sprintf("requests[%d]", i)
@@ -483,6 +606,20 @@ func (f *File) validate() error {
 		}
 		if r.Upstream != nil {
 			if err := f.checkAnswer(r.Upstream, p+".upstream"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, rs := range []struct {
+		name string
+		v    []Rule
+	}{{"upstreamRules", f.UpstreamRules}, {"httpCallRules", f.HTTPCallRules}} {
+		for i := range rs.v {
+			p := fmt.Sprintf("%s[%d]", rs.name, i)
+			if rs.v[i].Cluster == "" {
+				return &Error{File: f.path, Path: p, Msg: "expected cluster (the cluster whose requests the rule answers)"}
+			}
+			if err := f.checkAnswer(&rs.v[i].Answer, p+".answer"); err != nil {
 				return err
 			}
 		}

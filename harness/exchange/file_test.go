@@ -12,8 +12,12 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"not yaml", "a: [", "x.yaml: "},
-		{"no requests", "plugin: {name: p}\n", "x.yaml: requests: expected at least one request"},
+		{"not yaml", "a: [", "x.yaml:1:4: sequence end token ']' not found"},
+		// yaml.v3 alone reports an unclosed flow one line early, without a column.
+		{"unclosed mapping", "plugin: {name: p\nrequests: []\n", "x.yaml:2:1: ',' or '}' must be specified"},
+		{"unclosed sequence", "plugin:\n  name: p\nclusters: [a, b\nrequests: []\n", "x.yaml:4:1: ',' or ']' must be specified"},
+		{"tab indent", "plugin:\n\tname: p\n", "x.yaml:2:1: found character"},
+		{"rule without cluster", "upstreamRules: [{match: {path: /x}}]\n", "x.yaml:1:17: upstreamRules[0]: expected cluster (the cluster whose requests the rule answers)"},
 		{"unknown top-level field", "plugins: {}\n" + req, "x.yaml:1:1: plugins: unknown field"},
 		{"wrong shape", "workers: [1]\n" + req, "x.yaml:1:10: workers: expected an integer"},
 		{"bad policy", "plugin: {failurePolicy: NEVER}\n" + req, `x.yaml:1:25: plugin.failurePolicy: unknown policy "NEVER"`},

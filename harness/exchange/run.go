@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +24,10 @@ type Options struct {
 	VMConfig []byte
 	RootID   string
 	Workers  int
+	// LogLevel, if set, replaces logLevel.
+	LogLevel string
+	// Modules are the modules plugins name with module: NAME.
+	Modules map[string][]byte
 }
 
 // Report is what `detour wasm run` prints.
@@ -53,6 +59,9 @@ type PluginInfo struct {
 	Workers       int    `json:"workers"`
 	FailurePolicy string `json:"failurePolicy"`
 	Configuration string `json:"configuration"`
+	// Module is the plugin's module: NAME or file, when not the default.
+	Module    string `json:"module,omitempty"`
+	Bootstrap bool   `json:"bootstrap,omitempty"`
 }
 
 // StreamReport is one request's outcome.
@@ -64,17 +73,33 @@ type StreamReport struct {
 	Response     *httpsim.Response    `json:"response"`
 	LocalReplies []httpsim.LocalReply `json:"localReplies"`
 	Complete     bool                 `json:"complete"`
+
+	request [][2]string    // the downstream request headers
+	info    *pw.StreamInfo // route and cluster taken
+	logs    []pw.LogEntry  // what the stream's contexts logged
 }
 
 type callClusters struct {
 	known map[string]bool
+	rules []Rule
 	queue map[string][]Answer
 }
 
 func (c *callClusters) HasCluster(n string) bool { return c.known[n] }
 
+// answer is the first matching rule's answer, else the cluster's next
+// ordered one.
+func answer(rules []Rule, q map[string][]Answer, cluster string, h [][2]string) (Answer, bool) {
+	for i := range rules {
+		if rules[i].Cluster == cluster && rules[i].Match.matches(h) {
+			return rules[i].Answer, true
+		}
+	}
+	return next(q, cluster)
+}
+
 func (c *callClusters) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
-	a, ok := next(c.queue, req.Cluster)
+	a, ok := answer(c.rules, c.queue, req.Cluster, req.Headers)
 	if !ok {
 		return pw.HTTPCallResult{Status: 200}
 	}
@@ -130,15 +155,75 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		}
 		defer e.Close(ctx)
 	}
-	mod, err := e.Compile(ctx, wasm)
-	if err != nil {
-		return nil, err
+	workers := f.Workers
+	if opt.Workers > 0 {
+		workers = opt.Workers
+	}
+	if workers == 0 {
+		workers = 1
+	}
+	// Checked before compiling: a cold compile takes seconds.
+	for i, r := range f.Requests {
+		if r.Worker >= workers || r.Worker < 0 {
+			return nil, f.errPath(fmt.Sprintf("requests[%d].worker", i), fmt.Sprintf("expected a worker below %d (workers: %d)", workers, workers))
+		}
+	}
+	specs, paths := f.plugins()
+	// Each plugin's module, compiled once.
+	mods := make([]*pw.Module, len(specs))
+	byName := map[string]*pw.Module{}
+	var first *pw.Module
+	for i, pc := range specs {
+		name := pc.Module.Value
+		if m, ok := byName[name]; ok {
+			mods[i] = m
+			continue
+		}
+		code := wasm
+		switch {
+		case name == "":
+			if code == nil {
+				return nil, f.errPath(paths[i], "expected module: no module was given on the command line")
+			}
+		case opt.Modules[name] != nil:
+			code = opt.Modules[name]
+		default:
+			b, err := os.ReadFile(filepath.Join(filepath.Dir(f.path), name))
+			if err != nil {
+				return nil, f.errAt(pc.Module, paths[i]+".module", fmt.Sprintf("expected a --module name or a file next to the exchange file: %v", err))
+			}
+			code = b
+		}
+		m, err := e.Compile(ctx, code)
+		if err != nil {
+			if name != "" {
+				return nil, fmt.Errorf("module %s: %w", name, err)
+			}
+			return nil, err
+		}
+		byName[name] = m
+		mods[i] = m
+		if first == nil {
+			first = m
+		}
 	}
 	clock := vclock.New(time.Time{})
 	p := pw.NewProcess(clock)
 	if f.LogLevel.Value != "" {
 		p.LogLevel, _ = pw.ParseLogLevel(f.LogLevel.Value)
 	}
+	if opt.LogLevel != "" {
+		l, ok := pw.ParseLogLevel(opt.LogLevel)
+		if !ok {
+			return nil, fmt.Errorf("log level %q: expected trace, debug, info, warn, error or critical", opt.LogLevel)
+		}
+		p.LogLevel = l
+	}
+	rules, err := f.tagRules()
+	if err != nil {
+		return nil, err
+	}
+	p.Stats.SetTagRules(rules)
 	p.Node = pw.Node{ID: f.Node.ID, Cluster: f.Node.Cluster, Region: f.Node.Region, Zone: f.Node.Zone, SubZone: f.Node.SubZone, Metadata: f.Node.Metadata}
 
 	// Every cluster the file mentions exists.
@@ -151,6 +236,11 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	}
 	for c := range f.HTTPCalls {
 		known[c] = true
+	}
+	for _, rs := range [][]Rule{f.UpstreamRules, f.HTTPCallRules} {
+		for _, r := range rs {
+			known[r.Cluster] = true
+		}
 	}
 	routes := f.Routes
 	if len(routes) == 0 {
@@ -169,39 +259,22 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	for k, v := range f.HTTPCalls {
 		callq[k] = append([]Answer(nil), v...)
 	}
-	p.HTTPCalls = &callClusters{known: known, queue: callq}
+	p.HTTPCalls = &callClusters{known: known, rules: f.HTTPCallRules, queue: callq}
 
-	workers := f.Workers
-	if opt.Workers > 0 {
-		workers = opt.Workers
-	}
-	if workers == 0 {
-		workers = 1
-	}
-	for i, r := range f.Requests {
-		if r.Worker >= workers || r.Worker < 0 {
-			return nil, &Error{File: f.path, Path: fmt.Sprintf("requests[%d].worker", i), Msg: fmt.Sprintf("expected a worker below %d", workers)}
-		}
-	}
-	specs, paths := f.plugins()
-	var chain []*pw.Plugin
+	var chain, started []*pw.Plugin
 	var infos []PluginInfo
 	defer func() {
-		for _, pl := range chain {
+		for _, pl := range started {
 			pl.Close()
 		}
 	}()
 	for i, pc := range specs {
+		// Name, root id and vm id may each be empty, as in Envoy; the log
+		// prefix names only the non-empty ones (PluginBase::makeLogPrefix).
 		name := pc.Name
-		if name == "" {
-			name = "plugin"
-		}
 		rootID := pc.RootID
 		if opt.RootID != "" && i == 0 {
 			rootID = opt.RootID
-		}
-		if rootID == "" {
-			rootID = name
 		}
 		cfg, err := configBytes(&pc.Configuration)
 		if err != nil {
@@ -225,25 +298,29 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		}
 		sort.Slice(env, func(i, j int) bool { return env[i][0] < env[j][0] })
 		spec := pw.PluginSpec{
-			Engine: e, Module: mod, Workers: workers, FailurePolicy: policy, ReloadBackoff: backoff,
+			Engine: e, Module: mods[i], Workers: workers, FailurePolicy: policy, ReloadBackoff: backoff,
 			VM: pw.VMConfig{VMID: pc.VMID, Configuration: vmcfg, Env: env, Seed: 1, Compat: pw.Compat{
 				WASI533: pc.Envoy.WASI.Value == "533", LegacyCopyFrom: pc.Envoy.LegacyCopyFrom, LegacyAttributes: pc.Envoy.LegacyAttributes,
 			}},
 			Plugin: pw.PluginConfig{Name: name, RootID: rootID, Configuration: cfg},
 		}
 		// Envoy runs plugins with the same vm_id and code in one VM.
-		for j, prev := range chain {
-			if specs[j].VMID == pc.VMID {
+		for j, prev := range started {
+			if specs[j].VMID == pc.VMID && mods[j] == mods[i] {
 				spec.ShareVMWith = prev
 				break
 			}
 		}
 		pl, err := p.StartPlugin(ctx, spec)
 		if err != nil {
-			return nil, err
+			return nil, withLogs(err, p.Logs())
 		}
-		chain = append(chain, pl)
-		infos = append(infos, PluginInfo{Name: name, RootID: rootID, VMID: pc.VMID, Workers: workers, FailurePolicy: policy.String(), Configuration: string(cfg)})
+		started = append(started, pl)
+		if !pc.Bootstrap {
+			chain = append(chain, pl)
+		}
+		infos = append(infos, PluginInfo{Name: name, RootID: rootID, VMID: pc.VMID, Workers: workers, FailurePolicy: policy.String(), Configuration: string(cfg),
+			Module: pc.Module.Value, Bootstrap: pc.Bootstrap})
 	}
 
 	g := &httpsim.Gateway{
@@ -251,19 +328,9 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		Filters:  chain,
 		Clusters: func(n string) bool { return known[n] },
 		Router: func(h *pw.Headers) (httpsim.Route, bool) {
+			pairs := h.Pairs()
 			for _, r := range routes {
-				if r.Match.Prefix != "" {
-					path, _ := h.Get(":path")
-					if !strings.HasPrefix(path, r.Match.Prefix) {
-						continue
-					}
-				}
-				ok := true
-				for k, v := range r.Match.Headers {
-					got, has := h.Get(k)
-					ok = ok && has && got == v
-				}
-				if !ok {
+				if !r.Match.matches(pairs) {
 					continue
 				}
 				timeout := 15 * time.Second
@@ -274,7 +341,11 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 				if name == "" {
 					name = "route"
 				}
-				return httpsim.Route{Name: name, Cluster: r.Cluster, ClusterHeader: r.ClusterHeader, Timeout: timeout}, true
+				var md pw.Metadata
+				if r.Metadata != nil {
+					md = pw.Metadata(r.Metadata)
+				}
+				return httpsim.Route{Name: name, Cluster: r.Cluster, ClusterHeader: r.ClusterHeader, Timeout: timeout, Metadata: md}, true
 			}
 			return httpsim.Route{}, false
 		},
@@ -297,7 +368,7 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 				if r.Upstream != nil {
 					return toUpstream(*r.Upstream)
 				}
-				if a, ok := next(upq, u.Cluster); ok {
+				if a, ok := answer(f.UpstreamRules, upq, u.Cluster, u.Headers); ok {
 					return toUpstream(a)
 				}
 				return httpsim.UpstreamResponse{Status: 200, Address: "10.0.0.2:8080"}
@@ -322,12 +393,12 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	}
 
 	rep := &Report{
-		Module:  ModuleInfo{SHA256: hex.EncodeToString(mod.SHA256[:]), ABI: mod.ABI},
+		Module:  ModuleInfo{SHA256: hex.EncodeToString(first.SHA256[:]), ABI: first.ABI},
 		Plugins: infos,
 		Logs:    p.Logs(), Metrics: p.Stats.Snapshot(), HTTPCalls: p.HTTPCallRecords(),
 		Elapsed: clock.Since().String(),
 	}
-	for _, pl := range chain {
+	for _, pl := range started {
 		rep.Reloads += pl.Reloads
 	}
 	for _, t := range p.Traps() {
@@ -338,14 +409,23 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	p.Stats.WritePrometheus(&prom)
 	rep.Prometheus = prom.String()
 	for i, s := range streams {
-		sr := StreamReport{Worker: f.Requests[i].Worker}
+		sr := StreamReport{Worker: f.Requests[i].Worker, request: f.Requests[i].Headers}
 		if s != nil {
 			sr.Upstream, sr.Response, sr.LocalReplies, sr.Complete = s.Upstream, s.Response, s.LocalReplies, s.Complete
+			sr.info = s.Info()
+			for _, l := range rep.Logs {
+				if l.Stream == sr.info {
+					sr.logs = append(sr.logs, l)
+				}
+			}
 		}
 		if sr.LocalReplies == nil {
 			sr.LocalReplies = []httpsim.LocalReply{}
 		}
 		rep.Streams = append(rep.Streams, sr)
+	}
+	if rep.Streams == nil {
+		rep.Streams = []StreamReport{}
 	}
 	if rep.Logs == nil {
 		rep.Logs = []pw.LogEntry{}
@@ -357,4 +437,19 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		rep.Traps = []pw.Trap{}
 	}
 	return rep, nil
+}
+
+// withLogs appends what the plugin logged while starting, so a failed
+// on_configure (on_plugin_start) shows the plugin's own reasons.
+func withLogs(err error, logs []pw.LogEntry) error {
+	if len(logs) == 0 {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString(err.Error())
+	b.WriteString("; the plugin logged:")
+	for _, l := range logs {
+		fmt.Fprintf(&b, "\n  [%s] %s", l.Level, l.Envoy)
+	}
+	return fmt.Errorf("%s", b.String())
 }

@@ -76,6 +76,9 @@ func TestForeignFunctions(t *testing.T) {
 	e := newEnv(t, 1, filter{name: "f", config: "foreign"})
 	s := e.run(get(t))
 	assert.Equal(t, `compress err=ok uncompress="hello hello hello hello" err=ok`, e.log("compress err"))
+	// zlib's compress() bytes, as Envoy's foreign.cc produces them (the
+	// same as Python's zlib.compress at the default level).
+	assert.Equal(t, "compressed=789ccb48cdc9c957c8402701680308b1", e.log("compressed="))
 	assert.Equal(t, "unknown foreign err=not found", e.log("unknown foreign"))
 	assert.Equal(t, "clear_route_cache err=ok", e.log("clear_route_cache"))
 	assert.Equal(t, "backup", s.Upstream.Cluster)
@@ -142,7 +145,10 @@ func TestHTTPCall(t *testing.T) {
 	s := e.run(get(t))
 	require.True(t, s.Complete)
 	assert.Equal(t, "dispatched token=4 err=ok", e.log("dispatched"))
-	assert.Equal(t, `call response ctx=2 headers=1 status="200" body="allowed" trailers=0 err=ok`, e.log("call response"))
+	assert.Equal(t, `call response ctx=2 headers=2 status="200" body="allowed" trailers=0 err=ok`, e.log("call response"))
+	// Like an upstream response, a callout response with a body carries
+	// content-length.
+	assert.Equal(t, "call content-length=7", e.log("call content-length"))
 	assert.Equal(t, "request header while paused err=ok", e.log("request header while paused"))
 	assert.Equal(t, []string{"ok"}, header(s.Upstream.Headers, "x-auth"))
 	assert.Equal(t, "30ms", s.Upstream.At)

@@ -42,9 +42,15 @@ func goCommand() string {
 // directory named by their content, so test binaries running side by side
 // share files instead of each leaving its own copy behind.
 func Build(name string) (string, error) {
+	return BuildPackage("./harness/testdata/"+name, name)
+}
+
+// BuildPackage is Build for any plugin package of this module (a path
+// such as ./harness/example/plugin); name names the output file.
+func BuildPackage(pkg, name string) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	if p, ok := built[name]; ok {
+	if p, ok := built[pkg]; ok {
 		return p, nil
 	}
 	cache := filepath.Join(os.TempDir(), "detour-plugins")
@@ -57,7 +63,7 @@ func Build(name string) (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, name+".wasm")
-	cmd := exec.Command(goCommand(), "build", "-buildmode=c-shared", "-o", out, "./harness/testdata/"+name)
+	cmd := exec.Command(goCommand(), "build", "-buildmode=c-shared", "-o", out, pkg)
 	cmd.Dir = repoRoot()
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -74,7 +80,7 @@ func Build(name string) (string, error) {
 	if err := os.Rename(out, final); err != nil {
 		return "", err
 	}
-	built[name] = final
+	built[pkg] = final
 	return final, nil
 }
 

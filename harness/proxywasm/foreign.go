@@ -11,11 +11,11 @@ type foreignFunction func(vm *VM, c *contextState, args []byte) ([]byte, Status)
 
 var foreignFunctions = map[string]foreignFunction{
 	"compress": func(_ *VM, _ *contextState, args []byte) ([]byte, Status) {
-		var b bytes.Buffer
-		w := zlib.NewWriter(&b)
-		w.Write(args)
-		w.Close()
-		return b.Bytes(), StatusOK
+		out, ok := zlibCompress(args)
+		if !ok {
+			return nil, StatusSerializationFailure
+		}
+		return out, StatusOK
 	},
 	"uncompress": func(_ *VM, _ *contextState, args []byte) ([]byte, Status) {
 		r, err := zlib.NewReader(bytes.NewReader(args))

@@ -174,7 +174,11 @@ func buildEnv() []hostFn {
 			if level > LogCritical {
 				return StatusBadArgument
 			}
-			vm.p.log(vm, c.rootCtx(), level, vm.str(s[1], s[2]))
+			var info *StreamInfo
+			if c != nil && c.stream != nil {
+				info = c.stream.info
+			}
+			vm.p.logFrom(vm, c.rootCtx(), info, level, vm.str(s[1], s[2]))
 			return StatusOK
 		}),
 		env("proxy_get_log_level", 1, func(vm *VM, _ *contextState, s []uint64) Status {

@@ -129,6 +129,13 @@ func (vm *VM) httpCall(c *contextState, cluster string, hdrs [][2]string, body [
 		}
 		rh := NewHeaders(res.Headers)
 		rh.Set(":status", strconv.Itoa(res.Status))
+		// The cluster's response reaches the async client
+		// (source/common/http/async_client_impl.cc) as the codec decoded
+		// it: with content-length when the body length is known, as
+		// httpsim's upstream responses carry it.
+		if _, ok := rh.Get("content-length"); !ok && len(res.Body) > 0 {
+			rh.Set("content-length", strconv.Itoa(len(res.Body)))
+		}
 		res.Headers = rh.Pairs()
 	}
 	outcome := res.Fault

@@ -18,6 +18,16 @@ const customNamespace = "wasmcustom"
 type Stats struct {
 	mu    sync.Mutex
 	stats map[string]*stat
+	rules []TagRule
+}
+
+// SetTagRules sets the tag extraction rules in Envoy's order
+// (TagProducerImpl): DefaultTagRules unless use_all_default_tags is false,
+// then the user's stats_tags. Without rules names are reported whole.
+func (s *Stats) SetTagRules(rules []TagRule) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rules = rules
 }
 
 type stat struct {
@@ -51,6 +61,10 @@ type Metric struct {
 	Value int64 `json:"value"`
 	// Samples are a histogram's recorded values, in order.
 	Samples []uint64 `json:"samples,omitempty"`
+	// Tags are the tags extracted from Name by the tag rules.
+	Tags []Tag `json:"tags,omitempty"`
+
+	extracted string // tag-extracted name
 }
 
 // Snapshot returns every stat, sorted by name.
@@ -60,6 +74,7 @@ func (s *Stats) Snapshot() []Metric {
 	out := make([]Metric, 0, len(s.stats))
 	for _, st := range s.stats {
 		m := Metric{Name: st.name, Type: st.typ.String()}
+		m.extracted, m.Tags = extractTags(s.rules, st.name)
 		switch st.typ {
 		case MetricCounter:
 			m.Value = int64(st.counter)
@@ -94,18 +109,32 @@ var promSanitize = regexp.MustCompile(`[^a-zA-Z0-9_]`)
 // registered custom namespace: the wasmcustom. prefix is stripped and no
 // envoy_ prefix is added; names that are not valid Prometheus names after
 // sanitising are skipped.
+//
+// Names are the tag-extracted names; stats that share one are written
+// under one # TYPE line with their tags as labels.
 func (s *Stats) WritePrometheus(w io.Writer) error {
-	for _, m := range s.Snapshot() {
-		name := promSanitize.ReplaceAllString(strings.TrimPrefix(m.Name, customNamespace+"."), "_")
+	ms := s.Snapshot()
+	sortByExtractedName(ms)
+	last := ""
+	for _, m := range ms {
+		name := promSanitize.ReplaceAllString(strings.TrimPrefix(m.extracted, customNamespace+"."), "_")
 		if !promName.MatchString(name) {
 			continue
 		}
 		var err error
+		typeLine := name != last
+		last = name
+		tags := promTags(m.Tags)
 		switch m.Type {
 		case "counter", "gauge":
-			_, err = fmt.Fprintf(w, "# TYPE %s %s\n%s{} %d\n", name, m.Type, name, m.Value)
+			if typeLine {
+				fmt.Fprintf(w, "# TYPE %s %s\n", name, m.Type)
+			}
+			_, err = fmt.Fprintf(w, "%s%s %d\n", name, tags, m.Value)
 		case "histogram":
-			_, err = fmt.Fprintf(w, "# TYPE %s histogram\n", name)
+			if typeLine {
+				_, err = fmt.Fprintf(w, "# TYPE %s histogram\n", name)
+			}
 			var sum uint64
 			for _, v := range m.Samples {
 				sum += v
@@ -117,9 +146,9 @@ func (s *Stats) WritePrometheus(w io.Writer) error {
 						n++
 					}
 				}
-				fmt.Fprintf(w, "%s_bucket{le=\"%s\"} %d\n", name, strconv.FormatFloat(b, 'f', -1, 64), n)
+				fmt.Fprintf(w, "%s_bucket%s %d\n", name, promTags(m.Tags, `le="`+strconv.FormatFloat(b, 'f', -1, 64)+`"`), n)
 			}
-			fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n%s_sum{} %d\n%s_count{} %d\n", name, len(m.Samples), name, sum, name, len(m.Samples))
+			fmt.Fprintf(w, "%s_bucket%s %d\n%s_sum%s %d\n%s_count%s %d\n", name, promTags(m.Tags, `le="+Inf"`), len(m.Samples), name, tags, sum, name, tags, len(m.Samples))
 		}
 		if err != nil {
 			return err

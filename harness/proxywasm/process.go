@@ -205,9 +205,15 @@ type LogEntry struct {
 	Message string    `json:"message"`
 	// Envoy is the line Envoy's log would contain.
 	Envoy string `json:"envoy"`
+	// Stream is the stream whose context logged it, if any.
+	Stream *StreamInfo `json:"-"`
 }
 
 func (p *Process) log(vm *VM, root *Root, level LogLevel, msg string) {
+	p.logFrom(vm, root, nil, level, msg)
+}
+
+func (p *Process) logFrom(vm *VM, root *Root, stream *StreamInfo, level LogLevel, msg string) {
 	if level < p.LogLevel {
 		return
 	}
@@ -226,7 +232,7 @@ func (p *Process) log(vm *VM, root *Root, level LogLevel, msg string) {
 	now := p.Clock.Now()
 	e := LogEntry{
 		Time: now, At: p.since(now), Worker: vm.cfg.Worker, Plugin: plugin, Level: level.String(), Message: msg,
-		Envoy: fmt.Sprintf("wasm log%s: %s", prefix, msg),
+		Envoy: fmt.Sprintf("wasm log%s: %s", prefix, msg), Stream: stream,
 	}
 	p.mu.Lock()
 	p.logs = append(p.logs, e)

@@ -205,6 +205,7 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 	switch p.mode {
 	case "hello":
 		proxywasm.AddHttpRequestHeader("x-hello", "world")
+		proxywasm.LogDebugf("hello debug ctx=%d", s.id)
 	case "headers":
 		dup, err := proxywasm.GetHttpRequestHeader("x-dup")
 		logf("get x-dup=%q err=%s", dup, errName(err))
@@ -259,6 +260,25 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		logf("dequeue unknown err=%s", errName(err))
 	case "metrics":
 		p.counter.Increment(1)
+	case "produce":
+		// Enqueue onto another VM's queue: produce VM_ID QUEUE.
+		id, err := proxywasm.ResolveSharedQueue(s.arg(0, "consumer"), s.arg(1, "events"))
+		if err == nil {
+			path, _ := proxywasm.GetHttpRequestHeader(":path")
+			err = proxywasm.EnqueueSharedQueue(id, []byte(path))
+		}
+		logf("produced to %s/%s err=%s", s.arg(0, "consumer"), s.arg(1, "events"), errName(err))
+	case "route-metadata":
+		v, err := proxywasm.GetProperty([]string{"xds", "route_metadata", "filter_metadata", s.arg(0, "detour"), s.arg(1, "tier")})
+		logf("route metadata %s.%s=%q err=%s", s.arg(0, "detour"), s.arg(1, "tier"), v, errName(err))
+		n, err := proxywasm.GetProperty([]string{"xds", "route_name"})
+		logf("route name=%q err=%s", n, errName(err))
+	case "tagged-metrics":
+		// The SDK's metrics example: tags encoded in the name, for the
+		// proxy's stats_tags to extract.
+		v, _ := proxywasm.GetHttpRequestHeader("my-custom-header")
+		proxywasm.DefineCounterMetric("custom_header_value_counts_value=" + v + "_reporter=wasmgosdk").Increment(1)
+		proxywasm.DefineCounterMetric("backend_rq_503").Increment(1)
 	case "properties":
 		s.properties("request")
 		err := proxywasm.SetProperty([]string{"my_key"}, []byte("my_value"))
@@ -271,6 +291,7 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		c, err := proxywasm.CallForeignFunction("compress", []byte("hello hello hello hello"))
 		u, err2 := proxywasm.CallForeignFunction("uncompress", c)
 		logf("compress err=%s uncompress=%q err=%s", errName(err), u, errName(err2))
+		logf("compressed=%x", c)
 		_, err = proxywasm.CallForeignFunction("no_such_function", nil)
 		logf("unknown foreign err=%s", errName(err))
 		proxywasm.ReplaceHttpRequestHeader("x-target", "backup")
@@ -304,12 +325,16 @@ func (s *stream) dispatch() types.Action {
 func (s *stream) onCall(nh, bodySize, nt int) {
 	hs, err := proxywasm.GetHttpCallResponseHeaders()
 	body, _ := proxywasm.GetHttpCallResponseBody(0, bodySize)
-	status := ""
+	status, clen := "", "<none>"
 	for _, h := range hs {
-		if h[0] == ":status" {
+		switch h[0] {
+		case ":status":
 			status = h[1]
+		case "content-length":
+			clen = h[1]
 		}
 	}
+	logf("call content-length=%s", clen)
 	logf("call response ctx=%d headers=%d status=%q body=%q trailers=%d err=%s", s.id, nh, status, body, nt, errName(err))
 	// Request headers are still readable: the request is paused.
 	_, err = proxywasm.GetHttpRequestHeader(":path")
