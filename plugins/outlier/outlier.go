@@ -320,7 +320,7 @@ func (s *Settings) EjectionMs(r *Record) int64 {
 // ProbeDue reports whether an ejected r has served its time and no other
 // VM holds the probe; ClaimProbe then takes it until now + hold.
 func (s *Settings) ProbeDue(r *Record, now int64) bool {
-	return r.Ejected && now-r.EjectedAt >= s.EjectionMs(r) && now >= r.ProbeUntil
+	return r.Ejected && now-r.EjectedAt >= s.EjectionMs(r) && (r.ProbeUntil == 0 || now >= r.ProbeUntil)
 }
 
 // ClaimProbe records that one VM probes r until until.
