@@ -41,6 +41,7 @@ type Router struct {
 	weight    []float64
 	nTiers    int
 	strict    bool // weighted without healthAware: ignore health
+	noSpill   bool // activeStandby: a standby only when every active is out
 	minShare  float64
 	ramp      []uint32
 	holdDown  int64
@@ -81,6 +82,7 @@ func New(c *config.Config) *Router {
 			rt.tier[i] = 0
 			rt.strict = !c.HealthAware
 		case config.ModeActiveStandby:
+			rt.noSpill = true
 			if t.Standby || t.Weight == 0 {
 				rt.tier[i] = 1
 				rt.weight[i] = 1
@@ -171,7 +173,7 @@ func (rt *Router) shares(h []Health, now int64, exclude uint64, useRamp bool) {
 		}
 		hf := rt.tierAvail[t] / rt.tierW[t]
 		take := remaining
-		if hf < rt.minShare && t < rt.nTiers-1 && !rt.strict {
+		if hf < rt.minShare && t < rt.nTiers-1 && !rt.strict && !rt.noSpill {
 			take = remaining * hf
 		}
 		remaining -= take
@@ -193,8 +195,24 @@ func (rt *Router) shares(h []Health, now int64, exclude uint64, useRamp bool) {
 		return
 	}
 	// Left over (ramps with nothing after them, or spill past the last
-	// tier): spread over what already takes traffic, else over every
-	// available target ignoring ramps.
+	// tier): to the targets at full share that already take traffic, else
+	// to everything that does, else over every available target ignoring
+	// ramps.
+	full := 0.0
+	for i, s := range rt.eff {
+		if s > 0 && (!useRamp || rt.strict || rt.RampShare(h[i], now) == 100) {
+			full += s
+		}
+	}
+	if full > 0 {
+		f := remaining / full
+		for i, s := range rt.eff {
+			if s > 0 && (!useRamp || rt.strict || rt.RampShare(h[i], now) == 100) {
+				rt.eff[i] += s * f
+			}
+		}
+		return
+	}
 	if assigned > 0 {
 		f := 1 / assigned
 		for i := range rt.eff {
