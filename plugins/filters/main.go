@@ -35,6 +35,7 @@ const (
 	kindOutlier kind = iota + 1
 	kindRouter
 	kindRetry
+	kindCombined
 )
 
 // plugin is one root context: one of the three filters for one service.
@@ -87,8 +88,10 @@ func (p *plugin) OnPluginStart(int) (st types.OnPluginStartStatus) {
 		p.kind = kindRouter
 	case config.PluginRetry:
 		p.kind = kindRetry
+	case config.PluginCombined:
+		p.kind = kindCombined
 	default:
-		proxywasm.LogErrorf("detour: root id %q is not one of %s, %s, %s", p.rootID, config.PluginOutlier, config.PluginRouter, config.PluginRetry)
+		proxywasm.LogErrorf("detour: root id %q is not one of %s, %s, %s, %s", p.rootID, config.PluginOutlier, config.PluginRouter, config.PluginRetry, config.PluginCombined)
 		return types.OnPluginStartStatusFailed
 	}
 	data, err := proxywasm.GetPluginConfiguration()
@@ -103,7 +106,7 @@ func (p *plugin) OnPluginStart(int) (st types.OnPluginStartStatus) {
 	}
 	p.svc = svc
 	p.rnd = uint64(time.Now().UnixNano()) | 1
-	if p.kind == kindOutlier {
+	if p.kind == kindOutlier || p.kind == kindCombined {
 		period := min(svc.det.IntervalMs, 1000)
 		if err := proxywasm.SetTickPeriodMilliSeconds(uint32(period)); err != nil {
 			proxywasm.LogErrorf("detour: %s: set tick period: %v", p.rootID, err)
@@ -135,13 +138,15 @@ func (p *plugin) NewHttpContext(id uint32) types.HttpContext {
 		return &outlierStream{p: p}
 	case kindRetry:
 		return &retryStream{p: p, id: id}
+	case kindCombined:
+		return &combinedStream{r: routerStream{p: p}, o: outlierStream{p: p}, rt: retryStream{p: p, id: id}}
 	}
 	return nil
 }
 
 func (p *plugin) OnTick() {
 	defer p.failOpen()
-	if p.kind != kindOutlier || p.svc == nil {
+	if p.kind != kindOutlier && p.kind != kindCombined || p.svc == nil {
 		return
 	}
 	if err := p.svc.tick(p, nowMs()); err != nil {

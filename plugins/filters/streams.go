@@ -123,18 +123,36 @@ func (s *service) upstreamTarget() (int, bool) {
 	return s.targetOf(string(b))
 }
 
+// lastResponse hands the response facts the outlier filter read to the
+// retry filter of the same stream: Envoy runs a stream's encoder filters
+// one after the other on one worker thread, and the compiled priorities put
+// the outlier filter right before the retry filter, so the retry filter
+// reads them instead of asking the host again. It clears them on use and
+// asks the host when they are not there.
+var lastResponse struct {
+	valid       bool
+	host        string
+	code, flags int64
+	target      int
+	targetOK    bool
+}
+
 func (o *outlierStream) observe(reset bool) {
 	if o.observed {
 		return
 	}
 	s := o.p.svc
 	i, ok := s.upstreamTarget()
+	code, _ := propertyInt("response", "code")
+	flags, _ := propertyInt("response", "flags")
+	if !reset {
+		lastResponse.valid, lastResponse.host, lastResponse.code, lastResponse.flags = true, s.cfg.Service.Host, code, flags
+		lastResponse.target, lastResponse.targetOK = i, ok
+	}
 	if !ok {
 		return
 	}
 	o.observed = true
-	code, _ := propertyInt("response", "code")
-	flags, _ := propertyInt("response", "flags")
 	oc := outlier.Classify(int(code), uint64(flags), reset)
 	if err := s.observe(o.p, i, oc, nowMs()); err != nil {
 		o.p.internalError(err)
@@ -232,17 +250,22 @@ func (r *retryStream) OnHttpRequestBody(size int, eos bool) types.Action {
 func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
 	a = types.ActionContinue
 	defer r.p.failOpen()
+	last := lastResponse
+	lastResponse.valid = false
 	if !r.watched || r.tooBig {
 		return
 	}
 	s := r.p.svc
-	code, _ := propertyInt("response", "code")
-	flags, _ := propertyInt("response", "flags")
-	if !s.pol.Retriable(int(code), uint64(flags), false) {
+	if !last.valid || last.host != s.cfg.Service.Host {
+		last.code, _ = propertyInt("response", "code")
+		last.flags, _ = propertyInt("response", "flags")
+		last.target, last.targetOK = s.upstreamTarget()
+	}
+	if !s.pol.Retriable(int(last.code), uint64(last.flags), false) {
 		return
 	}
-	if i, ok := s.upstreamTarget(); ok {
-		r.cur = i
+	if last.targetOK {
+		r.cur = last.target
 	}
 	if r.retry() {
 		return types.ActionPause
@@ -400,4 +423,34 @@ func (s *service) budget(f func(*budgetOp)) error {
 		f(&b)
 		return b.Encode(s.bbuf[:])
 	})
+}
+
+// --- all three in one context ---------------------------------------------------
+
+// combinedStream is the three filters in one HTTP context (root ID
+// config.PluginCombined), in the order the compiled priorities chain them.
+type combinedStream struct {
+	types.DefaultHttpContext
+	r  routerStream
+	rt retryStream
+	o  outlierStream
+}
+
+func (c *combinedStream) OnHttpRequestHeaders(n int, eos bool) types.Action {
+	c.r.OnHttpRequestHeaders(n, eos)
+	return c.rt.OnHttpRequestHeaders(n, eos)
+}
+
+func (c *combinedStream) OnHttpRequestBody(n int, eos bool) types.Action {
+	return c.rt.OnHttpRequestBody(n, eos)
+}
+
+func (c *combinedStream) OnHttpResponseHeaders(n int, eos bool) types.Action {
+	c.o.OnHttpResponseHeaders(n, eos)
+	return c.rt.OnHttpResponseHeaders(n, eos)
+}
+
+func (c *combinedStream) OnHttpStreamDone() {
+	c.o.OnHttpStreamDone()
+	c.rt.OnHttpStreamDone()
 }

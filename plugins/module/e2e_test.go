@@ -115,6 +115,11 @@ type world struct {
 type worldOpts struct {
 	workers int
 	compat  pw.Compat
+	env     [][2]string
+	// layout: "" (one module, three root IDs in one VM per worker, as
+	// compiled), "modules" (a VM per filter, as three modules would run)
+	// or "combined" (one root ID doing all three).
+	layout string
 	// noRouteRefresh: the route is not re-selected at all (to prove the
 	// test would notice a filter that does not steer).
 }
@@ -134,15 +139,19 @@ func newWorld(t testing.TB, example string, o worldOpts) *world {
 	w.proc = pw.NewProcess(w.clock)
 	w.proc.HTTPCalls = w
 	var first *pw.Plugin
+	if o.layout == "combined" {
+		plugins = []wasmPlugin{{Name: "detour", PluginName: config.PluginCombined, Config: plugins[0].Config}}
+	}
 	for _, p := range plugins {
 		spec := pw.PluginSpec{
 			Engine: engine, Module: mod, Workers: o.workers, FailurePolicy: pw.FailOpen,
-			VM:     pw.VMConfig{Compat: o.compat, Seed: 7},
+			VM:     pw.VMConfig{Compat: o.compat, Seed: 7, Env: o.env},
 			Plugin: pw.PluginConfig{Name: p.Name, RootID: p.PluginName, Configuration: p.Config},
 		}
 		// Istio leaves vm_id empty: plugins with the same code share a VM
-		// (and its shared data).
-		if first != nil {
+		// (and its shared data). Separate modules given one vm_id get their
+		// own VMs but still share data.
+		if first != nil && o.layout == "" {
 			spec.ShareVMWith = first
 		}
 		pl, err := w.proc.StartPlugin(context.Background(), spec)
