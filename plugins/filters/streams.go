@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
@@ -144,7 +145,11 @@ func (o *outlierStream) observe(reset bool) {
 	s := o.p.svc
 	i, ok := s.upstreamTarget()
 	code, _ := propertyInt("response", "code")
-	flags, _ := propertyInt("response", "flags")
+	var flags int64
+	if code == 0 || code >= 500 {
+		// Only failures need the flags (local-origin, overflow).
+		flags, _ = propertyInt("response", "flags")
+	}
 	if !reset {
 		lastResponse.valid, lastResponse.host, lastResponse.code, lastResponse.flags = true, s.cfg.Service.Host, code, flags
 		lastResponse.target, lastResponse.targetOK = i, ok
@@ -205,20 +210,9 @@ func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
 	if err != nil || !s.pol.MethodAllowed(m) {
 		return
 	}
-	hs, err := proxywasm.GetHttpRequestHeaders()
-	if err != nil {
-		r.p.internalError(err)
-		return
-	}
-	r.headers = hs
+	// The headers themselves are read only for a retry, from the
+	// request.headers attribute, which outlives the request phase.
 	r.cur = -1
-	for _, kv := range hs {
-		if kv[0] == s.cfg.Headers.Cluster {
-			if i, ok := s.targetOf(kv[1]); ok {
-				r.cur = i
-			}
-		}
-	}
 	if err := s.budget(func(b *budgetOp) { b.Start() }); err != nil {
 		r.p.internalError(err)
 		return
@@ -258,7 +252,10 @@ func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
 	s := r.p.svc
 	if !last.valid || last.host != s.cfg.Service.Host {
 		last.code, _ = propertyInt("response", "code")
-		last.flags, _ = propertyInt("response", "flags")
+		last.flags = 0
+		if last.code == 0 || last.code >= 500 {
+			last.flags, _ = propertyInt("response", "flags")
+		}
 		last.target, last.targetOK = s.upstreamTarget()
 	}
 	if !s.pol.Retriable(int(last.code), uint64(last.flags), false) {
@@ -301,6 +298,18 @@ func (r *retryStream) retry() bool {
 		return false
 	}
 	r.slot = true
+	if r.headers == nil {
+		hs, err := proxywasm.GetPropertyMap([]string{"request", "headers"})
+		if err != nil || len(hs) == 0 {
+			r.release()
+			if err == nil {
+				err = errors.New("request.headers is empty")
+			}
+			r.p.internalError(err)
+			return false
+		}
+		r.headers = hs
+	}
 	r.tries++
 	r.cur = next
 	hs := make([][2]string, 0, len(r.headers))

@@ -12,8 +12,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/detour-mesh/detour/compiler/lower"
 	"github.com/detour-mesh/detour/harness/httpsim"
 	pw "github.com/detour-mesh/detour/harness/proxywasm"
+	"github.com/detour-mesh/detour/plugins/config"
 )
 
 const edgeAuto = "edge-auto/out/bookinfo/productpage/edge.yaml"
@@ -308,5 +310,16 @@ func TestFuzzedCorpusNeverTraps(t *testing.T) {
 	w.noTraps()
 	for _, l := range w.proc.Logs() {
 		assert.NotContains(t, l.Message, "internal error", "fail-open path taken: %s", l.Message)
+	}
+}
+
+// The retry filter's http_call clusters (outbound|PORT|SUBSET|FQDN) must
+// exist: each target's subset is in the compiled DestinationRule.
+func TestRetryClustersMatchCompiledSubsets(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+	y := mustRead(t, filepath.Join("..", "..", "examples", edgeAuto))
+	for _, tg := range w.cfg.Targets {
+		assert.Contains(t, y, "name: "+config.SubsetPrefix+tg.Cluster+"\n", tg.Cluster)
+		assert.Equal(t, lower.ClusterSubset(tg.Cluster), config.SubsetPrefix+tg.Cluster)
 	}
 }
