@@ -12,15 +12,20 @@ import (
 	pw "github.com/detour-mesh/detour/harness/proxywasm"
 )
 
+// rewriteModule is the compiled header-rewriting plugin.
+func rewriteModule(t testing.TB) *pw.Module {
+	bin := plugintest.MustReadPackage("headerrewrite", "./plugins/module/testdata/headerrewrite")
+	m, err := engine.Compile(context.Background(), bin)
+	require.NoError(t, err)
+	return m
+}
+
 // rewriteWorld is the edge-auto gateway with only the trivial
 // header-rewriting filter instead of Detour's three.
 func rewriteWorld(b testing.TB) *world {
 	w := newWorld(b, edgeAuto, worldOpts{workers: 1})
 	ctx := context.Background()
-	bin := plugintest.MustReadPackage("headerrewrite", "./plugins/module/testdata/headerrewrite")
-	m, err := engine.Compile(ctx, bin)
-	require.NoError(b, err)
-	pl, err := w.proc.StartPlugin(ctx, pw.PluginSpec{Engine: engine, Module: m, Workers: 1, FailurePolicy: pw.FailOpen,
+	pl, err := w.proc.StartPlugin(ctx, pw.PluginSpec{Engine: engine, Module: rewriteModule(b), Workers: 1, FailurePolicy: pw.FailOpen,
 		VM: pw.VMConfig{VMID: "rewrite"}, Plugin: pw.PluginConfig{Name: "rewrite", RootID: "rewrite"}})
 	require.NoError(b, err)
 	w.gw = &httpsim.Gateway{Process: w.proc, Filters: []*pw.Plugin{pl}, Router: w.route, Upstream: w.upstream, Clusters: w.HasCluster}

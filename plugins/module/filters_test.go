@@ -323,3 +323,65 @@ func TestRetryClustersMatchCompiledSubsets(t *testing.T) {
 		assert.Equal(t, lower.ClusterSubset(tg.Cluster), config.SubsetPrefix+tg.Cluster)
 	}
 }
+
+// shareOf sends n requests and returns the share (%) each target served.
+func (w *world) shareOf(n int) map[string]float64 {
+	got := map[string]float64{}
+	for _, s := range w.run(n, 10*time.Millisecond) {
+		require.Equal(w.t, 200, s.Response.Status)
+		got[w.target(s.Upstream.Cluster)] += 100 / float64(n)
+	}
+	return got
+}
+
+// activeStandby (online-banking): the standby takes nothing while the
+// active cluster is healthy, everything once it is ejected.
+func TestStrictStandby(t *testing.T) {
+	w := newWorld(t, "online-banking/out/transaction-service/web-portal/edge.yaml", worldOpts{workers: 2})
+	assert.Equal(t, map[string]float64{"west": 100}, roundShares(w.shareOf(300)))
+	w.dead["west"] = true
+	w.run(20, 10*time.Millisecond) // detection
+	assert.Equal(t, map[string]float64{"east": 100}, roundShares(w.shareOf(300)))
+	assert.Equal(t, int64(2), w.m("state"), "FAILED_OVER")
+	w.noTraps()
+}
+
+// weighted + healthAware (canary-health-aware): the canary's 10 % goes to
+// the main cluster once the canary is ejected.
+func TestHealthAwareRedistribution(t *testing.T) {
+	w := newWorld(t, "canary-health-aware/out/bookinfo/productpage/edge.yaml", worldOpts{workers: 2})
+	assert.InDelta(t, 10, w.shareOf(1000)["cluster-canary"], 3)
+	w.status["cluster-canary"] = 503
+	w.run(100, 10*time.Millisecond) // detection (retries hide the errors)
+	require.Equal(t, int64(1), w.m("target.cluster-canary.ejected"))
+	assert.Equal(t, map[string]float64{"cluster-1": 100}, roundShares(w.shareOf(300)))
+	w.noTraps()
+}
+
+func roundShares(m map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		out[k] = float64(int(v + 0.5))
+	}
+	return out
+}
+
+// The two route-cache behaviours differ for a filter that only changes a
+// header: under Envoy 1.33+ (ExplicitRouteRefresh) the route is not
+// re-selected, so TestRouteCacheBehaviours proves the router's
+// clear_route_cache call, not the harness's leniency.
+func TestHeaderChangeAloneDoesNotRerouteOn133(t *testing.T) {
+	for c, want := range map[pw.Compat]int{{}: 2, {ExplicitRouteRefresh: true}: 1} {
+		w := rewriteWorld(t)
+		for _, pl := range w.gw.Filters {
+			pl.Close()
+		}
+		pl, err := w.proc.StartPlugin(context.Background(), pw.PluginSpec{Engine: engine, Module: rewriteModule(t), Workers: 1, FailurePolicy: pw.FailOpen,
+			VM: pw.VMConfig{VMID: "rewrite2", Compat: c}, Plugin: pw.PluginConfig{Name: "rewrite", RootID: "rewrite"}})
+		require.NoError(t, err)
+		w.gw.Filters = []*pw.Plugin{pl}
+		s := w.request(0, "GET")
+		w.clock.Advance(time.Second)
+		assert.Equal(t, want, s.RouteEvals, "%+v", c)
+	}
+}
