@@ -63,6 +63,10 @@ type service struct {
 	buf    [outlier.RecordSize]byte
 	sbuf   [outlier.ServiceRecordSize]byte
 	bbuf   [retry.BudgetSize]byte
+	// This VM's active requests (retry filter), published under slotKey.
+	active  uint32
+	slotKey string
+	abuf    [4]byte
 }
 
 func newService(data []byte) (*service, error) {
