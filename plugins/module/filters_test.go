@@ -173,7 +173,13 @@ func TestRetryBudgetSharedAcrossWorkers(t *testing.T) {
 // traffic, by whichever workers see it, users see no error (the retry
 // covers), and the service state fails over.
 func TestDeadTargetDetectedWithinOneSecond(t *testing.T) {
-	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
+	for name, layout := range map[string]string{"three-roots": "", "modules": "modules", "combined": "combined"} {
+		t.Run(name, func(t *testing.T) { deadTargetDetected(t, layout) })
+	}
+}
+
+func deadTargetDetected(t *testing.T, layout string) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 4, layout: layout})
 	w.run(100, 10*time.Millisecond)
 	start := w.clock.Now()
 	w.dead["cluster-1a"] = true
