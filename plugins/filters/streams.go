@@ -29,8 +29,7 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	// (local set) the cell header comes from the Detour hop before and is
 	// honoured; at the edge it is a client's.
 	cell := ""
-	if v, err := proxywasm.GetHttpRequestHeader(h.Cluster); err == nil {
-		_ = v
+	if _, err := proxywasm.GetHttpRequestHeader(h.Cluster); err == nil {
 		s.m.stripped.Increment(1)
 		if err := proxywasm.RemoveHttpRequestHeader(h.Cluster); err != nil {
 			r.p.internalError(err)
