@@ -159,6 +159,9 @@ func (o *outlierStream) observe(reset bool) {
 	}
 	o.observed = true
 	oc := outlier.Classify(int(code), uint64(flags), reset)
+	if oc != outlier.Success && oc != outlier.Ignored {
+		s.hostFailure(i)
+	}
 	if err := s.observe(o.p, i, oc, nowMs()); err != nil {
 		o.p.internalError(err)
 	}

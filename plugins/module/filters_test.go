@@ -360,6 +360,9 @@ func TestHealthAwareRedistribution(t *testing.T) {
 	w.status["cluster-canary"] = 503
 	w.run(100, 10*time.Millisecond) // detection (retries hide the errors)
 	require.Equal(t, int64(1), w.m("target.cluster-canary.ejected"))
+	// The upstream host that answered is attributed.
+	assert.Positive(t, w.m("target.cluster-canary.host.10.0.0.2:15443.failures"))
+	assert.NotEmpty(t, w.logs("ejected cluster-canary for 30000ms (detector=consecutive-gateway-errors count=3 times=1 last-host=10.0.0.2:15443)"))
 	assert.Equal(t, map[string]float64{"cluster-1": 100}, roundShares(w.shareOf(300)))
 	w.noTraps()
 }
