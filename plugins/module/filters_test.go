@@ -394,3 +394,28 @@ func TestHeaderChangeAloneDoesNotRerouteOn133(t *testing.T) {
 		assert.Equal(t, want, s.RouteEvals, "%+v", c)
 	}
 }
+
+// The retry re-sends the request body it buffered; a body over
+// retry.maxBodyBytes (64 KiB by default) is not buffered, so its failure
+// passes and is counted.
+func TestRetryBodyLimit(t *testing.T) {
+	w := newWorld(t, "online-banking/out/transaction-service/web-portal/edge.yaml", worldOpts{workers: 1})
+	w.status["west"] = 503
+	send := func(body []byte) *httpsim.Stream {
+		h := [][2]string{{":method", "PUT"}, {":path", "/accounts/1"}, {":scheme", "http"}, {":authority", "bank.example.com"}}
+		s := w.gw.Send(httpsim.Request{Headers: h, Body: [][]byte{body[:len(body)/2], body[len(body)/2:]}})
+		w.clock.Advance(time.Second)
+		require.True(t, s.Complete)
+		return s
+	}
+	small := send([]byte("small body, sent twice"))
+	assert.Equal(t, 200, small.Response.Status)
+	assert.Equal(t, "hello from east", small.Response.Body)
+	require.Len(t, w.bodies, 1)
+	assert.Equal(t, "small body, sent twice", w.bodies[0])
+	big := send(make([]byte, 70<<10))
+	assert.Equal(t, 503, big.Response.Status)
+	assert.Len(t, w.bodies, 1, "not retried")
+	assert.Equal(t, int64(1), w.m("retry.body_too_large"))
+	w.noTraps()
+}
