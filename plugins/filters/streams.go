@@ -110,8 +110,9 @@ func (s *service) outsideRegion(region string) uint64 {
 
 type outlierStream struct {
 	types.DefaultHttpContext
-	p        *plugin
-	observed bool
+	p          *plugin
+	observed   bool
+	sawHeaders bool
 }
 
 // upstreamTarget is the target the router sent the request to, from
@@ -169,6 +170,7 @@ func (o *outlierStream) observe(reset bool) {
 
 func (o *outlierStream) OnHttpResponseHeaders(int, bool) types.Action {
 	defer o.p.failOpen()
+	o.sawHeaders = true
 	o.observe(false)
 	return types.ActionContinue
 }
@@ -176,7 +178,7 @@ func (o *outlierStream) OnHttpResponseHeaders(int, bool) types.Action {
 func (o *outlierStream) OnHttpStreamDone() {
 	defer o.p.failOpen()
 	// A stream reset before response headers: the upstream never answered.
-	if !o.observed {
+	if !o.sawHeaders {
 		_, hasCode := propertyInt("response", "code")
 		o.observe(!hasCode)
 	}
