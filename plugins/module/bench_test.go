@@ -2,6 +2,7 @@ package module_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,35 @@ func BenchmarkRequest(b *testing.B) {
 			w.one(b)
 		}
 	})
+}
+
+// BenchmarkRetriedRequest is a GET whose first try fails (the active
+// target of online-banking answers 503) and whose retry through http_call
+// to the standby succeeds. The target's shared record is reset between
+// requests (outside the timing) so it is never ejected and every request
+// takes the retry path.
+func BenchmarkRetriedRequest(b *testing.B) {
+	w := newWorld(b, "online-banking/out/transaction-service/web-portal/edge.yaml", worldOpts{workers: 1})
+	w.status["west"] = 503
+	h := [][2]string{{":method", "GET"}, {":path", "/"}, {":scheme", "http"}, {":authority", "bank.example.com"}}
+	one := func() {
+		s := w.gw.Send(httpsim.Request{Headers: h})
+		w.clock.Advance(20 * time.Millisecond)
+		if !s.Complete || s.Response.Status != 200 {
+			b.Fatalf("request failed: %+v", s.Response)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		one()
+		b.StopTimer()
+		for k := range w.proc.SharedData("") {
+			if strings.HasSuffix(k, "/t/west") {
+				w.proc.SetSharedData("", k, nil, 0)
+			}
+		}
+		b.StartTimer()
+	}
 }
 
 // vmMemory is the linear memory of every distinct VM of worker 0, in bytes.
