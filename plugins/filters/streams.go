@@ -89,14 +89,14 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 }
 
 // outsideRegion is the mask of targets not in region (the cell a request
-// was failed over to), or 0 when no target is in it.
+// was failed over to), or 0 when no healthy target is in it.
 func (s *service) outsideRegion(region string) uint64 {
 	var m uint64
 	in := false
 	for i, t := range s.cfg.Targets {
 		if t.Region != region {
 			m |= 1 << uint(i)
-		} else {
+		} else if !s.health[i].Out {
 			in = true
 		}
 	}
