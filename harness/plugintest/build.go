@@ -97,3 +97,16 @@ func MustRead(name string) []byte {
 	}
 	return b
 }
+
+// MustReadPackage is MustRead for BuildPackage.
+func MustReadPackage(pkg, name string) []byte {
+	p, err := BuildPackage(pkg, name)
+	if err != nil {
+		panic(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
