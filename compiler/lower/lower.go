@@ -189,7 +189,7 @@ func (l lowerer) edge() (Bundle, error) {
 	b.Objects = append(b.Objects, l.edgeGateway(e))
 	b.Objects = append(b.Objects, l.serviceEntry())
 	b.Objects = append(b.Objects, l.destinationRule(EdgeTarget, lad))
-	gw := l.in.Metadata.Namespace + "/" + l.name("edge")
+	gw := l.in.Metadata.Namespace + "/" + l.gatewayName("edge")
 	b.Objects = append(b.Objects, l.virtualService(EdgeTarget, lad, e.Hosts, []string{gw}))
 	b.Objects = append(b.Objects, l.workloadEntries(EdgeTarget, lad, l.in.Spec.Clusters)...)
 	rest, err := l.extensions(EdgeTarget, "", lad)
@@ -242,7 +242,7 @@ func (l lowerer) eastWestGateway(c intent.Cluster) *networkingv1.Gateway {
 	if port == 0 {
 		port = 15443
 	}
-	meta := l.meta(l.name("eastwest"), c.Name)
+	meta := l.meta(l.gatewayName("eastwest"), c.Name)
 	// Istio cannot select Services by label in a Gateway; the exposure
 	// selector is recorded for the pipeline that decides which intents to
 	// apply (and for reviewers), and the Gateway exports this service only.
@@ -272,7 +272,7 @@ func (l lowerer) edgeGateway(e *intent.Edge) *networkingv1.Gateway {
 	}
 	return &networkingv1.Gateway{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
-		ObjectMeta: l.meta(l.name("edge"), EdgeTarget),
+		ObjectMeta: l.meta(l.gatewayName("edge"), EdgeTarget),
 		Spec:       v1alpha3.Gateway{Selector: copyMap(e.GatewaySelector), Servers: []*v1alpha3.Server{srv}},
 	}
 }
@@ -315,3 +315,7 @@ func sortObjects(objs []Object) {
 		return objs[i].GetName() < objs[j].GetName()
 	})
 }
+
+// gatewayName names a Gateway: Istio requires a DNS label there, so a long
+// intent name is shortened (see shortLabel).
+func (l lowerer) gatewayName(suffix string) string { return shortLabel(l.name(suffix)) }

@@ -1,9 +1,11 @@
 package lower
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
-	"net"
+	"net/netip"
 	"regexp"
 	"sort"
 	"strings"
@@ -21,8 +23,24 @@ import (
 )
 
 // ClusterSubset is the DestinationRule subset holding one cluster's endpoints;
-// the routes keyed on the router filter's header point at it.
-func ClusterSubset(cluster string) string { return "cluster-" + cluster }
+// the routes keyed on the router filter's header point at it. Istio takes a
+// subset name as a DNS label, so a long cluster name is shortened.
+func ClusterSubset(cluster string) string { return shortLabel("cluster-" + cluster) }
+
+// maxLabel is the length of a DNS label, the limit Istio puts on subset names.
+const maxLabel = 63
+
+// shortLabel keeps a generated name within a DNS label: a name too long is
+// cut and ends with a hash of the whole, so distinct names stay distinct and
+// the same name always gives the same result.
+func shortLabel(name string) string {
+	if len(name) <= maxLabel {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	h := hex.EncodeToString(sum[:])[:10]
+	return strings.TrimRight(name[:maxLabel-len(h)-1], "-.") + "-" + h
+}
 
 func dur(d intent.Duration) *durationpb.Duration { return durationpb.New(d.Duration) }
 
@@ -268,7 +286,7 @@ func (l lowerer) virtualService(target string, lad explain.Ladder, hosts, gatewa
 				config.HeaderCluster: {MatchType: &v1alpha3.StringMatch_Exact{Exact: c}},
 			}}
 			dest := []*v1alpha3.HTTPRouteDestination{{Destination: l.dest(ClusterSubset(c))}}
-			routes = append(routes, l.routes("cluster-"+c, match, dest)...)
+			routes = append(routes, l.routes(ClusterSubset(c), match, dest)...)
 		}
 	}
 	var dest []*v1alpha3.HTTPRouteDestination
@@ -443,7 +461,7 @@ func (l lowerer) host() string {
 func (l lowerer) serviceEntry() *networkingv1.ServiceEntry {
 	res := v1alpha3.ServiceEntry_STATIC
 	for _, c := range l.in.Spec.Clusters {
-		if net.ParseIP(c.EastWestGateway.Address) == nil {
+		if _, err := netip.ParseAddr(c.EastWestGateway.Address); err != nil {
 			res = v1alpha3.ServiceEntry_DNS
 		}
 	}
