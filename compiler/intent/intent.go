@@ -90,8 +90,9 @@ type Cluster struct {
 	Capacity float64 `json:"capacity,omitempty"`
 	// Load is the requests per second the cluster's own locality sends in
 	// normal operation; with Capacity it lets what-if analysis judge whether
-	// the clusters that remain absorb a loss. 0 means unknown.
-	Load float64 `json:"load,omitempty"`
+	// the clusters that remain absorb a loss. nil means unknown; 0 is a
+	// cluster whose own callers send nothing (often a standby).
+	Load *float64 `json:"load,omitempty"`
 	// Weight is the share in percent for mode weighted (strict weights sum to 100),
 	// and 0 marks a standby in mode activeStandby.
 	Weight *uint32 `json:"weight,omitempty"`

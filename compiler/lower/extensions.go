@@ -7,7 +7,6 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -23,11 +22,6 @@ import (
 	"github.com/detour-mesh/detour/compiler/intent"
 	"github.com/detour-mesh/detour/plugins/config"
 )
-
-// StandbyOverprovisioning is the overprovisioning factor (in percent, as
-// Envoy's policy field counts it) that makes a standby tier strict: the
-// active tier keeps all traffic while any of its hosts is healthy.
-const StandbyOverprovisioning = 100000
 
 // filters are Detour's Wasm filters in chain order: the router strips
 // client-supplied control headers and picks the cluster first, the retry
@@ -201,13 +195,12 @@ func (l lowerer) envoyFilter(target string) (*networkingv1alpha3.EnvoyFilter, er
 		}})
 		gated = append(gated, true)
 	}
-	if l.in.Spec.Failover.Mode == intent.ModeActiveStandby {
-		patches = append(patches, &clusterv3.Cluster{LoadAssignment: &endpointv3.ClusterLoadAssignment{
-			ClusterName: l.envoyCluster(),
-			Policy:      &endpointv3.ClusterLoadAssignment_Policy{OverprovisioningFactor: wrapperspb.UInt32(StandbyOverprovisioning)},
-		}})
-		gated = append(gated, false)
-	}
+	// No patch makes a standby strict: Istio's clusters take their
+	// endpoints from EDS, and Envoy reads the overprovisioning factor from
+	// the EDS assignment (source/common/upstream/eds.cc), which Istio sends
+	// without a policy, so a factor patched into the CDS cluster's
+	// load_assignment has no effect. The router filter holds traffic on the
+	// active tier instead.
 	if len(patches) == 0 {
 		return nil, nil
 	}
@@ -244,11 +237,6 @@ func (l lowerer) envoyFilter(target string) (*networkingv1alpha3.EnvoyFilter, er
 		})
 	}
 	return ef, nil
-}
-
-// envoyCluster is Istio's name for the service's outbound Envoy cluster.
-func (l lowerer) envoyCluster() string {
-	return fmt.Sprintf("outbound|%d||%s", l.in.Spec.Service.Port, l.fqdn)
 }
 
 // patchValue renders an Envoy message as the Struct an EnvoyFilter patch
