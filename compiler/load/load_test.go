@@ -53,7 +53,10 @@ var invalidCases = []struct {
 		"21:23: spec.retries.attempts: must be a whole number from 0 to 10",
 	}},
 	{"backoff-inverted", []string{
-		"22:30: spec.retries.backoff.max: must not be below backoff.base",
+		"22:30: spec.retries.backoff.max: must be 10 x backoff.base (10s): Istio sets the base only and Envoy caps the back-off at 10 x base; leave max out",
+	}},
+	{"backoff-max-ignored", []string{
+		"22:32: spec.retries.backoff.max: must be 10 x backoff.base (250ms): Istio sets the base only and Envoy caps the back-off at 10 x base; leave max out",
 	}},
 	{"budget-zero", []string{
 		"22:23: spec.retries.budget.percent: must be a percentage > 0 and <= 100",
@@ -204,6 +207,9 @@ var invalidCases = []struct {
 	}},
 	{"retry-on-unknown", []string{
 		"22:30: spec.retries.retryOn[1]: must be an Envoy retry condition such as \"gateway-error\", \"connect-failure\" or a status code",
+	}},
+	{"retry-on-no-codes", []string{
+		"22:30: spec.retries.retryOn[1]: \"retriable-status-codes\" retries nothing without codes; list the status codes themselves (\"503\")",
 	}},
 	{"role-in-weighted", []string{
 		"23:13: spec.clusters[1].role: is only used in mode activeStandby",
