@@ -8,7 +8,7 @@
 // factor (1.4) covers 100 %, and spills the rest to the next tiers. Health
 // counts hosts, as Envoy does: the source's own cluster has one host per pod
 // (endpoints, 1 when unknown), a remote cluster one host per WorkloadEntry
-// the compiler writes (one per subset). Inside a tier traffic is shared by
+// the compiler writes (one per subset that runs there). Inside a tier traffic is shared by
 // host weight: a pod weighs 1, a WorkloadEntry its cluster's endpoints.
 // Standby tiers (activeStandby) take traffic only when every tier before
 // them is down: the router filter holds the active tier; without the filters
@@ -52,6 +52,16 @@ type Report struct {
 	Ladders []Ladder `json:"ladders"`
 	// WhatIf has one entry per cluster, then per zone, then per region.
 	WhatIf []Loss `json:"whatIf"`
+	// Subsets has, for each subset that runs in some clusters only, where
+	// its traffic goes: every source's ladder cut to those clusters.
+	Subsets []SubsetLadders `json:"subsets,omitempty"`
+}
+
+// SubsetLadders are the ladders of one subset's traffic.
+type SubsetLadders struct {
+	Subset   string   `json:"subset"`
+	Clusters []string `json:"clusters"`
+	Ladders  []Ladder `json:"ladders"`
 }
 
 // Ladder is where a source cluster's traffic goes, tier by tier.
@@ -146,6 +156,7 @@ func AnalyzeDepth(in intent.Intent, depth int) Report {
 		ladders[i] = build(in, c)
 		r.Ladders = append(r.Ladders, ladders[i].public(c.Name, in.Spec.Failover.Mode))
 	}
+	r.Subsets = subsetLadders(in)
 	ps := places(cs)
 	if depth >= 2 {
 		ps = append(ps, regionPairs(ps)...)
@@ -154,6 +165,32 @@ func AnalyzeDepth(in intent.Intent, depth int) Report {
 		r.WhatIf = append(r.WhatIf, whatIf(cs, ladders, lost))
 	}
 	return r
+}
+
+// subsetLadders: a subset's traffic reaches only the clusters that run it
+// (its Envoy cluster holds only their endpoints), so its ladder from each
+// source is the intent's restricted to them.
+func subsetLadders(in intent.Intent) []SubsetLadders {
+	var out []SubsetLadders
+	for _, s := range in.Spec.Subsets {
+		if len(s.Clusters) == 0 {
+			continue
+		}
+		only := in
+		only.Spec.Clusters = nil
+		for _, c := range in.Spec.Clusters {
+			if s.RunsIn(c.Name) {
+				only.Spec.Clusters = append(only.Spec.Clusters, c)
+			}
+		}
+		only.Spec.Subsets = []intent.Subset{s}
+		sl := SubsetLadders{Subset: s.Name, Clusters: append([]string{}, s.Clusters...)}
+		for _, src := range in.Spec.Clusters {
+			sl.Ladders = append(sl.Ladders, build(only, src).public(src.Name, in.Spec.Failover.Mode))
+		}
+		out = append(out, sl)
+	}
+	return out
 }
 
 // regionPairs are the losses of two regions at once.
@@ -231,7 +268,7 @@ func envoyHosts(in intent.Intent, src, c intent.Cluster) hostSet {
 		n := endpointWeight(c)
 		return hostSet{hosts: n, weight: n}
 	}
-	n := float64(max(1, len(in.Spec.Subsets)))
+	n := float64(max(1, len(in.Spec.SubsetsIn(c.Name))))
 	return hostSet{hosts: n, weight: n * endpointWeight(c)}
 }
 

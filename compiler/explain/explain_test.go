@@ -411,3 +411,23 @@ func TestStandbyHeldByTheRouterFilter(t *testing.T) {
 	l = lossOf(t, Analyze(as), "cluster", "a1")
 	assert.Contains(t, l.Moves, Move{From: "a2", To: "s", Percent: 30, RPS: 30}, "half the active tier: 70 %% stays, 30 %% spills")
 }
+
+// TestSubsetLadders: a subset placed in some clusters fails over only
+// there, and explain says so.
+func TestSubsetLadders(t *testing.T) {
+	in := mk(intent.ModeAuto, cl("east", "r1", "z1", 0, 0), cl("west", "r2", "z2", 0, 0), cl("north", "r3", "z3", 0, 0))
+	in.Spec.Subsets = []intent.Subset{
+		{Name: "v1", Labels: map[string]string{"version": "v1"}},
+		{Name: "v2", Labels: map[string]string{"version": "v2"}, Clusters: []string{"west", "north"}},
+	}
+	r := Analyze(in)
+	require.Len(t, r.Subsets, 1, "only placed subsets have their own ladders")
+	s := r.Subsets[0]
+	assert.Equal(t, "v2", s.Subset)
+	require.Len(t, s.Ladders, 3)
+	assert.Equal(t, [][]string{{"west", "north"}}, tiersOf(s.Ladders[0]), "from east: v2 is only remote")
+	assert.Equal(t, [][]string{{"west"}, {"north"}}, tiersOf(s.Ladders[1]), "from west: never to east")
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, in, r))
+	assert.Contains(t, b.String(), "v2 (in west,north) from east")
+}

@@ -31,6 +31,18 @@ func WriteText(w io.Writer, in intent.Intent, r Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if len(r.Subsets) > 0 {
+		fmt.Fprintln(w, "\nSubsets that run in some clusters only (their traffic fails over only there)")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, s := range r.Subsets {
+			for _, l := range s.Ladders {
+				fmt.Fprintf(tw, "  %s (in %s) from %s\t%s\n", s.Subset, strings.Join(s.Clusters, ","), l.From, ladderText(l))
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(w, "\nWhat if (Envoy priority spill, overprovisioning %.1f; callers keep sending;\n"+
 		"  health counts Envoy hosts: a pod locally, a WorkloadEntry per remote cluster%s)\n", OverprovisioningFactor, subsetNote(in))
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -152,6 +152,33 @@ type Locality struct {
 type Subset struct {
 	Name   string            `json:"name"`
 	Labels map[string]string `json:"labels"`
+	// Clusters are the clusters the subset runs in; empty means every one.
+	// Its traffic fails over only to these.
+	Clusters []string `json:"clusters,omitempty"`
+}
+
+// RunsIn reports whether the subset has pods in the named cluster.
+func (s Subset) RunsIn(cluster string) bool {
+	if len(s.Clusters) == 0 {
+		return true
+	}
+	for _, c := range s.Clusters {
+		if c == cluster {
+			return true
+		}
+	}
+	return false
+}
+
+// SubsetsIn are the subsets that run in the named cluster.
+func (sp Spec) SubsetsIn(cluster string) []Subset {
+	var out []Subset
+	for _, s := range sp.Subsets {
+		if s.RunsIn(cluster) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Exposure says which services the east-west gateways export.

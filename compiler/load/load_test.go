@@ -243,6 +243,9 @@ var invalidCases = []struct {
 	{"subset-duplicate", []string{
 		"23:14: spec.subsets[1].name: duplicate subset name \"v2\"",
 	}},
+	{"subset-unknown-cluster", []string{
+		"23:58: spec.subsets[1].clusters[1]: unknown cluster \"north\"",
+	}},
 	{"subset-no-labels", []string{
 		"22:26: spec.subsets[0].labels: must have at least one label selecting the subset's pods",
 	}},

@@ -361,3 +361,17 @@ func TestLowerErrors(t *testing.T) {
 	_, err = Lower(in, Options{})
 	assert.ErrorContains(t, err, "spec.entry.edge: must be set")
 }
+
+// TestSubsetPlacement: a subset that runs in some clusters only gets
+// WorkloadEntries there only, so its traffic never fails over to a cluster
+// whose east-west gateway has no such pods.
+func TestSubsetPlacement(t *testing.T) {
+	in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+	in.Spec.Subsets = []intent.Subset{
+		{Name: "v1", Labels: map[string]string{"version": "v1"}},
+		{Name: "v2", Labels: map[string]string{"version": "v2"}, Clusters: []string{"west"}},
+	}
+	bs := lowerOK(t, in)
+	assert.Equal(t, []string{"WorkloadEntry/reviews-west-v1", "WorkloadEntry/reviews-west-v2"}, filter(kinds(bundle(t, bs, "east")), "WorkloadEntry/"))
+	assert.Equal(t, []string{"WorkloadEntry/reviews-east-v1"}, filter(kinds(bundle(t, bs, "west")), "WorkloadEntry/"), "v2 does not run in east")
+}

@@ -406,9 +406,11 @@ func (l lowerer) workloadEntries(target string, lad explain.Ladder, remotes []in
 		if port == 0 {
 			port = 15443
 		}
+		// One entry per subset that runs there: a subset fails over only
+		// to clusters that have it.
 		variants := []intent.Subset{{}}
-		if len(l.in.Spec.Subsets) > 0 {
-			variants = l.in.Spec.Subsets
+		if s := l.in.Spec.SubsetsIn(r.Name); len(s) > 0 {
+			variants = s
 		}
 		for _, sub := range variants {
 			labels := map[string]string{
