@@ -229,6 +229,10 @@ type Retries struct {
 	RetryRemoteLocalities bool     `json:"retryRemoteLocalities"`
 	// Methods are the request methods that may be retried (idempotent ones).
 	Methods []string `json:"methods"`
+	// NonIdempotent opts in to retrying what is not idempotent: POST and
+	// PATCH in Methods, and every gRPC call (all are POST). A reviewed
+	// choice: the policy retry_non_idempotent asks for an exception.
+	NonIdempotent bool `json:"nonIdempotent"`
 	Backoff Backoff  `json:"backoff"`
 	Budget  *Budget  `json:"budget,omitempty"`
 }

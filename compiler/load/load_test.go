@@ -208,6 +208,12 @@ var invalidCases = []struct {
 	{"retry-on-unknown", []string{
 		"22:30: spec.retries.retryOn[1]: must be an Envoy retry condition such as \"gateway-error\", \"connect-failure\" or a status code",
 	}},
+	{"retry-on-grpc-http", []string{
+		"22:32: spec.retries.retryOn[1]: \"unavailable\" is a gRPC status condition and retries nothing unless service.protocol is GRPC",
+	}},
+	{"retry-post-no-optin", []string{
+		"22:20: spec.retries.methods[1]: POST is not idempotent: a retry can apply it twice; retrying it needs retries.nonIdempotent: true (a reviewed opt-in)",
+	}},
 	{"retry-on-no-codes", []string{
 		"22:30: spec.retries.retryOn[1]: \"retriable-status-codes\" retries nothing without codes; list the status codes themselves (\"503\")",
 	}},

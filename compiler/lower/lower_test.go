@@ -375,3 +375,25 @@ func TestSubsetPlacement(t *testing.T) {
 	assert.Equal(t, []string{"WorkloadEntry/reviews-west-v1", "WorkloadEntry/reviews-west-v2"}, filter(kinds(bundle(t, bs, "east")), "WorkloadEntry/"))
 	assert.Equal(t, []string{"WorkloadEntry/reviews-east-v1"}, filter(kinds(bundle(t, bs, "west")), "WorkloadEntry/"), "v2 does not run in east")
 }
+
+// TestGRPCRetries: every gRPC call is a POST, so a method match would never
+// retry one. Without the opt-in nothing is retried; with it every call is,
+// on the gRPC conditions listed.
+func TestGRPCRetries(t *testing.T) {
+	in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+	in.Spec.Service.Protocol = "GRPC"
+	in.Spec.Plugins.Enabled = false
+	in.Spec.Retries.RetryOn = []string{"unavailable", "cancelled"}
+	vs := get[*networkingv1.VirtualService](t, bundle(t, lowerOK(t, in), "east"), "reviews")
+	require.Len(t, vs.Spec.Http, 1)
+	assert.Zero(t, vs.Spec.Http[0].Retries.Attempts, "no opt-in: no retries")
+
+	in.Spec.Retries.NonIdempotent = true
+	vs = get[*networkingv1.VirtualService](t, bundle(t, lowerOK(t, in), "east"), "reviews")
+	require.Len(t, vs.Spec.Http, 1)
+	r := vs.Spec.Http[0]
+	assert.Equal(t, "default-retry", r.Name)
+	assert.Empty(t, r.Match, "no method match: every call is a POST")
+	assert.Equal(t, "unavailable,cancelled", r.Retries.RetryOn)
+	assert.Positive(t, r.Retries.Attempts)
+}

@@ -341,17 +341,26 @@ func (l lowerer) routes(name string, match *v1alpha3.HTTPMatchRequest, dest []*v
 	if match != nil {
 		plain.Match = []*v1alpha3.HTTPMatchRequest{match}
 	}
-	if r.Attempts == 0 || len(r.Methods) == 0 {
+	// Every gRPC call is a POST: it is retried only on the explicit
+	// opt-in, and then whatever its method.
+	grpc := l.in.Spec.Service.Protocol == "GRPC"
+	if r.Attempts == 0 || (!grpc && len(r.Methods) == 0) || (grpc && !r.NonIdempotent) {
 		return []*v1alpha3.HTTPRoute{plain}
 	}
-	m := &v1alpha3.HTTPMatchRequest{}
-	if match != nil {
-		m.Headers = match.Headers
+	var ms []*v1alpha3.HTTPMatchRequest
+	if !grpc {
+		m := &v1alpha3.HTTPMatchRequest{}
+		if match != nil {
+			m.Headers = match.Headers
+		}
+		m.Method = &v1alpha3.StringMatch{MatchType: &v1alpha3.StringMatch_Regex{Regex: methodRegex(r.Methods)}}
+		ms = []*v1alpha3.HTTPMatchRequest{m}
+	} else if match != nil {
+		ms = []*v1alpha3.HTTPMatchRequest{match}
 	}
-	m.Method = &v1alpha3.StringMatch{MatchType: &v1alpha3.StringMatch_Regex{Regex: methodRegex(r.Methods)}}
 	retried := &v1alpha3.HTTPRoute{
 		Name:    name + "-retry",
-		Match:   []*v1alpha3.HTTPMatchRequest{m},
+		Match:   ms,
 		Route:   dest,
 		Timeout: timeout,
 		Retries: &v1alpha3.HTTPRetry{
@@ -363,6 +372,9 @@ func (l lowerer) routes(name string, match *v1alpha3.HTTPMatchRequest, dest []*v
 	}
 	if r.Backoff.Base.Duration > 0 {
 		retried.Retries.Backoff = dur(r.Backoff.Base)
+	}
+	if grpc {
+		return []*v1alpha3.HTTPRoute{retried} // every call is retried
 	}
 	return []*v1alpha3.HTTPRoute{retried, plain}
 }
