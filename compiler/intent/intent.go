@@ -232,9 +232,9 @@ type Retries struct {
 	// NonIdempotent opts in to retrying what is not idempotent: POST and
 	// PATCH in Methods, and every gRPC call (all are POST). A reviewed
 	// choice: the policy retry_non_idempotent asks for an exception.
-	NonIdempotent bool `json:"nonIdempotent"`
-	Backoff Backoff  `json:"backoff"`
-	Budget  *Budget  `json:"budget,omitempty"`
+	NonIdempotent bool    `json:"nonIdempotent"`
+	Backoff       Backoff `json:"backoff"`
+	Budget        *Budget `json:"budget,omitempty"`
 }
 
 // Backoff is the retry back-off.
