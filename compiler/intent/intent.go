@@ -64,6 +64,10 @@ type Entry struct {
 	Kind string `json:"kind"`
 	// Edge is set when Kind is "edge".
 	Edge *Edge `json:"edge,omitempty"`
+	// Clients (eastWest) selects the client workloads (matchLabels) whose
+	// sidecars call the service: the EnvoyFilters and WasmPlugins are
+	// scoped to them instead of every sidecar of the namespace.
+	Clients map[string]string `json:"clients,omitempty"`
 }
 
 // Edge describes the edge (ingress) gateway that fronts the clusters.

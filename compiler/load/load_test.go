@@ -70,6 +70,9 @@ var invalidCases = []struct {
 	{"capacity-overflow", []string{
 		"20:17: spec.clusters[1].capacity: must be a number of requests per second from 0 to 1000000000",
 	}},
+	{"clients-missing", []string{
+		"8:3: spec.entry.clients: must select the client pods (matchLabels): detection.failurePercentage, or alwaysEjectOne with maxEjectionPercent below 100, needs an EnvoyFilter, which without a selector would patch every sidecar of the namespace",
+	}},
 	{"cluster-duplicate", []string{
 		"16:13: spec.clusters[1].name: duplicate cluster name \"east\"",
 	}},

@@ -69,8 +69,12 @@ func (l lowerer) extensions(target, local string, lad explain.Ladder) ([]Object,
 			if target == EdgeTarget {
 				wp.Spec.Selector = &typeapi.WorkloadSelector{MatchLabels: copyMap(l.in.Spec.Entry.Edge.GatewaySelector)}
 			} else {
-				// Sidecars of the namespace, on their outbound side.
+				// Sidecars of the namespace (of the named clients, when
+				// given), on their outbound side.
 				wp.Spec.Match = []*extensionsapi.WasmPlugin_TrafficSelector{{Mode: typeapi.WorkloadMode_CLIENT}}
+				if c := l.in.Spec.Entry.Clients; len(c) > 0 {
+					wp.Spec.Selector = &typeapi.WorkloadSelector{MatchLabels: copyMap(c)}
+				}
 			}
 			out = append(out, wp)
 		}
@@ -205,10 +209,14 @@ func (l lowerer) envoyFilter(target string) (*networkingv1alpha3.EnvoyFilter, er
 		return nil, nil
 	}
 	ctx := v1alpha3.EnvoyFilter_SIDECAR_OUTBOUND
+	// Scoped to the proxies it is for: the edge gateway, or the clients
+	// the intent names (the schema requires them when a patch is needed).
 	var sel *v1alpha3.WorkloadSelector
 	if target == EdgeTarget {
 		ctx = v1alpha3.EnvoyFilter_GATEWAY
 		sel = &v1alpha3.WorkloadSelector{Labels: copyMap(l.in.Spec.Entry.Edge.GatewaySelector)}
+	} else if c := l.in.Spec.Entry.Clients; len(c) > 0 {
+		sel = &v1alpha3.WorkloadSelector{Labels: copyMap(c)}
 	}
 	ef := &networkingv1alpha3.EnvoyFilter{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1alpha3", Kind: "EnvoyFilter"},

@@ -241,6 +241,7 @@ func TestEnvoyFilterKnobs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+			in.Spec.Entry.Clients = map[string]string{"app": "productpage"}
 			tc.mutate(&in)
 			b := bundle(t, lowerOK(t, in), "east")
 			var efs []*networkingv1alpha3.EnvoyFilter
@@ -254,6 +255,8 @@ func TestEnvoyFilterKnobs(t *testing.T) {
 				return
 			}
 			require.Len(t, efs, 1)
+			require.NotNil(t, efs[0].Spec.WorkloadSelector, "scoped to the clients the intent names")
+			assert.Equal(t, map[string]string{"app": "productpage"}, efs[0].Spec.WorkloadSelector.Labels)
 			ps := efs[0].Spec.ConfigPatches
 			require.Len(t, ps, len(tc.want))
 			for i, p := range ps {
