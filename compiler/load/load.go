@@ -199,11 +199,12 @@ func loadYAML(name string, data []byte) ([]Source, error) {
 		}
 		if err != nil {
 			es := fromCUEError(err, []string{name}, nil, "")
-			if line, col, ok := syntaxPosition(data); ok {
-				for _, e := range es {
-					if e.File == name && strings.HasPrefix(e.Msg, "invalid YAML: ") {
-						e.Line, e.Column = line, col
-					}
+			for _, e := range es {
+				if e.File != name || !strings.HasPrefix(e.Msg, "invalid YAML: ") {
+					continue
+				}
+				if line, col, ok := syntaxPosition(data, e.Line); ok {
+					e.Line, e.Column = line, col
 				}
 			}
 			errs = append(errs, es...)

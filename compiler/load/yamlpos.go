@@ -19,8 +19,10 @@ import (
 // bracket the line of the context, counted from 0; a second parser that
 // keeps token positions tells where the problem is. An unclosed flow
 // collection is reported at the bracket that is not closed, not where the
-// parser gave up. ok is false when that parser sees no syntax error.
-func syntaxPosition(data []byte) (line, col int, ok bool) {
+// parser gave up. ok is false when that parser sees no syntax error, or
+// one more than a line away from near, the line CUE's decoder reported (the
+// two parsers then disagree on what is wrong).
+func syntaxPosition(data []byte, near int) (line, col int, ok bool) {
 	_, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 	var se *goyaml.SyntaxError
 	if !errors.As(err, &se) || se.Token == nil || se.Token.Position == nil {
@@ -29,6 +31,9 @@ func syntaxPosition(data []byte) (line, col int, ok bool) {
 	at := se.Token.Position
 	if open := unclosedFlow(data, at.Offset); open != nil {
 		at = open
+	}
+	if at.Line < near-1 || at.Line > near+1 {
+		return 0, 0, false
 	}
 	return at.Line, at.Column, true
 }
