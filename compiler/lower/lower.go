@@ -54,6 +54,10 @@ const (
 	// AnnotationExposure on the east-west Gateway holds the intent's
 	// exposure selector (which Services may be exported).
 	AnnotationExposure = "detour.dev/exposure-selector"
+	// AnnotationExcept and AnnotationExceptReason (the policies' reviewed
+	// exceptions) are copied from the intent to every object.
+	AnnotationExcept       = "policy.detour.dev/except"
+	AnnotationExceptReason = "policy.detour.dev/except-reason"
 
 	labelTopologyCluster = "topology.istio.io/cluster"
 	labelTopologyNetwork = "topology.istio.io/network"
@@ -144,7 +148,18 @@ func (l lowerer) meta(name, target string) metav1.ObjectMeta {
 	if target == EdgeTarget {
 		labels[LabelTarget] = "edge"
 	}
-	return metav1.ObjectMeta{Name: name, Namespace: l.in.Metadata.Namespace, Labels: labels}
+	meta := metav1.ObjectMeta{Name: name, Namespace: l.in.Metadata.Namespace, Labels: labels}
+	// The policy exceptions a team reviewed on the intent hold for what is
+	// compiled from it: the same rule ids check both.
+	for _, k := range []string{AnnotationExcept, AnnotationExceptReason} {
+		if v, ok := l.in.Metadata.Annotations[k]; ok {
+			if meta.Annotations == nil {
+				meta.Annotations = map[string]string{}
+			}
+			meta.Annotations[k] = v
+		}
+	}
+	return meta
 }
 
 func (l lowerer) name(suffix ...string) string {
@@ -246,7 +261,10 @@ func (l lowerer) eastWestGateway(c intent.Cluster) *networkingv1.Gateway {
 	// Istio cannot select Services by label in a Gateway; the exposure
 	// selector is recorded for the pipeline that decides which intents to
 	// apply (and for reviewers), and the Gateway exports this service only.
-	meta.Annotations = map[string]string{AnnotationExposure: selectorString(l.in.Spec.Exposure.Selector)}
+	if meta.Annotations == nil {
+		meta.Annotations = map[string]string{}
+	}
+	meta.Annotations[AnnotationExposure] = selectorString(l.in.Spec.Exposure.Selector)
 	return &networkingv1.Gateway{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
 		ObjectMeta: meta,

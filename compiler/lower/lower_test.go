@@ -400,3 +400,17 @@ func TestGRPCRetries(t *testing.T) {
 	assert.Equal(t, "unavailable,cancelled", r.Retries.RetryOn)
 	assert.Positive(t, r.Retries.Attempts)
 }
+
+// TestReviewedExceptionsFollowTheIntent: the policies check the intent and
+// the compiled resources with the same rule ids, so a reviewed exception on
+// the intent is carried to every object compiled from it.
+func TestReviewedExceptionsFollowTheIntent(t *testing.T) {
+	in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+	in.Metadata.Annotations = map[string]string{AnnotationExcept: "retry_non_idempotent", AnnotationExceptReason: "idempotency keys", "team": "payments"}
+	for _, o := range bundle(t, lowerOK(t, in), "east").Objects {
+		a := o.GetAnnotations()
+		assert.Equal(t, "retry_non_idempotent", a[AnnotationExcept], o.GetName())
+		assert.Equal(t, "idempotency keys", a[AnnotationExceptReason], o.GetName())
+		assert.NotContains(t, a, "team", "only the policy annotations")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -281,4 +282,22 @@ func TestArtifactURI(t *testing.T) {
 	assert.Equal(t, "out/a.yaml", artifactURI("/repo", "/repo/out/a.yaml"))
 	assert.Equal(t, "/elsewhere/a.yaml", artifactURI("/repo", "/elsewhere/a.yaml"))
 	assert.Equal(t, "out/a.yaml", artifactURI("/repo", "out/a.yaml"))
+}
+
+// TestCompiledOutputKeepsTheIntentsExceptions: a reviewed exception on an
+// intent (a gRPC service retried on the opt-in) covers the resources
+// compiled from it, which carry the annotation, and every suppressed
+// finding is tallied with the reason.
+func TestCompiledOutputKeepsTheIntentsExceptions(t *testing.T) {
+	rep := check(t, Options{}, "../../compiler/testdata/validset/grpc-retry")
+	assert.Zero(t, rep.Denials(), "%v", rep.Findings)
+	require.NotEmpty(t, rep.Exceptions)
+	kinds := map[string]bool{}
+	for _, x := range rep.Exceptions {
+		assert.Equal(t, "retry_non_idempotent", x.Rule)
+		assert.Equal(t, "annotation", x.By)
+		assert.Equal(t, "every method of the payments API carries an idempotency key", x.Reason)
+		kinds[strings.Fields(x.Message)[1]] = true
+	}
+	assert.True(t, kinds["FailoverIntent"] && kinds["VirtualService"], "both the intent and its VirtualServices: %v", kinds)
 }
