@@ -87,15 +87,7 @@ func BuildPackage(pkg, name string) (string, error) {
 // MustRead builds name and returns its bytes, or panics (for TestMain and
 // benchmarks).
 func MustRead(name string) []byte {
-	p, err := Build(name)
-	if err != nil {
-		panic(err)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		panic(err)
-	}
-	return b
+	return MustReadPackage("./harness/testdata/"+name, name)
 }
 
 // MustReadPackage is MustRead for BuildPackage.
