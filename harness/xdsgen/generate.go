@@ -16,6 +16,7 @@ import (
 	"istio.io/istio/pilot/pkg/model"
 	fakexds "istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pkg/cluster"
+	"istio.io/istio/pkg/kube/krt"
 	"istio.io/istio/pkg/log"
 	"istio.io/istio/pkg/network"
 	"istio.io/istio/pkg/wellknown"
@@ -100,7 +101,15 @@ func Start(ctx context.Context, cp ControlPlane) (*Istiod, error) {
 			})
 		}
 	}
+	globalMu.Lock()
+	defer globalMu.Unlock()
 	silenceIstio()
+	// Istio's fake server registers every krt collection it builds with
+	// the process-wide krt.GlobalDebugHandler, which never forgets one:
+	// about 2 MB per start would stay reachable for the life of the
+	// process. A fresh handler per start leaves the old collections to
+	// the garbage collector once their Istiod is closed.
+	krt.GlobalDebugHandler = new(krt.DebugHandler)
 
 	d := &Istiod{f: &failer{}}
 	err = d.call(ctx, func() {
@@ -275,15 +284,15 @@ func extensionConfigNames(ls []*listenerv3.Listener) []string {
 	return names
 }
 
-var silenceOnce sync.Mutex
+// globalMu serialises the starts of Istiods: Istio's fake server reads
+// process-wide state (log scopes, krt's debug handler) while it builds.
+var globalMu sync.Mutex
 
 // silenceIstio turns every Istio log scope off: istiod logs to stderr, and
 // a simulation prints only what the product means to print. Scopes
 // registered later (lazily, by packages initialised on first use) are
 // caught by the next call.
 func silenceIstio() {
-	silenceOnce.Lock()
-	defer silenceOnce.Unlock()
 	for _, s := range log.Scopes() {
 		s.SetOutputLevel(log.NoneLevel)
 		s.SetStackTraceLevel(log.NoneLevel)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"istio.io/istio/pkg/log"
 
 	"github.com/detour-mesh/detour/harness/xdsgen"
 )
@@ -188,6 +189,9 @@ func TestIstiodServesSeveralProxies(t *testing.T) {
 	assert.Contains(t, a.Node, "sidecar~")
 	assert.Contains(t, b.Node, "router~")
 	assert.NotNil(t, a.Cluster("outbound|9080||reviews.bookinfo.svc.cluster.local"))
+	for name, s := range log.Scopes() {
+		assert.Equal(t, log.NoneLevel, s.GetOutputLevel(), "Istio log scope %s still prints", name)
+	}
 	d.Close()
 	d.Close()
 	_, err = d.Generate(ctx, xdsgen.Proxy{Cluster: "c1"})
