@@ -16,6 +16,7 @@ import (
 	"istio.io/istio/pilot/pkg/model"
 	fakexds "istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pkg/cluster"
+	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/kube/krt"
 	"istio.io/istio/pkg/log"
 	"istio.io/istio/pkg/network"
@@ -65,9 +66,30 @@ func Start(ctx context.Context, cp ControlPlane) (*Istiod, error) {
 	if cp.Cluster == "" {
 		return nil, errors.New("xdsgen: control plane: cluster is empty (set ControlPlane.Cluster or Proxy.Cluster)")
 	}
-	configs, err := parseConfig(cp.ConfigName, cp.Config, cp.SkipOtherKinds)
-	if err != nil {
-		return nil, err
+	var docs []parsed
+	if cp.Config != "" {
+		ps, err := parseConfig(cp.ConfigName, cp.Config, cp.SkipOtherKinds)
+		if err != nil {
+			return nil, err
+		}
+		docs = ps
+	}
+	for _, f := range cp.Files {
+		ps, err := parseConfig(f.Name, string(f.Data), cp.SkipOtherKinds)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, ps...)
+	}
+	configs := make([]config.Config, 0, len(docs))
+	first := map[string]string{}
+	for _, p := range docs {
+		key := p.cfg.GroupVersionKind.Kind + " " + p.cfg.Namespace + "/" + p.cfg.Name
+		if w, dup := first[key]; dup {
+			return nil, fmt.Errorf("%s: %s is already defined at %s", p.where, key, w)
+		}
+		first[key] = p.where
+		configs = append(configs, p.cfg)
 	}
 	objects := map[cluster.ID][]runtime.Object{cluster.ID(cp.Cluster): nil}
 	var gateways []model.NetworkGateway
@@ -112,7 +134,7 @@ func Start(ctx context.Context, cp ControlPlane) (*Istiod, error) {
 	krt.GlobalDebugHandler = new(krt.DebugHandler)
 
 	d := &Istiod{f: &failer{}}
-	err = d.call(ctx, func() {
+	err := d.call(ctx, func() {
 		d.server = fakexds.NewFakeDiscoveryServer(d.f, fakexds.FakeOptions{
 			DefaultClusterName:         cluster.ID(cp.Cluster),
 			KubernetesObjectsByCluster: objects,
