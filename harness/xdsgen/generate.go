@@ -180,7 +180,8 @@ func (d *Istiod) call(ctx context.Context, fn func()) error {
 // every EDS cluster (priorities, localities, weights, as Istio's endpoint
 // builder computes them for p's locality and network) and the extension
 // configurations (ECDS) the listeners' filters discover, which is where
-// WasmPlugins land.
+// WasmPlugins land. Calls are serialised. If ctx ends before the
+// generation does, Generate returns ctx.Err() and the Istiod is closed.
 func (d *Istiod) Generate(ctx context.Context, p Proxy) (*xds.Snapshot, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
