@@ -57,6 +57,11 @@ type Result struct {
 	Body    []byte
 	// Cause explains the outcome for the report ("cluster-2 ingress scaled to 0").
 	Cause string
+	// Reset is the reset reason of OutcomeReset: ResetRemote (default, UR),
+	// ResetConnectionTermination (the peer closed the connection, UC) or
+	// ResetRefusedStream (HTTP/2 REFUSED_STREAM, retried under
+	// refused-stream).
+	Reset string
 }
 
 // Network is the simulated world behind the proxies.
