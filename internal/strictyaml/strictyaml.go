@@ -168,13 +168,19 @@ func Check(file string, n *yaml.Node, t reflect.Type, path string) error {
 		}
 		t = t.Elem()
 	}
-	if t == scalarType || t == nodeType || t.Implements(opaqueType) || reflect.PointerTo(t).Implements(opaqueType) {
-		return nil
-	}
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	bad := func(msg string) error { return &Error{File: file, Line: n.Line, Col: n.Column, Path: path, Msg: msg} }
+	if t == scalarType {
+		if n.Kind != yaml.ScalarNode {
+			return bad("expected a scalar")
+		}
+		return nil
+	}
+	if t == nodeType || t.Implements(opaqueType) || reflect.PointerTo(t).Implements(opaqueType) {
+		return nil
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
