@@ -56,7 +56,7 @@ type Report struct {
 	DurationS float64       `json:"durationS"`
 	Entry     string        `json:"entry"`
 	Faults    []FaultReport `json:"faults"`
-	Runs      []Run         `json:"runs"`
+	Runs      []RunReport         `json:"runs"`
 }
 
 // FaultReport describes one fault of the timeline.
@@ -68,8 +68,8 @@ type FaultReport struct {
 	EndS   *float64 `json:"endS"`
 }
 
-// Run is what one configuration did.
-type Run struct {
+// RunReport is what one configuration did.
+type RunReport struct {
 	Name string `json:"name"`
 	// Config says which Istio resources ran (compiled intent or a directory).
 	Config            string      `json:"config"`
@@ -193,8 +193,8 @@ func final(r *RequestRecord) *AttemptRecord {
 	return &r.Attempts[len(r.Attempts)-1]
 }
 
-func buildRun(faults []Fault, exp Expect, in runInput) Run {
-	run := Run{Name: in.Name, Config: in.Config, Requests: len(in.Requests), ResponseFlags: map[string]int{},
+func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
+	run := RunReport{Name: in.Name, Config: in.Config, Requests: len(in.Requests), ResponseFlags: map[string]int{},
 		Clusters: append(slices.Clone(in.Clusters), "none"), Events: []EventJSON{}, Transitions: in.Transitions,
 		Errors: []ErrorKind{}, Faults: []FaultResult{}, Expectations: []Expectation{}}
 	if run.Transitions == nil {
@@ -481,7 +481,7 @@ func failBack(f *Fault, in runInput, b *buckets) *float64 {
 	return nil
 }
 
-func check(e Expect, run *Run) []Expectation {
+func check(e Expect, run *RunReport) []Expectation {
 	out := []Expectation{}
 	if e.MaxUserVisibleErrors != nil {
 		out = append(out, Expectation{Name: "maxUserVisibleErrors", Limit: float64(*e.MaxUserVisibleErrors), Measured: ptr(float64(run.UserVisibleErrors)), Unit: "requests",
@@ -572,31 +572,31 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "  fault %-18s %s %s from %gs %s\n", f.Name, f.Kind, f.Target, f.StartS, end)
 	}
 	b.WriteString("\n")
-	row := func(label string, cell func(Run) string) {
+	row := func(label string, cell func(RunReport) string) {
 		fmt.Fprintf(&b, "  %-28s", label)
 		for _, run := range r.Runs {
 			fmt.Fprintf(&b, " %-16s", cell(run))
 		}
 		b.WriteString("\n")
 	}
-	row("", func(run Run) string { return run.Name })
-	row("requests", func(run Run) string { return fmt.Sprint(run.Requests) })
-	row("user-visible errors", func(run Run) string {
+	row("", func(run RunReport) string { return run.Name })
+	row("requests", func(run RunReport) string { return fmt.Sprint(run.Requests) })
+	row("user-visible errors", func(run RunReport) string {
 		return fmt.Sprintf("%d (%.2f%%)", run.UserVisibleErrors, 100*run.ErrorRate)
 	})
-	row("retries / amplification", func(run Run) string {
+	row("retries / amplification", func(run RunReport) string {
 		return fmt.Sprintf("%d / %.2fx", run.Retries, run.RetryAmplification)
 	})
-	row("peak amplification", func(run Run) string { return fmt.Sprintf("%.2fx", run.PeakRetryAmplification) })
-	row("latency p50/p90/p99 ms", func(run Run) string {
+	row("peak amplification", func(run RunReport) string { return fmt.Sprintf("%.2fx", run.PeakRetryAmplification) })
+	row("latency p50/p90/p99 ms", func(run RunReport) string {
 		return fmt.Sprintf("%.0f/%.0f/%.0f", run.LatencyMs.P50, run.LatencyMs.P90, run.LatencyMs.P99)
 	})
-	row("cross-region while healthy", func(run Run) string { return fmt.Sprintf("%.1f%%", 100*run.CrossRegionShare) })
+	row("cross-region while healthy", func(run RunReport) string { return fmt.Sprintf("%.1f%%", 100*run.CrossRegionShare) })
 	if len(r.Runs) > 0 {
 		for i, f := range r.Runs[0].Faults {
-			row(f.Name+" detect", func(run Run) string { return fmtS(run.Faults[i].DetectS) })
-			row(f.Name+" fail over", func(run Run) string { return fmtS(run.Faults[i].FailOverS) })
-			row(f.Name+" fail back", func(run Run) string { return fmtS(run.Faults[i].FailBackS) })
+			row(f.Name+" detect", func(run RunReport) string { return fmtS(run.Faults[i].DetectS) })
+			row(f.Name+" fail over", func(run RunReport) string { return fmtS(run.Faults[i].FailOverS) })
+			row(f.Name+" fail back", func(run RunReport) string { return fmtS(run.Faults[i].FailBackS) })
 		}
 	}
 	for _, run := range r.Runs {
@@ -637,7 +637,7 @@ func fmtMeasured(p *float64) string {
 
 // shareLine prints the share timeline compactly: one row per run of
 // seconds with the same rounded shares.
-func shareLine(run Run) string {
+func shareLine(run RunReport) string {
 	var b strings.Builder
 	start := 0
 	key := func(s Second) string {

@@ -103,7 +103,7 @@ func TestFailBackNeedsPreFaultTraffic(t *testing.T) {
 func TestReportJSONAndSummary(t *testing.T) {
 	faults := []Fault{{Name: "f", Kind: ErrorRate, Start: 5 * time.Second, End: 12 * time.Second, Target: Target{Cluster: "c1", Share: 1}}}
 	r := &Report{Scenario: "s", Seed: 1, DurationS: 20, Entry: "cluster c1", Faults: faultReports(faults),
-		Runs: []Run{buildRun(faults, Expect{}, synthetic())}}
+		Runs: []RunReport{buildRun(faults, Expect{}, synthetic())}}
 	a, err := r.JSON()
 	require.NoError(t, err)
 	b, err := r.JSON()
