@@ -56,7 +56,7 @@ type Report struct {
 	DurationS float64       `json:"durationS"`
 	Entry     string        `json:"entry"`
 	Faults    []FaultReport `json:"faults"`
-	Runs      []RunReport         `json:"runs"`
+	Runs      []RunReport   `json:"runs"`
 }
 
 // FaultReport describes one fault of the timeline.
@@ -213,7 +213,6 @@ func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 	}
 	errs := map[ErrorKind]int{}
 	var lat []time.Duration
-	crossAll, crossRemote := 0, 0
 	for i := range in.Requests {
 		r := &in.Requests[i]
 		run.Attempts += len(r.Attempts)
@@ -245,12 +244,6 @@ func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 			sec.Errors++
 			errs[ErrorKind{Cause: errorCause(r), Status: r.Status, Flags: r.Flags}]++
 		}
-		if !anyActive(faults, r.Start) && at != nil {
-			crossAll++
-			if reg := in.Regions[at.Cluster]; reg != "" && in.EntryRegion != "" && reg != in.EntryRegion {
-				crossRemote++
-			}
-		}
 	}
 	for i := range run.Seconds {
 		sec := &run.Seconds[i]
@@ -268,9 +261,6 @@ func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 		run.Retries = run.Attempts - countFirstAttempts(in.Requests)
 		run.RetryAmplification = round(float64(run.Attempts) / float64(run.Requests))
 		run.ErrorRate = round(float64(run.UserVisibleErrors) / float64(run.Requests))
-	}
-	if crossAll > 0 {
-		run.CrossRegionShare = round(float64(crossRemote) / float64(crossAll))
 	}
 	for k, n := range errs {
 		k.Count = n
@@ -297,6 +287,23 @@ func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 	b := newBuckets(in, faults)
 	for i := range faults {
 		run.Faults = append(run.Faults, measureFault(&faults[i], in, b))
+	}
+	// Cross-region share while healthy: requests sent while no fault was
+	// active and no fault's failback was still under way.
+	crossAll, crossRemote := 0, 0
+	for i := range in.Requests {
+		r := &in.Requests[i]
+		at := final(r)
+		if at == nil || !healthyAt(faults, run.Faults, r.Start, in.Duration) {
+			continue
+		}
+		crossAll++
+		if reg := in.Regions[at.Cluster]; reg != "" && in.EntryRegion != "" && reg != in.EntryRegion {
+			crossRemote++
+		}
+	}
+	if crossAll > 0 {
+		run.CrossRegionShare = round(float64(crossRemote) / float64(crossAll))
 	}
 	run.Expectations = check(exp, &run)
 	run.Passed = true
@@ -331,13 +338,25 @@ func errorCause(r *RequestRecord) string {
 	return fmt.Sprintf("status %d", r.Status)
 }
 
-func anyActive(faults []Fault, t time.Duration) bool {
+// healthyAt: no fault active at t, and t is not between a fault's end and
+// its measured failback (the whole rest of the run if it never failed back).
+func healthyAt(faults []Fault, res []FaultResult, t, dur time.Duration) bool {
 	for i := range faults {
-		if faults[i].Active(t) {
-			return true
+		f := &faults[i]
+		if f.Active(t) {
+			return false
+		}
+		if t >= f.Start && (f.End == 0 || t >= f.End) {
+			back := dur
+			if f.End > 0 && res[i].FailBackS != nil {
+				back = f.End + time.Duration(*res[i].FailBackS*float64(time.Second))
+			}
+			if f.End == 0 || t < back {
+				return false
+			}
 		}
 	}
-	return false
+	return true
 }
 
 func pct(sorted []time.Duration, p int) float64 {

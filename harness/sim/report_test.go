@@ -52,9 +52,9 @@ func TestBuildRun(t *testing.T) {
 	assert.Equal(t, 1.05, run.RetryAmplification)
 	assert.Equal(t, 2.0, run.PeakRetryAmplification)
 	assert.Equal(t, Latency{P50: 5, P90: 9, P99: 10}, run.LatencyMs)
-	// Healthy periods (0–5 s, 12–20 s): 50 + 80 requests, of which 12–13 s
-	// (10 requests) still went to c2 in the other region.
-	assert.Equal(t, round(10.0/130), run.CrossRegionShare)
+	// Healthy periods: 0–5 s and 13–20 s (12–13 s is the failback, when
+	// requests still went to c2 in the other region).
+	assert.Equal(t, 0.0, run.CrossRegionShare)
 	assert.Equal(t, []string{"c1", "c2", "none"}, run.Clusters)
 	assert.Equal(t, Second{T: 5, Requests: 10, Errors: 10, Retries: 10, Share: []float64{1, 0, 0}}, run.Seconds[5])
 	assert.Equal(t, []float64{0, 1, 0}, run.Seconds[6].Share)

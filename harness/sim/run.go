@@ -173,12 +173,15 @@ func (s *setup) regionOf(cluster string) string {
 
 // generate runs Istio's generator for the entry proxy over the
 // configuration and the Kubernetes state at offset t.
+// generateXDS is Istio's generator; tests of the runner alone replace it.
+var generateXDS = xdsgen.Generate
+
 func (s *setup) generate(ctx context.Context, cfg string, proxy xdsgen.Proxy, t time.Duration) (*xds.Snapshot, error) {
 	target := s.entry
 	if target == "edge" {
 		target = EdgeTarget
 	}
-	snap, err := xdsgen.Generate(ctx, xdsgen.Input{
+	snap, err := generateXDS(ctx, xdsgen.Input{
 		ControlPlane: xdsgen.ControlPlane{Cluster: proxy.Cluster, Config: cfg, ConfigName: target + ".yaml", SkipOtherKinds: true, Clusters: s.kube(t)},
 		Proxy:        proxy,
 	})
