@@ -214,7 +214,7 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 			attempts[a.RequestID] = append(attempts[a.RequestID], a)
 		}
 	}
-	var records []RequestRecord
+	records := make([]RequestRecord, 0, int(sc.Traffic.Rate*sc.Traffic.Duration.Seconds()*1.05)+16)
 	var events []Event
 	pending := 0
 	proxy, err := envoy.New(envoy.Config{Name: entryName, Snapshot: snap, Clock: clock, Network: net, Seed: sc.Traffic.Seed,
@@ -277,13 +277,18 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	for _, m := range sc.Traffic.Methods {
 		total += m.Weight
 	}
+	// Each arrival schedules the next, so the clock's queue holds only
+	// what is in flight.
 	id := uint64(0)
 	var at time.Duration
-	for {
+	var arrive func()
+	schedule := func() {
 		at += time.Duration(rng.ExpFloat64() / sc.Traffic.Rate * float64(time.Second))
-		if at >= sc.Traffic.Duration {
-			break
+		if at < sc.Traffic.Duration {
+			clock.At(start.Add(at), arrive)
 		}
+	}
+	arrive = func() {
 		id++
 		method := sc.Traffic.Methods[len(sc.Traffic.Methods)-1].Name
 		x := rng.Float64() * total
@@ -295,17 +300,15 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 			x -= m.Weight
 		}
 		path := sc.Traffic.Paths[rng.IntN(len(sc.Traffic.Paths))]
-		hdrs := [][2]string{{":method", method}, {":path", path}, {":authority", authority}, {":scheme", "http"}, {RequestIDHeader, strconv.FormatUint(id, 10)}}
+		tag := strconv.FormatUint(id, 10)
+		hdrs := make([][2]string, 0, 5+len(sc.Traffic.Headers))
+		hdrs = append(hdrs, [2]string{":method", method}, [2]string{":path", path}, [2]string{":authority", authority}, [2]string{":scheme", "http"}, [2]string{RequestIDHeader, tag})
 		hdrs = append(hdrs, sc.Traffic.Headers...)
-		req := envoy.Request{Port: port, Headers: hdrs, Worker: int(id % uint64(sc.Traffic.Workers)), Tag: strconv.FormatUint(id, 10)}
-		clock.At(start.Add(at), func() {
-			pending++
-			proxy.Send(req)
-		})
-		if id%4096 == 0 && ctx.Err() != nil {
-			return RunReport{}, ctx.Err()
-		}
+		pending++
+		proxy.Send(envoy.Request{Port: port, Headers: hdrs, Worker: int(id % uint64(sc.Traffic.Workers)), Tag: tag})
+		schedule()
 	}
+	schedule()
 	for t := time.Duration(0); t < sc.Traffic.Duration; t += 10 * time.Second {
 		if err := ctx.Err(); err != nil {
 			return RunReport{}, err
