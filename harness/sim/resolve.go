@@ -152,6 +152,9 @@ func (s *setup) readIstio(dir string, in *intent.Intent) error {
 	targets = append(targets, EdgeTarget)
 	for _, t := range targets {
 		file := t + ".yaml"
+		if t == EdgeTarget {
+			file = "edge.yaml"
+		}
 		cands := []string{filepath.Join(dir, file), filepath.Join(dir, "clusters", file), filepath.Join(dir, s.svc.Namespace, s.svc.Name, "clusters", file)}
 		if t == EdgeTarget {
 			cands = []string{filepath.Join(dir, file), filepath.Join(dir, s.svc.Namespace, s.svc.Name, file)}
