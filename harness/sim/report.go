@@ -591,8 +591,12 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "  fault %-18s %s %s from %gs %s\n", f.Name, f.Kind, f.Target, f.StartS, end)
 	}
 	b.WriteString("\n")
+	width := 28
+	for _, f := range r.Faults {
+		width = max(width, len(f.Name)+len(" fail over")+1)
+	}
 	row := func(label string, cell func(RunReport) string) {
-		fmt.Fprintf(&b, "  %-28s", label)
+		fmt.Fprintf(&b, "  %-*s", width, label)
 		for _, run := range r.Runs {
 			fmt.Fprintf(&b, " %-16s", cell(run))
 		}
