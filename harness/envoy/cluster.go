@@ -96,7 +96,6 @@ type cluster struct {
 
 	active, pending, activeRetries int
 	queue                          []func()
-	edfTime                        []float64
 }
 
 func (p *Proxy) buildCluster(c *clusterv3.Cluster) (*cluster, error) {
@@ -274,18 +273,22 @@ func (cl *cluster) setAssignment(cla *endpointv3.ClusterLoadAssignment) {
 			if le.GetLoadBalancingWeight() != nil {
 				w = le.GetLoadBalancingWeight().GetValue()
 			}
-			h := &host{addr: addr, priority: pr, locality: loc.name, loc: len(ps.localities) - 1, weight: w, meta: flattenMetadata(le.GetMetadata())}
+			// A kept address keeps its host object: in-flight requests
+			// release it, and its outlier state carries over.
+			h := old[addr]
+			if h != nil {
+				delete(old, addr)
+			} else {
+				h = &host{addr: addr, od: &outlier.Host{ID: addr}}
+			}
+			h.priority, h.locality, h.loc, h.weight = pr, loc.name, len(ps.localities)-1, w
+			h.meta = flattenMetadata(le.GetMetadata())
+			h.healthy, h.degraded = false, false
 			switch le.GetHealthStatus() {
 			case corev3.HealthStatus_UNKNOWN, corev3.HealthStatus_HEALTHY:
 				h.healthy = true
 			case corev3.HealthStatus_DEGRADED:
 				h.degraded = true
-			}
-			if o := old[addr]; o != nil {
-				h.od = o.od
-				h.active = o.active
-			} else {
-				h.od = &outlier.Host{ID: addr}
 			}
 			loc.hosts = append(loc.hosts, h)
 			ps.hosts = append(ps.hosts, h)
@@ -305,6 +308,21 @@ func (cl *cluster) setAssignment(cla *endpointv3.ClusterLoadAssignment) {
 // recalculate is the priority set's update callback: recompute priority
 // loads and panic state, reset the locality schedulers.
 func (cl *cluster) recalculate() {
+	for _, ps := range cl.prios {
+		for _, l := range ps.localities {
+			l.deadline = 0
+		}
+	}
+	if len(cl.prios) == 0 {
+		cl.load = priority.Load{}
+		return
+	}
+	cl.load = priority.Compute(cl.levels(), cl.opf, cl.panicThreshold)
+}
+
+// levels counts each priority's hosts (or weights, with
+// weighted_priority_health): total, healthy (not ejected), degraded.
+func (cl *cluster) levels() []priority.Level {
 	levels := make([]priority.Level, len(cl.prios))
 	for i, ps := range cl.prios {
 		for _, h := range ps.hosts {
@@ -317,28 +335,6 @@ func (cl *cluster) recalculate() {
 				levels[i].Healthy += w
 			} else if h.degraded && !h.od.Ejected {
 				levels[i].Degraded += w
-			}
-		}
-		for _, l := range ps.localities {
-			l.deadline = 0
-		}
-	}
-	if len(levels) == 0 {
-		cl.load = priority.Load{}
-		return
-	}
-	cl.load = priority.Compute(levels, cl.opf, cl.panicThreshold)
-}
-
-func (cl *cluster) levels() []priority.Level {
-	levels := make([]priority.Level, len(cl.prios))
-	for i, ps := range cl.prios {
-		for _, h := range ps.hosts {
-			levels[i].Total++
-			if h.usable() {
-				levels[i].Healthy++
-			} else if h.degraded && !h.od.Ejected {
-				levels[i].Degraded++
 			}
 		}
 	}
@@ -389,22 +385,10 @@ func (cl *cluster) chooseHostOnce(sel *selection) *host {
 	ps := cl.prios[pr]
 	var source []*host
 	key := ""
-	switch {
-	case cl.load.Panic[pr]:
+	if cl.load.Panic[pr] {
 		// Panic: ignore health within the priority.
 		source, key = ps.hosts, "all"
-	case cl.localityWeighted:
-		li := cl.chooseLocality(ps, deg)
-		if li < 0 {
-			return nil
-		}
-		for _, h := range ps.localities[li].hosts {
-			if cl.eligible(h, deg) {
-				source = append(source, h)
-			}
-		}
-		key = "l" + strconv.Itoa(li)
-	default:
+	} else if !cl.localityWeighted || !cl.pickLocality(ps, deg, &source, &key) {
 		for _, h := range ps.hosts {
 			if cl.eligible(h, deg) {
 				source = append(source, h)
@@ -419,6 +403,23 @@ func (cl *cluster) chooseHostOnce(sel *selection) *host {
 		return nil
 	}
 	return cl.pick(ps, key, source)
+}
+
+// pickLocality fills the source from an EDF-chosen locality; with no
+// locality to choose (all effective weights 0) hostSourceToUse falls back
+// to the priority's hosts.
+func (cl *cluster) pickLocality(ps *prioritySet, deg bool, source *[]*host, key *string) bool {
+	li := cl.chooseLocality(ps, deg)
+	if li < 0 {
+		return false
+	}
+	for _, h := range ps.localities[li].hosts {
+		if cl.eligible(h, deg) {
+			*source = append(*source, h)
+		}
+	}
+	*key = "l" + strconv.Itoa(li)
+	return true
 }
 
 func (cl *cluster) eligible(h *host, degraded bool) bool {

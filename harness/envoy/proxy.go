@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 
 	pw "github.com/detour-mesh/detour/harness/proxywasm"
@@ -347,16 +348,33 @@ func (p *Proxy) ClusterStatus(name string) (ClusterStatus, bool) {
 // gateway endpoint). Hosts that keep their address keep their outlier
 // state; priority loads are recomputed at once, as Envoy does.
 func (p *Proxy) SetEndpoints(cla *endpointv3.ClusterLoadAssignment) error {
-	for _, cl := range p.clusters {
-		c := p.cfg.Snapshot.Cluster(cl.name)
-		name := c.GetEdsClusterConfig().GetServiceName()
-		if name == "" {
-			name = cl.name
+	found := false
+	for _, name := range p.order {
+		c := p.cfg.Snapshot.Cluster(name)
+		if c.GetType() != clusterv3.Cluster_EDS {
+			continue
 		}
-		if name == cla.GetClusterName() {
-			cl.setAssignment(cla)
-			return nil
+		eds := c.GetEdsClusterConfig().GetServiceName()
+		if eds == "" {
+			eds = name
+		}
+		if eds == cla.GetClusterName() {
+			p.clusters[name].setAssignment(cla)
+			found = true
 		}
 	}
-	return fmt.Errorf("envoy: proxy %q: no EDS cluster %q", p.cfg.Name, cla.GetClusterName())
+	if !found {
+		return fmt.Errorf("envoy: proxy %q: no EDS cluster %q", p.cfg.Name, cla.GetClusterName())
+	}
+	return nil
+}
+
+// Stop cancels the outlier detectors' interval timers, so a runner can
+// drain the clock once traffic ends.
+func (p *Proxy) Stop() {
+	for _, name := range p.order {
+		if od := p.clusters[name].od; od != nil {
+			od.Stop()
+		}
+	}
 }

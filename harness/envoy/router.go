@@ -38,6 +38,16 @@ var flagOrder = []struct {
 	name string
 }{{flagUH, "UH"}, {flagUT, "UT"}, {flagLR, "LR"}, {flagUR, "UR"}, {flagUF, "UF"}, {flagUC, "UC"}, {flagUO, "UO"}, {flagNR, "NR"}, {flagURX, "URX"}, {flagNC, "NC"}}
 
+// flagName is the access-log short name of one flag bit.
+func flagName(bit uint64) string {
+	for _, n := range flagOrder {
+		if n.bit == bit {
+			return n.name
+		}
+	}
+	return ""
+}
+
 func flagNames(f uint64) []string {
 	var out []string
 	for _, n := range flagOrder {
@@ -57,9 +67,13 @@ const (
 
 // final is the router's answer to the downstream.
 type final struct {
-	status      int
-	details     string
-	flags       uint64
+	status  int
+	details string
+	flags   uint64
+	// seq lists the flags in the order they were set, as Envoy's access
+	// log prints them (URX from the retry decision before the UF of the
+	// final reset).
+	seq         []string
 	body        string
 	headers     [][2]string
 	viaUpstream bool
@@ -83,6 +97,7 @@ type call struct {
 	prioLoad  *selection
 	slot      bool // holds a retries() slot of the cluster
 	flags     uint64
+	seq       []string
 
 	global, backoffTimer *vclock.Timer
 	cur                  *attempt
@@ -105,7 +120,7 @@ func (p *Proxy) startNative(req Request, x *Exchange) {
 	rec := &Record{Tag: req.Tag, Start: p.clock.Now()}
 	finish := func(f final) {
 		rec.Status, rec.Details, rec.Body = f.status, f.details, f.body
-		rec.Flags = flagNames(f.flags)
+		rec.Flags = f.names()
 		p.finish(x, rec)
 	}
 	lr := p.routes.find(req.Port)
@@ -157,7 +172,9 @@ func (c *call) selection() *selection {
 			}
 			return false
 		}
-		s.maxAttempts = int(c.policy.hostSelectionMax)
+		// host_selection_retry_max_attempts defaults to 1
+		// (source/common/router/config_impl.h, RetryPolicyImpl).
+		s.maxAttempts = int(max(1, c.policy.hostSelectionMax))
 	}
 	if f := c.policy.prioFreq; f > 0 && len(c.attempted) >= f {
 		// previous_priorities: recompute when attempted % frequency == 0,
@@ -241,7 +258,6 @@ func (c *call) sendAttempt() {
 	c.cur = a
 	c.rec.Attempts = append(c.rec.Attempts, AttemptRecord{Cluster: cl.name, Address: h.addr, Priority: h.priority,
 		Locality: h.locality, Start: p.clock.Now()})
-	p.counters.Attempts++
 	// Circuit breakers (conn pool newStream): max_requests, then the
 	// connection limit with its pending queue.
 	if uint64(cl.active) >= cl.maxRequests {
@@ -280,6 +296,7 @@ func (c *call) dispatch(a *attempt) {
 	cl.active++
 	h.active++
 	a.active = true
+	p.counters.Attempts++
 	res := p.cfg.Network.Send(p.clock.Now(), &Attempt{Proxy: p.cfg.Name, Cluster: cl.name, Address: h.addr,
 		Metadata: h.meta, Headers: c.headers, Body: c.body, Number: len(c.rec.Attempts)})
 	connected := true
@@ -350,10 +367,13 @@ func (c *call) onResponse(a *attempt, res Result) {
 	if status == 0 {
 		status = 200
 	}
-	c.endAttempt(a, OutcomeResponse, status, res.Cause)
 	if c.cl.od != nil {
 		c.cl.od.PutHTTPResponseCode(a.h.od, status)
 	}
+	// The retry decision is taken while the upstream request still holds
+	// its slot (it is reset after shouldRetryHeaders says yes), so the
+	// retry budget counts it as active.
+	retried := false
 	if c.policy != nil {
 		r := retry.Response{Status: status, GrpcStatus: -1}
 		for _, kv := range res.Headers {
@@ -369,11 +389,12 @@ func (c *call) onResponse(a *attempt, res Result) {
 				r.HeadersMatch = true
 			}
 		}
-		if c.maybeRetry(retry.FromHeaders(c.policy.on, c.policy.codes, r)) {
-			return
-		}
+		retried = c.maybeRetry(retry.FromHeaders(c.policy.on, c.policy.codes, r))
 	}
-	c.finish(final{status: status, details: "via_upstream", headers: res.Headers, body: string(res.Body), viaUpstream: true})
+	c.endAttempt(a, OutcomeResponse, status, res.Cause)
+	if !retried {
+		c.finish(final{status: status, details: "via_upstream", headers: res.Headers, body: string(res.Body), viaUpstream: true})
+	}
 }
 
 var resetText = map[retry.ResetReason][3]string{
@@ -419,7 +440,7 @@ func (c *call) onReset(a *attempt, reason retry.ResetReason, res Result) {
 	}
 	body += "reset reason: " + t[0]
 	if t[2] != "" {
-		details += "," + strings.ReplaceAll(t[2], " ", "_")
+		details += "|" + strings.ReplaceAll(t[2], " ", "_")
 		body += ", transport failure reason: " + t[2]
 	}
 	details += "}"
@@ -463,13 +484,13 @@ func (c *call) maybeRetry(would bool) bool {
 	p, cl := c.p, c.cl
 	if c.remaining == 0 {
 		p.counters.RetryLimitExceeded++
-		c.flags |= flagURX
+		c.addFlag(flagURX)
 		return false
 	}
 	c.remaining--
 	if !cl.canRetry() {
 		p.counters.RetryOverflow++
-		c.flags |= flagUO
+		c.addFlag(flagUO)
 		return false
 	}
 	cl.activeRetries++
@@ -498,8 +519,25 @@ func (c *call) finish(f final) {
 		c.endAttempt(a, "cancelled", 0, "")
 	}
 	c.releaseSlot()
+	own := f.flags
 	f.flags |= c.flags
+	f.seq = append(append([]string(nil), c.seq...), flagNames(own&^c.flags)...)
 	c.done(f)
+}
+
+func (c *call) addFlag(bit uint64) {
+	if c.flags&bit == 0 {
+		c.flags |= bit
+		c.seq = append(c.seq, flagName(bit))
+	}
+}
+
+// names returns the flags in the order they were set.
+func (f final) names() []string {
+	if f.seq != nil {
+		return f.seq
+	}
+	return flagNames(f.flags)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

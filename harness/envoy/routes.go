@@ -27,6 +27,7 @@ import (
 const defaultRouteTimeout = 15 * time.Second
 
 type listenerRoutes struct {
+	hcm       *hcmv3.HttpConnectionManager
 	name      string
 	port      uint32
 	rc        *routeConfig
@@ -139,7 +140,7 @@ func listenerHCM(l *listenerv3.Listener, t *routeTable) (*listenerRoutes, error)
 			if err := tc.UnmarshalTo(&h); err != nil {
 				return nil, fmt.Errorf("listener %q: http_connection_manager: %w", l.GetName(), err)
 			}
-			lr := &listenerRoutes{name: l.GetName(), port: l.GetAddress().GetSocketAddress().GetPortValue(),
+			lr := &listenerRoutes{hcm: &h, name: l.GetName(), port: l.GetAddress().GetSocketAddress().GetPortValue(),
 				stripAny: h.GetStripAnyHostPort(), stripSame: h.GetStripMatchingHostPort()}
 			switch {
 			case h.GetRouteConfig() != nil:
@@ -491,12 +492,8 @@ func (hm *headerMatcher) matches(h [][2]string) bool {
 	var m bool
 	switch {
 	case hm.present != nil:
-		m = ok == *hm.present
-		if !ok && !*hm.present {
-			// present_match: false matches an absent header (then invert applies).
-			m = true
-		}
-		return m != hm.invert
+		// present_match: false matches an absent header.
+		return (ok == *hm.present) != hm.invert
 	case !ok:
 		return false // absent headers never match (invert included)
 	case hm.isRange:

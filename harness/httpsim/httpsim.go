@@ -24,6 +24,9 @@ type Route struct {
 	Metadata      pw.Metadata
 	// Timeout is the route timeout (Envoy's default is 15s; 0 means none).
 	Timeout time.Duration
+	// Data is the Router's own route entry, handed back to an
+	// AsyncUpstream in UpstreamRequest.Route.
+	Data any
 }
 
 // Router selects a route from request headers; false means no route.
@@ -36,6 +39,9 @@ type UpstreamRequest struct {
 	Body     []byte
 	Trailers [][2]string
 	Worker   int
+	// Route and Stream are set for an AsyncUpstream.
+	Route  Route
+	Stream *Stream
 }
 
 // UpstreamResponse is the upstream's answer after Delay, or a Fault
@@ -65,6 +71,11 @@ type Gateway struct {
 	// means every cluster exists.
 	Clusters func(name string) bool
 	Upstream Upstream
+	// AsyncUpstream, if set, replaces Upstream: a router that answers
+	// later (retries, timeouts) and may answer with a local reply.
+	AsyncUpstream AsyncUpstream
+	// OnComplete, if set, is called when a stream completes.
+	OnComplete func(*Stream)
 
 	nextConn uint64
 }
@@ -329,6 +340,10 @@ func (s *Stream) routerReceive(fr *frame) {
 		req.Trailers = s.dec.sentTrailers.Pairs()
 	}
 	s.Upstream = &Sent{Cluster: cluster, Route: s.route.Name, Headers: req.Headers, Body: string(req.Body), Trailers: req.Trailers, At: s.since()}
+	if s.g.AsyncUpstream != nil {
+		s.sendAsync(req)
+		return
+	}
 	var resp UpstreamResponse
 	if s.upstream != nil {
 		resp = s.upstream(req)
@@ -516,6 +531,9 @@ func (s *Stream) finish(reset bool) {
 		if f.ctx != nil {
 			f.ctx.OnDestroy()
 		}
+	}
+	if s.g.OnComplete != nil {
+		s.g.OnComplete(s)
 	}
 }
 

@@ -8,7 +8,6 @@ package retry
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -192,6 +191,3 @@ func Bound(base, max time.Duration, n int) time.Duration {
 	}
 	return time.Duration(bound) * time.Millisecond
 }
-
-// StatusString formats a status for messages.
-func StatusString(s int) string { return strconv.Itoa(s) }
