@@ -36,3 +36,32 @@ func TestSimulateUsageAndInvalid(t *testing.T) {
 		})
 	}
 }
+
+func TestSimulateDrill(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "report.json")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"simulate", "--json", out, "../../examples/bookinfo/drills/local-scaled-to-zero.yaml"}, &stdout, &stderr)
+	assert.Equal(t, exitOK, code, stderr.String())
+	assert.Contains(t, stdout.String(), "bookinfo-reviews-local-scaled-to-zero")
+	assert.Contains(t, stdout.String(), "traffic share per second (cluster-1 / cluster-2 / none)")
+	b, err := os.ReadFile(out)
+	assert.NoError(t, err)
+	assert.Contains(t, string(b), `"runs": [`)
+}
+
+func TestSimulateFailedExpectation(t *testing.T) {
+	intent, err := filepath.Abs("../../examples/bookinfo/intent.yaml")
+	assert.NoError(t, err)
+	sc := filepath.Join(t.TempDir(), "broken.yaml")
+	assert.NoError(t, os.WriteFile(sc, []byte("intent: "+intent+`
+traffic: {entry: cluster-1, rate: 20, duration: 10s}
+faults:
+  - {kind: errorRate, start: 2s, target: {region: us-east1, service: reviews}}
+  - {kind: errorRate, start: 2s, target: {region: us-west1, service: reviews}}
+expect: {maxUserVisibleErrors: 0, maxTimeToFailOver: 1s}
+`), 0o644))
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, exitInvalid, run([]string{"simulate", sc}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "istio run: expectation maxUserVisibleErrors <= 0 requests failed: measured ")
+	assert.Contains(t, stderr.String(), "istio run: expectation maxTimeToFailOver <= 1 s failed: measured never")
+}
