@@ -113,12 +113,8 @@ func resolve(sc *Scenario, istioDir string) (*setup, error) {
 	} else if _, ok := s.config[s.entry]; !ok {
 		return nil, &Error{File: sc.Path, Path: "traffic.entry", Msg: fmt.Sprintf("no Istio configuration for cluster %q", s.entry)}
 	}
-	for i, f := range sc.Faults {
-		for _, c := range []string{f.Target.Cluster} {
-			if c != "" && !slices.Contains(clusterNames(s.top), c) {
-				return nil, &Error{File: sc.Path, Path: fmt.Sprintf("faults[%d].target.cluster", i), Msg: fmt.Sprintf("no cluster %q (expected one of %s)", c, strings.Join(clusterNames(s.top), ", "))}
-			}
-		}
+	if err := s.checkTargets(); err != nil {
+		return nil, err
 	}
 	if s.edge != nil {
 		s.selector = s.edge.GatewaySelector
@@ -276,4 +272,48 @@ func withoutKinds(yaml string, kinds ...string) string {
 		}
 	}
 	return strings.Join(keep, "\n---")
+}
+
+// checkTargets rejects fault targets that name nothing in the topology (a
+// fault that silently hits nothing would make a drill pass for nothing).
+func (s *setup) checkTargets() error {
+	var regions, services, subsets []string
+	for _, c := range s.top.Clusters {
+		regions = append(regions, c.Region)
+		for _, svc := range c.Services {
+			services = append(services, svc.Name)
+			for _, sub := range svc.Subsets {
+				if sub.Name != "" {
+					subsets = append(subsets, sub.Name)
+				}
+			}
+		}
+	}
+	for _, l := range []*[]string{&regions, &services, &subsets} {
+		slices.Sort(*l)
+		*l = slices.Compact(*l)
+	}
+	for i, f := range s.sc.Faults {
+		p := fmt.Sprintf("faults[%d].target.", i)
+		bad := func(field, what, v string, known []string) error {
+			return &Error{File: s.sc.Path, Path: p + field, Msg: fmt.Sprintf("no %s %q in the topology (expected one of %s)", what, v, strings.Join(known, ", "))}
+		}
+		t := f.Target
+		switch {
+		case t.Cluster != "" && !slices.Contains(clusterNames(s.top), t.Cluster):
+			return bad("cluster", "cluster", t.Cluster, clusterNames(s.top))
+		case t.Region != "" && !slices.Contains(regions, t.Region):
+			return bad("region", "region", t.Region, regions)
+		case t.Service != "" && !slices.Contains(services, t.Service):
+			return bad("service", "service", t.Service, services)
+		case t.Subset != "" && !slices.Contains(subsets, t.Subset):
+			return bad("subset", "subset", t.Subset, subsets)
+		}
+		for j, r := range t.Regions {
+			if !slices.Contains(regions, r) {
+				return bad(fmt.Sprintf("regions[%d]", j), "region", r, regions)
+			}
+		}
+	}
+	return nil
 }

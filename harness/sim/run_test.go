@@ -164,5 +164,11 @@ func TestRunErrors(t *testing.T) {
 	_, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: edge}\n"), Options{})
 	assert.ErrorContains(t, err, "traffic.entry: edge entry, but the configuration has no edge.yaml")
 	_, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1}\nfaults: [{kind: clusterOutage, target: {cluster: c3}}]\n"), Options{})
-	assert.ErrorContains(t, err, `faults[0].target.cluster: no cluster "c3"`)
+	assert.ErrorContains(t, err, `faults[0].target.cluster: no cluster "c3" in the topology (expected one of cluster-1, cluster-2)`)
+	_, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1}\nfaults: [{kind: serviceScaledToZero, target: {cluster: cluster-1, service: details}}]\n"), Options{})
+	assert.ErrorContains(t, err, `faults[0].target.service: no service "details" in the topology (expected one of reviews)`)
+	_, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1}\nfaults: [{kind: serviceScaledToZero, target: {region: us-east1, subset: v9}}]\n"), Options{})
+	assert.ErrorContains(t, err, `faults[0].target.subset: no subset "v9" in the topology (expected one of v1, v2, v3)`)
+	_, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1}\nfaults: [{kind: partition, target: {regions: [us-east1, mars]}}]\n"), Options{})
+	assert.ErrorContains(t, err, `faults[0].target.regions[1]: no region "mars" in the topology (expected one of us-east1, us-west1)`)
 }
