@@ -273,6 +273,9 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	} else if sc.Traffic.Host != "" {
 		authority = sc.Traffic.Host
 	}
+	if sc.Traffic.Port != 0 {
+		port = uint32(sc.Traffic.Port)
+	}
 	total := 0.0
 	for _, m := range sc.Traffic.Methods {
 		total += m.Weight
