@@ -49,7 +49,7 @@ func (g *gateway) listener(port uint32) *httpsim.Gateway {
 				return httpsim.Route{}, false
 			}
 			out := httpsim.Route{Name: r.name, VirtualHost: r.vh.name, Data: r}
-			if r.direct != nil {
+			if r.direct != nil || r.unmodelled != "" {
 				out.Cluster = directCluster
 			} else {
 				out.Cluster = r.pickCluster(pairs, g.p.rng.Uint64())

@@ -246,6 +246,12 @@ func New(cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
+// Warnings lists configuration the model left out or does not model
+// (a route whose match it cannot evaluate, an unknown retry_on condition,
+// a route action it does not forward): such routes answer 503 with details
+// route_not_modelled, so a report shows them instead of guessing.
+func (p *Proxy) Warnings() []string { return append([]string(nil), p.routes.warnings...) }
+
 // Name is the proxy's name.
 func (p *Proxy) Name() string { return p.cfg.Name }
 

@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -138,6 +139,10 @@ func (p *Proxy) route(rec *Record, r *route, clusterName string, headers [][2]st
 	rec.Route, rec.VirtualHost = r.name, r.vh.name
 	if r.direct != nil {
 		done(final{status: r.direct.status, details: "direct_response", body: r.direct.body})
+		return
+	}
+	if r.unmodelled != "" {
+		done(final{status: 503, details: "route_not_modelled", body: r.unmodelled})
 		return
 	}
 	cl := p.clusters[clusterName]
@@ -319,6 +324,11 @@ func (c *call) dispatch(a *attempt) {
 		}
 		a.timer = p.clock.After(res.Latency, func() { c.onReset(a, reason, res) })
 	case OutcomeHang:
+	default:
+		// A Network bug must show in the report, not pass as a hang.
+		connected = false
+		res.Cause = fmt.Sprintf("envoy: unknown Network outcome %q (%s)", res.Outcome, res.Cause)
+		a.timer = p.clock.After(res.Latency, func() { c.onReset(a, retry.ConnectionFailure, res) })
 	}
 	if connected {
 		// Pool ready: split mode counts the connect success; the per-try

@@ -646,3 +646,30 @@ func TestDegradedHosts(t *testing.T) {
 	assert.Equal(t, []uint32{100}, st.DegradedLoad)
 	assert.Equal(t, "10.0.0.2:80", run(t, p, clock).Attempts[0].Address)
 }
+
+// Configuration the model does not know is a warning, not a failure: the
+// route answers 503 route_not_modelled, an unknown retry_on token is
+// ignored, a route whose match cannot be evaluated is left out.
+func TestUnmodelledConfigurationWarns(t *testing.T) {
+	s := snap(&routev3.RetryPolicy{RetryOn: "5xx,future-condition"}, 0, nil, ep{addr: "10.0.0.1:80"})
+	vh := s.Routes[0].VirtualHosts[0]
+	odd := clusterRoute("/odd", svc)
+	odd.Name = "odd"
+	odd.Action = &routev3.Route_NonForwardingAction{NonForwardingAction: &routev3.NonForwardingAction{}}
+	badMatch := clusterRoute("/", svc)
+	badMatch.Match.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "(unclosed"}}
+	vh.Routes = append([]*routev3.Route{odd, badMatch}, vh.Routes...)
+	p, clock := newTestProxy(s, &fakeNet{})
+	w := p.Warnings()
+	require.Len(t, w, 3, "%v", w)
+	assert.Contains(t, w[0], "NonForwardingAction is not modelled")
+	assert.Contains(t, w[1], "routes[1]: match: safe_regex")
+	assert.Contains(t, w[2], `unknown retry_on condition "future-condition"`)
+	x := p.Send(Request{Port: 8080, Headers: hdrs("svc", "/odd")})
+	clock.Advance(time.Second)
+	assert.Equal(t, 503, x.Record.Status)
+	assert.Equal(t, "route_not_modelled", x.Record.Details)
+	r := run(t, p, clock)
+	assert.Equal(t, 200, r.Status)
+	assert.Equal(t, "/", r.Route)
+}

@@ -38,6 +38,12 @@ type listenerRoutes struct {
 type routeTable struct {
 	listeners []*listenerRoutes
 	byName    map[string]*routeConfig
+	// warnings name configuration the model skipped or does not model.
+	warnings []string
+}
+
+func (t *routeTable) warn(format string, args ...any) {
+	t.warnings = append(t.warnings, fmt.Sprintf(format, args...))
 }
 
 type routeConfig struct {
@@ -69,6 +75,9 @@ type route struct {
 	timeout       time.Duration
 	retry         *retryPolicy
 	direct        *directResponse
+	// unmodelled, if set, is why the model answers this route with a
+	// local reply instead of forwarding (an action it does not model).
+	unmodelled string
 }
 
 type weightedCluster struct {
@@ -106,11 +115,7 @@ type retryPolicy struct {
 func buildRoutes(s *xds.Snapshot) (*routeTable, error) {
 	t := &routeTable{byName: map[string]*routeConfig{}}
 	for _, rc := range s.Routes {
-		c, err := compileRouteConfig(rc)
-		if err != nil {
-			return nil, err
-		}
-		t.byName[c.name] = c
+		t.byName[rc.GetName()] = t.compileRouteConfig(rc)
 	}
 	for _, l := range s.Listeners {
 		lr, err := listenerHCM(l, t)
@@ -144,16 +149,13 @@ func listenerHCM(l *listenerv3.Listener, t *routeTable) (*listenerRoutes, error)
 				stripAny: h.GetStripAnyHostPort(), stripSame: h.GetStripMatchingHostPort()}
 			switch {
 			case h.GetRouteConfig() != nil:
-				rc, err := compileRouteConfig(h.GetRouteConfig())
-				if err != nil {
-					return nil, fmt.Errorf("listener %q: %w", l.GetName(), err)
-				}
-				lr.rc = rc
+				lr.rc = t.compileRouteConfig(h.GetRouteConfig())
 			case h.GetRds() != nil:
 				name := h.GetRds().GetRouteConfigName()
 				lr.rc = t.byName[name]
 				if lr.rc == nil {
 					// Envoy waits for RDS; a request meanwhile gets 404 NR.
+					t.warn("listener %q: RDS route_config %q is not in the snapshot", l.GetName(), name)
 					lr.rc = &routeConfig{name: name, exact: map[string]*virtualHost{}}
 				}
 			}
@@ -179,14 +181,18 @@ func (t *routeTable) find(port uint32) *listenerRoutes {
 	return nil
 }
 
-func compileRouteConfig(rc *routev3.RouteConfiguration) (*routeConfig, error) {
+// compileRouteConfig compiles what the model can; a route whose match it
+// cannot evaluate is left out, with a warning.
+func (t *routeTable) compileRouteConfig(rc *routev3.RouteConfiguration) *routeConfig {
 	c := &routeConfig{name: rc.GetName(), exact: map[string]*virtualHost{}}
 	for _, vh := range rc.GetVirtualHosts() {
 		v := &virtualHost{name: vh.GetName()}
 		for i, r := range vh.GetRoutes() {
-			cr, err := compileRoute(r, vh)
+			where := fmt.Sprintf("route_config %q: virtual_hosts[%s].routes[%d]", rc.GetName(), vh.GetName(), i)
+			cr, err := compileRoute(r, vh, func(msg string) { t.warn("%s: %s", where, msg) })
 			if err != nil {
-				return nil, fmt.Errorf("route_config %q: virtual_hosts[%s].routes[%d]: %w", rc.GetName(), vh.GetName(), i, err)
+				t.warn("%s: %v (route left out)", where, err)
+				continue
 			}
 			cr.vh = v
 			v.routes = append(v.routes, cr)
@@ -214,10 +220,12 @@ func compileRouteConfig(rc *routev3.RouteConfiguration) (*routeConfig, error) {
 	}
 	byLen(c.suffix)
 	byLen(c.prefix)
-	return c, nil
+	return c
 }
 
-func compileRoute(r *routev3.Route, vh *routev3.VirtualHost) (*route, error) {
+// compileRoute fails only when the match cannot be evaluated; actions and
+// retry settings the model does not know become warnings.
+func compileRoute(r *routev3.Route, vh *routev3.VirtualHost, warn func(string)) (*route, error) {
 	m, err := compileMatch(r.GetMatch())
 	if err != nil {
 		return nil, fmt.Errorf("match: %w", err)
@@ -238,10 +246,10 @@ func compileRoute(r *routev3.Route, vh *routev3.VirtualHost) (*route, error) {
 				cr.totalWeight += w
 			}
 			if cr.totalWeight == 0 {
-				return nil, fmt.Errorf("route.weighted_clusters: total weight is 0")
+				cr.unmodelled = "route.weighted_clusters: total weight is 0"
 			}
 		default:
-			return nil, fmt.Errorf("route: cluster specifier %T is not modelled", ra.GetClusterSpecifier())
+			cr.unmodelled = fmt.Sprintf("route: cluster specifier %T is not modelled", ra.GetClusterSpecifier())
 		}
 		cr.timeout = defaultRouteTimeout
 		if ra.GetTimeout() != nil {
@@ -252,26 +260,26 @@ func compileRoute(r *routev3.Route, vh *routev3.VirtualHost) (*route, error) {
 			rp = vh.GetRetryPolicy()
 		}
 		if rp != nil {
-			p, err := compileRetry(rp)
-			if err != nil {
-				return nil, fmt.Errorf("route.retry_policy: %w", err)
-			}
-			cr.retry = p
+			cr.retry = compileRetry(rp, func(msg string) { warn("route.retry_policy: " + msg) })
 		}
 	case *routev3.Route_DirectResponse:
 		cr.direct = &directResponse{status: int(a.DirectResponse.GetStatus()), body: a.DirectResponse.GetBody().GetInlineString()}
 	case *routev3.Route_Redirect:
 		cr.direct = &directResponse{status: 301}
 	default:
-		return nil, fmt.Errorf("action %T is not modelled", r.GetAction())
+		cr.unmodelled = fmt.Sprintf("action %T is not modelled", r.GetAction())
+	}
+	if cr.unmodelled != "" {
+		warn(cr.unmodelled + " (answered 503 route_not_modelled)")
 	}
 	return cr, nil
 }
 
-func compileRetry(rp *routev3.RetryPolicy) (*retryPolicy, error) {
+// compileRetry keeps what it understands and warns about the rest.
+func compileRetry(rp *routev3.RetryPolicy, warn func(string)) *retryPolicy {
 	on, err := retry.Parse(rp.GetRetryOn())
 	if err != nil {
-		return nil, fmt.Errorf("retry_on: %w", err)
+		warn("retry_on: " + err.Error() + " (ignored)")
 	}
 	p := &retryPolicy{on: on, numRetries: 1, codes: rp.GetRetriableStatusCodes(),
 		hostSelectionMax: rp.GetHostSelectionRetryMaxAttempts()}
@@ -303,23 +311,25 @@ func compileRetry(rp *routev3.RetryPolicy) (*retryPolicy, error) {
 			var c prevprio.PreviousPrioritiesConfig
 			if tc := pr.GetTypedConfig(); tc != nil {
 				if err := tc.UnmarshalTo(&c); err != nil {
-					return nil, fmt.Errorf("retry_priority: %w", err)
+					warn("retry_priority: " + err.Error() + " (ignored)")
 				}
 			}
 			p.prioFreq = int(c.GetUpdateFrequency())
 			if p.prioFreq <= 0 {
-				return nil, fmt.Errorf("retry_priority: update_frequency must be > 0")
+				warn("retry_priority: update_frequency must be > 0 (ignored)")
+				p.prioFreq = 0
 			}
 		}
 	}
 	for _, h := range rp.GetRetriableHeaders() {
 		hm, err := compileHeader(h)
 		if err != nil {
-			return nil, fmt.Errorf("retriable_headers: %w", err)
+			warn("retriable_headers: " + err.Error() + " (ignored)")
+			continue
 		}
 		p.headers = append(p.headers, hm)
 	}
-	return p, nil
+	return p
 }
 
 func compileMatch(m *routev3.RouteMatch) (*routeMatch, error) {

@@ -8,6 +8,7 @@ package retry
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -45,9 +46,11 @@ var names = map[string]On{
 }
 
 // Parse reads a retry_on string (comma separated, spaces ignored). Unknown
-// tokens are an error (Envoy's config validation rejects them).
+// tokens are reported in the error; the known ones are still returned, so
+// a caller can warn and go on.
 func Parse(s string) (On, error) {
 	var on On
+	var unknown []string
 	for _, tok := range strings.Split(s, ",") {
 		tok = strings.TrimSpace(tok)
 		if tok == "" {
@@ -55,9 +58,13 @@ func Parse(s string) (On, error) {
 		}
 		b, ok := names[tok]
 		if !ok {
-			return on, fmt.Errorf("unknown retry_on condition %q", tok)
+			unknown = append(unknown, strconv.Quote(tok))
+			continue
 		}
 		on |= b
+	}
+	if len(unknown) > 0 {
+		return on, fmt.Errorf("unknown retry_on condition %s", strings.Join(unknown, ", "))
 	}
 	return on, nil
 }

@@ -16,8 +16,9 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, OnConnectFailure|OnRefusedStream|OnGrpcUnavailable|OnGrpcCancelled|OnRetriableStatusCodes, on)
 	_, err = Parse("5xx, gateway-error")
 	require.NoError(t, err)
-	_, err = Parse("5xx,bogus")
+	on, err = Parse("5xx,bogus,reset")
 	assert.ErrorContains(t, err, `"bogus"`)
+	assert.Equal(t, On5xx|OnReset, on)
 }
 
 // The retry_on classification of router_filter.rst, as wouldRetryFromHeaders
