@@ -93,9 +93,11 @@ type RunReport struct {
 	Seconds          []Second      `json:"seconds"`
 	Events           []EventJSON   `json:"events"`
 	Transitions      []Transition  `json:"transitions"`
-	Expectations     []Expectation `json:"expectations"`
-	Passed           bool          `json:"passed"`
-	Clusters         []string      `json:"clusters"`
+	// Warnings are configuration the Envoy model left out or does not model.
+	Warnings     []string      `json:"warnings"`
+	Expectations []Expectation `json:"expectations"`
+	Passed       bool          `json:"passed"`
+	Clusters     []string      `json:"clusters"`
 }
 
 // ErrorKind counts user-visible errors of one cause.
@@ -177,6 +179,7 @@ type runInput struct {
 	EntryRegion  string
 	Regions      map[string]string // cluster → region
 	Clusters     []string          // report order
+	Warnings     []string
 }
 
 func round(x float64) float64 { return math.Round(x*1e4) / 1e4 }
@@ -196,7 +199,10 @@ func final(r *RequestRecord) *AttemptRecord {
 func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 	run := RunReport{Name: in.Name, Config: in.Config, Requests: len(in.Requests), ResponseFlags: map[string]int{},
 		Clusters: append(slices.Clone(in.Clusters), "none"), Events: []EventJSON{}, Transitions: in.Transitions,
-		Errors: []ErrorKind{}, Faults: []FaultResult{}, Expectations: []Expectation{}}
+		Errors: []ErrorKind{}, Faults: []FaultResult{}, Expectations: []Expectation{}, Warnings: in.Warnings}
+	if run.Warnings == nil {
+		run.Warnings = []string{}
+	}
 	if run.Transitions == nil {
 		run.Transitions = []Transition{}
 	}
@@ -637,6 +643,13 @@ func (r *Report) Summary() string {
 				flags = "-"
 			}
 			fmt.Fprintf(&b, "  %6d  %3d %-8s %s\n", e.Count, e.Status, flags, e.Cause)
+		}
+		for i, w := range run.Warnings {
+			if i == 3 {
+				fmt.Fprintf(&b, "  ... %d more model warnings in the JSON report\n", len(run.Warnings)-3)
+				break
+			}
+			fmt.Fprintf(&b, "  model warning: %s\n", w)
 		}
 		fmt.Fprintf(&b, "%s: traffic share (%s)\n", run.Name, strings.Join(run.Clusters, " / "))
 		b.WriteString(shareLine(run, r.Faults))

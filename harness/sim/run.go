@@ -182,7 +182,7 @@ func (s *setup) generate(ctx context.Context, cfg string, proxy xdsgen.Proxy, t 
 		target = EdgeTarget
 	}
 	snap, err := generateXDS(ctx, xdsgen.Input{
-		ControlPlane: xdsgen.ControlPlane{Cluster: proxy.Cluster, Config: cfg, ConfigName: target + ".yaml", SkipOtherKinds: true, Clusters: s.kube(t)},
+		ControlPlane: xdsgen.ControlPlane{Cluster: proxy.Cluster, Config: cfg, ConfigName: s.configName(target), SkipOtherKinds: true, Clusters: s.kube(t)},
 		Proxy:        proxy,
 	})
 	if err != nil {
@@ -326,7 +326,7 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 		return RunReport{}, fmt.Errorf("%s: %d requests still in flight %s after the traffic stopped", sc.Path, pending, drain)
 	}
 	slices.SortFunc(records, func(a, b RequestRecord) int { return cmpU64(a.ID, b.ID) })
-	return buildRun(sc.Faults, sc.Expect, runInput{Name: name, Config: source, Requests: records, Events: events,
+	return buildRun(sc.Faults, sc.Expect, runInput{Name: name, Config: source, Requests: records, Events: events, Warnings: proxy.Warnings(),
 		Duration: sc.Traffic.Duration, EntryRegion: place.Region, Regions: s.regions(), Clusters: clusterNames(s.top)}), nil
 }
 
@@ -346,4 +346,15 @@ func (s *setup) regions() map[string]string {
 		out[c.Name] = c.Region
 	}
 	return out
+}
+
+// configName names a target's configuration in the generator's errors.
+func (s *setup) configName(target string) string {
+	if p := s.configPath[target]; p != "" {
+		return p
+	}
+	if target == EdgeTarget {
+		return "edge.yaml (compiled)"
+	}
+	return target + ".yaml (compiled)"
 }
