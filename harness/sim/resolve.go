@@ -208,7 +208,7 @@ func mergeTopology(t Topology, in *intent.Intent, svc string) Topology {
 				i = len(c.Services) - 1
 			}
 			s := &c.Services[i]
-			if !s.setEndpoints {
+			if !s.EndpointsSet {
 				n := int(max(ic.Endpoints, 1))
 				if len(in.Spec.Subsets) == 0 {
 					s.Subsets = []Subset{{Endpoints: n}}
@@ -220,7 +220,7 @@ func mergeTopology(t Topology, in *intent.Intent, svc string) Topology {
 					}
 				}
 			}
-			if !s.setCapacity && ic.Capacity > 0 {
+			if !s.CapacitySet && ic.Capacity > 0 {
 				s.Capacity = ic.Capacity
 			}
 			byName[ic.Name] = c
