@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -267,8 +266,10 @@ func withoutKinds(yaml string, kinds ...string) string {
 	var keep []string
 	for _, d := range docs {
 		drop := false
-		for _, k := range kinds {
-			drop = drop || bytes.Contains([]byte(d), []byte("\nkind: "+k+"\n")) || strings.HasPrefix(strings.TrimLeft(d, "\n"), "kind: "+k+"\n")
+		for _, line := range strings.Split(d, "\n") {
+			if k, ok := strings.CutPrefix(strings.TrimSpace(line), "kind:"); ok && line == strings.TrimLeft(line, " ") {
+				drop = drop || slices.Contains(kinds, strings.TrimSpace(k))
+			}
 		}
 		if !drop {
 			keep = append(keep, d)
