@@ -287,9 +287,17 @@ func (vm *VM) read(ptr, size uint32) ([]byte, bool) {
 	return out, true
 }
 
+// readString copies once, straight from the guest's memory into the
+// string (read would copy into a slice first).
 func (vm *VM) readString(ptr, size uint32) (string, bool) {
-	b, ok := vm.read(ptr, size)
-	return string(b), ok
+	if size == 0 {
+		return "", true
+	}
+	b, ok := vm.mem().Read(ptr, size)
+	if !ok {
+		return "", false
+	}
+	return string(b), true
 }
 
 // copyOut allocates len(data) bytes in the guest and writes the pointer and
