@@ -55,7 +55,11 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 		r.p.internalError(err)
 		return
 	}
-	now := nowMs()
+	// The clock is two host calls; the pick reads it only for a ramp.
+	var now int64
+	if s.rt.UsesClock(s.health) {
+		now = nowMs()
+	}
 	var exclude uint64
 	if cell != "" {
 		exclude = s.outsideRegion(cell)
@@ -163,7 +167,7 @@ func (o *outlierStream) observe(reset bool) {
 	if oc != outlier.Success && oc != outlier.Ignored {
 		s.hostFailure(i)
 	}
-	if err := s.observe(o.p, i, oc, nowMs()); err != nil {
+	if err := s.observe(o.p, i, oc); err != nil {
 		o.p.internalError(err)
 	}
 }
@@ -382,7 +386,7 @@ func (r *retryStream) answered(numHeaders, bodySize, _ int) {
 	// connect failure, 504 for the timeout); without response flags they
 	// count as the status says, a reset as local-origin.
 	oc := outlier.Classify(status, 0, status == 0)
-	if err := s.observe(r.p, r.cur, oc, nowMs()); err != nil {
+	if err := s.observe(r.p, r.cur, oc); err != nil {
 		r.p.internalError(err)
 	}
 	if s.pol.Retriable(status, 0, status == 0) {
