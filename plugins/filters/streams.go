@@ -17,6 +17,10 @@ import (
 type routerStream struct {
 	types.DefaultHttpContext
 	p *plugin
+	// authKnown: the router read :authority, and authMatch is whether it
+	// addresses the service (the combined stream hands both to its retry
+	// part, saving that host call).
+	authKnown, authMatch bool
 }
 
 func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
@@ -48,7 +52,8 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 		}
 	}
 	auth, err := proxywasm.GetHttpRequestHeader(":authority")
-	if err != nil || !s.matches(auth) {
+	r.authKnown, r.authMatch = true, err == nil && s.matches(auth)
+	if !r.authMatch {
 		return
 	}
 	if err := s.refresh(); err != nil {
@@ -202,6 +207,9 @@ type retryStream struct {
 	tries   uint32
 	cur     int // target of the attempt in flight
 	slot    bool
+	// authKnown, authMatch: the router part of a combined stream already
+	// checked :authority.
+	authKnown, authMatch bool
 }
 
 func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
@@ -211,8 +219,11 @@ func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
 	if s.pol.Attempts == 0 {
 		return
 	}
-	auth, err := proxywasm.GetHttpRequestHeader(":authority")
-	if err != nil || !s.matches(auth) {
+	if !r.authKnown {
+		auth, err := proxywasm.GetHttpRequestHeader(":authority")
+		r.authMatch = err == nil && s.matches(auth)
+	}
+	if !r.authMatch {
 		return
 	}
 	m, err := proxywasm.GetHttpRequestHeader(":method")
@@ -512,6 +523,9 @@ type combinedStream struct {
 
 func (c *combinedStream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 	c.r.OnHttpRequestHeaders(n, eos)
+	// One stream, one request: the retry part reuses the router's
+	// :authority check.
+	c.rt.authKnown, c.rt.authMatch = c.r.authKnown, c.r.authMatch
 	return c.rt.OnHttpRequestHeaders(n, eos)
 }
 
