@@ -1,8 +1,7 @@
 // Package strictyaml decodes YAML files strictly, for the harness's file
 // formats (exchange files, scenarios): unknown keys and wrong shapes are
 // rejected with the file, line, column and field path of the offending
-// node, and syntax errors name their line (the parser gives no column, so
-// it is 1, as the intent loader does).
+// node, and syntax errors name their line and column.
 package strictyaml
 
 import (
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	goyaml "github.com/goccy/go-yaml"
+	gyparser "github.com/goccy/go-yaml/parser"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -69,22 +70,36 @@ func (s Scalar) Set() bool { return s.Line > 0 }
 // syntaxRE matches the parser's "yaml: line N: message".
 var syntaxRE = regexp.MustCompile(`^(?:yaml: )?line ([0-9]+): (.+)$`)
 
-// Root parses b and returns its first document node, or an Error naming
-// the syntax error's line.
+// Root parses b and returns its first document node, or an Error placing
+// the syntax error.
 func Root(file string, b []byte, what string) (*yaml.Node, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := syntaxRE.FindStringSubmatch(err.Error()); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			return nil, &Error{File: file, Line: line, Col: 1, Msg: "invalid YAML: " + m[2]}
-		}
-		return nil, &Error{File: file, Line: 1, Col: 1, Msg: "invalid YAML: " + msg}
+		return nil, syntaxError(file, b, err)
 	}
 	if len(root.Content) == 0 {
 		return nil, &Error{File: file, Line: 1, Col: 1, Msg: "empty " + what}
 	}
 	return root.Content[0], nil
+}
+
+// syntaxError places a YAML syntax error. yaml.v3 reports only a line, and
+// for an unclosed { or [ the line before the error; goccy/go-yaml's parser
+// knows the token's line and column, so its position (and message) is used
+// when it also rejects the document. Otherwise the error names yaml.v3's
+// line, column 1.
+func syntaxError(file string, b []byte, err error) error {
+	if _, gerr := gyparser.ParseBytes(b, 0); gerr != nil {
+		var se *goyaml.SyntaxError
+		if errors.As(gerr, &se) && se.Token != nil && se.Token.Position != nil {
+			return &Error{File: file, Line: se.Token.Position.Line, Col: se.Token.Position.Column, Msg: se.Message}
+		}
+	}
+	if m := syntaxRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: line, Col: 1, Msg: m[2]}
+	}
+	return &Error{File: file, Line: 1, Col: 1, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 }
 
 // Decode checks doc's keys and shapes against v's type, then decodes it
