@@ -25,7 +25,7 @@ func TestSimulateUsageAndInvalid(t *testing.T) {
 		{"two scenarios", []string{"simulate", "a", "b"}, exitUsage, "expected one SCENARIO"},
 		{"bad flag", []string{"simulate", "--nope", "a"}, exitUsage, "flag provided but not defined"},
 		{"unknown field", []string{"simulate", bad}, exitInvalid, bad + ":3:1: fualts: unknown field"},
-		{"syntax error", []string{"simulate", syntax}, exitInvalid, syntax + ":2:1: invalid YAML"},
+		{"syntax error", []string{"simulate", syntax}, exitInvalid, syntax + ":2:18: sequence end token ']' not found"},
 		{"missing file", []string{"simulate", filepath.Join(dir, "none.yaml")}, exitInvalid, "no such file"},
 	}
 	for _, tc := range tests {

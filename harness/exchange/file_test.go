@@ -19,6 +19,7 @@ func TestParseErrors(t *testing.T) {
 		{"tab indent", "plugin:\n\tname: p\n", "x.yaml:2:1: found character"},
 		{"rule without cluster", "upstreamRules: [{match: {path: /x}}]\n", "x.yaml:1:17: upstreamRules[0]: expected cluster (the cluster whose requests the rule answers)"},
 		{"unknown top-level field", "plugins: {}\n" + req, "x.yaml:1:1: plugins: unknown field"},
+		{"field twice", "workers: 1\nworkers: 2\n" + req, "x.yaml:2:1: workers: field given twice"},
 		{"wrong shape", "workers: [1]\n" + req, "x.yaml:1:10: workers: expected an integer"},
 		{"bad policy", "plugin: {failurePolicy: NEVER}\n" + req, `x.yaml:1:25: plugin.failurePolicy: unknown policy "NEVER"`},
 		{"bad wasi", "plugin: {envoy: {wasi: \"999\"}}\n" + req, `x.yaml:1:24: plugin.envoy.wasi: expected 427 or 533, got "999"`},

@@ -87,7 +87,7 @@ func Root(file string, b []byte, what string) (*yaml.Node, error) {
 // for an unclosed { or [ the line before the error; goccy/go-yaml's parser
 // knows the token's line and column, so its position (and message) is used
 // when it also rejects the document. Otherwise the error names yaml.v3's
-// line, column 1.
+// line, column 1, if it gave one.
 func syntaxError(file string, b []byte, err error) error {
 	if _, gerr := gyparser.ParseBytes(b, 0); gerr != nil {
 		var se *goyaml.SyntaxError
@@ -99,7 +99,8 @@ func syntaxError(file string, b []byte, err error) error {
 		line, _ := strconv.Atoi(m[1])
 		return &Error{File: file, Line: line, Col: 1, Msg: m[2]}
 	}
-	return &Error{File: file, Line: 1, Col: 1, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	// No line (an unknown anchor): no position rather than a made-up one.
+	return &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 }
 
 // Decode checks doc's keys and shapes against v's type, then decodes it
@@ -112,6 +113,15 @@ func Decode(file string, doc *yaml.Node, v any) error {
 		var pe *PosError
 		if errors.As(err, &pe) {
 			return &Error{File: file, Line: pe.Line, Col: pe.Col, Msg: pe.Msg}
+		}
+		// What Check lets through (a key repeated in a map) yaml.v3 reports
+		// as "line N: message": keep its line rather than the document's.
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			if m := syntaxRE.FindStringSubmatch(te.Errors[0]); m != nil {
+				line, _ := strconv.Atoi(m[1])
+				return &Error{File: file, Line: line, Col: 1, Msg: m[2]}
+			}
 		}
 		return &Error{File: file, Line: doc.Line, Col: doc.Column, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}

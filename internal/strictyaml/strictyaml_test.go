@@ -41,6 +41,7 @@ func TestErrors(t *testing.T) {
 		{"bool", "on: yes\n", `f.yaml:1:5: on: expected true or false, got "yes"`},
 		{"scalar", "items: [{s: [1]}]\n", `f.yaml:1:13: items[0].s: expected a scalar`},
 		{"map value", "byKey: {a: {m: 1}}\n", `f.yaml:1:13: byKey.a.m: unknown field (expected one of f, n, s)`},
+		{"map key twice", "byKey:\n  a: {n: 1}\n  a: {n: 2}\n", `f.yaml:3:1: mapping key "a" already defined at line 2`},
 		{"alias", "x: &a {n: 1}\n", `f.yaml:1:1: x: unknown field`},
 	}
 	for _, tc := range tests {
@@ -55,14 +56,14 @@ func TestErrors(t *testing.T) {
 
 // Syntax errors carry the offending token's line and column (yaml.v3 alone
 // gives a line, one early for an unclosed flow collection), or yaml.v3's
-// position when only it rejects the document.
+// line when only it rejects the document.
 func TestSyntaxErrors(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unclosed sequence", "name: [a\n", "f.yaml:1:7: sequence end token ']' not found"},
 		{"unclosed mapping", "name: {a: b\nitems: []\n", "f.yaml:2:1: ',' or '}' must be specified"},
 		{"tab indent", "byKey:\n\ta: {n: 1}\n", "f.yaml:2:1: found character '\t' that cannot start any token"},
 		{"value in scalar", "name: \"x\" y\n", "f.yaml:1:11: value is not allowed in this context. map key-value is pre-defined"},
-		{"unknown anchor", "name: &x a\nitems: *y\n", "f.yaml:1:1: unknown anchor 'y' referenced"},
+		{"unknown anchor", "name: &x a\nitems: *y\n", "f.yaml: unknown anchor 'y' referenced"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
