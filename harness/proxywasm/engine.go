@@ -27,8 +27,10 @@ type EngineConfig struct {
 	// (DefaultMemoryLimitPages if 0).
 	MemoryLimitPages uint32
 	// CallBudget bounds each outermost guest call in wall time
-	// (DefaultCallBudget if 0; negative disables it). A callback past it
-	// traps, and the plugin's failure policy applies.
+	// (DefaultCallBudget if 0). A callback past it traps, and the plugin's
+	// failure policy applies. Negative disables it, and with it wazero's
+	// close-on-context-done (a goroutine per guest call, see BENCHMARKS.md):
+	// nothing can then stop a guest that never returns.
 	CallBudget time.Duration
 }
 
@@ -97,7 +99,7 @@ func NewEngine(ctx context.Context, cfg EngineConfig) (*Engine, error) {
 	// Close on context done: the compiled code then checks for a closed
 	// module in loops and calls, which is what lets a callback's budget
 	// stop a guest that never returns.
-	rc = rc.WithCompilationCache(cache).WithCloseOnContextDone(true).WithMemoryLimitPages(cfg.MemoryLimitPages)
+	rc = rc.WithCompilationCache(cache).WithCloseOnContextDone(cfg.CallBudget > 0).WithMemoryLimitPages(cfg.MemoryLimitPages)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	e := &Engine{rt: rt, cfg: cfg, modules: map[[32]byte]*Module{}}
 	if err := registerEnv(ctx, rt); err != nil {
