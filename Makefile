@@ -53,3 +53,17 @@ policy: build ## check the default example and its compiled output against the R
 
 bench: ## run the benchmarks listed in BENCHMARKS.md
 	$(GO) test -timeout 60m -run '^$$' -bench . -benchmem ./...
+
+.PHONY: fuzz
+FUZZTIME ?= 10s
+# Go's default minimisation budget is 60s per new input; at a few ms per
+# CUE evaluation, FuzzLoad and FuzzCompile spent their whole time shrinking
+# one input. A second keeps them fuzzing.
+FUZZMINIMIZETIME ?= 1s
+fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+	    echo "== $$dir $$target"; \
+	    $(GO) test $$dir -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME); \
+	  done; \
+	done
