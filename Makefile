@@ -56,10 +56,10 @@ bench: ## run the benchmarks listed in BENCHMARKS.md
 
 .PHONY: fuzz
 FUZZTIME ?= 10s
-# Go's default minimisation budget is 60s per new input; at a few ms per
+# Go's default minimisation budget is 60s per new input; at several ms per
 # CUE evaluation, FuzzLoad and FuzzCompile spent their whole time shrinking
-# one input. A second keeps them fuzzing.
-FUZZMINIMIZETIME ?= 1s
+# one input. Ten tries per new input keeps them fuzzing.
+FUZZMINIMIZETIME ?= 10x
 fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
 	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 	  for target in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
