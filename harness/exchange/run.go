@@ -180,7 +180,8 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	e := opt.Engine
 	if e == nil {
 		var err error
-		if e, err = pw.NewEngine(ctx, pw.EngineConfig{}); err != nil {
+		// The module may be anyone's: bound its callbacks.
+		if e, err = pw.NewEngine(ctx, pw.EngineConfig{CallBudget: pw.DefaultCallBudget}); err != nil {
 			return nil, err
 		}
 		defer e.Close(ctx)

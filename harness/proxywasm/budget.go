@@ -7,10 +7,11 @@ import (
 	"time"
 )
 
-// DefaultCallBudget bounds one guest callback (including the host calls
-// and nested guest calls it makes). Envoy has no such deadline, but a
-// callback that runs this long would stall an Envoy worker, so the harness
-// treats it as a trap instead of hanging.
+// DefaultCallBudget is the budget `detour wasm run` gives one guest
+// callback (including the host calls and nested guest calls it makes).
+// Envoy has no such deadline, but a callback that runs this long would
+// stall an Envoy worker, so the harness treats it as a trap instead of
+// hanging.
 const DefaultCallBudget = 5 * time.Second
 
 // DefaultMemoryLimitPages caps each VM's linear memory at 1 GiB, cpp-host's

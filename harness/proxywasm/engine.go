@@ -26,11 +26,12 @@ type EngineConfig struct {
 	// MemoryLimitPages caps every VM's linear memory, in 64 KiB pages
 	// (DefaultMemoryLimitPages if 0).
 	MemoryLimitPages uint32
-	// CallBudget bounds each outermost guest call in wall time
-	// (DefaultCallBudget if 0). A callback past it traps, and the plugin's
-	// failure policy applies. Negative disables it, and with it wazero's
-	// close-on-context-done (a goroutine per guest call, see BENCHMARKS.md):
-	// nothing can then stop a guest that never returns.
+	// CallBudget, if positive, bounds each outermost guest call in wall
+	// time (DefaultCallBudget is what `detour wasm run` uses): a callback
+	// past it traps, and the plugin's failure policy applies, as does the
+	// end of the context VMs are created with. It needs wazero's
+	// close-on-context-done, a goroutine per guest call (BENCHMARKS.md), so
+	// it is off by default: trusted plugins on a hot path pay nothing.
 	CallBudget time.Duration
 }
 
@@ -92,9 +93,6 @@ func NewEngine(ctx context.Context, cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.MemoryLimitPages > 1<<16 {
 		return nil, fmt.Errorf("memory limit of %d pages: expected at most 65536 (4 GiB, the wasm32 maximum)", cfg.MemoryLimitPages)
-	}
-	if cfg.CallBudget == 0 {
-		cfg.CallBudget = DefaultCallBudget
 	}
 	// Close on context done: the compiled code then checks for a closed
 	// module in loops and calls, which is what lets a callback's budget
