@@ -6,7 +6,7 @@ GO      ?= go
 BIN     := bin/detour
 EXAMPLE ?= examples/bookinfo
 
-.PHONY: help build test demo check schemas bench policy
+.PHONY: help build test demo check schemas bench policy plugins
 .DEFAULT_GOAL := help
 
 help: ## list targets
@@ -67,3 +67,7 @@ fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
 	    $(GO) test $$dir -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME); \
 	  done; \
 	done
+
+plugins: ## build the Wasm filter module into build/plugins/
+	@mkdir -p build/plugins
+	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath -o build/plugins/detour-filters.wasm ./plugins/filters

@@ -5,24 +5,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/detour-mesh/detour/internal/golden"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func readTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = string(b)
-		return err
-	}))
-	return out
-}
 
 func TestWrite(t *testing.T) {
 	tests := []struct {
@@ -93,7 +79,7 @@ func TestWrite(t *testing.T) {
 				require.NoError(t, err)
 			}
 			if tc.want != nil {
-				got := readTree(t, dir)
+				got := golden.ReadTree(t, dir)
 				if tc.wantErr == "" {
 					assert.Contains(t, got, Marker, "a written directory carries the marker")
 					delete(got, Marker)

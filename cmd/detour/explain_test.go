@@ -34,6 +34,10 @@ func TestExplainCLI(t *testing.T) {
 		{name: "standby", args: []string{"../../examples/online-banking"}, wantCode: exitOK, wantOut: []string{
 			"P0 west 100%  ->  P1 standby east 100%",
 		}},
+		{name: "two regions at once", args: []string{"--depth", "2", "../../examples/edge-named"}, wantCode: exitOK, wantOut: []string{
+			"regions ",
+		}},
+		{name: "bad depth", args: []string{"--depth", "3", "../../examples/bookinfo"}, wantCode: exitUsage, wantErr: "--depth must be 1 or 2"},
 		{name: "invalid", args: []string{"testdata/compile/invalid.yaml"}, wantCode: exitInvalid, wantErr: "invalid.yaml:16:11: spec.exposure.mtls"},
 		{name: "two paths", args: []string{"a", "b"}, wantCode: exitUsage, wantErr: "exactly one PATH"},
 		{name: "bad format", args: []string{"--format", "xml", "../../examples/bookinfo"}, wantCode: exitUsage, wantErr: `unknown --format "xml"`},

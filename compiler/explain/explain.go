@@ -2,18 +2,25 @@
 // cluster's traffic goes (its failover ladder) and what happens when a
 // cluster, a zone or a region is lost (the what-if table).
 //
-// The model is Envoy's priority load balancing as Istio configures it:
-// a source sends everything to its first tier while that tier's health
-// times the overprovisioning factor (1.4) covers 100 %, and spills the rest
-// to the next tiers; inside a tier traffic is shared by weight (endpoint
-// count, or equal shares when unknown). Standby tiers (activeStandby) take
-// traffic only when every tier before them is down. A strict weighted split
+// The model is Envoy's priority load balancing as Istio configures it
+// (source/common/upstream/load_balancer_impl.cc): a source sends everything
+// to its first tier while that tier's health times the overprovisioning
+// factor (1.4) covers 100 %, and spills the rest to the next tiers. Health
+// counts hosts, as Envoy does: the source's own cluster has one host per pod
+// (endpoints, 1 when unknown), a remote cluster one host per WorkloadEntry
+// the compiler writes (one per subset that runs there). Inside a tier traffic is shared by
+// host weight: a pod weighs 1, a WorkloadEntry its cluster's endpoints.
+// Standby tiers (activeStandby) take traffic only when every tier before
+// them is down: the router filter holds the active tier; without the filters
+// a standby takes Envoy's spill like any lower tier. A strict weighted split
 // never moves traffic: a dead cluster's share fails. A health-aware split
 // shares the dead cluster's part among the live ones by weight.
 //
 // A loss removes the service's endpoints in the lost place; callers there
 // keep sending (the classic drill scales the service to zero), which is the
-// harder case for the clusters that remain.
+// harder case for the clusters that remain. A cluster whose load is unknown
+// adds nothing to the known load: an overload the known load already shows is
+// reported, and only a cluster the known load fits is left unjudged.
 //
 // The JSON form of Report is part of the compiled output (the status of the
 // FailoverIntent document) and is read by the policies; its names are stable
@@ -45,6 +52,16 @@ type Report struct {
 	Ladders []Ladder `json:"ladders"`
 	// WhatIf has one entry per cluster, then per zone, then per region.
 	WhatIf []Loss `json:"whatIf"`
+	// Subsets has, for each subset that runs in some clusters only, where
+	// its traffic goes: every source's ladder cut to those clusters.
+	Subsets []SubsetLadders `json:"subsets,omitempty"`
+}
+
+// SubsetLadders are the ladders of one subset's traffic.
+type SubsetLadders struct {
+	Subset   string   `json:"subset"`
+	Clusters []string `json:"clusters"`
+	Ladders  []Ladder `json:"ladders"`
 }
 
 // Ladder is where a source cluster's traffic goes, tier by tier.
@@ -86,13 +103,19 @@ type Loss struct {
 	// Stranded lists sources that drop some of their traffic.
 	Stranded []string `json:"stranded"`
 	// Unjudged lists clusters that take moved traffic but whose capacity or
-	// callers' load is unknown, so absorption could not be judged for them.
+	// callers' load is unknown, so absorption could not be judged for them;
+	// a cluster the known load already overloads is Overloaded instead.
 	Unjudged []string `json:"unjudged"`
+	// CapacityUnknown lists the clusters of Unjudged without a capacity.
+	CapacityUnknown []string `json:"capacityUnknown"`
+	// LoadUnknown lists the sources without a load whose traffic lands on
+	// a cluster of Unjudged.
+	LoadUnknown []string `json:"loadUnknown"`
 }
 
 // Lost names the place lost and the clusters in it.
 type Lost struct {
-	Kind     string   `json:"kind"` // cluster | zone | region
+	Kind     string   `json:"kind"` // cluster | zone | region | regions (two at once)
 	Name     string   `json:"name"`
 	Clusters []string `json:"clusters"`
 }
@@ -121,7 +144,11 @@ type Load struct {
 
 // Analyze computes the ladders and the what-if table. It is pure and
 // deterministic: the same intent gives the same report.
-func Analyze(in intent.Intent) Report {
+func Analyze(in intent.Intent) Report { return AnalyzeDepth(in, 1) }
+
+// AnalyzeDepth is Analyze with losses of up to depth places at once: depth 2
+// adds the loss of every pair of regions (kind "regions", name "a+b").
+func AnalyzeDepth(in intent.Intent, depth int) Report {
 	cs := in.Spec.Clusters
 	r := Report{Ladders: make([]Ladder, 0, len(cs)), WhatIf: []Loss{}}
 	ladders := make([]ladder, len(cs))
@@ -129,10 +156,57 @@ func Analyze(in intent.Intent) Report {
 		ladders[i] = build(in, c)
 		r.Ladders = append(r.Ladders, ladders[i].public(c.Name, in.Spec.Failover.Mode))
 	}
-	for _, lost := range places(cs) {
+	r.Subsets = subsetLadders(in)
+	ps := places(cs)
+	if depth >= 2 {
+		ps = append(ps, regionPairs(ps)...)
+	}
+	for _, lost := range ps {
 		r.WhatIf = append(r.WhatIf, whatIf(cs, ladders, lost))
 	}
 	return r
+}
+
+// subsetLadders: a subset's traffic reaches only the clusters that run it
+// (its Envoy cluster holds only their endpoints), so its ladder from each
+// source is the intent's restricted to them.
+func subsetLadders(in intent.Intent) []SubsetLadders {
+	var out []SubsetLadders
+	for _, s := range in.Spec.Subsets {
+		if len(s.Clusters) == 0 {
+			continue
+		}
+		only := in
+		only.Spec.Clusters = nil
+		for _, c := range in.Spec.Clusters {
+			if s.RunsIn(c.Name) {
+				only.Spec.Clusters = append(only.Spec.Clusters, c)
+			}
+		}
+		only.Spec.Subsets = []intent.Subset{s}
+		sl := SubsetLadders{Subset: s.Name, Clusters: append([]string{}, s.Clusters...)}
+		for _, src := range in.Spec.Clusters {
+			sl.Ladders = append(sl.Ladders, build(only, src).public(src.Name, in.Spec.Failover.Mode))
+		}
+		out = append(out, sl)
+	}
+	return out
+}
+
+// regionPairs are the losses of two regions at once.
+func regionPairs(ps []place) []place {
+	var regions, out []place
+	for _, p := range ps {
+		if p.kind == "region" {
+			regions = append(regions, p)
+		}
+	}
+	for i, a := range regions {
+		for _, b := range regions[i+1:] {
+			out = append(out, place{"regions", a.name + "+" + b.name, append(append([]string{}, a.clusters...), b.clusters...)})
+		}
+	}
+	return out
 }
 
 // LadderFrom returns the ladder of one source cluster, or false if there is no
@@ -161,6 +235,41 @@ type tier struct {
 	standby  bool
 	clusters []string
 	weights  []float64
+	// hosts is each cluster's number of Envoy hosts (health counts hosts);
+	// nil means one host per unit of weight (intent weights).
+	hosts []float64
+}
+
+// add appends a cluster with its Envoy hosts and their total weight.
+func (t *tier) add(name string, h hostSet) {
+	t.clusters = append(t.clusters, name)
+	t.weights = append(t.weights, h.weight)
+	t.hosts = append(t.hosts, h.hosts)
+}
+
+// hostsOf is the number of hosts of the i-th cluster.
+func (t tier) hostsOf(i int) float64 {
+	if t.hosts == nil {
+		return t.weights[i]
+	}
+	return t.hosts[i]
+}
+
+// hostSet is what Envoy sees of one cluster from a source.
+type hostSet struct{ hosts, weight float64 }
+
+// envoyHosts: the source's own cluster is its pods (one host of weight 1
+// each); any other cluster, and every cluster seen from an edge gateway, is
+// the WorkloadEntries the compiler writes: one per subset (one without
+// subsets), each weighted by the cluster's endpoints (Istio's default 1
+// when unknown).
+func envoyHosts(in intent.Intent, src, c intent.Cluster) hostSet {
+	if in.Spec.Entry.Kind != "edge" && c.Name == src.Name {
+		n := endpointWeight(c)
+		return hostSet{hosts: n, weight: n}
+	}
+	n := float64(max(1, len(in.Spec.SubsetsIn(c.Name))))
+	return hostSet{hosts: n, weight: n * endpointWeight(c)}
 }
 
 func (l ladder) public(from, mode string) Ladder {
@@ -193,7 +302,9 @@ func build(in intent.Intent, src intent.Cluster) ladder {
 	case intent.ModeNamed:
 		for _, name := range f.Order {
 			if c, ok := find(in.Spec.Clusters, name); ok && allowed[name] {
-				l.tiers = append(l.tiers, tier{clusters: []string{name}, weights: []float64{endpointWeight(c)}})
+				var t tier
+				t.add(name, envoyHosts(in, src, c))
+				l.tiers = append(l.tiers, t)
 			}
 		}
 	case intent.ModeWeighted:
@@ -215,18 +326,21 @@ func build(in intent.Intent, src intent.Cluster) ladder {
 			switch {
 			case !allowed[c.Name]:
 			case IsStandby(c):
-				standby.clusters = append(standby.clusters, c.Name)
-				standby.weights = append(standby.weights, endpointWeight(c))
+				standby.add(c.Name, envoyHosts(in, src, c))
 			default:
-				w := endpointWeight(c)
+				h := envoyHosts(in, src, c)
 				if c.Weight != nil && *c.Weight > 0 {
-					w = float64(*c.Weight)
+					// The router filter splits the active tier by weight.
+					h.weight = float64(*c.Weight)
 				}
-				active.clusters = append(active.clusters, c.Name)
-				active.weights = append(active.weights, w)
+				active.add(c.Name, h)
 			}
 		}
-		l.hold = true
+		// The router filter keeps traffic on the active tier while any of
+		// it is up. Without the filters nothing does: Envoy's priority
+		// spill (1.4) sends part of it to the standby once the active
+		// tier's health drops below 72 %.
+		l.hold = in.Spec.Plugins.Enabled
 		for _, t := range []tier{active, standby} {
 			if len(t.clusters) > 0 {
 				l.tiers = append(l.tiers, t)
@@ -242,8 +356,7 @@ func build(in intent.Intent, src intent.Cluster) ladder {
 			if byDist[d] == nil {
 				byDist[d] = &tier{}
 			}
-			byDist[d].clusters = append(byDist[d].clusters, c.Name)
-			byDist[d].weights = append(byDist[d].weights, endpointWeight(c))
+			byDist[d].add(c.Name, envoyHosts(in, src, c))
 		}
 		for d := 0; d <= 3; d++ {
 			if t := byDist[d]; t != nil {
@@ -375,12 +488,15 @@ func (l ladder) distribute(dead map[string]bool) (map[string]float64, float64) {
 	aliveW := make([]float64, len(l.tiers))
 	total := 0.0
 	for i, t := range l.tiers {
+		aliveH, allH := 0.0, 0.0
 		for j, c := range t.clusters {
+			allH += t.hostsOf(j)
 			if !dead[c] {
 				aliveW[i] += t.weights[j]
+				aliveH += t.hostsOf(j)
 			}
 		}
-		health := 100 * aliveW[i] / t.sum()
+		health := 100 * aliveH / allH
 		switch {
 		case health == 0:
 		case l.hold:
@@ -449,46 +565,65 @@ func whatIf(cs []intent.Cluster, ladders []ladder, p place) Loss {
 		Lost:  Lost{Kind: p.kind, Name: p.name, Clusters: p.clusters},
 		Moves: []Move{}, Dropped: []Drop{}, Load: []Load{},
 		Overloaded: []string{}, Stranded: []string{}, Unjudged: []string{},
+		CapacityUnknown: []string{}, LoadUnknown: []string{},
 	}
+	// after[c] is the known load on c (callers with a load); unknown[c]
+	// the callers without one that send to c.
 	after := map[string]float64{}
-	// unknown[c]: some caller sending to c has an unknown load.
-	unknown := map[string]bool{}
+	unknown := map[string][]string{}
 	received := map[string]bool{}
 	for i, src := range cs {
+		load := 0.0
+		if src.Load != nil {
+			load = *src.Load
+		}
 		before, _ := ladders[i].distribute(nil)
 		now, dropped := ladders[i].distribute(dead)
 		for _, dst := range cs {
 			if now[dst.Name] > 0 {
-				after[dst.Name] += now[dst.Name] / 100 * src.Load
-				if src.Load <= 0 {
-					unknown[dst.Name] = true
+				after[dst.Name] += now[dst.Name] / 100 * load
+				if src.Load == nil {
+					unknown[dst.Name] = append(unknown[dst.Name], src.Name)
 				}
 			}
 			if d := round(now[dst.Name] - before[dst.Name]); d > 0 {
-				loss.Moves = append(loss.Moves, Move{From: src.Name, To: dst.Name, Percent: d, RPS: round(d / 100 * src.Load)})
+				loss.Moves = append(loss.Moves, Move{From: src.Name, To: dst.Name, Percent: d, RPS: round(d / 100 * load)})
 				received[dst.Name] = true
 			}
 		}
 		if dropped = round(dropped); dropped > 0 {
-			loss.Dropped = append(loss.Dropped, Drop{From: src.Name, Percent: dropped, RPS: round(dropped / 100 * src.Load)})
+			loss.Dropped = append(loss.Dropped, Drop{From: src.Name, Percent: dropped, RPS: round(dropped / 100 * load)})
 			loss.Stranded = append(loss.Stranded, src.Name)
 		}
 	}
+	loadUnknown := map[string]bool{}
 	for _, c := range cs {
 		if dead[c.Name] {
 			continue
 		}
 		rps := round(after[c.Name])
 		loss.Load = append(loss.Load, Load{Cluster: c.Name, RPS: rps, Capacity: c.Capacity})
-		judged := c.Capacity > 0 && !unknown[c.Name]
 		switch {
-		case judged && rps > c.Capacity:
+		case c.Capacity > 0 && rps > c.Capacity:
+			// The known load alone is too much: unknown callers only add.
 			loss.Overloaded = append(loss.Overloaded, c.Name)
-		case !judged && received[c.Name]:
+		case !received[c.Name]:
+		case c.Capacity <= 0:
 			loss.Unjudged = append(loss.Unjudged, c.Name)
+			loss.CapacityUnknown = append(loss.CapacityUnknown, c.Name)
+		case len(unknown[c.Name]) > 0:
+			loss.Unjudged = append(loss.Unjudged, c.Name)
+			for _, s := range unknown[c.Name] {
+				loadUnknown[s] = true
+			}
 		}
 	}
-	loss.Absorbed = len(loss.Overloaded) == 0 && len(loss.Stranded) == 0
+	for _, c := range cs {
+		if loadUnknown[c.Name] {
+			loss.LoadUnknown = append(loss.LoadUnknown, c.Name)
+		}
+	}
+	loss.Absorbed = len(loss.Overloaded) == 0 && len(loss.Stranded) == 0 && len(loss.Unjudged) == 0
 	return loss
 }
 

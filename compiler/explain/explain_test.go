@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,9 +15,16 @@ import (
 
 func w(v uint32) *uint32 { return &v }
 
+// cl builds a cluster; load 0 stands for an unknown load.
 func cl(name, region, zone string, capacity, load float64) intent.Cluster {
-	return intent.Cluster{Name: name, Region: region, Zone: zone, Capacity: capacity, Load: load}
+	c := intent.Cluster{Name: name, Region: region, Zone: zone, Capacity: capacity}
+	if load > 0 {
+		c.Load = &load
+	}
+	return c
 }
+
+func rps(v float64) *float64 { return &v }
 
 func mk(mode string, cs ...intent.Cluster) intent.Intent {
 	return intent.Intent{
@@ -113,7 +121,7 @@ func TestWhatIf(t *testing.T) {
 	unknown := mk(intent.ModeAuto, cl("east", "r1", "z1", 0, 400), cl("west", "r2", "z2", 0, 300))
 	strict := mk(intent.ModeWeighted, cl("stable", "r1", "z1", 1000, 200), cl("canary", "r1", "z2", 1000, 0))
 	strict.Spec.Clusters[0].Weight, strict.Spec.Clusters[1].Weight = w(90), w(10)
-	strict.Spec.Clusters[1].Load = 100
+	strict.Spec.Clusters[1].Load = rps(100)
 	aware := strict
 	aware.Spec.Failover.HealthAware = true
 	as := mk(intent.ModeActiveStandby, cl("east", "r1", "z1", 1000, 300), cl("west", "r2", "z2", 1000, 100))
@@ -156,7 +164,7 @@ func TestWhatIf(t *testing.T) {
 		{
 			name: "capacity unknown is not judged", in: unknown, kind: "cluster", lost: "east",
 			moves:    []Move{{From: "east", To: "west", Percent: 100, RPS: 400}},
-			absorbed: true, unjudged: []string{"west"},
+			unjudged: []string{"west"},
 		},
 		{
 			name: "strict weights drop the dead share", in: strict, kind: "cluster", lost: "canary",
@@ -310,4 +318,116 @@ func TestDistributionInvariants(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestWhatIfJudgesWhatItCan: a caller without a load (a standby's own
+// callers, usually) no longer hides an overload the known load shows, and a
+// load of 0 is a known load.
+func TestWhatIfJudgesWhatItCan(t *testing.T) {
+	overload := mk(intent.ModeAuto, cl("big", "r1", "z1", 2000, 1500), cl("small", "r2", "z2", 400, 0))
+	l := lossOf(t, Analyze(overload), "cluster", "big")
+	assert.Equal(t, []string{"small"}, l.Overloaded)
+	assert.Empty(t, l.Unjudged)
+	assert.False(t, l.Absorbed)
+
+	zero := overload
+	zero.Spec.Clusters = []intent.Cluster{cl("big", "r1", "z1", 2000, 300), cl("small", "r2", "z2", 400, 0)}
+	zero.Spec.Clusters[1].Load = rps(0)
+	l = lossOf(t, Analyze(zero), "cluster", "big")
+	assert.True(t, l.Absorbed, "300 rps fit in 400 and small's own callers send nothing")
+	assert.Empty(t, l.Unjudged)
+
+	unknownLoad := zero
+	unknownLoad.Spec.Clusters = []intent.Cluster{cl("big", "r1", "z1", 2000, 300), cl("small", "r2", "z2", 400, 0)}
+	l = lossOf(t, Analyze(unknownLoad), "cluster", "big")
+	assert.False(t, l.Absorbed)
+	assert.Equal(t, []string{"small"}, l.Unjudged)
+	assert.Equal(t, []string{"small"}, l.LoadUnknown)
+	assert.Empty(t, l.CapacityUnknown, "small has a capacity")
+
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, overload, Analyze(overload)))
+	assert.Contains(t, b.String(), "OVERLOADED small")
+	assert.NotContains(t, b.String(), "capacity unknown")
+	b.Reset()
+	require.NoError(t, WriteText(&b, unknownLoad, Analyze(unknownLoad)))
+	assert.Contains(t, b.String(), "not judged: small (load unknown: small)")
+	assert.NotContains(t, b.String(), "capacity unknown")
+}
+
+// TestWhatIfTwoRegions: depth 2 adds the loss of every pair of regions.
+func TestWhatIfTwoRegions(t *testing.T) {
+	in := mk(intent.ModeAuto, cl("a", "r1", "z1", 1000, 100), cl("b", "r2", "z2", 1000, 100), cl("c", "r3", "z3", 150, 100))
+	for _, l := range Analyze(in).WhatIf {
+		assert.NotEqual(t, "regions", l.Lost.Kind, "depth 1 loses one place at a time")
+	}
+	l := lossOf(t, AnalyzeDepth(in, 2), "regions", "r1+r2")
+	assert.Equal(t, []string{"a", "b"}, l.Lost.Clusters)
+	assert.Equal(t, []string{"c"}, l.Overloaded, "c takes 300 rps on 150")
+	assert.Len(t, AnalyzeDepth(in, 2).WhatIf, len(Analyze(in).WhatIf)+3)
+}
+
+// TestWhatIfCountsEnvoyHosts: Envoy's priority health counts hosts. The
+// local cluster is its pods; a remote cluster in the same tier is one
+// WorkloadEntry (per subset) weighted by its endpoints, so losing it leaves
+// 4 of 5 hosts healthy (80 % x 1.4 > 100 %): nothing spills to the next tier.
+func TestWhatIfCountsEnvoyHosts(t *testing.T) {
+	in := mk(intent.ModeAuto, cl("a", "r1", "z1", 1000, 100), cl("b", "r1", "z1", 1000, 100), cl("c", "r2", "z2", 1000, 100))
+	for i := range in.Spec.Clusters {
+		in.Spec.Clusters[i].Endpoints = 4
+	}
+	l := lossOf(t, Analyze(in), "cluster", "b")
+	for _, m := range l.Moves {
+		if m.From == "a" {
+			assert.NotEqual(t, "c", m.To, "no spill out of a's tier 0: %+v", m)
+		}
+	}
+	// b's own callers (load kept, pods gone) see 1 healthy host of 5.
+	assert.Contains(t, l.Moves, Move{From: "b", To: "c", Percent: 72, RPS: 72})
+	assert.Contains(t, l.Moves, Move{From: "a", To: "a", Percent: 50, RPS: 50})
+
+	// Two subsets: two WorkloadEntries of weight 4 for b against a's 4 pods.
+	in.Spec.Subsets = []intent.Subset{{Name: "v1", Labels: map[string]string{"v": "1"}}, {Name: "v2", Labels: map[string]string{"v": "2"}}}
+	lad, _ := LadderFrom(in, "a")
+	assert.Equal(t, []Share{{"a", 33.33}, {"b", 66.67}}, lad.Tiers[0].Clusters)
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, in, Analyze(in)))
+	assert.Contains(t, b.String(), "a WorkloadEntry per remote cluster and subset (2)")
+}
+
+// TestStandbyHeldByTheRouterFilter: the active tier keeps everything while
+// any of it is up only because the router filter holds it; without the
+// filters Envoy spills to the standby at 1.4 x health (no EnvoyFilter can
+// change that for an EDS cluster).
+func TestStandbyHeldByTheRouterFilter(t *testing.T) {
+	as := mk(intent.ModeActiveStandby, cl("a1", "r1", "z1", 1000, 100), cl("a2", "r1", "z2", 1000, 100), cl("s", "r2", "z3", 1000, 0))
+	as.Spec.Clusters[0].Weight, as.Spec.Clusters[1].Weight, as.Spec.Clusters[2].Weight = w(50), w(50), w(0)
+	as.Spec.Plugins.Enabled = true
+	l := lossOf(t, Analyze(as), "cluster", "a1")
+	for _, m := range l.Moves {
+		assert.NotEqual(t, "s", m.To, "the filter holds the active tier: %+v", m)
+	}
+	as.Spec.Plugins.Enabled = false
+	l = lossOf(t, Analyze(as), "cluster", "a1")
+	assert.Contains(t, l.Moves, Move{From: "a2", To: "s", Percent: 30, RPS: 30}, "half the active tier: 70 %% stays, 30 %% spills")
+}
+
+// TestSubsetLadders: a subset placed in some clusters fails over only
+// there, and explain says so.
+func TestSubsetLadders(t *testing.T) {
+	in := mk(intent.ModeAuto, cl("east", "r1", "z1", 0, 0), cl("west", "r2", "z2", 0, 0), cl("north", "r3", "z3", 0, 0))
+	in.Spec.Subsets = []intent.Subset{
+		{Name: "v1", Labels: map[string]string{"version": "v1"}},
+		{Name: "v2", Labels: map[string]string{"version": "v2"}, Clusters: []string{"west", "north"}},
+	}
+	r := Analyze(in)
+	require.Len(t, r.Subsets, 1, "only placed subsets have their own ladders")
+	s := r.Subsets[0]
+	assert.Equal(t, "v2", s.Subset)
+	require.Len(t, s.Ladders, 3)
+	assert.Equal(t, [][]string{{"west", "north"}}, tiersOf(s.Ladders[0]), "from east: v2 is only remote")
+	assert.Equal(t, [][]string{{"west"}, {"north"}}, tiersOf(s.Ladders[1]), "from west: never to east")
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, in, r))
+	assert.Contains(t, b.String(), "v2 (in west,north) from east")
 }

@@ -31,7 +31,20 @@ func WriteText(w io.Writer, in intent.Intent, r Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nWhat if (Envoy priority spill, overprovisioning %.1f; callers keep sending)\n", OverprovisioningFactor)
+	if len(r.Subsets) > 0 {
+		fmt.Fprintln(w, "\nSubsets that run in some clusters only (their traffic fails over only there)")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, s := range r.Subsets {
+			for _, l := range s.Ladders {
+				fmt.Fprintf(tw, "  %s (in %s) from %s\t%s\n", s.Subset, strings.Join(s.Clusters, ","), l.From, ladderText(l))
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\nWhat if (Envoy priority spill, overprovisioning %.1f; callers keep sending;\n"+
+		"  health counts Envoy hosts: a pod locally, a WorkloadEntry per remote cluster%s)\n", OverprovisioningFactor, subsetNote(in))
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  LOST\tTRAFFIC MOVES\tLOAD AFTER / CAPACITY (rps)\tVERDICT")
 	for _, l := range r.WhatIf {
@@ -109,12 +122,31 @@ func verdict(l Loss) string {
 		v = append(v, "FAILS for "+strings.Join(l.Stranded, ","))
 	}
 	if len(v) == 0 {
-		v = append(v, "absorbed")
+		if len(l.Unjudged) > 0 {
+			v = append(v, "not judged: "+strings.Join(l.Unjudged, ","))
+		} else {
+			v = append(v, "absorbed")
+		}
 	}
-	if len(l.Unjudged) > 0 {
-		v = append(v, "(capacity unknown: "+strings.Join(l.Unjudged, ",")+")")
+	var why []string
+	if len(l.CapacityUnknown) > 0 {
+		why = append(why, "capacity unknown: "+strings.Join(l.CapacityUnknown, ","))
+	}
+	if len(l.LoadUnknown) > 0 {
+		why = append(why, "load unknown: "+strings.Join(l.LoadUnknown, ","))
+	}
+	if len(why) > 0 {
+		v = append(v, "("+strings.Join(why, "; ")+")")
 	}
 	return strings.Join(v, " ")
+}
+
+// subsetNote says how many WorkloadEntries a remote cluster has.
+func subsetNote(in intent.Intent) string {
+	if n := len(in.Spec.Subsets); n > 1 {
+		return fmt.Sprintf(" and subset (%d)", n)
+	}
+	return ""
 }
 
 // num prints a figure without trailing zeros.

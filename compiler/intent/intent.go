@@ -64,6 +64,10 @@ type Entry struct {
 	Kind string `json:"kind"`
 	// Edge is set when Kind is "edge".
 	Edge *Edge `json:"edge,omitempty"`
+	// Clients (eastWest) selects the client workloads (matchLabels) whose
+	// sidecars call the service: the EnvoyFilters and WasmPlugins are
+	// scoped to them instead of every sidecar of the namespace.
+	Clients map[string]string `json:"clients,omitempty"`
 }
 
 // Edge describes the edge (ingress) gateway that fronts the clusters.
@@ -90,8 +94,9 @@ type Cluster struct {
 	Capacity float64 `json:"capacity,omitempty"`
 	// Load is the requests per second the cluster's own locality sends in
 	// normal operation; with Capacity it lets what-if analysis judge whether
-	// the clusters that remain absorb a loss. 0 means unknown.
-	Load float64 `json:"load,omitempty"`
+	// the clusters that remain absorb a loss. nil means unknown; 0 is a
+	// cluster whose own callers send nothing (often a standby).
+	Load *float64 `json:"load,omitempty"`
 	// Weight is the share in percent for mode weighted (strict weights sum to 100),
 	// and 0 marks a standby in mode activeStandby.
 	Weight *uint32 `json:"weight,omitempty"`
@@ -151,6 +156,33 @@ type Locality struct {
 type Subset struct {
 	Name   string            `json:"name"`
 	Labels map[string]string `json:"labels"`
+	// Clusters are the clusters the subset runs in; empty means every one.
+	// Its traffic fails over only to these.
+	Clusters []string `json:"clusters,omitempty"`
+}
+
+// RunsIn reports whether the subset has pods in the named cluster.
+func (s Subset) RunsIn(cluster string) bool {
+	if len(s.Clusters) == 0 {
+		return true
+	}
+	for _, c := range s.Clusters {
+		if c == cluster {
+			return true
+		}
+	}
+	return false
+}
+
+// SubsetsIn are the subsets that run in the named cluster.
+func (sp Spec) SubsetsIn(cluster string) []Subset {
+	var out []Subset
+	for _, s := range sp.Subsets {
+		if s.RunsIn(cluster) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Exposure says which services the east-west gateways export.
@@ -201,8 +233,12 @@ type Retries struct {
 	RetryRemoteLocalities bool     `json:"retryRemoteLocalities"`
 	// Methods are the request methods that may be retried (idempotent ones).
 	Methods []string `json:"methods"`
-	Backoff Backoff  `json:"backoff"`
-	Budget  *Budget  `json:"budget,omitempty"`
+	// NonIdempotent opts in to retrying what is not idempotent: POST and
+	// PATCH in Methods, and every gRPC call (all are POST). A reviewed
+	// choice: the policy retry_non_idempotent asks for an exception.
+	NonIdempotent bool    `json:"nonIdempotent"`
+	Backoff       Backoff `json:"backoff"`
+	Budget        *Budget `json:"budget,omitempty"`
 }
 
 // Backoff is the retry back-off.

@@ -198,13 +198,26 @@ func loadYAML(name string, data []byte) ([]Source, error) {
 			break
 		}
 		if err != nil {
-			errs = append(errs, fromCUEError(err, []string{name}, nil, "")...)
+			es := fromCUEError(err, []string{name}, nil, "")
+			for _, e := range es {
+				if e.File != name || !strings.HasPrefix(e.Msg, "invalid YAML: ") {
+					continue
+				}
+				if line, col, ok := syntaxPosition(data, e.Line); ok {
+					e.Line, e.Column = line, col
+				}
+			}
+			errs = append(errs, es...)
 			break // the decoder cannot resynchronise after a syntax error
 		}
 		if lit, ok := expr.(*ast.BasicLit); ok && lit.Kind == token.NULL {
 			continue // an empty document between "---" separators
 		}
 		n++
+		if dups := duplicateKeys(name, "", expr); len(dups) > 0 {
+			errs = append(errs, dups...)
+			continue
+		}
 		ix := posIndex{}
 		ix.set("", expr.Pos()) // where a missing top-level field is reported
 		ix.indexExpr("", expr)
@@ -502,7 +515,8 @@ func listParent(p string) string {
 var yamlSyntaxRE = regexp.MustCompile(`^(.+):([0-9]+): (.+)$`)
 
 // yamlSyntaxError recognises a YAML syntax error about one of files; the
-// parser gives a line but no column, so the column is 1.
+// parser gives a line but no column, so the column is 1 until
+// syntaxPosition places it.
 func yamlSyntaxError(msg string, files []string) *Error {
 	m := yamlSyntaxRE.FindStringSubmatch(msg)
 	if m == nil || !slices.Contains(files, m[1]) {

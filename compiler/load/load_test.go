@@ -53,13 +53,25 @@ var invalidCases = []struct {
 		"21:23: spec.retries.attempts: must be a whole number from 0 to 10",
 	}},
 	{"backoff-inverted", []string{
-		"22:30: spec.retries.backoff.max: must not be below backoff.base",
+		"22:30: spec.retries.backoff.max: must be 10 x backoff.base (10s): Istio sets the base only and Envoy caps the back-off at 10 x base; leave max out",
+	}},
+	{"backoff-max-ignored", []string{
+		"22:32: spec.retries.backoff.max: must be 10 x backoff.base (250ms): Istio sets the base only and Envoy caps the back-off at 10 x base; leave max out",
 	}},
 	{"budget-zero", []string{
 		"22:23: spec.retries.budget.percent: must be a percentage > 0 and <= 100",
 	}},
 	{"capacity-negative", []string{
-		"20:17: spec.clusters[1].capacity: must be a number of requests per second >= 0",
+		"20:17: spec.clusters[1].capacity: must be a number of requests per second from 0 to 1000000000",
+	}},
+	{"capacity-huge", []string{
+		"20:17: spec.clusters[1].capacity: must be a number of requests per second from 0 to 1000000000",
+	}},
+	{"capacity-overflow", []string{
+		"20:17: spec.clusters[1].capacity: must be a number of requests per second from 0 to 1000000000",
+	}},
+	{"clients-missing", []string{
+		"8:3: spec.entry.clients: must select the client pods (matchLabels): detection.failurePercentage, or alwaysEjectOne with maxEjectionPercent below 100, needs an EnvoyFilter, which without a selector would patch every sidecar of the namespace",
 	}},
 	{"cluster-duplicate", []string{
 		"16:13: spec.clusters[1].name: duplicate cluster name \"east\"",
@@ -76,6 +88,12 @@ var invalidCases = []struct {
 	}},
 	{"duration-words", []string{
 		"21:25: spec.detection.interval: must be a duration such as \"250ms\", \"5s\" or \"1m30s\"",
+	}},
+	{"duplicate-key", []string{
+		"20:7: spec.clusters[1].region: duplicate key \"region\" (first at line 17, column 7); YAML keys are unique in a mapping",
+	}},
+	{"duration-too-long", []string{
+		"21:28: spec.failback.stepInterval: must be at most 1193h (the filters count milliseconds in 32 bits)",
 	}},
 	{"duplicate-intent", []string{
 		"22:1: duplicate intent bookinfo/reviews (also at testdata/invalid/duplicate-intent.yaml:2:1)",
@@ -95,17 +113,29 @@ var invalidCases = []struct {
 	{"gateway-errors-off", []string{
 		"21:41: spec.detection.consecutiveGatewayErrors: must be >= 1: gateway errors always count towards ejection",
 	}},
+	{"gateway-address-hostname", []string{
+		"20:34: spec.clusters[1].eastWestGateway.address: \"a1b2-123.elb.us-west-1.amazonaws.com\" is a host name, but istiod uses a host-name WorkloadEntry only for DNS-resolved ServiceEntries, so this cluster's endpoints would silently not exist; write the IP address the load balancer has (reserve a static one)",
+	}},
+	{"gateway-address-octet", []string{
+		"20:34: spec.clusters[1].eastWestGateway.address: \"10.0.1.300\" is not an IPv4 or IPv6 address",
+	}},
+	{"gateway-address-port", []string{
+		"20:34: spec.clusters[1].eastWestGateway.address: \"10.0.1.10:15443\" includes a port; write the address alone and the port in eastWestGateway.port",
+	}},
 	{"gateway-port", []string{
 		"20:51: spec.clusters[1].eastWestGateway.port: must be a port number from 1 to 65535",
 	}},
 	{"health-aware-in-named", []string{
 		"21:61: spec.failover.healthAware: is only used in mode weighted",
 	}},
+	{"holddown-zero", []string{
+		"21:24: spec.failback.holdDown: must be at least 1ms",
+	}},
 	{"host-other-namespace", []string{
 		"9:11: spec.service.host: must be the service's short name (a DNS label, no dots): an intent never spans namespaces",
 	}},
 	{"interval-zero", []string{
-		"21:25: spec.detection.interval: must be longer than 0s",
+		"21:25: spec.detection.interval: must be at least 1ms",
 	}},
 	{"kind", []string{
 		"3:7: kind: must be \"FailoverIntent\", not \"Intent\": this file holds failover intents only",
@@ -181,6 +211,15 @@ var invalidCases = []struct {
 	{"retry-on-unknown", []string{
 		"22:30: spec.retries.retryOn[1]: must be an Envoy retry condition such as \"gateway-error\", \"connect-failure\" or a status code",
 	}},
+	{"retry-on-grpc-http", []string{
+		"22:32: spec.retries.retryOn[1]: \"unavailable\" is a gRPC status condition and retries nothing unless service.protocol is GRPC",
+	}},
+	{"retry-post-no-optin", []string{
+		"22:20: spec.retries.methods[1]: POST is not idempotent: a retry can apply it twice; retrying it needs retries.nonIdempotent: true (a reviewed opt-in)",
+	}},
+	{"retry-on-no-codes", []string{
+		"22:30: spec.retries.retryOn[1]: \"retriable-status-codes\" retries nothing without codes; list the status codes themselves (\"503\")",
+	}},
 	{"role-in-weighted", []string{
 		"23:13: spec.clusters[1].role: is only used in mode activeStandby",
 	}},
@@ -205,7 +244,7 @@ var invalidCases = []struct {
 		"24:45: spec.failover.rules[0].only[1].region: no cluster is in region \"eu-central1\"",
 	}},
 	{"slo-rps-zero", []string{
-		"22:34: spec.detection.slo.rps: must be a number of requests per second > 0",
+		"22:34: spec.detection.slo.rps: must be a number of requests per second above 0 and at most 1000000000",
 	}},
 	{"stream-second", []string{
 		"29:11: spec.service.port: must be a port number from 1 to 65535",
@@ -213,11 +252,17 @@ var invalidCases = []struct {
 	{"subset-duplicate", []string{
 		"23:14: spec.subsets[1].name: duplicate subset name \"v2\"",
 	}},
+	{"subset-unknown-cluster", []string{
+		"23:58: spec.subsets[1].clusters[1]: unknown cluster \"north\"",
+	}},
 	{"subset-no-labels", []string{
 		"22:26: spec.subsets[0].labels: must have at least one label selecting the subset's pods",
 	}},
 	{"syntax", []string{
-		"5:1: invalid YAML: did not find expected ',' or ']'",
+		"6:14: invalid YAML: did not find expected ',' or ']'",
+	}},
+	{"syntax-reserved", []string{
+		"19:16: invalid YAML: found character that cannot start any token",
 	}},
 	{"top-level-unknown", []string{
 		"4:1: status: unknown field; expected one of apiVersion, kind, metadata, spec",
@@ -359,14 +404,14 @@ func TestBytesCUE(t *testing.T) {
 		{
 			name: "whole file is one intent",
 			src: "apiVersion: \"detour.dev/v1alpha1\"\nkind: \"FailoverIntent\"\nmetadata: {name: \"a\", namespace: \"b\"}\n" +
-				"spec: {\n\tservice: port: 80\n\tclusters: [{name: \"a\", region: \"r\", zone: \"z\", network: \"n\", eastWestGateway: address: \"h\"}]\n}\n",
+				"spec: {\n\tservice: port: 80\n\tclusters: [{name: \"a\", region: \"r\", zone: \"z\", network: \"n\", eastWestGateway: address: \"10.0.0.1\"}]\n}\n",
 			want: "in.cue:6:12: spec.clusters: needs at least two clusters to fail over between",
 		},
 		{
 			name: "field path includes the top-level field",
 			src: head + "r: detour.#Intent & {\n\tapiVersion: \"detour.dev/v1alpha1\"\n\tkind: \"FailoverIntent\"\n" +
 				"\tmetadata: {name: \"a\", namespace: \"b\"}\n\tspec: {\n\t\tservice: {port: 80, protocol: \"UDP\"}\n" +
-				"\t\tclusters: [for n in [\"a\", \"b\"] {name: n, region: \"r\", zone: \"z\", network: \"n\", eastWestGateway: address: \"h\"}]\n\t}\n}\n",
+				"\t\tclusters: [for n in [\"a\", \"b\"] {name: n, region: \"r\", zone: \"z\", network: \"n\", eastWestGateway: address: \"10.0.0.1\"}]\n\t}\n}\n",
 			want: `in.cue:10:33: r.spec.service.protocol: must be one of "HTTP", "HTTP2", "GRPC"`,
 		},
 		{

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -23,11 +22,6 @@ import (
 	"github.com/detour-mesh/detour/compiler/intent"
 	"github.com/detour-mesh/detour/plugins/config"
 )
-
-// StandbyOverprovisioning is the overprovisioning factor (in percent, as
-// Envoy's policy field counts it) that makes a standby tier strict: the
-// active tier keeps all traffic while any of its hosts is healthy.
-const StandbyOverprovisioning = 100000
 
 // filters are Detour's Wasm filters in chain order: the router strips
 // client-supplied control headers and picks the cluster first, the retry
@@ -75,8 +69,12 @@ func (l lowerer) extensions(target, local string, lad explain.Ladder) ([]Object,
 			if target == EdgeTarget {
 				wp.Spec.Selector = &typeapi.WorkloadSelector{MatchLabels: copyMap(l.in.Spec.Entry.Edge.GatewaySelector)}
 			} else {
-				// Sidecars of the namespace, on their outbound side.
+				// Sidecars of the namespace (of the named clients, when
+				// given), on their outbound side.
 				wp.Spec.Match = []*extensionsapi.WasmPlugin_TrafficSelector{{Mode: typeapi.WorkloadMode_CLIENT}}
+				if c := l.in.Spec.Entry.Clients; len(c) > 0 {
+					wp.Spec.Selector = &typeapi.WorkloadSelector{MatchLabels: copyMap(c)}
+				}
 			}
 			out = append(out, wp)
 		}
@@ -201,21 +199,24 @@ func (l lowerer) envoyFilter(target string) (*networkingv1alpha3.EnvoyFilter, er
 		}})
 		gated = append(gated, true)
 	}
-	if l.in.Spec.Failover.Mode == intent.ModeActiveStandby {
-		patches = append(patches, &clusterv3.Cluster{LoadAssignment: &endpointv3.ClusterLoadAssignment{
-			ClusterName: l.envoyCluster(),
-			Policy:      &endpointv3.ClusterLoadAssignment_Policy{OverprovisioningFactor: wrapperspb.UInt32(StandbyOverprovisioning)},
-		}})
-		gated = append(gated, false)
-	}
+	// No patch makes a standby strict: Istio's clusters take their
+	// endpoints from EDS, and Envoy reads the overprovisioning factor from
+	// the EDS assignment (source/common/upstream/eds.cc), which Istio sends
+	// without a policy, so a factor patched into the CDS cluster's
+	// load_assignment has no effect. The router filter holds traffic on the
+	// active tier instead.
 	if len(patches) == 0 {
 		return nil, nil
 	}
 	ctx := v1alpha3.EnvoyFilter_SIDECAR_OUTBOUND
+	// Scoped to the proxies it is for: the edge gateway, or the clients
+	// the intent names (the schema requires them when a patch is needed).
 	var sel *v1alpha3.WorkloadSelector
 	if target == EdgeTarget {
 		ctx = v1alpha3.EnvoyFilter_GATEWAY
 		sel = &v1alpha3.WorkloadSelector{Labels: copyMap(l.in.Spec.Entry.Edge.GatewaySelector)}
+	} else if c := l.in.Spec.Entry.Clients; len(c) > 0 {
+		sel = &v1alpha3.WorkloadSelector{Labels: copyMap(c)}
 	}
 	ef := &networkingv1alpha3.EnvoyFilter{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1alpha3", Kind: "EnvoyFilter"},
@@ -244,11 +245,6 @@ func (l lowerer) envoyFilter(target string) (*networkingv1alpha3.EnvoyFilter, er
 		})
 	}
 	return ef, nil
-}
-
-// envoyCluster is Istio's name for the service's outbound Envoy cluster.
-func (l lowerer) envoyCluster() string {
-	return fmt.Sprintf("outbound|%d||%s", l.in.Spec.Service.Port, l.fqdn)
 }
 
 // patchValue renders an Envoy message as the Struct an EnvoyFilter patch

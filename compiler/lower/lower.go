@@ -54,6 +54,10 @@ const (
 	// AnnotationExposure on the east-west Gateway holds the intent's
 	// exposure selector (which Services may be exported).
 	AnnotationExposure = "detour.dev/exposure-selector"
+	// AnnotationExcept and AnnotationExceptReason (the policies' reviewed
+	// exceptions) are copied from the intent to every object.
+	AnnotationExcept       = "policy.detour.dev/except"
+	AnnotationExceptReason = "policy.detour.dev/except-reason"
 
 	labelTopologyCluster = "topology.istio.io/cluster"
 	labelTopologyNetwork = "topology.istio.io/network"
@@ -144,7 +148,18 @@ func (l lowerer) meta(name, target string) metav1.ObjectMeta {
 	if target == EdgeTarget {
 		labels[LabelTarget] = "edge"
 	}
-	return metav1.ObjectMeta{Name: name, Namespace: l.in.Metadata.Namespace, Labels: labels}
+	meta := metav1.ObjectMeta{Name: name, Namespace: l.in.Metadata.Namespace, Labels: labels}
+	// The policy exceptions a team reviewed on the intent hold for what is
+	// compiled from it: the same rule ids check both.
+	for _, k := range []string{AnnotationExcept, AnnotationExceptReason} {
+		if v, ok := l.in.Metadata.Annotations[k]; ok {
+			if meta.Annotations == nil {
+				meta.Annotations = map[string]string{}
+			}
+			meta.Annotations[k] = v
+		}
+	}
+	return meta
 }
 
 func (l lowerer) name(suffix ...string) string {
@@ -189,7 +204,7 @@ func (l lowerer) edge() (Bundle, error) {
 	b.Objects = append(b.Objects, l.edgeGateway(e))
 	b.Objects = append(b.Objects, l.serviceEntry())
 	b.Objects = append(b.Objects, l.destinationRule(EdgeTarget, lad))
-	gw := l.in.Metadata.Namespace + "/" + l.name("edge")
+	gw := l.in.Metadata.Namespace + "/" + l.gatewayName("edge")
 	b.Objects = append(b.Objects, l.virtualService(EdgeTarget, lad, e.Hosts, []string{gw}))
 	b.Objects = append(b.Objects, l.workloadEntries(EdgeTarget, lad, l.in.Spec.Clusters)...)
 	rest, err := l.extensions(EdgeTarget, "", lad)
@@ -242,11 +257,14 @@ func (l lowerer) eastWestGateway(c intent.Cluster) *networkingv1.Gateway {
 	if port == 0 {
 		port = 15443
 	}
-	meta := l.meta(l.name("eastwest"), c.Name)
+	meta := l.meta(l.gatewayName("eastwest"), c.Name)
 	// Istio cannot select Services by label in a Gateway; the exposure
 	// selector is recorded for the pipeline that decides which intents to
 	// apply (and for reviewers), and the Gateway exports this service only.
-	meta.Annotations = map[string]string{AnnotationExposure: selectorString(l.in.Spec.Exposure.Selector)}
+	if meta.Annotations == nil {
+		meta.Annotations = map[string]string{}
+	}
+	meta.Annotations[AnnotationExposure] = selectorString(l.in.Spec.Exposure.Selector)
 	return &networkingv1.Gateway{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
 		ObjectMeta: meta,
@@ -272,7 +290,7 @@ func (l lowerer) edgeGateway(e *intent.Edge) *networkingv1.Gateway {
 	}
 	return &networkingv1.Gateway{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
-		ObjectMeta: l.meta(l.name("edge"), EdgeTarget),
+		ObjectMeta: l.meta(l.gatewayName("edge"), EdgeTarget),
 		Spec:       v1alpha3.Gateway{Selector: copyMap(e.GatewaySelector), Servers: []*v1alpha3.Server{srv}},
 	}
 }
@@ -315,3 +333,7 @@ func sortObjects(objs []Object) {
 		return objs[i].GetName() < objs[j].GetName()
 	})
 }
+
+// gatewayName names a Gateway: Istio requires a DNS label there, so a long
+// intent name is shortened (see shortLabel).
+func (l lowerer) gatewayName(suffix string) string { return shortLabel(l.name(suffix)) }

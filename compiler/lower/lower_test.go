@@ -230,14 +230,18 @@ func TestEnvoyFilterKnobs(t *testing.T) {
 		{name: "always eject one below 100 percent", mutate: func(in *intent.Intent) {
 			in.Spec.Detection.MaxEjectionPercent = 50
 		}, want: []string{"outlier_detection"}, gated: []bool{true}},
-		{name: "strict standby", mutate: func(in *intent.Intent) {
+		// Envoy takes an EDS cluster's overprovisioning factor from EDS,
+		// which Istio sends without a policy: a CDS patch would claim a
+		// strict standby it does not give (the router filter holds it).
+		{name: "active/standby needs no patch", mutate: func(in *intent.Intent) {
 			in.Spec.Failover.Mode = intent.ModeActiveStandby
 			in.Spec.Clusters[0].Weight, in.Spec.Clusters[1].Weight = u(100), u(0)
-		}, want: []string{"load_assignment"}, gated: []bool{false}},
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+			in.Spec.Entry.Clients = map[string]string{"app": "productpage"}
 			tc.mutate(&in)
 			b := bundle(t, lowerOK(t, in), "east")
 			var efs []*networkingv1alpha3.EnvoyFilter
@@ -251,6 +255,8 @@ func TestEnvoyFilterKnobs(t *testing.T) {
 				return
 			}
 			require.Len(t, efs, 1)
+			require.NotNil(t, efs[0].Spec.WorkloadSelector, "scoped to the clients the intent names")
+			assert.Equal(t, map[string]string{"app": "productpage"}, efs[0].Spec.WorkloadSelector.Labels)
 			ps := efs[0].Spec.ConfigPatches
 			require.Len(t, ps, len(tc.want))
 			for i, p := range ps {
@@ -357,4 +363,54 @@ func TestLowerErrors(t *testing.T) {
 	in.Spec.Entry.Kind = "edge"
 	_, err = Lower(in, Options{})
 	assert.ErrorContains(t, err, "spec.entry.edge: must be set")
+}
+
+// TestSubsetPlacement: a subset that runs in some clusters only gets
+// WorkloadEntries there only, so its traffic never fails over to a cluster
+// whose east-west gateway has no such pods.
+func TestSubsetPlacement(t *testing.T) {
+	in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+	in.Spec.Subsets = []intent.Subset{
+		{Name: "v1", Labels: map[string]string{"version": "v1"}},
+		{Name: "v2", Labels: map[string]string{"version": "v2"}, Clusters: []string{"west"}},
+	}
+	bs := lowerOK(t, in)
+	assert.Equal(t, []string{"WorkloadEntry/reviews-west-v1", "WorkloadEntry/reviews-west-v2"}, filter(kinds(bundle(t, bs, "east")), "WorkloadEntry/"))
+	assert.Equal(t, []string{"WorkloadEntry/reviews-east-v1"}, filter(kinds(bundle(t, bs, "west")), "WorkloadEntry/"), "v2 does not run in east")
+}
+
+// TestGRPCRetries: every gRPC call is a POST, so a method match would never
+// retry one. Without the opt-in nothing is retried; with it every call is,
+// on the gRPC conditions listed.
+func TestGRPCRetries(t *testing.T) {
+	in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+	in.Spec.Service.Protocol = "GRPC"
+	in.Spec.Plugins.Enabled = false
+	in.Spec.Retries.RetryOn = []string{"unavailable", "cancelled"}
+	vs := get[*networkingv1.VirtualService](t, bundle(t, lowerOK(t, in), "east"), "reviews")
+	require.Len(t, vs.Spec.Http, 1)
+	assert.Zero(t, vs.Spec.Http[0].Retries.Attempts, "no opt-in: no retries")
+
+	in.Spec.Retries.NonIdempotent = true
+	vs = get[*networkingv1.VirtualService](t, bundle(t, lowerOK(t, in), "east"), "reviews")
+	require.Len(t, vs.Spec.Http, 1)
+	r := vs.Spec.Http[0]
+	assert.Equal(t, "default-retry", r.Name)
+	assert.Empty(t, r.Match, "no method match: every call is a POST")
+	assert.Equal(t, "unavailable,cancelled", r.Retries.RetryOn)
+	assert.Positive(t, r.Retries.Attempts)
+}
+
+// TestReviewedExceptionsFollowTheIntent: the policies check the intent and
+// the compiled resources with the same rule ids, so a reviewed exception on
+// the intent is carried to every object compiled from it.
+func TestReviewedExceptionsFollowTheIntent(t *testing.T) {
+	in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+	in.Metadata.Annotations = map[string]string{AnnotationExcept: "retry_non_idempotent", AnnotationExceptReason: "idempotency keys", "team": "payments"}
+	for _, o := range bundle(t, lowerOK(t, in), "east").Objects {
+		a := o.GetAnnotations()
+		assert.Equal(t, "retry_non_idempotent", a[AnnotationExcept], o.GetName())
+		assert.Equal(t, "idempotency keys", a[AnnotationExceptReason], o.GetName())
+		assert.NotContains(t, a, "team", "only the policy annotations")
+	}
 }

@@ -1,9 +1,11 @@
 package lower
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
-	"net"
+	"net/netip"
 	"regexp"
 	"sort"
 	"strings"
@@ -21,8 +23,24 @@ import (
 )
 
 // ClusterSubset is the DestinationRule subset holding one cluster's endpoints;
-// the routes keyed on the router filter's header point at it.
-func ClusterSubset(cluster string) string { return "cluster-" + cluster }
+// the routes keyed on the router filter's header point at it. Istio takes a
+// subset name as a DNS label, so a long cluster name is shortened.
+func ClusterSubset(cluster string) string { return shortLabel("cluster-" + cluster) }
+
+// maxLabel is the length of a DNS label, the limit Istio puts on subset names.
+const maxLabel = 63
+
+// shortLabel keeps a generated name within a DNS label: a name too long is
+// cut and ends with a hash of the whole, so distinct names stay distinct and
+// the same name always gives the same result.
+func shortLabel(name string) string {
+	if len(name) <= maxLabel {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	h := hex.EncodeToString(sum[:])[:10]
+	return strings.TrimRight(name[:maxLabel-len(h)-1], "-.") + "-" + h
+}
 
 func dur(d intent.Duration) *durationpb.Duration { return durationpb.New(d.Duration) }
 
@@ -268,7 +286,7 @@ func (l lowerer) virtualService(target string, lad explain.Ladder, hosts, gatewa
 				config.HeaderCluster: {MatchType: &v1alpha3.StringMatch_Exact{Exact: c}},
 			}}
 			dest := []*v1alpha3.HTTPRouteDestination{{Destination: l.dest(ClusterSubset(c))}}
-			routes = append(routes, l.routes("cluster-"+c, match, dest)...)
+			routes = append(routes, l.routes(ClusterSubset(c), match, dest)...)
 		}
 	}
 	var dest []*v1alpha3.HTTPRouteDestination
@@ -323,17 +341,26 @@ func (l lowerer) routes(name string, match *v1alpha3.HTTPMatchRequest, dest []*v
 	if match != nil {
 		plain.Match = []*v1alpha3.HTTPMatchRequest{match}
 	}
-	if r.Attempts == 0 || len(r.Methods) == 0 {
+	// Every gRPC call is a POST: it is retried only on the explicit
+	// opt-in, and then whatever its method.
+	grpc := l.in.Spec.Service.Protocol == "GRPC"
+	if r.Attempts == 0 || (!grpc && len(r.Methods) == 0) || (grpc && !r.NonIdempotent) {
 		return []*v1alpha3.HTTPRoute{plain}
 	}
-	m := &v1alpha3.HTTPMatchRequest{}
-	if match != nil {
-		m.Headers = match.Headers
+	var ms []*v1alpha3.HTTPMatchRequest
+	if !grpc {
+		m := &v1alpha3.HTTPMatchRequest{}
+		if match != nil {
+			m.Headers = match.Headers
+		}
+		m.Method = &v1alpha3.StringMatch{MatchType: &v1alpha3.StringMatch_Regex{Regex: methodRegex(r.Methods)}}
+		ms = []*v1alpha3.HTTPMatchRequest{m}
+	} else if match != nil {
+		ms = []*v1alpha3.HTTPMatchRequest{match}
 	}
-	m.Method = &v1alpha3.StringMatch{MatchType: &v1alpha3.StringMatch_Regex{Regex: methodRegex(r.Methods)}}
 	retried := &v1alpha3.HTTPRoute{
 		Name:    name + "-retry",
-		Match:   []*v1alpha3.HTTPMatchRequest{m},
+		Match:   ms,
 		Route:   dest,
 		Timeout: timeout,
 		Retries: &v1alpha3.HTTPRetry{
@@ -345,6 +372,9 @@ func (l lowerer) routes(name string, match *v1alpha3.HTTPMatchRequest, dest []*v
 	}
 	if r.Backoff.Base.Duration > 0 {
 		retried.Retries.Backoff = dur(r.Backoff.Base)
+	}
+	if grpc {
+		return []*v1alpha3.HTTPRoute{retried} // every call is retried
 	}
 	return []*v1alpha3.HTTPRoute{retried, plain}
 }
@@ -388,9 +418,11 @@ func (l lowerer) workloadEntries(target string, lad explain.Ladder, remotes []in
 		if port == 0 {
 			port = 15443
 		}
+		// One entry per subset that runs there: a subset fails over only
+		// to clusters that have it.
 		variants := []intent.Subset{{}}
-		if len(l.in.Spec.Subsets) > 0 {
-			variants = l.in.Spec.Subsets
+		if s := l.in.Spec.SubsetsIn(r.Name); len(s) > 0 {
+			variants = s
 		}
 		for _, sub := range variants {
 			labels := map[string]string{
@@ -443,7 +475,7 @@ func (l lowerer) host() string {
 func (l lowerer) serviceEntry() *networkingv1.ServiceEntry {
 	res := v1alpha3.ServiceEntry_STATIC
 	for _, c := range l.in.Spec.Clusters {
-		if net.ParseIP(c.EastWestGateway.Address) == nil {
+		if _, err := netip.ParseAddr(c.EastWestGateway.Address); err != nil {
 			res = v1alpha3.ServiceEntry_DNS
 		}
 	}

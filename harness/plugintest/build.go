@@ -87,7 +87,12 @@ func BuildPackage(pkg, name string) (string, error) {
 // MustRead builds name and returns its bytes, or panics (for TestMain and
 // benchmarks).
 func MustRead(name string) []byte {
-	p, err := Build(name)
+	return MustReadPackage("./harness/testdata/"+name, name)
+}
+
+// MustReadPackage is MustRead for BuildPackage.
+func MustReadPackage(pkg, name string) []byte {
+	p, err := BuildPackage(pkg, name)
 	if err != nil {
 		panic(err)
 	}

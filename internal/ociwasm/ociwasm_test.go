@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/detour-mesh/detour/internal/golden"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -155,7 +156,7 @@ func TestDigestStable(t *testing.T) {
 	db, err := WriteLayout(context.Background(), b, mod)
 	require.NoError(t, err)
 	assert.Equal(t, da, db)
-	assert.Equal(t, readTree(t, a), readTree(t, b))
+	assert.Equal(t, golden.ReadTree(t, a), golden.ReadTree(t, b))
 	// Rewriting over its own earlier output is allowed and changes nothing.
 	again, err := WriteLayout(context.Background(), a, mod)
 	require.NoError(t, err)
@@ -167,21 +168,6 @@ func TestDigestStable(t *testing.T) {
 
 	assert.Equal(t, "sha256:b0d10d82e432d9275bc5df2cba986179cbdc4865b3bf0f49fbba808dc7b35dd6", da.String(),
 		"the digest of this fixture changed: the image format is no longer what earlier releases produced")
-}
-
-func readTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = string(b)
-		return err
-	}))
-	return out
 }
 
 func TestCheckModule(t *testing.T) {
@@ -223,7 +209,7 @@ func TestWriteLayoutErrors(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644))
 		_, err := WriteLayout(context.Background(), dir, module(t, "x"))
 		require.ErrorContains(t, err, "not written by detour package")
-		assert.Equal(t, map[string]string{"notes.txt": "mine"}, readTree(t, dir))
+		assert.Equal(t, map[string]string{"notes.txt": "mine"}, golden.ReadTree(t, dir))
 	})
 	t.Run("interrupted writes nothing", func(t *testing.T) {
 		parent := t.TempDir()

@@ -50,8 +50,20 @@ type Exception struct {
 	File string `json:"file"`
 	Line int    `json:"line,omitempty"`
 	Rule string `json:"rule"`
-	By   string `json:"by"` // "flag" or "policy"
+	By   string `json:"by"` // "flag", "policy" or "annotation"
+	// Reason is why: the resource's policy.detour.dev/except-reason
+	// annotation, or what excepted it.
+	Reason   string `json:"reason,omitempty"`
+	Column   int    `json:"column,omitempty"`
+	Severity string `json:"severity,omitempty"`
+	Message  string `json:"message,omitempty"`
 }
+
+// Annotations that except rules on the resource carrying them.
+const (
+	AnnotationExcept       = "policy.detour.dev/except"
+	AnnotationExceptReason = "policy.detour.dev/except-reason"
+)
 
 // Report is the outcome of a check.
 type Report struct {
@@ -272,19 +284,14 @@ func (e *Engine) Check(ctx context.Context, docs []Document) (Report, error) {
 // One query of the whole package main gives every rule's results (and the
 // exceptions) in a single evaluation.
 func (e *Engine) evaluate(ctx context.Context, input any, docs []Document, doc *Document, rep *Report) error {
-	value, err := ast.InterfaceToValue(input)
+	results, err := e.results(ctx, input)
 	if err != nil {
 		return err
 	}
-	rs, err := e.main.Eval(ctx, rego.EvalParsedInput(value))
-	if err != nil {
-		return err
-	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil
-	}
-	results, _ := rs[0].Expressions[0].Value.(map[string]any)
 	excepted := policyExceptions(results["exception"])
+	exception := func(f Finding, by, reason string) Exception {
+		return Exception{File: f.File, Line: f.Line, Column: f.Column, Rule: f.Rule, By: by, Reason: reason, Severity: f.Severity, Message: f.Message}
+	}
 	for _, name := range e.rules {
 		vals, _ := results[name].([]any)
 		for _, v := range vals {
@@ -294,9 +301,9 @@ func (e *Engine) evaluate(ctx context.Context, input any, docs []Document, doc *
 			}
 			switch {
 			case e.except[f.Rule] || e.except[name]:
-				rep.Exceptions = append(rep.Exceptions, Exception{File: f.File, Line: f.Line, Rule: f.Rule, By: "flag"})
+				rep.Exceptions = append(rep.Exceptions, exception(f, "flag", "excepted by --except "+f.Rule))
 			case excepted[ruleID(name)]:
-				rep.Exceptions = append(rep.Exceptions, Exception{File: f.File, Line: f.Line, Rule: f.Rule, By: "policy"})
+				rep.Exceptions = append(rep.Exceptions, exception(f, "policy", "excepted by an exception rule of the policies"))
 			default:
 				rep.Findings = append(rep.Findings, f)
 				if _, ok := rep.Rules[f.Rule]; !ok {
@@ -305,7 +312,85 @@ func (e *Engine) evaluate(ctx context.Context, input any, docs []Document, doc *
 			}
 		}
 	}
+	// The policies drop what a resource's annotation excepts (conftest's
+	// semantics); evaluating the resource again without the annotation
+	// tells which findings it suppressed, so they are tallied and reported
+	// as suppressed, never silently lost.
+	ids, reason, without := annotationExcept(input)
+	if doc == nil || len(ids) == 0 {
+		return nil
+	}
+	again, err := e.results(ctx, without)
+	if err != nil {
+		return err
+	}
+	if reason == "" {
+		reason = "excepted by annotation " + AnnotationExcept
+	}
+	for _, name := range e.rules {
+		vals, _ := again[name].([]any)
+		for _, v := range vals {
+			f, ok := e.finding(name, v, docs, doc)
+			if !ok || !ids[f.Rule] || e.except[f.Rule] || e.except[name] || excepted[ruleID(name)] {
+				continue
+			}
+			rep.Exceptions = append(rep.Exceptions, exception(f, "annotation", reason))
+		}
+	}
 	return nil
+}
+
+// results evaluates package main once over input.
+func (e *Engine) results(ctx context.Context, input any) (map[string]any, error) {
+	value, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := e.main.Eval(ctx, rego.EvalParsedInput(value))
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, nil
+	}
+	results, _ := rs[0].Expressions[0].Value.(map[string]any)
+	return results, nil
+}
+
+// annotationExcept reads a resource's except annotation: the rule ids, the
+// reason, and the resource without the annotation.
+func annotationExcept(input any) (map[string]bool, string, any) {
+	obj, _ := input.(map[string]any)
+	meta, _ := obj["metadata"].(map[string]any)
+	ann, _ := meta["annotations"].(map[string]any)
+	list, _ := ann[AnnotationExcept].(string)
+	if list == "" {
+		return nil, "", nil
+	}
+	ids := map[string]bool{}
+	for _, x := range strings.Split(list, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			ids[x] = true
+		}
+	}
+	reason, _ := ann[AnnotationExceptReason].(string)
+	strippedAnn := make(map[string]any, len(ann))
+	for k, v := range ann {
+		if k != AnnotationExcept {
+			strippedAnn[k] = v
+		}
+	}
+	strippedMeta := make(map[string]any, len(meta))
+	for k, v := range meta {
+		strippedMeta[k] = v
+	}
+	strippedMeta["annotations"] = strippedAnn
+	stripped := make(map[string]any, len(obj))
+	for k, v := range obj {
+		stripped[k] = v
+	}
+	stripped["metadata"] = strippedMeta
+	return ids, strings.TrimSpace(reason), stripped
 }
 
 // policyExceptions reads conftest's `exception` rules: each yields a list

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -100,9 +101,66 @@ func TestExceptions(t *testing.T) {
 				}
 			}
 			assert.Equal(t, tc.wantRules, got)
+			// Where and what; the reasons are TestAnnotationExceptions'.
+			for i := range rep.Exceptions {
+				x := &rep.Exceptions[i]
+				assert.NotEmpty(t, x.Reason)
+				assert.NotEmpty(t, x.Message)
+				x.Reason, x.Message, x.Severity, x.Column = "", "", "", 0
+			}
 			assert.Equal(t, tc.wantExc, rep.Exceptions)
 		})
 	}
+}
+
+// TestAnnotationExceptions: a finding a resource's annotation excepts is
+// tallied with its reason and reported to SARIF as a suppressed result,
+// never silently dropped.
+func TestAnnotationExceptions(t *testing.T) {
+	rep := check(t, Options{}, "testdata/annotated/wasm.yaml")
+	for _, f := range rep.Findings {
+		assert.NotEqual(t, "wasm_fail_closed", f.Rule, "the annotation excepts it")
+	}
+	require.Len(t, rep.Exceptions, 1)
+	x := rep.Exceptions[0]
+	assert.Equal(t, "wasm_fail_closed", x.Rule)
+	assert.Equal(t, "annotation", x.By)
+	assert.Equal(t, "payments must fail closed (reviewed in SEC-142)", x.Reason)
+	assert.Equal(t, "testdata/annotated/wasm.yaml", x.File)
+	assert.Positive(t, x.Line)
+
+	var text bytes.Buffer
+	require.NoError(t, Write(&text, "text", rep))
+	assert.Contains(t, text.String(), "1 exceptions")
+
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, "sarif", rep))
+	var got struct {
+		Runs []struct {
+			Results []struct {
+				RuleID       string `json:"ruleId"`
+				Suppressions []struct {
+					Kind          string `json:"kind"`
+					Status        string `json:"status"`
+					Justification string `json:"justification"`
+				} `json:"suppressions"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &got))
+	require.Len(t, got.Runs, 1)
+	var suppressed int
+	for _, r := range got.Runs[0].Results {
+		if len(r.Suppressions) == 0 {
+			continue
+		}
+		suppressed++
+		assert.Equal(t, "wasm_fail_closed", r.RuleID)
+		assert.Equal(t, "inSource", r.Suppressions[0].Kind)
+		assert.Equal(t, "accepted", r.Suppressions[0].Status)
+		assert.Equal(t, "payments must fail closed (reviewed in SEC-142)", r.Suppressions[0].Justification)
+	}
+	assert.Equal(t, 1, suppressed)
 }
 
 func TestTeamPolicyErrors(t *testing.T) {
@@ -262,4 +320,22 @@ func TestTeamPolicyDirAddsNothing(t *testing.T) {
 	require.ErrorContains(t, err, "no .rego files")
 	_, err = New(context.Background(), Options{PolicyDirs: []string{"testdata/teampolicy"}})
 	require.NoError(t, err)
+}
+
+// TestCompiledOutputKeepsTheIntentsExceptions: a reviewed exception on an
+// intent (a gRPC service retried on the opt-in) covers the resources
+// compiled from it, which carry the annotation, and every suppressed
+// finding is tallied with the reason.
+func TestCompiledOutputKeepsTheIntentsExceptions(t *testing.T) {
+	rep := check(t, Options{}, "../../compiler/testdata/validset/grpc-retry")
+	assert.Zero(t, rep.Denials(), "%v", rep.Findings)
+	require.NotEmpty(t, rep.Exceptions)
+	kinds := map[string]bool{}
+	for _, x := range rep.Exceptions {
+		assert.Equal(t, "retry_non_idempotent", x.Rule)
+		assert.Equal(t, "annotation", x.By)
+		assert.Equal(t, "every method of the payments API carries an idempotency key", x.Reason)
+		kinds[strings.Fields(x.Message)[1]] = true
+	}
+	assert.True(t, kinds["FailoverIntent"] && kinds["VirtualService"], "both the intent and its VirtualServices: %v", kinds)
 }

@@ -87,6 +87,31 @@ func writeSARIF(w io.Writer, rep Report) error {
 				WithArtifactLocation(sarif.NewSimpleArtifactLocation(artifactURI(cwd, f.File))).
 				WithRegion(region)))
 	}
+	// Excepted findings are results too, suppressed with the reason, so code
+	// scanning shows what was accepted and why.
+	described := map[string]bool{}
+	for _, x := range rep.Exceptions {
+		if _, ok := rep.Rules[x.Rule]; !ok && !described[x.Rule] {
+			run.AddRule(x.Rule).WithName(x.Rule).
+				WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(sarifLevel(x.Severity)))
+			described[x.Rule] = true
+		}
+		region := sarif.NewRegion().WithStartLine(max(x.Line, 1))
+		if x.Column > 0 {
+			region = region.WithStartColumn(x.Column)
+		}
+		kind := "external" // --except or a policy's exception rule
+		if x.By == "annotation" {
+			kind = "inSource"
+		}
+		run.CreateResultForRule(x.Rule).
+			WithLevel(sarifLevel(x.Severity)).
+			WithMessage(sarif.NewTextMessage(x.Message)).
+			WithSuppression([]*sarif.Suppression{sarif.NewSuppression(kind).WithStatus("accepted").WithJustifcation(x.Reason)}).
+			AddLocation(sarif.NewLocationWithPhysicalLocation(sarif.NewPhysicalLocation().
+				WithArtifactLocation(sarif.NewSimpleArtifactLocation(artifactURI(cwd, x.File))).
+				WithRegion(region)))
+	}
 	report.AddRun(run)
 	return report.PrettyWrite(w)
 }

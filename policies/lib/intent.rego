@@ -270,7 +270,21 @@ retry_non_idempotent contains f if {
 	f := util.finding(
 		where, sprintf("spec.retries.methods[%d]", [i]),
 		sprintf("%s is not idempotent: a retry after the upstream saw the request can apply it twice", [m]),
-		sprintf("remove %s from spec.retries.methods", [m]),
+		sprintf("remove %s from spec.retries.methods, or keep it with spec.retries.nonIdempotent: true and record the review (annotation policy.detour.dev/except: retry_non_idempotent, with policy.detour.dev/except-reason)", [m]),
+	)
+}
+
+# Every gRPC call is a POST: the opt-in retries calls that may not be safe
+# to repeat, which a team accepts by a reviewed exception.
+retry_non_idempotent contains f if {
+	is_intent
+	attempts > 0
+	object.get(retries, "nonIdempotent", false) == true
+	object.get(object.get(spec, "service", {}), "protocol", "HTTP") == "GRPC"
+	f := util.finding(
+		where, "spec.retries.nonIdempotent",
+		"every gRPC call is a POST: retrying them can apply a call twice unless the service's methods are idempotent",
+		"record the review that the methods are safe to repeat: annotation policy.detour.dev/except: retry_non_idempotent, with policy.detour.dev/except-reason",
 	)
 }
 

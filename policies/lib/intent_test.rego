@@ -202,6 +202,17 @@ test_retry_non_idempotent if {
 	f.path == "spec.retries.methods[1]"
 }
 
+test_retry_non_idempotent_grpc_opt_in if {
+	doc := patched([["/spec/service/protocol", "GRPC"], ["/spec/retries/nonIdempotent", true]])
+	some f in intent.retry_non_idempotent with input as doc
+	f.path == "spec.retries.nonIdempotent"
+}
+
+test_retry_non_idempotent_grpc_without_opt_in_ok if {
+	doc := patched([["/spec/service/protocol", "GRPC"], ["/spec/retries/nonIdempotent", false]])
+	count(intent.retry_non_idempotent) == 0 with input as doc
+}
+
 test_retry_non_idempotent_without_retries_ok if {
 	doc := patched([["/spec/retries/methods", ["POST"]], ["/spec/retries/attempts", 0]])
 	count(intent.retry_non_idempotent) == 0 with input as doc
