@@ -37,6 +37,9 @@ func restricted(key string, fn api.GoModuleFunc) api.GoModuleFunc {
 		if vm.initializing && !initAllowed[key] && !(vm.cfg.Compat.WASI533 && init533Allowed[key]) {
 			panic(fmt.Errorf("restricted_callback: %s is not allowed during module start", key))
 		}
+		if vm.p.HostCall != nil {
+			vm.p.HostCall(vm.cfg.VMID, vm.cfg.Worker, key)
+		}
 		fn(ctx, m, stack)
 	}
 }

@@ -22,6 +22,10 @@ type Process struct {
 	// Trace, if set, sees every callback into a VM (vm_id, worker, export
 	// name, context id), for tests and debugging.
 	Trace func(vmID string, worker int, callback string, ctxID uint32)
+	// HostCall, if set, sees every import a guest calls ("env.proxy_log",
+	// "wasi.clock_time_get", ...), for tests and benchmarks that count the
+	// host calls a request costs.
+	HostCall func(vmID string, worker int, fn string)
 
 	mu        sync.Mutex
 	cas       uint32

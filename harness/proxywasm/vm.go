@@ -54,6 +54,12 @@ type VM struct {
 	ctx    *budgetCtx
 	malloc api.Function
 	fn     exports
+	// stacks are the parameter/result stacks of guest calls by nesting
+	// depth (a host call inside a callback calls the guest's malloc),
+	// reused so calling into the guest allocates nothing on the host
+	// (api.Function.Call allocates a slice per call, which Envoy's
+	// runtime does not).
+	stacks [][]uint64
 
 	contexts      map[uint32]*contextState
 	nextContextID uint32
@@ -208,11 +214,13 @@ func (vm *VM) call(name string, f api.Function, ctxID uint32, args ...uint64) (u
 	}
 	prevCur, prevEff, prevCb := vm.current, vm.effective, vm.callback
 	vm.current, vm.effective, vm.callback = ctxID, ctxID, name
+	stack := vm.stack(vm.depth, max(len(args), 1))
+	copy(stack, args)
 	vm.depth++
 	if outer {
 		vm.ctx.arm()
 	}
-	res, err := f.Call(vm.ctx, args...)
+	err := f.CallWithStack(vm.ctx, stack)
 	if outer {
 		vm.ctx.disarm()
 	}
@@ -222,6 +230,10 @@ func (vm *VM) call(name string, f api.Function, ctxID uint32, args ...uint64) (u
 		vm.fail(name, err)
 		return 0, ErrVMFailed
 	}
+	var res uint64
+	if len(f.Definition().ResultTypes()) > 0 {
+		res = stack[0] // before the deferred actions reuse the stack
+	}
 	if outer {
 		for len(vm.after) > 0 && !vm.failed {
 			a := vm.after[0]
@@ -230,10 +242,18 @@ func (vm *VM) call(name string, f api.Function, ctxID uint32, args ...uint64) (u
 		}
 		vm.after = vm.after[:0]
 	}
-	if len(res) > 0 {
-		return res[0], nil
+	return res, nil
+}
+
+// stack is the reusable call stack for depth, at least n long.
+func (vm *VM) stack(depth, n int) []uint64 {
+	for len(vm.stacks) <= depth {
+		vm.stacks = append(vm.stacks, make([]uint64, 8))
 	}
-	return 0, nil
+	if len(vm.stacks[depth]) < n {
+		vm.stacks[depth] = make([]uint64, n)
+	}
+	return vm.stacks[depth]
 }
 
 func (vm *VM) fail(callback string, err error) {
@@ -308,9 +328,17 @@ func (vm *VM) read(ptr, size uint32) ([]byte, bool) {
 	return out, true
 }
 
+// readString copies once, straight from the guest's memory into the
+// string (read would copy into a slice first).
 func (vm *VM) readString(ptr, size uint32) (string, bool) {
-	b, ok := vm.read(ptr, size)
-	return string(b), ok
+	if size == 0 {
+		return "", true
+	}
+	b, ok := vm.mem().Read(ptr, size)
+	if !ok {
+		return "", false
+	}
+	return string(b), true
 }
 
 // copyOut allocates len(data) bytes in the guest and writes the pointer and
@@ -319,11 +347,12 @@ func (vm *VM) readString(ptr, size uint32) (string, bool) {
 func (vm *VM) copyOut(data []byte, retPtr, retSize uint32) Status {
 	var ptr uint32
 	if len(data) > 0 {
-		res, err := vm.malloc.Call(vm.ctx, uint64(len(data)))
-		if err != nil {
+		stack := vm.stack(vm.depth, 1)
+		stack[0] = uint64(len(data))
+		if err := vm.malloc.CallWithStack(vm.ctx, stack); err != nil {
 			panic(fmt.Errorf("%s: %w", vm.module.Malloc, err))
 		}
-		ptr = uint32(res[0])
+		ptr = uint32(stack[0])
 		if ptr == 0 || !vm.mem().Write(ptr, data) {
 			return StatusInvalidMemoryAccess
 		}

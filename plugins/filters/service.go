@@ -170,13 +170,16 @@ func (s *service) refresh() error {
 
 // observe counts one outcome for target i and ejects it when a detector
 // fires and the max-ejection share allows. It reports whether the target
-// started failing (for the state machine) or was ejected.
-func (s *service) observe(p *plugin, i int, o outlier.Outcome, now int64) error {
+// started failing (for the state machine) or was ejected. The clock (two
+// host calls) is read only when the record changes: a success on a clean
+// record, the common case, neither writes nor reads the time.
+func (s *service) observe(p *plugin, i int, o outlier.Outcome) error {
 	if o == outlier.Ignored {
 		return nil
 	}
 	var hit outlier.Detector
 	var rec outlier.Record
+	var now int64
 	wasFailing := false
 	err := update(s.tkeys[i], func(old []byte) []byte {
 		rec.Decode(old)
@@ -188,6 +191,9 @@ func (s *service) observe(p *plugin, i int, o outlier.Outcome, now int64) error 
 			hit = outlier.None
 			return nil // nothing to count: save the write
 		}
+		if now == 0 {
+			now = nowMs()
+		}
 		wasFailing = rec.Failing()
 		hit = s.det.Observe(&rec, o, now)
 		return rec.Encode(s.buf[:])
@@ -195,13 +201,17 @@ func (s *service) observe(p *plugin, i int, o outlier.Outcome, now int64) error 
 	if err != nil {
 		return err
 	}
+	startedFailing := !wasFailing && rec.Failing()
+	if hit == outlier.None && !startedFailing {
+		return nil
+	}
+	if now == 0 { // the record was counted: already read, kept for safety
+		now = nowMs()
+	}
 	if hit != outlier.None {
 		return s.eject(p, i, hit, now)
 	}
-	if !wasFailing && rec.Failing() {
-		return s.evaluate(p, now, fmt.Sprintf("detector=%s target=%s count=%d", o, s.cfg.Targets[i].Cluster, rec.Count(detectorFor(o))))
-	}
-	return nil
+	return s.evaluate(p, now, fmt.Sprintf("detector=%s target=%s count=%d", o, s.cfg.Targets[i].Cluster, rec.Count(detectorFor(o))))
 }
 
 func detectorFor(o outlier.Outcome) outlier.Detector {

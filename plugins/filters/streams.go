@@ -17,6 +17,10 @@ import (
 type routerStream struct {
 	types.DefaultHttpContext
 	p *plugin
+	// authKnown: the router read :authority, and authMatch is whether it
+	// addresses the service (the combined stream hands both to its retry
+	// part, saving that host call).
+	authKnown, authMatch bool
 }
 
 func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
@@ -48,14 +52,19 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 		}
 	}
 	auth, err := proxywasm.GetHttpRequestHeader(":authority")
-	if err != nil || !s.matches(auth) {
+	r.authKnown, r.authMatch = true, err == nil && s.matches(auth)
+	if !r.authMatch {
 		return
 	}
 	if err := s.refresh(); err != nil {
 		r.p.internalError(err)
 		return
 	}
-	now := nowMs()
+	// The clock is two host calls; the pick reads it only for a ramp.
+	var now int64
+	if s.rt.UsesClock(s.health) {
+		now = nowMs()
+	}
 	var exclude uint64
 	if cell != "" {
 		exclude = s.outsideRegion(cell)
@@ -163,7 +172,7 @@ func (o *outlierStream) observe(reset bool) {
 	if oc != outlier.Success && oc != outlier.Ignored {
 		s.hostFailure(i)
 	}
-	if err := s.observe(o.p, i, oc, nowMs()); err != nil {
+	if err := s.observe(o.p, i, oc); err != nil {
 		o.p.internalError(err)
 	}
 }
@@ -198,6 +207,9 @@ type retryStream struct {
 	tries   uint32
 	cur     int // target of the attempt in flight
 	slot    bool
+	// authKnown, authMatch: the router part of a combined stream already
+	// checked :authority.
+	authKnown, authMatch bool
 }
 
 func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
@@ -207,8 +219,11 @@ func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
 	if s.pol.Attempts == 0 {
 		return
 	}
-	auth, err := proxywasm.GetHttpRequestHeader(":authority")
-	if err != nil || !s.matches(auth) {
+	if !r.authKnown {
+		auth, err := proxywasm.GetHttpRequestHeader(":authority")
+		r.authMatch = err == nil && s.matches(auth)
+	}
+	if !r.authMatch {
 		return
 	}
 	m, err := proxywasm.GetHttpRequestHeader(":method")
@@ -382,7 +397,7 @@ func (r *retryStream) answered(numHeaders, bodySize, _ int) {
 	// connect failure, 504 for the timeout); without response flags they
 	// count as the status says, a reset as local-origin.
 	oc := outlier.Classify(status, 0, status == 0)
-	if err := s.observe(r.p, r.cur, oc, nowMs()); err != nil {
+	if err := s.observe(r.p, r.cur, oc); err != nil {
 		r.p.internalError(err)
 	}
 	if s.pol.Retriable(status, 0, status == 0) {
@@ -508,6 +523,9 @@ type combinedStream struct {
 
 func (c *combinedStream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 	c.r.OnHttpRequestHeaders(n, eos)
+	// One stream, one request: the retry part reuses the router's
+	// :authority check.
+	c.rt.authKnown, c.rt.authMatch = c.r.authKnown, c.r.authMatch
 	return c.rt.OnHttpRequestHeaders(n, eos)
 }
 

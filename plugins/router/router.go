@@ -146,6 +146,21 @@ func (rt *Router) RampShare(h Health, now int64) uint32 {
 	return rt.ramp[k]
 }
 
+// UsesClock reports whether Pick, Next and Shares read now for h: only a
+// ramp does, and only a target back from an ejection (RecoveredAt set)
+// ramps. The filters skip reading the clock (two host calls) otherwise.
+func (rt *Router) UsesClock(h []Health) bool {
+	if len(rt.ramp) == 0 {
+		return false
+	}
+	for i := range h {
+		if h[i].RecoveredAt != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Ramping reports whether a target is back from an ejection but not yet at 100 %.
 func (rt *Router) Ramping(h Health, now int64) bool { return !h.Out && rt.RampShare(h, now) < 100 }
 

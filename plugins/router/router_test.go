@@ -143,6 +143,23 @@ func TestPreferred(t *testing.T) {
 	assert.False(t, rt.Preferred(1))
 }
 
+// Only a target back from an ejection makes the pick depend on the time,
+// and only when a ramp is configured; otherwise any clock reading picks
+// the same.
+func TestUsesClock(t *testing.T) {
+	rt := New(cfg(config.ModeWeighted, true, tgt("a", 0, 50), tgt("b", 0, 50)))
+	assert.False(t, rt.UsesClock([]Health{{}, {}}))
+	assert.False(t, rt.UsesClock([]Health{{Out: true}, {}}))
+	assert.True(t, rt.UsesClock([]Health{{RecoveredAt: 5}, {}}))
+	noRamp := cfg(config.ModeWeighted, true, tgt("a", 0, 50), tgt("b", 0, 50))
+	noRamp.Failback.Ramp = nil
+	assert.False(t, New(noRamp).UsesClock([]Health{{RecoveredAt: 5}, {}}))
+	h := []Health{{Out: true}, {}}
+	for r := uint32(0); r < 1<<31; r += 1 << 27 {
+		assert.Equal(t, rt.Pick(h, 0, r, 0), rt.Pick(h, 70_000, r, 0))
+	}
+}
+
 func TestPickAllocs(t *testing.T) {
 	rt := New(cfg(config.ModeWeighted, true, tgt("a", 0, 50), tgt("b", 0, 30), tgt("c", 0, 20)))
 	h := []Health{{Out: true}, {RecoveredAt: 5}, {}}
@@ -182,6 +199,11 @@ func FuzzRouter(f *testing.F) {
 		}
 		if i >= 0 && exclude&(1<<uint(i)) != 0 {
 			t.Fatalf("picked excluded %d", i)
+		}
+		if !rt.UsesClock(h) {
+			if j := rt.Pick(h, 0, rnd, exclude); j != i {
+				t.Fatalf("pick %d at %d but %d at 0, yet UsesClock is false", i, now, j)
+			}
 		}
 	})
 }

@@ -1,0 +1,54 @@
+package module_test
+
+import (
+	"sort"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestHealthyRequestHostCalls counts the host calls (proxy-wasm and WASI
+// imports) one healthy GET costs in each layout, outside ticks: the
+// noise-free measure of the filters' per-request cost (each call is a
+// guest/host transition, and each one returning data a nested
+// proxy_on_memory_allocate into the guest). A change that adds a host call
+// to the fast path must raise the ceiling here deliberately.
+func TestHealthyRequestHostCalls(t *testing.T) {
+	for _, tc := range []struct {
+		layout string
+		max    int
+	}{{"", 14}, {"combined", 13}, {"modules", 16}} {
+		t.Run("layout="+tc.layout, func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 1, layout: tc.layout})
+			for range 50 {
+				w.one(t)
+			}
+			calls := map[string]int{}
+			var callback string
+			w.proc.Trace = func(_ string, _ int, cb string, _ uint32) { callback = cb }
+			w.proc.HostCall = func(_ string, _ int, fn string) {
+				if callback != "proxy_on_tick" {
+					calls[fn]++
+				}
+			}
+			const n = 200
+			for range n {
+				w.one(t)
+			}
+			w.proc.Trace, w.proc.HostCall = nil, nil
+			total := 0
+			var names []string
+			for fn, c := range calls {
+				total += c
+				names = append(names, fn)
+			}
+			sort.Strings(names)
+			for _, fn := range names {
+				t.Logf("%-40s %.2f per request", fn, float64(calls[fn])/n)
+			}
+			require.Positive(t, total, "the hook sees host calls")
+			require.LessOrEqual(t, total, tc.max*n, "host calls per healthy request")
+			w.noTraps()
+		})
+	}
+}
