@@ -54,6 +54,20 @@ policy: build ## check the default example and its compiled output against the R
 bench: ## run the benchmarks listed in BENCHMARKS.md
 	$(GO) test -timeout 60m -run '^$$' -bench . -benchmem ./...
 
+.PHONY: fuzz
+FUZZTIME ?= 10s
+# Go's default minimisation budget is 60s per new input; at several ms per
+# CUE evaluation, FuzzLoad and FuzzCompile spent their whole time shrinking
+# one input. Ten tries per new input keeps them fuzzing.
+FUZZMINIMIZETIME ?= 10x
+fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+	    echo "== $$dir $$target"; \
+	    $(GO) test $$dir -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME); \
+	  done; \
+	done
+
 plugins: ## build the Wasm filter module into build/plugins/
 	@mkdir -p build/plugins
 	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath -o build/plugins/detour-filters.wasm ./plugins/filters

@@ -38,8 +38,9 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&except, "except", "rule `ID` not to report (e.g. strict_weights); repeatable or comma-separated")
 	format := fs.String("o", "text", "output format: "+strings.Join(policy.Formats, "|"))
 	failOnWarn := fs.Bool("fail-on-warn", false, "exit 1 on warnings too")
+	applyTimeout := evalTimeoutFlag(fs, "policy")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: detour policy [-p DIR] [-o text|json|sarif|junit|github] [--except ID] [--fail-on-warn] PATH...")
+		fmt.Fprintln(stderr, "usage: detour policy [-p DIR] [-o text|json|sarif|junit|github] [--except ID] [--fail-on-warn] [--timeout DURATION] PATH...")
 		fmt.Fprintln(stderr, "\nChecks intents (.yaml, .yml, .json, .cue) and Istio resources (compiled or")
 		fmt.Fprintln(stderr, "hand-written YAML; directories are walked; - reads a YAML/JSON stream from stdin)")
 		fmt.Fprintln(stderr, "against the Rego policies.")
@@ -51,6 +52,9 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	paths, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code
+	}
+	if !applyTimeout(stderr) {
+		return exitUsage
 	}
 	if !slices.Contains(policy.Formats, *format) {
 		fmt.Fprintf(stderr, "detour policy: unknown -o %q (want %s)\n", *format, strings.Join(policy.Formats, ", "))

@@ -33,8 +33,9 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := formatFlag(fs)
+	applyTimeout := evalTimeoutFlag(fs, "vet")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: detour vet [--format text|json] PATH...")
+		fmt.Fprintln(stderr, "usage: detour vet [--format text|json] [--timeout DURATION] PATH...")
 		fmt.Fprintln(stderr, "\nValidates failover intents (.yaml, .yml, .json, .cue files, or directories")
 		fmt.Fprintln(stderr, "holding them; - reads a YAML/JSON stream from stdin) against the intent schema.")
 		fmt.Fprintln(stderr, "Exit 0 valid, 1 invalid, 2 usage.")
@@ -44,6 +45,9 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 	paths, code, ok := parseArgs(fs, args)
 	if !ok {
 		return code
+	}
+	if !applyTimeout(stderr) {
+		return exitUsage
 	}
 	if !validFormat("vet", *format, stderr) {
 		return exitUsage

@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/detour-mesh/detour/harness/exchange"
 	pw "github.com/detour-mesh/detour/harness/proxywasm"
+	"github.com/detour-mesh/detour/harness/vclock"
 )
 
 const wasmUsage = `usage: detour wasm run [MODULE.wasm] [--module NAME=FILE]... --exchange FILE [flags]
@@ -35,7 +37,11 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "plugin configuration `FILE` (overrides plugin.configuration)")
 	vmConfigPath := fs.String("vm-config", "", "VM configuration `FILE` (overrides plugin.vmConfiguration)")
 	rootID := fs.String("root-id", "", "root id (overrides plugin.rootId)")
-	workers := fs.Int("workers", 0, "worker VMs (overrides workers)")
+	workers := fs.Int("workers", 0, fmt.Sprintf("worker VMs, at most %d (overrides workers)", exchange.MaxWorkers))
+	timeout := fs.Duration("timeout", 10*time.Minute, "stop the whole run after `DURATION` of wall time (0: no limit)")
+	budget := fs.Duration("callback-budget", pw.DefaultCallBudget, "trap a guest callback (or module start) that runs longer than `DURATION` of wall time; the failure policy applies")
+	memPages := fs.Uint("memory-pages", pw.DefaultMemoryLimitPages, "cap each VM's memory at `N` 64 KiB pages (default 1 GiB, Envoy's); memory.grow beyond it fails")
+	maxEvents := fs.Int("max-events", exchange.DefaultMaxEvents, "stop the run with an error after `N` virtual-time events (ticks, responses, timers)")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "keep compiled modules in `DIR` across runs, keyed by module digest and wazero version (\"\" disables)")
 	interp := fs.Bool("interpreter", false, "use wazero's interpreter instead of its compiler")
 	allowTraps := fs.Bool("allow-traps", false, "exit 0 even if a VM trapped (a trap is reported either way)")
@@ -75,8 +81,20 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if *workers < 0 {
-		fmt.Fprintln(stderr, "detour wasm run: --workers must be positive")
+	if *workers < 0 || *workers > exchange.MaxWorkers {
+		fmt.Fprintf(stderr, "detour wasm run: --workers: expected 1 to %d, got %d\n", exchange.MaxWorkers, *workers)
+		return exitUsage
+	}
+	if *timeout < 0 || *budget <= 0 {
+		fmt.Fprintln(stderr, "detour wasm run: --timeout and --callback-budget: expected a positive duration")
+		return exitUsage
+	}
+	if *memPages == 0 || *memPages > 1<<16 {
+		fmt.Fprintf(stderr, "detour wasm run: --memory-pages: expected 1 to 65536 (4 GiB), got %d\n", *memPages)
+		return exitUsage
+	}
+	if *maxEvents <= 0 {
+		fmt.Fprintf(stderr, "detour wasm run: --max-events: expected a positive number, got %d\n", *maxEvents)
 		return exitUsage
 	}
 	if _, ok := pw.ParseLogLevel(*logLevel); *logLevel != "" && !ok {
@@ -111,7 +129,7 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "detour wasm run: %v\n", err)
 		return exitInvalid
 	}
-	opt := exchange.Options{RootID: *rootID, Workers: *workers, LogLevel: *logLevel, Modules: named}
+	opt := exchange.Options{RootID: *rootID, Workers: *workers, LogLevel: *logLevel, Modules: named, MaxEvents: *maxEvents}
 	for _, x := range []struct {
 		path string
 		dst  *[]byte
@@ -127,18 +145,29 @@ func runWasm(args []string, stdout, stderr io.Writer) int {
 		*x.dst = b
 	}
 	ctx := context.Background()
-	engine, err := pw.NewEngine(ctx, pw.EngineConfig{Interpreter: *interp, CacheDir: *cacheDir})
+	engine, err := pw.NewEngine(ctx, pw.EngineConfig{Interpreter: *interp, CacheDir: *cacheDir, CallBudget: *budget, MemoryLimitPages: uint32(*memPages)})
 	if err != nil {
 		fmt.Fprintf(stderr, "detour wasm run: %v\n", err)
 		return exitInvalid
 	}
 	defer engine.Close(ctx)
 	opt.Engine = engine
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
 	rep, err := exchange.Run(ctx, wasm, f, opt)
 	if err != nil {
-		if xe := (*exchange.Error)(nil); errors.As(err, &xe) {
+		var le *vclock.EventLimitError
+		switch xe := (*exchange.Error)(nil); {
+		case errors.As(err, &le):
+			fmt.Fprintf(stderr, "detour wasm run: %v (--max-events raises the limit)\n", err)
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+			fmt.Fprintf(stderr, "detour wasm run: --timeout %s exceeded: %v\n", *timeout, err)
+		case errors.As(err, &xe):
 			fmt.Fprintf(stderr, "detour wasm run: %v\n", err) // an exchange file position
-		} else {
+		default:
 			fmt.Fprintf(stderr, "detour wasm run: %s: %v\n", modulePath, err)
 		}
 		return exitInvalid

@@ -26,7 +26,11 @@ type userFile struct {
 // has kind "FailoverIntent" is an intent; other top-level fields are helpers
 // and are ignored.
 func loadCUE(files []userFile) ([]Source, error) {
-	return guard(files[0].name, func() ([]Source, error) { return loadCUEFiles(files) })
+	// Only CUE can make evaluation explode (comprehensions, list builtins);
+	// YAML is bounded by its alias limit and its size.
+	return bounded(files[0].name, func() ([]Source, error) {
+		return guard(files[0].name, func() ([]Source, error) { return loadCUEFiles(files) })
+	})
 }
 
 func loadCUEFiles(files []userFile) ([]Source, error) {

@@ -248,6 +248,9 @@ func (e *engine) validateExpr(name string, expr ast.Expr, ix posIndex) (Source, 
 // guard turns a panic inside the CUE evaluator into an error: a bad file
 // must never crash the CLI, and the message says it is our bug.
 func guard(file string, load func() ([]Source, error)) (srcs []Source, err error) {
+	if err := afterRunaway(file); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			srcs, err = nil, Errors{{File: file, Msg: fmt.Sprintf("internal error while evaluating the intent (please report): %v", r)}}

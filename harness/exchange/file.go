@@ -362,8 +362,8 @@ func (f *File) validate() error {
 			return f.errAt(f.LogLevel, "logLevel", fmt.Sprintf("expected trace, debug, info, warn, error or critical, got %q", v))
 		}
 	}
-	if f.Workers < 0 {
-		return &Error{File: f.path, Path: "workers", Msg: "expected a positive number of workers"}
+	if f.Workers < 0 || f.Workers > MaxWorkers {
+		return f.errPath("workers", fmt.Sprintf("expected 1 to %d workers, got %d", MaxWorkers, f.Workers))
 	}
 	if _, err := f.duration(f.Advance, "advance"); err != nil {
 		return err

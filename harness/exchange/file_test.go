@@ -21,6 +21,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level field", "plugins: {}\n" + req, "x.yaml:1:1: plugins: unknown field"},
 		{"field twice", "workers: 1\nworkers: 2\n" + req, "x.yaml:2:1: workers: field given twice"},
 		{"wrong shape", "workers: [1]\n" + req, "x.yaml:1:10: workers: expected an integer"},
+		{"too many workers", "workers: 65\n" + req, "x.yaml:1:10: workers: expected 1 to 64 workers, got 65"},
 		{"bad policy", "plugin: {failurePolicy: NEVER}\n" + req, `x.yaml:1:25: plugin.failurePolicy: unknown policy "NEVER"`},
 		{"bad wasi", "plugin: {envoy: {wasi: \"999\"}}\n" + req, `x.yaml:1:24: plugin.envoy.wasi: expected 427 or 533, got "999"`},
 		{"bad log level", "logLevel: loud\n" + req, `x.yaml:1:11: logLevel: expected trace, debug`},

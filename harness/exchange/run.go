@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,7 +29,36 @@ type Options struct {
 	LogLevel string
 	// Modules are the modules plugins name with module: NAME.
 	Modules map[string][]byte
+	// MaxEvents caps the virtual-time events of the run (DefaultMaxEvents
+	// if 0; negative for no cap).
+	MaxEvents int
 }
+
+// MaxWorkers bounds workers: each is a VM of a few MiB that takes
+// milliseconds to start, and Envoy's --concurrency is one per core.
+const MaxWorkers = 64
+
+// DefaultMaxEvents bounds a run's virtual-time events (ticks, responses,
+// timers): a drill of minutes needs thousands; a 1 ms tick over a year of
+// advance would need 31 billion.
+const DefaultMaxEvents = 1_000_000
+
+// LimitError is a run stopped by a limit: the event cap (an
+// *vclock.EventLimitError) or the context (its deadline or cancellation).
+type LimitError struct {
+	Err error
+	// Elapsed is the virtual time covered when the run stopped.
+	Elapsed time.Duration
+}
+
+func (e *LimitError) Error() string {
+	if le := (*vclock.EventLimitError)(nil); errors.As(e.Err, &le) {
+		return le.Error() // it says when already
+	}
+	return fmt.Sprintf("run stopped after %s of virtual time: %v", e.Elapsed, e.Err)
+}
+
+func (e *LimitError) Unwrap() error { return e.Err }
 
 // Report is what `detour wasm run` prints.
 type Report struct {
@@ -150,7 +180,8 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	e := opt.Engine
 	if e == nil {
 		var err error
-		if e, err = pw.NewEngine(ctx, pw.EngineConfig{}); err != nil {
+		// The module may be anyone's: bound its callbacks.
+		if e, err = pw.NewEngine(ctx, pw.EngineConfig{CallBudget: pw.DefaultCallBudget}); err != nil {
 			return nil, err
 		}
 		defer e.Close(ctx)
@@ -161,6 +192,9 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	}
 	if workers == 0 {
 		workers = 1
+	}
+	if workers > MaxWorkers {
+		return nil, fmt.Errorf("expected 1 to %d workers, got %d", MaxWorkers, workers)
 	}
 	// Checked before compiling: a cold compile takes seconds.
 	for i, r := range f.Requests {
@@ -208,6 +242,11 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		}
 	}
 	clock := vclock.New(time.Time{})
+	clock.MaxEvents = opt.MaxEvents
+	if clock.MaxEvents == 0 {
+		clock.MaxEvents = DefaultMaxEvents
+	}
+	clock.Interrupt = ctx.Err
 	p := pw.NewProcess(clock)
 	if f.LogLevel.Value != "" {
 		p.LogLevel, _ = pw.ParseLogLevel(f.LogLevel.Value)
@@ -390,6 +429,10 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 			return false
 		})
 		clock.RunPending()
+	}
+
+	if err := clock.Err(); err != nil {
+		return nil, &LimitError{Err: err, Elapsed: clock.Since()}
 	}
 
 	rep := &Report{

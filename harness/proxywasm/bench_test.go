@@ -18,9 +18,13 @@ func (discard) ResetStream(string)        {}
 func (discard) ClearRouteCache()          {}
 
 func startNoop(tb testing.TB, interpreter bool) (*Root, *Process) {
+	return startNoopWith(tb, EngineConfig{Interpreter: interpreter})
+}
+
+func startNoopWith(tb testing.TB, cfg EngineConfig) (*Root, *Process) {
 	tb.Helper()
 	ctx := context.Background()
-	e, err := NewEngine(ctx, EngineConfig{Interpreter: interpreter})
+	e, err := NewEngine(ctx, cfg)
 	require.NoError(tb, err)
 	tb.Cleanup(func() { e.Close(ctx) })
 	m, err := e.Compile(ctx, plugintest.MustRead("conformance"))
@@ -54,11 +58,17 @@ func TestNoopStreamLifecycle(t *testing.T) {
 // done, delete.
 func BenchmarkNoopRequest(b *testing.B) {
 	for _, engine := range []struct {
-		name        string
-		interpreter bool
-	}{{"compiler", false}, {"interpreter", true}} {
+		name string
+		cfg  EngineConfig
+	}{
+		{"compiler", EngineConfig{}},
+		// With a callback budget (wazero's close-on-context-done), as
+		// `detour wasm run` runs: its cost shows against "compiler".
+		{"compiler-budget", EngineConfig{CallBudget: DefaultCallBudget}},
+		{"interpreter", EngineConfig{Interpreter: true}},
+	} {
 		b.Run(engine.name, func(b *testing.B) {
-			r, _ := startNoop(b, engine.interpreter)
+			r, _ := startNoopWith(b, engine.cfg)
 			req := NewHeaders([][2]string{{":method", "GET"}, {":path", "/"}, {":authority", "svc"}})
 			resp := NewHeaders([][2]string{{":status", "200"}})
 			info := &StreamInfo{}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -22,6 +23,16 @@ type EngineConfig struct {
 	// NoSharedCache gives the engine its own empty compilation cache (for
 	// measuring cold compiles); by default engines share one per process.
 	NoSharedCache bool
+	// MemoryLimitPages caps every VM's linear memory, in 64 KiB pages
+	// (DefaultMemoryLimitPages if 0).
+	MemoryLimitPages uint32
+	// CallBudget, if positive, bounds each outermost guest call in wall
+	// time (DefaultCallBudget is what `detour wasm run` uses): a callback
+	// past it traps, and the plugin's failure policy applies, as does the
+	// end of the context VMs are created with. It needs wazero's
+	// close-on-context-done, a goroutine per guest call (BENCHMARKS.md), so
+	// it is off by default: trusted plugins on a hot path pay nothing.
+	CallBudget time.Duration
 }
 
 // Engine is a wazero runtime with the host modules registered. Modules are
@@ -77,7 +88,16 @@ func NewEngine(ctx context.Context, cfg EngineConfig) (*Engine, error) {
 	} else {
 		rc = wazero.NewRuntimeConfigCompiler()
 	}
-	rc = rc.WithCompilationCache(cache).WithCloseOnContextDone(false)
+	if cfg.MemoryLimitPages == 0 {
+		cfg.MemoryLimitPages = DefaultMemoryLimitPages
+	}
+	if cfg.MemoryLimitPages > 1<<16 {
+		return nil, fmt.Errorf("memory limit of %d pages: expected at most 65536 (4 GiB, the wasm32 maximum)", cfg.MemoryLimitPages)
+	}
+	// Close on context done: the compiled code then checks for a closed
+	// module in loops and calls, which is what lets a callback's budget
+	// stop a guest that never returns.
+	rc = rc.WithCompilationCache(cache).WithCloseOnContextDone(cfg.CallBudget > 0).WithMemoryLimitPages(cfg.MemoryLimitPages)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	e := &Engine{rt: rt, cfg: cfg, modules: map[[32]byte]*Module{}}
 	if err := registerEnv(ctx, rt); err != nil {

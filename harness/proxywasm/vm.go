@@ -51,7 +51,7 @@ type VM struct {
 	module *Module
 	cfg    VMConfig
 	mod    api.Module
-	ctx    context.Context
+	ctx    *budgetCtx
 	malloc api.Function
 	fn     exports
 	// stacks are the parameter/result stacks of guest calls by nesting
@@ -123,7 +123,7 @@ func (p *Process) NewVM(ctx context.Context, e *Engine, m *Module, cfg VMConfig)
 		metrics:       map[uint32]*metric{},
 		rng:           rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.Worker)+1)),
 	}
-	vm.ctx = context.WithValue(ctx, vmKey{}, vm)
+	vm.ctx = newBudgetCtx(context.WithValue(ctx, vmKey{}, vm), e.cfg.CallBudget)
 	vm.initializing = true
 	vm.depth = 1
 	vm.callback = "_initialize"
@@ -131,6 +131,7 @@ func (p *Process) NewVM(ctx context.Context, e *Engine, m *Module, cfg VMConfig)
 	mod, err := e.rt.InstantiateModule(vm.ctx, m.compiled, mc)
 	if err != nil {
 		vm.depth = 0
+		vm.ctx.release()
 		return nil, fmt.Errorf("instantiate module: %w", err)
 	}
 	vm.mod = mod
@@ -153,10 +154,14 @@ func (p *Process) NewVM(ctx context.Context, e *Engine, m *Module, cfg VMConfig)
 		if name == "main" && len(f.Definition().ParamTypes()) == 2 {
 			args = []uint64{0, 0}
 		}
-		if _, err := f.Call(vm.ctx, args...); err != nil {
+		vm.ctx.arm()
+		_, err := f.Call(vm.ctx, args...)
+		vm.ctx.disarm()
+		if err != nil {
 			vm.depth = 0
 			mod.Close(ctx)
-			return nil, fmt.Errorf("module start %s failed: %w", name, err)
+			vm.ctx.release()
+			return nil, fmt.Errorf("module start %s failed: %w", name, vm.budgetErr(err))
 		}
 	}
 	vm.initializing = false
@@ -186,6 +191,7 @@ func (vm *VM) Close() error {
 	if vm.mod == nil {
 		return nil
 	}
+	vm.ctx.release()
 	return vm.mod.Close(context.Background())
 }
 
@@ -211,7 +217,13 @@ func (vm *VM) call(name string, f api.Function, ctxID uint32, args ...uint64) (u
 	stack := vm.stack(vm.depth, max(len(args), 1))
 	copy(stack, args)
 	vm.depth++
+	if outer {
+		vm.ctx.arm()
+	}
 	err := f.CallWithStack(vm.ctx, stack)
+	if outer {
+		vm.ctx.disarm()
+	}
 	vm.depth--
 	vm.current, vm.effective, vm.callback = prevCur, prevEff, prevCb
 	if err != nil {
@@ -252,7 +264,7 @@ func (vm *VM) fail(callback string, err error) {
 		Worker:   vm.cfg.Worker,
 		VMID:     vm.cfg.VMID,
 		Callback: callback,
-		Message:  err.Error(),
+		Message:  vm.budgetErr(err).Error(),
 	}
 	if c := vm.contexts[vm.current]; c != nil && c.root != nil {
 		t.Plugin = c.root.cfg.Name
@@ -262,6 +274,15 @@ func (vm *VM) fail(callback string, err error) {
 	for _, r := range vm.roots {
 		r.stopTick()
 	}
+}
+
+// budgetErr names the limit that closed the module, when one did: wazero
+// reports only "module closed with context deadline exceeded".
+func (vm *VM) budgetErr(err error) error {
+	if why := vm.ctx.Err(); why != nil {
+		return fmt.Errorf("%v (%w)", why, err)
+	}
+	return err
 }
 
 // Trap is a runtime failure of a VM.

@@ -6,6 +6,7 @@ package vclock
 
 import (
 	"container/heap"
+	"fmt"
 	"time"
 )
 
@@ -20,6 +21,58 @@ type Clock struct {
 	start  time.Time
 	seq    uint64
 	events eventHeap
+
+	// MaxEvents, if positive, caps the events a clock runs: a 1 ms tick
+	// over a year of virtual time is 31 billion events, so a run must end
+	// with an error rather than go on for days.
+	MaxEvents int
+	// Interrupt, if set, is asked before each event; a non-nil error stops
+	// the clock (a run's context ending).
+	Interrupt func() error
+	ran       int
+	err       error
+}
+
+// EventLimitError is the error of a clock that reached MaxEvents.
+type EventLimitError struct {
+	Limit int
+	// Elapsed is the virtual time covered when the clock stopped.
+	Elapsed time.Duration
+}
+
+func (e *EventLimitError) Error() string {
+	return fmt.Sprintf("virtual-time event limit of %d events reached after %s of virtual time", e.Limit, e.Elapsed)
+}
+
+// Err is why the clock stopped running events (an *EventLimitError or
+// Interrupt's error), or nil. A stopped clock runs nothing more.
+func (c *Clock) Err() error { return c.err }
+
+// Events is the number of events run so far.
+func (c *Clock) Events() int { return c.ran }
+
+// stopped reports whether the next event may not run, recording why.
+func (c *Clock) stopped() bool {
+	if c.err != nil {
+		return true
+	}
+	if c.MaxEvents > 0 && c.ran >= c.MaxEvents {
+		c.err = &EventLimitError{Limit: c.MaxEvents, Elapsed: c.Since()}
+		return true
+	}
+	if c.Interrupt != nil {
+		c.err = c.Interrupt()
+	}
+	return c.err != nil
+}
+
+// pop runs the next event.
+func (c *Clock) pop() {
+	ev := heap.Pop(&c.events).(*event)
+	c.now = ev.at
+	ev.done = true
+	c.ran++
+	ev.fn()
 }
 
 // New returns a clock at start (Epoch if zero).
@@ -83,17 +136,18 @@ func (c *Clock) Next() (time.Time, bool) {
 }
 
 // RunUntil runs every event due at or before t, in time order, and leaves
-// the clock at t (or later if it already was).
+// the clock at t (or later if it already was). A stopped clock (Err) stays
+// where it stopped.
 func (c *Clock) RunUntil(t time.Time) {
 	for {
 		at, ok := c.Next()
 		if !ok || at.After(t) {
 			break
 		}
-		ev := heap.Pop(&c.events).(*event)
-		c.now = ev.at
-		ev.done = true
-		ev.fn()
+		if c.stopped() {
+			return
+		}
+		c.pop()
 	}
 	if t.After(c.now) {
 		c.now = t
@@ -107,17 +161,15 @@ func (c *Clock) Advance(d time.Duration) { c.RunUntil(c.now.Add(d)) }
 func (c *Clock) RunPending() { c.RunUntil(c.now) }
 
 // RunWhile runs events in order while cond holds and events remain, without
-// going past limit. It returns false if it stopped because none were left.
+// going past limit. It returns false if it stopped because none were left
+// or the clock stopped (Err).
 func (c *Clock) RunWhile(limit time.Time, cond func() bool) bool {
 	for cond() {
 		at, ok := c.Next()
-		if !ok || at.After(limit) {
+		if !ok || at.After(limit) || c.stopped() {
 			return false
 		}
-		ev := heap.Pop(&c.events).(*event)
-		c.now = ev.at
-		ev.done = true
-		ev.fn()
+		c.pop()
 	}
 	return true
 }
