@@ -31,13 +31,14 @@ type command struct {
 
 // commands is the CLI contract; each entry lives in its own file.
 var commands = map[string]command{
-	"vet":     {"validate intents (every error as file:line:col; exit 1 if any)", runVet},
-	"compile": {"compile intents into Istio resources", runCompile},
-	"explain": {"print the failover ladder and what-if table of an intent", runExplain},
-	"policy":  {"check intents and compiled resources against Rego policies", runPolicy},
-	"wasm":    {"run a proxy-wasm module on a scripted HTTP exchange (wasm run)", runWasm},
-	"package": {"package a Wasm module as an OCI image layout Istio pulls; prints the digest", runPackage},
-	"version": {"print the version", runVersion},
+	"vet":      {"validate intents (every error as file:line:col; exit 1 if any)", runVet},
+	"compile":  {"compile intents into Istio resources", runCompile},
+	"explain":  {"print the failover ladder and what-if table of an intent", runExplain},
+	"policy":   {"check intents and compiled resources against Rego policies", runPolicy},
+	"wasm":     {"run a proxy-wasm module on a scripted HTTP exchange (wasm run)", runWasm},
+	"package":  {"package a Wasm module as an OCI image layout Istio pulls; prints the digest", runPackage},
+	"version":  {"print the version", runVersion},
+	"simulate": {"run a failure drill on the xDS Istio generates; exit 1 if expectations fail", runSimulate},
 }
 
 // version is set with -ldflags "-X main.version=...".

@@ -10,13 +10,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"reflect"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/detour-mesh/detour/internal/strictyaml"
 
 	pw "github.com/detour-mesh/detour/harness/proxywasm"
 )
@@ -124,23 +123,14 @@ type Answer struct {
 
 // Scalar is a string that remembers where it was written, so validation
 // errors can point at it.
-type Scalar struct {
-	Value     string
-	Line, Col int
-}
-
-func (s *Scalar) UnmarshalYAML(n *yaml.Node) error {
-	s.Line, s.Col = n.Line, n.Column
-	if n.Kind != yaml.ScalarNode {
-		return &posError{n.Line, n.Column, "expected a scalar"}
-	}
-	s.Value = n.Value
-	return nil
-}
+type Scalar = strictyaml.Scalar
 
 // Pairs is a header list: a mapping (in file order) or a list of
 // [name, value] pairs (for repeated names).
 type Pairs [][2]string
+
+// StrictYAMLOpaque: Pairs checks its own shape.
+func (Pairs) StrictYAMLOpaque() {}
 
 func (p *Pairs) UnmarshalYAML(n *yaml.Node) error {
 	switch n.Kind {
@@ -152,40 +142,17 @@ func (p *Pairs) UnmarshalYAML(n *yaml.Node) error {
 	case yaml.SequenceNode:
 		for _, it := range n.Content {
 			if it.Kind != yaml.SequenceNode || len(it.Content) != 2 {
-				return &posError{it.Line, it.Column, "expected a [name, value] pair"}
+				return strictyaml.At(it, "expected a [name, value] pair")
 			}
 			*p = append(*p, [2]string{it.Content[0].Value, it.Content[1].Value})
 		}
 		return nil
 	}
-	return &posError{n.Line, n.Column, "expected a mapping or a list of [name, value] pairs"}
+	return strictyaml.At(n, "expected a mapping or a list of [name, value] pairs")
 }
-
-type posError struct {
-	line, col int
-	msg       string
-}
-
-func (e *posError) Error() string { return e.msg }
 
 // Error is a validation error with its position and field path.
-type Error struct {
-	File      string
-	Line, Col int
-	Path      string
-	Msg       string
-}
-
-func (e *Error) Error() string {
-	loc := e.File
-	if e.Line > 0 {
-		loc += fmt.Sprintf(":%d:%d", e.Line, e.Col)
-	}
-	if e.Path != "" {
-		return fmt.Sprintf("%s: %s: %s", loc, e.Path, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", loc, e.Msg)
-}
+type Error = strictyaml.Error
 
 // Load reads and validates an exchange file.
 func Load(path string) (*File, error) {
@@ -198,166 +165,18 @@ func Load(path string) (*File, error) {
 
 // Parse validates an exchange file's bytes; path names it in errors.
 func Parse(path string, b []byte) (*File, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	if len(root.Content) == 0 {
-		return nil, &Error{File: path, Msg: "empty exchange file"}
-	}
-	doc := root.Content[0]
-	if err := checkFields(path, doc, reflect.TypeOf(File{}), ""); err != nil {
+	doc, err := strictyaml.Root(path, b, "exchange file")
+	if err != nil {
 		return nil, err
 	}
 	f := &File{path: path, root: doc}
-	if err := doc.Decode(f); err != nil {
-		var pe *posError
-		if asPos(err, &pe) {
-			return nil, &Error{File: path, Line: pe.line, Col: pe.col, Msg: pe.msg}
-		}
-		return nil, &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	if err := f.validate(); err != nil {
-		if e, ok := err.(*Error); ok && e.Line == 0 {
-			if n := locate(doc, e.Path); n != nil {
-				e.Line, e.Col = n.Line, n.Column
-			}
-		}
+	if err := strictyaml.Decode(path, doc, f); err != nil {
 		return nil, err
 	}
+	if err := f.validate(); err != nil {
+		return nil, strictyaml.Position(doc, err)
+	}
 	return f, nil
-}
-
-// locate finds the node at a path such as requests[0].headers.
-func locate(n *yaml.Node, path string) *yaml.Node {
-	if path == "" {
-		return nil
-	}
-	for _, seg := range strings.Split(path, ".") {
-		name, idx := seg, -1
-		if i := strings.IndexByte(seg, '['); i >= 0 && strings.HasSuffix(seg, "]") {
-			name = seg[:i]
-			idx, _ = strconv.Atoi(seg[i+1 : len(seg)-1])
-		}
-		if name != "" {
-			if n.Kind != yaml.MappingNode {
-				return nil
-			}
-			var next *yaml.Node
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == name {
-					next = n.Content[i+1]
-				}
-			}
-			if next == nil {
-				return nil
-			}
-			n = next
-		}
-		if idx >= 0 {
-			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
-				return nil
-			}
-			n = n.Content[idx]
-		}
-	}
-	return n
-}
-
-func asPos(err error, pe **posError) bool {
-	if e, ok := err.(*posError); ok {
-		*pe = e
-		return true
-	}
-	if te, ok := err.(*yaml.TypeError); ok && len(te.Errors) > 0 {
-		return false
-	}
-	return false
-}
-
-var scalarType = reflect.TypeOf(Scalar{})
-var pairsType = reflect.TypeOf(Pairs{})
-var nodeType = reflect.TypeOf(yaml.Node{})
-
-// checkFields rejects unknown keys and wrong shapes with the position and
-// path of the offending node.
-func checkFields(file string, n *yaml.Node, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == scalarType || t == pairsType || t == nodeType {
-		return nil
-	}
-	bad := func(msg string) error { return &Error{File: file, Line: n.Line, Col: n.Column, Path: path, Msg: msg} }
-	switch t.Kind() {
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return bad("expected a mapping")
-		}
-		fields := map[string]reflect.Type{}
-		var names []string
-		for i := 0; i < t.NumField(); i++ {
-			tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
-			if tag != "" && tag != "-" {
-				fields[tag] = t.Field(i).Type
-				names = append(names, tag)
-			}
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			ft, ok := fields[k.Value]
-			p := join(path, k.Value)
-			if !ok {
-				sort.Strings(names)
-				return &Error{File: file, Line: k.Line, Col: k.Column, Path: p, Msg: "unknown field (expected one of " + strings.Join(names, ", ") + ")"}
-			}
-			if err := checkFields(file, n.Content[i+1], ft, p); err != nil {
-				return err
-			}
-		}
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			return bad("expected a list")
-		}
-		for i, it := range n.Content {
-			if err := checkFields(file, it, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			return bad("expected a mapping")
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if err := checkFields(file, n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
-				return err
-			}
-		}
-	case reflect.Interface:
-	case reflect.String:
-		if n.Kind != yaml.ScalarNode {
-			return bad("expected a string")
-		}
-	case reflect.Int:
-		if n.Kind != yaml.ScalarNode {
-			return bad("expected an integer")
-		}
-		if _, err := strconv.Atoi(n.Value); err != nil {
-			return bad(fmt.Sprintf("expected an integer, got %q", n.Value))
-		}
-	case reflect.Bool:
-		if n.Kind != yaml.ScalarNode || (n.Value != "true" && n.Value != "false") {
-			return bad(fmt.Sprintf("expected true or false, got %q", n.Value))
-		}
-	}
-	return nil
-}
-
-func join(path, k string) string {
-	if path == "" {
-		return k
-	}
-	return path + "." + k
 }
 
 func (f *File) errAt(s Scalar, path, msg string) error {
@@ -422,7 +241,7 @@ func (f *File) validatePlugin(pl Plugin, path string) error {
 }
 
 func (f *File) validate() error {
-	if len(f.Filters) > 0 && locate(f.root, "plugin") != nil {
+	if len(f.Filters) > 0 && strictyaml.Locate(f.root, "plugin") != nil {
 		return &Error{File: f.path, Path: "filters", Msg: "expected plugin or filters, not both"}
 	}
 	pls, paths := f.plugins()

@@ -12,7 +12,7 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"not yaml", "a: [", "x.yaml: "},
+		{"not yaml", "a: [", "x.yaml:1:1: invalid YAML: "},
 		{"no requests", "plugin: {name: p}\n", "x.yaml: requests: expected at least one request"},
 		{"unknown top-level field", "plugins: {}\n" + req, "x.yaml:1:1: plugins: unknown field"},
 		{"wrong shape", "workers: [1]\n" + req, "x.yaml:1:10: workers: expected an integer"},

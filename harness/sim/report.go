@@ -1,0 +1,728 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// RequestRecord is one downstream request and what the user got.
+type RequestRecord struct {
+	ID         uint64
+	Start, End time.Duration // since the start of the run
+	Method     string
+	// Status is the response status the user got; 0 if the stream was reset.
+	Status int
+	// Flags are Envoy's response flags of the entry proxy (UF, URX, UH, NR, ...).
+	Flags string
+	// Details is Envoy's response code details (e.g. no_healthy_upstream).
+	Details  string
+	Attempts []AttemptRecord
+}
+
+// Event is a health transition inside a simulated proxy: an outlier
+// ejection or un-ejection, a host's health changing (EDS), a priority
+// load change. The Envoy model reports them.
+type Event struct {
+	At     time.Duration
+	Proxy  string
+	Kind   string // eject, uneject, eds, ...
+	Host   string // address
+	Detail string
+}
+
+// Transition is a state-machine transition of the Detour filters (filled by
+// the side-by-side runs with the filters in the chain).
+type Transition struct {
+	AtS     float64 `json:"atS"`
+	Proxy   string  `json:"proxy"`
+	Service string  `json:"service"`
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	Trigger string  `json:"trigger"`
+}
+
+// Report is the result of a scenario: one run per configuration (plain
+// Istio; with the Detour filters), all on the same topology, traffic,
+// faults and seed.
+type Report struct {
+	Scenario  string        `json:"scenario"`
+	Seed      uint64        `json:"seed"`
+	DurationS float64       `json:"durationS"`
+	Entry     string        `json:"entry"`
+	Faults    []FaultReport `json:"faults"`
+	Runs      []RunReport   `json:"runs"`
+}
+
+// FaultReport describes one fault of the timeline.
+type FaultReport struct {
+	Name   string   `json:"name"`
+	Kind   string   `json:"kind"`
+	Target string   `json:"target"`
+	StartS float64  `json:"startS"`
+	EndS   *float64 `json:"endS"`
+}
+
+// RunReport is what one configuration did.
+type RunReport struct {
+	Name string `json:"name"`
+	// Config says which Istio resources ran (compiled intent or a directory).
+	Config            string      `json:"config"`
+	Requests          int         `json:"requests"`
+	UserVisibleErrors int         `json:"userVisibleErrors"`
+	ErrorRate         float64     `json:"errorRate"`
+	Errors            []ErrorKind `json:"errors"`
+	// ResponseFlags counts the entry proxy's response flags over all requests.
+	ResponseFlags map[string]int `json:"responseFlags"`
+	Attempts      int            `json:"attempts"`
+	Retries       int            `json:"retries"`
+	// RetryAmplification is attempts per request over the run;
+	// PeakRetryAmplification the highest over any second.
+	RetryAmplification     float64 `json:"retryAmplification"`
+	PeakRetryAmplification float64 `json:"peakRetryAmplification"`
+	LatencyMs              Latency `json:"latencyMs"`
+	// CrossRegionShare is the share of requests answered from another
+	// region than the entry proxy's while no fault was active.
+	CrossRegionShare float64       `json:"crossRegionShare"`
+	Faults           []FaultResult `json:"faults"`
+	Seconds          []Second      `json:"seconds"`
+	Events           []EventJSON   `json:"events"`
+	Transitions      []Transition  `json:"transitions"`
+	Expectations     []Expectation `json:"expectations"`
+	Passed           bool          `json:"passed"`
+	Clusters         []string      `json:"clusters"`
+}
+
+// ErrorKind counts user-visible errors of one cause.
+type ErrorKind struct {
+	Cause  string `json:"cause"`
+	Status int    `json:"status"`
+	Flags  string `json:"flags"`
+	Count  int    `json:"count"`
+}
+
+// Latency percentiles of the users' requests (nearest rank), in ms.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+}
+
+// FaultResult are the times measured for one fault; nil = never.
+type FaultResult struct {
+	Name       string   `json:"name"`
+	DetectS    *float64 `json:"detectS"`
+	FailOverS  *float64 `json:"failOverS"`
+	FailBackS  *float64 `json:"failBackS"`
+	Errors     int      `json:"errors"`
+	DetectedBy string   `json:"detectedBy"`
+}
+
+// Second is one second of the run (by request start).
+type Second struct {
+	T        int `json:"t"`
+	Requests int `json:"requests"`
+	Errors   int `json:"errors"`
+	Retries  int `json:"retries"`
+	// Share of the second's requests answered by each cluster, in the
+	// order of Run.Clusters; the last entry is "none" (answered by the
+	// proxy itself, or reset).
+	Share []float64 `json:"share"`
+}
+
+// EventJSON is an Event in the report.
+type EventJSON struct {
+	AtS    float64 `json:"atS"`
+	Proxy  string  `json:"proxy"`
+	Kind   string  `json:"kind"`
+	Host   string  `json:"host"`
+	Detail string  `json:"detail"`
+}
+
+// Expectation is one checked expectation.
+type Expectation struct {
+	Name     string   `json:"name"`
+	Limit    float64  `json:"limit"`
+	Measured *float64 `json:"measured"`
+	Unit     string   `json:"unit"`
+	OK       bool     `json:"ok"`
+}
+
+// Measurement windows (see harness/sim/README.md, "Measured times").
+const (
+	bucket    = 100 * time.Millisecond
+	stableFor = 5 * time.Second
+	preWindow = 10 * time.Second
+	// failBackShare: failed back once the target's share is back to this
+	// fraction of its share before the fault.
+	failBackShare = 0.9
+)
+
+// IsUserVisibleError: the user got no response, or a 4xx/5xx. (Every
+// simulated upstream answers 200 unless a fault says otherwise.)
+func IsUserVisibleError(status int) bool { return status < 200 || status >= 400 }
+
+// runInput is what one configuration's run recorded.
+type runInput struct {
+	Name, Config string
+	Requests     []RequestRecord
+	Events       []Event
+	Transitions  []Transition
+	Duration     time.Duration
+	EntryRegion  string
+	Regions      map[string]string // cluster → region
+	Clusters     []string          // report order
+}
+
+func round(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+func secs(d time.Duration) float64 {
+	return round(d.Seconds())
+}
+func ptr(x float64) *float64 { return &x }
+
+// final is the attempt whose answer the user got (the last one), or nil.
+func final(r *RequestRecord) *AttemptRecord {
+	if len(r.Attempts) == 0 {
+		return nil
+	}
+	return &r.Attempts[len(r.Attempts)-1]
+}
+
+func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
+	run := RunReport{Name: in.Name, Config: in.Config, Requests: len(in.Requests), ResponseFlags: map[string]int{},
+		Clusters: append(slices.Clone(in.Clusters), "none"), Events: []EventJSON{}, Transitions: in.Transitions,
+		Errors: []ErrorKind{}, Faults: []FaultResult{}, Expectations: []Expectation{}}
+	if run.Transitions == nil {
+		run.Transitions = []Transition{}
+	}
+	idx := map[string]int{}
+	for i, c := range in.Clusters {
+		idx[c] = i
+	}
+	nsec := int(math.Ceil(in.Duration.Seconds()))
+	run.Seconds = make([]Second, nsec)
+	counts := make([][]int, nsec)
+	for i := range run.Seconds {
+		run.Seconds[i] = Second{T: i}
+		counts[i] = make([]int, len(run.Clusters))
+	}
+	errs := map[ErrorKind]int{}
+	var lat []time.Duration
+	for i := range in.Requests {
+		r := &in.Requests[i]
+		run.Attempts += len(r.Attempts)
+		lat = append(lat, r.End-r.Start)
+		for _, f := range strings.Split(r.Flags, ",") {
+			if f != "" && f != "-" {
+				run.ResponseFlags[f]++
+			}
+		}
+		s := int(r.Start / time.Second)
+		if s >= nsec {
+			s = nsec - 1
+		}
+		sec := &run.Seconds[s]
+		sec.Requests++
+		if len(r.Attempts) > 1 {
+			sec.Retries += len(r.Attempts) - 1
+		}
+		at := final(r)
+		col := len(in.Clusters)
+		if at != nil {
+			if j, ok := idx[at.Cluster]; ok {
+				col = j
+			}
+		}
+		counts[s][col]++
+		if IsUserVisibleError(r.Status) {
+			run.UserVisibleErrors++
+			sec.Errors++
+			errs[ErrorKind{Cause: errorCause(r), Status: r.Status, Flags: r.Flags}]++
+		}
+	}
+	for i := range run.Seconds {
+		sec := &run.Seconds[i]
+		sec.Share = make([]float64, len(run.Clusters))
+		for j, n := range counts[i] {
+			if sec.Requests > 0 {
+				sec.Share[j] = round(float64(n) / float64(sec.Requests))
+			}
+		}
+		if sec.Requests > 0 {
+			run.PeakRetryAmplification = max(run.PeakRetryAmplification, round(float64(sec.Requests+sec.Retries)/float64(sec.Requests)))
+		}
+	}
+	if run.Requests > 0 {
+		run.Retries = run.Attempts - countFirstAttempts(in.Requests)
+		run.RetryAmplification = round(float64(run.Attempts) / float64(run.Requests))
+		run.ErrorRate = round(float64(run.UserVisibleErrors) / float64(run.Requests))
+	}
+	for k, n := range errs {
+		k.Count = n
+		run.Errors = append(run.Errors, k)
+	}
+	sort.Slice(run.Errors, func(i, j int) bool {
+		a, b := run.Errors[i], run.Errors[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if a.Cause != b.Cause {
+			return a.Cause < b.Cause
+		}
+		if a.Status != b.Status {
+			return a.Status < b.Status
+		}
+		return a.Flags < b.Flags
+	})
+	slices.Sort(lat)
+	run.LatencyMs = Latency{P50: pct(lat, 50), P90: pct(lat, 90), P99: pct(lat, 99)}
+	for _, e := range in.Events {
+		run.Events = append(run.Events, EventJSON{AtS: secs(e.At), Proxy: e.Proxy, Kind: e.Kind, Host: e.Host, Detail: e.Detail})
+	}
+	b := newBuckets(in, faults)
+	for i := range faults {
+		run.Faults = append(run.Faults, measureFault(&faults[i], in, b))
+	}
+	// Cross-region share while healthy: requests sent while no fault was
+	// active and no fault's failback was still under way.
+	crossAll, crossRemote := 0, 0
+	for i := range in.Requests {
+		r := &in.Requests[i]
+		at := final(r)
+		if at == nil || !healthyAt(faults, run.Faults, r.Start, in.Duration) {
+			continue
+		}
+		crossAll++
+		if reg := in.Regions[at.Cluster]; reg != "" && in.EntryRegion != "" && reg != in.EntryRegion {
+			crossRemote++
+		}
+	}
+	if crossAll > 0 {
+		run.CrossRegionShare = round(float64(crossRemote) / float64(crossAll))
+	}
+	run.Expectations = check(exp, &run)
+	run.Passed = true
+	for _, e := range run.Expectations {
+		run.Passed = run.Passed && e.OK
+	}
+	return run
+}
+
+func countFirstAttempts(rs []RequestRecord) int {
+	n := 0
+	for i := range rs {
+		if len(rs[i].Attempts) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// errorCause names why a request failed: the network's cause of its last
+// attempt, or what the proxy said when it answered by itself.
+func errorCause(r *RequestRecord) string {
+	if at := final(r); at != nil && at.Cause != "" {
+		return at.Cause
+	}
+	if r.Details != "" {
+		return r.Details
+	}
+	if r.Flags != "" {
+		return "response flags " + r.Flags
+	}
+	return fmt.Sprintf("status %d", r.Status)
+}
+
+// healthyAt: no fault active at t, and t is not between a fault's end and
+// its measured failback (the whole rest of the run if it never failed back).
+func healthyAt(faults []Fault, res []FaultResult, t, dur time.Duration) bool {
+	for i := range faults {
+		f := &faults[i]
+		if f.Active(t) {
+			return false
+		}
+		if t >= f.Start && (f.End == 0 || t >= f.End) {
+			back := dur
+			if f.End > 0 && res[i].FailBackS != nil {
+				back = f.End + time.Duration(*res[i].FailBackS*float64(time.Second))
+			}
+			if f.End == 0 || t < back {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func pct(sorted []time.Duration, p int) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	k := int(math.Ceil(float64(p)/100*float64(len(sorted)))) - 1
+	k = max(0, min(k, len(sorted)-1))
+	return round(float64(sorted[k]) / float64(time.Millisecond))
+}
+
+// buckets are 100 ms slices of the run, by request start.
+type buckets struct {
+	n        int
+	requests []int
+	errors   []int
+	// affected[f][b]: requests of bucket b whose answer came through fault f.
+	affected map[string][]int
+	// byCluster[c][b]: requests of bucket b answered by cluster c.
+	byCluster map[string][]int
+}
+
+func newBuckets(in runInput, faults []Fault) *buckets {
+	n := int(in.Duration/bucket) + 1
+	b := &buckets{n: n, requests: make([]int, n), errors: make([]int, n), affected: map[string][]int{}, byCluster: map[string][]int{}}
+	for i := range faults {
+		b.affected[faults[i].Name] = make([]int, n)
+	}
+	for i := range in.Requests {
+		r := &in.Requests[i]
+		k := min(int(r.Start/bucket), n-1)
+		b.requests[k]++
+		if IsUserVisibleError(r.Status) {
+			b.errors[k]++
+		}
+		if at := final(r); at != nil {
+			for _, f := range at.Faults {
+				if a := b.affected[f]; a != nil {
+					a[k]++
+				}
+			}
+			if b.byCluster[at.Cluster] == nil {
+				b.byCluster[at.Cluster] = make([]int, n)
+			}
+			b.byCluster[at.Cluster][k]++
+		}
+	}
+	return b
+}
+
+// measureFault computes detection, failover and failback for one fault
+// (definitions in harness/sim/README.md).
+func measureFault(f *Fault, in runInput, b *buckets) FaultResult {
+	res := FaultResult{Name: f.Name}
+	end := in.Duration
+	if f.End > 0 && f.End < end {
+		end = f.End
+	}
+	for _, e := range in.Events {
+		if e.At >= f.Start && e.At < end && (e.Kind == "eject" || e.Kind == "unhealthy" || e.Kind == "eds") {
+			res.DetectS = ptr(secs(e.At - f.Start))
+			res.DetectedBy = e.Kind + " " + e.Host
+			break
+		}
+	}
+	for _, t := range in.Transitions {
+		at := time.Duration(t.AtS * float64(time.Second))
+		if at >= f.Start && at < end && (res.DetectS == nil || secs(at-f.Start) < *res.DetectS) {
+			res.DetectS = ptr(secs(at - f.Start))
+			res.DetectedBy = "filter " + t.From + " -> " + t.To
+			break
+		}
+	}
+	first, last := int(f.Start/bucket), min(int((end-1)/bucket), b.n-1)
+	for k := first; k <= last; k++ {
+		res.Errors += b.errors[k]
+	}
+	aff := b.affected[f.Name]
+	for k := first; k <= last; k++ {
+		stop := min(last, k+int(stableFor/bucket)-1)
+		ok := true
+		for j := k; j <= stop && ok; j++ {
+			ok = b.errors[j] == 0 && aff[j] == 0
+		}
+		if ok {
+			res.FailOverS = ptr(secs(max(0, time.Duration(k)*bucket-f.Start)))
+			break
+		}
+	}
+	if f.End > 0 && f.End < in.Duration {
+		res.FailBackS = failBack(f, in, b)
+	}
+	return res
+}
+
+// failBack: from the fault's end, the first time from which the target's
+// share of answers stays at or above failBackShare of its share before the
+// fault, over every 1-second window of the next stableFor.
+func failBack(f *Fault, in runInput, b *buckets) *float64 {
+	var targets []string
+	for c, reg := range in.Regions {
+		if (f.Target.Cluster == "" || f.Target.Cluster == c) && (f.Target.Region == "" || f.Target.Region == reg) {
+			targets = append(targets, c)
+		}
+	}
+	if f.Kind == Partition {
+		return nil
+	}
+	share := func(from, to int) (float64, int) {
+		from, to = max(0, from), min(to, b.n)
+		req, hit := 0, 0
+		for k := from; k < to; k++ {
+			req += b.requests[k]
+			for _, c := range targets {
+				if bc := b.byCluster[c]; bc != nil {
+					hit += bc[k]
+				}
+			}
+		}
+		if req == 0 {
+			return 0, 0
+		}
+		return float64(hit) / float64(req), req
+	}
+	pre, n := share(int((f.Start-preWindow)/bucket), int(f.Start/bucket))
+	if n == 0 || pre == 0 {
+		return nil
+	}
+	win := int(time.Second / bucket)
+	for k := int(f.End / bucket); k+win <= b.n; k++ {
+		s0, r0 := share(k, k+1)
+		ok := r0 > 0 && s0 >= failBackShare*pre
+		for j := k; j <= k+int((stableFor-time.Second)/bucket) && j+win <= b.n && ok; j++ {
+			s, req := share(j, j+win)
+			ok = req > 0 && s >= failBackShare*pre
+		}
+		if ok {
+			return ptr(secs(max(0, time.Duration(k)*bucket-f.End)))
+		}
+	}
+	return nil
+}
+
+func check(e Expect, run *RunReport) []Expectation {
+	out := []Expectation{}
+	if e.MaxUserVisibleErrors != nil {
+		out = append(out, Expectation{Name: "maxUserVisibleErrors", Limit: float64(*e.MaxUserVisibleErrors), Measured: ptr(float64(run.UserVisibleErrors)), Unit: "requests",
+			OK: run.UserVisibleErrors <= *e.MaxUserVisibleErrors})
+	}
+	worst := func(get func(FaultResult) *float64) (*float64, bool) {
+		var w *float64
+		for _, f := range run.Faults {
+			v := get(f)
+			if v == nil {
+				return nil, false
+			}
+			if w == nil || *v > *w {
+				w = v
+			}
+		}
+		return w, true
+	}
+	for _, d := range []struct {
+		name  string
+		limit *time.Duration
+		get   func(FaultResult) *float64
+	}{
+		{"maxTimeToDetect", e.MaxTimeToDetect, func(f FaultResult) *float64 { return f.DetectS }},
+		{"maxTimeToFailOver", e.MaxTimeToFailOver, func(f FaultResult) *float64 { return f.FailOverS }},
+		{"maxTimeToFailBack", e.MaxTimeToFailBack, func(f FaultResult) *float64 { return f.FailBackS }},
+	} {
+		if d.limit == nil {
+			continue
+		}
+		w, all := worst(d.get)
+		x := Expectation{Name: d.name, Limit: secs(*d.limit), Unit: "s", Measured: w}
+		x.OK = all && (w == nil || *w <= x.Limit)
+		if !all {
+			x.Measured = nil // at least one fault never got there
+		}
+		out = append(out, x)
+	}
+	if e.MaxRetryAmplification != nil {
+		out = append(out, Expectation{Name: "maxRetryAmplification", Limit: *e.MaxRetryAmplification, Measured: ptr(run.PeakRetryAmplification), Unit: "attempts/request (peak second)",
+			OK: run.PeakRetryAmplification <= *e.MaxRetryAmplification})
+	}
+	if e.MaxCrossRegionShare != nil {
+		out = append(out, Expectation{Name: "maxCrossRegionShare", Limit: round(*e.MaxCrossRegionShare), Measured: ptr(run.CrossRegionShare), Unit: "share",
+			OK: run.CrossRegionShare <= *e.MaxCrossRegionShare})
+	}
+	return out
+}
+
+// JSON renders the report with a stable field order, indented, newline-terminated.
+func (r *Report) JSON() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Passed reports whether every run met every expectation.
+func (r *Report) Passed() bool {
+	for _, run := range r.Runs {
+		if !run.Passed {
+			return false
+		}
+	}
+	return true
+}
+
+func fmtS(p *float64) string {
+	if p == nil {
+		return "never"
+	}
+	return fmt.Sprintf("%.1fs", *p)
+}
+
+// Summary is the one-screen text for people: the runs in columns.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  (seed %d, %gs, entry %s)\n", r.Scenario, r.Seed, r.DurationS, r.Entry)
+	for _, f := range r.Faults {
+		end := "no recovery"
+		if f.EndS != nil {
+			end = fmt.Sprintf("until %gs", *f.EndS)
+		}
+		fmt.Fprintf(&b, "  fault %-18s %s %s from %gs %s\n", f.Name, f.Kind, f.Target, f.StartS, end)
+	}
+	b.WriteString("\n")
+	width := 28
+	for _, f := range r.Faults {
+		width = max(width, len(f.Name)+len(" fail over")+1)
+	}
+	row := func(label string, cell func(RunReport) string) {
+		fmt.Fprintf(&b, "  %-*s", width, label)
+		for _, run := range r.Runs {
+			fmt.Fprintf(&b, " %-16s", cell(run))
+		}
+		b.WriteString("\n")
+	}
+	row("", func(run RunReport) string { return run.Name })
+	row("requests", func(run RunReport) string { return fmt.Sprint(run.Requests) })
+	row("user-visible errors", func(run RunReport) string {
+		return fmt.Sprintf("%d (%.2f%%)", run.UserVisibleErrors, 100*run.ErrorRate)
+	})
+	row("retries / amplification", func(run RunReport) string {
+		return fmt.Sprintf("%d / %.2fx", run.Retries, run.RetryAmplification)
+	})
+	row("peak amplification", func(run RunReport) string { return fmt.Sprintf("%.2fx", run.PeakRetryAmplification) })
+	row("latency p50/p90/p99 ms", func(run RunReport) string {
+		return fmt.Sprintf("%.0f/%.0f/%.0f", run.LatencyMs.P50, run.LatencyMs.P90, run.LatencyMs.P99)
+	})
+	row("cross-region while healthy", func(run RunReport) string { return fmt.Sprintf("%.1f%%", 100*run.CrossRegionShare) })
+	if len(r.Runs) > 0 {
+		for i, f := range r.Runs[0].Faults {
+			row(f.Name+" detect", func(run RunReport) string { return fmtS(run.Faults[i].DetectS) })
+			row(f.Name+" fail over", func(run RunReport) string { return fmtS(run.Faults[i].FailOverS) })
+			row(f.Name+" fail back", func(run RunReport) string { return fmtS(run.Faults[i].FailBackS) })
+		}
+	}
+	for _, run := range r.Runs {
+		fmt.Fprintf(&b, "\n%s: errors by cause\n", run.Name)
+		if len(run.Errors) == 0 {
+			b.WriteString("  none\n")
+		}
+		for i, e := range run.Errors {
+			if i == 5 {
+				fmt.Fprintf(&b, "  ... %d more causes in the JSON report\n", len(run.Errors)-5)
+				break
+			}
+			flags := e.Flags
+			if flags == "" {
+				flags = "-"
+			}
+			fmt.Fprintf(&b, "  %6d  %3d %-8s %s\n", e.Count, e.Status, flags, e.Cause)
+		}
+		fmt.Fprintf(&b, "%s: traffic share per second (%s)\n", run.Name, strings.Join(run.Clusters, " / "))
+		b.WriteString(shareLine(run))
+		for _, x := range run.Expectations {
+			verdict := "ok"
+			if !x.OK {
+				verdict = "FAILED"
+			}
+			fmt.Fprintf(&b, "  expect %-22s <= %g %s: measured %s  %s\n", x.Name, x.Limit, x.Unit, fmtMeasured(x.Measured), verdict)
+		}
+	}
+	return b.String()
+}
+
+func fmtMeasured(p *float64) string {
+	if p == nil {
+		return "never"
+	}
+	return fmt.Sprint(*p)
+}
+
+// shareLine prints the share timeline compactly: one row per run of
+// seconds with the same rounded shares.
+func shareLine(run RunReport) string {
+	var b strings.Builder
+	start := 0
+	key := func(s Second) string {
+		parts := make([]string, len(s.Share))
+		for i, x := range s.Share {
+			parts[i] = fmt.Sprintf("%3.0f%%", 100*x)
+		}
+		return strings.Join(parts, " ") + fmt.Sprintf("  errors %d/s", s.Errors)
+	}
+	lines := 0
+	for i := 1; i <= len(run.Seconds); i++ {
+		if i < len(run.Seconds) && key(run.Seconds[i]) == key(run.Seconds[start]) {
+			continue
+		}
+		if lines < 12 {
+			fmt.Fprintf(&b, "  %10s %s\n", fmt.Sprintf("%ds-%ds", start, i), key(run.Seconds[start]))
+		}
+		lines++
+		start = i
+	}
+	if lines > 12 {
+		fmt.Fprintf(&b, "  ... %d more rows in the JSON report\n", lines-12)
+	}
+	return b.String()
+}
+
+// faultReports describes the fault timeline for the report.
+func faultReports(faults []Fault) []FaultReport {
+	out := []FaultReport{}
+	for _, f := range faults {
+		fr := FaultReport{Name: f.Name, Kind: f.Kind, Target: f.Target.String(), StartS: secs(f.Start)}
+		if f.End > 0 {
+			fr.EndS = ptr(secs(f.End))
+		}
+		out = append(out, fr)
+	}
+	return out
+}
+
+// String is the target as people read it ("cluster-1 reviews/v2 50%").
+func (t Target) String() string {
+	var parts []string
+	switch {
+	case len(t.Regions) == 2:
+		parts = append(parts, "regions "+t.Regions[0]+" | "+t.Regions[1])
+	case t.Cluster != "":
+		parts = append(parts, t.Cluster)
+	case t.Region != "":
+		parts = append(parts, "region "+t.Region)
+	}
+	if t.Gateway != "" {
+		parts = append(parts, t.Gateway+" gateway")
+	}
+	if t.Service != "" || t.Subset != "" {
+		s := t.Service
+		if t.Subset != "" {
+			s += "/" + t.Subset
+		}
+		parts = append(parts, s)
+	}
+	if t.Share > 0 && t.Share < 1 {
+		parts = append(parts, fmt.Sprintf("%g%% of endpoints", 100*t.Share))
+	}
+	return strings.Join(parts, " ")
+}
