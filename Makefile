@@ -6,7 +6,7 @@ GO      ?= go
 BIN     := bin/detour
 EXAMPLE ?= examples/bookinfo
 
-.PHONY: help build test demo check schemas bench policy
+.PHONY: help build test demo check schemas bench policy plugins
 .DEFAULT_GOAL := help
 
 help: ## list targets
@@ -53,3 +53,7 @@ policy: build ## check the default example and its compiled output against the R
 
 bench: ## run the benchmarks listed in BENCHMARKS.md
 	$(GO) test -timeout 60m -run '^$$' -bench . -benchmem ./...
+
+plugins: ## build the Wasm filter module into build/plugins/
+	@mkdir -p build/plugins
+	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath -o build/plugins/detour-filters.wasm ./plugins/filters

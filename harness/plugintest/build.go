@@ -42,6 +42,12 @@ func goCommand() string {
 // directory named by their content, so test binaries running side by side
 // share files instead of each leaving its own copy behind.
 func Build(name string) (string, error) {
+	return BuildPackage(name, "./harness/testdata/"+name)
+}
+
+// BuildPackage is Build for any main package of the module (pkg relative
+// to the module root, e.g. ./plugins/filters); name names the .wasm file.
+func BuildPackage(name, pkg string) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if p, ok := built[name]; ok {
@@ -57,7 +63,7 @@ func Build(name string) (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, name+".wasm")
-	cmd := exec.Command(goCommand(), "build", "-buildmode=c-shared", "-o", out, "./harness/testdata/"+name)
+	cmd := exec.Command(goCommand(), "build", "-buildmode=c-shared", "-o", out, pkg)
 	cmd.Dir = repoRoot()
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -82,6 +88,19 @@ func Build(name string) (string, error) {
 // benchmarks).
 func MustRead(name string) []byte {
 	p, err := Build(name)
+	if err != nil {
+		panic(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// MustReadPackage is MustRead for BuildPackage.
+func MustReadPackage(name, pkg string) []byte {
+	p, err := BuildPackage(name, pkg)
 	if err != nil {
 		panic(err)
 	}

@@ -116,8 +116,8 @@ func (vm *VM) mapFor(c *contextState, t MapType, write bool) *Headers {
 
 // mutated clears the route cache after a request header change: automatic
 // for ABI <= 0.2.1, which is every module this host accepts.
-func mutated(c *contextState, t MapType) {
-	if t == MapRequestHeaders && c.stream != nil && c.stream.cb != nil {
+func mutated(vm *VM, c *contextState, t MapType) {
+	if t == MapRequestHeaders && c.stream != nil && c.stream.cb != nil && !vm.cfg.Compat.ExplicitRouteRefresh {
 		c.stream.cb.ClearRouteCache()
 	}
 }
@@ -279,7 +279,7 @@ func buildEnv() []hostFn {
 				return StatusBadArgument
 			}
 			h.Replace(decodePairs(vm.bytes(s[1], s[2])))
-			mutated(c, t)
+			mutated(vm, c, t)
 			return StatusOK
 		}),
 		env("proxy_get_header_map_size", 2, func(vm *VM, c *contextState, s []uint64) Status {
@@ -540,7 +540,7 @@ func mutateMap(change func(h *Headers, vm *VM, s []uint64)) func(vm *VM, c *cont
 			return StatusBadArgument
 		}
 		change(h, vm, s)
-		mutated(c, t)
+		mutated(vm, c, t)
 		return StatusOK
 	}
 }

@@ -23,6 +23,11 @@ type Compat struct {
 	// LegacyAttributes serves the pre-1.33 top-level names (cluster_name,
 	// route_name, node, ...) that 1.33 removed.
 	LegacyAttributes bool
+	// ExplicitRouteRefresh is Envoy 1.33+ for a module whose ABI is above
+	// 0.2.1 (envoy PR #36671): a request header change no longer clears the
+	// route cache; only the clear_route_cache foreign function does. The
+	// default is the automatic refresh (every Envoy for ABI <= 0.2.1).
+	ExplicitRouteRefresh bool
 }
 
 // VMConfig describes one VM (one per simulated worker).

@@ -34,6 +34,9 @@ const (
 	PluginOutlier = "detour-outlier"
 	PluginRouter  = "detour-router"
 	PluginRetry   = "detour-retry"
+	// PluginCombined runs all three filters in one HTTP context (measured
+	// against three root IDs in RATIONALE.md; the compiler emits the three).
+	PluginCombined = "detour"
 )
 
 // Failover modes, as in the intent.
@@ -104,6 +107,15 @@ type Detection struct {
 	IntervalMs           uint32 `json:"intervalMs"`
 	BaseEjectionMs       uint32 `json:"baseEjectionMs"`
 	MaxEjectionPercent   uint32 `json:"maxEjectionPercent"`
+	// MaxEjectionMs caps base × times-ejected; 0 means 10 × base (Envoy's
+	// default max_ejection_time ratio).
+	MaxEjectionMs uint32 `json:"maxEjectionMs,omitempty"`
+	// ProbePath is the path the outlier filter probes an ejected target on
+	// once its ejection time is over; empty means "/".
+	ProbePath string `json:"probePath,omitempty"`
+	// ProbeStatus is the status a probe must answer to un-eject; 0 means any
+	// status below 500.
+	ProbeStatus uint32 `json:"probeStatus,omitempty"`
 }
 
 // Retry is the retry filter's cross-cluster retry and its budget.
@@ -115,6 +127,35 @@ type Retry struct {
 	// BudgetPercent caps retries to this percent of active requests (0 = no budget).
 	BudgetPercent        float64 `json:"budgetPercent,omitempty"`
 	BudgetMinConcurrency uint32  `json:"budgetMinConcurrency,omitempty"`
+	// MaxBodyBytes is the largest request body the retry filter buffers to
+	// re-send; a larger body is not retried. 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes uint32 `json:"maxBodyBytes,omitempty"`
+}
+
+// DefaultMaxBodyBytes is Retry.MaxBodyBytes when the configuration leaves it 0.
+const DefaultMaxBodyBytes = 64 << 10
+
+// SubsetPrefix makes a target's DestinationRule subset name: the compiler
+// emits one subset per target cluster, named SubsetPrefix + cluster.
+const SubsetPrefix = "cluster-"
+
+// ClusterName is the Envoy cluster Istio builds for a target's subset,
+// outbound|PORT|SUBSET|FQDN, the name http_call needs.
+func (c *Config) ClusterName(target string) string {
+	return "outbound|" + itoa(c.Service.Port) + "|" + SubsetPrefix + target + "|" + c.Service.Host
+}
+
+func itoa(u uint32) string {
+	var b [10]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 {
+			return string(b[i:])
+		}
+	}
 }
 
 // Failback is how the router returns traffic to a recovered cluster.
@@ -180,6 +221,15 @@ func (c Config) Validate() error {
 	}
 	if c.Detection.MaxEjectionPercent > 100 {
 		return fmt.Errorf("plugin config: detection.maxEjectionPercent: %d exceeds 100", c.Detection.MaxEjectionPercent)
+	}
+	if p := c.Detection.ProbePath; p != "" && p[0] != '/' {
+		return fmt.Errorf("plugin config: detection.probePath: %q must start with /", p)
+	}
+	if s := c.Detection.ProbeStatus; s != 0 && (s < 100 || s > 599) {
+		return fmt.Errorf("plugin config: detection.probeStatus: %d is not an HTTP status", s)
+	}
+	if m := c.Detection.MaxEjectionMs; m != 0 && m < c.Detection.BaseEjectionMs {
+		return fmt.Errorf("plugin config: detection.maxEjectionMs: %d is below baseEjectionMs %d", m, c.Detection.BaseEjectionMs)
 	}
 	if c.Retry.BudgetPercent < 0 || c.Retry.BudgetPercent > 100 {
 		return fmt.Errorf("plugin config: retry.budgetPercent: %g is not within 0..100", c.Retry.BudgetPercent)

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+
+	"github.com/detour-mesh/detour/plugins/config"
+	"github.com/detour-mesh/detour/plugins/outlier"
+	"github.com/detour-mesh/detour/plugins/retry"
+	"github.com/detour-mesh/detour/plugins/router"
+)
+
+// Shared-data keys (per service host, so several services in one VM never
+// collide): one record per target, one for the service, one for the retry
+// budget.
+func targetKey(host, cluster string) string { return "detour/v1/" + host + "/t/" + cluster }
+func serviceKey(host string) string         { return "detour/v1/" + host + "/svc" }
+func budgetKey(host string) string          { return "detour/v1/" + host + "/budget" }
+
+type targetMetrics struct {
+	ejected   proxywasm.MetricGauge
+	ejections proxywasm.MetricCounter
+	probes    proxywasm.MetricCounter
+	probeFail proxywasm.MetricCounter
+	requests  proxywasm.MetricCounter
+	ramp      proxywasm.MetricGauge
+}
+
+type metrics struct {
+	state           proxywasm.MetricGauge
+	transitions     [len(outlier.States)]proxywasm.MetricCounter
+	targets         []targetMetrics
+	retries         proxywasm.MetricCounter
+	retrySuccess    proxywasm.MetricCounter
+	retryFailure    proxywasm.MetricCounter
+	budgetExhausted proxywasm.MetricCounter
+	bodyTooLarge    proxywasm.MetricCounter
+	stripped        proxywasm.MetricCounter
+	errors          proxywasm.MetricCounter
+}
+
+// service is one plugin's view of its service: configuration, cores,
+// keys, metrics and the VM-local cache of the shared health.
+type service struct {
+	cfg     config.Config
+	det     outlier.Settings
+	rt      *router.Router
+	pol     retry.Policy
+	byName  map[string]int // target cluster, and its Envoy cluster name, to index
+	tkeys   []string
+	skey    string
+	bkey    string
+	cluster []string // Envoy cluster names per target
+	m       metrics
+
+	// Cache of the shared health, re-read when the service record's Gen moves.
+	gen    uint64
+	genOK  bool
+	health []router.Health
+	recs   []outlier.Record
+	buf    [outlier.RecordSize]byte
+	sbuf   [outlier.ServiceRecordSize]byte
+	bbuf   [retry.BudgetSize]byte
+}
+
+func newService(data []byte) (*service, error) {
+	cfg, err := config.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Targets) > router.MaxTargets {
+		return nil, fmt.Errorf("plugin config: targets: %d targets, at most %d are supported", len(cfg.Targets), router.MaxTargets)
+	}
+	pol, err := retry.NewPolicy(cfg.Retry)
+	if err != nil {
+		return nil, err
+	}
+	n := len(cfg.Targets)
+	s := &service{
+		cfg: cfg, det: outlier.NewSettings(cfg.Detection), rt: router.New(&cfg), pol: pol,
+		byName: map[string]int{}, tkeys: make([]string, n), cluster: make([]string, n),
+		skey: serviceKey(cfg.Service.Host), bkey: budgetKey(cfg.Service.Host),
+		health: make([]router.Health, n), recs: make([]outlier.Record, n),
+	}
+	prefix := "detour." + cfg.Service.Host + "."
+	s.m.state = proxywasm.DefineGaugeMetric(prefix + "state")
+	for i, st := range outlier.States {
+		s.m.transitions[i] = proxywasm.DefineCounterMetric(prefix + "transitions." + st.String())
+	}
+	for i, t := range cfg.Targets {
+		s.tkeys[i] = targetKey(cfg.Service.Host, t.Cluster)
+		s.cluster[i] = cfg.ClusterName(t.Cluster)
+		s.byName[t.Cluster] = i
+		s.byName[s.cluster[i]] = i
+		tp := prefix + "target." + t.Cluster + "."
+		s.m.targets = append(s.m.targets, targetMetrics{
+			ejected: proxywasm.DefineGaugeMetric(tp + "ejected"), ejections: proxywasm.DefineCounterMetric(tp + "ejections"),
+			probes: proxywasm.DefineCounterMetric(tp + "probes"), probeFail: proxywasm.DefineCounterMetric(tp + "probe_failures"),
+			requests: proxywasm.DefineCounterMetric(tp + "requests"), ramp: proxywasm.DefineGaugeMetric(tp + "ramp"),
+		})
+	}
+	s.m.retries = proxywasm.DefineCounterMetric(prefix + "retry.attempts")
+	s.m.retrySuccess = proxywasm.DefineCounterMetric(prefix + "retry.success")
+	s.m.retryFailure = proxywasm.DefineCounterMetric(prefix + "retry.failure")
+	s.m.budgetExhausted = proxywasm.DefineCounterMetric(prefix + "retry.budget_exhausted")
+	s.m.bodyTooLarge = proxywasm.DefineCounterMetric(prefix + "retry.body_too_large")
+	s.m.stripped = proxywasm.DefineCounterMetric(prefix + "router.stripped_headers")
+	s.m.errors = proxywasm.DefineCounterMetric(prefix + "internal_errors")
+	return s, nil
+}
+
+// matches reports whether a request authority addresses the service.
+func (s *service) matches(authority string) bool {
+	h := hostOnly(authority)
+	if h == s.cfg.Service.Host {
+		return true
+	}
+	for _, a := range s.cfg.Service.Authorities {
+		if h == a {
+			return true
+		}
+	}
+	return false
+}
+
+// targetOf maps an Envoy cluster name (outbound|PORT|SUBSET|FQDN) or a
+// target name to the target index.
+func (s *service) targetOf(cluster string) (int, bool) {
+	i, ok := s.byName[cluster]
+	return i, ok
+}
+
+// refresh brings the cached health up to date: one shared-data read per
+// call, all targets only when an ejection changed since the last read.
+func (s *service) refresh() error {
+	b, _, err := proxywasm.GetSharedData(s.skey)
+	var sr outlier.ServiceRecord
+	if err == nil {
+		sr.Decode(b)
+	}
+	if s.genOK && sr.Gen == s.gen {
+		return nil
+	}
+	for i, k := range s.tkeys {
+		b, _, err := proxywasm.GetSharedData(k)
+		if err == nil {
+			s.recs[i].Decode(b)
+		} else {
+			s.recs[i] = outlier.Record{}
+		}
+		s.health[i] = router.Health{Out: s.recs[i].Ejected, RecoveredAt: s.recs[i].RecoveredAt}
+	}
+	s.gen, s.genOK = sr.Gen, true
+	return nil
+}
+
+// observe counts one outcome for target i and ejects it when a detector
+// fires and the max-ejection share allows. It reports whether the target
+// started failing (for the state machine) or was ejected.
+func (s *service) observe(p *plugin, i int, o outlier.Outcome, now int64) error {
+	if o == outlier.Ignored {
+		return nil
+	}
+	var hit outlier.Detector
+	var rec outlier.Record
+	wasFailing := false
+	err := update(s.tkeys[i], func(old []byte) []byte {
+		rec.Decode(old)
+		if rec.Ejected {
+			hit = outlier.None
+			return nil
+		}
+		if o == outlier.Success && rec.Cons5xx == 0 && rec.ConsGateway == 0 && rec.ConsLocal == 0 && s.det.FailurePercentage == 0 && rec.WinFail == 0 {
+			hit = outlier.None
+			return nil // nothing to count: save the write
+		}
+		wasFailing = rec.Failing()
+		hit = s.det.Observe(&rec, o, now)
+		return rec.Encode(s.buf[:])
+	})
+	if err != nil {
+		return err
+	}
+	if hit != outlier.None {
+		return s.eject(p, i, hit, now)
+	}
+	if !wasFailing && rec.Failing() {
+		return s.evaluate(p, now, fmt.Sprintf("detector=%s target=%s count=%d", o, s.cfg.Targets[i].Cluster, rec.Count(detectorFor(o))))
+	}
+	return nil
+}
+
+func detectorFor(o outlier.Outcome) outlier.Detector {
+	switch o {
+	case outlier.LocalOrigin:
+		return outlier.ConsecutiveLocalOrigin
+	case outlier.Gateway:
+		return outlier.ConsecutiveGateway
+	}
+	return outlier.Consecutive5xx
+}
+
+// ejectedCount reads how many targets are ejected now.
+func (s *service) ejectedCount() int {
+	n := 0
+	var r outlier.Record
+	for _, k := range s.tkeys {
+		if b, _, err := proxywasm.GetSharedData(k); err == nil {
+			r.Decode(b)
+			if r.Ejected {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func (s *service) eject(p *plugin, i int, det outlier.Detector, now int64) error {
+	if !s.det.AllowEject(s.ejectedCount(), len(s.tkeys)) {
+		proxywasm.LogWarnf("detour: %s: %s would eject %s but the max ejection share (%d%%) is reached", s.cfg.Service.Host, det, s.cfg.Targets[i].Cluster, s.det.MaxEjectionPercent)
+		return nil
+	}
+	var rec outlier.Record
+	var count uint32
+	done := false
+	err := update(s.tkeys[i], func(old []byte) []byte {
+		rec.Decode(old)
+		if rec.Ejected {
+			done = false
+			return nil // another worker ejected it first
+		}
+		count = rec.Count(det)
+		s.det.Eject(&rec, now)
+		done = true
+		return rec.Encode(s.buf[:])
+	})
+	if err != nil || !done {
+		return err
+	}
+	s.m.targets[i].ejections.Increment(1)
+	setGauge(s.m.targets[i].ejected, 1)
+	proxywasm.LogWarnf("detour: %s: ejected %s for %dms (detector=%s count=%d times=%d)", s.cfg.Service.Host, s.cfg.Targets[i].Cluster, s.det.EjectionMs(&rec), det, count, rec.Times)
+	if err := s.bumpGen(); err != nil {
+		return err
+	}
+	return s.evaluate(p, now, fmt.Sprintf("detector=%s target=%s count=%d", det, s.cfg.Targets[i].Cluster, count))
+}
+
+// bumpGen tells every VM to re-read the targets.
+func (s *service) bumpGen() error {
+	var sr outlier.ServiceRecord
+	return update(s.skey, func(old []byte) []byte {
+		sr.Decode(old)
+		sr.Gen++
+		return sr.Encode(s.sbuf[:])
+	})
+}
+
+// view reads every target and summarises it for the state machine.
+func (s *service) view(now int64) outlier.View {
+	var v outlier.View
+	var r outlier.Record
+	for i, k := range s.tkeys {
+		r = outlier.Record{}
+		if b, _, err := proxywasm.GetSharedData(k); err == nil {
+			r.Decode(b)
+		}
+		h := router.Health{Out: r.Ejected, RecoveredAt: r.RecoveredAt}
+		switch {
+		case r.Ejected && s.rt.Preferred(i):
+			v.PreferredOut = true
+		case r.Ejected:
+			v.AnyOut = true
+		case s.rt.Ramping(h, now) && s.rt.Preferred(i):
+			v.Ramping = true
+		}
+		if r.Failing() {
+			v.AnyFailing = true
+		}
+	}
+	return v
+}
+
+// evaluate moves the service's state machine to what the targets call
+// for; the VM that wins the compare-and-swap logs the transition with its
+// trigger and counts it.
+func (s *service) evaluate(p *plugin, now int64, trigger string) error {
+	next := outlier.Next(s.view(now))
+	var sr outlier.ServiceRecord
+	var from outlier.State
+	changed := false
+	err := update(s.skey, func(old []byte) []byte {
+		sr.Decode(old)
+		changed = sr.State != next
+		if !changed {
+			return nil
+		}
+		from = sr.State
+		sr.State, sr.Since = next, now
+		return sr.Encode(s.sbuf[:])
+	})
+	if err != nil || !changed {
+		return err
+	}
+	setGauge(s.m.state, int64(next))
+	s.m.transitions[next].Increment(1)
+	proxywasm.LogWarnf("detour: %s: %s -> %s (%s)", s.cfg.Service.Host, from, next, trigger)
+	return nil
+}
+
+// tick (outlier root only): decay backoffs, probe ejected targets whose
+// time is over, advance the state machine (ramps end on time), export gauges.
+func (s *service) tick(p *plugin, now int64) error {
+	for i := range s.tkeys {
+		var rec outlier.Record
+		probe := false
+		timeout := int64(s.cfg.Retry.PerTryTimeoutMs)
+		if timeout == 0 {
+			timeout = 5000
+		}
+		err := update(s.tkeys[i], func(old []byte) []byte {
+			rec.Decode(old)
+			probe = false
+			switch {
+			case s.det.ProbeDue(&rec, now):
+				rec.ClaimProbe(now + timeout + 1000)
+				probe = true
+			case s.det.Decay(&rec, now):
+			default:
+				return nil
+			}
+			return rec.Encode(s.buf[:])
+		})
+		if err != nil {
+			return err
+		}
+		if rec.Ejected {
+			setGauge(s.m.targets[i].ejected, 1)
+		} else {
+			setGauge(s.m.targets[i].ejected, 0)
+		}
+		setGauge(s.m.targets[i].ramp, int64(s.rt.RampShare(router.Health{Out: rec.Ejected, RecoveredAt: rec.RecoveredAt}, now)))
+		if probe {
+			s.probe(p, i, uint32(timeout))
+		}
+	}
+	return s.evaluate(p, now, "trigger=tick")
+}
+
+func (s *service) probe(p *plugin, i int, timeout uint32) {
+	path := s.cfg.Detection.ProbePath
+	if path == "" {
+		path = "/"
+	}
+	hdrs := [][2]string{{":method", "GET"}, {":path", path}, {":authority", s.cfg.Service.Host}, {":scheme", "http"}, {"user-agent", "detour-probe"}}
+	s.m.targets[i].probes.Increment(1)
+	_, err := proxywasm.DispatchHttpCall(s.cluster[i], hdrs, nil, nil, timeout, func(numHeaders, _, _ int) {
+		defer p.failOpen()
+		status := 0
+		if numHeaders > 0 {
+			if hs, err := proxywasm.GetHttpCallResponseHeaders(); err == nil {
+				for _, kv := range hs {
+					if kv[0] == ":status" {
+						status, _ = strconv.Atoi(kv[1])
+					}
+				}
+			}
+		}
+		s.probeResult(p, i, status, nowMs())
+	})
+	if err != nil {
+		proxywasm.LogWarnf("detour: %s: probe of %s not sent: %v", s.cfg.Service.Host, s.cfg.Targets[i].Cluster, err)
+		s.probeResult(p, i, 0, nowMs())
+	}
+}
+
+func (s *service) probeResult(p *plugin, i int, status int, now int64) {
+	want := int(s.cfg.Detection.ProbeStatus)
+	ok := status != 0 && (want == 0 && status < 500 || status == want)
+	var rec outlier.Record
+	changed := false
+	err := update(s.tkeys[i], func(old []byte) []byte {
+		rec.Decode(old)
+		changed = false
+		if !rec.Ejected {
+			return nil
+		}
+		changed = true
+		if ok {
+			s.det.Uneject(&rec, now)
+		} else {
+			s.det.Eject(&rec, now)
+		}
+		return rec.Encode(s.buf[:])
+	})
+	if err != nil {
+		p.internalError(err)
+		return
+	}
+	if !changed {
+		return
+	}
+	name := s.cfg.Targets[i].Cluster
+	if ok {
+		setGauge(s.m.targets[i].ejected, 0)
+		proxywasm.LogWarnf("detour: %s: probe of %s answered %d: back in service, hold-down %dms then ramp %v", s.cfg.Service.Host, name, status, s.cfg.Failback.HoldDownMs, s.cfg.Failback.Ramp)
+	} else {
+		s.m.targets[i].probeFail.Increment(1)
+		proxywasm.LogWarnf("detour: %s: probe of %s answered %d: ejected again for %dms (times=%d)", s.cfg.Service.Host, name, status, s.det.EjectionMs(&rec), rec.Times)
+	}
+	if err := s.bumpGen(); err != nil {
+		p.internalError(err)
+		return
+	}
+	trigger := fmt.Sprintf("detector=probe target=%s status=%d", name, status)
+	if err := s.evaluate(p, now, trigger); err != nil {
+		p.internalError(err)
+	}
+}

@@ -1,0 +1,465 @@
+package main
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/detour-mesh/detour/plugins/outlier"
+	"github.com/detour-mesh/detour/plugins/retry"
+)
+
+// --- router -------------------------------------------------------------------
+
+type routerStream struct {
+	types.DefaultHttpContext
+	p *plugin
+}
+
+func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
+	a = types.ActionContinue
+	defer r.p.failOpen()
+	s := r.p.svc
+	h := &s.cfg.Headers
+	// A client never steers routing: drop every control header it sent,
+	// before anything else and whatever the destination. In the mesh
+	// (local set) the cell header comes from the Detour hop before and is
+	// honoured; at the edge it is a client's.
+	cell := ""
+	if v, err := proxywasm.GetHttpRequestHeader(h.Cluster); err == nil {
+		_ = v
+		s.m.stripped.Increment(1)
+		if err := proxywasm.RemoveHttpRequestHeader(h.Cluster); err != nil {
+			r.p.internalError(err)
+			return
+		}
+	}
+	if v, err := proxywasm.GetHttpRequestHeader(h.Cell); err == nil {
+		if s.cfg.Local != "" {
+			cell = v
+		} else {
+			s.m.stripped.Increment(1)
+			if err := proxywasm.RemoveHttpRequestHeader(h.Cell); err != nil {
+				r.p.internalError(err)
+				return
+			}
+		}
+	}
+	auth, err := proxywasm.GetHttpRequestHeader(":authority")
+	if err != nil || !s.matches(auth) {
+		return
+	}
+	if err := s.refresh(); err != nil {
+		r.p.internalError(err)
+		return
+	}
+	now := nowMs()
+	var exclude uint64
+	if cell != "" {
+		exclude = s.outsideRegion(cell)
+	}
+	i := s.rt.Pick(s.health, now, r.p.random(), exclude)
+	if i < 0 && exclude != 0 {
+		i = s.rt.Pick(s.health, now, r.p.random(), 0)
+	}
+	if i < 0 {
+		return
+	}
+	t := &s.cfg.Targets[i]
+	if err := proxywasm.ReplaceHttpRequestHeader(h.Cluster, t.Cluster); err != nil {
+		r.p.internalError(err)
+		return
+	}
+	if cell == "" && !s.rt.Preferred(i) || s.health[i].Out {
+		// Failed over: later hops stay in the region this request went to.
+		if err := proxywasm.ReplaceHttpRequestHeader(h.Cell, t.Region); err != nil {
+			r.p.internalError(err)
+			return
+		}
+	}
+	s.m.targets[i].requests.Increment(1)
+	// Envoy 1.33+ re-selects the route only when asked (envoy PR #36671);
+	// older Envoy did on any header change and has no such function.
+	if _, err := proxywasm.CallForeignFunction("clear_route_cache", nil); err != nil && err != types.ErrorStatusNotFound {
+		r.p.internalError(err)
+	}
+	return
+}
+
+// outsideRegion is the mask of targets not in region (the cell a request
+// was failed over to), or 0 when no target is in it.
+func (s *service) outsideRegion(region string) uint64 {
+	var m uint64
+	in := false
+	for i, t := range s.cfg.Targets {
+		if t.Region != region {
+			m |= 1 << uint(i)
+		} else {
+			in = true
+		}
+	}
+	if !in {
+		return 0
+	}
+	return m
+}
+
+// --- outlier ------------------------------------------------------------------
+
+type outlierStream struct {
+	types.DefaultHttpContext
+	p        *plugin
+	observed bool
+}
+
+// upstreamTarget is the target the router sent the request to, from
+// xds.cluster_name; false when it is not one of the service's targets.
+func (s *service) upstreamTarget() (int, bool) {
+	b, err := proxywasm.GetProperty([]string{"xds", "cluster_name"})
+	if err != nil {
+		return 0, false
+	}
+	return s.targetOf(string(b))
+}
+
+// lastResponse hands the response facts the outlier filter read to the
+// retry filter of the same stream: Envoy runs a stream's encoder filters
+// one after the other on one worker thread, and the compiled priorities put
+// the outlier filter right before the retry filter, so the retry filter
+// reads them instead of asking the host again. It clears them on use and
+// asks the host when they are not there.
+var lastResponse struct {
+	valid       bool
+	host        string
+	code, flags int64
+	target      int
+	targetOK    bool
+}
+
+func (o *outlierStream) observe(reset bool) {
+	if o.observed {
+		return
+	}
+	s := o.p.svc
+	i, ok := s.upstreamTarget()
+	code, _ := propertyInt("response", "code")
+	var flags int64
+	if code == 0 || code >= 500 {
+		// Only failures need the flags (local-origin, overflow).
+		flags, _ = propertyInt("response", "flags")
+	}
+	if !reset {
+		lastResponse.valid, lastResponse.host, lastResponse.code, lastResponse.flags = true, s.cfg.Service.Host, code, flags
+		lastResponse.target, lastResponse.targetOK = i, ok
+	}
+	if !ok {
+		return
+	}
+	o.observed = true
+	oc := outlier.Classify(int(code), uint64(flags), reset)
+	if err := s.observe(o.p, i, oc, nowMs()); err != nil {
+		o.p.internalError(err)
+	}
+}
+
+func (o *outlierStream) OnHttpResponseHeaders(int, bool) types.Action {
+	defer o.p.failOpen()
+	o.observe(false)
+	return types.ActionContinue
+}
+
+func (o *outlierStream) OnHttpStreamDone() {
+	defer o.p.failOpen()
+	// A stream reset before response headers: the upstream never answered.
+	if !o.observed {
+		_, hasCode := propertyInt("response", "code")
+		o.observe(!hasCode)
+	}
+}
+
+// --- retry --------------------------------------------------------------------
+
+type retryStream struct {
+	types.DefaultHttpContext
+	p       *plugin
+	id      uint32
+	watched bool // counted in the budget's active requests
+	headers [][2]string
+	body    []byte
+	tooBig  bool
+	tried   uint64
+	tries   uint32
+	cur     int // target of the attempt in flight
+	slot    bool
+}
+
+func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
+	a = types.ActionContinue
+	defer r.p.failOpen()
+	s := r.p.svc
+	if s.pol.Attempts == 0 {
+		return
+	}
+	auth, err := proxywasm.GetHttpRequestHeader(":authority")
+	if err != nil || !s.matches(auth) {
+		return
+	}
+	m, err := proxywasm.GetHttpRequestHeader(":method")
+	if err != nil || !s.pol.MethodAllowed(m) {
+		return
+	}
+	// The headers themselves are read only for a retry, from the
+	// request.headers attribute, which outlives the request phase.
+	r.cur = -1
+	if err := s.budget(func(b *budgetOp) { b.Start() }); err != nil {
+		r.p.internalError(err)
+		return
+	}
+	r.watched = true
+	return
+}
+
+func (r *retryStream) OnHttpRequestBody(size int, eos bool) types.Action {
+	defer r.p.failOpen()
+	if !r.watched || r.tooBig || size == 0 {
+		return types.ActionContinue
+	}
+	if uint64(len(r.body))+uint64(size) > uint64(r.p.svc.pol.MaxBody) {
+		r.tooBig, r.body = true, nil
+		r.p.svc.m.bodyTooLarge.Increment(1)
+		return types.ActionContinue
+	}
+	b, err := proxywasm.GetHttpRequestBody(0, size)
+	if err != nil {
+		r.p.internalError(err)
+		r.tooBig = true
+		return types.ActionContinue
+	}
+	r.body = append(r.body, b...)
+	return types.ActionContinue
+}
+
+func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
+	a = types.ActionContinue
+	defer r.p.failOpen()
+	last := lastResponse
+	lastResponse.valid = false
+	if !r.watched || r.tooBig {
+		return
+	}
+	s := r.p.svc
+	if !last.valid || last.host != s.cfg.Service.Host {
+		last.code, _ = propertyInt("response", "code")
+		last.flags = 0
+		if last.code == 0 || last.code >= 500 {
+			last.flags, _ = propertyInt("response", "flags")
+		}
+		last.target, last.targetOK = s.upstreamTarget()
+	}
+	if !s.pol.Retriable(int(last.code), uint64(last.flags), false) {
+		return
+	}
+	if last.targetOK {
+		r.cur = last.target
+	}
+	if r.retry() {
+		return types.ActionPause
+	}
+	return
+}
+
+// retry sends the next attempt; false when none is sent (no target left,
+// attempts or budget spent), in which case the current response passes.
+func (r *retryStream) retry() bool {
+	s := r.p.svc
+	if r.cur >= 0 {
+		r.tried |= 1 << uint(r.cur)
+	}
+	if r.tries >= s.pol.Attempts {
+		return false
+	}
+	if err := s.refresh(); err != nil {
+		r.p.internalError(err)
+		return false
+	}
+	next := s.rt.Next(s.health, nowMs(), r.p.random(), r.tried)
+	if next < 0 {
+		return false
+	}
+	got := false
+	if err := s.budget(func(b *budgetOp) { got = s.pol.TryAcquire(&b.Budget) }); err != nil {
+		r.p.internalError(err)
+		return false
+	}
+	if !got {
+		s.m.budgetExhausted.Increment(1)
+		return false
+	}
+	r.slot = true
+	if r.headers == nil {
+		hs, err := proxywasm.GetPropertyMap([]string{"request", "headers"})
+		if err != nil || len(hs) == 0 {
+			r.release()
+			if err == nil {
+				err = errors.New("request.headers is empty")
+			}
+			r.p.internalError(err)
+			return false
+		}
+		r.headers = hs
+	}
+	r.tries++
+	r.cur = next
+	hs := make([][2]string, 0, len(r.headers))
+	for _, kv := range r.headers {
+		if kv[0] == s.cfg.Headers.Cluster || kv[0] == "content-length" && len(r.body) == 0 {
+			continue
+		}
+		hs = append(hs, kv)
+	}
+	hs = append(hs, [2]string{s.cfg.Headers.Cluster, s.cfg.Targets[next].Cluster})
+	s.m.retries.Increment(1)
+	_, err := proxywasm.DispatchHttpCall(s.cluster[next], hs, r.body, nil, s.pol.PerTryTimeout, r.answered)
+	if err != nil {
+		r.release()
+		r.p.internalError(err)
+		return false
+	}
+	return true
+}
+
+func (r *retryStream) release() {
+	if !r.slot {
+		return
+	}
+	r.slot = false
+	if err := r.p.svc.budget(func(b *budgetOp) { b.Release() }); err != nil {
+		r.p.internalError(err)
+	}
+}
+
+// answered is the http_call callback: the attempt's outcome feeds the
+// outlier detector, then either replaces the failed response, tries the
+// next target, or lets the original failure pass.
+func (r *retryStream) answered(numHeaders, bodySize, _ int) {
+	defer r.p.failOpen()
+	s := r.p.svc
+	r.release()
+	if err := proxywasm.SetEffectiveContext(r.id); err != nil {
+		r.p.internalError(err)
+		return
+	}
+	status := 0
+	var hs [][2]string
+	if numHeaders > 0 {
+		var err error
+		hs, err = proxywasm.GetHttpCallResponseHeaders()
+		if err != nil {
+			r.p.internalError(err)
+		}
+		for _, kv := range hs {
+			if kv[0] == ":status" {
+				status, _ = strconv.Atoi(kv[1])
+			}
+		}
+	}
+	// The callout's own failures arrive as Envoy's local replies (503 for a
+	// connect failure, 504 for the timeout); without response flags they
+	// count as the status says, a reset as local-origin.
+	oc := outlier.Classify(status, 0, status == 0)
+	if err := s.observe(r.p, r.cur, oc, nowMs()); err != nil {
+		r.p.internalError(err)
+	}
+	if s.pol.Retriable(status, 0, status == 0) {
+		if r.retry() {
+			return
+		}
+		s.m.retryFailure.Increment(1)
+		r.resume()
+		return
+	}
+	var body []byte
+	if bodySize > 0 {
+		b, err := proxywasm.GetHttpCallResponseBody(0, bodySize)
+		if err != nil {
+			r.p.internalError(err)
+			r.resume()
+			return
+		}
+		body = b
+	}
+	out := make([][2]string, 0, len(hs))
+	for _, kv := range hs {
+		if len(kv[0]) > 0 && kv[0][0] == ':' || kv[0] == "content-length" || kv[0] == "transfer-encoding" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	s.m.retrySuccess.Increment(1)
+	if err := proxywasm.SendHttpResponse(uint32(status), out, body, -1); err != nil {
+		r.p.internalError(err)
+		r.resume()
+	}
+}
+
+func (r *retryStream) resume() {
+	if err := proxywasm.ResumeHttpResponse(); err != nil {
+		r.p.internalError(err)
+	}
+}
+
+func (r *retryStream) OnHttpStreamDone() {
+	defer r.p.failOpen()
+	r.release()
+	if r.watched {
+		r.watched = false
+		if err := r.p.svc.budget(func(b *budgetOp) { b.Done() }); err != nil {
+			r.p.internalError(err)
+		}
+	}
+}
+
+// budgetOp is the shared retry budget during one compare-and-swap.
+type budgetOp struct{ retry.Budget }
+
+// budget applies f to the shared budget in a compare-and-swap loop.
+func (s *service) budget(f func(*budgetOp)) error {
+	var b budgetOp
+	return update(s.bkey, func(old []byte) []byte {
+		b.Decode(old)
+		f(&b)
+		return b.Encode(s.bbuf[:])
+	})
+}
+
+// --- all three in one context ---------------------------------------------------
+
+// combinedStream is the three filters in one HTTP context (root ID
+// config.PluginCombined), in the order the compiled priorities chain them.
+type combinedStream struct {
+	types.DefaultHttpContext
+	r  routerStream
+	rt retryStream
+	o  outlierStream
+}
+
+func (c *combinedStream) OnHttpRequestHeaders(n int, eos bool) types.Action {
+	c.r.OnHttpRequestHeaders(n, eos)
+	return c.rt.OnHttpRequestHeaders(n, eos)
+}
+
+func (c *combinedStream) OnHttpRequestBody(n int, eos bool) types.Action {
+	return c.rt.OnHttpRequestBody(n, eos)
+}
+
+func (c *combinedStream) OnHttpResponseHeaders(n int, eos bool) types.Action {
+	c.o.OnHttpResponseHeaders(n, eos)
+	return c.rt.OnHttpResponseHeaders(n, eos)
+}
+
+func (c *combinedStream) OnHttpStreamDone() {
+	c.o.OnHttpStreamDone()
+	c.rt.OnHttpStreamDone()
+}

@@ -1,0 +1,387 @@
+package module_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/compiler/lower"
+	"github.com/detour-mesh/detour/harness/httpsim"
+	pw "github.com/detour-mesh/detour/harness/proxywasm"
+	"github.com/detour-mesh/detour/plugins/config"
+)
+
+const edgeAuto = "edge-auto/out/bookinfo/productpage/edge.yaml"
+
+func header(h [][2]string, k string) (string, bool) {
+	for _, kv := range h {
+		if kv[0] == k {
+			return kv[1], true
+		}
+	}
+	return "", false
+}
+
+func (w *world) m(suffix string) int64 {
+	return w.metric("wasmcustom.detour." + w.cfg.Service.Host + "." + suffix)
+}
+
+// Every compiled WasmPlugin of every example starts, each filter on its
+// root ID, with the configuration as the compiler wrote it.
+func TestCompiledExamplesStart(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*/out/*/*/*.yaml")
+	require.NoError(t, err)
+	files2, err := filepath.Glob("../../examples/*/out/*/*/clusters/*.yaml")
+	require.NoError(t, err)
+	n := 0
+	for _, f := range append(files, files2...) {
+		rel, _ := filepath.Rel("../../examples", f)
+		if strings.HasSuffix(f, "intent.yaml") || !strings.Contains(mustRead(t, f), "kind: WasmPlugin") {
+			continue
+		}
+		n++
+		t.Run(rel, func(t *testing.T) {
+			w := newWorld(t, rel, worldOpts{workers: 1})
+			assert.Len(t, w.logs("configured for "+w.cfg.Service.Host), 3)
+			w.noTraps()
+		})
+	}
+	require.GreaterOrEqual(t, n, 5, "examples with WasmPlugins")
+}
+
+// Healthy: every request is steered to a target subset by the routing
+// header, in the compiled weights' proportions, and succeeds.
+func TestHealthyTrafficFollowsWeights(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 2})
+	streams := w.run(1000, 10*time.Millisecond)
+	got := map[string]int{}
+	for _, s := range streams {
+		require.Equal(t, 200, s.Response.Status)
+		require.NotNil(t, s.Upstream)
+		got[w.target(s.Upstream.Cluster)]++
+	}
+	// weights 29/29/43
+	assert.InDelta(t, 290, got["cluster-1a"], 60)
+	assert.InDelta(t, 290, got["cluster-1b"], 60)
+	assert.InDelta(t, 420, got["cluster-2"], 60)
+	assert.Equal(t, int64(0), w.m("state"))
+	w.noTraps()
+}
+
+// Envoy before 1.33 re-selects the route on any request header change;
+// 1.33+ only on clear_route_cache. The router does both, so both route.
+func TestRouteCacheBehaviours(t *testing.T) {
+	for name, c := range map[string]pw.Compat{"envoy-1.32": {}, "envoy-1.33+": {ExplicitRouteRefresh: true}} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 1, compat: c})
+			for _, s := range w.run(20, 10*time.Millisecond) {
+				require.Equal(t, 200, s.Response.Status)
+				tg := w.target(s.Upstream.Cluster)
+				require.NotEmpty(t, tg, "routed by the header to a target subset, got %s", s.Upstream.Cluster)
+				v, _ := header(s.Upstream.Headers, "x-detour-cluster")
+				assert.Equal(t, tg, v)
+				assert.Greater(t, s.RouteEvals, 1, "route re-selected after the router filter")
+			}
+		})
+	}
+}
+
+// A client cannot steer: its control headers are removed before routing,
+// for the service and for any other destination.
+func TestSpoofedControlHeadersRemoved(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+	spoof := [][2]string{{"x-detour-cluster", "attacker"}, {"x-detour-cell", "region-evil"}}
+	s := w.request(0, "GET", spoof...)
+	o := w.gw.Send(httpsim.Request{Headers: append([][2]string{{":method", "GET"}, {":path", "/"}, {":scheme", "http"}, {":authority", "other.example.com"}}, spoof...)})
+	w.clock.Advance(time.Second)
+	require.True(t, s.Complete && o.Complete)
+	v, _ := header(s.Upstream.Headers, "x-detour-cluster")
+	assert.Contains(t, []string{"cluster-1a", "cluster-1b", "cluster-2"}, v)
+	_, cell := header(s.Upstream.Headers, "x-detour-cell")
+	assert.False(t, cell, "a healthy request carries no cell")
+	_, has := header(o.Upstream.Headers, "x-detour-cluster")
+	assert.False(t, has)
+	_, has = header(o.Upstream.Headers, "x-detour-cell")
+	assert.False(t, has)
+	assert.Equal(t, "default", o.Upstream.Route)
+	assert.Equal(t, int64(4), w.m("router.stripped_headers"))
+}
+
+// A failed response is replaced by the retry's, answered through
+// http_call by the next target on the ladder with Istio's cluster name.
+func TestRetryReplacesFailedResponse(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+	w.status["cluster-1a"] = 503
+	w.status["cluster-1b"] = 503
+	var failedFirst *httpsim.Stream
+	for i := 0; i < 20 && failedFirst == nil; i++ {
+		s := w.request(0, "GET")
+		w.clock.Advance(time.Second)
+		require.True(t, s.Complete)
+		if tg := w.target(s.Upstream.Cluster); tg != "cluster-2" {
+			failedFirst = s
+		}
+	}
+	require.NotNil(t, failedFirst, "some request went to a failing target")
+	assert.Equal(t, 200, failedFirst.Response.Status)
+	assert.Equal(t, "hello from cluster-2", failedFirst.Response.Body)
+	require.NotEmpty(t, w.calls)
+	assert.Contains(t, w.calls, "outbound|9080|cluster-cluster-2|productpage.bookinfo.svc.cluster.local")
+	assert.Positive(t, w.m("retry.success"))
+	// A POST is not retried (not in the compiled methods): its 503 passes.
+	w.status["cluster-2"] = 503
+	p := w.request(0, "POST")
+	w.clock.Advance(time.Second)
+	assert.Equal(t, 503, p.Response.Status)
+	w.noTraps()
+}
+
+// When every target fails, retries stop at the shared budget
+// (max(20 % of active requests, 3) across workers) and the original
+// failure passes, counted.
+func TestRetryBudgetSharedAcrossWorkers(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
+	for _, tg := range w.cfg.Targets {
+		w.status[tg.Cluster] = 503
+	}
+	var streams []*httpsim.Stream
+	for i := range 40 {
+		streams = append(streams, w.request(i%4, "GET"))
+	}
+	w.clock.Advance(5 * time.Second)
+	for _, s := range streams {
+		require.True(t, s.Complete)
+		assert.Equal(t, 503, s.Response.Status)
+	}
+	attempts, exhausted := w.m("retry.attempts"), w.m("retry.budget_exhausted")
+	assert.Positive(t, exhausted)
+	// 40 concurrent requests allow 8 retries in flight: far fewer than the
+	// 80 that two attempts each would send.
+	assert.LessOrEqual(t, attempts, int64(30))
+	assert.Positive(t, attempts)
+	w.noTraps()
+}
+
+// A dead target (connection refused) is ejected within one second of
+// traffic, by whichever workers see it, users see no error (the retry
+// covers), and the service state fails over.
+func TestDeadTargetDetectedWithinOneSecond(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
+	w.run(100, 10*time.Millisecond)
+	start := w.clock.Now()
+	w.dead["cluster-1a"] = true
+	streams := w.run(100, 10*time.Millisecond)
+	for _, s := range streams {
+		assert.Equal(t, 200, s.Response.Status, "users see no error")
+	}
+	ej := w.logs("ejected cluster-1a")
+	require.NotEmpty(t, ej)
+	var at time.Time
+	for _, l := range w.proc.Logs() {
+		if strings.Contains(l.Message, "ejected cluster-1a") {
+			at = l.Time
+			break
+		}
+	}
+	assert.Less(t, at.Sub(start), time.Second, "ejection within 1s: %v", ej)
+	assert.Equal(t, int64(2), w.m("state"), "FAILED_OVER")
+	assert.Equal(t, int64(1), w.m("target.cluster-1a.ejected"))
+	// After the ejection no request is routed there.
+	before := len(w.calls)
+	for _, s := range w.run(100, 10*time.Millisecond) {
+		assert.NotEqual(t, "cluster-1a", w.target(s.Upstream.Cluster))
+		assert.Equal(t, 200, s.Response.Status)
+	}
+	assert.Equal(t, before, len(w.calls), "no retries needed once ejected")
+	w.noTraps()
+}
+
+// The whole cycle on the virtual clock: failure, ejection, probes on
+// tick while the target is still dead (re-ejected with backoff), recovery
+// by probe, hold-down with no traffic, the ramp 10 % → 50 % → 100 %, and
+// the state machine logging PRIMARY → DEGRADED → FAILED_OVER →
+// FAILING_BACK → PRIMARY.
+func TestFailbackRampAfterHoldDown(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 2})
+	w.dead["cluster-1a"] = true
+	w.run(100, 10*time.Millisecond)
+	require.Equal(t, int64(2), w.m("state"))
+	// Still dead at the first probe (30 s): ejected again for 60 s.
+	w.clock.Advance(31 * time.Second)
+	require.NotEmpty(t, w.logs("probe of cluster-1a answered 503: ejected again"))
+	w.dead["cluster-1a"] = false
+	w.clock.Advance(61 * time.Second)
+	require.NotEmpty(t, w.logs("probe of cluster-1a answered 200: back in service"))
+	assert.Equal(t, int64(3), w.m("state"), "FAILING_BACK")
+
+	share := func() float64 {
+		n := 0
+		streams := w.run(400, 10*time.Millisecond)
+		for _, s := range streams {
+			require.Equal(t, 200, s.Response.Status)
+			if w.target(s.Upstream.Cluster) == "cluster-1a" {
+				n++
+			}
+		}
+		return float64(n) / float64(len(streams)) * 100
+	}
+	// Hold-down (60 s): nothing goes back yet (the 400 requests take 5 s).
+	assert.Zero(t, share())
+	w.clock.Advance(56 * time.Second) // past hold-down: step 10 %
+	assert.InDelta(t, 2.9, share(), 2.5, "10 % of its 29 % share")
+	w.clock.Advance(25 * time.Second) // step 50 %
+	assert.InDelta(t, 14.5, share(), 5)
+	w.clock.Advance(25 * time.Second) // 100 %
+	assert.InDelta(t, 29, share(), 6)
+	w.clock.Advance(2 * time.Second)
+	assert.Equal(t, int64(0), w.m("state"), "PRIMARY")
+
+	var seq []string
+	for _, l := range w.logs(" -> ") {
+		i := strings.Index(l, ": ")
+		j := strings.Index(l, " (")
+		seq = append(seq, l[i+2+len(w.cfg.Service.Host)+2:j])
+	}
+	assert.Equal(t, []string{"PRIMARY -> DEGRADED", "DEGRADED -> FAILED_OVER", "FAILED_OVER -> FAILING_BACK", "FAILING_BACK -> PRIMARY"}, seq)
+	for _, st := range []string{"DEGRADED", "FAILED_OVER", "FAILING_BACK", "PRIMARY"} {
+		assert.Equal(t, int64(1), w.m("transitions."+st), st)
+	}
+	w.noTraps()
+}
+
+// A configuration error fails on_configure with a log naming the field.
+func TestBadConfigurationNamesTheField(t *testing.T) {
+	p := pw.NewProcess(nil)
+	cfg := compiledPlugins(t, edgeAuto)[0].Config
+	bad := strings.Replace(string(cfg), `"mode":"auto"`, `"mode":"sideways"`, 1)
+	require.NotEqual(t, string(cfg), bad)
+	_, err := p.StartPlugin(context.Background(), pw.PluginSpec{
+		Engine: engine, Module: mod, FailurePolicy: pw.FailOpen,
+		Plugin: pw.PluginConfig{Name: "r", RootID: "detour-router", Configuration: []byte(bad)},
+	})
+	require.Error(t, err)
+	var msgs []string
+	for _, l := range p.Logs() {
+		msgs = append(msgs, l.Message)
+	}
+	assert.Contains(t, strings.Join(msgs, "\n"), "plugin config: mode:")
+	assert.Empty(t, p.Traps())
+}
+
+// A fuzzed corpus of requests and upstream behaviours: every stream
+// completes and no VM traps.
+func TestFuzzedCorpusNeverTraps(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 3})
+	r := rand.New(rand.NewPCG(1, 2))
+	methods := []string{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "", "get", "\x00"}
+	auths := []string{"bookinfo.example.com", "bookinfo.example.com:80", "productpage.bookinfo.svc.cluster.local:9080", "x", "", "[::1]:80"}
+	faults := []string{"", "", "", pw.FaultConnectFailure, pw.FaultReset, pw.FaultTimeout, pw.FaultOverflow, pw.FaultNoHealthyUpstream}
+	var streams []*httpsim.Stream
+	for i := range 400 {
+		h := [][2]string{{":method", methods[r.IntN(len(methods))]}, {":path", "/" + strings.Repeat("a", r.IntN(50))}, {":scheme", "http"}, {":authority", auths[r.IntN(len(auths))]}}
+		for range r.IntN(4) {
+			h = append(h, [2]string{[]string{"x-detour-cluster", "x-detour-cell", "content-length", "x-other"}[r.IntN(4)], fmt.Sprint(r.Int())})
+		}
+		var body [][]byte
+		for range r.IntN(3) {
+			body = append(body, make([]byte, r.IntN(100_000)))
+		}
+		fault, status := faults[r.IntN(len(faults))], []int{200, 500, 502, 503, 504, 404, 0}[r.IntN(7)]
+		delay := time.Duration(r.IntN(3000)) * time.Millisecond
+		streams = append(streams, w.gw.Send(httpsim.Request{Headers: h, Body: body, Worker: i % 3, Upstream: func(*httpsim.UpstreamRequest) httpsim.UpstreamResponse {
+			return httpsim.UpstreamResponse{Status: status, Fault: fault, Delay: delay}
+		}}))
+		if r.IntN(4) == 0 {
+			w.dead[w.cfg.Targets[r.IntN(3)].Cluster] = r.IntN(2) == 0
+		}
+		w.clock.Advance(time.Duration(r.IntN(200)) * time.Millisecond)
+	}
+	w.clock.Advance(time.Minute)
+	for i, s := range streams {
+		assert.True(t, s.Complete, "stream %d", i)
+	}
+	w.noTraps()
+	for _, l := range w.proc.Logs() {
+		assert.NotContains(t, l.Message, "internal error", "fail-open path taken: %s", l.Message)
+	}
+}
+
+// The retry filter's http_call clusters (outbound|PORT|SUBSET|FQDN) must
+// exist: each target's subset is in the compiled DestinationRule.
+func TestRetryClustersMatchCompiledSubsets(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+	y := mustRead(t, filepath.Join("..", "..", "examples", edgeAuto))
+	for _, tg := range w.cfg.Targets {
+		assert.Contains(t, y, "name: "+config.SubsetPrefix+tg.Cluster+"\n", tg.Cluster)
+		assert.Equal(t, lower.ClusterSubset(tg.Cluster), config.SubsetPrefix+tg.Cluster)
+	}
+}
+
+// shareOf sends n requests and returns the share (%) each target served.
+func (w *world) shareOf(n int) map[string]float64 {
+	got := map[string]float64{}
+	for _, s := range w.run(n, 10*time.Millisecond) {
+		require.Equal(w.t, 200, s.Response.Status)
+		got[w.target(s.Upstream.Cluster)] += 100 / float64(n)
+	}
+	return got
+}
+
+// activeStandby (online-banking): the standby takes nothing while the
+// active cluster is healthy, everything once it is ejected.
+func TestStrictStandby(t *testing.T) {
+	w := newWorld(t, "online-banking/out/transaction-service/web-portal/edge.yaml", worldOpts{workers: 2})
+	assert.Equal(t, map[string]float64{"west": 100}, roundShares(w.shareOf(300)))
+	w.dead["west"] = true
+	w.run(20, 10*time.Millisecond) // detection
+	assert.Equal(t, map[string]float64{"east": 100}, roundShares(w.shareOf(300)))
+	assert.Equal(t, int64(2), w.m("state"), "FAILED_OVER")
+	w.noTraps()
+}
+
+// weighted + healthAware (canary-health-aware): the canary's 10 % goes to
+// the main cluster once the canary is ejected.
+func TestHealthAwareRedistribution(t *testing.T) {
+	w := newWorld(t, "canary-health-aware/out/bookinfo/productpage/edge.yaml", worldOpts{workers: 2})
+	assert.InDelta(t, 10, w.shareOf(1000)["cluster-canary"], 3)
+	w.status["cluster-canary"] = 503
+	w.run(100, 10*time.Millisecond) // detection (retries hide the errors)
+	require.Equal(t, int64(1), w.m("target.cluster-canary.ejected"))
+	assert.Equal(t, map[string]float64{"cluster-1": 100}, roundShares(w.shareOf(300)))
+	w.noTraps()
+}
+
+func roundShares(m map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		out[k] = float64(int(v + 0.5))
+	}
+	return out
+}
+
+// The two route-cache behaviours differ for a filter that only changes a
+// header: under Envoy 1.33+ (ExplicitRouteRefresh) the route is not
+// re-selected, so TestRouteCacheBehaviours proves the router's
+// clear_route_cache call, not the harness's leniency.
+func TestHeaderChangeAloneDoesNotRerouteOn133(t *testing.T) {
+	for c, want := range map[pw.Compat]int{{}: 2, {ExplicitRouteRefresh: true}: 1} {
+		w := rewriteWorld(t)
+		for _, pl := range w.gw.Filters {
+			pl.Close()
+		}
+		pl, err := w.proc.StartPlugin(context.Background(), pw.PluginSpec{Engine: engine, Module: rewriteModule(t), Workers: 1, FailurePolicy: pw.FailOpen,
+			VM: pw.VMConfig{VMID: "rewrite2", Compat: c}, Plugin: pw.PluginConfig{Name: "rewrite", RootID: "rewrite"}})
+		require.NoError(t, err)
+		w.gw.Filters = []*pw.Plugin{pl}
+		s := w.request(0, "GET")
+		w.clock.Advance(time.Second)
+		assert.Equal(t, want, s.RouteEvals, "%+v", c)
+	}
+}

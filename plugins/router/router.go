@@ -1,0 +1,305 @@
+// Package router is the decision core of Detour's router filter: which
+// target cluster a request goes to, from the failover mode, the targets'
+// shared health and the failback ramp. It is plain Go (no proxy-wasm
+// import) and allocates nothing per request.
+//
+// Modes (config.Mode*):
+//   - auto: tiers by priority; a tier takes all of the traffic that reaches
+//     it while at least minHealthyShare % of its weight is healthy, and only
+//     its healthy share below that; the rest spills to the next tier (the
+//     idea of Envoy's priority spill, source/common/upstream/load_balancer_impl.cc,
+//     with the configured share instead of the 1.4 overprovisioning factor).
+//   - named: every target is its own tier, in the configured order.
+//   - weighted: strict weights over every target, whatever their health.
+//   - weighted + healthAware: the weights of healthy targets, redistributed.
+//   - activeStandby: active targets by weight; a standby takes traffic only
+//     when every active target is out (or while an active one ramps back).
+//
+// A target that recovered is held at 0 % for the hold-down, then takes
+// ramp[k] % of its share at step k (each step lasts stepInterval); what it
+// does not take goes to the later tiers, else to the other targets.
+package router
+
+import "github.com/detour-mesh/detour/plugins/config"
+
+// MaxTargets is the most targets a configuration may have (exclusion masks
+// are 64-bit).
+const MaxTargets = 64
+
+// Health is one target's state as the router needs it.
+type Health struct {
+	// Out: ejected.
+	Out bool
+	// RecoveredAt is the un-ejection time in ms (0: never ejected).
+	RecoveredAt int64
+}
+
+// Router picks targets for one configuration. It keeps scratch space, so
+// one Router serves one thread (one Wasm VM) at a time.
+type Router struct {
+	tier      []int // tier index per target
+	weight    []float64
+	nTiers    int
+	strict    bool // weighted without healthAware: ignore health
+	noSpill   bool // activeStandby: a standby only when every active is out
+	minShare  float64
+	ramp      []uint32
+	holdDown  int64
+	step      int64
+	preferred []bool
+	eff       []float64 // scratch
+	tierW     []float64 // scratch: total weight per tier
+	tierAvail []float64 // scratch
+}
+
+// New builds a Router. The configuration must be valid (config.Validate).
+func New(c *config.Config) *Router {
+	n := len(c.Targets)
+	rt := &Router{
+		tier: make([]int, n), weight: make([]float64, n), preferred: make([]bool, n), eff: make([]float64, n),
+		minShare: float64(c.Failback.MinHealthyShare) / 100, ramp: c.Failback.Ramp,
+		holdDown: int64(c.Failback.HoldDownMs), step: int64(c.Failback.StepIntervalMs),
+	}
+	if rt.step == 0 {
+		rt.step = 1
+	}
+	anyWeight := false
+	for _, t := range c.Targets {
+		anyWeight = anyWeight || t.Weight > 0
+	}
+	for i, t := range c.Targets {
+		w := float64(t.Weight)
+		if !anyWeight || c.Mode == config.ModeNamed || c.Mode == config.ModeAuto && w == 0 {
+			w = 1
+		}
+		rt.weight[i] = w
+		switch c.Mode {
+		case config.ModeNamed:
+			rt.tier[i] = i
+		case config.ModeAuto:
+			rt.tier[i] = t.Priority
+		case config.ModeWeighted:
+			rt.tier[i] = 0
+			rt.strict = !c.HealthAware
+		case config.ModeActiveStandby:
+			rt.noSpill = true
+			if t.Standby || t.Weight == 0 {
+				rt.tier[i] = 1
+				rt.weight[i] = 1
+			}
+		}
+	}
+	// Tiers are dense from 0 (priorities may skip numbers).
+	remap := map[int]int{}
+	for _, t := range rt.tier {
+		if _, ok := remap[t]; !ok {
+			remap[t] = 0
+		}
+	}
+	keys := make([]int, 0, len(remap))
+	for k := range remap {
+		keys = append(keys, k)
+	}
+	for i := range keys {
+		for j := i + 1; j < len(keys); j++ {
+			if keys[j] < keys[i] {
+				keys[i], keys[j] = keys[j], keys[i]
+			}
+		}
+	}
+	for i, k := range keys {
+		remap[k] = i
+	}
+	for i := range rt.tier {
+		rt.tier[i] = remap[rt.tier[i]]
+	}
+	rt.nTiers = len(keys)
+	rt.tierW = make([]float64, rt.nTiers)
+	rt.tierAvail = make([]float64, rt.nTiers)
+	all := make([]Health, n)
+	rt.shares(all, 0, 0, false)
+	for i := range rt.eff {
+		rt.preferred[i] = rt.eff[i] > 0
+	}
+	return rt
+}
+
+// Preferred reports whether target i takes traffic when every target is healthy.
+func (rt *Router) Preferred(i int) bool { return rt.preferred[i] }
+
+// RampShare is the percentage of its share a target takes at now.
+func (rt *Router) RampShare(h Health, now int64) uint32 {
+	if h.RecoveredAt == 0 || len(rt.ramp) == 0 {
+		return 100
+	}
+	e := now - h.RecoveredAt
+	if e < 0 {
+		return 100
+	}
+	if e < rt.holdDown {
+		return 0
+	}
+	k := (e - rt.holdDown) / rt.step
+	if k >= int64(len(rt.ramp)) {
+		return 100
+	}
+	return rt.ramp[k]
+}
+
+// Ramping reports whether a target is back from an ejection but not yet at 100 %.
+func (rt *Router) Ramping(h Health, now int64) bool { return !h.Out && rt.RampShare(h, now) < 100 }
+
+// shares fills rt.eff with each target's traffic share (summing to 1, or
+// all 0 when nothing can take traffic). exclude masks targets out.
+func (rt *Router) shares(h []Health, now int64, exclude uint64, useRamp bool) {
+	for t := range rt.tierW {
+		rt.tierW[t], rt.tierAvail[t] = 0, 0
+	}
+	avail := func(i int) bool {
+		return exclude&(1<<uint(i)) == 0 && (rt.strict || !h[i].Out)
+	}
+	for i := range rt.tier {
+		rt.eff[i] = 0
+		rt.tierW[rt.tier[i]] += rt.weight[i]
+		if avail(i) {
+			rt.tierAvail[rt.tier[i]] += rt.weight[i]
+		}
+	}
+	remaining := 1.0
+	assigned := 0.0
+	for t := 0; t < rt.nTiers && remaining > 1e-12; t++ {
+		if rt.tierAvail[t] == 0 {
+			continue
+		}
+		hf := rt.tierAvail[t] / rt.tierW[t]
+		take := remaining
+		if hf < rt.minShare && t < rt.nTiers-1 && !rt.strict && !rt.noSpill {
+			take = remaining * hf
+		}
+		remaining -= take
+		for i := range rt.tier {
+			if rt.tier[i] != t || !avail(i) {
+				continue
+			}
+			s := take * rt.weight[i] / rt.tierAvail[t]
+			if useRamp && !rt.strict {
+				r := float64(rt.RampShare(h[i], now)) / 100
+				remaining += s * (1 - r)
+				s *= r
+			}
+			rt.eff[i] = s
+			assigned += s
+		}
+	}
+	if remaining <= 1e-12 {
+		return
+	}
+	// Left over (ramps with nothing after them, or spill past the last
+	// tier): to the targets at full share that already take traffic, else
+	// to everything that does, else over every available target ignoring
+	// ramps.
+	full := 0.0
+	for i, s := range rt.eff {
+		if s > 0 && (!useRamp || rt.strict || rt.RampShare(h[i], now) == 100) {
+			full += s
+		}
+	}
+	if full > 0 {
+		f := remaining / full
+		for i, s := range rt.eff {
+			if s > 0 && (!useRamp || rt.strict || rt.RampShare(h[i], now) == 100) {
+				rt.eff[i] += s * f
+			}
+		}
+		return
+	}
+	if assigned > 0 {
+		f := 1 / assigned
+		for i := range rt.eff {
+			rt.eff[i] *= f
+		}
+		return
+	}
+	sum := 0.0
+	for i := range rt.eff {
+		if avail(i) {
+			sum += rt.weight[i]
+		}
+	}
+	if sum == 0 {
+		return
+	}
+	for i := range rt.eff {
+		if avail(i) {
+			rt.eff[i] = rt.weight[i] / sum
+		}
+	}
+}
+
+// Pick returns the target index for a request, or -1 when every target is
+// excluded. h is aligned with the configuration's targets; rnd is uniform
+// in [0, 2^32). When every target is out Pick falls back to the configured
+// shares ignoring health (Envoy's panic routing: better a try than a 503).
+func (rt *Router) Pick(h []Health, now int64, rnd uint32, exclude uint64) int {
+	rt.shares(h, now, exclude, true)
+	x := float64(rnd) / (1 << 32)
+	last := -1
+	for i, s := range rt.eff {
+		if s <= 0 {
+			continue
+		}
+		last = i
+		if x < s {
+			return i
+		}
+		x -= s
+	}
+	if last >= 0 {
+		return last
+	}
+	// Nothing available: panic routing over the non-excluded targets.
+	for i := range rt.tier {
+		if exclude&(1<<uint(i)) == 0 {
+			return rt.pickIgnoringHealth(rnd, exclude)
+		}
+	}
+	return -1
+}
+
+func (rt *Router) pickIgnoringHealth(rnd uint32, exclude uint64) int {
+	sum := 0.0
+	for i := range rt.weight {
+		if exclude&(1<<uint(i)) == 0 {
+			sum += rt.weight[i]
+		}
+	}
+	x := float64(rnd) / (1 << 32) * sum
+	last := -1
+	for i := range rt.weight {
+		if exclude&(1<<uint(i)) != 0 {
+			continue
+		}
+		last = i
+		if x < rt.weight[i] {
+			return i
+		}
+		x -= rt.weight[i]
+	}
+	return last
+}
+
+// Next is the retry's choice after the targets in tried failed: the best
+// remaining target by the same rules, -1 if none is left. Targets that are
+// out are skipped unless nothing else is left.
+func (rt *Router) Next(h []Health, now int64, rnd uint32, tried uint64) int {
+	return rt.Pick(h, now, rnd, tried)
+}
+
+// Shares reports each target's current traffic share in percent (for
+// gauges and tests); out must have one entry per target.
+func (rt *Router) Shares(h []Health, now int64, out []float64) {
+	rt.shares(h, now, 0, true)
+	for i, s := range rt.eff {
+		out[i] = s * 100
+	}
+}
