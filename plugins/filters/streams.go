@@ -348,8 +348,7 @@ func (r *retryStream) answered(numHeaders, bodySize, _ int) {
 	s := r.p.svc
 	r.release()
 	if err := proxywasm.SetEffectiveContext(r.id); err != nil {
-		r.p.internalError(err)
-		return
+		return // the stream is gone (client left); nothing to answer
 	}
 	status := 0
 	var hs [][2]string
