@@ -72,11 +72,14 @@ type FaultReport struct {
 type RunReport struct {
 	Name string `json:"name"`
 	// Config says which Istio resources ran (compiled intent or a directory).
-	Config            string      `json:"config"`
-	Requests          int         `json:"requests"`
-	UserVisibleErrors int         `json:"userVisibleErrors"`
-	ErrorRate         float64     `json:"errorRate"`
-	Errors            []ErrorKind `json:"errors"`
+	Config            string `json:"config"`
+	Requests          int    `json:"requests"`
+	UserVisibleErrors int    `json:"userVisibleErrors"`
+	// IdempotentErrors are the user-visible errors of idempotent requests
+	// (GET, HEAD, OPTIONS, PUT, DELETE, TRACE): what retries may hide.
+	IdempotentErrors int         `json:"idempotentErrors"`
+	ErrorRate        float64     `json:"errorRate"`
+	Errors           []ErrorKind `json:"errors"`
 	// ResponseFlags counts the entry proxy's response flags over all requests.
 	ResponseFlags map[string]int `json:"responseFlags"`
 	Attempts      int            `json:"attempts"`
@@ -151,6 +154,15 @@ type Expectation struct {
 	Measured *float64 `json:"measured"`
 	Unit     string   `json:"unit"`
 	OK       bool     `json:"ok"`
+}
+
+// Op is how the measured value compares with the limit: ">=" for the
+// minimums, "<=" for the rest.
+func (x Expectation) Op() string {
+	if strings.HasPrefix(x.Name, "min") {
+		return ">="
+	}
+	return "<="
 }
 
 // Measurement windows (see harness/sim/README.md, "Measured times").
@@ -241,6 +253,9 @@ func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 		counts[s][col]++
 		if IsUserVisibleError(r.Status) {
 			run.UserVisibleErrors++
+			if idempotent(r.Method) {
+				run.IdempotentErrors++
+			}
 			sec.Errors++
 			errs[ErrorKind{Cause: errorCause(r), Status: r.Status, Flags: r.Flags}]++
 		}
@@ -311,6 +326,15 @@ func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 		run.Passed = run.Passed && e.OK
 	}
 	return run
+}
+
+// idempotent methods (RFC 9110 section 9.2.2); an unknown method is not.
+func idempotent(m string) bool {
+	switch m {
+	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE":
+		return true
+	}
+	return false
 }
 
 func countFirstAttempts(rs []RequestRecord) int {
@@ -506,6 +530,14 @@ func check(e Expect, run *RunReport) []Expectation {
 		out = append(out, Expectation{Name: "maxUserVisibleErrors", Limit: float64(*e.MaxUserVisibleErrors), Measured: ptr(float64(run.UserVisibleErrors)), Unit: "requests",
 			OK: run.UserVisibleErrors <= *e.MaxUserVisibleErrors})
 	}
+	if e.MinUserVisibleErrors != nil {
+		out = append(out, Expectation{Name: "minUserVisibleErrors", Limit: float64(*e.MinUserVisibleErrors), Measured: ptr(float64(run.UserVisibleErrors)), Unit: "requests",
+			OK: run.UserVisibleErrors >= *e.MinUserVisibleErrors})
+	}
+	if e.MaxIdempotentErrors != nil {
+		out = append(out, Expectation{Name: "maxIdempotentErrors", Limit: float64(*e.MaxIdempotentErrors), Measured: ptr(float64(run.IdempotentErrors)), Unit: "requests",
+			OK: run.IdempotentErrors <= *e.MaxIdempotentErrors})
+	}
 	worst := func(get func(FaultResult) *float64) (*float64, bool) {
 		var w *float64
 		for _, f := range run.Faults {
@@ -645,7 +677,7 @@ func (r *Report) Summary() string {
 			if !x.OK {
 				verdict = "FAILED"
 			}
-			fmt.Fprintf(&b, "  expect %-22s <= %g %s: measured %s  %s\n", x.Name, x.Limit, x.Unit, fmtMeasured(x.Measured), verdict)
+			fmt.Fprintf(&b, "  expect %-22s %s %g %s: measured %s  %s\n", x.Name, x.Op(), x.Limit, x.Unit, fmtMeasured(x.Measured), verdict)
 		}
 	}
 	return b.String()
