@@ -627,31 +627,72 @@ func (r *Report) Summary() string {
 	for _, f := range r.Faults {
 		width = max(width, len(f.Name)+len(" fail over")+1)
 	}
-	row := func(label string, cell func(RunReport) string) {
+	// With two runs, a third column says what the second changes.
+	diff := len(r.Runs) == 2
+	row := func(label string, cell func(RunReport) string, delta func(a, b RunReport) string) {
 		fmt.Fprintf(&b, "  %-*s", width, label)
 		for _, run := range r.Runs {
 			fmt.Fprintf(&b, " %-16s", cell(run))
 		}
+		if diff && delta != nil {
+			b.WriteString(" " + delta(r.Runs[0], r.Runs[1]))
+		}
 		b.WriteString("\n")
 	}
-	row("", func(run RunReport) string { return run.Name })
-	row("requests", func(run RunReport) string { return fmt.Sprint(run.Requests) })
+	count := func(get func(RunReport) int) func(a, b RunReport) string {
+		return func(a, b RunReport) string { return fmt.Sprintf("%+d", get(b)-get(a)) }
+	}
+	times := func(get func(RunReport) *float64) func(a, b RunReport) string {
+		return func(a, b RunReport) string {
+			x, y := get(a), get(b)
+			switch {
+			case x == nil && y == nil:
+				return ""
+			case x == nil:
+				return "now happens"
+			case y == nil:
+				return "no longer happens"
+			}
+			return fmt.Sprintf("%+.1fs", *y-*x)
+		}
+	}
+	if diff {
+		row("", func(run RunReport) string { return run.Name }, func(a, b RunReport) string { return "difference" })
+	} else {
+		row("", func(run RunReport) string { return run.Name }, nil)
+	}
+	row("requests", func(run RunReport) string { return fmt.Sprint(run.Requests) }, nil)
 	row("user-visible errors", func(run RunReport) string {
 		return fmt.Sprintf("%d (%.2f%%)", run.UserVisibleErrors, 100*run.ErrorRate)
-	})
+	}, count(func(r RunReport) int { return r.UserVisibleErrors }))
+	row("  of idempotent requests", func(run RunReport) string { return fmt.Sprint(run.IdempotentErrors) },
+		count(func(r RunReport) int { return r.IdempotentErrors }))
 	row("retries / amplification", func(run RunReport) string {
 		return fmt.Sprintf("%d / %.2fx", run.Retries, run.RetryAmplification)
-	})
-	row("peak amplification", func(run RunReport) string { return fmt.Sprintf("%.2fx", run.PeakRetryAmplification) })
+	}, count(func(r RunReport) int { return r.Retries }))
+	row("peak amplification", func(run RunReport) string { return fmt.Sprintf("%.2fx", run.PeakRetryAmplification) }, nil)
 	row("latency p50/p90/p99 ms", func(run RunReport) string {
 		return fmt.Sprintf("%.0f/%.0f/%.0f", run.LatencyMs.P50, run.LatencyMs.P90, run.LatencyMs.P99)
-	})
-	row("cross-region while healthy", func(run RunReport) string { return fmt.Sprintf("%.1f%%", 100*run.CrossRegionShare) })
+	}, nil)
+	row("cross-region while healthy", func(run RunReport) string { return fmt.Sprintf("%.1f%%", 100*run.CrossRegionShare) }, nil)
 	if len(r.Runs) > 0 {
 		for i, f := range r.Runs[0].Faults {
-			row(f.Name+" detect", func(run RunReport) string { return fmtS(run.Faults[i].DetectS) })
-			row(f.Name+" fail over", func(run RunReport) string { return fmtS(run.Faults[i].FailOverS) })
-			row(f.Name+" fail back", func(run RunReport) string { return fmtS(run.Faults[i].FailBackS) })
+			row(f.Name+" detect", func(run RunReport) string { return fmtS(run.Faults[i].DetectS) }, times(func(r RunReport) *float64 { return r.Faults[i].DetectS }))
+			row(f.Name+" fail over", func(run RunReport) string { return fmtS(run.Faults[i].FailOverS) }, times(func(r RunReport) *float64 { return r.Faults[i].FailOverS }))
+			row(f.Name+" fail back", func(run RunReport) string { return fmtS(run.Faults[i].FailBackS) }, times(func(r RunReport) *float64 { return r.Faults[i].FailBackS }))
+		}
+	}
+	for _, run := range r.Runs {
+		if len(run.Transitions) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s: filter transitions\n", run.Name)
+		for i, t := range run.Transitions {
+			if i == 6 {
+				fmt.Fprintf(&b, "  ... %d more in the JSON report\n", len(run.Transitions)-6)
+				break
+			}
+			fmt.Fprintf(&b, "  %7.2fs %s -> %s (%s)\n", t.AtS, t.From, t.To, t.Trigger)
 		}
 	}
 	for _, run := range r.Runs {
