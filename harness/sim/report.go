@@ -653,7 +653,11 @@ func (r *Report) Summary() string {
 			case y == nil:
 				return "no longer happens"
 			}
-			return fmt.Sprintf("%+.1fs", *y-*x)
+			d := math.Round((*y-*x)*10) / 10
+			if d == 0 {
+				return "same"
+			}
+			return fmt.Sprintf("%+.1fs", d)
 		}
 	}
 	if diff {
