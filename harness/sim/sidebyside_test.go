@@ -85,7 +85,9 @@ func TestExampleDrillsSideBySide(t *testing.T) {
 			if sc.ExpectBaseline.MinUserVisibleErrors != nil {
 				assert.Greater(t, istio.UserVisibleErrors, detour.UserVisibleErrors, "the seed's errors: plain Istio must show more than Detour")
 			}
-			assert.NotEmpty(t, detour.Transitions, "the filters' state machine moved")
+			if sc.Expect.MaxTimeToDetect != nil {
+				assert.NotEmpty(t, detour.Transitions, "the filters' state machine moved")
+			}
 			svg := svgOf(t, rep)
 			wellFormed(t, svg)
 			seen := timelinetest.Check(t, svg, rep.Plot())
