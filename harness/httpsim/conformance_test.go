@@ -72,6 +72,15 @@ func TestSetHeaderMapPairsReroutes(t *testing.T) {
 	assert.Equal(t, `request cluster_name="" err=not found`, e.log("request cluster_name"))
 }
 
+// Envoy 1.33+ for ABI > 0.2.1: a header change alone keeps the route; only
+// clear_route_cache re-selects it (TestForeignFunctions covers that call).
+func TestExplicitRouteRefreshKeepsRoute(t *testing.T) {
+	e := newEnv(t, 1, filter{name: "r", config: "route backup", compat: pw.Compat{ExplicitRouteRefresh: true}})
+	s := e.run(get(t))
+	assert.Equal(t, "primary", s.Upstream.Cluster)
+	assert.Equal(t, 1, s.RouteEvals)
+}
+
 func TestForeignFunctions(t *testing.T) {
 	e := newEnv(t, 1, filter{name: "f", config: "foreign"})
 	s := e.run(get(t))

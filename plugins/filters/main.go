@@ -105,6 +105,12 @@ func (p *plugin) OnPluginStart(int) (st types.OnPluginStartStatus) {
 		return types.OnPluginStartStatusFailed
 	}
 	p.svc = svc
+	if p.kind == kindRetry || p.kind == kindCombined {
+		if err := svc.claimSlot(); err != nil {
+			proxywasm.LogErrorf("detour: %s: retry budget slot: %v", p.rootID, err)
+			return types.OnPluginStartStatusFailed
+		}
+	}
 	p.rnd = uint64(time.Now().UnixNano()) | 1
 	if p.kind == kindOutlier || p.kind == kindCombined {
 		period := min(svc.det.IntervalMs, 1000)

@@ -55,6 +55,13 @@ type service struct {
 	cluster []string // Envoy cluster names per target
 	m       metrics
 
+	// Failures per upstream host (upstream.address), where the response
+	// names one: a filter cannot eject a host from Envoy's load balancer, so
+	// hosts are attributed in metrics and ejection logs, while ejection is
+	// per target cluster.
+	hostFail map[string]proxywasm.MetricCounter
+	lastHost []string
+
 	// Cache of the shared health, re-read when the service record's Gen moves.
 	gen    uint64
 	genOK  bool
@@ -63,6 +70,10 @@ type service struct {
 	buf    [outlier.RecordSize]byte
 	sbuf   [outlier.ServiceRecordSize]byte
 	bbuf   [retry.BudgetSize]byte
+	// This VM's active requests (retry filter), published under slotKey.
+	active  uint32
+	slotKey string
+	abuf    [4]byte
 }
 
 func newService(data []byte) (*service, error) {
@@ -83,6 +94,7 @@ func newService(data []byte) (*service, error) {
 		byName: map[string]int{}, tkeys: make([]string, n), cluster: make([]string, n),
 		skey: serviceKey(cfg.Service.Host), bkey: budgetKey(cfg.Service.Host),
 		health: make([]router.Health, n), recs: make([]outlier.Record, n),
+		hostFail: map[string]proxywasm.MetricCounter{}, lastHost: make([]string, n),
 	}
 	prefix := "detour." + cfg.Service.Host + "."
 	s.m.state = proxywasm.DefineGaugeMetric(prefix + "state")
@@ -202,6 +214,28 @@ func detectorFor(o outlier.Outcome) outlier.Detector {
 	return outlier.Consecutive5xx
 }
 
+// hostFailure counts a failure against the upstream host the response
+// came from, when Envoy knows one (not for connect failures).
+func (s *service) hostFailure(i int) {
+	b, err := proxywasm.GetProperty([]string{"upstream", "address"})
+	if err != nil || len(b) == 0 {
+		s.lastHost[i] = ""
+		return
+	}
+	addr := string(b)
+	s.lastHost[i] = addr
+	key := s.cfg.Targets[i].Cluster + "|" + addr
+	m, ok := s.hostFail[key]
+	if !ok {
+		if len(s.hostFail) >= 256 {
+			return // bound the metrics a misbehaving upstream can create
+		}
+		m = proxywasm.DefineCounterMetric("detour." + s.cfg.Service.Host + ".target." + s.cfg.Targets[i].Cluster + ".host." + addr + ".failures")
+		s.hostFail[key] = m
+	}
+	m.Increment(1)
+}
+
 // ejectedCount reads how many targets are ejected now.
 func (s *service) ejectedCount() int {
 	n := 0
@@ -241,7 +275,11 @@ func (s *service) eject(p *plugin, i int, det outlier.Detector, now int64) error
 	}
 	s.m.targets[i].ejections.Increment(1)
 	setGauge(s.m.targets[i].ejected, 1)
-	proxywasm.LogWarnf("detour: %s: ejected %s for %dms (detector=%s count=%d times=%d)", s.cfg.Service.Host, s.cfg.Targets[i].Cluster, s.det.EjectionMs(&rec), det, count, rec.Times)
+	host := ""
+	if s.lastHost[i] != "" {
+		host = " last-host=" + s.lastHost[i]
+	}
+	proxywasm.LogWarnf("detour: %s: ejected %s for %dms (detector=%s count=%d times=%d%s)", s.cfg.Service.Host, s.cfg.Targets[i].Cluster, s.det.EjectionMs(&rec), det, count, rec.Times, host)
 	if err := s.bumpGen(); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"strconv"
 
@@ -28,8 +29,7 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	// (local set) the cell header comes from the Detour hop before and is
 	// honoured; at the edge it is a client's.
 	cell := ""
-	if v, err := proxywasm.GetHttpRequestHeader(h.Cluster); err == nil {
-		_ = v
+	if _, err := proxywasm.GetHttpRequestHeader(h.Cluster); err == nil {
 		s.m.stripped.Increment(1)
 		if err := proxywasm.RemoveHttpRequestHeader(h.Cluster); err != nil {
 			r.p.internalError(err)
@@ -89,14 +89,14 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 }
 
 // outsideRegion is the mask of targets not in region (the cell a request
-// was failed over to), or 0 when no target is in it.
+// was failed over to), or 0 when no healthy target is in it.
 func (s *service) outsideRegion(region string) uint64 {
 	var m uint64
 	in := false
 	for i, t := range s.cfg.Targets {
 		if t.Region != region {
 			m |= 1 << uint(i)
-		} else {
+		} else if !s.health[i].Out {
 			in = true
 		}
 	}
@@ -110,8 +110,9 @@ func (s *service) outsideRegion(region string) uint64 {
 
 type outlierStream struct {
 	types.DefaultHttpContext
-	p        *plugin
-	observed bool
+	p          *plugin
+	observed   bool
+	sawHeaders bool
 }
 
 // upstreamTarget is the target the router sent the request to, from
@@ -159,6 +160,9 @@ func (o *outlierStream) observe(reset bool) {
 	}
 	o.observed = true
 	oc := outlier.Classify(int(code), uint64(flags), reset)
+	if oc != outlier.Success && oc != outlier.Ignored {
+		s.hostFailure(i)
+	}
 	if err := s.observe(o.p, i, oc, nowMs()); err != nil {
 		o.p.internalError(err)
 	}
@@ -166,6 +170,7 @@ func (o *outlierStream) observe(reset bool) {
 
 func (o *outlierStream) OnHttpResponseHeaders(int, bool) types.Action {
 	defer o.p.failOpen()
+	o.sawHeaders = true
 	o.observe(false)
 	return types.ActionContinue
 }
@@ -173,7 +178,7 @@ func (o *outlierStream) OnHttpResponseHeaders(int, bool) types.Action {
 func (o *outlierStream) OnHttpStreamDone() {
 	defer o.p.failOpen()
 	// A stream reset before response headers: the upstream never answered.
-	if !o.observed {
+	if !o.sawHeaders {
 		_, hasCode := propertyInt("response", "code")
 		o.observe(!hasCode)
 	}
@@ -213,7 +218,7 @@ func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
 	// The headers themselves are read only for a retry, from the
 	// request.headers attribute, which outlives the request phase.
 	r.cur = -1
-	if err := s.budget(func(b *budgetOp) { b.Start() }); err != nil {
+	if err := s.countActive(1); err != nil {
 		r.p.internalError(err)
 		return
 	}
@@ -289,7 +294,16 @@ func (r *retryStream) retry() bool {
 		return false
 	}
 	got := false
-	if err := s.budget(func(b *budgetOp) { got = s.pol.TryAcquire(&b.Budget) }); err != nil {
+	active, err := s.totalActive()
+	if err != nil {
+		r.p.internalError(err)
+		return false
+	}
+	if err := s.budget(func(b *budgetOp) {
+		// Retries are upstream requests too (Envoy counts them active).
+		b.Active = active + b.Retries
+		got = s.pol.TryAcquire(&b.Budget)
+	}); err != nil {
 		r.p.internalError(err)
 		return false
 	}
@@ -321,7 +335,7 @@ func (r *retryStream) retry() bool {
 	}
 	hs = append(hs, [2]string{s.cfg.Headers.Cluster, s.cfg.Targets[next].Cluster})
 	s.m.retries.Increment(1)
-	_, err := proxywasm.DispatchHttpCall(s.cluster[next], hs, r.body, nil, s.pol.PerTryTimeout, r.answered)
+	_, err = proxywasm.DispatchHttpCall(s.cluster[next], hs, r.body, nil, s.pol.PerTryTimeout, r.answered)
 	if err != nil {
 		r.release()
 		r.p.internalError(err)
@@ -414,10 +428,58 @@ func (r *retryStream) OnHttpStreamDone() {
 	r.release()
 	if r.watched {
 		r.watched = false
-		if err := r.p.svc.budget(func(b *budgetOp) { b.Done() }); err != nil {
+		if err := r.p.svc.countActive(-1); err != nil {
 			r.p.internalError(err)
 		}
 	}
+}
+
+// The budget's denominator, the requests the retry filters watch, is
+// counted per VM in Go and published under the VM's own slot key with a
+// plain write (no compare-and-swap, no read) on every change; a retry sums
+// the slots. Each request so costs two host writes instead of two
+// compare-and-swap loops. A VM that is reloaded takes a new slot; the old
+// one keeps its last count (a larger budget, never a smaller one).
+
+// claimSlot gives this VM its slot for the active-request count.
+func (s *service) claimSlot() error {
+	var n uint32
+	err := update(s.bkey+"/slots", func(old []byte) []byte {
+		n = 0
+		if len(old) == 4 {
+			n = binary.LittleEndian.Uint32(old)
+		}
+		binary.LittleEndian.PutUint32(s.abuf[:], n+1)
+		return s.abuf[:]
+	})
+	s.slotKey = s.bkey + "/active/" + strconv.Itoa(int(n))
+	return err
+}
+
+func (s *service) countActive(d int32) error {
+	if d < 0 && s.active == 0 {
+		return nil
+	}
+	s.active = uint32(int32(s.active) + d)
+	binary.LittleEndian.PutUint32(s.abuf[:], s.active)
+	return proxywasm.SetSharedData(s.slotKey, s.abuf[:], 0)
+}
+
+// totalActive sums every VM's active-request count.
+func (s *service) totalActive() (uint32, error) {
+	b, _, err := proxywasm.GetSharedData(s.bkey + "/slots")
+	if err != nil || len(b) != 4 {
+		return s.active, nil
+	}
+	n := binary.LittleEndian.Uint32(b)
+	var total uint32
+	for i := range n {
+		v, _, err := proxywasm.GetSharedData(s.bkey + "/active/" + strconv.Itoa(int(i)))
+		if err == nil && len(v) == 4 {
+			total += binary.LittleEndian.Uint32(v)
+		}
+	}
+	return total, nil
 }
 
 // budgetOp is the shared retry budget during one compare-and-swap.

@@ -109,6 +109,7 @@ type world struct {
 	status  map[string]int
 	served  map[string]int // requests each target answered (upstream and http_call)
 	calls   []string       // http_call clusters, in order
+	bodies  []string       // http_call request bodies, in order
 	workers int
 }
 
@@ -211,6 +212,7 @@ func (w *world) HasCluster(name string) bool { return strings.HasPrefix(name, "o
 
 func (w *world) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
 	w.calls = append(w.calls, req.Cluster)
+	w.bodies = append(w.bodies, string(req.Body))
 	st, fault, body := w.answer(req.Cluster)
 	return pw.HTTPCallResult{Status: st, Fault: fault, Body: []byte(body), Delay: 5 * time.Millisecond}
 }

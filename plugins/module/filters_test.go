@@ -173,7 +173,13 @@ func TestRetryBudgetSharedAcrossWorkers(t *testing.T) {
 // traffic, by whichever workers see it, users see no error (the retry
 // covers), and the service state fails over.
 func TestDeadTargetDetectedWithinOneSecond(t *testing.T) {
-	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
+	for name, layout := range map[string]string{"three-roots": "", "modules": "modules", "combined": "combined"} {
+		t.Run(name, func(t *testing.T) { deadTargetDetected(t, layout) })
+	}
+}
+
+func deadTargetDetected(t *testing.T, layout string) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 4, layout: layout})
 	w.run(100, 10*time.Millisecond)
 	start := w.clock.Now()
 	w.dead["cluster-1a"] = true
@@ -354,6 +360,9 @@ func TestHealthAwareRedistribution(t *testing.T) {
 	w.status["cluster-canary"] = 503
 	w.run(100, 10*time.Millisecond) // detection (retries hide the errors)
 	require.Equal(t, int64(1), w.m("target.cluster-canary.ejected"))
+	// The upstream host that answered is attributed.
+	assert.Positive(t, w.m("target.cluster-canary.host.10.0.0.2:15443.failures"))
+	assert.NotEmpty(t, w.logs("ejected cluster-canary for 30000ms (detector=consecutive-gateway-errors count=3 times=1 last-host=10.0.0.2:15443)"))
 	assert.Equal(t, map[string]float64{"cluster-1": 100}, roundShares(w.shareOf(300)))
 	w.noTraps()
 }
@@ -384,4 +393,57 @@ func TestHeaderChangeAloneDoesNotRerouteOn133(t *testing.T) {
 		w.clock.Advance(time.Second)
 		assert.Equal(t, want, s.RouteEvals, "%+v", c)
 	}
+}
+
+// The retry re-sends the request body it buffered; a body over
+// retry.maxBodyBytes (64 KiB by default) is not buffered, so its failure
+// passes and is counted.
+func TestRetryBodyLimit(t *testing.T) {
+	w := newWorld(t, "online-banking/out/transaction-service/web-portal/edge.yaml", worldOpts{workers: 1})
+	w.status["west"] = 503
+	send := func(body []byte) *httpsim.Stream {
+		h := [][2]string{{":method", "PUT"}, {":path", "/accounts/1"}, {":scheme", "http"}, {":authority", "bank.example.com"}}
+		s := w.gw.Send(httpsim.Request{Headers: h, Body: [][]byte{body[:len(body)/2], body[len(body)/2:]}})
+		w.clock.Advance(time.Second)
+		require.True(t, s.Complete)
+		return s
+	}
+	small := send([]byte("small body, sent twice"))
+	assert.Equal(t, 200, small.Response.Status)
+	assert.Equal(t, "hello from east", small.Response.Body)
+	require.Len(t, w.bodies, 1)
+	assert.Equal(t, "small body, sent twice", w.bodies[0])
+	big := send(make([]byte, 70<<10))
+	assert.Equal(t, 503, big.Response.Status)
+	assert.Len(t, w.bodies, 1, "not retried")
+	assert.Equal(t, int64(1), w.m("retry.body_too_large"))
+	w.noTraps()
+}
+
+// In the mesh (a proxy with local set) the cell header a Detour hop set
+// keeps the request in the region it failed over to, while that region
+// has a healthy target.
+func TestCellHeaderHonouredInMesh(t *testing.T) {
+	w := newWorld(t, "bookinfo/out/bookinfo/reviews/clusters/cluster-1.yaml", worldOpts{workers: 1})
+	require.Equal(t, "cluster-1", w.cfg.Local)
+	send := func(extra ...[2]string) *httpsim.Stream {
+		h := append([][2]string{{":method", "GET"}, {":path", "/reviews/1"}, {":scheme", "http"}, {":authority", "reviews.bookinfo.svc.cluster.local:9080"}}, extra...)
+		s := w.gw.Send(httpsim.Request{Headers: h})
+		w.clock.Advance(time.Second)
+		require.True(t, s.Complete)
+		return s
+	}
+	assert.Equal(t, "cluster-1", w.target(send().Upstream.Cluster))
+	s := send([2]string{"x-detour-cell", "us-west1"})
+	assert.Equal(t, "cluster-2", w.target(s.Upstream.Cluster))
+	v, _ := header(s.Upstream.Headers, "x-detour-cell")
+	assert.Equal(t, "us-west1", v, "propagated to the next hop")
+	// The cell's region has no healthy target: the ladder decides.
+	w.dead["cluster-2"] = true
+	for range 5 {
+		send([2]string{"x-detour-cell", "us-west1"})
+	}
+	require.Equal(t, int64(1), w.m("target.cluster-2.ejected"))
+	assert.Equal(t, "cluster-1", w.target(send([2]string{"x-detour-cell", "us-west1"}).Upstream.Cluster))
+	w.noTraps()
 }

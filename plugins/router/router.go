@@ -257,13 +257,9 @@ func (rt *Router) Pick(h []Health, now int64, rnd uint32, exclude uint64) int {
 	if last >= 0 {
 		return last
 	}
-	// Nothing available: panic routing over the non-excluded targets.
-	for i := range rt.tier {
-		if exclude&(1<<uint(i)) == 0 {
-			return rt.pickIgnoringHealth(rnd, exclude)
-		}
-	}
-	return -1
+	// Nothing available: panic routing over the non-excluded targets (-1
+	// when every target is excluded).
+	return rt.pickIgnoringHealth(rnd, exclude)
 }
 
 func (rt *Router) pickIgnoringHealth(rnd uint32, exclude uint64) int {
