@@ -43,7 +43,7 @@ func TestSimulateDrill(t *testing.T) {
 	code := run([]string{"simulate", "--json", out, "../../examples/bookinfo/drills/local-scaled-to-zero.yaml"}, &stdout, &stderr)
 	assert.Equal(t, exitOK, code, stderr.String())
 	assert.Contains(t, stdout.String(), "bookinfo-reviews-local-scaled-to-zero")
-	assert.Contains(t, stdout.String(), "traffic share per second (cluster-1 / cluster-2 / none)")
+	assert.Contains(t, stdout.String(), "traffic share (cluster-1 / cluster-2 / none)")
 	b, err := os.ReadFile(out)
 	assert.NoError(t, err)
 	assert.Contains(t, string(b), `"runs": [`)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -72,4 +73,17 @@ func TestIstioDirMatchesCompiledIntent(t *testing.T) {
 	b, err := dir.JSON()
 	require.NoError(t, err)
 	assert.Equal(t, string(a), string(b))
+}
+
+// A broken hand-written Istio file is reported by Istio's generator with
+// the file's name.
+func TestIstioDirErrorNamesFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "cluster-1.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: bookinfo}\nspec:\n  host: reviews.bookinfo.svc.cluster.local\n  trafficPolicy: {outlierDetection: {consecutive5xxErrors: many}}\n"), 0o644))
+	sc, err := Load("../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
+	require.NoError(t, err)
+	_, err = Run(context.Background(), sc, Options{Istio: dir})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), bad)
 }

@@ -96,9 +96,11 @@ type RunReport struct {
 	Seconds          []Second      `json:"seconds"`
 	Events           []EventJSON   `json:"events"`
 	Transitions      []Transition  `json:"transitions"`
-	Expectations     []Expectation `json:"expectations"`
-	Passed           bool          `json:"passed"`
-	Clusters         []string      `json:"clusters"`
+	// Warnings are configuration the Envoy model left out or does not model.
+	Warnings     []string      `json:"warnings"`
+	Expectations []Expectation `json:"expectations"`
+	Passed       bool          `json:"passed"`
+	Clusters     []string      `json:"clusters"`
 }
 
 // ErrorKind counts user-visible errors of one cause.
@@ -189,6 +191,7 @@ type runInput struct {
 	EntryRegion  string
 	Regions      map[string]string // cluster → region
 	Clusters     []string          // report order
+	Warnings     []string
 }
 
 func round(x float64) float64 { return math.Round(x*1e4) / 1e4 }
@@ -208,7 +211,10 @@ func final(r *RequestRecord) *AttemptRecord {
 func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 	run := RunReport{Name: in.Name, Config: in.Config, Requests: len(in.Requests), ResponseFlags: map[string]int{},
 		Clusters: append(slices.Clone(in.Clusters), "none"), Events: []EventJSON{}, Transitions: in.Transitions,
-		Errors: []ErrorKind{}, Faults: []FaultResult{}, Expectations: []Expectation{}}
+		Errors: []ErrorKind{}, Faults: []FaultResult{}, Expectations: []Expectation{}, Warnings: in.Warnings}
+	if run.Warnings == nil {
+		run.Warnings = []string{}
+	}
 	if run.Transitions == nil {
 		run.Transitions = []Transition{}
 	}
@@ -715,8 +721,15 @@ func (r *Report) Summary() string {
 			}
 			fmt.Fprintf(&b, "  %6d  %3d %-8s %s\n", e.Count, e.Status, flags, e.Cause)
 		}
-		fmt.Fprintf(&b, "%s: traffic share per second (%s)\n", run.Name, strings.Join(run.Clusters, " / "))
-		b.WriteString(shareLine(run))
+		for i, w := range run.Warnings {
+			if i == 3 {
+				fmt.Fprintf(&b, "  ... %d more model warnings in the JSON report\n", len(run.Warnings)-3)
+				break
+			}
+			fmt.Fprintf(&b, "  model warning: %s\n", w)
+		}
+		fmt.Fprintf(&b, "%s: traffic share (%s)\n", run.Name, strings.Join(run.Clusters, " / "))
+		b.WriteString(shareLine(run, r.Faults))
 		for _, x := range run.Expectations {
 			verdict := "ok"
 			if !x.OK {
@@ -735,32 +748,102 @@ func fmtMeasured(p *float64) string {
 	return fmt.Sprint(*p)
 }
 
-// shareLine prints the share timeline compactly: one row per run of
-// seconds with the same rounded shares.
-func shareLine(run RunReport) string {
+// shareLine prints the timeline in one screen: per phase (between fault
+// starts and ends) the average share of each cluster and the errors, then
+// one sparkline per cluster and one for errors, a column per slice of
+// seconds (the JSON has every second).
+func shareLine(run RunReport, faults []FaultReport) string {
 	var b strings.Builder
-	start := 0
-	key := func(s Second) string {
-		parts := make([]string, len(s.Share))
-		for i, x := range s.Share {
-			parts[i] = fmt.Sprintf("%3.0f%%", 100*x)
-		}
-		return strings.Join(parts, " ") + fmt.Sprintf("  errors %d/s", s.Errors)
+	n := len(run.Seconds)
+	if n == 0 {
+		return ""
 	}
-	lines := 0
-	for i := 1; i <= len(run.Seconds); i++ {
-		if i < len(run.Seconds) && key(run.Seconds[i]) == key(run.Seconds[start]) {
+	cuts := []int{0, n}
+	for _, f := range faults {
+		cuts = append(cuts, int(f.StartS))
+		if f.EndS != nil {
+			cuts = append(cuts, int(*f.EndS))
+		}
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	for k := 0; k+1 < len(cuts); k++ {
+		from, to := cuts[k], min(cuts[k+1], n)
+		if from >= to {
 			continue
 		}
-		if lines < 12 {
-			fmt.Fprintf(&b, "  %10s %s\n", fmt.Sprintf("%ds-%ds", start, i), key(run.Seconds[start]))
+		req, errs := 0, 0
+		shares := make([]float64, len(run.Clusters))
+		for _, sec := range run.Seconds[from:to] {
+			req += sec.Requests
+			errs += sec.Errors
+			for j, x := range sec.Share {
+				shares[j] += x * float64(sec.Requests)
+			}
 		}
-		lines++
-		start = i
+		parts := make([]string, len(shares))
+		for j, x := range shares {
+			if req > 0 {
+				x /= float64(req)
+			}
+			parts[j] = fmt.Sprintf("%3.0f%%", 100*x)
+		}
+		fmt.Fprintf(&b, "  %10s %s  errors %d\n", fmt.Sprintf("%ds-%ds", from, to), strings.Join(parts, " "), errs)
 	}
-	if lines > 12 {
-		fmt.Fprintf(&b, "  ... %d more rows in the JSON report\n", lines-12)
+	const width = 60
+	per := (n + width - 1) / width
+	cols := (n + per - 1) / per
+	levels := []rune(" ▁▂▃▄▅▆▇█")
+	name := len("errors")
+	for _, c := range run.Clusters {
+		name = max(name, len(c))
 	}
+	line := func(label string, val func(from, to int) float64) {
+		fmt.Fprintf(&b, "  %-*s |", name, label)
+		for c := 0; c < cols; c++ {
+			v := val(c*per, min((c+1)*per, n))
+			k := int(math.Round(v * float64(len(levels)-1)))
+			if v > 0 && k == 0 {
+				k = 1 // something is not nothing
+			}
+			b.WriteRune(levels[k])
+		}
+		b.WriteString("|\n")
+	}
+	fmt.Fprintf(&b, "  over time, one column per %ds:\n", per)
+	for j, c := range run.Clusters {
+		line(c, func(from, to int) float64 {
+			req, hit := 0.0, 0.0
+			for _, sec := range run.Seconds[from:to] {
+				req += float64(sec.Requests)
+				hit += sec.Share[j] * float64(sec.Requests)
+			}
+			if req == 0 {
+				return 0
+			}
+			return hit / req
+		})
+	}
+	// Errors are scaled to the worst column, whose count per second the
+	// caption gives.
+	errAt := func(from, to int) float64 {
+		e := 0
+		for _, sec := range run.Seconds[from:to] {
+			e += sec.Errors
+		}
+		return float64(e) / float64(to-from)
+	}
+	peak := 0.0
+	for c := 0; c < cols; c++ {
+		peak = max(peak, errAt(c*per, min((c+1)*per, n)))
+	}
+	line("errors", func(from, to int) float64 {
+		if peak == 0 {
+			return 0
+		}
+		return errAt(from, to) / peak
+	})
+	fmt.Fprintf(&b, "  %-*s  (errors: full height = %.0f/s)\n", name, "", peak)
 	return b.String()
 }
 

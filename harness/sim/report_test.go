@@ -118,7 +118,9 @@ func TestReportJSONAndSummary(t *testing.T) {
 	assert.Contains(t, sum, "user-visible errors          10 (5.00%)")
 	assert.Contains(t, sum, "f detect                     0.3s")
 	assert.Contains(t, sum, "    10  503 URX      c1 reviews error rate (503)")
-	assert.Contains(t, sum, "       5s-6s 100%   0%   0%  errors 10/s")
+	assert.Contains(t, sum, "      5s-12s  14%  86%   0%  errors 10\n")
+	assert.Contains(t, sum, "  c1     |██████       ███████|\n")
+	assert.Contains(t, sum, "  errors |     █              |\n")
 	assert.LessOrEqual(t, strings.Count(sum, "\n"), 40, "one screen")
 	assert.True(t, r.Passed())
 }

@@ -22,22 +22,24 @@ const EdgeTarget = lower.EdgeTarget
 // YAML per target (cluster name or EdgeTarget), the service, the entry and
 // the full topology.
 type setup struct {
-	sc       *Scenario
-	config   map[string]string // target → Istio YAML
-	source   string            // where the configuration came from
-	svc      ServiceRef
-	fqdn     string
-	edge     *intent.Edge // edge entry from the intent (nil otherwise)
-	top      Topology
-	entry    string // "edge" or a cluster name
-	selector map[string]string
-	exposure map[string]string // labels of the drilled service (east-west export)
+	sc     *Scenario
+	config map[string]string // target → Istio YAML
+	// configPath is the file each target's YAML was read from (--istio).
+	configPath map[string]string
+	source     string // where the configuration came from
+	svc        ServiceRef
+	fqdn       string
+	edge       *intent.Edge // edge entry from the intent (nil otherwise)
+	top        Topology
+	entry      string // "edge" or a cluster name
+	selector   map[string]string
+	exposure   map[string]string // labels of the drilled service (east-west export)
 }
 
 // resolve compiles the intent (or reads the Istio directory), and fills the
 // topology's defaults from the intent.
 func resolve(sc *Scenario, istioDir string) (*setup, error) {
-	s := &setup{sc: sc, config: map[string]string{}, svc: sc.Service, entry: sc.Traffic.Entry}
+	s := &setup{sc: sc, config: map[string]string{}, configPath: map[string]string{}, svc: sc.Service, entry: sc.Traffic.Entry}
 	var in *intent.Intent
 	if sc.Intent != "" {
 		srcs, err := load.Paths(sc.Intent)
@@ -159,6 +161,7 @@ func (s *setup) readIstio(dir string, in *intent.Intent) error {
 			b, err := os.ReadFile(p)
 			if err == nil {
 				s.config[t] = string(b)
+				s.configPath[t] = p
 				break
 			}
 			if !os.IsNotExist(err) {

@@ -231,7 +231,7 @@ func (s *setup) generate(ctx context.Context, cfg string, proxy xdsgen.Proxy, t 
 		target = EdgeTarget
 	}
 	snap, err := generateXDS(ctx, xdsgen.Input{
-		ControlPlane: xdsgen.ControlPlane{Cluster: proxy.Cluster, Config: cfg, ConfigName: target + ".yaml", SkipOtherKinds: true, Clusters: s.kube(t)},
+		ControlPlane: xdsgen.ControlPlane{Cluster: proxy.Cluster, Config: cfg, ConfigName: s.configName(target), SkipOtherKinds: true, Clusters: s.kube(t)},
 		Proxy:        proxy,
 	})
 	if err != nil {
@@ -273,6 +273,9 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 		if s.edge != nil && s.edge.Port != 0 {
 			port = s.edge.Port
 		}
+	}
+	if sc.Traffic.Port != 0 {
+		port = uint32(sc.Traffic.Port)
 	}
 	var proc *pw.Process
 	var plugins []*pw.Plugin
@@ -404,7 +407,7 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 		events = append(events, filterEvents(proc, start)...)
 		slices.SortStableFunc(events, func(a, b Event) int { return cmpDur(a.At, b.At) })
 	}
-	run := buildRun(sc.Faults, exps[0], runInput{Name: name, Config: source, Requests: records, Events: events, Transitions: trans,
+	run := buildRun(sc.Faults, exps[0], runInput{Name: name, Config: source, Requests: records, Events: events, Transitions: trans, Warnings: proxy.Warnings(),
 		Duration: sc.Traffic.Duration, EntryRegion: place.Region, Regions: s.regions(), Clusters: clusterNames(s.top)})
 	for _, e := range exps[1:] {
 		for _, x := range check(e, &run) {
@@ -433,4 +436,15 @@ func (s *setup) regions() map[string]string {
 		out[c.Name] = c.Region
 	}
 	return out
+}
+
+// configName names a target's configuration in the generator's errors.
+func (s *setup) configName(target string) string {
+	if p := s.configPath[target]; p != "" {
+		return p
+	}
+	if target == EdgeTarget {
+		return "edge.yaml (compiled)"
+	}
+	return target + ".yaml (compiled)"
 }

@@ -115,8 +115,11 @@ type LatencyFile struct {
 type TrafficFile struct {
 	// Entry is "edge" (the edge gateway) or a cluster name (a client
 	// sidecar in that cluster).
-	Entry    string            `yaml:"entry"`
-	Host     string            `yaml:"host"`
+	Entry string `yaml:"entry"`
+	Host  string `yaml:"host"`
+	// Port is the listener port the requests arrive on (default: the
+	// intent's edge port or 80 at the edge, the service port at a sidecar).
+	Port     Scalar            `yaml:"port"`
 	Rate     Scalar            `yaml:"rate"`
 	Duration Scalar            `yaml:"duration"`
 	Workers  Scalar            `yaml:"workers"`
@@ -271,6 +274,7 @@ type Subset struct {
 type Traffic struct {
 	Entry    string
 	Host     string
+	Port     int
 	Rate     float64
 	Duration time.Duration
 	Workers  int
@@ -572,6 +576,7 @@ func (v *validator) traffic(t *TrafficFile, top Topology) Traffic {
 		Rate:     v.number(t.Rate, "traffic.rate", DefaultRate, 0.001, 1e6),
 		Duration: v.duration(t.Duration, "traffic.duration", DefaultDuration),
 		Workers:  v.integer(t.Workers, "traffic.workers", DefaultWorkers, 1, 64),
+		Port:     v.integer(t.Port, "traffic.port", 0, 1, 65535),
 		Paths:    t.Paths,
 	}
 	if t.Seed.Value != "" {

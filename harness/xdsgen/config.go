@@ -62,6 +62,12 @@ func splitDocuments(s string) []document {
 	return docs
 }
 
+// parsed is one configuration and the document it came from.
+type parsed struct {
+	cfg   config.Config
+	where string // file:line:col: document N (Kind ns/name)
+}
+
 // header is what every Kubernetes-style document names itself by.
 type header struct {
 	APIVersion string `yaml:"apiVersion"`
@@ -77,11 +83,11 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // parseConfig turns Istio configuration YAML into Istio's config model,
 // validated as istiod validates it. Errors name the file, the line where
 // the document starts (or the line of a syntax error) and the resource.
-func parseConfig(name, text string, skipOther bool) ([]config.Config, error) {
+func parseConfig(name, text string, skipOther bool) ([]parsed, error) {
 	if name == "" {
 		name = "config"
 	}
-	var out []config.Config
+	var out []parsed
 	for _, d := range splitDocuments(text) {
 		var h header
 		if err := yaml.Unmarshal([]byte(d.text), &h); err != nil {
@@ -114,7 +120,7 @@ func parseConfig(name, text string, skipOther bool) ([]config.Config, error) {
 			c.Namespace = "default"
 		}
 		c.CreationTimestamp = configTime
-		out = append(out, *c)
+		out = append(out, parsed{cfg: *c, where: fmt.Sprintf("%s:%d:1: %s", name, d.line, what)})
 	}
 	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -457,9 +458,58 @@ func (e example) checkWasm(snap *xds.Snapshot) {
 		require.NoError(t, got.GetConfig().GetConfiguration().UnmarshalTo(sv), "%s: configuration", p.name)
 		assert.JSONEq(t, p.config, sv.GetValue(), "WasmPlugin %s/%s: pluginConfig", p.namespace, p.name)
 	}
+	e.checkWasmOrder(snap, plugins)
 }
 
-type wasmPlugin struct{ namespace, name, config string }
+// checkWasmOrder: in every HTTP connection manager that runs the plugins,
+// they come in the order of their phase and priority (higher first), as
+// WasmPlugin documents.
+func (e example) checkWasmOrder(snap *xds.Snapshot, plugins []wasmPlugin) {
+	t := e.t
+	byID := map[string]wasmPlugin{}
+	for _, p := range plugins {
+		byID[p.namespace+"."+p.name] = p
+	}
+	chains := 0
+	for _, l := range snap.Listeners {
+		for _, fc := range l.GetFilterChains() {
+			for _, f := range fc.GetFilters() {
+				h := &hcmv3.HttpConnectionManager{}
+				if f.GetTypedConfig().UnmarshalTo(h) != nil {
+					continue
+				}
+				var seq []wasmPlugin
+				for _, hf := range h.GetHttpFilters() {
+					if hf.GetConfigDiscovery() == nil {
+						continue
+					}
+					id, _, _ := strings.Cut(hf.GetName()[strings.LastIndex(hf.GetName(), "/")+1:], "~")
+					if p, ok := byID[id]; ok {
+						seq = append(seq, p)
+					}
+				}
+				if len(seq) == 0 {
+					continue
+				}
+				chains++
+				assert.Len(t, seq, len(plugins), "%s: not every plugin in the filter chain", l.GetName())
+				for i := 1; i < len(seq); i++ {
+					if seq[i].phase == seq[i-1].phase {
+						assert.GreaterOrEqual(t, seq[i-1].priority, seq[i].priority, "%s: %s (priority %d) before %s (priority %d)",
+							l.GetName(), seq[i-1].name, seq[i-1].priority, seq[i].name, seq[i].priority)
+					}
+				}
+			}
+		}
+	}
+	assert.NotZero(t, chains, "no HTTP filter chain runs the plugins")
+}
+
+type wasmPlugin struct {
+	namespace, name, config string
+	phase                   string
+	priority                int
+}
 
 func wasmPlugins(t *testing.T, cfg string) []wasmPlugin {
 	var out []wasmPlugin
@@ -472,11 +522,13 @@ func wasmPlugins(t *testing.T, cfg string) []wasmPlugin {
 			} `json:"metadata"`
 			Spec struct {
 				PluginConfig json.RawMessage `json:"pluginConfig"`
+				Phase        string          `json:"phase"`
+				Priority     int             `json:"priority"`
 			} `json:"spec"`
 		}
 		require.NoError(t, yaml.Unmarshal([]byte(doc), &obj))
 		if obj.Kind == "WasmPlugin" {
-			out = append(out, wasmPlugin{obj.Metadata.Namespace, obj.Metadata.Name, string(obj.Spec.PluginConfig)})
+			out = append(out, wasmPlugin{obj.Metadata.Namespace, obj.Metadata.Name, string(obj.Spec.PluginConfig), obj.Spec.Phase, obj.Spec.Priority})
 		}
 	}
 	return out

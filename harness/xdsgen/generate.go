@@ -16,6 +16,8 @@ import (
 	"istio.io/istio/pilot/pkg/model"
 	fakexds "istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pkg/cluster"
+	"istio.io/istio/pkg/config"
+	"istio.io/istio/pkg/kube/krt"
 	"istio.io/istio/pkg/log"
 	"istio.io/istio/pkg/network"
 	"istio.io/istio/pkg/wellknown"
@@ -64,9 +66,30 @@ func Start(ctx context.Context, cp ControlPlane) (*Istiod, error) {
 	if cp.Cluster == "" {
 		return nil, errors.New("xdsgen: control plane: cluster is empty (set ControlPlane.Cluster or Proxy.Cluster)")
 	}
-	configs, err := parseConfig(cp.ConfigName, cp.Config, cp.SkipOtherKinds)
-	if err != nil {
-		return nil, err
+	var docs []parsed
+	if cp.Config != "" {
+		ps, err := parseConfig(cp.ConfigName, cp.Config, cp.SkipOtherKinds)
+		if err != nil {
+			return nil, err
+		}
+		docs = ps
+	}
+	for _, f := range cp.Files {
+		ps, err := parseConfig(f.Name, string(f.Data), cp.SkipOtherKinds)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, ps...)
+	}
+	configs := make([]config.Config, 0, len(docs))
+	first := map[string]string{}
+	for _, p := range docs {
+		key := p.cfg.GroupVersionKind.Kind + " " + p.cfg.Namespace + "/" + p.cfg.Name
+		if w, dup := first[key]; dup {
+			return nil, fmt.Errorf("%s: %s is already defined at %s", p.where, key, w)
+		}
+		first[key] = p.where
+		configs = append(configs, p.cfg)
 	}
 	objects := map[cluster.ID][]runtime.Object{cluster.ID(cp.Cluster): nil}
 	var gateways []model.NetworkGateway
@@ -100,10 +123,18 @@ func Start(ctx context.Context, cp ControlPlane) (*Istiod, error) {
 			})
 		}
 	}
+	globalMu.Lock()
+	defer globalMu.Unlock()
 	silenceIstio()
+	// Istio's fake server registers every krt collection it builds with
+	// the process-wide krt.GlobalDebugHandler, which never forgets one:
+	// about 2 MB per start would stay reachable for the life of the
+	// process. A fresh handler per start leaves the old collections to
+	// the garbage collector once their Istiod is closed.
+	krt.GlobalDebugHandler = new(krt.DebugHandler)
 
 	d := &Istiod{f: &failer{}}
-	err = d.call(ctx, func() {
+	err := d.call(ctx, func() {
 		d.server = fakexds.NewFakeDiscoveryServer(d.f, fakexds.FakeOptions{
 			DefaultClusterName:         cluster.ID(cp.Cluster),
 			KubernetesObjectsByCluster: objects,
@@ -149,7 +180,8 @@ func (d *Istiod) call(ctx context.Context, fn func()) error {
 // every EDS cluster (priorities, localities, weights, as Istio's endpoint
 // builder computes them for p's locality and network) and the extension
 // configurations (ECDS) the listeners' filters discover, which is where
-// WasmPlugins land.
+// WasmPlugins land. Calls are serialised. If ctx ends before the
+// generation does, Generate returns ctx.Err() and the Istiod is closed.
 func (d *Istiod) Generate(ctx context.Context, p Proxy) (*xds.Snapshot, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -275,15 +307,15 @@ func extensionConfigNames(ls []*listenerv3.Listener) []string {
 	return names
 }
 
-var silenceOnce sync.Mutex
+// globalMu serialises the starts of Istiods: Istio's fake server reads
+// process-wide state (log scopes, krt's debug handler) while it builds.
+var globalMu sync.Mutex
 
 // silenceIstio turns every Istio log scope off: istiod logs to stderr, and
 // a simulation prints only what the product means to print. Scopes
 // registered later (lazily, by packages initialised on first use) are
 // caught by the next call.
 func silenceIstio() {
-	silenceOnce.Lock()
-	defer silenceOnce.Unlock()
 	for _, s := range log.Scopes() {
 		s.SetOutputLevel(log.NoneLevel)
 		s.SetStackTraceLevel(log.NoneLevel)

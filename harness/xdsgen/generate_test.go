@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"istio.io/istio/pkg/log"
 
 	"github.com/detour-mesh/detour/harness/xdsgen"
 )
@@ -123,6 +124,38 @@ func TestSkipOtherKinds(t *testing.T) {
 	assert.Equal(t, uint32(3), c.GetOutlierDetection().GetConsecutiveGatewayFailure().GetValue())
 }
 
+// TestFiles: configuration split over files; a resource defined twice is
+// an error naming both places.
+func TestFiles(t *testing.T) {
+	vs := "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: bookinfo}\n" +
+		"spec:\n  hosts: [reviews.bookinfo.svc.cluster.local]\n  http:\n  - route:\n    - destination: {host: reviews.bookinfo.svc.cluster.local}\n    retries: {attempts: 4}\n"
+	in := xdsgen.Input{
+		ControlPlane: xdsgen.ControlPlane{
+			Files:    []xdsgen.File{{Name: "a/dr.yaml", Data: []byte(reviewsDR)}, {Name: "a/vs.yaml", Data: []byte(vs)}},
+			Clusters: []xdsgen.Cluster{reviews("c1")},
+		},
+		Proxy: xdsgen.Proxy{Cluster: "c1", Namespace: "bookinfo"},
+	}
+	snap, err := xdsgen.Generate(context.Background(), in)
+	require.NoError(t, err)
+	assert.NotNil(t, snap.Cluster("outbound|9080||reviews.bookinfo.svc.cluster.local"))
+	var retries []uint32
+	for _, rc := range snap.Routes {
+		for _, vh := range rc.GetVirtualHosts() {
+			for _, r := range vh.GetRoutes() {
+				if r.GetRoute().GetCluster() == "outbound|9080||reviews.bookinfo.svc.cluster.local" {
+					retries = append(retries, r.GetRoute().GetRetryPolicy().GetNumRetries().GetValue())
+				}
+			}
+		}
+	}
+	assert.Contains(t, retries, uint32(4), "the VirtualService of the second file")
+
+	in.ControlPlane.Files = append(in.ControlPlane.Files, xdsgen.File{Name: "b/dr.yaml", Data: []byte("# again\n---\n" + reviewsDR)})
+	_, err = xdsgen.Generate(context.Background(), in)
+	assert.ErrorContains(t, err, "b/dr.yaml:3:1: document 2 (DestinationRule bookinfo/reviews): DestinationRule bookinfo/reviews is already defined at a/dr.yaml:1:1")
+}
+
 // TestLocalEndpointsByLocality: the synthesised EndpointSlice, Pods and
 // Nodes give Istio the local endpoints with their localities, so its
 // locality failover puts the proxy's zone first.
@@ -188,6 +221,9 @@ func TestIstiodServesSeveralProxies(t *testing.T) {
 	assert.Contains(t, a.Node, "sidecar~")
 	assert.Contains(t, b.Node, "router~")
 	assert.NotNil(t, a.Cluster("outbound|9080||reviews.bookinfo.svc.cluster.local"))
+	for name, s := range log.Scopes() {
+		assert.Equal(t, log.NoneLevel, s.GetOutputLevel(), "Istio log scope %s still prints", name)
+	}
 	d.Close()
 	d.Close()
 	_, err = d.Generate(ctx, xdsgen.Proxy{Cluster: "c1"})

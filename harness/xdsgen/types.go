@@ -31,6 +31,9 @@ type ControlPlane struct {
 	Config string
 	// ConfigName names Config in errors (a file path); "config" when empty.
 	ConfigName string
+	// Files are more configuration files (e.g. every YAML file of an
+	// --istio directory), each parsed on its own so errors name the file.
+	Files []File
 	// SkipOtherKinds skips documents of kinds Istio's generator does not
 	// read (Deployments, Services, ...); otherwise they are an error.
 	SkipOtherKinds bool
@@ -38,6 +41,12 @@ type ControlPlane struct {
 	// objects (Namespace, Nodes, Services, Pods, EndpointSlices) are
 	// synthesised from them. A cluster with no services may be omitted.
 	Clusters []Cluster
+}
+
+// File is one configuration file: its name (for errors) and its YAML.
+type File struct {
+	Name string
+	Data []byte
 }
 
 // Cluster is one Kubernetes cluster as Istio's registry sees it.
