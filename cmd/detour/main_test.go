@@ -76,13 +76,14 @@ func TestParseArgs(t *testing.T) {
 // it is asked, and every command's usage lists its flags.
 func TestHelp(t *testing.T) {
 	flags := map[string][]string{
-		"vet":     {"-format"},
-		"compile": {"-o DIR", "-wasm-url", "-wasm-sha256", "-package DIR"},
-		"explain": {"-format"},
-		"policy":  {"-p DIR", "-o", "-except ID", "-fail-on-warn"},
-		"wasm":    {"-exchange FILE", "-config FILE", "-vm-config FILE", "-root-id", "-workers", "-cache-dir DIR", "-interpreter"},
-		"package": {"-o DIR"},
-		"version": nil,
+		"vet":      {"-format"},
+		"compile":  {"-o DIR", "-wasm-url", "-wasm-sha256", "-package DIR"},
+		"explain":  {"-format"},
+		"policy":   {"-p DIR", "-o", "-except ID", "-fail-on-warn"},
+		"wasm":     {"-exchange FILE", "-config FILE", "-vm-config FILE", "-root-id", "-workers", "-cache-dir DIR", "-interpreter"},
+		"package":  {"-o DIR"},
+		"simulate": {"-json", "-svg", "-istio", "-baseline", "-only", "-plugins"},
+		"version":  nil,
 	}
 	for name := range commands {
 		want, ok := flags[name]
