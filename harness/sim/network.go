@@ -152,53 +152,16 @@ func PodEndpoints(ci, si int, s *Service) []PodEndpoint {
 	return out
 }
 
-// Active reports whether fault f is in effect at offset t from the start.
-func (f *Fault) Active(t time.Duration) bool {
-	if t < f.Start || (f.End > 0 && t >= f.End) {
-		return false
-	}
-	if f.FlapPeriod > 0 {
-		phase := (t - f.Start) % f.FlapPeriod
-		return phase < time.Duration(float64(f.FlapPeriod)*f.FlapDuty)
-	}
-	return true
-}
-
-// Edges are the offsets at which f switches on or off, up to limit.
-func (f *Fault) Edges(limit time.Duration) []time.Duration {
-	var out []time.Duration
-	if f.FlapPeriod <= 0 {
-		out = append(out, f.Start)
-		if f.End > 0 {
-			out = append(out, f.End)
-		}
-		return out
-	}
-	end := limit
-	if f.End > 0 && f.End < end {
-		end = f.End
-	}
-	on := time.Duration(float64(f.FlapPeriod) * f.FlapDuty)
-	for t := f.Start; t < end; t += f.FlapPeriod {
-		out = append(out, t)
-		if t+on < end {
-			out = append(out, t+on)
-		}
-	}
-	if f.End > 0 && f.End <= limit {
-		out = append(out, f.End)
-	}
-	return out
-}
-
-func (f *Fault) hitsCluster(c *Cluster) bool {
+// hitsCluster: the fault targets the cluster (by name and/or region).
+func hitsCluster(f *Fault, c *Cluster) bool {
 	t := &f.Target
 	return (t.Cluster == "" || t.Cluster == c.Name) && (t.Region == "" || t.Region == c.Region)
 }
 
-func (f *Fault) hitsEndpoint(e *endpoint) bool {
+// hitsEndpoint: the fault targets the pod.
+func hitsEndpoint(f *Fault, e *endpoint) bool {
 	t := &f.Target
-	if !f.hitsCluster(e.cluster) || (t.Service != "" && t.Service != e.svc.Name) || (t.Subset != "" && t.Subset != e.subset) {
+	if !hitsCluster(f, e.cluster) || (t.Service != "" && t.Service != e.svc.Name) || (t.Subset != "" && t.Subset != e.subset) {
 		return false
 	}
 	if t.Share >= 1 {
@@ -224,7 +187,7 @@ func (f *Fault) hitsEndpoint(e *endpoint) bool {
 func (n *Network) down(c *Cluster, t time.Duration, names *[]string) bool {
 	for i := range n.faults {
 		f := &n.faults[i]
-		if (f.Kind == ClusterOutage || f.Kind == RegionOutage) && f.Active(t) && f.hitsCluster(c) {
+		if (f.Kind == ClusterOutage || f.Kind == RegionOutage) && f.Active(t) && hitsCluster(f, c) {
 			*names = append(*names, f.Name)
 			return true
 		}
@@ -250,7 +213,7 @@ func (n *Network) partitioned(a, b string, t time.Duration, names *[]string) boo
 func (n *Network) scaledToZero(e *endpoint, t time.Duration, names *[]string) bool {
 	for i := range n.faults {
 		f := &n.faults[i]
-		if f.Kind == ServiceScaledToZero && f.Active(t) && f.hitsEndpoint(e) {
+		if f.Kind == ServiceScaledToZero && f.Active(t) && hitsEndpoint(f, e) {
 			*names = append(*names, f.Name)
 			return true
 		}
@@ -261,7 +224,7 @@ func (n *Network) scaledToZero(e *endpoint, t time.Duration, names *[]string) bo
 func (n *Network) gatewayFault(kind string, c *Cluster, gw string, t time.Duration, names *[]string) bool {
 	for i := range n.faults {
 		f := &n.faults[i]
-		if f.Kind == kind && f.Active(t) && f.hitsCluster(c) && (f.Target.Gateway == "" || f.Target.Gateway == gw) {
+		if f.Kind == kind && f.Active(t) && hitsCluster(f, c) && (f.Target.Gateway == "" || f.Target.Gateway == gw) {
 			*names = append(*names, f.Name)
 			return true
 		}
@@ -406,7 +369,7 @@ func (n *Network) serve(t time.Duration, e *endpoint, extra time.Duration, rec *
 	status, cause := 200, ""
 	for i := range n.faults {
 		f := &n.faults[i]
-		if !f.Active(t) || !f.hitsEndpoint(e) {
+		if !f.Active(t) || !hitsEndpoint(f, e) {
 			continue
 		}
 		switch f.Kind {

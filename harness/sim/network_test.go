@@ -13,7 +13,7 @@ import (
 
 func testTopology() Topology {
 	svc := func() []Service {
-		return []Service{{Name: "reviews", Subsets: []Subset{{"v1", 2}, {"v2", 2}}, P50: 5 * time.Millisecond, P99: 5 * time.Millisecond, MaxQueue: time.Second}}
+		return []Service{{Name: "reviews", Subsets: []Subset{{Name: "v1", Endpoints: 2}, {Name: "v2", Endpoints: 2}}, P50: 5 * time.Millisecond, P99: 5 * time.Millisecond, MaxQueue: time.Second}}
 	}
 	return Topology{CrossRegion: 40 * time.Millisecond, GatewayLatency: time.Millisecond, Clusters: []Cluster{
 		{Name: "c1", Region: "r1", EastWest: Gateway{Address: "10.0.1.1"}, Ingress: Gateway{Address: "10.0.1.2"}, Services: svc()},
@@ -106,7 +106,7 @@ func TestNetworkFaults(t *testing.T) {
 
 func TestNetworkCapacityQueuesThenOverflows(t *testing.T) {
 	top := testTopology()
-	top.Clusters[0].Services[0].Subsets = []Subset{{"", 1}}
+	top.Clusters[0].Services[0].Subsets = []Subset{{Endpoints: 1}}
 	top.Clusters[0].Services[0].Capacity = 10 // 100 ms per request
 	top.Clusters[0].Services[0].MaxQueue = 300 * time.Millisecond
 	n := NewNetwork(top, nil, vclock.Epoch, 1, "reviews")

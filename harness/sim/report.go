@@ -859,30 +859,3 @@ func faultReports(faults []Fault) []FaultReport {
 	}
 	return out
 }
-
-// String is the target as people read it ("cluster-1 reviews/v2 50%").
-func (t Target) String() string {
-	var parts []string
-	switch {
-	case len(t.Regions) == 2:
-		parts = append(parts, "regions "+t.Regions[0]+" | "+t.Regions[1])
-	case t.Cluster != "":
-		parts = append(parts, t.Cluster)
-	case t.Region != "":
-		parts = append(parts, "region "+t.Region)
-	}
-	if t.Gateway != "" {
-		parts = append(parts, t.Gateway+" gateway")
-	}
-	if t.Service != "" || t.Subset != "" {
-		s := t.Service
-		if t.Subset != "" {
-			s += "/" + t.Subset
-		}
-		parts = append(parts, s)
-	}
-	if t.Share > 0 && t.Share < 1 {
-		parts = append(parts, fmt.Sprintf("%g%% of endpoints", 100*t.Share))
-	}
-	return strings.Join(parts, " ")
-}

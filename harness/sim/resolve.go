@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -208,7 +207,7 @@ func mergeTopology(t Topology, in *intent.Intent, svc string) Topology {
 				i = len(c.Services) - 1
 			}
 			s := &c.Services[i]
-			if !s.setEndpoints {
+			if !s.EndpointsSet {
 				n := int(max(ic.Endpoints, 1))
 				if len(in.Spec.Subsets) == 0 {
 					s.Subsets = []Subset{{Endpoints: n}}
@@ -220,7 +219,7 @@ func mergeTopology(t Topology, in *intent.Intent, svc string) Topology {
 					}
 				}
 			}
-			if !s.setCapacity && ic.Capacity > 0 {
+			if !s.CapacitySet && ic.Capacity > 0 {
 				s.Capacity = ic.Capacity
 			}
 			byName[ic.Name] = c
@@ -267,8 +266,10 @@ func withoutKinds(yaml string, kinds ...string) string {
 	var keep []string
 	for _, d := range docs {
 		drop := false
-		for _, k := range kinds {
-			drop = drop || bytes.Contains([]byte(d), []byte("\nkind: "+k+"\n")) || strings.HasPrefix(strings.TrimLeft(d, "\n"), "kind: "+k+"\n")
+		for _, line := range strings.Split(d, "\n") {
+			if k, ok := strings.CutPrefix(strings.TrimSpace(line), "kind:"); ok && line == strings.TrimLeft(line, " ") {
+				drop = drop || slices.Contains(kinds, strings.TrimSpace(k))
+			}
 		}
 		if !drop {
 			keep = append(keep, d)

@@ -183,7 +183,7 @@ func (s *setup) serviceLabels(name string) map[string]string {
 func (s *setup) scaledAt(e *endpoint, t time.Duration) bool {
 	for i := range s.sc.Faults {
 		f := &s.sc.Faults[i]
-		if f.Kind == ServiceScaledToZero && f.Active(t) && f.hitsEndpoint(e) {
+		if f.Kind == ServiceScaledToZero && f.Active(t) && hitsEndpoint(f, e) {
 			return true
 		}
 	}

@@ -267,3 +267,23 @@ func BenchmarkGenerate(b *testing.B) {
 		}
 	})
 }
+
+// TestNotReady: Istio leaves a pod whose readiness is false out of EDS.
+func TestNotReady(t *testing.T) {
+	c := reviews("c1")
+	c.Services[0].Endpoints[1].NotReady = true
+	snap, err := xdsgen.Generate(context.Background(), xdsgen.Input{
+		ControlPlane: xdsgen.ControlPlane{Config: reviewsDR, Clusters: []xdsgen.Cluster{c}},
+		Proxy:        xdsgen.Proxy{Cluster: "c1", Namespace: "bookinfo", Region: "r1", Zone: "z1"},
+	})
+	require.NoError(t, err)
+	cla := snap.LoadAssignment("outbound|9080||reviews.bookinfo.svc.cluster.local")
+	require.NotNil(t, cla)
+	health := map[string]string{}
+	for _, lle := range cla.GetEndpoints() {
+		for _, lb := range lle.GetLbEndpoints() {
+			health[lb.GetEndpoint().GetAddress().GetSocketAddress().GetAddress()] = lb.GetHealthStatus().String()
+		}
+	}
+	assert.Equal(t, map[string]string{"10.1.0.1": "HEALTHY"}, health)
+}

@@ -114,8 +114,7 @@ type Endpoint struct {
 	Labels map[string]string
 	// Region, Zone, Subzone override the cluster's locality for this pod.
 	Region, Zone, Subzone string
-	// NotReady marks the endpoint not ready (Istio leaves it out of EDS,
-	// or sends it unhealthy when the service publishes not-ready addresses).
+	// NotReady marks the pod not ready; Istio then leaves it out of EDS.
 	NotReady bool
 }
 

@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"os"
@@ -111,9 +111,9 @@ expect:
 	assert.Nil(t, sc.Expect.MaxTimeToFailBack)
 }
 
-// Every seed drill is expressible: the drills under testdata/seeds parse.
+// Every seed drill is expressible: the drills under harness/sim/testdata/seeds parse.
 func TestSeedDrillsParse(t *testing.T) {
-	files, err := filepath.Glob("testdata/seeds/*.yaml")
+	files, err := filepath.Glob("../testdata/seeds/*.yaml")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	for _, f := range files {
