@@ -82,7 +82,7 @@ func TestHelp(t *testing.T) {
 		"policy":   {"-p DIR", "-o", "-except ID", "-fail-on-warn"},
 		"wasm":     {"-exchange FILE", "-config FILE", "-vm-config FILE", "-root-id", "-workers", "-cache-dir DIR", "-interpreter"},
 		"package":  {"-o DIR"},
-		"simulate": {"-json", "-istio"},
+		"simulate": {"-json", "-svg", "-istio", "-baseline", "-only", "-plugins"},
 		"version":  nil,
 	}
 	for name := range commands {

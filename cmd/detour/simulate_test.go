@@ -62,6 +62,6 @@ expect: {maxUserVisibleErrors: 0, maxTimeToFailOver: 1s}
 `), 0o644))
 	var stdout, stderr bytes.Buffer
 	assert.Equal(t, exitInvalid, run([]string{"simulate", sc}, &stdout, &stderr))
-	assert.Contains(t, stderr.String(), "istio run: expectation maxUserVisibleErrors <= 0 requests failed: measured ")
-	assert.Contains(t, stderr.String(), "istio run: expectation maxTimeToFailOver <= 1 s failed: measured never")
+	assert.Contains(t, stderr.String(), "detour run: expectation maxUserVisibleErrors <= 0 requests failed: measured ")
+	assert.Contains(t, stderr.String(), "detour run: expectation maxTimeToFailOver <= 1 s failed: measured never")
 }

@@ -10,28 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Every drill in examples/*/drills runs on Istio's generator and meets
-// its expectations.
-func TestExampleDrills(t *testing.T) {
-	files, err := filepath.Glob("../../examples/*/drills/*.yaml")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, f := range files {
-		t.Run(filepath.Base(filepath.Dir(filepath.Dir(f)))+"/"+filepath.Base(f), func(t *testing.T) {
-			sc, err := Load(f)
-			require.NoError(t, err)
-			rep, err := Run(context.Background(), sc, Options{})
-			require.NoError(t, err)
-			t.Log(rep.Summary())
-			for _, run := range rep.Runs {
-				for _, x := range run.Expectations {
-					assert.True(t, x.OK, "%s run: %s <= %g, measured %v", run.Name, x.Name, x.Limit, x.Measured)
-				}
-			}
-		})
-	}
-}
-
 // The bookinfo drill shows the seed's story second by second: local, then
 // cluster-2 while the local reviews are scaled to zero, then local again.
 func TestBookinfoDrillStory(t *testing.T) {

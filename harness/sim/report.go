@@ -72,11 +72,14 @@ type FaultReport struct {
 type RunReport struct {
 	Name string `json:"name"`
 	// Config says which Istio resources ran (compiled intent or a directory).
-	Config            string      `json:"config"`
-	Requests          int         `json:"requests"`
-	UserVisibleErrors int         `json:"userVisibleErrors"`
-	ErrorRate         float64     `json:"errorRate"`
-	Errors            []ErrorKind `json:"errors"`
+	Config            string `json:"config"`
+	Requests          int    `json:"requests"`
+	UserVisibleErrors int    `json:"userVisibleErrors"`
+	// IdempotentErrors are the user-visible errors of idempotent requests
+	// (GET, HEAD, OPTIONS, PUT, DELETE, TRACE): what retries may hide.
+	IdempotentErrors int         `json:"idempotentErrors"`
+	ErrorRate        float64     `json:"errorRate"`
+	Errors           []ErrorKind `json:"errors"`
 	// ResponseFlags counts the entry proxy's response flags over all requests.
 	ResponseFlags map[string]int `json:"responseFlags"`
 	Attempts      int            `json:"attempts"`
@@ -153,6 +156,15 @@ type Expectation struct {
 	Measured *float64 `json:"measured"`
 	Unit     string   `json:"unit"`
 	OK       bool     `json:"ok"`
+}
+
+// Op is how the measured value compares with the limit: ">=" for the
+// minimums, "<=" for the rest.
+func (x Expectation) Op() string {
+	if strings.HasPrefix(x.Name, "min") {
+		return ">="
+	}
+	return "<="
 }
 
 // Measurement windows (see harness/sim/README.md, "Measured times").
@@ -247,6 +259,9 @@ func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 		counts[s][col]++
 		if IsUserVisibleError(r.Status) {
 			run.UserVisibleErrors++
+			if idempotent(r.Method) {
+				run.IdempotentErrors++
+			}
 			sec.Errors++
 			errs[ErrorKind{Cause: errorCause(r), Status: r.Status, Flags: r.Flags}]++
 		}
@@ -317,6 +332,15 @@ func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 		run.Passed = run.Passed && e.OK
 	}
 	return run
+}
+
+// idempotent methods (RFC 9110 section 9.2.2); an unknown method is not.
+func idempotent(m string) bool {
+	switch m {
+	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE":
+		return true
+	}
+	return false
 }
 
 func countFirstAttempts(rs []RequestRecord) int {
@@ -512,6 +536,14 @@ func check(e Expect, run *RunReport) []Expectation {
 		out = append(out, Expectation{Name: "maxUserVisibleErrors", Limit: float64(*e.MaxUserVisibleErrors), Measured: ptr(float64(run.UserVisibleErrors)), Unit: "requests",
 			OK: run.UserVisibleErrors <= *e.MaxUserVisibleErrors})
 	}
+	if e.MinUserVisibleErrors != nil {
+		out = append(out, Expectation{Name: "minUserVisibleErrors", Limit: float64(*e.MinUserVisibleErrors), Measured: ptr(float64(run.UserVisibleErrors)), Unit: "requests",
+			OK: run.UserVisibleErrors >= *e.MinUserVisibleErrors})
+	}
+	if e.MaxIdempotentErrors != nil {
+		out = append(out, Expectation{Name: "maxIdempotentErrors", Limit: float64(*e.MaxIdempotentErrors), Measured: ptr(float64(run.IdempotentErrors)), Unit: "requests",
+			OK: run.IdempotentErrors <= *e.MaxIdempotentErrors})
+	}
 	worst := func(get func(FaultResult) *float64) (*float64, bool) {
 		var w *float64
 		for _, f := range run.Faults {
@@ -601,31 +633,76 @@ func (r *Report) Summary() string {
 	for _, f := range r.Faults {
 		width = max(width, len(f.Name)+len(" fail over")+1)
 	}
-	row := func(label string, cell func(RunReport) string) {
+	// With two runs, a third column says what the second changes.
+	diff := len(r.Runs) == 2
+	row := func(label string, cell func(RunReport) string, delta func(a, b RunReport) string) {
 		fmt.Fprintf(&b, "  %-*s", width, label)
 		for _, run := range r.Runs {
 			fmt.Fprintf(&b, " %-16s", cell(run))
 		}
+		if diff && delta != nil {
+			b.WriteString(" " + delta(r.Runs[0], r.Runs[1]))
+		}
 		b.WriteString("\n")
 	}
-	row("", func(run RunReport) string { return run.Name })
-	row("requests", func(run RunReport) string { return fmt.Sprint(run.Requests) })
+	count := func(get func(RunReport) int) func(a, b RunReport) string {
+		return func(a, b RunReport) string { return fmt.Sprintf("%+d", get(b)-get(a)) }
+	}
+	times := func(get func(RunReport) *float64) func(a, b RunReport) string {
+		return func(a, b RunReport) string {
+			x, y := get(a), get(b)
+			switch {
+			case x == nil && y == nil:
+				return ""
+			case x == nil:
+				return "now happens"
+			case y == nil:
+				return "no longer happens"
+			}
+			d := math.Round((*y-*x)*10) / 10
+			if d == 0 {
+				return "same"
+			}
+			return fmt.Sprintf("%+.1fs", d)
+		}
+	}
+	if diff {
+		row("", func(run RunReport) string { return run.Name }, func(a, b RunReport) string { return "difference" })
+	} else {
+		row("", func(run RunReport) string { return run.Name }, nil)
+	}
+	row("requests", func(run RunReport) string { return fmt.Sprint(run.Requests) }, nil)
 	row("user-visible errors", func(run RunReport) string {
 		return fmt.Sprintf("%d (%.2f%%)", run.UserVisibleErrors, 100*run.ErrorRate)
-	})
+	}, count(func(r RunReport) int { return r.UserVisibleErrors }))
+	row("  of idempotent requests", func(run RunReport) string { return fmt.Sprint(run.IdempotentErrors) },
+		count(func(r RunReport) int { return r.IdempotentErrors }))
 	row("retries / amplification", func(run RunReport) string {
 		return fmt.Sprintf("%d / %.2fx", run.Retries, run.RetryAmplification)
-	})
-	row("peak amplification", func(run RunReport) string { return fmt.Sprintf("%.2fx", run.PeakRetryAmplification) })
+	}, count(func(r RunReport) int { return r.Retries }))
+	row("peak amplification", func(run RunReport) string { return fmt.Sprintf("%.2fx", run.PeakRetryAmplification) }, nil)
 	row("latency p50/p90/p99 ms", func(run RunReport) string {
 		return fmt.Sprintf("%.0f/%.0f/%.0f", run.LatencyMs.P50, run.LatencyMs.P90, run.LatencyMs.P99)
-	})
-	row("cross-region while healthy", func(run RunReport) string { return fmt.Sprintf("%.1f%%", 100*run.CrossRegionShare) })
+	}, nil)
+	row("cross-region while healthy", func(run RunReport) string { return fmt.Sprintf("%.1f%%", 100*run.CrossRegionShare) }, nil)
 	if len(r.Runs) > 0 {
 		for i, f := range r.Runs[0].Faults {
-			row(f.Name+" detect", func(run RunReport) string { return fmtS(run.Faults[i].DetectS) })
-			row(f.Name+" fail over", func(run RunReport) string { return fmtS(run.Faults[i].FailOverS) })
-			row(f.Name+" fail back", func(run RunReport) string { return fmtS(run.Faults[i].FailBackS) })
+			row(f.Name+" detect", func(run RunReport) string { return fmtS(run.Faults[i].DetectS) }, times(func(r RunReport) *float64 { return r.Faults[i].DetectS }))
+			row(f.Name+" fail over", func(run RunReport) string { return fmtS(run.Faults[i].FailOverS) }, times(func(r RunReport) *float64 { return r.Faults[i].FailOverS }))
+			row(f.Name+" fail back", func(run RunReport) string { return fmtS(run.Faults[i].FailBackS) }, times(func(r RunReport) *float64 { return r.Faults[i].FailBackS }))
+		}
+	}
+	for _, run := range r.Runs {
+		if len(run.Transitions) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s: filter transitions\n", run.Name)
+		for i, t := range run.Transitions {
+			if i == 6 {
+				fmt.Fprintf(&b, "  ... %d more in the JSON report\n", len(run.Transitions)-6)
+				break
+			}
+			fmt.Fprintf(&b, "  %7.2fs %s -> %s (%s)\n", t.AtS, t.From, t.To, t.Trigger)
 		}
 	}
 	for _, run := range r.Runs {
@@ -658,7 +735,7 @@ func (r *Report) Summary() string {
 			if !x.OK {
 				verdict = "FAILED"
 			}
-			fmt.Fprintf(&b, "  expect %-22s <= %g %s: measured %s  %s\n", x.Name, x.Limit, x.Unit, fmtMeasured(x.Measured), verdict)
+			fmt.Fprintf(&b, "  expect %-22s %s %g %s: measured %s  %s\n", x.Name, x.Op(), x.Limit, x.Unit, fmtMeasured(x.Measured), verdict)
 		}
 	}
 	return b.String()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/detour-mesh/detour/harness/envoy"
+	pw "github.com/detour-mesh/detour/harness/proxywasm"
 	"github.com/detour-mesh/detour/harness/vclock"
 	"github.com/detour-mesh/detour/harness/xds"
 	"github.com/detour-mesh/detour/harness/xdsgen"
@@ -20,7 +21,27 @@ type Options struct {
 	// Istio is a directory of Istio YAML that replaces the scenario's
 	// configuration (detour simulate --istio DIR).
 	Istio string
+	// Baseline is a directory of Istio YAML (any configuration, e.g. a
+	// team's current one) run instead of the compiled resources in the run
+	// without filters, which is then named "baseline" (detour simulate
+	// --baseline DIR). Its WasmPlugins are left out too.
+	Baseline string
+	// Filters is the compiled Detour filter module. With it, Run runs the
+	// scenario twice, "istio" then "detour"; without it, only "istio".
+	Filters *Filters
+	// Only runs one of the two: "istio" or "detour" (detour simulate --only).
+	Only string
+	// Progress, if set, is told after each simulated 10 s of a run how far
+	// it is (0..1) and which run it is.
+	Progress func(run string, done float64)
 }
+
+// Run names.
+const (
+	RunIstio    = "istio"
+	RunBaseline = "baseline"
+	RunDetour   = "detour"
+)
 
 // drain is how long the run waits, after the traffic stops, for requests
 // still in flight (Envoy's route timeouts are far shorter by default).
@@ -48,11 +69,39 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Report, error) {
 	if s.entry != "edge" {
 		rep.Entry = "sidecar in " + s.entry
 	}
-	run, err := s.run(ctx, "istio", s.source, func(y string) string { return withoutKinds(y, "WasmPlugin") })
-	if err != nil {
-		return nil, err
+	switch opts.Only {
+	case "", RunIstio, RunDetour:
+	default:
+		return nil, fmt.Errorf("only: %q is not a run (expected istio or detour)", opts.Only)
 	}
-	rep.Runs = append(rep.Runs, run)
+	if opts.Only != RunDetour {
+		base, name := s, RunIstio
+		if opts.Baseline != "" {
+			if base, err = resolve(sc, opts.Baseline); err != nil {
+				return nil, err
+			}
+			name = RunBaseline
+		}
+		exps := []Expect{sc.ExpectBaseline}
+		if opts.Only == RunIstio || opts.Filters == nil {
+			exps = append(exps, sc.Expect) // no run with the filters: the goals apply here
+		}
+		run, err := base.run(ctx, name, base.source, func(y string) string { return withoutKinds(y, "WasmPlugin") }, nil, opts.Progress, exps...)
+		if err != nil {
+			return nil, err
+		}
+		rep.Runs = append(rep.Runs, run)
+	}
+	if opts.Only == RunDetour || (opts.Only == "" && opts.Filters != nil) {
+		if opts.Filters == nil {
+			return nil, fmt.Errorf("%s: the detour run needs the filter module", sc.Path)
+		}
+		run, err := s.run(ctx, RunDetour, s.source+" with the filters of "+opts.Filters.Source, func(y string) string { return y }, opts.Filters, opts.Progress, sc.Expect)
+		if err != nil {
+			return nil, err
+		}
+		rep.Runs = append(rep.Runs, run)
+	}
 	return rep, nil
 }
 
@@ -192,7 +241,7 @@ func (s *setup) generate(ctx context.Context, cfg string, proxy xdsgen.Proxy, t 
 }
 
 // run is one configuration's run.
-func (s *setup) run(ctx context.Context, name, source string, filter func(string) string) (RunReport, error) {
+func (s *setup) run(ctx context.Context, name, source string, filter func(string) string, filters *Filters, progress func(string, float64), exps ...Expect) (RunReport, error) {
 	sc := s.sc
 	target := s.entry
 	if target == "edge" {
@@ -217,13 +266,40 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	records := make([]RequestRecord, 0, int(sc.Traffic.Rate*sc.Traffic.Duration.Seconds()*1.05)+16)
 	var events []Event
 	pending := 0
+	methods := map[uint64]string{}
+	port := uint32(s.svc.Port)
+	if s.entry == "edge" {
+		port = 80
+		if s.edge != nil && s.edge.Port != 0 {
+			port = s.edge.Port
+		}
+	}
+	if sc.Traffic.Port != 0 {
+		port = uint32(sc.Traffic.Port)
+	}
+	var proc *pw.Process
+	var plugins []*pw.Plugin
+	if filters != nil {
+		node := pw.Node{ID: proxyIn.Name + "." + proxyIn.Namespace, Cluster: proxyIn.Cluster, Region: proxyIn.Region, Zone: proxyIn.Zone, SubZone: proxyIn.Subzone}
+		proc, plugins, err = filters.startFilters(ctx, snap, port, clock, sc.Traffic.Workers, sc.Traffic.Seed, node)
+		if err != nil {
+			return RunReport{}, fmt.Errorf("%s: %s run: %w", sc.Path, name, err)
+		}
+		defer func() {
+			for _, pl := range plugins {
+				pl.Close()
+			}
+		}()
+	}
 	proxy, err := envoy.New(envoy.Config{Name: entryName, Snapshot: snap, Clock: clock, Network: net, Seed: sc.Traffic.Seed,
+		Process: proc, Filters: plugins,
 		OnRecord: func(r *envoy.Record) {
 			pending--
 			id, _ := strconv.ParseUint(r.Tag, 10, 64)
-			records = append(records, RequestRecord{ID: id, Start: r.Start.Sub(start), End: r.End.Sub(start), Status: r.Status,
+			records = append(records, RequestRecord{ID: id, Method: methods[id], Start: r.Start.Sub(start), End: r.End.Sub(start), Status: r.Status,
 				Flags: strings.Join(r.Flags, ","), Details: r.Details, Attempts: attempts[id]})
 			delete(attempts, id)
+			delete(methods, id)
 		},
 		OnEvent: func(e envoy.Event) {
 			events = append(events, Event{At: e.At.Sub(start), Proxy: e.Proxy, Kind: e.Kind, Host: e.Host,
@@ -232,6 +308,9 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	})
 	if err != nil {
 		return RunReport{}, fmt.Errorf("%s: %w", sc.Path, err)
+	}
+	if proc != nil {
+		proc.HTTPCalls = proxy
 	}
 	// Kubernetes changes reach the proxy as EDS after the control-plane delay.
 	var edsErr error
@@ -260,21 +339,13 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	// the seed.
 	rng := rand.New(rand.NewPCG(sc.Traffic.Seed, 0x74726166666963)) // "traffic"
 	authority := s.fqdn
-	port := uint32(s.svc.Port)
 	if s.entry == "edge" {
 		authority = sc.Traffic.Host
 		if authority == "" && len(s.svc.Hosts) > 0 {
 			authority = s.svc.Hosts[0]
 		}
-		port = 80
-		if s.edge != nil && s.edge.Port != 0 {
-			port = s.edge.Port
-		}
 	} else if sc.Traffic.Host != "" {
 		authority = sc.Traffic.Host
-	}
-	if sc.Traffic.Port != 0 {
-		port = uint32(sc.Traffic.Port)
 	}
 	total := 0.0
 	for _, m := range sc.Traffic.Methods {
@@ -303,6 +374,7 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 			x -= m.Weight
 		}
 		path := sc.Traffic.Paths[rng.IntN(len(sc.Traffic.Paths))]
+		methods[id] = method
 		tag := strconv.FormatUint(id, 10)
 		hdrs := make([][2]string, 0, 5+len(sc.Traffic.Headers))
 		hdrs = append(hdrs, [2]string{":method", method}, [2]string{":path", path}, [2]string{":authority", authority}, [2]string{":scheme", "http"}, [2]string{RequestIDHeader, tag})
@@ -317,6 +389,9 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 			return RunReport{}, err
 		}
 		clock.RunUntil(start.Add(min(t+10*time.Second, sc.Traffic.Duration)))
+		if progress != nil {
+			progress(name, min(1, (t+10*time.Second).Seconds()/sc.Traffic.Duration.Seconds()))
+		}
 	}
 	clock.RunWhile(start.Add(sc.Traffic.Duration+drain), func() bool { return pending > 0 })
 	if edsErr != nil {
@@ -326,9 +401,24 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 		return RunReport{}, fmt.Errorf("%s: %d requests still in flight %s after the traffic stopped", sc.Path, pending, drain)
 	}
 	slices.SortFunc(records, func(a, b RequestRecord) int { return cmpU64(a.ID, b.ID) })
-	return buildRun(sc.Faults, sc.Expect, runInput{Name: name, Config: source, Requests: records, Events: events, Warnings: proxy.Warnings(),
-		Duration: sc.Traffic.Duration, EntryRegion: place.Region, Regions: s.regions(), Clusters: clusterNames(s.top)}), nil
+	var trans []Transition
+	if proc != nil {
+		trans = transitions(proc, start)
+		events = append(events, filterEvents(proc, start)...)
+		slices.SortStableFunc(events, func(a, b Event) int { return cmpDur(a.At, b.At) })
+	}
+	run := buildRun(sc.Faults, exps[0], runInput{Name: name, Config: source, Requests: records, Events: events, Transitions: trans, Warnings: proxy.Warnings(),
+		Duration: sc.Traffic.Duration, EntryRegion: place.Region, Regions: s.regions(), Clusters: clusterNames(s.top)})
+	for _, e := range exps[1:] {
+		for _, x := range check(e, &run) {
+			run.Expectations = append(run.Expectations, x)
+			run.Passed = run.Passed && x.OK
+		}
+	}
+	return run, nil
 }
+
+func cmpDur(a, b time.Duration) int { return cmpU64(uint64(a), uint64(b)) }
 
 func cmpU64(a, b uint64) int {
 	switch {

@@ -113,12 +113,17 @@ func (p *Policy) MethodAllowed(method string) bool {
 // Retriable reports whether a response (code, Envoy response flags, reset
 // before a response) calls for a retry under the policy.
 func (p *Policy) Retriable(code int, flags uint64, reset bool) bool {
-	if p.Attempts == 0 || flags&outlier.FlagUpstreamOverflow != 0 {
-		return false // Envoy never retries an overflow
-	}
 	resetLike := reset || code == 0 || flags&(outlier.FlagUpstreamRemoteReset|outlier.FlagLocalReset|
 		outlier.FlagUpstreamConnectionTermination|outlier.FlagUpstreamRequestTimeout) != 0
 	connect := flags&(outlier.FlagUpstreamConnectionFailure|outlier.FlagNoHealthyUpstream|outlier.FlagNoClusterFound) != 0
+	// Envoy never retries an overflow: the cluster's breakers refused the
+	// request itself. But UO next to an upstream failure (UF, UC, UR, ...)
+	// is the router refusing its own retry of that failure for its retry
+	// budget (router.cc, RetryStatus::NoOverflow): the failure is the
+	// target's, and another target may answer it.
+	if p.Attempts == 0 || (flags&outlier.FlagUpstreamOverflow != 0 && !connect && flags&resetFlags == 0) {
+		return false
+	}
 	switch {
 	case (resetLike || connect) && p.on&(On5xx|OnGatewayError|OnReset) != 0:
 		return true
@@ -135,6 +140,9 @@ func (p *Policy) Retriable(code int, flags uint64, reset bool) bool {
 	}
 	return false
 }
+
+// resetFlags are the upstream failures a response flag can report.
+const resetFlags = outlier.FlagUpstreamRemoteReset | outlier.FlagLocalReset | outlier.FlagUpstreamConnectionTermination | outlier.FlagUpstreamRequestTimeout
 
 // Budget is the shared retry accounting: requests the retry filter
 // watches and retries in flight, across every worker VM.

@@ -35,6 +35,10 @@ func TestRetriable(t *testing.T) {
 		{compiled, 503, outlier.FlagUpstreamConnectionFailure, false, true},
 		{compiled, 0, 0, true, true},
 		{compiled, 503, outlier.FlagUpstreamOverflow, false, false},
+		// the router's own retry refused by its budget: the failure stands
+		{compiled, 503, outlier.FlagUpstreamOverflow | outlier.FlagUpstreamConnectionTermination, false, true},
+		{compiled, 503, outlier.FlagUpstreamOverflow | outlier.FlagUpstreamConnectionFailure, false, true},
+		{compiled, 503, outlier.FlagUpstreamOverflow | outlier.FlagUpstreamRetryLimitExceeded, false, false},
 		{[]string{"5xx"}, 500, 0, false, true},
 		{[]string{"5xx"}, 404, 0, false, false},
 		{[]string{"connect-failure"}, 503, 0, false, false},
@@ -141,7 +145,8 @@ func FuzzRetriable(f *testing.F) {
 			return
 		}
 		r := p.Retriable(code, flags, reset)
-		if r && flags&outlier.FlagUpstreamOverflow != 0 {
+		upstream := uint64(outlier.FlagUpstreamConnectionFailure | outlier.FlagNoHealthyUpstream | outlier.FlagNoClusterFound | resetFlags)
+		if r && flags&outlier.FlagUpstreamOverflow != 0 && flags&upstream == 0 {
 			t.Fatal("overflow retried")
 		}
 		_ = p.MethodAllowed(method)

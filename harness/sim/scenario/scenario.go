@@ -39,6 +39,9 @@ type File struct {
 	Traffic  TrafficFile  `yaml:"traffic"`
 	Faults   []FaultFile  `yaml:"faults"`
 	Expect   ExpectFile   `yaml:"expect"`
+	// ExpectBaseline is checked on the run without the filters (istio or
+	// --baseline): what the seeds say plain Istio shows.
+	ExpectBaseline ExpectFile `yaml:"expectBaseline"`
 }
 
 // ServiceRef names the service under drill; the intent gives it by default.
@@ -159,6 +162,8 @@ type TargetFile struct {
 // ExpectFile is what the run must show.
 type ExpectFile struct {
 	MaxUserVisibleErrors  Scalar `yaml:"maxUserVisibleErrors"`
+	MinUserVisibleErrors  Scalar `yaml:"minUserVisibleErrors"`
+	MaxIdempotentErrors   Scalar `yaml:"maxIdempotentErrors"`
 	MaxTimeToDetect       Scalar `yaml:"maxTimeToDetect"`
 	MaxTimeToFailOver     Scalar `yaml:"maxTimeToFailOver"`
 	MaxTimeToFailBack     Scalar `yaml:"maxTimeToFailBack"`
@@ -216,7 +221,10 @@ type Scenario struct {
 	Topology    Topology
 	Traffic     Traffic
 	Faults      []Fault
-	Expect      Expect
+	// Expect is checked on the run with the filters (or, with no such run,
+	// on the run without); ExpectBaseline on the run without the filters.
+	Expect         Expect
+	ExpectBaseline Expect
 }
 
 // Topology is the simulated world.
@@ -304,7 +312,13 @@ type Target struct {
 
 // Expect holds the expectations; nil means not checked.
 type Expect struct {
-	MaxUserVisibleErrors  *int
+	MaxUserVisibleErrors *int
+	// MinUserVisibleErrors: at least this many (a baseline that must show
+	// the failure).
+	MinUserVisibleErrors *int
+	// MaxIdempotentErrors counts user-visible errors of idempotent
+	// requests (GET, HEAD, OPTIONS, PUT, DELETE, TRACE).
+	MaxIdempotentErrors   *int
 	MaxTimeToDetect       *time.Duration
 	MaxTimeToFailOver     *time.Duration
 	MaxTimeToFailBack     *time.Duration
@@ -461,7 +475,8 @@ func (v *validator) scenario(f *File) *Scenario {
 	for i := range f.Faults {
 		sc.Faults = append(sc.Faults, v.fault(&f.Faults[i], i, sc))
 	}
-	sc.Expect = v.expect(&f.Expect)
+	sc.Expect = v.expect(&f.Expect, "expect")
+	sc.ExpectBaseline = v.expect(&f.ExpectBaseline, "expectBaseline")
 	return sc
 }
 
@@ -704,28 +719,35 @@ func (v *validator) fault(f *FaultFile, i int, sc *Scenario) Fault {
 	return out
 }
 
-func (v *validator) expect(e *ExpectFile) Expect {
+func (v *validator) expect(e *ExpectFile, field string) Expect {
 	var out Expect
-	if e.MaxUserVisibleErrors.Set() {
-		n := v.integer(e.MaxUserVisibleErrors, "expect.maxUserVisibleErrors", 0, 0, math.MaxInt32)
-		out.MaxUserVisibleErrors = &n
+	for _, c := range []struct {
+		s   Scalar
+		f   string
+		dst **int
+	}{{e.MaxUserVisibleErrors, ".maxUserVisibleErrors", &out.MaxUserVisibleErrors}, {e.MinUserVisibleErrors, ".minUserVisibleErrors", &out.MinUserVisibleErrors},
+		{e.MaxIdempotentErrors, ".maxIdempotentErrors", &out.MaxIdempotentErrors}} {
+		if c.s.Set() {
+			n := v.integer(c.s, field+c.f, 0, 0, math.MaxInt32)
+			*c.dst = &n
+		}
 	}
 	for _, d := range []struct {
 		s   Scalar
 		f   string
 		dst **time.Duration
-	}{{e.MaxTimeToDetect, "expect.maxTimeToDetect", &out.MaxTimeToDetect}, {e.MaxTimeToFailOver, "expect.maxTimeToFailOver", &out.MaxTimeToFailOver}, {e.MaxTimeToFailBack, "expect.maxTimeToFailBack", &out.MaxTimeToFailBack}} {
+	}{{e.MaxTimeToDetect, field + ".maxTimeToDetect", &out.MaxTimeToDetect}, {e.MaxTimeToFailOver, field + ".maxTimeToFailOver", &out.MaxTimeToFailOver}, {e.MaxTimeToFailBack, field + ".maxTimeToFailBack", &out.MaxTimeToFailBack}} {
 		if d.s.Set() {
 			x := v.duration(d.s, d.f, 0)
 			*d.dst = &x
 		}
 	}
 	if e.MaxRetryAmplification.Set() {
-		x := v.number(e.MaxRetryAmplification, "expect.maxRetryAmplification", 1, 1, 1000)
+		x := v.number(e.MaxRetryAmplification, field+".maxRetryAmplification", 1, 1, 1000)
 		out.MaxRetryAmplification = &x
 	}
 	if e.MaxCrossRegionShare.Set() {
-		x := v.share(e.MaxCrossRegionShare, "expect.maxCrossRegionShare", 0)
+		x := v.share(e.MaxCrossRegionShare, field+".maxCrossRegionShare", 0)
 		out.MaxCrossRegionShare = &x
 	}
 	return out

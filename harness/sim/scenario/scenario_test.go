@@ -17,7 +17,7 @@ func TestParseErrors(t *testing.T) {
 		{"syntax error", "intent: x\ntraffic: {entry: [\n", "s.yaml:2:18: sequence end token ']' not found"},
 		{"tab indentation", "intent: x\ntraffic:\n\tentry: a\n", "s.yaml:3:1: found character '\t' that cannot start any token"},
 		{"empty", "", "s.yaml:1:1: empty scenario"},
-		{"unknown top-level field", minimal + "fualts: []\n", "s.yaml:3:1: fualts: unknown field (expected one of description, expect, faults, intent, istio, name, service, topology, traffic)"},
+		{"unknown top-level field", minimal + "fualts: []\n", "s.yaml:3:1: fualts: unknown field (expected one of description, expect, expectBaseline, faults, intent, istio, name, service, topology, traffic)"},
 		{"unknown nested field", minimal + "faults:\n  - kind: errorRate\n    target: {cluster: c, zone: z}\n", "s.yaml:5:26: faults[0].target.zone: unknown field"},
 		{"field twice", "intent: a\nintent: b\ntraffic: {entry: c}\n", "s.yaml:2:1: intent: field given twice"},
 		{"no config", "traffic: {entry: c}\n", "s.yaml: expected intent (an intent file to compile) or istio"},
