@@ -87,27 +87,8 @@ func NewPolicy(r config.Retry) (Policy, error) {
 
 // MethodAllowed reports whether requests with method may be retried.
 func (p *Policy) MethodAllowed(method string) bool {
-	switch method {
-	case "GET":
-		return p.methods&1 != 0
-	case "HEAD":
-		return p.methods&2 != 0
-	case "OPTIONS":
-		return p.methods&4 != 0
-	case "PUT":
-		return p.methods&8 != 0
-	case "DELETE":
-		return p.methods&16 != 0
-	case "POST":
-		return p.methods&32 != 0
-	case "PATCH":
-		return p.methods&64 != 0
-	case "TRACE":
-		return p.methods&128 != 0
-	case "CONNECT":
-		return p.methods&256 != 0
-	}
-	return false
+	b, ok := methodBits[method]
+	return ok && p.methods&b != 0
 }
 
 // Retriable reports whether a response (code, Envoy response flags, reset
