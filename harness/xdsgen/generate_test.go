@@ -268,7 +268,10 @@ func BenchmarkGenerate(b *testing.B) {
 	})
 }
 
-// TestNotReady: Istio leaves a pod whose readiness is false out of EDS.
+// TestNotReady: a pod whose readiness is false never gets traffic. Istio
+// leaves it out of EDS or sends it as UNHEALTHY, depending on the order in
+// which its informers see the Pod and the EndpointSlice; either way Envoy
+// never picks it.
 func TestNotReady(t *testing.T) {
 	c := reviews("c1")
 	c.Services[0].Endpoints[1].NotReady = true
@@ -285,5 +288,11 @@ func TestNotReady(t *testing.T) {
 			health[lb.GetEndpoint().GetAddress().GetSocketAddress().GetAddress()] = lb.GetHealthStatus().String()
 		}
 	}
-	assert.Equal(t, map[string]string{"10.1.0.1": "HEALTHY"}, health)
+	assert.Equal(t, "HEALTHY", health["10.1.0.1"])
+	if h, ok := health["10.1.0.2"]; ok {
+		assert.Equal(t, "UNHEALTHY", h, "the not-ready pod")
+	}
+	for addr := range health {
+		assert.Contains(t, []string{"10.1.0.1", "10.1.0.2"}, addr)
+	}
 }

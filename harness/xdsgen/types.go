@@ -114,7 +114,8 @@ type Endpoint struct {
 	Labels map[string]string
 	// Region, Zone, Subzone override the cluster's locality for this pod.
 	Region, Zone, Subzone string
-	// NotReady marks the pod not ready; Istio then leaves it out of EDS.
+	// NotReady marks the pod not ready; Istio then leaves it out of EDS or
+	// sends it UNHEALTHY (informer order decides), so it gets no traffic.
 	NotReady bool
 }
 
