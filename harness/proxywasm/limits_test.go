@@ -13,6 +13,17 @@ import (
 
 // hogEngine is an engine with a short callback budget and a small memory
 // cap, and the hog plugin compiled in it.
+// hogVM starts one VM of the hog module in a fresh process, closed when
+// the test ends.
+func hogVM(t *testing.T, e *Engine, m *Module) (*Process, *VM) {
+	t.Helper()
+	p := NewProcess(nil)
+	vm, err := p.NewVM(context.Background(), e, m, VMConfig{VMID: "hog"})
+	require.NoError(t, err)
+	t.Cleanup(func() { vm.Close() })
+	return p, vm
+}
+
 func hogEngine(t *testing.T, budget time.Duration, pages uint32) (*Engine, *Module) {
 	t.Helper()
 	ctx := context.Background()
@@ -36,10 +47,7 @@ func TestCallBudget(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("request_headers", func(t *testing.T) {
-		p := NewProcess(nil)
-		vm, err := p.NewVM(ctx, e, m, VMConfig{VMID: "hog"})
-		require.NoError(t, err)
-		defer vm.Close()
+		p, vm := hogVM(t, e, m)
 		r, err := vm.StartPlugin(PluginConfig{Name: "hog", Configuration: []byte("loop:request_headers")})
 		require.NoError(t, err)
 		var cb recorder
@@ -54,11 +62,8 @@ func TestCallBudget(t *testing.T) {
 		assert.Equal(t, 503, int(cb.replies[0].Status))
 	})
 	t.Run("configure", func(t *testing.T) {
-		p := NewProcess(nil)
-		vm, err := p.NewVM(ctx, e, m, VMConfig{VMID: "hog"})
-		require.NoError(t, err)
-		defer vm.Close()
-		_, err = vm.StartPlugin(PluginConfig{Name: "hog", Configuration: []byte("loop:configure")})
+		_, vm := hogVM(t, e, m)
+		_, err := vm.StartPlugin(PluginConfig{Name: "hog", Configuration: []byte("loop:configure")})
 		require.ErrorIs(t, err, ErrVMFailed)
 		assert.Contains(t, err.Error(), "proxy_on_configure")
 		assert.Contains(t, err.Error(), "execution budget")
@@ -100,10 +105,7 @@ func TestMemoryLimit(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("request_headers", func(t *testing.T) {
-		p := NewProcess(nil)
-		vm, err := p.NewVM(ctx, e, m, VMConfig{VMID: "hog"})
-		require.NoError(t, err)
-		defer vm.Close()
+		p, vm := hogVM(t, e, m)
 		r, err := vm.StartPlugin(PluginConfig{Name: "hog", Configuration: []byte("alloc:request_headers")})
 		require.NoError(t, err)
 		r.NewHTTPContext(discard{}, nil, FailClosed).OnRequestHeaders(NewHeaders(nil), true)
