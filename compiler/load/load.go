@@ -24,8 +24,10 @@ import (
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
 	"cuelang.org/go/encoding/yaml"
+	yamlv3 "go.yaml.in/yaml/v3"
 
 	"github.com/detour-mesh/detour/compiler/intent"
+	"github.com/detour-mesh/detour/internal/walk"
 )
 
 // Source is one loaded, validated, normalised intent and where it was written.
@@ -35,10 +37,8 @@ type Source struct {
 	Line, Column int    // position of the intent document in File
 }
 
-// Paths loads files (.yaml, .yml, .json, .cue) and directories (their
-// top-level intent files, not recursive: examples keep golden output and
-// drills in subdirectories). The .cue files of a directory are loaded
-// together as one package. On failure it returns Errors (all errors found,
+// Paths loads files (.yaml, .yml, .json, .cue) and directories (walked
+// whole, by loadDir's rule). On failure it returns Errors (all errors found,
 // sorted by file, line, column), and no Sources.
 func Paths(paths ...string) ([]Source, error) {
 	var (
@@ -60,7 +60,7 @@ func Paths(paths ...string) ([]Source, error) {
 			continue
 		}
 		if !fi.IsDir() {
-			if !isIntentFile(p) {
+			if !walk.InputFile(p) {
 				errs = append(errs, &Error{File: p, Msg: "unsupported file type; expected .yaml, .yml, .json or .cue"})
 				continue
 			}
@@ -80,48 +80,110 @@ func Paths(paths ...string) ([]Source, error) {
 	return srcs, nil
 }
 
+// loadDir walks dir by the one directory rule (internal/walk). A YAML or
+// JSON file found this way is read only if it holds a FailoverIntent
+// document (drills, workflows and other YAML kept next to intents are not
+// intents); the .cue files of each directory are loaded together as one
+// package, if one of them mentions an intent. A file named on the command
+// line is always read as an intent (Paths).
 func loadDir(dir string) ([]Source, error) {
-	entries, err := os.ReadDir(dir)
+	files, err := walk.Tree(dir)
 	if err != nil {
 		return nil, Errors{{File: dir, Msg: err.Error()}}
 	}
 	var (
-		srcs     []Source
-		errs     Errors
-		cueFiles []userFile
-		found    bool
+		srcs  []Source
+		errs  Errors
+		found bool
+		cue   = map[string][]string{} // a directory's .cue files: one package
+		dirs  []string
 	)
-	for _, ent := range entries {
-		name := filepath.Join(dir, ent.Name())
-		if ent.IsDir() || !isIntentFile(name) || strings.HasPrefix(ent.Name(), ".") {
+	for _, name := range files {
+		if filepath.Ext(name) == ".cue" {
+			d := filepath.Dir(name)
+			if _, seen := cue[d]; !seen {
+				dirs = append(dirs, d)
+			}
+			cue[d] = append(cue[d], name)
 			continue
 		}
-		found = true
 		data, err := os.ReadFile(name)
 		if err != nil {
 			errs = append(errs, &Error{File: name, Msg: err.Error()})
 			continue
 		}
-		if filepath.Ext(name) == ".cue" {
-			cueFiles = append(cueFiles, userFile{name, data})
+		if !holdsIntent(data) {
 			continue
 		}
+		found = true
 		s, err := Bytes(name, data)
 		srcs = append(srcs, s...)
 		errs = append(errs, asErrors(err)...)
 	}
-	if len(cueFiles) > 0 {
-		s, err := loadCUE(cueFiles)
+	for _, d := range dirs {
+		s, ok, err := CUEPackage(cue[d]...)
+		found = found || ok
 		srcs = append(srcs, s...)
 		errs = append(errs, asErrors(err)...)
 	}
-	if !found {
-		errs = append(errs, &Error{File: dir, Msg: "no intent files (.yaml, .yml, .json, .cue) in directory"})
+	if !found && len(errs) == 0 {
+		errs = append(errs, &Error{File: dir, Msg: "no intents in directory or below (no .yaml, .yml or .json document of kind FailoverIntent, no .cue file mentioning FailoverIntent or #Intent; hidden directories, cue.mod and compiled output are skipped)"})
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return srcs, nil
+}
+
+// holdsIntent reports whether a YAML or JSON file found by a directory walk
+// is meant as intents: one of its documents says kind FailoverIntent or an
+// apiVersion of detour.dev. A file that does not parse counts when it names
+// FailoverIntent, so a broken intent is reported rather than skipped.
+func holdsIntent(data []byte) bool {
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	for {
+		var head struct {
+			APIVersion any `yaml:"apiVersion"`
+			Kind       any `yaml:"kind"`
+		}
+		err := dec.Decode(&head)
+		if err == io.EOF {
+			return false
+		}
+		if err != nil {
+			return mentionsIntent(data)
+		}
+		if head.Kind == intent.Kind {
+			return true
+		}
+		if v, ok := head.APIVersion.(string); ok && strings.HasPrefix(v, "detour.dev/") {
+			return true
+		}
+	}
+}
+
+// CUEPackage loads .cue files of one directory, found by a directory walk,
+// as one package, if one of them mentions an intent (ok reports whether
+// it did); CUE that is not about intents is skipped.
+func CUEPackage(names ...string) (srcs []Source, ok bool, err error) {
+	files := make([]userFile, 0, len(names))
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return nil, true, Errors{{File: name, Msg: err.Error()}}
+		}
+		files = append(files, userFile{name, data})
+		ok = ok || mentionsIntent(data)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	srcs, err = loadCUE(files)
+	return srcs, true, err
+}
+
+func mentionsIntent(data []byte) bool {
+	return bytes.Contains(data, []byte(intent.Kind)) || bytes.Contains(data, []byte("#Intent"))
 }
 
 // Bytes loads one in-memory file; its name decides YAML/JSON vs CUE.
@@ -142,14 +204,6 @@ func Bytes(name string, data []byte) ([]Source, error) {
 		return nil, sortErrors(errs)
 	}
 	return srcs, nil
-}
-
-func isIntentFile(name string) bool {
-	switch filepath.Ext(name) {
-	case ".yaml", ".yml", ".json", ".cue":
-		return true
-	}
-	return false
 }
 
 func statMessage(err error) string {

@@ -358,7 +358,7 @@ func TestPathsErrors(t *testing.T) {
 		name  string
 		paths []string
 		want  string
-	}{"directory without intents", []string{empty}, empty + ": no intent files (.yaml, .yml, .json, .cue) in directory"}
+	}{"directory without intents", []string{empty}, empty + ": no intents in directory or below (no .yaml, .yml or .json document of kind FailoverIntent, no .cue file mentioning FailoverIntent or #Intent; hidden directories, cue.mod and compiled output are skipped)"}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srcs, err := Paths(tc.paths...)

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
@@ -17,6 +15,7 @@ import (
 	"github.com/detour-mesh/detour/compiler/explain"
 	"github.com/detour-mesh/detour/compiler/intent"
 	"github.com/detour-mesh/detour/compiler/load"
+	"github.com/detour-mesh/detour/internal/walk"
 )
 
 // Document is one policy input: a normalised intent with its explain status,
@@ -119,59 +118,64 @@ func child(n *yamlv3.Node, seg string) *yamlv3.Node {
 }
 
 // Collect reads the documents under paths: files (.yaml, .yml, .json,
-// .cue) and directories, walked recursively (hidden directories and
-// cue.mod skipped). A FailoverIntent that has no status yet is loaded,
-// validated and normalised by compiler/load, and gets its status from
-// explain.Analyze, exactly as `detour compile` writes it; every other
-// document is used as written.
+// .cue) and directories, walked by the one directory rule (internal/walk:
+// hidden directories, cue.mod and compiled output skipped; the .cue files
+// of a directory are one package, read if they mention an intent). A
+// FailoverIntent that has no status yet is loaded, validated and
+// normalised by compiler/load, and gets its status from explain.Analyze,
+// exactly as `detour compile` writes it; every other document is used as
+// written.
 func Collect(paths ...string) ([]Document, error) {
-	var files []string
+	var docs []Document
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
 			return nil, err
 		}
 		if !fi.IsDir() {
-			files = append(files, p)
+			ds, err := readFile(p)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, ds...)
 			continue
 		}
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if path != p && (strings.HasPrefix(d.Name(), ".") || d.Name() == "cue.mod") {
-					return filepath.SkipDir
+		files, err := walk.Tree(p)
+		if err != nil {
+			return nil, err
+		}
+		var (
+			cue  = map[string][]string{}
+			dirs []string
+		)
+		for _, f := range files {
+			if filepath.Ext(f) == ".cue" {
+				d := filepath.Dir(f)
+				if _, seen := cue[d]; !seen {
+					dirs = append(dirs, d)
 				}
-				return nil
+				cue[d] = append(cue[d], f)
+				continue
 			}
-			if inputFile(path) {
-				files = append(files, path)
+			ds, err := readFile(f)
+			if err != nil {
+				return nil, err
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+			docs = append(docs, ds...)
 		}
-	}
-	sort.Strings(files)
-	var docs []Document
-	for _, f := range files {
-		ds, err := readFile(f)
-		if err != nil {
-			return nil, err
+		for _, d := range dirs {
+			srcs, _, err := load.CUEPackage(cue[d]...)
+			if err != nil {
+				return nil, err
+			}
+			ds, err := intentDocuments(srcs)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, ds...)
 		}
-		docs = append(docs, ds...)
 	}
 	return docs, nil
-}
-
-func inputFile(p string) bool {
-	switch filepath.Ext(p) {
-	case ".yaml", ".yml", ".json", ".cue":
-		return true
-	}
-	return false
 }
 
 func readFile(file string) ([]Document, error) {

@@ -1,0 +1,48 @@
+package walk_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/compiler"
+	"github.com/detour-mesh/detour/internal/ociwasm"
+	"github.com/detour-mesh/detour/internal/walk"
+)
+
+func TestMarkersAreTheWriters(t *testing.T) {
+	assert.ElementsMatch(t, []string{compiler.Marker, ociwasm.Marker}, walk.Markers)
+}
+
+func TestTree(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{
+		"b.yaml", "a/z.cue", "a/m.json", "a/x.yml", "README.md", ".hidden.yaml",
+		".git/config.yaml", "cue.mod/module.cue", "out/.detour-compile", "out/ns/x.yaml",
+		"pkg/.detour-package", "pkg/index.json", "drills/d.yaml",
+	} {
+		full := filepath.Join(root, p)
+		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		require.NoError(t, os.WriteFile(full, nil, 0o644))
+	}
+	files, err := walk.Tree(root)
+	require.NoError(t, err)
+	var rel []string
+	for _, f := range files {
+		r, err := filepath.Rel(root, f)
+		require.NoError(t, err)
+		rel = append(rel, r)
+	}
+	assert.Equal(t, []string{"a/m.json", "a/x.yml", "a/z.cue", "b.yaml", "drills/d.yaml"}, rel)
+
+	// The directory named is read even when it is compiled output.
+	files, err = walk.Tree(filepath.Join(root, "out"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(root, "out/ns/x.yaml")}, files)
+
+	_, err = walk.Tree(filepath.Join(root, "missing"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
