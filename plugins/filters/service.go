@@ -162,7 +162,8 @@ func (s *service) refresh() error {
 		} else {
 			s.recs[i] = outlier.Record{}
 		}
-		s.health[i] = router.Health{Out: s.recs[i].Ejected, RecoveredAt: s.recs[i].RecoveredAt}
+		r := &s.recs[i]
+		s.health[i] = router.Health{Out: r.Ejected, RecoveredAt: r.RecoveredAt, Failing: r.Failing()}
 	}
 	s.gen, s.genOK = sr.Gen, true
 	return nil
@@ -202,6 +203,13 @@ func (s *service) observe(p *plugin, i int, o outlier.Outcome) error {
 		return err
 	}
 	startedFailing := !wasFailing && rec.Failing()
+	if hit == outlier.None && wasFailing != rec.Failing() {
+		// Retries steer around failing targets (router.Next): every VM
+		// must see a streak open and close.
+		if err := s.bumpGen(); err != nil {
+			return err
+		}
+	}
 	if hit == outlier.None && !startedFailing {
 		return nil
 	}

@@ -284,7 +284,7 @@ func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
 	if last.targetOK {
 		r.cur = last.target
 	}
-	if r.retry() {
+	if r.retry(retry.Unsent(uint64(last.flags))) {
 		return types.ActionPause
 	}
 	return
@@ -292,7 +292,8 @@ func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
 
 // retry sends the next attempt; false when none is sent (no target left,
 // attempts or budget spent), in which case the current response passes.
-func (r *retryStream) retry() bool {
+// An unsent failure (retry.Unsent) is retried outside the budget.
+func (r *retryStream) retry(unsent bool) bool {
 	s := r.p.svc
 	if r.cur >= 0 {
 		r.tried |= 1 << uint(r.cur)
@@ -308,25 +309,27 @@ func (r *retryStream) retry() bool {
 	if next < 0 {
 		return false
 	}
-	got := false
-	active, err := s.totalActive()
-	if err != nil {
-		r.p.internalError(err)
-		return false
+	if !unsent {
+		got := false
+		active, err := s.totalActive()
+		if err != nil {
+			r.p.internalError(err)
+			return false
+		}
+		if err := s.budget(func(b *budgetOp) {
+			// Retries are upstream requests too (Envoy counts them active).
+			b.Active = active + b.Retries
+			got = s.pol.TryAcquire(&b.Budget)
+		}); err != nil {
+			r.p.internalError(err)
+			return false
+		}
+		if !got {
+			s.m.budgetExhausted.Increment(1)
+			return false
+		}
+		r.slot = true
 	}
-	if err := s.budget(func(b *budgetOp) {
-		// Retries are upstream requests too (Envoy counts them active).
-		b.Active = active + b.Retries
-		got = s.pol.TryAcquire(&b.Budget)
-	}); err != nil {
-		r.p.internalError(err)
-		return false
-	}
-	if !got {
-		s.m.budgetExhausted.Increment(1)
-		return false
-	}
-	r.slot = true
 	if r.headers == nil {
 		hs, err := proxywasm.GetPropertyMap([]string{"request", "headers"})
 		if err != nil || len(hs) == 0 {
@@ -350,7 +353,7 @@ func (r *retryStream) retry() bool {
 	}
 	hs = append(hs, [2]string{s.cfg.Headers.Cluster, s.cfg.Targets[next].Cluster})
 	s.m.retries.Increment(1)
-	_, err = proxywasm.DispatchHttpCall(s.cluster[next], hs, r.body, nil, s.pol.PerTryTimeout, r.answered)
+	_, err := proxywasm.DispatchHttpCall(s.cluster[next], hs, r.body, nil, s.pol.PerTryTimeout, r.answered)
 	if err != nil {
 		r.release()
 		r.p.internalError(err)
@@ -401,7 +404,8 @@ func (r *retryStream) answered(numHeaders, bodySize, _ int) {
 		r.p.internalError(err)
 	}
 	if s.pol.Retriable(status, 0, status == 0) {
-		if r.retry() {
+		// An http_call's failure has no response flags: always budgeted.
+		if r.retry(false) {
 			return
 		}
 		s.m.retryFailure.Increment(1)

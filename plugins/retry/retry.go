@@ -122,6 +122,16 @@ func (p *Policy) Retriable(code int, flags uint64, reset bool) bool {
 	return false
 }
 
+// Unsent reports whether a failure, by its Envoy response flags, never
+// reached a server: the connection failed (UF), no host was healthy (UH)
+// or the cluster did not exist (NC). Retrying it adds no load anywhere, so
+// the budget, which bounds retry amplification, does not count it: when a
+// zone goes down every request in flight fails at once, and a budget of
+// min concurrency 3 would turn all but three of them into errors.
+func Unsent(flags uint64) bool {
+	return flags&(outlier.FlagUpstreamConnectionFailure|outlier.FlagNoHealthyUpstream|outlier.FlagNoClusterFound) != 0
+}
+
 // resetFlags are the upstream failures a response flag can report.
 const resetFlags = outlier.FlagUpstreamRemoteReset | outlier.FlagLocalReset | outlier.FlagUpstreamConnectionTermination | outlier.FlagUpstreamRequestTimeout
 

@@ -152,3 +152,25 @@ func FuzzRetriable(f *testing.F) {
 		_ = p.MethodAllowed(method)
 	})
 }
+
+func TestUnsent(t *testing.T) {
+	tests := []struct {
+		name  string
+		flags uint64
+		want  bool
+	}{
+		{"connect failure", outlier.FlagUpstreamConnectionFailure, true},
+		{"no healthy upstream", outlier.FlagNoHealthyUpstream, true},
+		{"no cluster", outlier.FlagNoClusterFound, true},
+		{"connect failure and overflow", outlier.FlagUpstreamConnectionFailure | outlier.FlagUpstreamOverflow, true},
+		{"reset after the request was sent", outlier.FlagUpstreamRemoteReset, false},
+		{"timeout", outlier.FlagUpstreamRequestTimeout, false},
+		{"an application's 503", 0, false},
+		{"overflow alone", outlier.FlagUpstreamOverflow, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, Unsent(tc.flags))
+		})
+	}
+}

@@ -32,6 +32,10 @@ type Health struct {
 	Out bool
 	// RecoveredAt is the un-ejection time in ms (0: never ejected).
 	RecoveredAt int64
+	// Failing: the target's last answer was a failure (a consecutive
+	// failure streak is open) though it is not ejected yet. Only a retry's
+	// choice reads it (Next).
+	Failing bool
 }
 
 // Router picks targets for one configuration. It keeps scratch space, so
@@ -301,8 +305,26 @@ func (rt *Router) pickIgnoringHealth(rnd uint32, exclude uint64) int {
 
 // Next is the retry's choice after the targets in tried failed: the best
 // remaining target by the same rules, -1 if none is left. Targets that are
-// out are skipped unless nothing else is left.
+// out are skipped unless nothing else is left, and so are targets whose
+// last answer failed: when a zone or region goes down its targets fail
+// together, before any is ejected, and a retry that lands on the failed
+// target's neighbour fails too (Envoy's previous_hosts predicate skips
+// only the hosts the request itself tried).
 func (rt *Router) Next(h []Health, now int64, rnd uint32, tried uint64) int {
+	failing := tried
+	for i := range h {
+		if h[i].Failing {
+			failing |= 1 << uint(i)
+		}
+	}
+	if failing != tried {
+		rt.shares(h, now, failing, true)
+		for _, s := range rt.eff {
+			if s > 0 {
+				return rt.Pick(h, now, rnd, failing)
+			}
+		}
+	}
 	return rt.Pick(h, now, rnd, tried)
 }
 

@@ -137,6 +137,25 @@ func TestNextSkipsTried(t *testing.T) {
 	assert.Equal(t, -1, rt.Next(h, 0, 0, 7))
 }
 
+// A region goes down: its targets fail together before any is ejected. The
+// retry after a failure on a goes to c (the other region), not to b, whose
+// last answer failed too; with nothing else left, a failing target still
+// beats no retry.
+func TestNextSkipsFailing(t *testing.T) {
+	rt := New(cfg(config.ModeAuto, false, tgt("a", 0, 29), tgt("b", 0, 29), tgt("c", 0, 43)))
+	failing := []Health{{Failing: true}, {Failing: true}, {}}
+	for r := uint32(0); r < 1<<31; r += 1 << 26 {
+		assert.Equal(t, 2, rt.Next(failing, 0, r, 1<<0), "rnd %d", r)
+	}
+	assert.Equal(t, 1, rt.Next(failing, 0, 0, 1<<0|1<<2), "only a failing target is left")
+	// Healthy neighbours are chosen by share as before.
+	seen := map[int]bool{}
+	for r := uint32(0); r < 1<<31; r += 1 << 26 {
+		seen[rt.Next(make([]Health, 3), 0, r*2, 1<<0)] = true
+	}
+	assert.Equal(t, map[int]bool{1: true, 2: true}, seen)
+}
+
 func TestPreferred(t *testing.T) {
 	rt := New(cfg(config.ModeActiveStandby, false, tgt("a", 0, 100), config.Target{Cluster: "s", Standby: true}))
 	assert.True(t, rt.Preferred(0))
@@ -163,10 +182,12 @@ func TestUsesClock(t *testing.T) {
 func TestPickAllocs(t *testing.T) {
 	rt := New(cfg(config.ModeWeighted, true, tgt("a", 0, 50), tgt("b", 0, 30), tgt("c", 0, 20)))
 	h := []Health{{Out: true}, {RecoveredAt: 5}, {}}
+	failing := []Health{{Failing: true}, {RecoveredAt: 5}, {}}
 	var r uint32
 	n := testing.AllocsPerRun(1000, func() {
 		r += 7919
 		rt.Pick(h, 70_000, r, 0)
+		rt.Next(failing, 70_000, r, 1)
 	})
 	require.Zero(t, n)
 }
