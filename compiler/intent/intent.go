@@ -78,6 +78,11 @@ type Edge struct {
 	Port            uint32            `json:"port"`
 	// CredentialName is the TLS secret; empty means plain HTTP on Port.
 	CredentialName string `json:"credentialName,omitempty"`
+	// GatewayNamespace is where the edge gateway pods run. Istio applies a
+	// WasmPlugin or EnvoyFilter selector only to pods of the resource's own
+	// namespace (or of every namespace from the root namespace), so the
+	// edge's filters are emitted there.
+	GatewayNamespace string `json:"gatewayNamespace"`
 }
 
 // Cluster is one place the service runs.

@@ -51,7 +51,7 @@ func (l lowerer) extensions(target, local string, lad explain.Ladder) ([]Object,
 		for _, f := range filters {
 			wp := &extensionsv1alpha1.WasmPlugin{
 				TypeMeta:   metav1.TypeMeta{APIVersion: "extensions.istio.io/v1alpha1", Kind: "WasmPlugin"},
-				ObjectMeta: l.meta(l.name(f.root), target),
+				ObjectMeta: l.extMeta(f.root, target),
 			}
 			wp.Spec = extensionsapi.WasmPlugin{
 				Url:             l.opts.WasmURL,
@@ -220,7 +220,7 @@ func (l lowerer) envoyFilter(target string) (*networkingv1alpha3.EnvoyFilter, er
 	}
 	ef := &networkingv1alpha3.EnvoyFilter{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1alpha3", Kind: "EnvoyFilter"},
-		ObjectMeta: l.meta(l.name("detour-cluster"), target),
+		ObjectMeta: l.extMeta("detour-cluster", target),
 	}
 	ef.Spec.WorkloadSelector = sel
 	for i, p := range patches {

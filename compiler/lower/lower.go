@@ -50,6 +50,9 @@ const (
 	// LabelService marks the WorkloadEntries of one intent so the edge
 	// ServiceEntry selects exactly them.
 	LabelService = "detour.dev/service"
+	// LabelIntentNamespace is the intent's namespace on objects emitted in
+	// another one (the edge's filters, in the gateway's namespace).
+	LabelIntentNamespace = "detour.dev/intent-namespace"
 
 	// AnnotationExposure on the east-west Gateway holds the intent's
 	// exposure selector (which Services may be exported).
@@ -160,6 +163,25 @@ func (l lowerer) meta(name, target string) metav1.ObjectMeta {
 		}
 	}
 	return meta
+}
+
+// extMeta is the metadata of a WasmPlugin or EnvoyFilter. The edge's go to
+// the gateway's namespace: Istio applies their selector only to pods of
+// their own namespace (pilot/pkg/model/policyattachment.go, unless in the
+// root namespace). There they are named after the intent's namespace too,
+// so intents of several namespaces behind one gateway never collide (a
+// namespace has no dot, so the name is unambiguous).
+func (l lowerer) extMeta(suffix, target string) metav1.ObjectMeta {
+	m := l.meta(l.name(suffix), target)
+	if target != EdgeTarget {
+		return m
+	}
+	if ns := l.in.Spec.Entry.Edge.GatewayNamespace; ns != "" && ns != m.Namespace {
+		m.Labels[LabelIntentNamespace] = m.Namespace
+		m.Name = m.Namespace + "." + m.Name
+		m.Namespace = ns
+	}
+	return m
 }
 
 func (l lowerer) name(suffix ...string) string {

@@ -122,8 +122,15 @@ func (s *setup) place() (xdsgen.Proxy, ProxyPlace) {
 		for k, v := range s.selector {
 			labels[k] = v
 		}
+		// The gateway runs where the intent says (Istio scopes the edge's
+		// WasmPlugins to that namespace); hand-written configurations
+		// without an intent keep it beside the service.
+		ns := s.svc.Namespace
+		if s.edge != nil && s.edge.GatewayNamespace != "" {
+			ns = s.edge.GatewayNamespace
+		}
 		return xdsgen.Proxy{Type: xdsgen.Router, Cluster: p.Cluster, Network: p.Network, Region: p.Region, Zone: p.Zone,
-			IP: "10.254.0.1", Namespace: s.svc.Namespace, Name: "edge-gateway", Labels: labels}, p
+			IP: "10.254.0.1", Namespace: ns, Name: "edge-gateway", Labels: labels}, p
 	}
 	i := slices.IndexFunc(s.top.Clusters, func(c Cluster) bool { return c.Name == s.entry })
 	c := s.top.Clusters[i]

@@ -211,7 +211,7 @@ func (e example) edge() {
 	snap := e.generate(
 		xdsgen.ControlPlane{Cluster: "edge"},
 		xdsgen.Proxy{Type: xdsgen.Router, Cluster: "edge", Region: first.Region, Zone: first.Zone,
-			Namespace: e.in.Metadata.Namespace, Labels: edge.GatewaySelector, IP: "10.250.0.2"},
+			Namespace: edge.GatewayNamespace, Labels: edge.GatewaySelector, IP: "10.250.0.2"},
 	)
 	e.checkOutlier(snap)
 	e.checkPriorities(snap, e.edgeLadder(first), "", true)
@@ -220,6 +220,22 @@ func (e example) edge() {
 	}
 	e.checkWasm(snap)
 	require.NotNil(t, listenerOnPort(snap, edge.Port), "edge gateway: no listener on port %d", edge.Port)
+
+	// Istio applies a WasmPlugin's selector only within its namespace (or
+	// everywhere from the root namespace, istio-system): emitted beside
+	// the intent, as they once were, the filters never reach the gateway.
+	if e.in.Spec.Plugins.Enabled && edge.GatewayNamespace != e.in.Metadata.Namespace {
+		beside := e
+		beside.config = strings.ReplaceAll(e.config, "namespace: "+edge.GatewayNamespace+"\n", "namespace: "+e.in.Metadata.Namespace+"\n")
+		snap := beside.generate(
+			xdsgen.ControlPlane{Cluster: "edge"},
+			xdsgen.Proxy{Type: xdsgen.Router, Cluster: "edge", Region: first.Region, Zone: first.Zone,
+				Namespace: edge.GatewayNamespace, Labels: edge.GatewaySelector, IP: "10.250.0.2"},
+		)
+		for _, x := range snap.Extensions {
+			assert.NotContains(t, x.GetName(), "detour-", "a WasmPlugin in %s reached the gateway in %s", e.in.Metadata.Namespace, edge.GatewayNamespace)
+		}
+	}
 }
 
 // edgeLadder is the order the edge gateway should fail over in. For auto,
