@@ -194,6 +194,7 @@ func (e example) sidecar(c intent.Cluster) {
 	e.checkPriorities(snap, lad, c.Name, e.exactPriorities(lad, c.Name))
 	e.checkRoutes(snap, e.fqdn())
 	e.checkWasm(snap)
+	assert.Empty(t, overprovisioned(snap), "Detour sets no overprovisioning factor")
 }
 
 // edge: the edge gateway. It runs next to the first cluster (same region
@@ -216,6 +217,7 @@ func (e example) edge() {
 		e.checkRoutes(snap, h)
 	}
 	e.checkWasm(snap)
+	assert.Empty(t, overprovisioned(snap), "Detour sets no overprovisioning factor")
 	require.NotNil(t, listenerOnPort(snap, edge.Port), "edge gateway: no listener on port %d", edge.Port)
 }
 
@@ -341,6 +343,25 @@ func exportedHosts(l *listenerv3.Listener) (hosts map[string][]string, problems 
 		}
 	}
 	return hosts, problems
+}
+
+// overprovisioned lists the clusters whose load assignment carries a
+// policy, in CDS (where an EnvoyFilter CLUSTER patch lands) or in EDS
+// (what Envoy reads for an EDS cluster). Detour sets none: a factor patched
+// into CDS is ignored for EDS clusters, so it would only mislead.
+func overprovisioned(snap *xds.Snapshot) []string {
+	var out []string
+	for _, c := range snap.Clusters {
+		if p := c.GetLoadAssignment().GetPolicy(); p != nil {
+			out = append(out, fmt.Sprintf("CDS %s: policy, overprovisioning factor %d", c.GetName(), p.GetOverprovisioningFactor().GetValue()))
+		}
+	}
+	for _, a := range snap.Endpoints {
+		if p := a.GetPolicy(); p != nil {
+			out = append(out, fmt.Sprintf("EDS %s: policy, overprovisioning factor %d", a.GetClusterName(), p.GetOverprovisioningFactor().GetValue()))
+		}
+	}
+	return out
 }
 
 // checkOutlier: every outbound cluster of the service carries the intent's
