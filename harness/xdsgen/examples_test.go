@@ -309,12 +309,17 @@ func (e example) unexported() []xdsgen.Service {
 
 // exportedHosts reads an east-west listener as Envoy matches it: each
 // filter chain's SNI (outbound_.PORT_.SUBSET_.HOST) by the host it
-// exports. It also returns the problems Envoy or a client would meet: two
+// exports. It also returns the problems Envoy or a client would meet: a
+// default chain or one without server names (either takes connections for
+// any other service), two
 // chains that match alike (Envoy rejects the whole listener, so the
 // gateway exports nothing new), and a chain that forwards elsewhere than
 // the cluster its SNI names (what AUTO_PASSTHROUGH means).
 func exportedHosts(l *listenerv3.Listener) (hosts map[string][]string, problems []string) {
 	hosts = map[string][]string{}
+	if l.GetDefaultFilterChain() != nil {
+		problems = append(problems, "a default filter chain takes connections no SNI matches")
+	}
 	seen := map[string]bool{}
 	for _, fc := range l.GetFilterChains() {
 		m := fc.GetFilterChainMatch()
@@ -323,6 +328,9 @@ func exportedHosts(l *listenerv3.Listener) (hosts map[string][]string, problems 
 			problems = append(problems, "two filter chains match "+key)
 		}
 		seen[key] = true
+		if len(m.GetServerNames()) == 0 {
+			problems = append(problems, "a filter chain without server names takes connections for any service")
+		}
 		var cluster string
 		for _, f := range fc.GetFilters() {
 			tp := &tcpv3.TcpProxy{}
