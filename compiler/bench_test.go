@@ -38,7 +38,7 @@ func genIntent(i int) []byte {
 	if i%2 == 0 {
 		b.WriteString("  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]\n")
 	}
-	fmt.Fprintf(&b, "  exposure: {selector: {app: svc-%d}, mtls: ISTIO_MUTUAL}\n", i)
+	b.WriteString("  exposure: {mtls: ISTIO_MUTUAL}\n")
 	return []byte(b.String())
 }
 

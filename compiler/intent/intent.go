@@ -190,10 +190,11 @@ func (sp Spec) SubsetsIn(cluster string) []Subset {
 	return out
 }
 
-// Exposure says which services the east-west gateways export.
+// Exposure is how the east-west gateways export the service. They export
+// exactly the intent's service (its host on the compiled Gateway, which
+// Istio enforces); the schema rejects a label selector, which Istio's
+// Gateway cannot enforce.
 type Exposure struct {
-	// Selector is a label selector (matchLabels) over Services; it must not be empty.
-	Selector map[string]string `json:"selector"`
 	// MTLS is always "ISTIO_MUTUAL".
 	MTLS string `json:"mtls"`
 }

@@ -17,9 +17,6 @@ type posIndex map[string]token.Pos
 func (ix posIndex) indexExpr(path string, x ast.Expr) {
 	switch x := x.(type) {
 	case *ast.StructLit:
-		if len(x.Elts) == 0 {
-			ix.set(path+"\x00empty", x.Pos())
-		}
 		ix.indexDecls(path, x.Elts)
 	case *ast.ListLit:
 		for i, e := range x.Elts {
@@ -82,12 +79,6 @@ func (ix posIndex) lookup(path string) (token.Pos, bool) {
 		}
 		path = parentPath(path)
 	}
-}
-
-// empty reports whether the user wrote an empty struct ({}) at path.
-func (ix posIndex) empty(path string) bool {
-	_, ok := ix[path+"\x00empty"]
-	return ok
 }
 
 // key returns the position of the field's label (for "unknown field").

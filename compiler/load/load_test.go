@@ -19,7 +19,7 @@ func TestPathsValid(t *testing.T) {
 	assert.Equal(t, "testdata/valid/minimal.yaml", m.File)
 	assert.Equal(t, [2]int{1, 1}, [2]int{m.Line, m.Column})
 	assert.Equal(t, "reviews", m.Intent.Spec.Service.Host, "host defaults to metadata.name")
-	assert.Equal(t, map[string]string{"app": "reviews"}, m.Intent.Spec.Exposure.Selector)
+	assert.Equal(t, "ISTIO_MUTUAL", m.Intent.Spec.Exposure.MTLS, "mtls defaults to ISTIO_MUTUAL")
 	assert.Equal(t, uint32(15443), m.Intent.Spec.Clusters[0].EastWestGateway.Port)
 	assert.Equal(t, "auto", m.Intent.Spec.Failover.Mode)
 
@@ -108,7 +108,10 @@ var invalidCases = []struct {
 		"21:17: spec.entry.kind: must be \"eastWest\" or \"edge\"",
 	}},
 	{"exposure-empty-selector", []string{
-		"21:24: spec.exposure.selector: must select at least one label: an empty selector would export every service",
+		"21:24: spec.exposure.selector: is not enforced: Istio's east-west Gateway exports services by host name, never by label; remove it (the east-west gateways export exactly this intent's service, spec.service.host; write an intent for each other service to export)",
+	}},
+	{"exposure-selector", []string{
+		"22:15: spec.exposure.selector: is not enforced: Istio's east-west Gateway exports services by host name, never by label; remove it (the east-west gateways export exactly this intent's service, spec.service.host; write an intent for each other service to export)",
 	}},
 	{"gateway-errors-off", []string{
 		"21:41: spec.detection.consecutiveGatewayErrors: must be >= 1: gateway errors always count towards ejection",

@@ -22,7 +22,6 @@ package lower
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -54,9 +53,6 @@ const (
 	// another one (the edge's filters, in the gateway's namespace).
 	LabelIntentNamespace = "detour.dev/intent-namespace"
 
-	// AnnotationExposure on the east-west Gateway holds the intent's
-	// exposure selector (which Services may be exported).
-	AnnotationExposure = "detour.dev/exposure-selector"
 	// AnnotationExcept and AnnotationExceptReason (the policies' reviewed
 	// exceptions) are copied from the intent to every object.
 	AnnotationExcept       = "policy.detour.dev/except"
@@ -274,22 +270,21 @@ func weightOf(c intent.Cluster) float64 {
 
 // eastWestGateway exports the service through the cluster's east-west
 // gateway: TLS passthrough routed by SNI, so mTLS stays end to end.
+//
+// The server's hosts are the export: for an AUTO_PASSTHROUGH server Istio
+// builds one SNI filter chain per port and subset of each Service the hosts
+// match, and none for any other, so listing exactly the intent's host
+// exports exactly this service (harness/xdsgen checks it on Istio's own
+// output). One host per Gateway also keeps intents apart: Istio drops a
+// whole server whose host another Gateway on the port already lists.
 func (l lowerer) eastWestGateway(c intent.Cluster) *networkingv1.Gateway {
 	port := c.EastWestGateway.Port
 	if port == 0 {
 		port = 15443
 	}
-	meta := l.meta(l.gatewayName("eastwest"), c.Name)
-	// Istio cannot select Services by label in a Gateway; the exposure
-	// selector is recorded for the pipeline that decides which intents to
-	// apply (and for reviewers), and the Gateway exports this service only.
-	if meta.Annotations == nil {
-		meta.Annotations = map[string]string{}
-	}
-	meta.Annotations[AnnotationExposure] = selectorString(l.in.Spec.Exposure.Selector)
 	return &networkingv1.Gateway{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
-		ObjectMeta: meta,
+		ObjectMeta: l.meta(l.gatewayName("eastwest"), c.Name),
 		Spec: v1alpha3.Gateway{
 			Selector: map[string]string{eastWestSelectorKey: eastWestSelectorValue},
 			Servers: []*v1alpha3.Server{{
@@ -315,20 +310,6 @@ func (l lowerer) edgeGateway(e *intent.Edge) *networkingv1.Gateway {
 		ObjectMeta: l.meta(l.gatewayName("edge"), EdgeTarget),
 		Spec:       v1alpha3.Gateway{Selector: copyMap(e.GatewaySelector), Servers: []*v1alpha3.Server{srv}},
 	}
-}
-
-// selectorString renders matchLabels as a Kubernetes label selector ("a=b,c=d").
-func selectorString(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + m[k]
-	}
-	return strings.Join(parts, ",")
 }
 
 func copyMap(m map[string]string) map[string]string {

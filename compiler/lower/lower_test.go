@@ -34,7 +34,7 @@ func base(mode string, clusters ...intent.Cluster) intent.Intent {
 			Entry:    intent.Entry{Kind: "eastWest"},
 			Clusters: clusters,
 			Failover: intent.Failover{Mode: mode},
-			Exposure: intent.Exposure{Selector: map[string]string{"app": "reviews"}, MTLS: "ISTIO_MUTUAL"},
+			Exposure: intent.Exposure{MTLS: "ISTIO_MUTUAL"},
 			Detection: intent.Detection{
 				Consecutive5xx: 5, ConsecutiveGatewayErrors: 3, ConsecutiveLocalOriginFailures: 3, SplitLocalOrigin: true,
 				Interval: d("5s"), BaseEjectionTime: d("30s"), MaxEjectionPercent: 100, AlwaysEjectOne: true,
@@ -105,7 +105,10 @@ func TestEastWestAuto(t *testing.T) {
 	gw := get[*networkingv1.Gateway](t, east, "reviews-eastwest")
 	assert.Equal(t, "AUTO_PASSTHROUGH", gw.Spec.Servers[0].Tls.Mode.String())
 	assert.Equal(t, uint32(15443), gw.Spec.Servers[0].Port.Number)
-	assert.Equal(t, "app=reviews", gw.Annotations[AnnotationExposure])
+	// The hosts are the export Istio enforces: exactly the intent's service.
+	assert.Equal(t, []string{"reviews.bookinfo.svc.cluster.local"}, gw.Spec.Servers[0].Hosts)
+	assert.Len(t, gw.Spec.Servers, 1)
+	assert.Empty(t, gw.Annotations, "no annotation claims an export the Gateway does not enforce")
 
 	dr := get[*networkingv1.DestinationRule](t, east, "reviews")
 	tp := dr.Spec.TrafficPolicy

@@ -32,7 +32,6 @@ type setup struct {
 	top        Topology
 	entry      string // "edge" or a cluster name
 	selector   map[string]string
-	exposure   map[string]string // labels of the drilled service (east-west export)
 }
 
 // resolve compiles the intent (or reads the Istio directory), and fills the
@@ -66,7 +65,6 @@ func resolve(sc *Scenario, istioDir string) (*setup, error) {
 		if s.svc.Port == 0 {
 			s.svc.Port = int(in.Spec.Service.Port)
 		}
-		s.exposure = in.Spec.Exposure.Selector
 		if in.Spec.Entry.Edge != nil {
 			s.edge = in.Spec.Entry.Edge
 			if len(s.svc.Hosts) == 0 {

@@ -178,13 +178,7 @@ func (s *setup) kube(t time.Duration) []xdsgen.Cluster {
 }
 
 func (s *setup) serviceLabels(name string) map[string]string {
-	l := map[string]string{"app": name}
-	if s.exposure != nil && name == s.svc.Name {
-		for k, v := range s.exposure {
-			l[k] = v
-		}
-	}
-	return l
+	return map[string]string{"app": name}
 }
 
 func (s *setup) scaledAt(e *endpoint, t time.Duration) bool {

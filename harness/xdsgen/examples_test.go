@@ -15,6 +15,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -135,14 +136,10 @@ func (e example) topology(c intent.Cluster, index int) xdsgen.Cluster {
 	}
 	svc := xdsgen.Service{
 		Name: e.serviceName(), Namespace: e.in.Metadata.Namespace,
-		Labels: e.in.Spec.Exposure.Selector,
-		Ports:  []xdsgen.Port{{Name: e.portName(), Port: e.in.Spec.Service.Port}},
+		Ports: []xdsgen.Port{{Name: e.portName(), Port: e.in.Spec.Service.Port}},
 	}
 	for i := range n {
 		ep := xdsgen.Endpoint{IP: fmt.Sprintf("10.%d.0.%d", index+1, i+1), Labels: map[string]string{}}
-		for k, v := range e.in.Spec.Exposure.Selector {
-			ep.Labels[k] = v
-		}
 		if len(subs) > 0 {
 			for k, v := range subs[i%len(subs)].Labels {
 				ep.Labels[k] = v
@@ -197,6 +194,7 @@ func (e example) sidecar(c intent.Cluster) {
 	e.checkPriorities(snap, lad, c.Name, e.exactPriorities(lad, c.Name))
 	e.checkRoutes(snap, e.fqdn())
 	e.checkWasm(snap)
+	assert.Empty(t, overprovisioned(snap), "Detour sets no overprovisioning factor")
 }
 
 // edge: the edge gateway. It runs next to the first cluster (same region
@@ -219,6 +217,7 @@ func (e example) edge() {
 		e.checkRoutes(snap, h)
 	}
 	e.checkWasm(snap)
+	assert.Empty(t, overprovisioned(snap), "Detour sets no overprovisioning factor")
 	require.NotNil(t, listenerOnPort(snap, edge.Port), "edge gateway: no listener on port %d", edge.Port)
 
 	// Istio applies a WasmPlugin's selector only within its namespace (or
@@ -283,11 +282,16 @@ func (e example) exactPriorities(lad explain.Ladder, local string) bool {
 }
 
 // eastWestGateway: the cluster's east-west gateway exports the service on
-// its mTLS port by SNI (AUTO_PASSTHROUGH).
+// its mTLS port by SNI (AUTO_PASSTHROUGH), and nothing else: next to it
+// run a neighbour service in the same namespace and a service of the same
+// name in another namespace, which Istio knows (it builds their SNI-DNAT
+// clusters) but must not route to from the east-west port.
 func (e example) eastWestGateway(c intent.Cluster) {
 	t := e.t
+	cl := e.topology(c, e.clusterIndex(c.Name))
+	cl.Services = append(cl.Services, e.unexported()...)
 	snap := e.generate(
-		xdsgen.ControlPlane{Clusters: []xdsgen.Cluster{e.topology(c, e.clusterIndex(c.Name))}},
+		xdsgen.ControlPlane{Clusters: []xdsgen.Cluster{cl}},
 		xdsgen.Proxy{Type: xdsgen.Router, Cluster: c.Name, Network: c.Network, Region: c.Region, Zone: c.Zone,
 			Namespace: "istio-system", Labels: map[string]string{"istio": "eastwestgateway"}, IP: "10.250.0.3"},
 	)
@@ -297,12 +301,91 @@ func (e example) eastWestGateway(c intent.Cluster) {
 	}
 	l := listenerOnPort(snap, port)
 	require.NotNil(t, l, "east-west gateway: no listener on %d", port)
+	exported, problems := exportedHosts(l)
+	assert.Empty(t, problems, "east-west listener %s", l.GetName())
+	assert.Equal(t, []string{e.fqdn()}, keys(exported), "the east-west gateway exports exactly the intent's service")
 	sni := fmt.Sprintf("outbound_.%d_._.%s", e.in.Spec.Service.Port, e.fqdn())
-	var names []string
-	for _, fc := range l.GetFilterChains() {
-		names = append(names, fc.GetFilterChainMatch().GetServerNames()...)
+	assert.Contains(t, exported[e.fqdn()], sni, "east-west gateway does not export the service by SNI")
+	for _, s := range e.unexported() {
+		fqdn := fmt.Sprintf("%s.%s.svc.cluster.local", s.Name, s.Namespace)
+		require.NotNil(t, snap.Cluster(fmt.Sprintf("outbound_.%d_._.%s", s.Ports[0].Port, fqdn)),
+			"Istio does not know %s: the export check would prove nothing", fqdn)
 	}
-	assert.Contains(t, names, sni, "east-west gateway does not export the service by SNI")
+}
+
+// unexported are services the intent does not export, running next to it.
+func (e example) unexported() []xdsgen.Service {
+	port := []xdsgen.Port{{Name: e.portName(), Port: e.in.Spec.Service.Port}}
+	ep := func(ip string) []xdsgen.Endpoint { return []xdsgen.Endpoint{{IP: ip}} }
+	return []xdsgen.Service{
+		{Name: e.serviceName() + "-neighbour", Namespace: e.in.Metadata.Namespace, Ports: port, Endpoints: ep("10.99.0.1")},
+		{Name: e.serviceName(), Namespace: e.in.Metadata.Namespace + "-other", Ports: port, Endpoints: ep("10.99.0.2")},
+	}
+}
+
+// exportedHosts reads an east-west listener as Envoy matches it: each
+// filter chain's SNI (outbound_.PORT_.SUBSET_.HOST) by the host it
+// exports. It also returns the problems Envoy or a client would meet: a
+// default chain or one without server names (either takes connections for
+// any other service), two
+// chains that match alike (Envoy rejects the whole listener, so the
+// gateway exports nothing new), and a chain that forwards elsewhere than
+// the cluster its SNI names (what AUTO_PASSTHROUGH means).
+func exportedHosts(l *listenerv3.Listener) (hosts map[string][]string, problems []string) {
+	hosts = map[string][]string{}
+	if l.GetDefaultFilterChain() != nil {
+		problems = append(problems, "a default filter chain takes connections no SNI matches")
+	}
+	seen := map[string]bool{}
+	for _, fc := range l.GetFilterChains() {
+		m := fc.GetFilterChainMatch()
+		key := fmt.Sprint(m.GetServerNames(), m.GetApplicationProtocols(), m.GetTransportProtocol())
+		if seen[key] {
+			problems = append(problems, "two filter chains match "+key)
+		}
+		seen[key] = true
+		if len(m.GetServerNames()) == 0 {
+			problems = append(problems, "a filter chain without server names takes connections for any service")
+		}
+		var cluster string
+		for _, f := range fc.GetFilters() {
+			tp := &tcpv3.TcpProxy{}
+			if f.GetTypedConfig().UnmarshalTo(tp) == nil {
+				cluster = tp.GetCluster()
+			}
+		}
+		for _, sni := range m.GetServerNames() {
+			parts := strings.SplitN(sni, "_.", 4)
+			if len(parts) != 4 || parts[0] != "outbound" {
+				problems = append(problems, fmt.Sprintf("SNI %q is not outbound_.PORT_.SUBSET_.HOST", sni))
+				continue
+			}
+			if sni != cluster {
+				problems = append(problems, fmt.Sprintf("SNI %q forwards to %q", sni, cluster))
+			}
+			hosts[parts[3]] = append(hosts[parts[3]], sni)
+		}
+	}
+	return hosts, problems
+}
+
+// overprovisioned lists the clusters whose load assignment carries a
+// policy, in CDS (where an EnvoyFilter CLUSTER patch lands) or in EDS
+// (what Envoy reads for an EDS cluster). Detour sets none: a factor patched
+// into CDS is ignored for EDS clusters, so it would only mislead.
+func overprovisioned(snap *xds.Snapshot) []string {
+	var out []string
+	for _, c := range snap.Clusters {
+		if p := c.GetLoadAssignment().GetPolicy(); p != nil {
+			out = append(out, fmt.Sprintf("CDS %s: policy, overprovisioning factor %d", c.GetName(), p.GetOverprovisioningFactor().GetValue()))
+		}
+	}
+	for _, a := range snap.Endpoints {
+		if p := a.GetPolicy(); p != nil {
+			out = append(out, fmt.Sprintf("EDS %s: policy, overprovisioning factor %d", a.GetClusterName(), p.GetOverprovisioningFactor().GetValue()))
+		}
+	}
+	return out
 }
 
 // checkOutlier: every outbound cluster of the service carries the intent's

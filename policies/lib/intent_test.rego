@@ -16,7 +16,7 @@ safe := {
 			{"name": "eu", "region": "eu-west1", "zone": "eu-west1-b", "network": "net-eu", "eastWestGateway": {"address": "10.0.2.10", "port": 15443}, "capacity": 800, "load": 300, "endpoints": 3},
 		],
 		"failover": {"mode": "auto", "rules": [{"from": {"region": "eu-west1"}, "none": true}]},
-		"exposure": {"selector": {"app": "reviews"}, "mtls": "ISTIO_MUTUAL"},
+		"exposure": {"mtls": "ISTIO_MUTUAL"},
 		"detection": {
 			"consecutive5xx": 5, "consecutiveGatewayErrors": 3, "consecutiveLocalOriginFailures": 3,
 			"splitLocalOrigin": true, "interval": "5s", "baseEjectionTime": "30s",
@@ -161,9 +161,10 @@ test_exposure_wildcard_empty if {
 	f.path == "spec.exposure.selector"
 }
 
-test_exposure_wildcard_star if {
-	some f in intent.exposure_wildcard with input as patched([["/spec/exposure/selector", {"app": "*"}]])
-	f.path == "spec.exposure.selector.app"
+test_exposure_wildcard_any_selector if {
+	some f in intent.exposure_wildcard with input as patched([["/spec/exposure/selector", {"app": "reviews"}]])
+	f.path == "spec.exposure.selector"
+	count(intent.exposure_wildcard) == 0 with input as safe
 }
 
 test_retries_without_budget if {
