@@ -145,6 +145,9 @@ func PluginConfig(in intent.Intent, local string, lad explain.Ladder) config.Con
 	if s.Entry.Kind == "edge" && s.Entry.Edge != nil {
 		c.Service.Authorities = append([]string{}, s.Entry.Edge.Hosts...)
 	}
+	// auto at the edge: nearest first from where the gateway runs, which
+	// only the proxy knows (edgeLadder leaves every cluster on one tier).
+	c.TierByLocality = local == "" && s.Failover.Mode == intent.ModeAuto
 	if fp := s.Detection.FailurePercentage; fp != nil {
 		c.Detection.FailurePercentage = fp.Threshold
 		c.Detection.FailureRequestVolume = fp.RequestVolume

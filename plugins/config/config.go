@@ -59,6 +59,12 @@ type Config struct {
 	// Mode is the failover mode; HealthAware refines ModeWeighted.
 	Mode        string `json:"mode"`
 	HealthAware bool   `json:"healthAware,omitempty"`
+	// TierByLocality (auto at an edge gateway, which is in no cluster): the
+	// filters tier the targets by the proxy's own locality (node.locality:
+	// its zone, then its region, then the rest), as Envoy's locality load
+	// balancing does under Istio's defaults; the targets' priorities are
+	// ignored. Without a node locality the targets keep one tier.
+	TierByLocality bool `json:"tierByLocality,omitempty"`
 	// Targets is the failover ladder seen from this proxy, in priority order.
 	Targets   []Target  `json:"targets"`
 	Headers   Headers   `json:"headers"`

@@ -96,6 +96,11 @@ func newService(data []byte) (*service, error) {
 		health: make([]router.Health, n), recs: make([]outlier.Record, n),
 		hostFail: map[string]proxywasm.MetricCounter{}, lastHost: make([]string, n),
 	}
+	if cfg.TierByLocality {
+		// Where the proxy runs (Envoy's bootstrap node); absent, the
+		// targets keep one tier.
+		s.rt.Locate(&cfg, nodeLocality("region"), nodeLocality("zone"))
+	}
 	prefix := "detour." + cfg.Service.Host + "."
 	s.m.state = proxywasm.DefineGaugeMetric(prefix + "state")
 	for i, st := range outlier.States {
@@ -474,4 +479,14 @@ func (s *service) probeResult(p *plugin, i int, status int, now int64) {
 	if err := s.evaluate(p, now, trigger); err != nil {
 		p.internalError(err)
 	}
+}
+
+// nodeLocality reads a field of the proxy's node locality: xds.node since
+// Envoy 1.33 removed the top-level names, node before it.
+func nodeLocality(field string) string {
+	b, err := proxywasm.GetProperty([]string{"xds", "node", "locality", field})
+	if err != nil {
+		b, _ = proxywasm.GetProperty([]string{"node", "locality", field})
+	}
+	return string(b)
 }

@@ -123,6 +123,8 @@ type worldOpts struct {
 	layout string
 	// noRouteRefresh: the route is not re-selected at all (to prove the
 	// test would notice a filter that does not steer).
+	// node is where the proxy runs (xds.node); empty reports no locality.
+	node pw.Node
 }
 
 func newWorld(t testing.TB, example string, o worldOpts) *world {
@@ -138,6 +140,7 @@ func newWorld(t testing.TB, example string, o worldOpts) *world {
 		dead: map[string]bool{}, status: map[string]int{}, served: map[string]int{},
 	}
 	w.proc = pw.NewProcess(w.clock)
+	w.proc.Node = o.node
 	w.proc.HTTPCalls = w
 	var first *pw.Plugin
 	if o.layout == "combined" {

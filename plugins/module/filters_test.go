@@ -75,6 +75,42 @@ func TestHealthyTrafficFollowsWeights(t *testing.T) {
 	w.noTraps()
 }
 
+// At an edge gateway with a locality (auto: tierByLocality), the router
+// keeps traffic where Envoy's locality load balancing would: the gateway's
+// zone, then its region, then the rest; Envoy before 1.33 reports the
+// node under its old top-level name.
+func TestEdgeAutoFollowsTheGatewaysLocality(t *testing.T) {
+	tests := []struct {
+		name   string
+		node   pw.Node
+		compat pw.Compat
+		dead   []string
+		want   string
+	}{
+		{"in zone region-1a", pw.Node{Region: "region-1", Zone: "region-1a"}, pw.Compat{}, nil, "cluster-1a"},
+		{"in zone region-1a, pre-1.33 names", pw.Node{Region: "region-1", Zone: "region-1a"}, pw.Compat{LegacyAttributes: true}, nil, "cluster-1a"},
+		{"zone down: its region next", pw.Node{Region: "region-1", Zone: "region-1a"}, pw.Compat{}, []string{"cluster-1a"}, "cluster-1b"},
+		{"region down: the other region", pw.Node{Region: "region-1", Zone: "region-1a"}, pw.Compat{}, []string{"cluster-1a", "cluster-1b"}, "cluster-2"},
+		{"in region-2", pw.Node{Region: "region-2", Zone: "region-2a"}, pw.Compat{}, nil, "cluster-2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 2, node: tc.node, compat: tc.compat})
+			for _, d := range tc.dead {
+				w.dead[d] = true
+			}
+			// The first requests detect the dead targets; count after them.
+			w.run(50, 10*time.Millisecond)
+			for _, s := range w.run(200, 10*time.Millisecond) {
+				require.Equal(t, 200, s.Response.Status)
+				require.NotNil(t, s.Upstream)
+				assert.Equal(t, tc.want, w.target(s.Upstream.Cluster))
+			}
+			w.noTraps()
+		})
+	}
+}
+
 // Envoy before 1.33 re-selects the route on any request header change;
 // 1.33+ only on clear_route_cache. The router does both, so both route.
 func TestRouteCacheBehaviours(t *testing.T) {

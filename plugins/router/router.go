@@ -93,7 +93,14 @@ func New(c *config.Config) *Router {
 			}
 		}
 	}
-	// Tiers are dense from 0 (priorities may skip numbers).
+	rt.finish()
+	return rt
+}
+
+// finish makes the tiers dense from 0 (priorities may skip numbers) and
+// records which targets take traffic when all are healthy.
+func (rt *Router) finish() {
+	n := len(rt.tier)
 	remap := map[int]int{}
 	for _, t := range rt.tier {
 		if _, ok := remap[t]; !ok {
@@ -125,7 +132,31 @@ func New(c *config.Config) *Router {
 	for i := range rt.eff {
 		rt.preferred[i] = rt.eff[i] > 0
 	}
-	return rt
+}
+
+// Locate tiers the targets by where the proxy runs, for a configuration
+// with TierByLocality in auto mode: the targets in the proxy's zone first,
+// then those in its region, then the rest. This is the order Envoy's
+// locality load balancing gets from Istio when a DestinationRule enables
+// locality failover without naming an order (Istio's
+// pilot/pkg/networking/core/loadbalancer/loadbalancer.go,
+// applyLocalityFailover: priority by how many of region, zone and subzone
+// match). An empty region (the proxy reports no locality) changes nothing.
+func (rt *Router) Locate(c *config.Config, region, zone string) {
+	if !c.TierByLocality || c.Mode != config.ModeAuto || region == "" {
+		return
+	}
+	for i, t := range c.Targets {
+		switch {
+		case t.Region == region && t.Zone == zone:
+			rt.tier[i] = 0
+		case t.Region == region:
+			rt.tier[i] = 1
+		default:
+			rt.tier[i] = 2
+		}
+	}
+	rt.finish()
 }
 
 // Preferred reports whether target i takes traffic when every target is healthy.

@@ -228,3 +228,46 @@ func FuzzRouter(f *testing.F) {
 		}
 	})
 }
+
+// An edge gateway's auto configuration (one tier, weighted by endpoints)
+// tiered by where the gateway runs: its zone, then its region, then the
+// rest, as Envoy's locality load balancing does under Istio's defaults.
+func TestLocate(t *testing.T) {
+	at := func(name, region, zone string, w uint32) config.Target {
+		return config.Target{Cluster: name, Weight: w, Region: region, Zone: zone}
+	}
+	edge := func(byLocality bool, mode string) *config.Config {
+		c := cfg(mode, false, at("1a", "r1", "r1a", 29), at("1b", "r1", "r1b", 29), at("2", "r2", "r2a", 43))
+		c.TierByLocality = byLocality
+		return c
+	}
+	all := make([]Health, 3)
+	tests := []struct {
+		name         string
+		c            *config.Config
+		region, zone string
+		healthy      []int
+		oneOut       []int // 1a ejected
+		regionOut    []int // 1a and 1b ejected
+	}{
+		{"gateway in zone r1a", edge(true, config.ModeAuto), "r1", "r1a", []int{100, 0, 0}, []int{0, 100, 0}, []int{0, 0, 100}},
+		{"gateway in region r1, another zone", edge(true, config.ModeAuto), "r1", "r1c", []int{50, 50, 0}, []int{0, 100, 0}, []int{0, 0, 100}},
+		{"gateway in region r2", edge(true, config.ModeAuto), "r2", "r2a", []int{0, 0, 100}, []int{0, 0, 100}, []int{0, 0, 100}},
+		{"gateway elsewhere: one tier by weight", edge(true, config.ModeAuto), "r9", "r9a", []int{29, 29, 43}, []int{0, 40, 60}, []int{0, 0, 100}},
+		{"no node locality", edge(true, config.ModeAuto), "", "", []int{29, 29, 43}, []int{0, 40, 60}, []int{0, 0, 100}},
+		{"not asked for", edge(false, config.ModeAuto), "r1", "r1a", []int{29, 29, 43}, []int{0, 40, 60}, []int{0, 0, 100}},
+		{"not auto", edge(true, config.ModeWeighted), "r1", "r1a", []int{29, 29, 43}, []int{29, 29, 43}, []int{29, 29, 43}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := New(tc.c)
+			rt.Locate(tc.c, tc.region, tc.zone)
+			assert.Equal(t, tc.healthy, shares(rt, all, 0), "all healthy")
+			assert.Equal(t, tc.oneOut, shares(rt, []Health{{Out: true}, {}, {}}, 0), "1a out")
+			assert.Equal(t, tc.regionOut, shares(rt, []Health{{Out: true}, {Out: true}, {}}, 0), "region r1 out")
+			for i := range tc.healthy {
+				assert.Equal(t, tc.healthy[i] > 0, rt.Preferred(i), "preferred %d", i)
+			}
+		})
+	}
+}
