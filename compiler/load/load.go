@@ -303,6 +303,9 @@ func (e *engine) validate(doc document) (Source, Errors) {
 	if es := check(&src.Intent, doc); len(es) > 0 {
 		return src, es
 	}
+	if es := e.compose(&src.Intent, doc); len(es) > 0 {
+		return src, es
+	}
 	normalise(&src.Intent)
 	return src, nil
 }
