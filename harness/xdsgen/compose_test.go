@@ -1,0 +1,185 @@
+package xdsgen_test
+
+import (
+	"context"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"testing"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/compiler"
+	"github.com/detour-mesh/detour/compiler/load"
+	"github.com/detour-mesh/detour/harness/xds"
+	"github.com/detour-mesh/detour/harness/xdsgen"
+	"github.com/detour-mesh/detour/plugins/config"
+)
+
+const composeExample = "../../examples/canary-team-routes"
+
+// composeSidecar compiles the example (with or without its composed
+// routes), adds extra configuration, and returns the xDS Istio's generator
+// gives a sidecar in cluster-1, whose pods are v1 and v2.
+func composeSidecar(t *testing.T, compose bool, extra string) (*xds.Snapshot, string) {
+	t.Helper()
+	srcs, err := load.Paths(composeExample)
+	require.NoError(t, err)
+	require.Len(t, srcs, 1)
+	in := srcs[0].Intent
+	require.NotNil(t, in.Spec.Compose)
+	if !compose {
+		in.Spec.Compose = nil
+	}
+	files, err := compiler.CompileIntent(in, compiler.Options{})
+	require.NoError(t, err)
+	var cfg string
+	for _, f := range files {
+		if f.Path == path.Join("bookinfo", "reviews", "clusters", "cluster-1.yaml") {
+			cfg = string(f.Data)
+		}
+	}
+	require.NotEmpty(t, cfg)
+	ex := example{t: t, in: in}
+	c := in.Spec.Clusters[0]
+	snap, err := xdsgen.Generate(context.Background(), xdsgen.Input{
+		ControlPlane: xdsgen.ControlPlane{Config: cfg + "---\n" + extra, ConfigName: "cluster-1.yaml",
+			Clusters: []xdsgen.Cluster{ex.topology(c, 0)}},
+		Proxy: xdsgen.Proxy{Cluster: c.Name, Network: c.Network, Region: c.Region, Zone: c.Zone,
+			Namespace: in.Metadata.Namespace, IP: "10.250.0.1"},
+	})
+	require.NoError(t, err)
+	return snap, cfg
+}
+
+// envoyRoute is what a test needs of one Envoy route.
+type envoyRoute struct {
+	name     string
+	headers  map[string]string // exact header matches
+	clusters map[string]uint32 // upstream cluster -> weight (0: the only one)
+	retries  uint32
+}
+
+func envoyRoutes(vh *routev3.VirtualHost) []envoyRoute {
+	var out []envoyRoute
+	for _, r := range vh.GetRoutes() {
+		er := envoyRoute{name: r.GetName(), headers: map[string]string{}, clusters: map[string]uint32{}}
+		for _, h := range r.GetMatch().GetHeaders() {
+			if e := h.GetStringMatch().GetExact(); e != "" {
+				er.headers[h.GetName()] = e
+			}
+		}
+		ra := r.GetRoute()
+		if c := ra.GetCluster(); c != "" {
+			er.clusters[c] = 0
+		}
+		for _, wc := range ra.GetWeightedClusters().GetClusters() {
+			er.clusters[wc.GetName()] = wc.GetWeight().GetValue()
+		}
+		er.retries = ra.GetRetryPolicy().GetNumRetries().GetValue()
+		out = append(out, er)
+	}
+	return out
+}
+
+// TestComposedRoutesInRDS: the reviews team's canary routes (header to v2,
+// a 90/10 split) reach Envoy through the one VirtualService Detour
+// compiles, with Detour's retries, and pinned to the cluster the router
+// filter picked: the subset clusters they route to hold that cluster's
+// endpoints of that version only, with Detour's outlier detection.
+func TestComposedRoutesInRDS(t *testing.T) {
+	snap, cfg := composeSidecar(t, true, "")
+	assert.Equal(t, 1, strings.Count(cfg, "\nkind: VirtualService\n"), "one VirtualService for the host")
+	const fqdn = "reviews.bookinfo.svc.cluster.local"
+	up := func(subset string) string { return "outbound|9080|" + subset + "|" + fqdn }
+	vh := virtualHost(snap, fqdn)
+	require.NotNil(t, vh)
+	routes := envoyRoutes(vh)
+	var names []string
+	for _, r := range routes {
+		names = append(names, r.name)
+	}
+	// Istio keeps the compiled order; the team's routes for a cluster
+	// come before the rest, and the catch-all canary leaves no room for
+	// Detour's own default.
+	assert.Equal(t, []string{
+		"testers-cluster-cluster-1-retry", "testers-cluster-cluster-1",
+		"canary-cluster-cluster-1-retry", "canary-cluster-cluster-1",
+		"testers-cluster-cluster-2-retry", "testers-cluster-cluster-2",
+		"canary-cluster-cluster-2-retry", "canary-cluster-cluster-2",
+		"testers-retry", "testers", "canary-retry", "canary",
+	}, names)
+	byName := map[string]envoyRoute{}
+	for _, r := range routes {
+		byName[r.name] = r
+	}
+	testers := byName["testers-cluster-cluster-1-retry"]
+	assert.Equal(t, map[string]string{"end-user": "jason", config.HeaderCluster: "cluster-1"}, testers.headers)
+	assert.Equal(t, map[string]uint32{up("v2-cluster-cluster-1"): 0}, testers.clusters)
+	assert.Equal(t, uint32(2), testers.retries, "Detour's retries on the team's route")
+	assert.Zero(t, byName["testers-cluster-cluster-1"].retries, "methods not retried")
+
+	canary := byName["canary-cluster-cluster-2-retry"]
+	assert.Equal(t, map[string]string{config.HeaderCluster: "cluster-2"}, canary.headers)
+	assert.Equal(t, map[string]uint32{up("v1-cluster-cluster-2"): 90, up("v2-cluster-cluster-2"): 10}, canary.clusters)
+	assert.Equal(t, uint32(2), canary.retries)
+
+	// Without the filter's header, the routes as the team wrote them.
+	assert.Equal(t, map[string]uint32{up("v1"): 90, up("v2"): 10}, byName["canary-retry"].clusters)
+
+	// The pinned subsets: cluster-1's own v2 pods; cluster-2's v2 through
+	// its east-west gateway. Both carry the intent's outlier detection.
+	local := snap.LoadAssignment(up("v2-cluster-cluster-1"))
+	require.NotNil(t, local)
+	var ips []string
+	for _, lle := range local.GetEndpoints() {
+		for _, lb := range lle.GetLbEndpoints() {
+			ips = append(ips, lb.GetEndpoint().GetAddress().GetSocketAddress().GetAddress())
+		}
+	}
+	assert.Equal(t, []string{"10.1.0.2", "10.1.0.4"}, sorted(ips), "v2 pods of cluster-1 only (pods alternate v1, v2)")
+	remote := snap.LoadAssignment(up("v2-cluster-cluster-2"))
+	require.NotNil(t, remote)
+	ips = nil
+	for _, lle := range remote.GetEndpoints() {
+		for _, lb := range lle.GetLbEndpoints() {
+			sa := lb.GetEndpoint().GetAddress().GetSocketAddress()
+			ips = append(ips, sa.GetAddress())
+			assert.Equal(t, uint32(15443), sa.GetPortValue())
+		}
+	}
+	assert.Equal(t, []string{"10.20.0.10"}, ips, "cluster-2's v2 WorkloadEntry at its east-west gateway")
+	for _, s := range []string{"v2-cluster-cluster-1", "v2-cluster-cluster-2", "v1-cluster-cluster-2"} {
+		c := snap.Cluster(up(s))
+		require.NotNil(t, c, s)
+		assert.Equal(t, uint32(3), c.GetOutlierDetection().GetConsecutiveGatewayFailure().GetValue(), "%s: outlier detection", s)
+	}
+}
+
+// TestTwoVirtualServicesLoseRoutes is the problem composing solves: the
+// team's own VirtualService applied next to Detour's, for the same host,
+// is not merged by Istio for a sidecar: one of them is dropped, here the
+// team's canary.
+func TestTwoVirtualServicesLoseRoutes(t *testing.T) {
+	team, err := os.ReadFile(composeExample + "/routes/reviews-canary.yaml")
+	require.NoError(t, err)
+	snap, _ := composeSidecar(t, false, string(team))
+	vh := virtualHost(snap, "reviews.bookinfo.svc.cluster.local")
+	require.NotNil(t, vh)
+	var names []string
+	for _, r := range envoyRoutes(vh) {
+		names = append(names, r.name)
+	}
+	assert.NotContains(t, names, "testers", "Istio merged the team's VirtualService after all: %v", names)
+	assert.NotContains(t, names, "canary", "Istio merged the team's VirtualService after all: %v", names)
+	assert.Contains(t, names, "default-retry")
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
