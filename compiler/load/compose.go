@@ -385,10 +385,12 @@ func (c *composer) check(vs *v1alpha3.VirtualService) {
 			c.errorAt(rp, "has no match, so the routes after it would never be reached; put it last")
 		}
 		for j, m := range r.Match {
-			for k := range m.Headers {
-				if k == config.HeaderCluster || k == config.HeaderCell {
-					c.errorAt(joinPath(fmt.Sprintf("%s.match[%d].headers", rp, j), k),
-						"is a Detour control header: the router filter strips it from clients and sets it; a route cannot match on it")
+			for field, hs := range map[string]map[string]*v1alpha3.StringMatch{"headers": m.Headers, "withoutHeaders": m.WithoutHeaders} {
+				for k := range hs {
+					if k == config.HeaderCluster || k == config.HeaderCell {
+						c.errorAt(joinPath(fmt.Sprintf("%s.match[%d].%s", rp, j, field), k),
+							"is a Detour control header: the router filter strips it from clients and sets it; a route cannot match on it")
+					}
 				}
 			}
 		}

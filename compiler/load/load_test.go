@@ -91,6 +91,7 @@ var invalidCases = []struct {
 	}},
 	{"compose-file-control-header", []string{
 		"compose/control-header.yaml:11:31: spec.http[0].match[0].headers.x-detour-cluster: is a Detour control header: the router filter strips it from clients and sets it; a route cannot match on it",
+		"compose/control-header.yaml:13:28: spec.http[0].match[1].withoutHeaders.x-detour-cell: is a Detour control header: the router filter strips it from clients and sets it; a route cannot match on it",
 	}},
 	{"compose-file-duplicate-key", []string{
 		"compose/duplicate-key.yaml:11:7: spec.http[0].name: duplicate key \"name\" (first at line 8, column 7); YAML keys are unique in a mapping",

@@ -350,25 +350,19 @@ func (l lowerer) dest(subset string) *v1alpha3.Destination {
 
 // expand turns one logical route into a retried route for the idempotent
 // methods and a route without retries for the others: Istio's retry policy
-// cannot be restricted by method. The route's name, matches, destinations,
-// headers and rewrite are kept; retries and timeout are the intent's.
+// cannot be restricted by method. Everything of base is kept but retries
+// and timeout, which are the intent's.
 func (l lowerer) expand(base *v1alpha3.HTTPRoute) []*v1alpha3.HTTPRoute {
 	r := l.in.Spec.Retries
 	var timeout *durationpb.Duration
 	if r.Timeout.Duration > 0 {
 		timeout = dur(r.Timeout)
 	}
-	plain := &v1alpha3.HTTPRoute{
-		Name:    base.Name,
-		Match:   base.Match,
-		Route:   base.Route,
-		Headers: base.Headers,
-		Rewrite: base.Rewrite,
-		Timeout: timeout,
-		// attempts 0 turns off the mesh's default retries for methods that
-		// are not safe to repeat.
-		Retries: &v1alpha3.HTTPRetry{Attempts: 0},
-	}
+	plain := proto.Clone(base).(*v1alpha3.HTTPRoute)
+	plain.Timeout = timeout
+	// attempts 0 turns off the mesh's default retries for methods that
+	// are not safe to repeat.
+	plain.Retries = &v1alpha3.HTTPRetry{Attempts: 0}
 	// Every gRPC call is a POST: it is retried only on the explicit
 	// opt-in, and then whatever its method.
 	grpc := l.in.Spec.Service.Protocol == "GRPC"
@@ -388,19 +382,15 @@ func (l lowerer) expand(base *v1alpha3.HTTPRoute) []*v1alpha3.HTTPRoute {
 			ms = append(ms, m)
 		}
 	}
-	retried := &v1alpha3.HTTPRoute{
-		Name:    base.Name + "-retry",
-		Match:   ms,
-		Route:   base.Route,
-		Headers: base.Headers,
-		Rewrite: base.Rewrite,
-		Timeout: timeout,
-		Retries: &v1alpha3.HTTPRetry{
-			Attempts:              int32(r.Attempts),
-			PerTryTimeout:         dur(r.PerTryTimeout),
-			RetryOn:               strings.Join(r.RetryOn, ","),
-			RetryRemoteLocalities: wrapperspb.Bool(r.RetryRemoteLocalities),
-		},
+	retried := proto.Clone(base).(*v1alpha3.HTTPRoute)
+	retried.Name = base.Name + "-retry"
+	retried.Match = ms
+	retried.Timeout = timeout
+	retried.Retries = &v1alpha3.HTTPRetry{
+		Attempts:              int32(r.Attempts),
+		PerTryTimeout:         dur(r.PerTryTimeout),
+		RetryOn:               strings.Join(r.RetryOn, ","),
+		RetryRemoteLocalities: wrapperspb.Bool(r.RetryRemoteLocalities),
 	}
 	if r.Backoff.Base.Duration > 0 {
 		retried.Retries.Backoff = dur(r.Backoff.Base)
