@@ -131,23 +131,48 @@ func TestComposedRoutes(t *testing.T) {
 			dr := get[*networkingv1.DestinationRule](t, b, "reviews")
 			for _, s := range dr.Spec.Subsets {
 				if strings.HasPrefix(s.Name, "v1-") || strings.HasPrefix(s.Name, "v2-") {
-					pinned = append(pinned, fmt.Sprintf("%s %v", s.Name, s.Labels))
+					lb := s.TrafficPolicy.GetLoadBalancer().GetLocalityLbSetting()
+					assert.True(t, lb.GetEnabled().GetValue(), s.Name)
+					pinned = append(pinned, fmt.Sprintf("%s %v first %v", s.Name, s.Labels, lb.GetFailoverPriority()))
 				}
 			}
 			if !tc.plugins {
 				assert.Empty(t, pinned)
 				return
 			}
-			// v2 runs in east only: no v2 subset of west's endpoints.
-			want := []string{"v2-cluster-east map[topology.istio.io/network:net-east version:v2]"}
+			// The subset's pods in the pinned cluster first, then the
+			// subset's pods elsewhere. v2 runs in east only.
+			want := []string{"v2-cluster-east map[version:v2] first [topology.istio.io/network=net-east]"}
 			if len(tc.routes) > 1 {
 				want = []string{
-					"v1-cluster-east map[topology.istio.io/network:net-east version:v1]",
-					"v1-cluster-west map[detour.dev/cluster:west version:v1]",
-					"v2-cluster-east map[topology.istio.io/network:net-east version:v2]",
+					"v1-cluster-east map[version:v1] first [topology.istio.io/network=net-east]",
+					"v1-cluster-west map[version:v1] first [detour.dev/cluster=west]",
+					"v2-cluster-east map[version:v2] first [topology.istio.io/network=net-east]",
 				}
 			}
 			assert.Equal(t, want, pinned)
 		})
 	}
+}
+
+// TestComposedStrictSplit: a strict split has no failover, so a pinned
+// subset holds the cluster's pods of the version only.
+func TestComposedStrictSplit(t *testing.T) {
+	east, west := cl("east", "r1", "z1"), cl("west", "r2", "z2")
+	east.Weight, west.Weight = u(90), u(10)
+	in := base(intent.ModeWeighted, east, west)
+	in.Spec.Subsets = []intent.Subset{{Name: "v2", Labels: map[string]string{"version": "v2"}}}
+	in.Spec.Compose = &intent.Compose{VirtualService: "team.yaml", Routes: []*v1alpha3.HTTPRoute{testers}}
+	dr := get[*networkingv1.DestinationRule](t, bundle(t, lowerOK(t, in), "east"), "reviews")
+	var got []string
+	for _, s := range dr.Spec.Subsets {
+		if strings.HasPrefix(s.Name, "v2-") {
+			assert.Nil(t, s.TrafficPolicy, s.Name)
+			got = append(got, fmt.Sprintf("%s %v", s.Name, s.Labels))
+		}
+	}
+	assert.Equal(t, []string{
+		"v2-cluster-east map[topology.istio.io/network:net-east version:v2]",
+		"v2-cluster-west map[detour.dev/cluster:west version:v2]",
+	}, got)
 }

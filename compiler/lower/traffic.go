@@ -458,15 +458,20 @@ func (l lowerer) subset(name string) (intent.Subset, bool) {
 	return intent.Subset{}, false
 }
 
-// PinnedSubset is the DestinationRule subset of a version subset's
-// endpoints in one cluster, which composed routes pinned to the router
-// filter's cluster point at.
+// PinnedSubset is the DestinationRule subset for a version subset's
+// requests the router filter sent to one cluster.
 func PinnedSubset(subset, cluster string) string {
 	return shortLabel(subset + "-" + ClusterSubset(cluster))
 }
 
 // pinnedSubsets are the DestinationRule subsets the composed routes need:
-// each subset they route to, in each ladder cluster it runs in.
+// each subset they route to, for each ladder cluster it runs in. The
+// subset's pods in that cluster come first (failoverPriority on the
+// cluster's endpoint label), its pods elsewhere next: the filters track a
+// whole cluster's health and cannot see one version fail in it, so Envoy's
+// own outlier detection and priorities move that version's requests to
+// the same version in another cluster. A strict split has no failover:
+// there the subset holds the cluster's pods only.
 func (l lowerer) pinnedSubsets(target string, lad explain.Ladder) []*v1alpha3.Subset {
 	if !l.in.Spec.Plugins.Enabled {
 		return nil
@@ -486,10 +491,19 @@ func (l lowerer) pinnedSubsets(target string, lad explain.Ladder) []*v1alpha3.Su
 			if !s.RunsIn(c) {
 				continue
 			}
-			labels := copyMap(s.Labels)
 			k, v := l.endpointLabel(target, c)
-			labels[k] = v
-			out = append(out, &v1alpha3.Subset{Name: PinnedSubset(s.Name, c), Labels: labels})
+			sub := &v1alpha3.Subset{Name: PinnedSubset(s.Name, c), Labels: copyMap(s.Labels)}
+			if l.strict() {
+				sub.Labels[k] = v
+			} else {
+				sub.TrafficPolicy = &v1alpha3.TrafficPolicy{LoadBalancer: &v1alpha3.LoadBalancerSettings{
+					LocalityLbSetting: &v1alpha3.LocalityLoadBalancerSetting{
+						Enabled:          wrapperspb.Bool(true),
+						FailoverPriority: []string{k + "=" + v},
+					},
+				}}
+			}
+			out = append(out, sub)
 		}
 	}
 	return out

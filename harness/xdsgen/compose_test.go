@@ -2,9 +2,9 @@ package xdsgen_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
-	"slices"
 	"strings"
 	"testing"
 
@@ -88,8 +88,8 @@ func envoyRoutes(vh *routev3.VirtualHost) []envoyRoute {
 // TestComposedRoutesInRDS: the reviews team's canary routes (header to v2,
 // a 90/10 split) reach Envoy through the one VirtualService Detour
 // compiles, with Detour's retries, and pinned to the cluster the router
-// filter picked: the subset clusters they route to hold that cluster's
-// endpoints of that version only, with Detour's outlier detection.
+// filter picked: the subset clusters they route to put that cluster's
+// endpoints of the version first, with Detour's outlier detection.
 func TestComposedRoutesInRDS(t *testing.T) {
 	snap, cfg := composeSidecar(t, true, "")
 	assert.Equal(t, 1, strings.Count(cfg, "\nkind: VirtualService\n"), "one VirtualService for the host")
@@ -130,28 +130,14 @@ func TestComposedRoutesInRDS(t *testing.T) {
 	// Without the filter's header, the routes as the team wrote them.
 	assert.Equal(t, map[string]uint32{up("v1"): 90, up("v2"): 10}, byName["canary-retry"].clusters)
 
-	// The pinned subsets: cluster-1's own v2 pods; cluster-2's v2 through
-	// its east-west gateway. Both carry the intent's outlier detection.
-	local := snap.LoadAssignment(up("v2-cluster-cluster-1"))
-	require.NotNil(t, local)
-	var ips []string
-	for _, lle := range local.GetEndpoints() {
-		for _, lb := range lle.GetLbEndpoints() {
-			ips = append(ips, lb.GetEndpoint().GetAddress().GetSocketAddress().GetAddress())
-		}
-	}
-	assert.Equal(t, []string{"10.1.0.2", "10.1.0.4"}, sorted(ips), "v2 pods of cluster-1 only (pods alternate v1, v2)")
-	remote := snap.LoadAssignment(up("v2-cluster-cluster-2"))
-	require.NotNil(t, remote)
-	ips = nil
-	for _, lle := range remote.GetEndpoints() {
-		for _, lb := range lle.GetLbEndpoints() {
-			sa := lb.GetEndpoint().GetAddress().GetSocketAddress()
-			ips = append(ips, sa.GetAddress())
-			assert.Equal(t, uint32(15443), sa.GetPortValue())
-		}
-	}
-	assert.Equal(t, []string{"10.20.0.10"}, ips, "cluster-2's v2 WorkloadEntry at its east-west gateway")
+	// The pinned subsets: v2 in the cluster the filter chose at priority
+	// 0, v2 elsewhere at priority 1 (cluster-1's pods, cluster-2's
+	// WorkloadEntry at its east-west gateway), so a version down in one
+	// cluster fails over to the same version natively.
+	assert.Equal(t, map[string]uint32{"10.1.0.2": 0, "10.1.0.4": 0, "10.20.0.10:15443": 1},
+		priorities(t, snap, up("v2-cluster-cluster-1")))
+	assert.Equal(t, map[string]uint32{"10.1.0.2": 1, "10.1.0.4": 1, "10.20.0.10:15443": 0},
+		priorities(t, snap, up("v2-cluster-cluster-2")))
 	for _, s := range []string{"v2-cluster-cluster-1", "v2-cluster-cluster-2", "v1-cluster-cluster-2"} {
 		c := snap.Cluster(up(s))
 		require.NotNil(t, c, s)
@@ -178,8 +164,22 @@ func TestTwoVirtualServicesLoseRoutes(t *testing.T) {
 	assert.Contains(t, names, "default-retry")
 }
 
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	slices.Sort(s)
-	return s
+// priorities maps each endpoint of a cluster's load assignment (the port
+// added when it is not the pods' 9080) to its priority.
+func priorities(t *testing.T, snap *xds.Snapshot, cluster string) map[string]uint32 {
+	t.Helper()
+	cla := snap.LoadAssignment(cluster)
+	require.NotNil(t, cla, cluster)
+	out := map[string]uint32{}
+	for _, lle := range cla.GetEndpoints() {
+		for _, lb := range lle.GetLbEndpoints() {
+			sa := lb.GetEndpoint().GetAddress().GetSocketAddress()
+			k := sa.GetAddress()
+			if sa.GetPortValue() != 9080 {
+				k = fmt.Sprintf("%s:%d", k, sa.GetPortValue())
+			}
+			out[k] = lle.GetPriority()
+		}
+	}
+	return out
 }
