@@ -159,10 +159,7 @@ func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 func composedText(c *intent.Compose) string {
 	var parts []string
 	for i, r := range c.Routes {
-		name := r.GetName()
-		if name == "" {
-			name = "team-" + strconv.Itoa(i)
-		}
+		name := c.RouteName(i)
 		var to []string
 		for _, d := range r.GetRoute() {
 			sub := d.GetDestination().GetSubset()

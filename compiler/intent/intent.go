@@ -8,7 +8,11 @@
 // valid intent file again.
 package intent
 
-import "istio.io/api/networking/v1alpha3"
+import (
+	"strconv"
+
+	"istio.io/api/networking/v1alpha3"
+)
 
 // APIVersion and Kind identify an intent document.
 const (
@@ -200,6 +204,15 @@ type Compose struct {
 	// match (Detour owns those). Not part of the file format: the loader
 	// fills them from VirtualService.
 	Routes []*v1alpha3.HTTPRoute `json:"-"`
+}
+
+// RouteName is the name of Routes[i]: its own, or "team-<i>" (Istio would
+// name an unnamed route by position, which shifts as routes are added).
+func (c *Compose) RouteName(i int) string {
+	if n := c.Routes[i].GetName(); n != "" {
+		return n
+	}
+	return "team-" + strconv.Itoa(i)
 }
 
 // Exposure says which services the east-west gateways export.

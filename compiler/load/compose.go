@@ -332,9 +332,11 @@ func fieldNames(md protoreflect.MessageDescriptor) []string {
 	return out
 }
 
-// reservedRoute says whether a route name is one Detour's own routes use.
+// reservedRoute says whether a route name is one Detour's own routes use,
+// or one the retried copy of a route gets.
 func reservedRoute(name string) bool {
-	return name == "default" || strings.HasPrefix(name, "default-") || strings.HasPrefix(name, "cluster-")
+	return name == "default" || strings.HasPrefix(name, "default-") || strings.HasPrefix(name, "cluster-") ||
+		strings.HasSuffix(name, "-retry")
 }
 
 // check holds the routes against the intent: hosts and destinations are
@@ -373,14 +375,17 @@ func (c *composer) check(vs *v1alpha3.VirtualService) {
 	seen := map[string]int{}
 	for i, r := range vs.Http {
 		rp := fmt.Sprintf("spec.http[%d]", i)
-		if r.Name != "" {
-			if reservedRoute(r.Name) {
-				c.errorAt(rp+".name", fmt.Sprintf("%q is a name Detour's own routes use (default, cluster-*); choose another", r.Name))
-			} else if j, dup := seen[r.Name]; dup {
-				c.errorAt(rp+".name", fmt.Sprintf("duplicate route name %q (also spec.http[%d])", r.Name, j))
-			}
-			seen[r.Name] = i
+		// Unnamed routes are named team-<i> when compiled.
+		name := (&intent.Compose{Routes: vs.Http}).RouteName(i)
+		switch j, dup := seen[name]; {
+		case r.Name != "" && reservedRoute(r.Name):
+			c.errorAt(rp+".name", fmt.Sprintf("%q is a name Detour's own routes use (default, cluster-*, *-retry); choose another", r.Name))
+		case dup && r.Name == "":
+			c.errorAt(rp, fmt.Sprintf("an unnamed route is compiled as %q, the name of spec.http[%d]; name it", name, j))
+		case dup:
+			c.errorAt(rp+".name", fmt.Sprintf("duplicate route name %q (also spec.http[%d])", name, j))
 		}
+		seen[name] = i
 		if len(r.Match) == 0 && i < len(vs.Http)-1 {
 			c.errorAt(rp, "has no match, so the routes after it would never be reached; put it last")
 		}

@@ -143,8 +143,10 @@ var invalidCases = []struct {
 		"compose/retries.yaml:12:7: spec.http[0].timeout: Detour sets every route's timeout from spec.retries.timeout; leave it out",
 	}},
 	{"compose-file-route-names", []string{
-		"compose/route-names.yaml:8:13: spec.http[0].name: \"default\" is a name Detour's own routes use (default, cluster-*); choose another",
+		"compose/route-names.yaml:8:13: spec.http[0].name: \"default\" is a name Detour's own routes use (default, cluster-*, *-retry); choose another",
 		"compose/route-names.yaml:18:13: spec.http[2].name: duplicate route name \"canary\" (also spec.http[1])",
+		"compose/route-names.yaml:23:13: spec.http[3].name: \"canary-retry\" is a name Detour's own routes use (default, cluster-*, *-retry); choose another",
+		"compose/route-names.yaml:33:7: spec.http[5]: an unnamed route is compiled as \"team-5\", the name of spec.http[4]; name it",
 	}},
 	{"compose-file-syntax", []string{
 		"compose/syntax.yaml:8:14: invalid YAML: did not find expected node content",

@@ -402,7 +402,7 @@ func (l lowerer) expand(base *v1alpha3.HTTPRoute) []*v1alpha3.HTTPRoute {
 }
 
 // teamRoutes are the routes of the team's VirtualService (spec.compose),
-// each named (Istio names unnamed ones by position, which would shift).
+// each named.
 func (l lowerer) teamRoutes() []*v1alpha3.HTTPRoute {
 	c := l.in.Spec.Compose
 	if c == nil {
@@ -411,9 +411,7 @@ func (l lowerer) teamRoutes() []*v1alpha3.HTTPRoute {
 	out := make([]*v1alpha3.HTTPRoute, len(c.Routes))
 	for i, r := range c.Routes {
 		r = proto.Clone(r).(*v1alpha3.HTTPRoute)
-		if r.Name == "" {
-			r.Name = fmt.Sprintf("team-%d", i)
-		}
+		r.Name = c.RouteName(i)
 		out[i] = r
 	}
 	return out
