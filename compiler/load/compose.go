@@ -91,6 +91,8 @@ func readInside(dir, rel string) ([]byte, error) {
 	return data, nil
 }
 
+const emptyVS = "empty file; expected a VirtualService"
+
 // composer checks one team VirtualService file.
 type composer struct {
 	file string
@@ -118,7 +120,7 @@ func (c *composer) parse(ctx *cue.Context, data []byte) []*v1alpha3.HTTPRoute {
 	dec := yaml.NewDecoder(c.file, bytes.NewReader(data))
 	expr, err := dec.Extract()
 	if err == io.EOF {
-		c.errs = append(c.errs, &Error{File: c.file, Line: 1, Column: 1, Msg: "empty file; expected a VirtualService"})
+		c.errs = append(c.errs, &Error{File: c.file, Line: 1, Column: 1, Msg: emptyVS})
 		return nil
 	}
 	if err != nil {
@@ -151,13 +153,17 @@ func (c *composer) parse(ctx *cue.Context, data []byte) []*v1alpha3.HTTPRoute {
 		return nil
 	}
 	if v.Kind() != cue.StructKind {
-		c.errorAt("", "expected a VirtualService object (apiVersion, kind, metadata, spec)")
+		msg := "expected a VirtualService object (apiVersion, kind, metadata, spec)"
+		if v.Null() == nil || !v.IsConcrete() {
+			msg = emptyVS // only comments, or null
+		}
+		c.errorAt("", msg)
 		return nil
 	}
 	c.header(v)
 	spec := v.LookupPath(cue.ParsePath("spec"))
 	if !spec.Exists() {
-		c.errorAt("", "spec: field is required but not present")
+		c.errorAt("spec", requiredMsg)
 		return nil
 	}
 	c.walk(spec, (&v1alpha3.VirtualService{}).ProtoReflect().Descriptor(), "spec")
@@ -211,7 +217,7 @@ func (c *composer) header(v cue.Value) {
 	}
 	for _, k := range []string{"apiVersion", "kind"} {
 		if !v.LookupPath(cue.ParsePath(k)).Exists() {
-			c.errorAt("", k+": field is required but not present")
+			c.errorAt(k, requiredMsg)
 		}
 	}
 }
@@ -408,7 +414,7 @@ func (c *composer) check(vs *v1alpha3.VirtualService) {
 			dp := fmt.Sprintf("%s.route[%d]", rp, j)
 			sum += d.Weight
 			if d.Destination == nil {
-				c.errorAt(dp+".destination", "field is required but not present")
+				c.errorAt(dp+".destination", requiredMsg)
 				continue
 			}
 			if !isService(d.Destination.Host) {

@@ -97,13 +97,18 @@ var invalidCases = []struct {
 		"compose/duplicate-key.yaml:11:7: spec.http[0].name: duplicate key \"name\" (first at line 8, column 7); YAML keys are unique in a mapping",
 	}},
 	{"compose-file-empty", []string{
-		"compose/empty.yaml:1:1: expected a VirtualService object (apiVersion, kind, metadata, spec)",
+		"compose/empty.yaml:1:1: empty file; expected a VirtualService",
 	}},
 	{"compose-file-fault", []string{
 		"compose/fault.yaml:9:7: spec.http[0].fault: not supported in a composed route: injected aborts would count towards outlier ejection",
 	}},
 	{"compose-file-gateways", []string{
 		"compose/gateways.yaml:7:3: spec.gateways: Detour binds the compiled VirtualService (the mesh, or spec.entry.edge's gateway); leave it out",
+	}},
+	{"compose-file-header-missing", []string{
+		"compose/header-missing.yaml:1:1: apiVersion: field is required but not present",
+		"compose/header-missing.yaml:1:1: kind: field is required but not present",
+		"compose/header-missing.yaml:1:1: spec: field is required but not present",
 	}},
 	{"compose-file-kind", []string{
 		"compose/kind.yaml:1:13: apiVersion: must be \"networking.istio.io/v1\" (or v1beta1, v1alpha3)",
