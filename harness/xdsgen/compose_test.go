@@ -183,3 +183,72 @@ func priorities(t *testing.T, snap *xds.Snapshot, cluster string) map[string]uin
 	}
 	return out
 }
+
+// TestDelegationIsNotFailoverAware records what Istio's own composition,
+// VirtualService delegation, does for a sidecar in the pinned Istio (the
+// reason Detour merges at compile time instead, RATIONALE.md): the
+// delegate's route is merged under the root's match, but it keeps its own
+// destination (all of v2, not the cluster the router filter chose) and
+// its own retries override the root's failover retry policy.
+func TestDelegationIsNotFailoverAware(t *testing.T) {
+	const delegation = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-root, namespace: bookinfo}
+spec:
+  hosts: [reviews.bookinfo.svc.cluster.local]
+  http:
+    - name: detour
+      match: [{headers: {x-detour-cluster: {exact: cluster-1}}}]
+      delegate: {name: reviews-team, namespace: bookinfo}
+      retries: {attempts: 2, retryOn: gateway-error, retryRemoteLocalities: true}
+      timeout: 5s
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-team, namespace: bookinfo}
+spec:
+  http:
+    - name: testers
+      match: [{headers: {end-user: {exact: jason}}}]
+      route: [{destination: {host: reviews.bookinfo.svc.cluster.local, subset: v2}}]
+      retries: {attempts: 5, retryOn: 5xx}
+`
+	srcs, err := load.Paths(composeExample)
+	require.NoError(t, err)
+	in := srcs[0].Intent
+	in.Spec.Compose = nil
+	files, err := compiler.CompileIntent(in, compiler.Options{})
+	require.NoError(t, err)
+	var docs []string
+	for _, f := range files {
+		if f.Path != path.Join("bookinfo", "reviews", "clusters", "cluster-1.yaml") {
+			continue
+		}
+		// Detour's own VirtualService out: the root above stands for it.
+		for _, d := range strings.Split(string(f.Data), "\n---\n") {
+			if !strings.Contains(d, "\nkind: VirtualService\n") {
+				docs = append(docs, d)
+			}
+		}
+	}
+	require.NotEmpty(t, docs)
+	ex := example{t: t, in: in}
+	c := in.Spec.Clusters[0]
+	snap, err := xdsgen.Generate(context.Background(), xdsgen.Input{
+		ControlPlane: xdsgen.ControlPlane{Config: strings.Join(docs, "\n---\n") + "\n---\n" + delegation, ConfigName: "delegation.yaml",
+			Clusters: []xdsgen.Cluster{ex.topology(c, 0)}},
+		Proxy: xdsgen.Proxy{Cluster: c.Name, Network: c.Network, Region: c.Region, Zone: c.Zone,
+			Namespace: in.Metadata.Namespace, IP: "10.250.0.1"},
+	})
+	require.NoError(t, err)
+	vh := virtualHost(snap, "reviews.bookinfo.svc.cluster.local")
+	require.NotNil(t, vh)
+	routes := envoyRoutes(vh)
+	require.NotEmpty(t, routes)
+	r := routes[0]
+	assert.Equal(t, "detour-testers", r.name, "the delegate's route, merged")
+	assert.Equal(t, map[string]string{"end-user": "jason", config.HeaderCluster: "cluster-1"}, r.headers, "under the root's match")
+	assert.Equal(t, map[string]uint32{"outbound|9080|v2|reviews.bookinfo.svc.cluster.local": 0}, r.clusters,
+		"its own destination: v2 anywhere, not v2 in the filter's cluster")
+	assert.Equal(t, uint32(5), r.retries, "the delegate's retries win over the root's")
+}
