@@ -91,3 +91,49 @@ func write(t *testing.T, file, data string) {
 	require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755))
 	require.NoError(t, os.WriteFile(file, []byte(data), 0o644))
 }
+
+// FuzzComposeFile feeds arbitrary bytes as the file spec.compose names.
+// The loader must not panic, must report every problem in the intent or in
+// that file, and whatever it accepts routes only to the intent's service
+// and subsets. The seed corpus (every team file of the fixtures and the
+// examples) runs as a test.
+func FuzzComposeFile(f *testing.F) {
+	for _, glob := range []string{"testdata/*/compose/*", "../../examples/*/routes/*.yaml"} {
+		files, err := filepath.Glob(glob)
+		require.NoError(f, err)
+		for _, p := range files {
+			b, err := os.ReadFile(p)
+			require.NoError(f, err)
+			f.Add(b)
+		}
+	}
+	intentYAML := composeIntent("vs.yaml")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		file, team := filepath.Join(dir, "intent.yaml"), filepath.Join(dir, "vs.yaml")
+		write(t, file, intentYAML)
+		write(t, team, string(data))
+		srcs, err := Paths(file)
+		if err != nil {
+			var errs Errors
+			require.ErrorAs(t, err, &errs)
+			for _, e := range errs {
+				assert.Contains(t, []string{file, team}, e.File)
+				assert.NotContains(t, e.Msg, "internal error")
+			}
+			return
+		}
+		require.Len(t, srcs, 1)
+		c := srcs[0].Intent.Spec.Compose
+		require.NotEmpty(t, c.Routes)
+		for _, r := range c.Routes {
+			require.NotEmpty(t, r.Route)
+			assert.Nil(t, r.Retries)
+			assert.Nil(t, r.Timeout)
+			for _, d := range r.Route {
+				assert.Equal(t, "reviews.bookinfo.svc.cluster.local", d.Destination.Host)
+				assert.Contains(t, []string{"", "v1", "v2"}, d.Destination.Subset)
+			}
+		}
+	})
+}
