@@ -25,6 +25,9 @@ func TestValidSetGolden(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(files), 5)
 	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && fi.IsDir() {
+			continue // files that intents refer to (spec.compose)
+		}
 		name := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
 		t.Run(name, func(t *testing.T) {
 			srcs, err := load.Paths(f)

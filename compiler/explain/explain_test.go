@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"istio.io/api/networking/v1alpha3"
 
 	"github.com/detour-mesh/detour/compiler/intent"
 )
@@ -430,4 +431,25 @@ func TestSubsetLadders(t *testing.T) {
 	var b strings.Builder
 	require.NoError(t, WriteText(&b, in, r))
 	assert.Contains(t, b.String(), "v2 (in west,north) from east")
+}
+
+// TestComposedRoutesLine: explain names the team's composed routes and
+// where each sends, in one line.
+func TestComposedRoutesLine(t *testing.T) {
+	in := mk(intent.ModeAuto, cl("a", "r1", "z1", 0, 0), cl("b", "r2", "z2", 0, 0))
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, in, Analyze(in)))
+	assert.NotContains(t, b.String(), "Composed routes")
+
+	dest := func(subset string, weight int32) *v1alpha3.HTTPRouteDestination {
+		return &v1alpha3.HTTPRouteDestination{Destination: &v1alpha3.Destination{Host: "svc.ns.svc.cluster.local", Subset: subset}, Weight: weight}
+	}
+	in.Spec.Compose = &intent.Compose{VirtualService: "routes/canary.yaml", Routes: []*v1alpha3.HTTPRoute{
+		{Name: "testers", Route: []*v1alpha3.HTTPRouteDestination{dest("v2", 0)}},
+		{Route: []*v1alpha3.HTTPRouteDestination{dest("", 90), dest("v2", 10)}},
+	}}
+	b.Reset()
+	require.NoError(t, WriteText(&b, in, Analyze(in)))
+	assert.Contains(t, b.String(), "\nComposed routes (routes/canary.yaml), ahead of Detour's, with its retries and ladder: "+
+		"testers -> v2; team-1 -> any version 90%, v2 10%\n")
 }

@@ -43,6 +43,9 @@ func WriteText(w io.Writer, in intent.Intent, r Report) error {
 			return err
 		}
 	}
+	if c := s.Compose; c != nil {
+		fmt.Fprintf(w, "\nComposed routes (%s), ahead of Detour's, with its retries and ladder: %s\n", c.VirtualService, composedText(c))
+	}
 	fmt.Fprintf(w, "\nWhat if (Envoy priority spill, overprovisioning %.1f; callers keep sending;\n"+
 		"  health counts Envoy hosts: a pod locally, a WorkloadEntry per remote cluster%s)\n", OverprovisioningFactor, subsetNote(in))
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -151,3 +154,24 @@ func subsetNote(in intent.Intent) string {
 
 // num prints a figure without trailing zeros.
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// composedText is one clause per team route: its name and where it sends.
+func composedText(c *intent.Compose) string {
+	var parts []string
+	for i, r := range c.Routes {
+		name := c.RouteName(i)
+		var to []string
+		for _, d := range r.GetRoute() {
+			sub := d.GetDestination().GetSubset()
+			if sub == "" {
+				sub = "any version"
+			}
+			if len(r.GetRoute()) > 1 {
+				sub += " " + strconv.Itoa(int(d.GetWeight())) + "%"
+			}
+			to = append(to, sub)
+		}
+		parts = append(parts, name+" -> "+strings.Join(to, ", "))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -8,6 +8,12 @@
 // valid intent file again.
 package intent
 
+import (
+	"strconv"
+
+	"istio.io/api/networking/v1alpha3"
+)
+
 // APIVersion and Kind identify an intent document.
 const (
 	APIVersion = "detour.dev/v1alpha1"
@@ -41,6 +47,7 @@ type Spec struct {
 	Clusters  []Cluster `json:"clusters"`
 	Failover  Failover  `json:"failover"`
 	Subsets   []Subset  `json:"subsets,omitempty"`
+	Compose   *Compose  `json:"compose,omitempty"`
 	Exposure  Exposure  `json:"exposure"`
 	Detection Detection `json:"detection"`
 	Retries   Retries   `json:"retries"`
@@ -188,6 +195,29 @@ func (sp Spec) SubsetsIn(cluster string) []Subset {
 		}
 	}
 	return out
+}
+
+// Compose names a team's own VirtualService for the service whose HTTP
+// routes the compiler merges into the compiled VirtualService, ahead of
+// Detour's own, so that the mesh sees one VirtualService for the host.
+type Compose struct {
+	// VirtualService is the team's file, relative to the intent's directory.
+	VirtualService string `json:"virtualService"`
+	// Routes are the file's HTTP routes as the loader checked them: every
+	// destination is the service (host written as its FQDN), with a subset
+	// of Spec.Subsets or none; no retries, timeout, redirect or method
+	// match (Detour owns those). Not part of the file format: the loader
+	// fills them from VirtualService.
+	Routes []*v1alpha3.HTTPRoute `json:"-"`
+}
+
+// RouteName is the name of Routes[i]: its own, or "team-<i>" (Istio would
+// name an unnamed route by position, which shifts as routes are added).
+func (c *Compose) RouteName(i int) string {
+	if n := c.Routes[i].GetName(); n != "" {
+		return n
+	}
+	return "team-" + strconv.Itoa(i)
 }
 
 // Exposure is how the east-west gateways export the service. They export

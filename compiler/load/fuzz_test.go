@@ -38,7 +38,11 @@ func FuzzLoad(f *testing.F) {
 			require.ErrorAs(t, err, &errs)
 			require.NotEmpty(t, errs)
 			for _, e := range errs {
-				assert.Equal(t, name, e.File)
+				if e.File != name {
+					// Only a file the input's spec.compose names, which exists.
+					_, serr := os.Stat(e.File)
+					assert.NoError(t, serr, "error in %s, not in the input", e.File)
+				}
 				assert.NotEmpty(t, e.Msg)
 				assert.NotContains(t, e.Msg, "internal error", "evaluator panic on input %q", data)
 				assert.NotContains(t, e.Error(), schemaPrefix, "errors never point into the schema")
@@ -65,7 +69,8 @@ func TestRoundTrip(t *testing.T) {
 	for _, s := range srcs {
 		b, err := json.Marshal(s.Intent)
 		require.NoError(t, err)
-		again, err := Bytes(strings.ReplaceAll(s.Intent.Metadata.Name, "-", "")+".json", b)
+		// Next to the source: spec.compose is relative to the intent's directory.
+		again, err := Bytes(filepath.Join(filepath.Dir(s.File), strings.ReplaceAll(s.Intent.Metadata.Name, "-", "")+".json"), b)
 		require.NoError(t, err, "%s", b)
 		require.Len(t, again, 1)
 		assert.Equal(t, s.Intent, again[0].Intent)

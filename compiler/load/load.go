@@ -354,6 +354,9 @@ func (e *engine) validate(doc document) (Source, Errors) {
 		// The schema and the Go types disagree: a bug, not the user's fault.
 		return src, Errors{doc.errorAt("", fmt.Sprintf("internal error: decoding the validated intent: %v", err))}
 	}
+	if es := e.compose(&src.Intent, doc); len(es) > 0 {
+		return src, es
+	}
 	normalise(&src.Intent)
 	return src, nil
 }

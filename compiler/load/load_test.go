@@ -86,6 +86,111 @@ var invalidCases = []struct {
 	{"clusters-not-a-list", []string{
 		"8:5: spec.clusters: must be a list",
 	}},
+	{"compose-file-catch-all-first", []string{
+		"compose/catch-all-first.yaml:8:7: spec.http[0]: has no match, so the routes after it would never be reached; put it last",
+	}},
+	{"compose-file-control-header", []string{
+		"compose/control-header.yaml:11:31: spec.http[0].match[0].headers.x-detour-cluster: is a Detour control header: the router filter strips it from clients and sets it; a route cannot match on it",
+		"compose/control-header.yaml:13:28: spec.http[0].match[1].withoutHeaders.x-detour-cell: is a Detour control header: the router filter strips it from clients and sets it; a route cannot match on it",
+	}},
+	{"compose-file-duplicate-key", []string{
+		"compose/duplicate-key.yaml:11:7: spec.http[0].name: duplicate key \"name\" (first at line 8, column 7); YAML keys are unique in a mapping",
+	}},
+	{"compose-file-empty", []string{
+		"compose/empty.yaml:1:1: empty file; expected a VirtualService",
+	}},
+	{"compose-file-fault", []string{
+		"compose/fault.yaml:9:7: spec.http[0].fault: not supported in a composed route: injected aborts would count towards outlier ejection",
+	}},
+	{"compose-file-gateways", []string{
+		"compose/gateways.yaml:7:3: spec.gateways: Detour binds the compiled VirtualService (the mesh, or spec.entry.edge's gateway); leave it out",
+	}},
+	{"compose-file-header-missing", []string{
+		"compose/header-missing.yaml:1:1: apiVersion: field is required but not present",
+		"compose/header-missing.yaml:1:1: kind: field is required but not present",
+		"compose/header-missing.yaml:1:1: spec: field is required but not present",
+	}},
+	{"compose-file-kind", []string{
+		"compose/kind.yaml:1:13: apiVersion: must be \"networking.istio.io/v1\" (or v1beta1, v1alpha3)",
+		"compose/kind.yaml:2:7: kind: must be \"VirtualService\"",
+	}},
+	{"compose-file-method", []string{
+		"compose/method.yaml:10:11: spec.http[0].match[0].method: Detour splits each route by method (only spec.retries.methods are retried); a composed route cannot match on it",
+	}},
+	{"compose-file-missing", []string{
+		"25:21: spec.compose.virtualService: no file \"compose/nope.yaml\" in the intent's directory",
+	}},
+	{"compose-file-namespace", []string{
+		"compose/namespace.yaml:5:14: metadata.namespace: must be the intent's namespace \"bookinfo\" (or left out)",
+	}},
+	{"compose-file-no-destination", []string{
+		"compose/no-destination.yaml:11:14: spec.http[0].route: must list at least one destination (the service, with a subset or none)",
+	}},
+	{"compose-file-no-routes", []string{
+		"compose/no-routes.yaml:6:10: spec.hosts: must name the intent's service (reviews.bookinfo.svc.cluster.local)",
+		"compose/no-routes.yaml:7:9: spec.http: must list at least one route to compose",
+	}},
+	{"compose-file-not-an-object", []string{
+		"compose/not-an-object.yaml:1:1: expected a VirtualService object (apiVersion, kind, metadata, spec)",
+	}},
+	{"compose-file-other-host", []string{
+		"compose/other-host.yaml:6:20: spec.hosts[1]: \"ratings\": must be the intent's service (reviews or reviews.bookinfo.svc.cluster.local); one VirtualService composes one service",
+		"compose/other-host.yaml:10:31: spec.http[0].route[0].destination.host: \"ratings.bookinfo.svc.cluster.local\": must be the intent's service (reviews or reviews.bookinfo.svc.cluster.local); Detour composes routes to its own service only",
+	}},
+	{"compose-file-port", []string{
+		"compose/port.yaml:10:67: spec.http[0].route[0].destination.port.number: must be the service's port 9080 (or left out)",
+	}},
+	{"compose-file-redirect", []string{
+		"compose/redirect.yaml:9:7: spec.http[0].redirect: a composed route routes to the service itself",
+	}},
+	{"compose-file-retries", []string{
+		"compose/retries.yaml:11:7: spec.http[0].retries: Detour sets every route's retries from spec.retries (the failover retry policy); leave it out",
+		"compose/retries.yaml:12:7: spec.http[0].timeout: Detour sets every route's timeout from spec.retries.timeout; leave it out",
+	}},
+	{"compose-file-route-names", []string{
+		"compose/route-names.yaml:8:13: spec.http[0].name: \"default\" is a name Detour's own routes use (default, cluster-*, *-retry); choose another",
+		"compose/route-names.yaml:18:13: spec.http[2].name: duplicate route name \"canary\" (also spec.http[1])",
+		"compose/route-names.yaml:23:13: spec.http[3].name: \"canary-retry\" is a name Detour's own routes use (default, cluster-*, *-retry); choose another",
+		"compose/route-names.yaml:33:7: spec.http[5]: an unnamed route is compiled as \"team-5\", the name of spec.http[4]; name it",
+	}},
+	{"compose-file-syntax", []string{
+		"compose/syntax.yaml:8:14: invalid YAML: did not find expected node content",
+	}},
+	{"compose-file-tcp", []string{
+		"compose/tcp.yaml:7:3: spec.tcp: only HTTP routes are composed",
+	}},
+	{"compose-file-two-documents", []string{
+		"compose/two-documents.yaml:11:1: a second document; the file holds one VirtualService",
+	}},
+	{"compose-file-unknown-field", []string{
+		"compose/unknown-field.yaml:9:7: spec.http[0].rout: unknown field; expected one of name, match, route, rewrite, corsPolicy, headers",
+	}},
+	{"compose-file-unknown-subset", []string{
+		"compose/unknown-subset.yaml:10:48: spec.http[0].route[0].destination.subset: unknown subset \"v3\"; spec.subsets defines v1, v2",
+	}},
+	{"compose-file-unknown-top-level", []string{
+		"compose/unknown-top-level.yaml:10:1: status: unknown field; expected one of apiVersion, kind, metadata, spec",
+	}},
+	{"compose-file-weights", []string{
+		"compose/weights.yaml:10:9: spec.http[0].route: the weights sum to 110; a split over several destinations needs exactly 100",
+	}},
+	{"compose-file-wrong-types", []string{
+		"compose/wrong-types.yaml:9:14: spec.http[0].match: must be a list",
+		"compose/wrong-types.yaml:11:48: spec.http[0].route[0].destination.subset: must be a string",
+		"compose/wrong-types.yaml:12:19: spec.http[0].route[0].weight: must be a number",
+	}},
+	{"compose-path-absolute", []string{
+		"25:21: spec.compose.virtualService: must be a relative path to a .yaml, .yml or .json file inside the intent's directory (no \"..\", no leading \"/\")",
+	}},
+	{"compose-path-missing", []string{
+		"25:5: spec.compose.virtualService: field is required but not present",
+	}},
+	{"compose-path-not-yaml", []string{
+		"25:21: spec.compose.virtualService: must be a relative path to a .yaml, .yml or .json file inside the intent's directory (no \"..\", no leading \"/\")",
+	}},
+	{"compose-path-parent", []string{
+		"25:21: spec.compose.virtualService: must be a relative path to a .yaml, .yml or .json file inside the intent's directory (no \"..\", no leading \"/\")",
+	}},
 	{"duration-words", []string{
 		"21:25: spec.detection.interval: must be a duration such as \"250ms\", \"5s\" or \"1m30s\"",
 	}},
@@ -305,7 +410,14 @@ func TestPathsInvalid(t *testing.T) {
 			require.ErrorAs(t, err, &errs)
 			var got []string
 			for _, e := range errs {
-				assert.Equal(t, file, e.File, "errors point at the user's file")
+				if e.File != file {
+					// A problem in the file spec.compose names is
+					// reported in that file.
+					assert.True(t, strings.HasPrefix(e.File, filepath.Join("testdata", "invalid", "compose")+string(filepath.Separator)),
+						"errors point at the user's files: %s", e.File)
+					got = append(got, strings.TrimPrefix(e.Error(), filepath.Join("testdata", "invalid")+string(filepath.Separator)))
+					continue
+				}
 				got = append(got, strings.TrimPrefix(e.Error(), file+":"))
 			}
 			assert.Equal(t, tc.want, got)

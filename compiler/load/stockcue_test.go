@@ -58,7 +58,9 @@ func TestStockCUEAgrees(t *testing.T) {
 		t.Run(f, func(t *testing.T) {
 			t.Parallel()
 			out, err := cueVet(t, f)
-			if _, ok := goOnly[name]; ok {
+			// The content of the file spec.compose names is read by
+			// detour vet only; cue vet checks the path.
+			if _, ok := goOnly[name]; ok || strings.HasPrefix(name, "compose-file-") {
 				assert.NoError(t, err, "cue vet now rejects %s; remove it from goOnly:\n%s", name, out)
 				return
 			}

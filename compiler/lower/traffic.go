@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	"istio.io/api/networking/v1alpha3"
@@ -93,6 +94,7 @@ func (l lowerer) destinationRule(target string, lad explain.Ladder) *networkingv
 			subsets = append(subsets, &v1alpha3.Subset{Name: ClusterSubset(c), Labels: map[string]string{k: v}})
 		}
 	}
+	subsets = append(subsets, l.pinnedSubsets(target, lad)...)
 	return &networkingv1.DestinationRule{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "DestinationRule"},
 		ObjectMeta: l.meta(l.name(), target),
@@ -277,17 +279,38 @@ func (l lowerer) virtualService(target string, lad explain.Ladder, hosts, gatewa
 	} else {
 		name = l.name("edge")
 	}
+	team := l.teamRoutes()
+	// A team route without a match (the loader keeps it last) takes every
+	// request Detour's own route would: that route is left out, as Istio
+	// rejects a rule no request reaches.
+	catchAll := len(team) > 0 && len(team[len(team)-1].Match) == 0
 	var routes []*v1alpha3.HTTPRoute
 	if l.in.Spec.Plugins.Enabled {
 		// Routes keyed on the router filter's decision come first; a client
 		// cannot reach them with its own header because the filter strips it.
+		// The team's routes for a cluster come before Detour's route for it:
+		// they are narrower and keep the cluster the filter picked.
 		for _, c := range ladderClusters(lad) {
+			for _, tr := range team {
+				routes = append(routes, l.expand(l.pinned(tr, target, c))...)
+			}
+			if catchAll {
+				continue
+			}
 			match := &v1alpha3.HTTPMatchRequest{Headers: map[string]*v1alpha3.StringMatch{
 				config.HeaderCluster: {MatchType: &v1alpha3.StringMatch_Exact{Exact: c}},
 			}}
 			dest := []*v1alpha3.HTTPRouteDestination{{Destination: l.dest(ClusterSubset(c))}}
-			routes = append(routes, l.routes(ClusterSubset(c), match, dest)...)
+			routes = append(routes, l.expand(&v1alpha3.HTTPRoute{Name: ClusterSubset(c), Match: []*v1alpha3.HTTPMatchRequest{match}, Route: dest})...)
 		}
+	}
+	// Without the filter's header (plugins off, or the filter failed
+	// open) the team's routes apply as written, failing over natively.
+	for _, tr := range team {
+		routes = append(routes, l.expand(tr)...)
+	}
+	if catchAll {
+		return l.vs(name, target, hosts, gateways, routes)
 	}
 	var dest []*v1alpha3.HTTPRouteDestination
 	if l.strict() && len(lad.Tiers) > 0 {
@@ -298,7 +321,11 @@ func (l lowerer) virtualService(target string, lad explain.Ladder, hosts, gatewa
 	} else {
 		dest = []*v1alpha3.HTTPRouteDestination{{Destination: l.dest("")}}
 	}
-	routes = append(routes, l.routes("default", nil, dest)...)
+	routes = append(routes, l.expand(&v1alpha3.HTTPRoute{Name: "default", Route: dest})...)
+	return l.vs(name, target, hosts, gateways, routes)
+}
+
+func (l lowerer) vs(name, target string, hosts, gateways []string, routes []*v1alpha3.HTTPRoute) *networkingv1.VirtualService {
 	return &networkingv1.VirtualService{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"},
 		ObjectMeta: l.meta(name, target),
@@ -321,54 +348,49 @@ func (l lowerer) dest(subset string) *v1alpha3.Destination {
 	return &v1alpha3.Destination{Host: l.fqdn, Subset: subset, Port: &v1alpha3.PortSelector{Number: l.in.Spec.Service.Port}}
 }
 
-// routes expands one logical route into a retried route for the idempotent
+// expand turns one logical route into a retried route for the idempotent
 // methods and a route without retries for the others: Istio's retry policy
-// cannot be restricted by method.
-func (l lowerer) routes(name string, match *v1alpha3.HTTPMatchRequest, dest []*v1alpha3.HTTPRouteDestination) []*v1alpha3.HTTPRoute {
+// cannot be restricted by method. Everything of base is kept but retries
+// and timeout, which are the intent's.
+func (l lowerer) expand(base *v1alpha3.HTTPRoute) []*v1alpha3.HTTPRoute {
 	r := l.in.Spec.Retries
 	var timeout *durationpb.Duration
 	if r.Timeout.Duration > 0 {
 		timeout = dur(r.Timeout)
 	}
-	plain := &v1alpha3.HTTPRoute{
-		Name:    name,
-		Route:   dest,
-		Timeout: timeout,
-		// attempts 0 turns off the mesh's default retries for methods that
-		// are not safe to repeat.
-		Retries: &v1alpha3.HTTPRetry{Attempts: 0},
-	}
-	if match != nil {
-		plain.Match = []*v1alpha3.HTTPMatchRequest{match}
-	}
+	plain := proto.Clone(base).(*v1alpha3.HTTPRoute)
+	plain.Timeout = timeout
+	// attempts 0 turns off the mesh's default retries for methods that
+	// are not safe to repeat.
+	plain.Retries = &v1alpha3.HTTPRetry{Attempts: 0}
 	// Every gRPC call is a POST: it is retried only on the explicit
 	// opt-in, and then whatever its method.
 	grpc := l.in.Spec.Service.Protocol == "GRPC"
 	if r.Attempts == 0 || (!grpc && len(r.Methods) == 0) || (grpc && !r.NonIdempotent) {
 		return []*v1alpha3.HTTPRoute{plain}
 	}
-	var ms []*v1alpha3.HTTPMatchRequest
+	ms := base.Match
 	if !grpc {
-		m := &v1alpha3.HTTPMatchRequest{}
-		if match != nil {
-			m.Headers = match.Headers
+		ms = nil
+		each := []*v1alpha3.HTTPMatchRequest{{}}
+		if len(base.Match) > 0 {
+			each = base.Match
 		}
-		m.Method = &v1alpha3.StringMatch{MatchType: &v1alpha3.StringMatch_Regex{Regex: methodRegex(r.Methods)}}
-		ms = []*v1alpha3.HTTPMatchRequest{m}
-	} else if match != nil {
-		ms = []*v1alpha3.HTTPMatchRequest{match}
+		for _, m := range each {
+			m = proto.Clone(m).(*v1alpha3.HTTPMatchRequest)
+			m.Method = &v1alpha3.StringMatch{MatchType: &v1alpha3.StringMatch_Regex{Regex: methodRegex(r.Methods)}}
+			ms = append(ms, m)
+		}
 	}
-	retried := &v1alpha3.HTTPRoute{
-		Name:    name + "-retry",
-		Match:   ms,
-		Route:   dest,
-		Timeout: timeout,
-		Retries: &v1alpha3.HTTPRetry{
-			Attempts:              int32(r.Attempts),
-			PerTryTimeout:         dur(r.PerTryTimeout),
-			RetryOn:               strings.Join(r.RetryOn, ","),
-			RetryRemoteLocalities: wrapperspb.Bool(r.RetryRemoteLocalities),
-		},
+	retried := proto.Clone(base).(*v1alpha3.HTTPRoute)
+	retried.Name = base.Name + "-retry"
+	retried.Match = ms
+	retried.Timeout = timeout
+	retried.Retries = &v1alpha3.HTTPRetry{
+		Attempts:              int32(r.Attempts),
+		PerTryTimeout:         dur(r.PerTryTimeout),
+		RetryOn:               strings.Join(r.RetryOn, ","),
+		RetryRemoteLocalities: wrapperspb.Bool(r.RetryRemoteLocalities),
 	}
 	if r.Backoff.Base.Duration > 0 {
 		retried.Retries.Backoff = dur(r.Backoff.Base)
@@ -377,6 +399,112 @@ func (l lowerer) routes(name string, match *v1alpha3.HTTPMatchRequest, dest []*v
 		return []*v1alpha3.HTTPRoute{retried} // every call is retried
 	}
 	return []*v1alpha3.HTTPRoute{retried, plain}
+}
+
+// teamRoutes are the routes of the team's VirtualService (spec.compose),
+// each named.
+func (l lowerer) teamRoutes() []*v1alpha3.HTTPRoute {
+	c := l.in.Spec.Compose
+	if c == nil {
+		return nil
+	}
+	out := make([]*v1alpha3.HTTPRoute, len(c.Routes))
+	for i, r := range c.Routes {
+		r = proto.Clone(r).(*v1alpha3.HTTPRoute)
+		r.Name = c.RouteName(i)
+		out[i] = r
+	}
+	return out
+}
+
+// pinned is a team route for the requests the router filter sent to
+// cluster: its matches also require the filter's header, and each
+// destination goes to its subset's pods in that cluster (or the cluster's
+// pods, without a subset). A subset that does not run there keeps its
+// destination as written: Istio's locality failover picks a cluster that
+// has it.
+func (l lowerer) pinned(tr *v1alpha3.HTTPRoute, target, cluster string) *v1alpha3.HTTPRoute {
+	r := proto.Clone(tr).(*v1alpha3.HTTPRoute)
+	r.Name = tr.Name + "-" + ClusterSubset(cluster)
+	hdr := &v1alpha3.StringMatch{MatchType: &v1alpha3.StringMatch_Exact{Exact: cluster}}
+	if len(r.Match) == 0 {
+		r.Match = []*v1alpha3.HTTPMatchRequest{{}}
+	}
+	for _, m := range r.Match {
+		if m.Headers == nil {
+			m.Headers = map[string]*v1alpha3.StringMatch{}
+		}
+		m.Headers[config.HeaderCluster] = hdr
+	}
+	for _, d := range r.Route {
+		switch sub, ok := l.subset(d.Destination.Subset); {
+		case d.Destination.Subset == "":
+			d.Destination.Subset = ClusterSubset(cluster)
+		case ok && sub.RunsIn(cluster):
+			d.Destination.Subset = PinnedSubset(sub.Name, cluster)
+		}
+	}
+	return r
+}
+
+func (l lowerer) subset(name string) (intent.Subset, bool) {
+	for _, s := range l.in.Spec.Subsets {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return intent.Subset{}, false
+}
+
+// PinnedSubset is the DestinationRule subset for a version subset's
+// requests the router filter sent to one cluster.
+func PinnedSubset(subset, cluster string) string {
+	return shortLabel(subset + "-" + ClusterSubset(cluster))
+}
+
+// pinnedSubsets are the DestinationRule subsets the composed routes need:
+// each subset they route to, for each ladder cluster it runs in. The
+// subset's pods in that cluster come first (failoverPriority on the
+// cluster's endpoint label), its pods elsewhere next: the filters track a
+// whole cluster's health and cannot see one version fail in it, so Envoy's
+// own outlier detection and priorities move that version's requests to
+// the same version in another cluster. A strict split has no failover:
+// there the subset holds the cluster's pods only.
+func (l lowerer) pinnedSubsets(target string, lad explain.Ladder) []*v1alpha3.Subset {
+	if !l.in.Spec.Plugins.Enabled {
+		return nil
+	}
+	used := map[string]bool{}
+	for _, r := range l.teamRoutes() {
+		for _, d := range r.Route {
+			used[d.Destination.Subset] = true
+		}
+	}
+	var out []*v1alpha3.Subset
+	for _, s := range l.in.Spec.Subsets {
+		if !used[s.Name] {
+			continue
+		}
+		for _, c := range ladderClusters(lad) {
+			if !s.RunsIn(c) {
+				continue
+			}
+			k, v := l.endpointLabel(target, c)
+			sub := &v1alpha3.Subset{Name: PinnedSubset(s.Name, c), Labels: copyMap(s.Labels)}
+			if l.strict() {
+				sub.Labels[k] = v
+			} else {
+				sub.TrafficPolicy = &v1alpha3.TrafficPolicy{LoadBalancer: &v1alpha3.LoadBalancerSettings{
+					LocalityLbSetting: &v1alpha3.LocalityLoadBalancerSetting{
+						Enabled:          wrapperspb.Bool(true),
+						FailoverPriority: []string{k + "=" + v},
+					},
+				}}
+			}
+			out = append(out, sub)
+		}
+	}
+	return out
 }
 
 func methodRegex(methods []string) string {
