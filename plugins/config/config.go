@@ -29,6 +29,11 @@ const (
 	HeaderCell    = "x-detour-cell"
 )
 
+// HeaderShed is set on the local reply the retry filter sends when the
+// retry budget refuses a retry (value "retry-budget"): the request failed
+// and was shed, not retried.
+const HeaderShed = "x-detour-shed"
+
 // Root IDs (WasmPlugin.pluginName) of the three filters that one module exposes.
 const (
 	PluginOutlier = "detour-outlier"

@@ -8,6 +8,7 @@ import (
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/detour-mesh/detour/plugins/config"
 	"github.com/detour-mesh/detour/plugins/outlier"
 	"github.com/detour-mesh/detour/plugins/retry"
 )
@@ -207,6 +208,7 @@ type retryStream struct {
 	tries   uint32
 	cur     int // target of the attempt in flight
 	slot    bool
+	shed    bool // the budget refused a retry: answer with shedReply
 	// authKnown, authMatch: the router part of a combined stream already
 	// checked :authority.
 	authKnown, authMatch bool
@@ -287,7 +289,32 @@ func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
 	if r.retry(retry.Unsent(uint64(last.flags))) {
 		return types.ActionPause
 	}
+	if r.shed && r.shedReply(int(last.code)) {
+		return types.ActionPause
+	}
 	return
+}
+
+// shedReply answers a request whose retry the budget refused with a local
+// reply that says so (the failure's own 5xx status, else 503), so the
+// client and the access log tell a shed request from a failed one; false
+// when the reply could not be sent (the failure then passes).
+func (r *retryStream) shedReply(code int) bool {
+	if code < 500 || code > 599 {
+		code = 503
+	}
+	s := r.p.svc
+	target := "?"
+	if r.cur >= 0 {
+		target = s.cfg.Targets[r.cur].Cluster
+	}
+	body := "detour: the request failed on " + target + " and the retry budget is exhausted; not retried\n"
+	hs := [][2]string{{config.HeaderShed, "retry-budget"}, {"content-type", "text/plain"}}
+	if err := proxywasm.SendHttpResponse(uint32(code), hs, []byte(body), -1); err != nil {
+		r.p.internalError(err)
+		return false
+	}
+	return true
 }
 
 // retry sends the next attempt; false when none is sent (no target left,
@@ -326,6 +353,7 @@ func (r *retryStream) retry(unsent bool) bool {
 		}
 		if !got {
 			s.m.budgetExhausted.Increment(1)
+			r.shed = true
 			return false
 		}
 		r.slot = true
@@ -409,6 +437,9 @@ func (r *retryStream) answered(numHeaders, bodySize, _ int) {
 			return
 		}
 		s.m.retryFailure.Increment(1)
+		if r.shed && r.shedReply(status) {
+			return
+		}
 		r.resume()
 		return
 	}

@@ -180,24 +180,33 @@ func TestRetryReplacesFailedResponse(t *testing.T) {
 }
 
 // When every target fails, retries stop at the shared budget
-// (max(20 % of active requests, 3) across workers) and the original
-// failure passes, counted.
+// (max(20 % of active requests, 3) across workers), and a request whose
+// retry the budget refused is shed with a local reply that says so (the
+// failure's status kept), counted.
 func TestRetryBudgetSharedAcrossWorkers(t *testing.T) {
 	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
 	for _, tg := range w.cfg.Targets {
-		w.status[tg.Cluster] = 503
+		w.status[tg.Cluster] = 504
 	}
 	var streams []*httpsim.Stream
 	for i := range 40 {
 		streams = append(streams, w.request(i%4, "GET"))
 	}
 	w.clock.Advance(5 * time.Second)
+	shed := 0
 	for _, s := range streams {
 		require.True(t, s.Complete)
-		assert.Equal(t, 503, s.Response.Status)
+		assert.Equal(t, 504, s.Response.Status)
+		if v, ok := header(s.Response.Headers, config.HeaderShed); ok {
+			assert.Equal(t, "retry-budget", v)
+			assert.Contains(t, s.Response.Body, "retry budget is exhausted")
+			shed++
+		}
 	}
 	attempts, exhausted := w.m("retry.attempts"), w.m("retry.budget_exhausted")
 	assert.Positive(t, exhausted)
+	// Every refusal shed its request; the others failed after their retries.
+	assert.Equal(t, exhausted, int64(shed))
 	// 40 concurrent requests allow 8 retries in flight: far fewer than the
 	// 80 that two attempts each would send.
 	assert.LessOrEqual(t, attempts, int64(30))
