@@ -95,18 +95,9 @@ func loadDir(dir string) ([]Source, error) {
 		srcs  []Source
 		errs  Errors
 		found bool
-		cue   = map[string][]string{} // a directory's .cue files: one package
-		dirs  []string
 	)
-	for _, name := range files {
-		if filepath.Ext(name) == ".cue" {
-			d := filepath.Dir(name)
-			if _, seen := cue[d]; !seen {
-				dirs = append(dirs, d)
-			}
-			cue[d] = append(cue[d], name)
-			continue
-		}
+	plain, packages := walk.Split(files)
+	for _, name := range plain {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			errs = append(errs, &Error{File: name, Msg: err.Error()})
@@ -120,8 +111,8 @@ func loadDir(dir string) ([]Source, error) {
 		srcs = append(srcs, s...)
 		errs = append(errs, asErrors(err)...)
 	}
-	for _, d := range dirs {
-		s, ok, err := CUEPackage(cue[d]...)
+	for _, pkg := range packages {
+		s, ok, err := CUEPackage(pkg...)
 		found = found || ok
 		srcs = append(srcs, s...)
 		errs = append(errs, asErrors(err)...)

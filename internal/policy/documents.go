@@ -144,27 +144,16 @@ func Collect(paths ...string) ([]Document, error) {
 		if err != nil {
 			return nil, err
 		}
-		var (
-			cue  = map[string][]string{}
-			dirs []string
-		)
-		for _, f := range files {
-			if filepath.Ext(f) == ".cue" {
-				d := filepath.Dir(f)
-				if _, seen := cue[d]; !seen {
-					dirs = append(dirs, d)
-				}
-				cue[d] = append(cue[d], f)
-				continue
-			}
+		plain, packages := walk.Split(files)
+		for _, f := range plain {
 			ds, err := readFile(f)
 			if err != nil {
 				return nil, err
 			}
 			docs = append(docs, ds...)
 		}
-		for _, d := range dirs {
-			srcs, _, err := load.CUEPackage(cue[d]...)
+		for _, pkg := range packages {
+			srcs, _, err := load.CUEPackage(pkg...)
 			if err != nil {
 				return nil, err
 			}

@@ -69,3 +69,25 @@ func SkipDir(dir string) bool {
 	}
 	return false
 }
+
+// Split separates the files of a walk into YAML and JSON files, in order,
+// and .cue files grouped by directory (a directory's .cue files are one
+// CUE package), directories in the order first met.
+func Split(files []string) (plain []string, packages [][]string) {
+	at := map[string]int{}
+	for _, f := range files {
+		if filepath.Ext(f) != ".cue" {
+			plain = append(plain, f)
+			continue
+		}
+		d := filepath.Dir(f)
+		i, ok := at[d]
+		if !ok {
+			i = len(packages)
+			at[d] = i
+			packages = append(packages, nil)
+		}
+		packages[i] = append(packages[i], f)
+	}
+	return plain, packages
+}

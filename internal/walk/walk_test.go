@@ -46,3 +46,9 @@ func TestTree(t *testing.T) {
 	_, err = walk.Tree(filepath.Join(root, "missing"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+func TestSplit(t *testing.T) {
+	plain, packages := walk.Split([]string{"a/x.yaml", "a/p.cue", "a/sub/q.cue", "a/z.cue", "b.json", "a/sub/r.cue"})
+	assert.Equal(t, []string{"a/x.yaml", "b.json"}, plain)
+	assert.Equal(t, [][]string{{"a/p.cue", "a/z.cue"}, {"a/sub/q.cue", "a/sub/r.cue"}}, packages)
+}
