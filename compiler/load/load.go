@@ -8,6 +8,7 @@ package load
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,106 +40,33 @@ type Source struct {
 // top-level intent files, not recursive: examples keep golden output and
 // drills in subdirectories). The .cue files of a directory are loaded
 // together as one package. On failure it returns Errors (all errors found,
-// sorted by file, line, column), and no Sources.
+// sorted by file, line, column), and no Sources. Stream does the same
+// document by document.
 func Paths(paths ...string) ([]Source, error) {
-	var (
-		srcs []Source
-		errs Errors
-	)
-	// Each argument (a file, or a directory compiled as one unit) must not
-	// describe a service twice; separate arguments may (examples of one
-	// service in several scenarios).
-	add := func(s []Source, err error) {
-		srcs = append(srcs, s...)
-		errs = append(errs, asErrors(err)...)
-		errs = append(errs, checkUnique(s)...)
-	}
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			errs = append(errs, &Error{File: p, Msg: statMessage(err)})
-			continue
-		}
-		if !fi.IsDir() {
-			if !isIntentFile(p) {
-				errs = append(errs, &Error{File: p, Msg: "unsupported file type; expected .yaml, .yml, .json or .cue"})
-				continue
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				errs = append(errs, &Error{File: p, Msg: err.Error()})
-				continue
-			}
-			add(Bytes(p, data))
-			continue
-		}
-		add(loadDir(p))
-	}
-	if len(errs) > 0 {
-		return nil, sortErrors(errs)
-	}
-	return srcs, nil
-}
-
-func loadDir(dir string) ([]Source, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, Errors{{File: dir, Msg: err.Error()}}
-	}
-	var (
-		srcs     []Source
-		errs     Errors
-		cueFiles []userFile
-		found    bool
-	)
-	for _, ent := range entries {
-		name := filepath.Join(dir, ent.Name())
-		if ent.IsDir() || !isIntentFile(name) || strings.HasPrefix(ent.Name(), ".") {
-			continue
-		}
-		found = true
-		data, err := os.ReadFile(name)
-		if err != nil {
-			errs = append(errs, &Error{File: name, Msg: err.Error()})
-			continue
-		}
-		if filepath.Ext(name) == ".cue" {
-			cueFiles = append(cueFiles, userFile{name, data})
-			continue
-		}
-		s, err := Bytes(name, data)
-		srcs = append(srcs, s...)
-		errs = append(errs, asErrors(err)...)
-	}
-	if len(cueFiles) > 0 {
-		s, err := loadCUE(cueFiles)
-		srcs = append(srcs, s...)
-		errs = append(errs, asErrors(err)...)
-	}
-	if !found {
-		errs = append(errs, &Error{File: dir, Msg: "no intent files (.yaml, .yml, .json, .cue) in directory"})
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return srcs, nil
+	return collect(paths, nil)
 }
 
 // Bytes loads one in-memory file; its name decides YAML/JSON vs CUE.
 func Bytes(name string, data []byte) ([]Source, error) {
+	return collect(nil, []Input{{Name: name, R: bytes.NewReader(data)}})
+}
+
+// collect runs Stream and gathers its documents: every Source, or every
+// error sorted by position.
+func collect(paths []string, inputs []Input) ([]Source, error) {
 	var (
 		srcs []Source
-		err  error
+		errs Errors
 	)
-	if filepath.Ext(name) == ".cue" {
-		srcs, err = loadCUE([]userFile{{name, data}})
-	} else {
-		srcs, err = guard(name, func() ([]Source, error) { return loadYAML(name, data) })
-	}
+	err := Stream(context.Background(), paths, inputs, func(d Doc) error {
+		srcs = append(srcs, d.Sources...)
+		errs = append(errs, d.Errs...)
+		return nil
+	})
 	if err != nil {
-		return nil, sortErrors(asErrors(err))
+		return nil, err
 	}
-	if errs := checkUnique(srcs); len(errs) > 0 {
+	if len(errs) > 0 {
 		return nil, sortErrors(errs)
 	}
 	return srcs, nil
@@ -181,34 +109,28 @@ type document struct {
 	index  posIndex
 }
 
-func loadYAML(name string, data []byte) ([]Source, error) {
-	eng, err := getEngine()
-	if err != nil {
-		return nil, err
-	}
+// yamlDocs validates the documents of one piece of a YAML/JSON stream
+// (Stream splits streams at "---"). n counts the documents that are not
+// empty; syntax reports a syntax error, after which the decoder cannot
+// resynchronise: the rest of the file is not evaluated.
+func (e *engine) yamlDocs(name string, data []byte) (srcs []Source, errs Errors, n int, syntax bool) {
 	dec := yaml.NewDecoder(name, bytes.NewReader(data))
-	var (
-		srcs []Source
-		errs Errors
-		n    int
-	)
 	for {
 		expr, err := dec.Extract()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			es := fromCUEError(err, []string{name}, nil, "")
-			for _, e := range es {
-				if e.File != name || !strings.HasPrefix(e.Msg, "invalid YAML: ") {
+			es := e.fromCUEError(err, []string{name}, nil, "")
+			for _, er := range es {
+				if er.File != name || !strings.HasPrefix(er.Msg, "invalid YAML: ") {
 					continue
 				}
-				if line, col, ok := syntaxPosition(data, e.Line); ok {
-					e.Line, e.Column = line, col
+				if line, col, ok := syntaxPosition(data, er.Line); ok {
+					er.Line, er.Column = line, col
 				}
 			}
-			errs = append(errs, es...)
-			break // the decoder cannot resynchronise after a syntax error
+			return srcs, append(errs, es...), n, true
 		}
 		if lit, ok := expr.(*ast.BasicLit); ok && lit.Kind == token.NULL {
 			continue // an empty document between "---" separators
@@ -221,20 +143,14 @@ func loadYAML(name string, data []byte) ([]Source, error) {
 		ix := posIndex{}
 		ix.set("", expr.Pos()) // where a missing top-level field is reported
 		ix.indexExpr("", expr)
-		src, es := eng.validateExpr(name, expr, ix)
+		src, es := e.validateExpr(name, expr, ix)
 		if len(es) > 0 {
 			errs = append(errs, es...)
 			continue
 		}
 		srcs = append(srcs, src)
 	}
-	if n == 0 && len(errs) == 0 {
-		errs = append(errs, &Error{File: name, Line: 1, Column: 1, Msg: "no intent in file; expected a FailoverIntent document"})
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return srcs, nil
+	return srcs, errs, n, false
 }
 
 // validateExpr builds one YAML document and validates it.
@@ -267,7 +183,7 @@ func (e *engine) validate(doc document) (Source, Errors) {
 		src.Line, src.Column = pos.Line, pos.Column
 	}
 	if err := doc.value.Err(); err != nil {
-		return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
+		return src, e.fromCUEError(err, doc.files, doc.index, doc.prefix)
 	}
 	// A document that is not a struct cannot be an intent; say so once
 	// instead of listing every missing field.
@@ -287,12 +203,12 @@ func (e *engine) validate(doc document) (Source, Errors) {
 		// Again with the messages the fast schema leaves out.
 		u = e.intent.Unify(doc.value)
 		if err := allErrors(u, 0); err != nil {
-			return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
+			return src, e.fromCUEError(err, doc.files, doc.index, doc.prefix)
 		}
 	}
 	b, err := u.MarshalJSON()
 	if err != nil {
-		return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
+		return src, e.fromCUEError(err, doc.files, doc.index, doc.prefix)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -389,7 +305,7 @@ func newError(file string, pos token.Pos, path, msg string) *Error {
 // drops the noise a failed disjunction produces (the default's
 // "conflicting values", "empty disjunction" headers) when a specific
 // message explains the same field.
-func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors {
+func (e *engine) fromCUEError(err error, files []string, ix posIndex, prefix string) Errors {
 	type item struct {
 		path    string
 		msg     string
@@ -429,7 +345,7 @@ func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors 
 		}
 		it := item{path: path, msg: msg, generic: isGeneric(msg)}
 		if strings.Contains(msg, "(mismatched types ") {
-			if want := kindName(elems); want != "" {
+			if want := e.kindName(elems); want != "" {
 				it.msg = "must be " + want
 			}
 		}
@@ -437,7 +353,7 @@ func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors 
 		// CUE recorded in the user's files; then the nearest parent.
 		if msg == "field not allowed" {
 			it.msg = "unknown field"
-			if fields := schemaFields(elems); len(fields) > 0 {
+			if fields := e.schemaFields(elems); len(fields) > 0 {
 				it.msg += "; expected one of " + strings.Join(fields, ", ")
 			}
 			it.pos, _ = ix.key(path)

@@ -3,6 +3,7 @@ package load
 import (
 	"fmt"
 	"io/fs"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +51,65 @@ var (
 func getEngine() (*engine, error) {
 	engineOnce.Do(func() { theEngine, engineErr = newEngine() })
 	return theEngine, engineErr
+}
+
+// engines lends engines to Stream's workers: the first is getEngine's,
+// further ones are built on demand (up to GOMAXPROCS) and kept for later
+// loads in the process.
+var engines enginePool
+
+type enginePool struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	idle  []*engine
+	built int // engines in existence, theEngine included
+}
+
+// acquire returns an idle engine, or a function that builds one when fewer
+// than GOMAXPROCS exist (the caller runs it on its own goroutine). With
+// wait, it waits for an engine to be released; without, it returns
+// neither when none is idle and no more may be built.
+func (p *enginePool) acquire(wait bool) (*engine, func() (*engine, error)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cond == nil {
+		p.cond = sync.NewCond(&p.mu)
+	}
+	for {
+		if n := len(p.idle); n > 0 {
+			e := p.idle[n-1]
+			p.idle = p.idle[:n-1]
+			return e, nil
+		}
+		if p.built < max(1, runtime.GOMAXPROCS(0)) {
+			p.built++
+			build := newEngine
+			if p.built == 1 {
+				build = getEngine
+			}
+			return nil, func() (*engine, error) {
+				e, err := build()
+				if err != nil {
+					p.mu.Lock()
+					p.built--
+					p.mu.Unlock()
+					p.cond.Signal()
+				}
+				return e, err
+			}
+		}
+		if !wait {
+			return nil, nil
+		}
+		p.cond.Wait()
+	}
+}
+
+func (p *enginePool) release(e *engine) {
+	p.mu.Lock()
+	p.idle = append(p.idle, e)
+	p.mu.Unlock()
+	p.cond.Signal()
 }
 
 func newEngine() (*engine, error) {
@@ -157,8 +217,7 @@ var listElems = map[string]string{
 // error path). elems may start with the name of a top-level field of a CUE
 // file; the intent part starts at metadata or spec, else it is a top-level
 // field of the intent.
-func schemaValue(elems []string) (cue.Value, bool) {
-	e := theEngine
+func (e *engine) schemaValue(elems []string) (cue.Value, bool) {
 	if e == nil || len(elems) == 0 {
 		return cue.Value{}, false
 	}
@@ -185,13 +244,13 @@ func schemaValue(elems []string) (cue.Value, bool) {
 
 // schemaFields lists the fields #Intent allows in the struct holding the
 // field at elems, for "unknown field" messages.
-func schemaFields(elems []string) []string {
-	if len(elems) == 0 {
+func (e *engine) schemaFields(elems []string) []string {
+	if e == nil || len(elems) == 0 {
 		return nil
 	}
-	v, ok := schemaValue(elems[:len(elems)-1])
+	v, ok := e.schemaValue(elems[:len(elems)-1])
 	if len(elems) == 1 {
-		v, ok = theEngine.intent, theEngine != nil
+		v, ok = e.intent, true
 	}
 	if !ok {
 		return nil
@@ -208,8 +267,8 @@ func schemaFields(elems []string) []string {
 }
 
 // kindName says in words what kind of value the schema expects at elems.
-func kindName(elems []string) string {
-	v, ok := schemaValue(elems)
+func (e *engine) kindName(elems []string) string {
+	v, ok := e.schemaValue(elems)
 	if !ok {
 		return ""
 	}
