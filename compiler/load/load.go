@@ -199,28 +199,59 @@ func (e *engine) validate(doc document) (Source, Errors) {
 		return src, Errors{doc.errorAt("kind", fmt.Sprintf("must be %q, not %q: this file holds failover intents only", intent.Kind, k))}
 	}
 	u := e.fast.Unify(doc.value)
-	if u.Validate(cue.Concrete(true)) != nil {
-		// Again with the messages the fast schema leaves out.
+	ok := u.Validate(cue.Concrete(true)) == nil
+	if ok {
+		var err error
+		if src.Intent, err = decodeIntent(u); err != nil {
+			return src, doc.decodeError(e, err)
+		}
+		ok = crossCheckOK(&src.Intent)
+	}
+	if !ok {
+		// Again with the messages (and the cross-field checks) the fast
+		// schema leaves out.
 		u = e.intent.Unify(doc.value)
 		if err := allErrors(u, 0); err != nil {
 			return src, e.fromCUEError(err, doc.files, doc.index, doc.prefix)
 		}
-	}
-	b, err := u.MarshalJSON()
-	if err != nil {
-		return src, e.fromCUEError(err, doc.files, doc.index, doc.prefix)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&src.Intent); err != nil {
-		// The schema and the Go types disagree: a bug, not the user's fault.
-		return src, Errors{doc.errorAt("", fmt.Sprintf("internal error: decoding the validated intent: %v", err))}
+		// Only if crossCheckOK is stricter than the schema: the schema
+		// decides.
+		var err error
+		if src.Intent, err = decodeIntent(u); err != nil {
+			return src, doc.decodeError(e, err)
+		}
 	}
 	if es := check(&src.Intent, doc); len(es) > 0 {
 		return src, es
 	}
 	normalise(&src.Intent)
 	return src, nil
+}
+
+// decodeIntent decodes a validated value into the Go types.
+func decodeIntent(u cue.Value) (intent.Intent, error) {
+	var in intent.Intent
+	b, err := u.MarshalJSON()
+	if err != nil {
+		return in, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return in, errDecode{err}
+	}
+	return in, nil
+}
+
+// errDecode is the schema and the Go types disagreeing: a bug, not the
+// user's fault.
+type errDecode struct{ error }
+
+func (doc document) decodeError(e *engine, err error) Errors {
+	if _, ok := err.(errDecode); ok {
+		return Errors{doc.errorAt("", fmt.Sprintf("internal error: decoding the validated intent: %v", err))}
+	}
+	return e.fromCUEError(err, doc.files, doc.index, doc.prefix)
 }
 
 // allErrors validates v and, where errors were found, each of its fields

@@ -33,10 +33,12 @@ type engine struct {
 	ctx    *cue.Context
 	pkg    cue.Value // the schema package
 	intent cue.Value // #Intent
-	// fast is #Intent with every "X | error(msg)" reduced to X: it accepts
-	// and produces exactly the same values, but CUE need not evaluate the
-	// message disjuncts. Valid intents (the common case) are checked with
-	// it; an intent it rejects is checked again with intent for messages.
+	// fast is #Intent with every "X | error(msg)" reduced to X and without
+	// the cross-field checks (_check), which crossCheckOK does in Go: with
+	// them it accepts and produces exactly the same values, but CUE need
+	// not evaluate the message disjuncts. Valid intents (the common case)
+	// are checked with it; an intent it or crossCheckOK rejects is checked
+	// again with intent for messages.
 	fast  cue.Value
 	files fstest.MapFS               // the embedded module, read once
 	insts map[string]*build.Instance // its packages, loaded on first import
@@ -158,11 +160,18 @@ func newEngine() (*engine, error) {
 }
 
 // dropMessages rewrites "X | error(msg)" to X throughout f. error() is
-// bottom, so the disjunction means X; only the message is lost.
+// bottom, so the disjunction means X; only the message is lost. It also
+// drops the cross-field checks (the hidden field _check): crossCheckOK does
+// them in Go on the decoded intent, once.
 func dropMessages(f *ast.File) {
 	astutil.Apply(f, nil, func(c astutil.Cursor) bool {
 		if b, ok := c.Node().(*ast.BinaryExpr); ok && b.Op == token.OR && isErrorCall(b.Y) {
 			c.Replace(b.X)
+		}
+		if fd, ok := c.Node().(*ast.Field); ok {
+			if id, ok := fd.Label.(*ast.Ident); ok && id.Name == "_check" {
+				c.Delete()
+			}
 		}
 		return true
 	})
