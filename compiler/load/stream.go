@@ -56,6 +56,20 @@ const maxDoc = 256 << 20
 // Within one argument (a file, a directory, an input) two intents for one
 // service are an error at the second.
 func Stream(ctx context.Context, paths []string, inputs []Input, fn func(Doc) error) error {
+	return StreamWith(ctx, paths, inputs, StreamOptions{}, fn)
+}
+
+// StreamOptions adds work to Stream.
+type StreamOptions struct {
+	// Work, if set, runs on the worker that validated an intent, for each
+	// valid intent, in parallel and in no particular order, before fn sees
+	// it (compile renders and writes each intent's files there). Its error
+	// becomes the document's, positioned at the intent.
+	Work func(*Source) error
+}
+
+// StreamWith is Stream with opts.
+func StreamWith(ctx context.Context, paths []string, inputs []Input, opts StreamOptions, fn func(Doc) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	max := Workers
@@ -64,6 +78,7 @@ func Stream(ctx context.Context, paths []string, inputs []Input, fn func(Doc) er
 	}
 	p := &pipeline{
 		ctx:     ctx,
+		work:    opts.Work,
 		max:     max,
 		jobs:    make(chan *job, window*max),
 		results: make(chan *outcome, window*max),
@@ -135,6 +150,7 @@ type outcome struct {
 
 type pipeline struct {
 	ctx     context.Context
+	work    func(*Source) error
 	max     int
 	jobs    chan *job
 	results chan *outcome
@@ -188,13 +204,13 @@ func (p *pipeline) spawn(first bool) {
 				p.results <- &outcome{job: j, errs: Errors{{File: j.file, Msg: err.Error()}}}
 				continue
 			}
-			p.results <- eng.work(j)
+			p.results <- eng.work(j, p.work)
 		}
 	}()
 }
 
 // work validates one job.
-func (e *engine) work(j *job) *outcome {
+func (e *engine) work(j *job, work func(*Source) error) *outcome {
 	o := &outcome{job: j}
 	switch {
 	case j.end:
@@ -221,6 +237,14 @@ func (e *engine) work(j *job) *outcome {
 		}
 		for i := range o.srcs {
 			o.srcs[i].Line += j.line
+		}
+	}
+	if len(o.errs) == 0 && work != nil {
+		for i := range o.srcs {
+			s := &o.srcs[i]
+			if err := work(s); err != nil {
+				o.errs = append(o.errs, &Error{File: s.File, Line: s.Line, Column: s.Column, Msg: err.Error()})
+			}
 		}
 	}
 	if len(o.errs) > 0 {
@@ -324,12 +348,17 @@ func (p *pipeline) stream(g int, name string, r io.Reader) bool {
 		}
 		return p.emit(&job{group: g, file: name, cue: []userFile{{name, data}}})
 	}
-	ok := true
+	ok, pieces := true, 0
 	err := splitDocs(r, maxDoc, func(data []byte, line int) bool {
+		pieces++
 		ok = p.emit(&job{group: g, file: name, data: data, line: line})
 		return ok
 	})
 	if !ok {
+		return false
+	}
+	// An empty file is decoded too: the decoder says what it lacks.
+	if pieces == 0 && err == nil && !p.emit(&job{group: g, file: name, data: []byte{}}) {
 		return false
 	}
 	if err != nil && !p.fail(g, name, err.Error()) {
@@ -350,6 +379,7 @@ func splitDocs(r io.Reader, limit int, emit func(data []byte, line int) bool) er
 		cur         []byte
 		start, line int
 		ended       bool // the piece's last content line is "..."
+		body        bool // the piece has more than directives and comments
 	)
 	for {
 		lineStart := len(cur)
@@ -370,18 +400,18 @@ func splitDocs(r io.Reader, limit int, emit func(data []byte, line int) bool) er
 		}
 		ln := cur[lineStart:]
 		if len(ln) > 0 {
-			split := lineStart > 0 && (docStart(ln) || ended && ln[0] == '%')
+			split := lineStart > 0 && body && (docStart(ln) || ended && ln[0] == '%')
 			if split {
 				if !emit(cur[:lineStart], start) {
 					return nil
 				}
-				cur, start, ended = append(make([]byte, 0, 2*len(ln)), ln...), line, false
+				cur, start, ended, body = append(make([]byte, 0, 2*len(ln)), ln...), line, false, false
 			}
 			switch t := bytes.TrimRight(ln, " \t\r\n"); {
 			case string(t) == "...":
-				ended = true
+				ended, body = true, true
 			case len(t) > 0 && t[0] != '#' && t[0] != '%':
-				ended = false
+				ended, body = false, true
 			}
 			if len(cur) > limit {
 				return fmt.Errorf("line %d: a document of more than %d MiB", start+1, limit>>20)
