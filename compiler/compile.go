@@ -103,7 +103,13 @@ func Unique(srcs []load.Source) error {
 // Seen is Unique one intent at a time, for streams: it keeps only each
 // intent's name and position.
 type Seen struct {
-	first map[string]load.Source
+	first map[string]firstAt
+}
+
+// firstAt is where an intent was first defined.
+type firstAt struct {
+	file         string
+	line, column int
 }
 
 // Add returns the error for s if an intent added before has its namespace
@@ -113,13 +119,12 @@ func (u *Seen) Add(s load.Source) *load.Error {
 	dir := path.Join(in.Metadata.Namespace, in.Metadata.Name)
 	if first, dup := u.first[dir]; dup {
 		return &load.Error{File: s.File, Line: s.Line, Column: s.Column, Path: "metadata.name",
-			Msg: fmt.Sprintf("intent %s/%s is already defined at %s:%d:%d", in.Metadata.Namespace, in.Metadata.Name, first.File, first.Line, first.Column)}
+			Msg: fmt.Sprintf("intent %s/%s is already defined at %s:%d:%d", in.Metadata.Namespace, in.Metadata.Name, first.file, first.line, first.column)}
 	}
 	if u.first == nil {
-		u.first = map[string]load.Source{}
+		u.first = map[string]firstAt{}
 	}
-	// The position only: the intent itself is not kept.
-	u.first[dir] = load.Source{File: s.File, Line: s.Line, Column: s.Column}
+	u.first[dir] = firstAt{s.File, s.Line, s.Column} // not the intent: memory stays flat
 	return nil
 }
 

@@ -441,7 +441,7 @@ func docStart(ln []byte) bool {
 // rejects a second intent for one service within an argument.
 type sequencer struct {
 	group  int
-	seen   map[[2]string]Source
+	seen   map[[2]string]position
 	file   string
 	docs   int
 	bad    bool
@@ -450,7 +450,7 @@ type sequencer struct {
 
 func (s *sequencer) take(o *outcome) (Doc, bool) {
 	if s.seen == nil || o.group != s.group {
-		s.group, s.seen = o.group, map[[2]string]Source{}
+		s.group, s.seen = o.group, map[[2]string]position{}
 	}
 	if o.file != s.file {
 		s.file, s.docs, s.bad, s.broken = o.file, 0, false, false
@@ -474,14 +474,20 @@ func (s *sequencer) take(o *outcome) (Doc, bool) {
 		k := [2]string{src.Intent.Metadata.Namespace, src.Intent.Metadata.Name}
 		if first, ok := s.seen[k]; ok {
 			d.Errs = append(d.Errs, &Error{File: src.File, Line: src.Line, Column: src.Column,
-				Msg: fmt.Sprintf("duplicate intent %s/%s (also at %s:%d:%d)", k[0], k[1], first.File, first.Line, first.Column)})
+				Msg: fmt.Sprintf("duplicate intent %s/%s (also at %s:%d:%d)", k[0], k[1], first.file, first.line, first.column)})
 			continue
 		}
-		s.seen[k] = src
+		s.seen[k] = position{src.File, src.Line, src.Column} // not the intent: memory stays flat
 		d.Sources = append(d.Sources, src)
 	}
 	if len(d.Errs) > 0 {
 		d.Sources = nil
 	}
 	return d, len(d.Sources) > 0 || len(d.Errs) > 0
+}
+
+// position is where an intent was written.
+type position struct {
+	file         string
+	line, column int
 }

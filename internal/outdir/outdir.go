@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -63,7 +64,12 @@ func (w *Writer) mkdir(d string) error {
 	if w.dirs[d] {
 		return nil
 	}
-	if err := os.MkdirAll(d, 0o755); err != nil {
+	// One mkdir when the parent is known to exist; MkdirAll otherwise.
+	if parent := filepath.Dir(d); parent == w.Dir || w.dirs[parent] {
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	} else if err := os.MkdirAll(d, 0o755); err != nil {
 		return err
 	}
 	if w.dirs == nil {
