@@ -67,6 +67,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
+	tuneGC()
 	// Only the write traps SIGINT/SIGTERM, and it runs from the start:
 	// each intent is written (into a temporary directory) as soon as it is
 	// compiled. An interrupted run leaves nothing behind.

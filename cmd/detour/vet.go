@@ -62,6 +62,7 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "detour vet: %v\n", err)
 		return exitUsage
 	}
+	tuneGC()
 	var inputs []load.Input
 	if fromStdin {
 		inputs = []load.Input{{Name: stdinName, R: stdin}}
