@@ -85,21 +85,46 @@ func Compile(srcs []load.Source, opts Options) ([]File, error) {
 // this is the check across arguments, shared by compile and vet so both
 // report it alike.
 func Unique(srcs []load.Source) error {
-	seen := map[string]load.Source{}
-	var errs load.Errors
+	var (
+		seen Seen
+		errs load.Errors
+	)
 	for _, s := range srcs {
-		in := s.Intent
-		dir := path.Join(in.Metadata.Namespace, in.Metadata.Name)
-		if first, dup := seen[dir]; dup {
-			errs = append(errs, &load.Error{File: s.File, Line: s.Line, Column: s.Column, Path: "metadata.name",
-				Msg: fmt.Sprintf("intent %s/%s is already defined at %s:%d:%d", in.Metadata.Namespace, in.Metadata.Name, first.File, first.Line, first.Column)})
-			continue
+		if e := seen.Add(s); e != nil {
+			errs = append(errs, e)
 		}
-		seen[dir] = s
 	}
 	if len(errs) > 0 {
 		return errs
 	}
+	return nil
+}
+
+// Seen is Unique one intent at a time, for streams: it keeps only each
+// intent's name and position.
+type Seen struct {
+	first map[string]firstAt
+}
+
+// firstAt is where an intent was first defined.
+type firstAt struct {
+	file         string
+	line, column int
+}
+
+// Add returns the error for s if an intent added before has its namespace
+// and name, else records s and returns nil.
+func (u *Seen) Add(s load.Source) *load.Error {
+	in := s.Intent
+	dir := path.Join(in.Metadata.Namespace, in.Metadata.Name)
+	if first, dup := u.first[dir]; dup {
+		return &load.Error{File: s.File, Line: s.Line, Column: s.Column, Path: "metadata.name",
+			Msg: fmt.Sprintf("intent %s/%s is already defined at %s:%d:%d", in.Metadata.Namespace, in.Metadata.Name, first.file, first.line, first.column)}
+	}
+	if u.first == nil {
+		u.first = map[string]firstAt{}
+	}
+	u.first[dir] = firstAt{s.File, s.Line, s.Column} // not the intent: memory stays flat
 	return nil
 }
 

@@ -67,28 +67,26 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	srcs, err := load.Paths(paths...)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitInvalid
-	}
-	files, err := compiler.Compile(srcs, compiler.Options{WasmURL: *wasmURL, WasmSHA256: sha})
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitInvalid
-	}
-	// Only the write traps SIGINT/SIGTERM: before it nothing is on disk and
-	// the signal may kill the process as usual.
+	tuneGC()
+	// Only the write traps SIGINT/SIGTERM, and it runs from the start:
+	// each intent is written (into a temporary directory) as soon as it is
+	// compiled. An interrupted run leaves nothing behind.
 	ctx, stop := outdir.SignalContext(context.Background())
 	defer stop()
-	if err := compiler.WriteContext(ctx, *out, files); err != nil {
+	res, err := compiler.WriteStream(ctx, *out, paths, nil, compiler.Options{WasmURL: *wasmURL, WasmSHA256: sha})
+	var lerrs load.Errors
+	switch {
+	case errors.As(err, &lerrs) && !errors.Is(err, outdir.ErrInterrupted):
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	case err != nil:
 		fmt.Fprintf(stderr, "detour compile: %v\n", err)
 		if errors.Is(err, outdir.ErrInterrupted) {
 			return exitInterrupted
 		}
 		return exitInvalid
 	}
-	fmt.Fprintf(stdout, "compiled %d intent(s) into %d file(s) under %s\n", len(srcs), len(files), *out)
+	fmt.Fprintf(stdout, "compiled %d intent(s) into %d file(s) under %s\n", res.Intents, res.Files, *out)
 	return exitOK
 }
 

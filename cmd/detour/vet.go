@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -62,75 +62,92 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "detour vet: %v\n", err)
 		return exitUsage
 	}
-	srcs, err := loadArgs(paths, fromStdin)
-	if err == nil {
-		// Two arguments defining one intent: compile refuses them, so vet
-		// must too, with the same message.
-		if err = compiler.Unique(srcs); err != nil {
-			srcs = nil
-		}
+	tuneGC()
+	var inputs []load.Input
+	if fromStdin {
+		inputs = []load.Input{{Name: stdinName, R: stdin}}
 	}
-	var errs load.Errors
-	if err != nil && !errors.As(err, &errs) {
+	if *format == "json" {
+		return vetJSON(paths, inputs, stdout, stderr)
+	}
+
+	// Text: each document's outcome is printed as soon as it and those
+	// before it are validated, in input order (the arguments as given,
+	// standard input last, a file's documents top to bottom), so a long
+	// stream reports as it goes and memory stays flat.
+	var (
+		seen    compiler.Seen
+		invalid bool
+	)
+	err = load.Stream(context.Background(), paths, inputs, func(d load.Doc) error {
+		errs := d.Errs
+		if len(errs) == 0 {
+			// Two arguments defining one intent: compile refuses them,
+			// so vet must too, with the same message.
+			for _, s := range d.Sources {
+				if e := seen.Add(s); e != nil {
+					errs = append(errs, e)
+				}
+			}
+		}
+		if len(errs) > 0 {
+			invalid = true
+			_, err := fmt.Fprintln(stderr, errs.Error())
+			return err
+		}
+		for _, s := range d.Sources {
+			if _, err := fmt.Fprintf(stdout, "%s:%d:%d: %s/%s ok\n", s.File, s.Line, s.Column, s.Intent.Metadata.Namespace, s.Intent.Metadata.Name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		fmt.Fprintf(stderr, "detour vet: %v\n", err)
 		return exitInvalid
 	}
-
-	if *format == "json" {
-		res := vetResult{Valid: err == nil, Errors: errs}
-		for _, s := range srcs {
-			res.Intents = append(res.Intents, vetIntent{File: s.File, Line: s.Line, Column: s.Column, Intent: s.Intent})
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			fmt.Fprintf(stderr, "detour vet: %v\n", err)
-			return exitInvalid
-		}
-	} else if err != nil {
-		fmt.Fprintln(stderr, errs.Error())
-	} else {
-		for _, s := range srcs {
-			fmt.Fprintf(stdout, "%s:%d:%d: %s/%s ok\n", s.File, s.Line, s.Column, s.Intent.Metadata.Namespace, s.Intent.Metadata.Name)
-		}
-	}
-	if err != nil {
+	if invalid {
 		return exitInvalid
 	}
 	return exitOK
 }
 
-// loadArgs loads paths and, with fromStdin, the stream on stdin, reporting
-// the errors of both together.
-func loadArgs(paths []string, fromStdin bool) ([]load.Source, error) {
+// vetJSON prints one result for the whole run: the normalised intents when
+// every document is valid, every error (sorted by position) otherwise.
+func vetJSON(paths []string, inputs []load.Input, stdout, stderr io.Writer) int {
 	var (
-		srcs []load.Source
-		errs load.Errors
+		seen compiler.Seen
+		res  = vetResult{Valid: true}
 	)
-	add := func(s []load.Source, err error) error {
-		var es load.Errors
-		if err != nil && !errors.As(err, &es) {
-			return err
+	err := load.Stream(context.Background(), paths, inputs, func(d load.Doc) error {
+		res.Errors = append(res.Errors, d.Errs...)
+		for _, s := range d.Sources {
+			if e := seen.Add(s); e != nil {
+				res.Errors = append(res.Errors, e)
+				continue
+			}
+			if len(res.Errors) == 0 {
+				res.Intents = append(res.Intents, vetIntent{File: s.File, Line: s.Line, Column: s.Column, Intent: s.Intent})
+			}
 		}
-		srcs, errs = append(srcs, s...), append(errs, es...)
+		if len(res.Errors) > 0 {
+			res.Valid, res.Intents = false, nil
+		}
 		return nil
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "detour vet: %v\n", err)
+		return exitInvalid
 	}
-	if len(paths) > 0 {
-		if err := add(load.Paths(paths...)); err != nil {
-			return nil, err
-		}
+	res.Errors = load.SortErrors(res.Errors)
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
+		fmt.Fprintf(stderr, "detour vet: %v\n", err)
+		return exitInvalid
 	}
-	if fromStdin {
-		data, err := readStdin()
-		if err != nil {
-			return nil, err
-		}
-		if err := add(load.Bytes(stdinName, data)); err != nil {
-			return nil, err
-		}
+	if !res.Valid {
+		return exitInvalid
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return srcs, nil
+	return exitOK
 }

@@ -111,7 +111,8 @@ func TestVetDuplicatesAcrossArguments(t *testing.T) {
 	var vout, verr, cout, cerr bytes.Buffer
 	assert.Equal(t, exitInvalid, run([]string{"vet", a, b}, &vout, &verr))
 	assert.Equal(t, exitInvalid, run([]string{"compile", "-o", filepath.Join(dir, "out"), a, b}, &cout, &cerr))
-	assert.Empty(t, vout.String())
+	// vet reports as it goes: a's intent was valid when it was read.
+	assert.Equal(t, a+":1:1: bookinfo/reviews ok\n", vout.String())
 	want := b + ":1:1: metadata.name: intent bookinfo/reviews is already defined at " + a + ":1:1\n"
 	assert.Equal(t, want, verr.String())
 	assert.Equal(t, want, cerr.String(), "compile says the same")

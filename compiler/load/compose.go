@@ -43,7 +43,7 @@ func (e *engine) compose(in *intent.Intent, doc document) Errors {
 		return Errors{doc.errorAt(at, err.Error())}
 	}
 	name := filepath.Join(dir, filepath.FromSlash(c.VirtualService))
-	cp := composer{file: name, in: in}
+	cp := composer{eng: e, file: name, in: in}
 	routes := cp.parse(e.ctx, data)
 	if len(cp.errs) > 0 {
 		return cp.errs
@@ -95,6 +95,7 @@ const emptyVS = "empty file; expected a VirtualService"
 
 // composer checks one team VirtualService file.
 type composer struct {
+	eng  *engine
 	file string
 	in   *intent.Intent
 	ix   posIndex
@@ -124,7 +125,7 @@ func (c *composer) parse(ctx *cue.Context, data []byte) []*v1alpha3.HTTPRoute {
 		return nil
 	}
 	if err != nil {
-		for _, e := range fromCUEError(err, []string{c.file}, nil, "") {
+		for _, e := range c.eng.fromCUEError(err, []string{c.file}, nil, "") {
 			if line, col, ok := syntaxPosition(data, e.Line); ok && strings.HasPrefix(e.Msg, "invalid YAML: ") {
 				e.Line, e.Column = line, col
 			}
@@ -149,7 +150,7 @@ func (c *composer) parse(ctx *cue.Context, data []byte) []*v1alpha3.HTTPRoute {
 	c.ix.indexExpr("", expr)
 	v := ctx.BuildExpr(expr, cue.Filename(c.file))
 	if err := v.Err(); err != nil {
-		c.errs = fromCUEError(err, []string{c.file}, c.ix, "")
+		c.errs = c.eng.fromCUEError(err, []string{c.file}, c.ix, "")
 		return nil
 	}
 	if v.Kind() != cue.StructKind {

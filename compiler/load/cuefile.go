@@ -25,19 +25,15 @@ type userFile struct {
 // is one intent (it has a kind field), or every top-level field whose value
 // has kind "FailoverIntent" is an intent; other top-level fields are helpers
 // and are ignored.
-func loadCUE(files []userFile) ([]Source, error) {
+func (eng *engine) loadCUE(files []userFile) ([]Source, error) {
 	// Only CUE can make evaluation explode (comprehensions, list builtins);
 	// YAML is bounded by its alias limit and its size.
 	return bounded(files[0].name, func() ([]Source, error) {
-		return guard(files[0].name, func() ([]Source, error) { return loadCUEFiles(files) })
+		return guard(files[0].name, func() ([]Source, error) { return eng.loadCUEFiles(files) })
 	})
 }
 
-func loadCUEFiles(files []userFile) ([]Source, error) {
-	eng, err := getEngine()
-	if err != nil {
-		return nil, err
-	}
+func (eng *engine) loadCUEFiles(files []userFile) ([]Source, error) {
 	userNames := make([]string, len(files))
 	for i, f := range files {
 		userNames[i] = f.name
@@ -46,7 +42,7 @@ func loadCUEFiles(files []userFile) ([]Source, error) {
 	defer eng.mu.Unlock()
 	inst, err := eng.userInstance(files)
 	if err != nil {
-		return nil, fromCUEError(err, userNames, nil, "")
+		return nil, eng.fromCUEError(err, userNames, nil, "")
 	}
 	ix := posIndex{}
 	start := token.NoPos
@@ -63,7 +59,7 @@ func loadCUEFiles(files []userFile) ([]Source, error) {
 		if verr := v.Validate(cue.All()); verr != nil {
 			err = verr
 		}
-		return nil, fromCUEError(err, userNames, ix, "")
+		return nil, eng.fromCUEError(err, userNames, ix, "")
 	}
 
 	var docs []document
@@ -76,7 +72,7 @@ func loadCUEFiles(files []userFile) ([]Source, error) {
 	} else {
 		it, err := v.Fields()
 		if err != nil {
-			return nil, fromCUEError(err, userNames, ix, "")
+			return nil, eng.fromCUEError(err, userNames, ix, "")
 		}
 		for it.Next() {
 			fv := it.Value()
@@ -92,7 +88,7 @@ func loadCUEFiles(files []userFile) ([]Source, error) {
 	if len(docs) == 0 {
 		// A broken top-level field may be the intent the user meant.
 		if err := v.Validate(cue.Concrete(true), cue.All()); err != nil {
-			return nil, fromCUEError(err, userNames, ix, "")
+			return nil, eng.fromCUEError(err, userNames, ix, "")
 		}
 		return nil, Errors{{File: userNames[0], Line: 1, Column: 1,
 			Msg: "no intent in file; expected a value with kind: \"FailoverIntent\" at the top level or in a top-level field"}}

@@ -46,6 +46,9 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// SortErrors orders errors by position and drops exact duplicates.
+func SortErrors(es Errors) Errors { return sortErrors(es) }
+
 // sortErrors orders errors by position and drops exact duplicates (a
 // package loaded from a directory can report one problem twice).
 func sortErrors(es Errors) Errors {

@@ -8,12 +8,12 @@ package load
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -27,7 +27,6 @@ import (
 	yamlv3 "go.yaml.in/yaml/v3"
 
 	"github.com/detour-mesh/detour/compiler/intent"
-	"github.com/detour-mesh/detour/internal/walk"
 )
 
 // Source is one loaded, validated, normalised intent and where it was written.
@@ -38,100 +37,19 @@ type Source struct {
 }
 
 // Paths loads files (.yaml, .yml, .json, .cue) and directories (walked
-// whole, by loadDir's rule). On failure it returns Errors (all errors found,
-// sorted by file, line, column), and no Sources.
+// whole, by the one directory rule: pipeline.dir). On failure it returns
+// Errors (all errors found, sorted by file, line, column), and no Sources.
+// Stream does the same document by document.
 func Paths(paths ...string) ([]Source, error) {
-	var (
-		srcs []Source
-		errs Errors
-	)
-	// Each argument (a file, or a directory compiled as one unit) must not
-	// describe a service twice; separate arguments may (examples of one
-	// service in several scenarios).
-	add := func(s []Source, err error) {
-		srcs = append(srcs, s...)
-		errs = append(errs, asErrors(err)...)
-		errs = append(errs, checkUnique(s)...)
-	}
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			errs = append(errs, &Error{File: p, Msg: statMessage(err)})
-			continue
-		}
-		if !fi.IsDir() {
-			if !walk.InputFile(p) {
-				errs = append(errs, &Error{File: p, Msg: "unsupported file type; expected .yaml, .yml, .json or .cue"})
-				continue
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				errs = append(errs, &Error{File: p, Msg: err.Error()})
-				continue
-			}
-			add(Bytes(p, data))
-			continue
-		}
-		add(loadDir(p))
-	}
-	if len(errs) > 0 {
-		return nil, sortErrors(errs)
-	}
-	return srcs, nil
-}
-
-// loadDir walks dir by the one directory rule (internal/walk). A YAML or
-// JSON file found this way is read only if it holds a FailoverIntent
-// document (drills, workflows and other YAML kept next to intents are not
-// intents); the .cue files of each directory are loaded together as one
-// package, if one of them mentions an intent. A file named on the command
-// line is always read as an intent (Paths).
-func loadDir(dir string) ([]Source, error) {
-	files, err := walk.Tree(dir)
-	if err != nil {
-		return nil, Errors{{File: dir, Msg: err.Error()}}
-	}
-	var (
-		srcs  []Source
-		errs  Errors
-		found bool
-	)
-	plain, packages := walk.Split(files)
-	for _, name := range plain {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			errs = append(errs, &Error{File: name, Msg: err.Error()})
-			continue
-		}
-		if !holdsIntent(data) {
-			continue
-		}
-		found = true
-		s, err := Bytes(name, data)
-		srcs = append(srcs, s...)
-		errs = append(errs, asErrors(err)...)
-	}
-	for _, pkg := range packages {
-		s, ok, err := CUEPackage(pkg...)
-		found = found || ok
-		srcs = append(srcs, s...)
-		errs = append(errs, asErrors(err)...)
-	}
-	if !found && len(errs) == 0 {
-		errs = append(errs, &Error{File: dir, Msg: "no intents in directory or below (no .yaml, .yml or .json document of kind FailoverIntent, no .cue file mentioning FailoverIntent or #Intent; hidden directories, cue.mod and compiled output are skipped)"})
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return srcs, nil
+	return collect(paths, nil)
 }
 
 // holdsIntent reports whether a YAML or JSON file found by a directory walk
 // is meant as intents: one of its documents says kind FailoverIntent or an
 // apiVersion of detour.dev. A file that does not parse counts when it names
 // FailoverIntent, so a broken intent is reported rather than skipped.
-func holdsIntent(data []byte) bool {
-	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+func holdsIntent(r io.ReadSeeker) bool {
+	dec := yamlv3.NewDecoder(r)
 	for {
 		var head struct {
 			APIVersion any `yaml:"apiVersion"`
@@ -142,6 +60,10 @@ func holdsIntent(data []byte) bool {
 			return false
 		}
 		if err != nil {
+			if _, err := r.Seek(0, io.SeekStart); err != nil {
+				return true // unreadable: let the loader say why
+			}
+			data, _ := io.ReadAll(io.LimitReader(r, maxDoc))
 			return mentionsIntent(data)
 		}
 		if head.Kind == intent.Kind {
@@ -169,7 +91,14 @@ func CUEPackage(names ...string) (srcs []Source, ok bool, err error) {
 	if !ok {
 		return nil, false, nil
 	}
-	srcs, err = loadCUE(files)
+	eng, build := engines.acquire(true)
+	if eng == nil {
+		if eng, err = build(); err != nil {
+			return nil, true, err
+		}
+	}
+	defer engines.release(eng)
+	srcs, err = eng.loadCUE(files)
 	return srcs, true, err
 }
 
@@ -179,19 +108,25 @@ func mentionsIntent(data []byte) bool {
 
 // Bytes loads one in-memory file; its name decides YAML/JSON vs CUE.
 func Bytes(name string, data []byte) ([]Source, error) {
+	return collect(nil, []Input{{Name: name, R: bytes.NewReader(data)}})
+}
+
+// collect runs Stream and gathers its documents: every Source, or every
+// error sorted by position.
+func collect(paths []string, inputs []Input) ([]Source, error) {
 	var (
 		srcs []Source
-		err  error
+		errs Errors
 	)
-	if filepath.Ext(name) == ".cue" {
-		srcs, err = loadCUE([]userFile{{name, data}})
-	} else {
-		srcs, err = guard(name, func() ([]Source, error) { return loadYAML(name, data) })
-	}
+	err := Stream(context.Background(), paths, inputs, func(d Doc) error {
+		srcs = append(srcs, d.Sources...)
+		errs = append(errs, d.Errs...)
+		return nil
+	})
 	if err != nil {
-		return nil, sortErrors(asErrors(err))
+		return nil, err
 	}
-	if errs := checkUnique(srcs); len(errs) > 0 {
+	if len(errs) > 0 {
 		return nil, sortErrors(errs)
 	}
 	return srcs, nil
@@ -226,34 +161,28 @@ type document struct {
 	index  posIndex
 }
 
-func loadYAML(name string, data []byte) ([]Source, error) {
-	eng, err := getEngine()
-	if err != nil {
-		return nil, err
-	}
+// yamlDocs validates the documents of one piece of a YAML/JSON stream
+// (Stream splits streams at "---"). n counts the documents that are not
+// empty; syntax reports a syntax error, after which the decoder cannot
+// resynchronise: the rest of the file is not evaluated.
+func (e *engine) yamlDocs(name string, data []byte) (srcs []Source, errs Errors, n int, syntax bool) {
 	dec := yaml.NewDecoder(name, bytes.NewReader(data))
-	var (
-		srcs []Source
-		errs Errors
-		n    int
-	)
 	for {
 		expr, err := dec.Extract()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			es := fromCUEError(err, []string{name}, nil, "")
-			for _, e := range es {
-				if e.File != name || !strings.HasPrefix(e.Msg, "invalid YAML: ") {
+			es := e.fromCUEError(err, []string{name}, nil, "")
+			for _, er := range es {
+				if er.File != name || !strings.HasPrefix(er.Msg, "invalid YAML: ") {
 					continue
 				}
-				if line, col, ok := syntaxPosition(data, e.Line); ok {
-					e.Line, e.Column = line, col
+				if line, col, ok := syntaxPosition(data, er.Line); ok {
+					er.Line, er.Column = line, col
 				}
 			}
-			errs = append(errs, es...)
-			break // the decoder cannot resynchronise after a syntax error
+			return srcs, append(errs, es...), n, true
 		}
 		if lit, ok := expr.(*ast.BasicLit); ok && lit.Kind == token.NULL {
 			continue // an empty document between "---" separators
@@ -266,20 +195,14 @@ func loadYAML(name string, data []byte) ([]Source, error) {
 		ix := posIndex{}
 		ix.set("", expr.Pos()) // where a missing top-level field is reported
 		ix.indexExpr("", expr)
-		src, es := eng.validateExpr(name, expr, ix)
+		src, es := e.validateExpr(name, expr, ix)
 		if len(es) > 0 {
 			errs = append(errs, es...)
 			continue
 		}
 		srcs = append(srcs, src)
 	}
-	if n == 0 && len(errs) == 0 {
-		errs = append(errs, &Error{File: name, Line: 1, Column: 1, Msg: "no intent in file; expected a FailoverIntent document"})
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return srcs, nil
+	return srcs, errs, n, false
 }
 
 // validateExpr builds one YAML document and validates it.
@@ -312,7 +235,7 @@ func (e *engine) validate(doc document) (Source, Errors) {
 		src.Line, src.Column = pos.Line, pos.Column
 	}
 	if err := doc.value.Err(); err != nil {
-		return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
+		return src, e.fromCUEError(err, doc.files, doc.index, doc.prefix)
 	}
 	// A document that is not a struct cannot be an intent; say so once
 	// instead of listing every missing field.
@@ -328,28 +251,59 @@ func (e *engine) validate(doc document) (Source, Errors) {
 		return src, Errors{doc.errorAt("kind", fmt.Sprintf("must be %q, not %q: this file holds failover intents only", intent.Kind, k))}
 	}
 	u := e.fast.Unify(doc.value)
-	if u.Validate(cue.Concrete(true)) != nil {
-		// Again with the messages the fast schema leaves out.
+	ok := u.Validate(cue.Concrete(true)) == nil
+	if ok {
+		var err error
+		if src.Intent, err = decodeIntent(u); err != nil {
+			return src, doc.decodeError(e, err)
+		}
+		ok = crossCheckOK(&src.Intent)
+	}
+	if !ok {
+		// Again with the messages (and the cross-field checks) the fast
+		// schema leaves out.
 		u = e.intent.Unify(doc.value)
 		if err := allErrors(u, 0); err != nil {
-			return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
+			return src, e.fromCUEError(err, doc.files, doc.index, doc.prefix)
 		}
-	}
-	b, err := u.MarshalJSON()
-	if err != nil {
-		return src, fromCUEError(err, doc.files, doc.index, doc.prefix)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&src.Intent); err != nil {
-		// The schema and the Go types disagree: a bug, not the user's fault.
-		return src, Errors{doc.errorAt("", fmt.Sprintf("internal error: decoding the validated intent: %v", err))}
+		// Only if crossCheckOK is stricter than the schema: the schema
+		// decides.
+		var err error
+		if src.Intent, err = decodeIntent(u); err != nil {
+			return src, doc.decodeError(e, err)
+		}
 	}
 	if es := e.compose(&src.Intent, doc); len(es) > 0 {
 		return src, es
 	}
 	normalise(&src.Intent)
 	return src, nil
+}
+
+// decodeIntent decodes a validated value into the Go types.
+func decodeIntent(u cue.Value) (intent.Intent, error) {
+	var in intent.Intent
+	b, err := u.MarshalJSON()
+	if err != nil {
+		return in, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return in, errDecode{err}
+	}
+	return in, nil
+}
+
+// errDecode is the schema and the Go types disagreeing: a bug, not the
+// user's fault.
+type errDecode struct{ error }
+
+func (doc document) decodeError(e *engine, err error) Errors {
+	if _, ok := err.(errDecode); ok {
+		return Errors{doc.errorAt("", fmt.Sprintf("internal error: decoding the validated intent: %v", err))}
+	}
+	return e.fromCUEError(err, doc.files, doc.index, doc.prefix)
 }
 
 // allErrors validates v and, where errors were found, each of its fields
@@ -434,7 +388,7 @@ func newError(file string, pos token.Pos, path, msg string) *Error {
 // drops the noise a failed disjunction produces (the default's
 // "conflicting values", "empty disjunction" headers) when a specific
 // message explains the same field.
-func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors {
+func (e *engine) fromCUEError(err error, files []string, ix posIndex, prefix string) Errors {
 	type item struct {
 		path    string
 		msg     string
@@ -474,7 +428,7 @@ func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors 
 		}
 		it := item{path: path, msg: msg, generic: isGeneric(msg)}
 		if strings.Contains(msg, "(mismatched types ") {
-			if want := kindName(elems); want != "" {
+			if want := e.kindName(elems); want != "" {
 				it.msg = "must be " + want
 			}
 		}
@@ -482,7 +436,7 @@ func fromCUEError(err error, files []string, ix posIndex, prefix string) Errors 
 		// CUE recorded in the user's files; then the nearest parent.
 		if msg == "field not allowed" {
 			it.msg = "unknown field"
-			if fields := schemaFields(elems); len(fields) > 0 {
+			if fields := e.schemaFields(elems); len(fields) > 0 {
 				it.msg += "; expected one of " + strings.Join(fields, ", ")
 			}
 			it.pos, _ = ix.key(path)

@@ -3,6 +3,7 @@ package load
 import (
 	"fmt"
 	"io/fs"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,10 +33,12 @@ type engine struct {
 	ctx    *cue.Context
 	pkg    cue.Value // the schema package
 	intent cue.Value // #Intent
-	// fast is #Intent with every "X | error(msg)" reduced to X: it accepts
-	// and produces exactly the same values, but CUE need not evaluate the
-	// message disjuncts. Valid intents (the common case) are checked with
-	// it; an intent it rejects is checked again with intent for messages.
+	// fast is #Intent with every "X | error(msg)" reduced to X and without
+	// the cross-field checks (_check), which crossCheckOK does in Go: with
+	// them it accepts and produces exactly the same values, but CUE need
+	// not evaluate the message disjuncts. Valid intents (the common case)
+	// are checked with it; an intent it or crossCheckOK rejects is checked
+	// again with intent for messages.
 	fast  cue.Value
 	files fstest.MapFS               // the embedded module, read once
 	insts map[string]*build.Instance // its packages, loaded on first import
@@ -50,6 +53,65 @@ var (
 func getEngine() (*engine, error) {
 	engineOnce.Do(func() { theEngine, engineErr = newEngine() })
 	return theEngine, engineErr
+}
+
+// engines lends engines to Stream's workers: the first is getEngine's,
+// further ones are built on demand (up to GOMAXPROCS) and kept for later
+// loads in the process.
+var engines enginePool
+
+type enginePool struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	idle  []*engine
+	built int // engines in existence, theEngine included
+}
+
+// acquire returns an idle engine, or a function that builds one when fewer
+// than GOMAXPROCS exist (the caller runs it on its own goroutine). With
+// wait, it waits for an engine to be released; without, it returns
+// neither when none is idle and no more may be built.
+func (p *enginePool) acquire(wait bool) (*engine, func() (*engine, error)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cond == nil {
+		p.cond = sync.NewCond(&p.mu)
+	}
+	for {
+		if n := len(p.idle); n > 0 {
+			e := p.idle[n-1]
+			p.idle = p.idle[:n-1]
+			return e, nil
+		}
+		if p.built < max(1, runtime.GOMAXPROCS(0)) {
+			p.built++
+			build := newEngine
+			if p.built == 1 {
+				build = getEngine
+			}
+			return nil, func() (*engine, error) {
+				e, err := build()
+				if err != nil {
+					p.mu.Lock()
+					p.built--
+					p.mu.Unlock()
+					p.cond.Signal()
+				}
+				return e, err
+			}
+		}
+		if !wait {
+			return nil, nil
+		}
+		p.cond.Wait()
+	}
+}
+
+func (p *enginePool) release(e *engine) {
+	p.mu.Lock()
+	p.idle = append(p.idle, e)
+	p.mu.Unlock()
+	p.cond.Signal()
 }
 
 func newEngine() (*engine, error) {
@@ -98,11 +160,18 @@ func newEngine() (*engine, error) {
 }
 
 // dropMessages rewrites "X | error(msg)" to X throughout f. error() is
-// bottom, so the disjunction means X; only the message is lost.
+// bottom, so the disjunction means X; only the message is lost. It also
+// drops the cross-field checks (the hidden field _check): crossCheckOK does
+// them in Go on the decoded intent, once.
 func dropMessages(f *ast.File) {
 	astutil.Apply(f, nil, func(c astutil.Cursor) bool {
 		if b, ok := c.Node().(*ast.BinaryExpr); ok && b.Op == token.OR && isErrorCall(b.Y) {
 			c.Replace(b.X)
+		}
+		if fd, ok := c.Node().(*ast.Field); ok {
+			if id, ok := fd.Label.(*ast.Ident); ok && id.Name == "_check" {
+				c.Delete()
+			}
 		}
 		return true
 	})
@@ -157,8 +226,7 @@ var listElems = map[string]string{
 // error path). elems may start with the name of a top-level field of a CUE
 // file; the intent part starts at metadata or spec, else it is a top-level
 // field of the intent.
-func schemaValue(elems []string) (cue.Value, bool) {
-	e := theEngine
+func (e *engine) schemaValue(elems []string) (cue.Value, bool) {
 	if e == nil || len(elems) == 0 {
 		return cue.Value{}, false
 	}
@@ -185,13 +253,13 @@ func schemaValue(elems []string) (cue.Value, bool) {
 
 // schemaFields lists the fields #Intent allows in the struct holding the
 // field at elems, for "unknown field" messages.
-func schemaFields(elems []string) []string {
-	if len(elems) == 0 {
+func (e *engine) schemaFields(elems []string) []string {
+	if e == nil || len(elems) == 0 {
 		return nil
 	}
-	v, ok := schemaValue(elems[:len(elems)-1])
+	v, ok := e.schemaValue(elems[:len(elems)-1])
 	if len(elems) == 1 {
-		v, ok = theEngine.intent, theEngine != nil
+		v, ok = e.intent, true
 	}
 	if !ok {
 		return nil
@@ -208,8 +276,8 @@ func schemaFields(elems []string) []string {
 }
 
 // kindName says in words what kind of value the schema expects at elems.
-func kindName(elems []string) string {
-	v, ok := schemaValue(elems)
+func (e *engine) kindName(elems []string) string {
+	v, ok := e.schemaValue(elems)
 	if !ok {
 		return ""
 	}

@@ -12,11 +12,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -28,10 +30,14 @@ type Owner struct {
 }
 
 // Writer fills the temporary directory. Its methods refuse to work once the
-// context is done, so an interrupted run stops at the next file.
+// context is done, so an interrupted run stops at the next file. They are
+// safe for concurrent use.
 type Writer struct {
 	ctx context.Context
 	Dir string // the temporary directory being filled
+
+	mu   sync.Mutex
+	dirs map[string]bool // directories known to exist
 }
 
 // WriteFile writes data to the slash-separated path rel inside the
@@ -44,10 +50,38 @@ func (w *Writer) WriteFile(rel string, data []byte) error {
 		return fmt.Errorf("%s: output path escapes the output directory", rel)
 	}
 	p := filepath.Join(w.Dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := w.mkdir(filepath.Dir(p)); err != nil {
 		return err
 	}
 	return os.WriteFile(p, data, 0o644)
+}
+
+// mkdir creates d and its parents once per Writer: thousands of files share
+// a few directories each, and each MkdirAll costs a stat per level.
+func (w *Writer) mkdir(d string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dirs[d] {
+		return nil
+	}
+	// One mkdir when the parent is known to exist; MkdirAll otherwise.
+	if parent := filepath.Dir(d); parent == w.Dir || w.dirs[parent] {
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	} else if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	if w.dirs == nil {
+		w.dirs = map[string]bool{}
+	}
+	for p := d; p != w.Dir && !w.dirs[p]; p = filepath.Dir(p) {
+		w.dirs[p] = true
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
+	return nil
 }
 
 // Err is the context's error: fill functions that write in bulk call it

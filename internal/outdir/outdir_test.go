@@ -3,11 +3,13 @@ package outdir
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -302,4 +304,36 @@ func TestReplaceReadOnlyParent(t *testing.T) {
 	require.NoError(t, Replace(context.Background(), dir, testOwner, writeAB))
 	assert.Equal(t, []string{testOwner.Marker, "a", "sub"}, entries(t, dir))
 	assert.Equal(t, []string{"out"}, entries(t, parent))
+}
+
+// Writers run concurrently (compile writes each intent from the worker
+// that compiled it): every file lands, in directories made once each.
+func TestWriterConcurrent(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	err := Replace(context.Background(), dir, testOwner, func(w *Writer) error {
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 16 {
+					p := fmt.Sprintf("ns-%d/svc-%d/clusters/c%d.yaml", i%3, i, g)
+					if err := w.WriteFile(p, []byte(p)); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		return <-errs
+	})
+	require.NoError(t, err)
+	for g := range 4 {
+		for i := range 16 {
+			p := fmt.Sprintf("ns-%d/svc-%d/clusters/c%d.yaml", i%3, i, g)
+			b, err := os.ReadFile(filepath.Join(dir, p))
+			require.NoError(t, err)
+			assert.Equal(t, p, string(b))
+		}
+	}
 }
