@@ -431,3 +431,35 @@ func TestSubsetLadders(t *testing.T) {
 	require.NoError(t, WriteText(&b, in, r))
 	assert.Contains(t, b.String(), "v2 (in west,north) from east")
 }
+
+// TestWhatIfAtCapacity: a load equal to the capacity fits; one request per
+// second more overloads.
+func TestWhatIfAtCapacity(t *testing.T) {
+	for _, tc := range []struct {
+		westLoad   float64
+		overloaded []string
+	}{
+		{300, []string{}},       // 400 + 300 = 700 = west's capacity
+		{301, []string{"west"}}, // 701 > 700
+	} {
+		in := mk(intent.ModeAuto, cl("east", "r1", "z1", 500, 400), cl("west", "r2", "z2", 700, tc.westLoad))
+		l := lossOf(t, Analyze(in), "cluster", "east")
+		assert.Equal(t, tc.overloaded, l.Overloaded, "west load %v", tc.westLoad)
+		assert.Equal(t, len(tc.overloaded) == 0, l.Absorbed, "west load %v", tc.westLoad)
+		assert.Empty(t, l.Unjudged)
+	}
+}
+
+// TestWhatIfLostSourceWithoutLoad: the callers of a lost cluster whose
+// load is unknown move to the survivor, which can then not be judged even
+// though its own load fits.
+func TestWhatIfLostSourceWithoutLoad(t *testing.T) {
+	in := mk(intent.ModeAuto, cl("east", "r1", "z1", 500, 0), cl("west", "r2", "z2", 700, 300))
+	l := lossOf(t, Analyze(in), "cluster", "east")
+	assert.Equal(t, []Move{{From: "east", To: "west", Percent: 100, RPS: 0}}, l.Moves)
+	assert.Empty(t, l.Overloaded)
+	assert.Equal(t, []string{"west"}, l.Unjudged)
+	assert.Equal(t, []string{"east"}, l.LoadUnknown)
+	assert.Empty(t, l.CapacityUnknown)
+	assert.False(t, l.Absorbed)
+}
