@@ -1,0 +1,63 @@
+package outlier
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/detour-mesh/detour/plugins/config"
+)
+
+// TestFailurePercentageBoundaries: at the volume, 40 % failures stay below
+// a 50 % threshold and 50 % reaches it, late in the clock as early; with
+// the check off, no failure share ejects.
+func TestFailurePercentageBoundaries(t *testing.T) {
+	s := NewSettings(config.Detection{FailurePercentage: 50, FailureRequestVolume: 10, IntervalMs: 1000, BaseEjectionMs: 1000, MaxEjectionPercent: 100})
+	run := func(start int64, failing int, o Outcome) []Detector {
+		var r Record
+		var got []Detector
+		for i := range 10 {
+			outcome := Success
+			if i >= 10-failing {
+				outcome = o
+			}
+			// Successes first, then failures: the share is judged on a
+			// failure, and decided at the 10th request.
+			if det := s.Observe(&r, outcome, start+int64(i)); det != None {
+				got = append(got, det)
+			}
+		}
+		return got
+	}
+	for _, start := range []int64{0, 1_000_000} {
+		for _, o := range []Outcome{Ext5xx, Gateway, LocalOrigin} {
+			assert.Empty(t, run(start, 4, o), "40 %% at %d (%v)", start, o)
+			assert.Equal(t, []Detector{FailurePercentage}, run(start, 5, o), "50 %% at %d (%v)", start, o)
+		}
+	}
+
+	off := NewSettings(config.Detection{IntervalMs: 1000, BaseEjectionMs: 1000, MaxEjectionPercent: 100})
+	var r Record
+	for i := range 200 {
+		assert.Equal(t, None, off.Observe(&r, Ext5xx, int64(i)), "request %d with every check off", i)
+	}
+}
+
+// TestEjectionCountAndProbeBoundary: every ejection is counted, and a
+// probe claim expires at its very millisecond.
+func TestEjectionCountAndProbeBoundary(t *testing.T) {
+	s := settings()
+	var r Record
+	s.Eject(&r, 0)
+	s.Eject(&r, 10)
+	assert.Equal(t, uint32(2), r.Ejections)
+	r.ClaimProbe(70_000)
+	assert.False(t, s.ProbeDue(&r, 69_999))
+	assert.True(t, s.ProbeDue(&r, 70_000))
+}
+
+func TestStateString(t *testing.T) {
+	assert.Equal(t, "PRIMARY", Primary.String())
+	assert.Equal(t, "FAILING_BACK", FailingBack.String())
+	assert.Equal(t, "UNKNOWN", State(len(stateNames)).String())
+}
