@@ -61,3 +61,42 @@ func TestStateString(t *testing.T) {
 	assert.Equal(t, "FAILING_BACK", FailingBack.String())
 	assert.Equal(t, "UNKNOWN", State(len(stateNames)).String())
 }
+
+// TestWindowBoundaries: the window restarts at exactly one interval, and
+// outcomes in one millisecond all count in it.
+func TestWindowBoundaries(t *testing.T) {
+	s := NewSettings(config.Detection{FailurePercentage: 50, FailureRequestVolume: 4, IntervalMs: 1000, BaseEjectionMs: 1000, MaxEjectionPercent: 100})
+	var r Record
+	// The first outcome opens the window at 5000, the others fall in it.
+	for range 3 {
+		assert.Equal(t, None, s.Observe(&r, Ext5xx, 5000))
+	}
+	assert.Equal(t, FailurePercentage, s.Observe(&r, Ext5xx, 5000), "four failures in one millisecond")
+
+	r = Record{}
+	for i := range 3 {
+		s.Observe(&r, Ext5xx, int64(i))
+	}
+	assert.Equal(t, None, s.Observe(&r, Ext5xx, 1000), "a new window at exactly one interval")
+	assert.Equal(t, uint32(1), r.WinTotal)
+}
+
+// TestConsecutiveOff: a threshold of 0 disables its check.
+func TestConsecutiveOff(t *testing.T) {
+	off := NewSettings(config.Detection{})
+	for _, o := range []Outcome{LocalOrigin, Gateway, Ext5xx} {
+		var r Record
+		for i := range 40 {
+			assert.Equal(t, None, off.Observe(&r, o, int64(i)), "%v %d", o, i)
+		}
+	}
+}
+
+// TestSettingsDefaults: Envoy's defaults fill only what is left 0.
+func TestSettingsDefaults(t *testing.T) {
+	d := NewSettings(config.Detection{})
+	assert.Equal(t, Settings{IntervalMs: 10000, BaseMs: 30000, MaxMs: 300000, FailureVolume: 50}, d)
+	set := NewSettings(config.Detection{IntervalMs: 2000, BaseEjectionMs: 1000, MaxEjectionMs: 5000, FailureRequestVolume: 7})
+	assert.Equal(t, Settings{IntervalMs: 2000, BaseMs: 1000, MaxMs: 5000, FailureVolume: 7}, set)
+	assert.Equal(t, int64(10000), NewSettings(config.Detection{BaseEjectionMs: 1000}).MaxMs, "max is 10 × a given base")
+}
