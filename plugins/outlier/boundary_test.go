@@ -100,3 +100,21 @@ func TestSettingsDefaults(t *testing.T) {
 	assert.Equal(t, Settings{IntervalMs: 2000, BaseMs: 1000, MaxMs: 5000, FailureVolume: 7}, set)
 	assert.Equal(t, int64(10000), NewSettings(config.Detection{BaseEjectionMs: 1000}).MaxMs, "max is 10 × a given base")
 }
+
+func TestNames(t *testing.T) {
+	assert.Equal(t, "ignored", Ignored.String())
+	assert.Equal(t, "unknown", Outcome(len(outcomeNames)).String())
+	assert.Equal(t, "probe-failed", ProbeFailed.String())
+	assert.Equal(t, "unknown", Detector(len(detectorNames)).String())
+}
+
+// TestFailing: any counted failure of a target in service is failing; an
+// ejected target is not "failing" any more.
+func TestFailing(t *testing.T) {
+	assert.False(t, (&Record{}).Failing())
+	for _, r := range []Record{{Cons5xx: 1}, {ConsGateway: 1}, {ConsLocal: 1}, {WinFail: 1}} {
+		assert.True(t, r.Failing(), "%+v", r)
+		r.Ejected = true
+		assert.False(t, r.Failing(), "%+v", r)
+	}
+}
