@@ -30,3 +30,15 @@ func TestMaxBodyDefault(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint32(1234), p.MaxBody)
 }
+
+// TestCodeEdges: 599 is a 5xx; codes past the table (an upstream may
+// send any three digits) are never retriable status codes.
+func TestCodeEdges(t *testing.T) {
+	fivexx := policy(t, "5xx")
+	assert.True(t, fivexx.Retriable(599, 0, false))
+	assert.False(t, fivexx.Retriable(600, 0, false))
+	codes := policy(t, "retriable-status-codes", "503")
+	for _, code := range []int{639, 640, 999} {
+		assert.False(t, codes.Retriable(code, 0, false), "%d", code)
+	}
+}
