@@ -463,3 +463,35 @@ func TestWhatIfLostSourceWithoutLoad(t *testing.T) {
 	assert.Empty(t, l.CapacityUnknown)
 	assert.False(t, l.Absorbed)
 }
+
+// TestWeightedAndActiveLadders: a weight of 0 takes no place in a weighted
+// tier (and a source that may reach none gets no tier at all); the active
+// tier of activeStandby splits by weight, and an active cluster given by
+// role without a weight splits by endpoints.
+func TestWeightedAndActiveLadders(t *testing.T) {
+	weighted := mk(intent.ModeWeighted, cl("a", "r1", "z1", 0, 0), cl("b", "r1", "z2", 0, 0), cl("c", "r2", "z3", 0, 0))
+	weighted.Spec.Clusters[0].Weight, weighted.Spec.Clusters[1].Weight, weighted.Spec.Clusters[2].Weight = w(100), w(0), w(0)
+	weighted.Spec.Failover.HealthAware = true
+	l, ok := LadderFrom(weighted, "a")
+	require.True(t, ok)
+	assert.Equal(t, [][]string{{"a"}}, tiersOf(l))
+	weighted.Spec.Failover.Rules = []intent.Rule{{From: intent.Locality{Cluster: "b"}, None: true}}
+	l, ok = LadderFrom(weighted, "b")
+	require.True(t, ok)
+	assert.Empty(t, l.Tiers, "b may reach only itself, which takes no weighted share")
+
+	as := mk(intent.ModeActiveStandby, cl("x", "r1", "z1", 0, 0), cl("y", "r2", "z2", 0, 0), cl("s", "r3", "z3", 0, 0))
+	as.Spec.Clusters[0].Weight, as.Spec.Clusters[1].Weight, as.Spec.Clusters[2].Weight = w(80), w(20), w(0)
+	l, ok = LadderFrom(as, "s")
+	require.True(t, ok)
+	require.Len(t, l.Tiers, 2)
+	assert.Equal(t, []Share{{Cluster: "x", Percent: 80}, {Cluster: "y", Percent: 20}}, l.Tiers[0].Clusters)
+
+	byRole := mk(intent.ModeActiveStandby, cl("x", "r1", "z1", 0, 0), cl("y", "r2", "z2", 0, 0), cl("s", "r3", "z3", 0, 0))
+	byRole.Spec.Clusters[0].Role, byRole.Spec.Clusters[1].Role, byRole.Spec.Clusters[2].Role = "active", "active", "standby"
+	byRole.Spec.Clusters[0].Endpoints = 3
+	l, ok = LadderFrom(byRole, "s")
+	require.True(t, ok)
+	require.Len(t, l.Tiers, 2)
+	assert.Equal(t, []Share{{Cluster: "x", Percent: 75}, {Cluster: "y", Percent: 25}}, l.Tiers[0].Clusters, "by endpoints: 3 and 1")
+}
