@@ -39,6 +39,7 @@ func TestTextGolden(t *testing.T) {
 	unknown.Spec.Subsets = []intent.Subset{{Name: "v1"}, {Name: "v2"}}
 	strict := mk(intent.ModeWeighted, cl("stable", "r1", "z1", 1000, 200), cl("canary", "r1", "z2", 1000, 100))
 	strict.Spec.Clusters[0].Weight, strict.Spec.Clusters[1].Weight = w(90), w(10)
+	strict.Spec.Subsets = []intent.Subset{{Name: "v1"}} // one subset: no subset note
 	nowhere := mk(intent.ModeWeighted, cl("a", "r1", "z1", 0, 0), cl("b", "r2", "z2", 0, 0))
 	nowhere.Spec.Clusters[0].Weight, nowhere.Spec.Clusters[1].Weight = w(100), w(0)
 	nowhere.Spec.Failover.HealthAware = true
