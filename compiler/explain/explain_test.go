@@ -495,3 +495,12 @@ func TestWeightedAndActiveLadders(t *testing.T) {
 	require.Len(t, l.Tiers, 2)
 	assert.Equal(t, []Share{{Cluster: "x", Percent: 75}, {Cluster: "y", Percent: 25}}, l.Tiers[0].Clusters, "by endpoints: 3 and 1")
 }
+
+// TestWhatIfUnknownLoadOnlyWhereItGoes: a caller without a load leaves
+// unjudged only the clusters it sends to.
+func TestWhatIfUnknownLoadOnlyWhereItGoes(t *testing.T) {
+	in := mk(intent.ModeAuto, cl("a", "r1", "z1", 1000, 0), cl("b", "r2", "z2", 1000, 100), cl("c", "r3", "z3", 1000, 100))
+	l := lossOf(t, Analyze(in), "cluster", "b")
+	assert.Equal(t, []string{"a"}, l.Unjudged, "a's own callers have no load; c gets only b's known load")
+	assert.Equal(t, []string{"a"}, l.LoadUnknown)
+}
