@@ -148,6 +148,21 @@ func TestReplaceReportsFailedRestore(t *testing.T) {
 	assert.Equal(t, []string{testOwner.Marker, "keep"}, entries(t, filepath.Join(parent, old)))
 }
 
+// A fill that fails leaves the previous output as it was and returns the
+// fill's error.
+func TestReplaceFillError(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	mkdir(t, dir, testOwner.Marker, "keep")
+	err := Replace(context.Background(), dir, testOwner, func(w *Writer) error {
+		require.NoError(t, w.WriteFile("half", []byte("x")))
+		return errors.New("render failed")
+	})
+	require.EqualError(t, err, dir+": render failed")
+	assert.Equal(t, []string{"out"}, entries(t, parent))
+	assert.Equal(t, []string{testOwner.Marker, "keep"}, entries(t, dir))
+}
+
 func TestReplaceWritesMarkerAndContent(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "out")
