@@ -59,3 +59,12 @@ func TestPickBoundaries(t *testing.T) {
 		assert.Equal(t, c.want, rt.Pick(out(2, 0, 1), 0, c.rnd, 0), "all out (panic routing), rnd %d", c.rnd)
 	}
 }
+
+// TestNoWeightsSplitEvenly: a configuration without any weight splits
+// every tier evenly, in every mode.
+func TestNoWeightsSplitEvenly(t *testing.T) {
+	for _, mode := range []string{config.ModeWeighted, config.ModeAuto} {
+		rt := New(cfg(mode, true, tgt("a", 0, 0), tgt("b", 0, 0)))
+		assert.Equal(t, []int{50, 50}, shares(rt, out(2), 0), mode)
+	}
+}
