@@ -114,3 +114,103 @@ func TestLocalOriginFailurePercentage(t *testing.T) {
 	require.NotEmpty(t, r.events)
 	assert.Equal(t, FailurePercentageLocalOrigin, r.events[0].Type)
 }
+
+// TestEjectionBookkeeping: ejections are counted; the jitter is drawn
+// when configured; the backoff multiplier stops where base*k reaches
+// max+base exactly; a host ejected on a tick is back on the tick exactly
+// one ejection time later.
+func TestEjectionBookkeeping(t *testing.T) {
+	od := &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100),
+		BaseEjectionTime: durationpb.New(10 * time.Second), MaxEjectionTime: durationpb.New(40 * time.Second)}
+	r := newRig(t, od, 1, false)
+	h := r.hosts[0]
+	for i := range 7 {
+		r.fail(h, 500, 5)
+		require.True(t, h.Ejected)
+		assert.Equal(t, i+1, r.events[len(r.events)-1].NumEjections)
+		r.clock.RunWhile(r.clock.Now().Add(time.Hour), func() bool { return h.Ejected })
+	}
+	assert.Equal(t, uint64(5), h.EjectTimeBackoff, "5 x 10s = 50s is not below 40s + 10s")
+
+	// Ejected at t=0, on the interval grid: back at the 30s tick.
+	r = newRig(t, &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100)}, 1, false)
+	r.fail(r.hosts[0], 500, 5)
+	require.True(t, r.hosts[0].Ejected)
+	r.clock.Advance(30 * time.Second)
+	assert.False(t, r.hosts[0].Ejected)
+
+	cfg, err := FromProto(&clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100), MaxEjectionTimeJitter: durationpb.New(time.Second)})
+	require.NoError(t, err)
+	clock := vclock.New(time.Time{})
+	var last Event
+	d := New(cfg, clock, func() uint64 { return 500 }, false, func(e Event) { last = e }, nil)
+	jh := &Host{ID: "j"}
+	d.SetHosts([]*Host{jh})
+	for range 5 {
+		d.PutHTTPResponseCode(jh, 500)
+	}
+	clock.RunPending()
+	assert.Equal(t, 500*time.Millisecond, jh.Jitter)
+	assert.Equal(t, 30*time.Second+500*time.Millisecond, last.EjectionTime)
+}
+
+func TestSuccessRateThresholdValue(t *testing.T) {
+	// mean 90, population stdev 20: 90 - 1.9 x 20.
+	assert.InDelta(t, 52.0, SuccessRateThreshold([]float64{100, 100, 100, 100, 50}, 1.9), 1e-9)
+}
+
+// TestRateChecksBoundaries: hosts with equal success rates are all at the
+// threshold and none is an outlier; a failure share equal to the
+// threshold ejects; each check needs its own minimum number of hosts.
+func TestRateChecksBoundaries(t *testing.T) {
+	traffic := func(r *rig, failures []int) {
+		for i, h := range r.hosts {
+			for j := range 100 {
+				code := 200
+				if j < failures[i] {
+					code = 500
+				}
+				r.d.PutHTTPResponseCode(h, code)
+			}
+		}
+		r.clock.Advance(10 * time.Second)
+	}
+	base := func() *clusterv3.OutlierDetection {
+		return &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100), Consecutive_5Xx: wrapperspb.UInt32(1000)}
+	}
+
+	r := newRig(t, base(), 5, false)
+	traffic(r, []int{20, 20, 20, 20, 20})
+	assert.Empty(t, r.kinds(), "equal rates: no success-rate outlier")
+
+	od := base()
+	od.SuccessRateRequestVolume = wrapperspb.UInt32(10000)
+	od.FailurePercentageThreshold = wrapperspb.UInt32(50)
+	od.EnforcingFailurePercentage = wrapperspb.UInt32(100)
+	r = newRig(t, od, 5, false)
+	traffic(r, []int{50, 49, 0, 0, 0})
+	assert.Equal(t, []string{"eject:h0"}, r.kinds(), "50 % failures at a 50 % threshold")
+
+	// Three hosts: enough for a success-rate check that needs three, even
+	// when the failure-percentage check needs ten.
+	od = base()
+	od.SuccessRateMinimumHosts = wrapperspb.UInt32(3)
+	od.SuccessRateStdevFactor = wrapperspb.UInt32(1000)
+	od.FailurePercentageMinimumHosts = wrapperspb.UInt32(10)
+	r = newRig(t, od, 3, false)
+	traffic(r, []int{90, 0, 0})
+	assert.Equal(t, []string{"eject:h0"}, r.kinds(), "success rate with 3 of 3 hosts")
+	require.NotEmpty(t, r.events)
+	assert.Equal(t, SuccessRate, r.events[0].Type)
+
+	// And the other way round.
+	od = base()
+	od.SuccessRateMinimumHosts = wrapperspb.UInt32(10)
+	od.FailurePercentageMinimumHosts = wrapperspb.UInt32(3)
+	od.EnforcingFailurePercentage = wrapperspb.UInt32(100)
+	r = newRig(t, od, 3, false)
+	traffic(r, []int{90, 0, 0})
+	assert.Equal(t, []string{"eject:h0"}, r.kinds(), "failure percentage with 3 of 3 hosts")
+	require.NotEmpty(t, r.events)
+	assert.Equal(t, FailurePercentage, r.events[0].Type)
+}
