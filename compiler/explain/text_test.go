@@ -36,7 +36,7 @@ func TestTextGolden(t *testing.T) {
 	}
 
 	unknown := mk(intent.ModeAuto, cl("east", "r1", "z1", 0, 0), cl("west", "r2", "z2", 500, 0), cl("south", "r3", "z3", 0, 200))
-	unknown.Spec.Subsets = []intent.Subset{{Name: "v1"}, {Name: "v2"}}
+	unknown.Spec.Subsets = []intent.Subset{{Name: "v1"}, {Name: "v2", Clusters: []string{"west", "south"}}}
 	strict := mk(intent.ModeWeighted, cl("stable", "r1", "z1", 1000, 200), cl("canary", "r1", "z2", 1000, 100))
 	strict.Spec.Clusters[0].Weight, strict.Spec.Clusters[1].Weight = w(90), w(10)
 	strict.Spec.Subsets = []intent.Subset{{Name: "v1"}} // one subset: no subset note
@@ -47,7 +47,7 @@ func TestTextGolden(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		in   intent.Intent
-	}{{"unknown capacity and load, subsets", unknown}, {"strict split drops", strict}, {"a ladder to nowhere", nowhere}} {
+	}{{"unknown capacity and load, a placed subset", unknown}, {"strict split drops", strict}, {"a ladder to nowhere", nowhere}} {
 		b.WriteString("== " + c.name + "\n")
 		require.NoError(t, WriteText(&b, c.in, Analyze(c.in)))
 	}
