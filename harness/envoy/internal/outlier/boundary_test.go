@@ -143,15 +143,16 @@ func TestEjectionBookkeeping(t *testing.T) {
 	require.NoError(t, err)
 	clock := vclock.New(time.Time{})
 	var last Event
-	d := New(cfg, clock, func() uint64 { return 500 }, false, func(e Event) { last = e }, nil)
+	// A draw of 1000 is the largest jitter the 1s bound allows: 0 to 1000 ms.
+	d := New(cfg, clock, func() uint64 { return 1000 }, false, func(e Event) { last = e }, nil)
 	jh := &Host{ID: "j"}
 	d.SetHosts([]*Host{jh})
 	for range 5 {
 		d.PutHTTPResponseCode(jh, 500)
 	}
 	clock.RunPending()
-	assert.Equal(t, 500*time.Millisecond, jh.Jitter)
-	assert.Equal(t, 30*time.Second+500*time.Millisecond, last.EjectionTime)
+	assert.Equal(t, time.Second, jh.Jitter)
+	assert.Equal(t, 31*time.Second, last.EjectionTime)
 }
 
 func TestSuccessRateThresholdValue(t *testing.T) {
