@@ -1,6 +1,9 @@
 package policy
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,4 +29,22 @@ func TestPositionInLaterDocument(t *testing.T) {
 		line, col := d.Position(tc.path)
 		assert.Equal(t, []int{tc.line, tc.col}, []int{line, col}, tc.path)
 	}
+}
+
+// TestCollectSkipsHiddenAndCueMod: a walk skips hidden directories and
+// cue.mod below the directory given, but not the directory given itself.
+func TestCollectSkipsHiddenAndCueMod(t *testing.T) {
+	const doc = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: n}\nspec: {}\n"
+	root := filepath.Join(t.TempDir(), ".out")
+	for _, p := range []string{"ok.yaml", ".git/x.yaml", "cue.mod/y.yaml", "sub/z.yaml"} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, p), []byte(doc), 0o644))
+	}
+	docs, err := Collect(root)
+	require.NoError(t, err)
+	var files []string
+	for _, d := range docs {
+		files = append(files, filepath.ToSlash(strings.TrimPrefix(d.File, root+string(filepath.Separator))))
+	}
+	assert.Equal(t, []string{"ok.yaml", "sub/z.yaml"}, files)
 }
