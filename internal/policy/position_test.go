@@ -48,3 +48,16 @@ func TestCollectSkipsHiddenAndCueMod(t *testing.T) {
 	}
 	assert.Equal(t, []string{"ok.yaml", "sub/z.yaml"}, files)
 }
+
+// TestIntentErrorInLaterDocument: an intent loaded from a later document
+// reports its errors at the file's lines.
+func TestIntentErrorInLaterDocument(t *testing.T) {
+	intent, err := os.ReadFile("../../compiler/load/testdata/valid/minimal.yaml")
+	require.NoError(t, err)
+	bad := strings.Replace(string(intent), "port: 9080", "port: 70000", 1)
+	require.NotEqual(t, string(intent), bad)
+	_, err = Parse("x.yaml", []byte("a: 1\n---\n"+bad))
+	require.Error(t, err)
+	// port is on line 8 of the intent, line 10 of the stream.
+	assert.True(t, strings.HasPrefix(err.Error(), "x.yaml:10:11: spec.service.port"), err.Error())
+}
