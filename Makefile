@@ -46,6 +46,7 @@ check: ## formatting and tidiness gates
 	$(GO) mod tidy -diff
 	$(GO) -C policies/tools mod tidy -diff
 	$(GO) -C compiler/istiocheck mod tidy -diff
+	$(GO) -C tools/mutants mod tidy -diff
 
 schemas: ## regenerate the Istio CUE definitions from the pinned istio.io/api CRDs
 	./schemas/istio/generate.sh
@@ -69,6 +70,27 @@ fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
 	    $(GO) test $$dir -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME); \
 	  done; \
 	done
+
+.PHONY: mutants
+# Mutation testing with gremlins (pinned in tools/mutants/go.mod): one run
+# per package, its own tests only (--exclude-files / keeps subpackages
+# out), one worker. Every mutant is a test build and run, so the whole set
+# takes hours; pick packages with MUTANTS="plugins/outlier compiler/explain".
+# The timeout is the package's coverage run times the coefficient: 20
+# leaves room for building each mutant, and -count=1 makes the coverage run
+# a real one (a cached result takes milliseconds, and then every mutant of
+# a package with slow tests "times out"). Results: out/mutants/*.json.
+MUTANTS ?= $(shell $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./compiler/... ./internal/policy ./harness/... ./plugins/... | sed 's|^$(shell $(GO) list -m)/||')
+MUTANTS_FLAGS ?= --workers 1 --timeout-coefficient 20
+mutants: ## mutation testing (gremlins) of MUTANTS, one package at a time; slow, not part of test
+	@mkdir -p out/mutants
+	@set -e; gremlins=$$($(GO) -C tools/mutants tool -n gremlins); \
+	for p in $(MUTANTS); do \
+	  f=out/mutants/$$(echo $$p | tr / .); echo "== $$p"; \
+	  GOFLAGS="$$($(GO) env GOFLAGS) -count=1" $$gremlins unleash $(MUTANTS_FLAGS) --exclude-files / -o $$f.json ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; }; \
+	  tail -4 $$f.log; \
+	done
+	$(GO) -C tools/mutants run ./summary $(addprefix $(CURDIR)/out/mutants/,$(addsuffix .json,$(subst /,.,$(MUTANTS))))
 
 plugins: ## build the Wasm filter module into build/plugins/
 	@mkdir -p build/plugins

@@ -129,6 +129,18 @@ func TestCompileDuplicateIntent(t *testing.T) {
 	assert.Regexp(t, `^other.yaml:3:1: metadata.name: intent bookinfo/reviews is already defined at .*intent.yaml:\d+:\d+$`, err.Error())
 }
 
+// TestUniqueByNamespaceAndName: the same name in another namespace is
+// another service (its own output directory), not a duplicate.
+func TestUniqueByNamespaceAndName(t *testing.T) {
+	srcs, err := load.Paths("../examples/bookinfo")
+	require.NoError(t, err)
+	other := srcs[0]
+	other.Intent.Metadata.Namespace = "shop"
+	other.File = "other.yaml"
+	require.NoError(t, Unique(append(srcs, other)))
+	require.Error(t, Unique(append(srcs, srcs[0])))
+}
+
 // sampleSources loads every example and a few of the benchmark's generated
 // intents: the inputs the rendering tests compare old and new paths on.
 func sampleSources(t *testing.T) []load.Source {

@@ -453,3 +453,76 @@ func TestComposedRoutesLine(t *testing.T) {
 	assert.Contains(t, b.String(), "\nComposed routes (routes/canary.yaml), ahead of Detour's, with its retries and ladder: "+
 		"testers -> v2; team-1 -> any version 90%, v2 10%\n")
 }
+
+// TestWhatIfAtCapacity: a load equal to the capacity fits; one request per
+// second more overloads.
+func TestWhatIfAtCapacity(t *testing.T) {
+	for _, tc := range []struct {
+		westLoad   float64
+		overloaded []string
+	}{
+		{300, []string{}},       // 400 + 300 = 700 = west's capacity
+		{301, []string{"west"}}, // 701 > 700
+	} {
+		in := mk(intent.ModeAuto, cl("east", "r1", "z1", 500, 400), cl("west", "r2", "z2", 700, tc.westLoad))
+		l := lossOf(t, Analyze(in), "cluster", "east")
+		assert.Equal(t, tc.overloaded, l.Overloaded, "west load %v", tc.westLoad)
+		assert.Equal(t, len(tc.overloaded) == 0, l.Absorbed, "west load %v", tc.westLoad)
+		assert.Empty(t, l.Unjudged)
+	}
+}
+
+// TestWhatIfLostSourceWithoutLoad: the callers of a lost cluster whose
+// load is unknown move to the survivor, which can then not be judged even
+// though its own load fits.
+func TestWhatIfLostSourceWithoutLoad(t *testing.T) {
+	in := mk(intent.ModeAuto, cl("east", "r1", "z1", 500, 0), cl("west", "r2", "z2", 700, 300))
+	l := lossOf(t, Analyze(in), "cluster", "east")
+	assert.Equal(t, []Move{{From: "east", To: "west", Percent: 100, RPS: 0}}, l.Moves)
+	assert.Empty(t, l.Overloaded)
+	assert.Equal(t, []string{"west"}, l.Unjudged)
+	assert.Equal(t, []string{"east"}, l.LoadUnknown)
+	assert.Empty(t, l.CapacityUnknown)
+	assert.False(t, l.Absorbed)
+}
+
+// TestWeightedAndActiveLadders: a weight of 0 takes no place in a weighted
+// tier (and a source that may reach none gets no tier at all); the active
+// tier of activeStandby splits by weight, and an active cluster given by
+// role without a weight splits by endpoints.
+func TestWeightedAndActiveLadders(t *testing.T) {
+	weighted := mk(intent.ModeWeighted, cl("a", "r1", "z1", 0, 0), cl("b", "r1", "z2", 0, 0), cl("c", "r2", "z3", 0, 0))
+	weighted.Spec.Clusters[0].Weight, weighted.Spec.Clusters[1].Weight, weighted.Spec.Clusters[2].Weight = w(100), w(0), w(0)
+	weighted.Spec.Failover.HealthAware = true
+	l, ok := LadderFrom(weighted, "a")
+	require.True(t, ok)
+	assert.Equal(t, [][]string{{"a"}}, tiersOf(l))
+	weighted.Spec.Failover.Rules = []intent.Rule{{From: intent.Locality{Cluster: "b"}, None: true}}
+	l, ok = LadderFrom(weighted, "b")
+	require.True(t, ok)
+	assert.Empty(t, l.Tiers, "b may reach only itself, which takes no weighted share")
+
+	as := mk(intent.ModeActiveStandby, cl("x", "r1", "z1", 0, 0), cl("y", "r2", "z2", 0, 0), cl("s", "r3", "z3", 0, 0))
+	as.Spec.Clusters[0].Weight, as.Spec.Clusters[1].Weight, as.Spec.Clusters[2].Weight = w(80), w(20), w(0)
+	l, ok = LadderFrom(as, "s")
+	require.True(t, ok)
+	require.Len(t, l.Tiers, 2)
+	assert.Equal(t, []Share{{Cluster: "x", Percent: 80}, {Cluster: "y", Percent: 20}}, l.Tiers[0].Clusters)
+
+	byRole := mk(intent.ModeActiveStandby, cl("x", "r1", "z1", 0, 0), cl("y", "r2", "z2", 0, 0), cl("s", "r3", "z3", 0, 0))
+	byRole.Spec.Clusters[0].Role, byRole.Spec.Clusters[1].Role, byRole.Spec.Clusters[2].Role = "active", "active", "standby"
+	byRole.Spec.Clusters[0].Endpoints = 3
+	l, ok = LadderFrom(byRole, "s")
+	require.True(t, ok)
+	require.Len(t, l.Tiers, 2)
+	assert.Equal(t, []Share{{Cluster: "x", Percent: 75}, {Cluster: "y", Percent: 25}}, l.Tiers[0].Clusters, "by endpoints: 3 and 1")
+}
+
+// TestWhatIfUnknownLoadOnlyWhereItGoes: a caller without a load leaves
+// unjudged only the clusters it sends to.
+func TestWhatIfUnknownLoadOnlyWhereItGoes(t *testing.T) {
+	in := mk(intent.ModeAuto, cl("a", "r1", "z1", 1000, 0), cl("b", "r2", "z2", 1000, 100), cl("c", "r3", "z3", 1000, 100))
+	l := lossOf(t, Analyze(in), "cluster", "b")
+	assert.Equal(t, []string{"a"}, l.Unjudged, "a's own callers have no load; c gets only b's known load")
+	assert.Equal(t, []string{"a"}, l.LoadUnknown)
+}

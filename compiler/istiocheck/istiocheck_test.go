@@ -46,6 +46,7 @@ func TestExamplesPassIstioValidation(t *testing.T) {
 	files := compiledFiles(t)
 	require.NotEmpty(t, files, "no compiled examples found under ../../examples/*/out")
 	kinds := map[string]int{}
+	seen := map[int]bool{}
 	for _, f := range files {
 		t.Run(strings.TrimPrefix(strings.TrimPrefix(filepath.ToSlash(f), "../../examples/"), "../"), func(t *testing.T) {
 			b, err := os.ReadFile(f)
@@ -55,10 +56,8 @@ func TestExamplesPassIstioValidation(t *testing.T) {
 			require.NotEmpty(t, results)
 			for _, r := range results {
 				kinds[r.Kind]++
-				for _, w := range r.Warnings {
-					t.Logf("warning: %s %s: %s", r.Kind, r.Name, w)
-				}
 			}
+			assert.Empty(t, unexpectedWarnings(results, seen), "Istio warns about compiled output; fix the compiler or list the warning in expectedWarnings with why")
 		})
 	}
 	// The examples exercise every kind the compiler emits.
@@ -70,6 +69,53 @@ func TestExamplesPassIstioValidation(t *testing.T) {
 	} {
 		assert.Positive(t, kinds[k], "no %s in the compiled examples", k)
 	}
+	for i, w := range expectedWarnings {
+		assert.True(t, seen[i], "expected warning no longer seen, drop it from expectedWarnings: %s %q", w.kind, w.contains)
+	}
+}
+
+// expectedWarnings are the Istio validation warnings compiled output may
+// carry, each with why it is accepted. Any other warning fails the gate.
+var expectedWarnings = []struct {
+	kind, contains, why string
+}{
+	{
+		kind: "networking.istio.io/v1alpha3/EnvoyFilter", contains: "EnvoyFilter exposes internal implementation details",
+		why: "Istio warns on every EnvoyFilter; the compiler emits one only for knobs the Istio API lacks",
+	},
+}
+
+// unexpectedWarnings returns "kind name: warning" for each warning of
+// results that expectedWarnings does not list, and marks in seen the
+// expectations that matched.
+func unexpectedWarnings(results []Result, seen map[int]bool) []string {
+	var out []string
+	for _, r := range results {
+	next:
+		for _, w := range r.Warnings {
+			for i, e := range expectedWarnings {
+				if r.Kind == e.kind && strings.Contains(w, e.contains) {
+					seen[i] = true
+					continue next
+				}
+			}
+			out = append(out, r.Kind+" "+r.Name+": "+w)
+		}
+	}
+	return out
+}
+
+// TestUnexpectedWarningFails proves the warning gate can fail: Istio's
+// warning for failover without outlier detection is not on the list.
+func TestUnexpectedWarningFails(t *testing.T) {
+	doc := "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: a, namespace: b}\n" +
+		"spec: {host: a.b.svc.cluster.local, trafficPolicy: {loadBalancer: {localityLbSetting: {failover: [{from: r, to: r2}]}}}}\n"
+	results, err := ValidateBytes([]byte(doc))
+	require.NoError(t, err, "a warning, not an error")
+	got := unexpectedWarnings(results, map[int]bool{})
+	require.Len(t, got, 1)
+	assert.Contains(t, got[0], "networking.istio.io/v1/DestinationRule a: ")
+	assert.Contains(t, got[0], "outlier detection policy must be provided for failover")
 }
 
 // TestValidateRejects proves the gate can fail.

@@ -35,6 +35,14 @@ func TestDeriveFromSLO(t *testing.T) {
 				d.Interval = dur("500ms")
 				d.FailurePercentage.RequestVolume = 2
 			}},
+		// 5 rps x 500ms = 2.5 requests: rounding up would let the third
+		// error land after the half window.
+		{"1s at 5 rps: fractional counts round down", &intent.SLO{DetectWithin: dur("1s"), RPS: 5},
+			func(d *intent.Detection) {
+				d.Consecutive5xx, d.ConsecutiveGatewayErrors, d.ConsecutiveLocalOriginFailures = 2, 2, 2
+				d.Interval = dur("500ms")
+				d.FailurePercentage.RequestVolume = 2
+			}},
 		{"very low rate still ejects after one error", &intent.SLO{DetectWithin: dur("1s"), RPS: 0.5},
 			func(d *intent.Detection) {
 				d.Consecutive5xx, d.ConsecutiveGatewayErrors, d.ConsecutiveLocalOriginFailures = 1, 1, 1

@@ -1,21 +1,66 @@
 package exchange
 
 import (
-	"strings"
+	"regexp"
+	"strconv"
 	"testing"
 )
 
-// FuzzParse: no input makes the exchange parser panic, and every error
-// names the file it is about.
+// errAt splits "fuzz.yaml[:LINE[:COL]]: message"; ok is false when the
+// file prefix is missing.
+var errAt = regexp.MustCompile(`^fuzz\.yaml(?::(\d+)(?::(\d+))?)?: `)
+
+// lastLine is the number of the last line of b as a YAML parser counts
+// them (\n, \r\n and a lone \r each end a line; yaml.v3 also breaks on
+// NEL, LS and PS): an upper bound for any position inside b.
+func lastLine(b []byte) int {
+	n := 1
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '\n':
+			n++
+		case b[i] == '\r':
+			n++
+			if i+1 < len(b) && b[i+1] == '\n' {
+				i++
+			}
+		case b[i] == 0xC2 && i+1 < len(b) && b[i+1] == 0x85, // NEL
+			b[i] == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9): // LS, PS
+			n++
+		}
+	}
+	return n
+}
+
+// FuzzParse: no input makes the exchange parser panic, every error names
+// the file it is about, and a position in an error is inside the file.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("plugin: {name: p}\nrequests:\n  - headers: {\":method\": GET, \":path\": /, \":authority\": a}\n    upstream: {status: 200, delay: 1s}\n"))
 	f.Add([]byte("requests: [{headers: [[a, b]], at: x}]"))
 	f.Add([]byte("routes: [{match: {headers: 1}}]"))
 	f.Add([]byte("plugin: {name: p\nrequests: [\n"))
 	f.Add([]byte("statsConfig: {statsTags: [{tagName: v, regex: '(_v=(\\w+))'}]}\nupstreamRules: [{cluster: c, match: {path: /x}, answer: {status: 503}}]\n"))
+	f.Add([]byte("workers: 1\r\nworkers: 2\r\n"))
+	f.Add([]byte("requests:\n  - headers: {\":method\": GET, \":path\": /, \":authority\": a}\n    upstream: {status: 42}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, err := Parse("fuzz.yaml", b); err != nil && !strings.HasPrefix(err.Error(), "fuzz.yaml:") {
-			t.Errorf("error without the file prefix: %v", err)
+		_, err := Parse("fuzz.yaml", b)
+		if err == nil {
+			return
+		}
+		m := errAt.FindStringSubmatch(err.Error())
+		if m == nil {
+			t.Fatalf("error without the file prefix: %v", err)
+		}
+		if m[1] != "" {
+			line, _ := strconv.Atoi(m[1])
+			if line < 1 || line > lastLine(b) {
+				t.Fatalf("line %d outside the file's %d lines: %v", line, lastLine(b), err)
+			}
+		}
+		if m[2] != "" {
+			if col, _ := strconv.Atoi(m[2]); col < 1 {
+				t.Fatalf("column %d: %v", col, err)
+			}
 		}
 	})
 }

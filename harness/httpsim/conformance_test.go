@@ -325,7 +325,9 @@ func TestBodyBufferingAndCopyFrom(t *testing.T) {
 			assert.Equal(t, "middle write status=2", e.log("middle write"))
 			assert.Equal(t, "response body during request err=not found", e.log("response body during request"))
 			assert.Equal(t, tc.wantUpstreamBody, s.Upstream.Body)
-			// A trailer added from the last body callback reaches the upstream.
+			// A trailer added from the last body callback reaches the
+			// upstream; one added from an earlier callback is refused.
+			assert.Equal(t, "early trailer err=bad argument", e.log("early trailer"))
 			assert.Equal(t, [][2]string{{"x-trailer", "added"}}, s.Upstream.Trailers)
 			assert.Equal(t, "ok from primary [filtered]", s.Response.Body)
 		})

@@ -2,6 +2,7 @@ package httpsim_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -71,4 +72,30 @@ func TestRouterLocalReplyToGrpcRequest(t *testing.T) {
 	s := e.run(get(t, [2]string{"x-target", "nowhere"}, [2]string{"content-type", "application/grpc"}))
 	assert.Equal(t, "cluster_not_found", s.Response.Details)
 	assert.Equal(t, [][2]string{{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", "14"}}, s.Response.Headers)
+}
+
+// A filter's gRPC status 0 (OK) is a status like any other: kept, not
+// mapped from the HTTP code (403 would give 7).
+func TestLocalReplyGrpcStatusZero(t *testing.T) {
+	e := newEnv(t, 1, filter{name: "deny", config: "local-reply 0"})
+	s := e.run(get(t, [2]string{"content-type", "application/grpc"}))
+	require.True(t, s.Complete)
+	assert.Equal(t, [][2]string{{":status", "200"}, {"x-reason", "denied"}, {"content-type", "application/grpc"}, {"grpc-status", "0"}, {"grpc-message", "forbidden by plugin"}}, s.Response.Headers)
+}
+
+// A local reply after the response headers reached the client cannot
+// replace them: Envoy resets the stream, and the client sees no status.
+func TestLocalReplyAfterHeadersResets(t *testing.T) {
+	e := newEnv(t, 1, filter{name: "late", config: "late-local-reply"})
+	e.calls["auth"] = pw.HTTPCallResult{Status: 200, Delay: 10 * time.Millisecond}
+	s := e.run(get(t))
+	require.True(t, s.Complete)
+	assert.Equal(t, "late local reply err=ok", e.log("late local reply"))
+	assert.True(t, s.Response.Reset, "reset")
+	assert.Zero(t, s.Response.Status)
+	assert.Nil(t, s.Response.Headers)
+	assert.Empty(t, s.Response.Body)
+	require.Len(t, s.LocalReplies, 1)
+	assert.Equal(t, 500, s.LocalReplies[0].Status)
+	assert.Equal(t, s.LocalReplies[0].Details, s.Response.Details)
 }

@@ -127,6 +127,44 @@ func TestReplaceRestoresOnFailedRename(t *testing.T) {
 	assert.Equal(t, []string{testOwner.Marker, "keep"}, entries(t, dir))
 }
 
+// When putting the previous output back fails too, the error says where
+// it was left, and it is left there (not removed as debris).
+func TestReplaceReportsFailedRestore(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	mkdir(t, dir, testOwner.Marker, "keep")
+	rename = func(from, to string) error {
+		if to == dir {
+			return errors.New("forced")
+		}
+		return os.Rename(from, to)
+	}
+	defer func() { rename = os.Rename }()
+	err := Replace(context.Background(), dir, testOwner, writeAB)
+	require.Error(t, err)
+	names := entries(t, parent)
+	require.Len(t, names, 1, "only the moved-aside output remains")
+	old := names[0]
+	assert.True(t, strings.HasPrefix(old, ".out.old-"), old)
+	assert.Equal(t, dir+": forced (and restoring it from "+filepath.Join(parent, old)+" failed: forced)", err.Error())
+	assert.Equal(t, []string{testOwner.Marker, "keep"}, entries(t, filepath.Join(parent, old)))
+}
+
+// A fill that fails leaves the previous output as it was and returns the
+// fill's error.
+func TestReplaceFillError(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	mkdir(t, dir, testOwner.Marker, "keep")
+	err := Replace(context.Background(), dir, testOwner, func(w *Writer) error {
+		require.NoError(t, w.WriteFile("half", []byte("x")))
+		return errors.New("render failed")
+	})
+	require.EqualError(t, err, dir+": render failed")
+	assert.Equal(t, []string{"out"}, entries(t, parent))
+	assert.Equal(t, []string{testOwner.Marker, "keep"}, entries(t, dir))
+}
+
 func TestReplaceWritesMarkerAndContent(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "out")

@@ -192,8 +192,10 @@ func Parse(file string, data []byte) ([]Document, error) {
 		if err := yamlv3.Unmarshal(c.text, &node); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", file, c.line, err)
 		}
-		if len(node.Content) == 0 {
-			continue // empty document between separators
+		// An empty document between separators; yaml.v3 gives a marker
+		// the splitter kept ("---\t") a null on the line after it.
+		if c := node.Content; len(c) == 0 || c[0].Kind == yamlv3.ScalarNode && c[0].Tag == "!!null" && c[0].Value == "" {
+			continue
 		}
 		j, err := yaml.YAMLToJSON(c.text)
 		if err != nil {

@@ -2,12 +2,36 @@ package policy
 
 import (
 	"os"
-	"path/filepath"
+	"strings"
 	"testing"
 )
 
+// lastLine is the number of the last line of b as a YAML parser counts
+// them (\n, \r\n and a lone \r each end a line; yaml.v3 also breaks on
+// NEL, LS and PS): an upper bound for any position inside b.
+func lastLine(b []byte) int {
+	n := 1
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '\n':
+			n++
+		case b[i] == '\r':
+			n++
+			if i+1 < len(b) && b[i+1] == '\n' {
+				i++
+			}
+		case b[i] == 0xC2 && i+1 < len(b) && b[i+1] == 0x85, // NEL
+			b[i] == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9): // LS, PS
+			n++
+		}
+	}
+	return n
+}
+
 // FuzzReadFile feeds arbitrary YAML streams to the document reader and the
-// path positioner: errors are fine, panics are not.
+// path positioner: no panic; every error names the file; every document
+// and every field path's position is inside the file, at or after the
+// start of its document.
 func FuzzReadFile(f *testing.F) {
 	for _, name := range []string{"testdata/unsafe/resources.yaml", "testdata/unsafe/intent.yaml", "testdata/warnonly/gateway.yaml"} {
 		b, err := os.ReadFile(name)
@@ -18,20 +42,30 @@ func FuzzReadFile(f *testing.F) {
 	}
 	f.Add([]byte("---\n---\n"), "a[1][2].b")
 	f.Add([]byte("- 1\n- [2\n"), "[0]")
-	dir := f.TempDir()
+	f.Add([]byte("a: 1\n---\nb:\n  c: [1, {d: 2}]\n"), "b.c[1].d")
+	f.Add([]byte("a: 1\r\n---\r\nb: {c: 2}\r\n"), "b.c")
 	f.Fuzz(func(t *testing.T, data []byte, path string) {
-		p := filepath.Join(dir, "doc.yaml")
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		docs, err := readFile(p)
+		docs, err := Parse("fuzz.yaml", data)
 		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml:") {
+				t.Fatalf("error without the file prefix: %v", err)
+			}
 			return
 		}
-		for _, d := range docs {
-			line, _ := d.Position(path)
-			if line < 0 {
-				t.Fatalf("negative line %d for %q", line, path)
+		last := lastLine(data)
+		for i, d := range docs {
+			if d.File != "fuzz.yaml" {
+				t.Fatalf("document %d names file %q", i, d.File)
+			}
+			if d.Line < 1 || d.Line > last || d.Column < 1 {
+				t.Fatalf("document %d starts at %d:%d, outside the file's %d lines", i, d.Line, d.Column, last)
+			}
+			if i > 0 && d.Line < docs[i-1].Line {
+				t.Fatalf("document %d starts at line %d, before document %d (line %d)", i, d.Line, i-1, docs[i-1].Line)
+			}
+			line, col := d.Position(path)
+			if line < d.Line || line > last || col < 1 {
+				t.Fatalf("%q in document %d (line %d) placed at %d:%d, outside it (file of %d lines)", path, i, d.Line, line, col, last)
 			}
 		}
 	})

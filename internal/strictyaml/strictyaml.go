@@ -77,10 +77,16 @@ func Root(file string, b []byte, what string) (*yaml.Node, error) {
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return nil, syntaxError(file, b, err)
 	}
-	if len(root.Content) == 0 {
+	// An explicit empty document ("---") is a null scalar that yaml.v3
+	// places on the line after the marker, past the end of "---" alone.
+	if len(root.Content) == 0 || isEmpty(root.Content[0]) {
 		return nil, &Error{File: file, Line: 1, Col: 1, Msg: "empty " + what}
 	}
 	return root.Content[0], nil
+}
+
+func isEmpty(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == ""
 }
 
 // syntaxError places a YAML syntax error. yaml.v3 reports only a line, and

@@ -33,6 +33,8 @@ func decode(t *testing.T, src string) error {
 func TestErrors(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"empty", "", "f.yaml:1:1: empty document"},
+		{"explicit empty document", "---", "f.yaml:1:1: empty document"},
+		{"comment and marker", "# nothing\n---\n", "f.yaml:1:1: empty document"},
 		{"unknown", "name: a\nnmae: b\n", "f.yaml:2:1: nmae: unknown field (expected one of byKey, items, name, on)"},
 		{"twice", "name: a\nname: b\n", "f.yaml:2:1: name: field given twice"},
 		{"list expected", "items: {n: 1}\n", "f.yaml:1:8: items: expected a list"},

@@ -197,6 +197,18 @@ test_retry_last_try_cut if {
 	count(intent.retry_exceeds_timeout) == 0 with input as doc
 }
 
+# Boundaries: attempts x perTryTimeout equal to the timeout still fits (no
+# deny, but the first try cuts the last retry: warn); (attempts + 1) x
+# perTryTimeout equal to the timeout fits whole (neither).
+test_retry_timeout_boundaries if {
+	at_limit := patched([["/spec/retries/attempts", 5], ["/spec/retries/perTryTimeout", "1s"], ["/spec/retries/timeout", "5s"]])
+	count(intent.retry_exceeds_timeout) == 0 with input as at_limit
+	count(intent.retry_last_try_cut) == 1 with input as at_limit
+	fits := patched([["/spec/retries/attempts", 4], ["/spec/retries/perTryTimeout", "1s"], ["/spec/retries/timeout", "5s"]])
+	count(intent.retry_exceeds_timeout) == 0 with input as fits
+	count(intent.retry_last_try_cut) == 0 with input as fits
+}
+
 test_retry_non_idempotent if {
 	doc := patched([["/spec/retries/methods", ["GET", "post"]]])
 	some f in intent.retry_non_idempotent with input as doc

@@ -147,6 +147,17 @@ test_retry_last_try_cut if {
 	count(istio.retry_exceeds_timeout) == 0 with input as doc
 }
 
+# Boundaries as in the intent rules: 5 x 1s within a 5s route timeout is
+# no deny but a warn; 4 x 1s (five tries of 1s) fits whole.
+test_retry_timeout_boundaries if {
+	at_limit := patched(vs, [["/spec/http/0/retries/attempts", 5]])
+	count(istio.retry_exceeds_timeout) == 0 with input as at_limit
+	count(istio.retry_last_try_cut) == 1 with input as at_limit
+	fits := patched(vs, [["/spec/http/0/retries/attempts", 4]])
+	count(istio.retry_exceeds_timeout) == 0 with input as fits
+	count(istio.retry_last_try_cut) == 0 with input as fits
+}
+
 test_retry_non_idempotent_no_method_match if {
 	doc := patched(vs, [["/spec/http/1/retries", {"attempts": 2, "perTryTimeout": "1s"}]])
 	some f in istio.retry_non_idempotent with input as doc

@@ -234,7 +234,12 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		proxywasm.ResumeHttpRequest()
 		return types.ActionPause
 	case "local-reply":
-		err := proxywasm.SendHttpResponse(403, [][2]string{{"X-Reason", "denied"}}, []byte("forbidden by plugin"), -1)
+		// An optional argument is the gRPC status the reply carries.
+		grpcStatus := int32(-1)
+		if v, err := strconv.Atoi(s.arg(0, "")); err == nil {
+			grpcStatus = int32(v)
+		}
+		err := proxywasm.SendHttpResponse(403, [][2]string{{"X-Reason", "denied"}}, []byte("forbidden by plugin"), grpcStatus)
 		logf("send local reply err=%s", errName(err))
 		// Continue is overridden: a local reply forces stop.
 		return types.ActionContinue
@@ -420,6 +425,8 @@ func (s *stream) OnHttpRequestBody(size int, eos bool) types.Action {
 	case "body":
 		logf("request body size=%d eos=%t", size, eos)
 		if !eos {
+			// Trailers can be added from the last body callback only.
+			logf("early trailer err=%s", errName(proxywasm.AddHttpRequestTrailer("x-early", "1")))
 			return types.ActionPause // buffer until the whole body is here
 		}
 		b, err := proxywasm.GetHttpRequestBody(0, size)
@@ -487,6 +494,18 @@ func (s *stream) OnHttpResponseHeaders(n int, eos bool) types.Action {
 }
 
 func (s *stream) OnHttpResponseBody(size int, eos bool) types.Action {
+	if s.p.mode == "late-local-reply" {
+		// Hold the body on an HTTP call; its answer comes after the
+		// response headers reached the client, and replies locally.
+		cluster := s.arg(0, "auth")
+		_, err := proxywasm.DispatchHttpCall(cluster, [][2]string{{":method", "GET"}, {":path", "/late"}, {":authority", cluster}}, nil, nil, 1000,
+			func(int, int, int) {
+				logf("late local reply err=%s", errName(proxywasm.SendHttpResponse(500, nil, []byte("too late"), -1)))
+			})
+		if err == nil {
+			return types.ActionPause
+		}
+	}
 	if s.p.mode == "body" {
 		b, _ := proxywasm.GetHttpResponseBody(0, size)
 		logf("response body=%q eos=%t", b, eos)
