@@ -4,33 +4,13 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/detour-mesh/detour/internal/yamltest"
 )
 
 // errAt splits "fuzz.yaml[:LINE[:COL]]: message"; ok is false when the
 // file prefix is missing.
 var errAt = regexp.MustCompile(`^fuzz\.yaml(?::(\d+)(?::(\d+))?)?: `)
-
-// lastLine is the number of the last line of b as a YAML parser counts
-// them (\n, \r\n and a lone \r each end a line; yaml.v3 also breaks on
-// NEL, LS and PS): an upper bound for any position inside b.
-func lastLine(b []byte) int {
-	n := 1
-	for i := 0; i < len(b); i++ {
-		switch {
-		case b[i] == '\n':
-			n++
-		case b[i] == '\r':
-			n++
-			if i+1 < len(b) && b[i+1] == '\n' {
-				i++
-			}
-		case b[i] == 0xC2 && i+1 < len(b) && b[i+1] == 0x85, // NEL
-			b[i] == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9): // LS, PS
-			n++
-		}
-	}
-	return n
-}
 
 // FuzzParse: no input makes the exchange parser panic, every error names
 // the file it is about, and a position in an error is inside the file.
@@ -53,8 +33,8 @@ func FuzzParse(f *testing.F) {
 		}
 		if m[1] != "" {
 			line, _ := strconv.Atoi(m[1])
-			if line < 1 || line > lastLine(b) {
-				t.Fatalf("line %d outside the file's %d lines: %v", line, lastLine(b), err)
+			if line < 1 || line > yamltest.LastLine(b) {
+				t.Fatalf("line %d outside the file's %d lines: %v", line, yamltest.LastLine(b), err)
 			}
 		}
 		if m[2] != "" {
