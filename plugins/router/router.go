@@ -292,6 +292,17 @@ func (rt *Router) shares(h []Health, now int64, exclude uint64, useRamp bool) {
 // shares ignoring health (Envoy's panic routing: better a try than a 503).
 func (rt *Router) Pick(h []Health, now int64, rnd uint32, exclude uint64) int {
 	rt.shares(h, now, exclude, true)
+	if i := rt.drawShares(rnd); i >= 0 {
+		return i
+	}
+	// Nothing available: panic routing over the non-excluded targets (-1
+	// when every target is excluded).
+	return rt.pickIgnoringHealth(rnd, exclude)
+}
+
+// drawShares draws a target by the shares rt.eff holds; -1 when none has a
+// share.
+func (rt *Router) drawShares(rnd uint32) int {
 	x := float64(rnd) / (1 << 32)
 	last := -1
 	for i, s := range rt.eff {
@@ -304,12 +315,7 @@ func (rt *Router) Pick(h []Health, now int64, rnd uint32, exclude uint64) int {
 		}
 		x -= s
 	}
-	if last >= 0 {
-		return last
-	}
-	// Nothing available: panic routing over the non-excluded targets (-1
-	// when every target is excluded).
-	return rt.pickIgnoringHealth(rnd, exclude)
+	return last
 }
 
 func (rt *Router) pickIgnoringHealth(rnd uint32, exclude uint64) int {
@@ -350,10 +356,8 @@ func (rt *Router) Next(h []Health, now int64, rnd uint32, tried uint64) int {
 	}
 	if failing != tried {
 		rt.shares(h, now, failing, true)
-		for _, s := range rt.eff {
-			if s > 0 {
-				return rt.Pick(h, now, rnd, failing)
-			}
+		if i := rt.drawShares(rnd); i >= 0 {
+			return i
 		}
 	}
 	return rt.Pick(h, now, rnd, tried)
