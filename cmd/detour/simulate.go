@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/detour-mesh/detour/harness/sim"
-	"github.com/detour-mesh/detour/harness/timeline"
+	"github.com/detour-mesh/detour/harness/simulator/sim"
+	"github.com/detour-mesh/detour/harness/simulator/timeline"
 	"github.com/detour-mesh/detour/plugins/module"
 )
 
@@ -33,7 +33,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "istio (the compiled resources without the WasmPlugins) and detour (with the filters as the")
 		fmt.Fprintln(stderr, "WasmPlugins configure them), and prints what their users saw side by side. Exit 0 expectations")
 		fmt.Fprintln(stderr, "met, 1 an expectation failed or the scenario is invalid, 2 usage. The scenario format:")
-		fmt.Fprintln(stderr, "harness/sim/README.md.")
+		fmt.Fprintln(stderr, "harness/simulator/sim/README.md.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}

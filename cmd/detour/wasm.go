@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/detour-mesh/detour/harness/exchange"
-	pw "github.com/detour-mesh/detour/harness/proxywasm"
-	"github.com/detour-mesh/detour/harness/vclock"
+	"github.com/detour-mesh/detour/harness/wasmhost/exchange"
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
+	"github.com/detour-mesh/detour/harness/wasmhost/vclock"
 )
 
 const wasmUsage = `usage: detour wasm run [MODULE.wasm] [--module NAME=FILE]... --exchange FILE [flags]

@@ -11,10 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/detour-mesh/detour/harness/plugintest"
+	"github.com/detour-mesh/detour/harness/wasmhost/plugintest"
 )
 
-// TestWasmRunLimits: hostile guests (harness/testdata/hog) end with a
+// TestWasmRunLimits: hostile guests (harness/wasmhost/testdata/hog) end with a
 // trap or a clear error instead of hanging or eating the machine. No
 // wall-clock figures are asserted: each case checks the outcome, and the
 // budgets are far above what a returning callback needs.

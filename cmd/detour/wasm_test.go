@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/detour-mesh/detour/harness/plugintest"
+	"github.com/detour-mesh/detour/harness/wasmhost/plugintest"
 	"github.com/detour-mesh/detour/internal/golden"
 )
 
@@ -28,7 +28,7 @@ func argsFrom(t *testing.T, path string) []string {
 		return nil
 	}
 	args := strings.Fields(strings.TrimPrefix(line, "# "))
-	// NAME=plugin:P names the built test plugin harness/testdata/P.
+	// NAME=plugin:P names the built test plugin harness/wasmhost/testdata/P.
 	for i, a := range args {
 		if name, p, ok := strings.Cut(a, "=plugin:"); ok {
 			wasm, err := plugintest.Build(p)
@@ -167,21 +167,21 @@ func TestWasmRunCachesCompiledModuleByDefault(t *testing.T) {
 	assert.Empty(t, entries)
 }
 
-// The worked example in harness/example runs as documented, and its summary
+// The worked example in harness/wasmhost/example runs as documented, and its summary
 // is pinned (go test ./cmd/detour -run TestWasmWorkedExample -update).
 func TestWasmWorkedExample(t *testing.T) {
 	t.Setenv("DETOUR_WASM_CACHE_DIR", "")
-	wasm, err := plugintest.BuildPackage("./harness/example/plugin", "example")
+	wasm, err := plugintest.BuildPackage("./harness/wasmhost/example/plugin", "example")
 	require.NoError(t, err)
 	var out, errb bytes.Buffer
-	code := run([]string{"wasm", "run", wasm, "--exchange", "../../harness/example/exchange.yaml", "--format", "text", "--log-level", "debug"}, &out, &errb)
+	code := run([]string{"wasm", "run", wasm, "--exchange", "../../harness/wasmhost/example/exchange.yaml", "--format", "text", "--log-level", "debug"}, &out, &errb)
 	require.Equal(t, exitOK, code, errb.String())
 	got := out.String()
 	assert.Contains(t, got, "response 200")
 	assert.Contains(t, got, `local reply by example at 505ms: 403`)
 	assert.Contains(t, got, "flags UT")
 	assert.Contains(t, got, "example_ticks_total{} 3")
-	golden := "../../harness/example/summary.golden.txt"
+	golden := "../../harness/wasmhost/example/summary.golden.txt"
 	if updating() {
 		require.NoError(t, os.WriteFile(golden, out.Bytes(), 0o644))
 	}

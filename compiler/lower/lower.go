@@ -274,7 +274,7 @@ func weightOf(c intent.Cluster) float64 {
 // The server's hosts are the export: for an AUTO_PASSTHROUGH server Istio
 // builds one SNI filter chain per port and subset of each Service the hosts
 // match, and none for any other, so listing exactly the intent's host
-// exports exactly this service (harness/xdsgen checks it on Istio's own
+// exports exactly this service (harness/simulator/xdsgen checks it on Istio's own
 // output). One host per Gateway also keeps intents apart: Istio drops a
 // whole server whose host another Gateway on the port already lists.
 func (l lowerer) eastWestGateway(c intent.Cluster) *networkingv1.Gateway {

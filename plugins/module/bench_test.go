@@ -9,9 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/detour-mesh/detour/harness/httpsim"
-	"github.com/detour-mesh/detour/harness/plugintest"
-	pw "github.com/detour-mesh/detour/harness/proxywasm"
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+	"github.com/detour-mesh/detour/harness/wasmhost/plugintest"
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 )
 
 // rewriteModule is the compiled header-rewriting plugin.

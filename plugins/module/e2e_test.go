@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/detour-mesh/detour/harness/httpsim"
-	pw "github.com/detour-mesh/detour/harness/proxywasm"
-	"github.com/detour-mesh/detour/harness/vclock"
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
+	"github.com/detour-mesh/detour/harness/wasmhost/vclock"
 	"github.com/detour-mesh/detour/plugins/config"
 	"github.com/detour-mesh/detour/plugins/module"
 )

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/compiler/lower"
-	"github.com/detour-mesh/detour/harness/httpsim"
-	pw "github.com/detour-mesh/detour/harness/proxywasm"
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 	"github.com/detour-mesh/detour/plugins/config"
 )
 

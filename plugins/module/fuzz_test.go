@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/detour-mesh/detour/harness/httpsim"
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
 )
 
 // FuzzRequestPath sends arbitrary requests, upstream answers and retry

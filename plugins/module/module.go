@@ -2,14 +2,14 @@
 // (plugins/filters), compiled for GOOS=wasip1 GOARCH=wasm with
 // -buildmode=c-shared by the Go toolchain on PATH. Builds are cached by
 // the Go build cache and the output is content-addressed in the system
-// temporary directory (see harness/plugintest), so calling Path from many
+// temporary directory (see harness/wasmhost/plugintest), so calling Path from many
 // tests and test binaries is cheap after the first build.
 package module
 
 import (
 	"os"
 
-	"github.com/detour-mesh/detour/harness/plugintest"
+	"github.com/detour-mesh/detour/harness/wasmhost/plugintest"
 )
 
 // Name is the module's file name without extension (`make plugins` writes

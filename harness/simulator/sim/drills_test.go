@@ -1,0 +1,89 @@
+package sim
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The bookinfo drill shows the seed's story second by second: local, then
+// cluster-2 while the local reviews are scaled to zero, then local again.
+func TestBookinfoDrillStory(t *testing.T) {
+	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
+	require.NoError(t, err)
+	rep, err := Run(context.Background(), sc, Options{})
+	require.NoError(t, err)
+	run := rep.Runs[0]
+	assert.Equal(t, []string{"cluster-1", "cluster-2", "none"}, run.Clusters)
+	assert.Equal(t, []float64{1, 0, 0}, run.Seconds[20].Share)
+	assert.Equal(t, []float64{0, 1, 0}, run.Seconds[60].Share)
+	assert.Equal(t, []float64{1, 0, 0}, run.Seconds[100].Share)
+	assert.Less(t, run.ErrorRate, 0.01)
+}
+
+// Every seed drill runs end to end (what each shows is asserted by the
+// example drills and the weak-configuration tests).
+func TestSeedDrillsRun(t *testing.T) {
+	files, err := filepath.Glob("testdata/seeds/*.yaml")
+	require.NoError(t, err)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			sc, err := Load(f)
+			require.NoError(t, err)
+			rep, err := Run(context.Background(), sc, Options{})
+			require.NoError(t, err)
+			run := rep.Runs[0]
+			assert.Positive(t, run.Requests)
+			assert.Len(t, run.Faults, len(sc.Faults))
+		})
+	}
+}
+
+// Two runs with one seed give byte-identical JSON, on Istio's generator.
+func TestDrillDeterministic(t *testing.T) {
+	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
+	require.NoError(t, err)
+	var out [2][]byte
+	for i := range out {
+		rep, err := Run(context.Background(), sc, Options{})
+		require.NoError(t, err)
+		out[i], err = rep.JSON()
+		require.NoError(t, err)
+	}
+	assert.Equal(t, string(out[0]), string(out[1]))
+}
+
+// --istio on the compiled output directory runs what compiling on the fly
+// runs: the same report but for where the configuration came from.
+func TestIstioDirMatchesCompiledIntent(t *testing.T) {
+	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
+	require.NoError(t, err)
+	compiled, err := Run(context.Background(), sc, Options{})
+	require.NoError(t, err)
+	dir, err := Run(context.Background(), sc, Options{Istio: "../../../examples/bookinfo/out"})
+	require.NoError(t, err)
+	assert.Equal(t, "istio ../../../examples/bookinfo/out", dir.Runs[0].Config)
+	dir.Runs[0].Config = compiled.Runs[0].Config
+	a, err := compiled.JSON()
+	require.NoError(t, err)
+	b, err := dir.JSON()
+	require.NoError(t, err)
+	assert.Equal(t, string(a), string(b))
+}
+
+// A broken hand-written Istio file is reported by Istio's generator with
+// the file's name.
+func TestIstioDirErrorNamesFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "cluster-1.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: bookinfo}\nspec:\n  host: reviews.bookinfo.svc.cluster.local\n  trafficPolicy: {outlierDetection: {consecutive5xxErrors: many}}\n"), 0o644))
+	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
+	require.NoError(t, err)
+	_, err = Run(context.Background(), sc, Options{Istio: dir})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), bad)
+}

@@ -1,0 +1,155 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/detour-mesh/detour/harness/simulator/envoy"
+	"github.com/detour-mesh/detour/harness/simulator/xds"
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
+	"github.com/detour-mesh/detour/harness/wasmhost/vclock"
+)
+
+// Filters is the Detour filter module, compiled once for any number of
+// runs (a wazero compile costs seconds; a test binary shares one).
+type Filters struct {
+	// Source says where the module came from (a file, the build).
+	Source string
+	engine *pw.Engine
+	module *pw.Module
+}
+
+// LoadFilters compiles the filter module's bytes.
+func LoadFilters(ctx context.Context, wasm []byte, source string) (*Filters, error) {
+	eng, err := pw.NewEngine(ctx, pw.EngineConfig{})
+	if err != nil {
+		return nil, err
+	}
+	mod, err := eng.Compile(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("filter module %s: %w", source, err)
+	}
+	return &Filters{Source: source, engine: eng, module: mod}, nil
+}
+
+// startFilters starts, in a new Process on clock, every Wasm filter of the
+// listener's HTTP filter chain as Envoy would: the configuration (root id,
+// plugin configuration, failure policy, vm_id) is what Istio's generator
+// put in the ECDS resources for the compiled WasmPlugins, in the chain's
+// order (Istio orders them by phase and priority); the code is the loaded
+// module (what the istio-agent would fetch from the WasmPlugin's url).
+// Filters with the same vm_id share their VMs, as Envoy does for the same
+// vm_id and code (source/extensions/common/wasm/wasm.cc, createWasm).
+func (f *Filters) startFilters(ctx context.Context, snap *xds.Snapshot, port uint32, clock *vclock.Clock, workers int, seed uint64, node pw.Node) (*pw.Process, []*pw.Plugin, error) {
+	// A proxy on a scratch clock only to read the listener's chain.
+	scratch, err := envoy.New(envoy.Config{Name: entryName, Snapshot: snap, Clock: vclock.New(time.Time{}), Network: nopNetwork{}})
+	if err != nil {
+		return nil, nil, err
+	}
+	chain, err := scratch.HTTPFilters(port)
+	scratch.Stop()
+	if err != nil {
+		return nil, nil, err
+	}
+	proc := pw.NewProcess(clock)
+	proc.Node = node
+	var plugins []*pw.Plugin
+	byVM := map[string]*pw.Plugin{}
+	for _, hf := range chain {
+		if hf.Wasm == nil || hf.Disabled {
+			continue
+		}
+		if hf.Missing {
+			return nil, nil, fmt.Errorf("http filter %q: no ECDS resource in the xDS Istio generated", hf.Name)
+		}
+		w := hf.Wasm
+		policy, ok := pw.ParseFailurePolicy(w.FailurePolicy)
+		if !ok {
+			return nil, nil, fmt.Errorf("http filter %q: failure policy %q", hf.Name, w.FailurePolicy)
+		}
+		var env [][2]string
+		for k, v := range w.Env {
+			env = append(env, [2]string{k, v})
+		}
+		spec := pw.PluginSpec{Engine: f.engine, Module: f.module, Workers: workers, FailurePolicy: policy,
+			VM:     pw.VMConfig{VMID: w.VMID, Configuration: w.VMConfiguration, Env: sortPairs(env), Seed: seed},
+			Plugin: pw.PluginConfig{Name: w.PluginName, RootID: w.RootID, Configuration: w.Configuration}}
+		if first := byVM[w.VMID]; first != nil {
+			spec.ShareVMWith = first
+		}
+		pl, err := proc.StartPlugin(ctx, spec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("http filter %q (root id %q): %w", hf.Name, w.RootID, err)
+		}
+		if byVM[w.VMID] == nil {
+			byVM[w.VMID] = pl
+		}
+		plugins = append(plugins, pl)
+	}
+	if len(plugins) == 0 {
+		return nil, nil, fmt.Errorf("the listener on port %d has no Wasm filter: the configuration has no WasmPlugin for this proxy", port)
+	}
+	return proc, plugins, nil
+}
+
+func sortPairs(p [][2]string) [][2]string {
+	for i := 1; i < len(p); i++ {
+		for j := i; j > 0 && p[j][0] < p[j-1][0]; j-- {
+			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+	return p
+}
+
+// nopNetwork answers nothing: the scratch proxy never sends.
+type nopNetwork struct{}
+
+func (nopNetwork) Send(time.Time, *envoy.Attempt) envoy.Result { return envoy.Result{} }
+
+// transitionLine is the filters' state-machine log line (docs/filters.md,
+// "Log lines"): "detour: <host>: <FROM> -> <TO> (<trigger>)".
+var transitionLine = regexp.MustCompile(`^detour: (\S+): ([A-Z_]+) -> ([A-Z_]+) \((.*)\)$`)
+
+// transitions reads the state transitions from the filters' log. The
+// state is shared by every worker, so the same transition logged by
+// several workers at one instant is one transition.
+func transitions(proc *pw.Process, start time.Time) []Transition {
+	out := []Transition{}
+	for _, l := range proc.Logs() {
+		m := transitionLine.FindStringSubmatch(l.Message)
+		if m == nil {
+			continue
+		}
+		t := Transition{AtS: secs(l.Time.Sub(start)), Proxy: entryName, Service: m[1], From: m[2], To: m[3], Trigger: m[4]}
+		if n := len(out); n > 0 && out[n-1].AtS == t.AtS && out[n-1].From == t.From && out[n-1].To == t.To {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// filterEvents are the filters' ejections and returns, as health events.
+func filterEvents(proc *pw.Process, start time.Time) []Event {
+	var out []Event
+	for _, l := range proc.Logs() {
+		msg := l.Message
+		if !strings.HasPrefix(msg, "detour: ") {
+			continue
+		}
+		kind := ""
+		switch {
+		case strings.Contains(msg, ": ejected "):
+			kind = "filter-eject"
+		case strings.Contains(msg, "back in service"):
+			kind = "filter-back"
+		default:
+			continue
+		}
+		out = append(out, Event{At: l.Time.Sub(start), Proxy: entryName, Kind: kind, Detail: strings.TrimPrefix(msg, "detour: ")})
+	}
+	return out
+}

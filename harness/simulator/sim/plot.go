@@ -1,0 +1,47 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/detour-mesh/detour/harness/simulator/timeline"
+)
+
+// Plot is the report as a timeline (harness/simulator/timeline): one panel per run,
+// stacked, with the traffic share per cluster and the errors per second,
+// the faults as spans and the filters' state transitions as marks.
+func (r *Report) Plot() timeline.Plot {
+	p := timeline.Plot{
+		Title:    r.Scenario,
+		Subtitle: fmt.Sprintf("seed %d · %gs · entry %s", r.Seed, r.DurationS, r.Entry),
+		Step:     1,
+		Duration: r.DurationS,
+	}
+	var spans []timeline.Span
+	for _, f := range r.Faults {
+		end := -1.0
+		if f.EndS != nil {
+			end = *f.EndS
+		}
+		spans = append(spans, timeline.Span{Label: f.Name, Start: f.StartS, End: end})
+	}
+	for _, run := range r.Runs {
+		pn := timeline.Panel{Title: run.Name, Faults: spans,
+			Note: fmt.Sprintf("%d user-visible errors of %d requests", run.UserVisibleErrors, run.Requests)}
+		for j, c := range run.Clusters {
+			s := timeline.Series{Name: c, Muted: c == "none", Share: make([]float64, len(run.Seconds))}
+			for i, sec := range run.Seconds {
+				s.Share[i] = sec.Share[j]
+			}
+			pn.Series = append(pn.Series, s)
+		}
+		pn.Errors = make([]float64, len(run.Seconds))
+		for i, sec := range run.Seconds {
+			pn.Errors[i] = float64(sec.Errors)
+		}
+		for _, t := range run.Transitions {
+			pn.Marks = append(pn.Marks, timeline.Mark{At: t.AtS, Label: t.To})
+		}
+		p.Panels = append(p.Panels, pn)
+	}
+	return p
+}

@@ -1,0 +1,80 @@
+package timeline_test
+
+import (
+	"math"
+
+	"github.com/detour-mesh/detour/harness/simulator/timeline"
+)
+
+// synthetic is a 3-minute outage of cluster-1, then a degraded cluster-3
+// that never recovers: plain Istio drops traffic until outlier detection
+// ejects the hosts; Detour fails over within a second and ramps back.
+func synthetic() timeline.Plot {
+	const n = 180
+	faults := []timeline.Span{
+		{Label: "outage cluster-1 gateway deleted", Start: 60, End: 120},
+		{Label: "cluster-3 reviews 50% errors", Start: 150, End: -1},
+	}
+	istio := panel("istio", n, func(t int) (c1, c2, c3, none, errs float64) {
+		wobble := 0.05 * math.Sin(float64(t)/3)
+		switch {
+		case t < 60:
+			return 1, 0, 0, 0, 0
+		case t < 72:
+			return 0, 0, 0, 1, 200
+		case t < 120:
+			return 0, .5 + wobble, .45 - wobble, .05, 10
+		case t < 150:
+			return 1, 0, 0, 0, 0
+		default:
+			return .97, 0, 0, .03, 6
+		}
+	})
+	istio.Note = "2 954 user-visible errors (5.5 %)"
+	istio.Faults = faults
+	istio.Marks = nil
+	detour := panel("detour", n, func(t int) (c1, c2, c3, none, errs float64) {
+		wobble := 0.05 * math.Sin(float64(t)/3)
+		switch {
+		case t < 60:
+			return 1, 0, 0, 0, 0
+		case t < 61:
+			return .4, .4, .2, 0, 0
+		case t < 130:
+			return 0, .6 + wobble, .4 - wobble, 0, 0
+		case t < 150:
+			r := float64(t-129) / 20
+			return r, (1 - r) * .6, (1 - r) * .4, 0, 0
+		default:
+			return 1, 0, 0, 0, 0
+		}
+	})
+	detour.Note = "0 user-visible errors"
+	detour.Faults = faults
+	detour.Marks = []timeline.Mark{
+		{At: 60.3, Label: "healthy → failing"},
+		{At: 60.8, Label: "failing → failed over"},
+		{At: 130, Label: "failed over → ramping"},
+		{At: 150, Label: "ramping → healthy"},
+		{At: 150.2, Label: "cluster-3 ejected"},
+	}
+	return timeline.Plot{
+		Title:    "region-outage: istio vs detour",
+		Subtitle: "seed 1 · 180 s at 200 rps · entry cluster-1 ingress gateway",
+		Panels:   []timeline.Panel{istio, detour},
+	}
+}
+
+func panel(name string, n int, at func(t int) (c1, c2, c3, none, errs float64)) timeline.Panel {
+	p := timeline.Panel{Title: name, Series: []timeline.Series{
+		{Name: "cluster-1"}, {Name: "cluster-2"}, {Name: "cluster-3"}, {Name: "no cluster", Muted: true},
+	}}
+	for t := 0; t < n; t++ {
+		c1, c2, c3, none, errs := at(t)
+		for i, v := range []float64{c1, c2, c3, none} {
+			p.Series[i].Share = append(p.Series[i].Share, v)
+		}
+		p.Errors = append(p.Errors, errs)
+	}
+	return p
+}
