@@ -1,8 +1,6 @@
 package load
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/detour-mesh/detour/internal/walk"
+	"github.com/detour-mesh/detour/internal/yamldoc"
 )
 
 // Input is a named YAML/JSON (or, by its name, CUE) stream, such as
@@ -373,7 +372,7 @@ func (p *pipeline) stream(g int, name string, r io.Reader) bool {
 		return p.emit(&job{group: g, file: name, cue: []userFile{{name, data}}})
 	}
 	ok, pieces := true, 0
-	err := splitDocs(r, maxDoc, func(data []byte, line int) bool {
+	err := yamldoc.Split(r, maxDoc, func(data []byte, line int) bool {
 		pieces++
 		ok = p.emit(&job{group: g, file: name, data: data, line: line})
 		return ok
@@ -389,75 +388,6 @@ func (p *pipeline) stream(g int, name string, r io.Reader) bool {
 		return false
 	}
 	return p.emit(&job{group: g, file: name, end: true})
-}
-
-// splitDocs reads a YAML stream and calls emit with each piece that starts
-// at a document marker ("---" at the start of a line, which YAML allows
-// nowhere else: block scalars end at it and flow scalars may not hold it)
-// and with the number of lines before the piece. A directive ("%YAML")
-// after an explicit document end ("...") goes with the document after it.
-// Each piece is a fresh slice: emit may keep it.
-func splitDocs(r io.Reader, limit int, emit func(data []byte, line int) bool) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var (
-		cur         []byte
-		start, line int
-		ended       bool // the piece's last content line is "..."
-		body        bool // the piece has more than directives and comments
-	)
-	for {
-		lineStart := len(cur)
-		var err error
-		for {
-			var frag []byte
-			frag, err = br.ReadSlice('\n')
-			cur = append(cur, frag...)
-			if len(cur)-lineStart > limit {
-				return fmt.Errorf("line %d: a document of more than %d MiB", line+1, limit>>20)
-			}
-			if err != bufio.ErrBufferFull {
-				break
-			}
-		}
-		if err != nil && err != io.EOF {
-			return err
-		}
-		ln := cur[lineStart:]
-		if len(ln) > 0 {
-			split := lineStart > 0 && body && (docStart(ln) || ended && ln[0] == '%')
-			if split {
-				if !emit(cur[:lineStart], start) {
-					return nil
-				}
-				cur, start, ended, body = append(make([]byte, 0, 2*len(ln)), ln...), line, false, false
-			}
-			switch t := bytes.TrimRight(ln, " \t\r\n"); {
-			case string(t) == "...":
-				ended, body = true, true
-			case len(t) > 0 && t[0] != '#' && t[0] != '%':
-				ended, body = false, true
-			}
-			if len(cur) > limit {
-				return fmt.Errorf("line %d: a document of more than %d MiB", start+1, limit>>20)
-			}
-			line++
-		}
-		if err == io.EOF {
-			break
-		}
-	}
-	if len(cur) > 0 {
-		emit(cur, start)
-	}
-	return nil
-}
-
-// docStart reports a "---" marker line.
-func docStart(ln []byte) bool {
-	if !bytes.HasPrefix(ln, []byte("---")) {
-		return false
-	}
-	return len(ln) == 3 || ln[3] == ' ' || ln[3] == '\t' || ln[3] == '\r' || ln[3] == '\n'
 }
 
 // sequencer turns outcomes, in input order, into Docs: it drops the rest

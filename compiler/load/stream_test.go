@@ -224,28 +224,3 @@ func TestStreamMemoryFlat(t *testing.T) {
 	intents := int64(every * (len(samples) - 2))
 	assert.Less(t, growth, intents*256, "heap grew by %d KiB over %d intents", growth>>10, intents)
 }
-
-// TestSplitDocs: pieces start at "---" lines only, directives after "..."
-// go with the next document, and line counts are exact.
-func TestSplitDocs(t *testing.T) {
-	in := "a: 1\n---\nb: |\n  ---x\n  text\n--- c: 3\n...\n%YAML 1.2\n---\nd: 4\n----\n---"
-	type piece struct {
-		data string
-		line int
-	}
-	var got []piece
-	require.NoError(t, splitDocs(strings.NewReader(in), 1<<20, func(d []byte, line int) bool {
-		got = append(got, piece{string(d), line})
-		return true
-	}))
-	assert.Equal(t, []piece{
-		{"a: 1\n", 0},
-		{"---\nb: |\n  ---x\n  text\n", 1},
-		{"--- c: 3\n...\n", 5},
-		{"%YAML 1.2\n---\nd: 4\n----\n", 7},
-		{"---", 11},
-	}, got)
-
-	err := splitDocs(strings.NewReader("a: "+strings.Repeat("x", 100)+"\n"), 64, func([]byte, int) bool { return true })
-	assert.ErrorContains(t, err, "a document of more than")
-}

@@ -16,6 +16,7 @@ import (
 	"github.com/detour-mesh/detour/compiler/intent"
 	"github.com/detour-mesh/detour/compiler/load"
 	"github.com/detour-mesh/detour/internal/walk"
+	"github.com/detour-mesh/detour/internal/yamldoc"
 )
 
 // Document is one policy input: a normalised intent with its explain status,
@@ -187,29 +188,29 @@ func readFile(file string) ([]Document, error) {
 // them.
 func Parse(file string, data []byte) ([]Document, error) {
 	var docs []Document
-	for _, c := range splitDocuments(data) {
+	for _, c := range yamldoc.Bytes(data) {
 		var node yamlv3.Node
-		if err := yamlv3.Unmarshal(c.text, &node); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", file, c.line, err)
+		if err := yamlv3.Unmarshal(c.Text, &node); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", file, c.Line, err)
 		}
 		// An empty document between separators; yaml.v3 gives a marker
 		// the splitter kept ("---\t") a null on the line after it.
 		if c := node.Content; len(c) == 0 || c[0].Kind == yamlv3.ScalarNode && c[0].Tag == "!!null" && c[0].Value == "" {
 			continue
 		}
-		j, err := yaml.YAMLToJSON(c.text)
+		j, err := yaml.YAMLToJSON(c.Text)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", file, c.line, err)
+			return nil, fmt.Errorf("%s:%d: %w", file, c.Line, err)
 		}
 		var v any
 		if err := json.Unmarshal(j, &v); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", file, c.line, err)
+			return nil, fmt.Errorf("%s:%d: %w", file, c.Line, err)
 		}
-		base := c.line - 1
+		base := c.Line - 1
 		doc := Document{File: file, Line: base + node.Content[0].Line, Column: node.Content[0].Column, Value: v, node: &node, base: base}
 		if needsLoading(v) {
 			// Pad with blank lines so the loader's positions are the file's.
-			padded := append(bytes.Repeat([]byte("\n"), c.line-1), c.text...)
+			padded := append(bytes.Repeat([]byte("\n"), c.Line-1), c.Text...)
 			srcs, err := load.Bytes(file, padded)
 			if err != nil {
 				return nil, err
@@ -261,34 +262,6 @@ func intentDocuments(srcs []load.Source) ([]Document, error) {
 		docs = append(docs, Document{File: s.File, Line: s.Line, Column: s.Column, Value: v})
 	}
 	return docs, nil
-}
-
-type chunk struct {
-	line int // 1-based line of the chunk's first line in the file
-	text []byte
-}
-
-// splitDocuments cuts a YAML stream at "---" lines, keeping where each
-// document starts so findings point at the right line.
-func splitDocuments(data []byte) []chunk {
-	var (
-		out   []chunk
-		start = 1
-		cur   bytes.Buffer
-	)
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	for i, l := range lines {
-		trimmed := bytes.TrimRight(l, "\r\n")
-		if bytes.Equal(trimmed, []byte("---")) || bytes.HasPrefix(trimmed, []byte("--- ")) {
-			out = append(out, chunk{line: start, text: bytes.Clone(cur.Bytes())})
-			cur.Reset()
-			start = i + 2
-			continue
-		}
-		cur.Write(l)
-	}
-	out = append(out, chunk{line: start, text: cur.Bytes()})
-	return out
 }
 
 // errNoDocuments is returned when the paths hold nothing to check.

@@ -1,7 +1,6 @@
 package xdsgen
 
 import (
-	"bufio"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	kubeyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/detour-mesh/detour/internal/yamldoc"
 
 	"istio.io/istio/pilot/pkg/config/kube/crd"
 	"istio.io/istio/pkg/config"
@@ -21,46 +22,6 @@ import (
 // breaks ties between conflicting resources by creation time, then by
 // name; one fixed time keeps a generation independent of the wall clock.
 var configTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// document is one YAML document of a configuration and where it starts.
-type document struct {
-	index int // 1-based
-	line  int // 1-based line of its first line in the file
-	text  string
-}
-
-var separator = regexp.MustCompile(`^---\s*(#.*)?$`)
-
-// splitDocuments splits a YAML stream at its "---" lines.
-func splitDocuments(s string) []document {
-	var (
-		docs []document
-		cur  strings.Builder
-		line = 1
-		n    = 0
-	)
-	start := 1
-	flush := func() {
-		n++
-		docs = append(docs, document{index: n, line: start, text: cur.String()})
-		cur.Reset()
-	}
-	sc := bufio.NewScanner(strings.NewReader(s))
-	sc.Buffer(make([]byte, 0, 64*1024), len(s)+1)
-	for sc.Scan() {
-		l := sc.Text()
-		if separator.MatchString(l) {
-			flush()
-			start = line + 1
-		} else {
-			cur.WriteString(l)
-			cur.WriteByte('\n')
-		}
-		line++
-	}
-	flush()
-	return docs
-}
 
 // parsed is one configuration and the document it came from.
 type parsed struct {
@@ -88,39 +49,39 @@ func parseConfig(name, text string, skipOther bool) ([]parsed, error) {
 		name = "config"
 	}
 	var out []parsed
-	for _, d := range splitDocuments(text) {
+	for _, d := range yamldoc.Bytes([]byte(text)) {
 		var h header
-		if err := yaml.Unmarshal([]byte(d.text), &h); err != nil {
+		if err := yaml.Unmarshal(d.Text, &h); err != nil {
 			msg := err.Error()
-			line, col := d.line, 1
+			line, col := d.Line, 1
 			if m := yamlLine.FindStringSubmatch(msg); m != nil {
 				n, _ := strconv.Atoi(m[1])
-				line, msg = d.line+n-1, m[2]
+				line, msg = d.Line+n-1, m[2]
 			}
-			return nil, fmt.Errorf("%s:%d:%d: document %d: invalid YAML: %s", name, line, col, d.index, msg)
+			return nil, fmt.Errorf("%s:%d:%d: document %d: invalid YAML: %s", name, line, col, d.Index, msg)
 		}
 		if h.APIVersion == "" && h.Kind == "" && h.Metadata.Name == "" {
-			if strings.TrimSpace(stripComments(d.text)) == "" || isNull(d.text) {
+			if strings.TrimSpace(stripComments(string(d.Text))) == "" || isNull(string(d.Text)) {
 				continue // empty document
 			}
-			return nil, fmt.Errorf("%s:%d:1: document %d: want a Kubernetes-style resource (apiVersion, kind, metadata)", name, d.line, d.index)
+			return nil, fmt.Errorf("%s:%d:1: document %d: want a Kubernetes-style resource (apiVersion, kind, metadata)", name, d.Line, d.Index)
 		}
-		what := fmt.Sprintf("document %d (%s %s)", d.index, h.Kind, qualified(h.Metadata.Namespace, h.Metadata.Name))
-		c, known, err := parseDocument(d.text)
+		what := fmt.Sprintf("document %d (%s %s)", d.Index, h.Kind, qualified(h.Metadata.Namespace, h.Metadata.Name))
+		c, known, err := parseDocument(string(d.Text))
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d:1: %s: %v", name, d.line, what, err)
+			return nil, fmt.Errorf("%s:%d:1: %s: %v", name, d.Line, what, err)
 		}
 		if !known {
 			if skipOther {
 				continue
 			}
-			return nil, fmt.Errorf("%s:%d:1: %s: %s is not a kind Istio's configuration generator reads", name, d.line, what, h.APIVersion+"/"+h.Kind)
+			return nil, fmt.Errorf("%s:%d:1: %s: %s is not a kind Istio's configuration generator reads", name, d.Line, what, h.APIVersion+"/"+h.Kind)
 		}
 		if c.Namespace == "" {
 			c.Namespace = "default"
 		}
 		c.CreationTimestamp = configTime
-		out = append(out, parsed{cfg: *c, where: fmt.Sprintf("%s:%d:1: %s", name, d.line, what)})
+		out = append(out, parsed{cfg: *c, where: fmt.Sprintf("%s:%d:1: %s", name, d.Line, what)})
 	}
 	return out, nil
 }

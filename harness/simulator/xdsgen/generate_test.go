@@ -153,7 +153,7 @@ func TestFiles(t *testing.T) {
 
 	in.ControlPlane.Files = append(in.ControlPlane.Files, xdsgen.File{Name: "b/dr.yaml", Data: []byte("# again\n---\n" + reviewsDR)})
 	_, err = xdsgen.Generate(context.Background(), in)
-	assert.ErrorContains(t, err, "b/dr.yaml:3:1: document 2 (DestinationRule bookinfo/reviews): DestinationRule bookinfo/reviews is already defined at a/dr.yaml:1:1")
+	assert.ErrorContains(t, err, "b/dr.yaml:3:1: document 1 (DestinationRule bookinfo/reviews): DestinationRule bookinfo/reviews is already defined at a/dr.yaml:1:1")
 }
 
 // TestLocalEndpointsByLocality: the synthesised EndpointSlice, Pods and

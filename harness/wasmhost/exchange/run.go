@@ -175,7 +175,9 @@ func toUpstream(a Answer) httpsim.UpstreamResponse {
 
 // Run loads wasm and plays the exchange. An error means the run itself
 // failed (the module was rejected or the plugin did not start); traps and
-// local replies are results, reported in the Report.
+// local replies are results, reported in the Report. Its phases: compile the
+// modules, set up the process and its clusters, start the plugins, play the
+// requests on the virtual clock, report.
 func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error) {
 	e := opt.Engine
 	if e == nil {
@@ -186,6 +188,36 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		}
 		defer e.Close(ctx)
 	}
+	workers, err := f.workers(opt)
+	if err != nil {
+		return nil, err
+	}
+	specs, paths := f.plugins()
+	mods, first, err := f.compile(ctx, e, wasm, specs, paths, opt)
+	if err != nil {
+		return nil, err
+	}
+	p, err := f.process(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	known, routes := f.world(p)
+	pl := &plugins{}
+	defer pl.close()
+	if err := pl.start(ctx, p, e, mods, specs, paths, workers, opt); err != nil {
+		return nil, err
+	}
+	g := &httpsim.Gateway{Process: p, Filters: pl.chain, Clusters: func(n string) bool { return known[n] }, Router: router(routes)}
+	streams := f.play(p.Clock, g)
+	if err := p.Clock.Err(); err != nil {
+		return nil, &LimitError{Err: err, Elapsed: p.Clock.Since()}
+	}
+	return f.report(p, first, pl, streams), nil
+}
+
+// workers is the number of simulated workers, checked against every
+// request before anything is compiled: a cold compile takes seconds.
+func (f *File) workers(opt Options) (int, error) {
 	workers := f.Workers
 	if opt.Workers > 0 {
 		workers = opt.Workers
@@ -194,19 +226,22 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		workers = 1
 	}
 	if workers > MaxWorkers {
-		return nil, fmt.Errorf("expected 1 to %d workers, got %d", MaxWorkers, workers)
+		return 0, fmt.Errorf("expected 1 to %d workers, got %d", MaxWorkers, workers)
 	}
-	// Checked before compiling: a cold compile takes seconds.
 	for i, r := range f.Requests {
 		if r.Worker >= workers || r.Worker < 0 {
-			return nil, f.errPath(fmt.Sprintf("requests[%d].worker", i), fmt.Sprintf("expected a worker below %d (workers: %d)", workers, workers))
+			return 0, f.errPath(fmt.Sprintf("requests[%d].worker", i), fmt.Sprintf("expected a worker below %d (workers: %d)", workers, workers))
 		}
 	}
-	specs, paths := f.plugins()
-	// Each plugin's module, compiled once.
-	mods := make([]*pw.Module, len(specs))
+	return workers, nil
+}
+
+// compile compiles each plugin's module once: the command line's, a
+// --module by name, or a file next to the exchange file. first is the
+// first module compiled (the report's).
+func (f *File) compile(ctx context.Context, e *pw.Engine, wasm []byte, specs []Plugin, paths []string, opt Options) (mods []*pw.Module, first *pw.Module, err error) {
+	mods = make([]*pw.Module, len(specs))
 	byName := map[string]*pw.Module{}
-	var first *pw.Module
 	for i, pc := range specs {
 		name := pc.Module.Value
 		if m, ok := byName[name]; ok {
@@ -217,23 +252,23 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		switch {
 		case name == "":
 			if code == nil {
-				return nil, f.errPath(paths[i], "expected module: no module was given on the command line")
+				return nil, nil, f.errPath(paths[i], "expected module: no module was given on the command line")
 			}
 		case opt.Modules[name] != nil:
 			code = opt.Modules[name]
 		default:
 			b, err := os.ReadFile(filepath.Join(filepath.Dir(f.path), name))
 			if err != nil {
-				return nil, f.errAt(pc.Module, paths[i]+".module", fmt.Sprintf("expected a --module name or a file next to the exchange file: %v", err))
+				return nil, nil, f.errAt(pc.Module, paths[i]+".module", fmt.Sprintf("expected a --module name or a file next to the exchange file: %v", err))
 			}
 			code = b
 		}
 		m, err := e.Compile(ctx, code)
 		if err != nil {
 			if name != "" {
-				return nil, fmt.Errorf("module %s: %w", name, err)
+				return nil, nil, fmt.Errorf("module %s: %w", name, err)
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		byName[name] = m
 		mods[i] = m
@@ -241,6 +276,12 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 			first = m
 		}
 	}
+	return mods, first, nil
+}
+
+// process is the simulated Envoy process: its clock (bounded by
+// MaxEvents and the context), log level, stats tag rules and node.
+func (f *File) process(ctx context.Context, opt Options) (*pw.Process, error) {
 	clock := vclock.New(time.Time{})
 	clock.MaxEvents = opt.MaxEvents
 	if clock.MaxEvents == 0 {
@@ -264,9 +305,13 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	}
 	p.Stats.SetTagRules(rules)
 	p.Node = pw.Node{ID: f.Node.ID, Cluster: f.Node.Cluster, Region: f.Node.Region, Zone: f.Node.Zone, SubZone: f.Node.SubZone, Metadata: f.Node.Metadata}
+	return p, nil
+}
 
-	// Every cluster the file mentions exists.
-	known := map[string]bool{}
+// world gives p the file's http_call clusters and returns every cluster
+// the file mentions (each exists) and its routes.
+func (f *File) world(p *pw.Process) (known map[string]bool, routes []Route) {
+	known = map[string]bool{}
 	for _, c := range f.Clusters {
 		known[c] = true
 	}
@@ -281,7 +326,7 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 			known[r.Cluster] = true
 		}
 	}
-	routes := f.Routes
+	routes = f.Routes
 	if len(routes) == 0 {
 		routes = []Route{{Name: "default", Cluster: "upstream"}}
 	}
@@ -290,23 +335,29 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 			known[r.Cluster] = true
 		}
 	}
-	upq := map[string][]Answer{}
-	for k, v := range f.Upstreams {
-		upq[k] = append([]Answer(nil), v...)
-	}
 	callq := map[string][]Answer{}
 	for k, v := range f.HTTPCalls {
 		callq[k] = append([]Answer(nil), v...)
 	}
 	p.HTTPCalls = &callClusters{known: known, rules: f.HTTPCallRules, queue: callq}
+	return known, routes
+}
 
-	var chain, started []*pw.Plugin
-	var infos []PluginInfo
-	defer func() {
-		for _, pl := range started {
-			pl.Close()
-		}
-	}()
+// plugins are the started plugins: all of them (closed at the end), the
+// filter chain (bootstrap plugins are not in it) and what the report says
+// of each.
+type plugins struct {
+	started, chain []*pw.Plugin
+	infos          []PluginInfo
+}
+
+func (pl *plugins) close() {
+	for _, p := range pl.started {
+		p.Close()
+	}
+}
+
+func (pl *plugins) start(ctx context.Context, p *pw.Process, e *pw.Engine, mods []*pw.Module, specs []Plugin, paths []string, workers int, opt Options) error {
 	for i, pc := range specs {
 		// Name, root id and vm id may each be empty, as in Envoy; the log
 		// prefix names only the non-empty ones (PluginBase::makeLogPrefix).
@@ -317,14 +368,14 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 		}
 		cfg, err := configBytes(&pc.Configuration)
 		if err != nil {
-			return nil, fmt.Errorf("%s.configuration: %w", paths[i], err)
+			return fmt.Errorf("%s.configuration: %w", paths[i], err)
 		}
 		if opt.PluginConfig != nil && i == 0 {
 			cfg = opt.PluginConfig
 		}
 		vmcfg, err := configBytes(&pc.VMConfiguration)
 		if err != nil {
-			return nil, fmt.Errorf("%s.vmConfiguration: %w", paths[i], err)
+			return fmt.Errorf("%s.vmConfiguration: %w", paths[i], err)
 		}
 		if opt.VMConfig != nil && i == 0 {
 			vmcfg = opt.VMConfig
@@ -344,57 +395,64 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 			Plugin: pw.PluginConfig{Name: name, RootID: rootID, Configuration: cfg},
 		}
 		// Envoy runs plugins with the same vm_id and code in one VM.
-		for j, prev := range started {
+		for j, prev := range pl.started {
 			if specs[j].VMID == pc.VMID && mods[j] == mods[i] {
 				spec.ShareVMWith = prev
 				break
 			}
 		}
-		pl, err := p.StartPlugin(ctx, spec)
+		started, err := p.StartPlugin(ctx, spec)
 		if err != nil {
-			return nil, withLogs(err, p.Logs())
+			return withLogs(err, p.Logs())
 		}
-		started = append(started, pl)
+		pl.started = append(pl.started, started)
 		if !pc.Bootstrap {
-			chain = append(chain, pl)
+			pl.chain = append(pl.chain, started)
 		}
-		infos = append(infos, PluginInfo{Name: name, RootID: rootID, VMID: pc.VMID, Workers: workers, FailurePolicy: policy.String(), Configuration: string(cfg),
+		pl.infos = append(pl.infos, PluginInfo{Name: name, RootID: rootID, VMID: pc.VMID, Workers: workers, FailurePolicy: policy.String(), Configuration: string(cfg),
 			Module: pc.Module.Value, Bootstrap: pc.Bootstrap})
 	}
+	return nil
+}
 
-	g := &httpsim.Gateway{
-		Process:  p,
-		Filters:  chain,
-		Clusters: func(n string) bool { return known[n] },
-		Router: func(h *pw.Headers) (httpsim.Route, bool) {
-			pairs := h.Pairs()
-			for _, r := range routes {
-				if !r.Match.matches(pairs) {
-					continue
-				}
-				timeout := 15 * time.Second
-				if r.Timeout.Value != "" {
-					timeout, _ = time.ParseDuration(r.Timeout.Value)
-				}
-				name := r.Name
-				if name == "" {
-					name = "route"
-				}
-				var md pw.Metadata
-				if r.Metadata != nil {
-					md = pw.Metadata(r.Metadata)
-				}
-				return httpsim.Route{Name: name, Cluster: r.Cluster, ClusterHeader: r.ClusterHeader, Timeout: timeout, Metadata: md}, true
+// router matches a request's headers against the file's routes in order.
+func router(routes []Route) func(h *pw.Headers) (httpsim.Route, bool) {
+	return func(h *pw.Headers) (httpsim.Route, bool) {
+		pairs := h.Pairs()
+		for _, r := range routes {
+			if !r.Match.matches(pairs) {
+				continue
 			}
-			return httpsim.Route{}, false
-		},
+			timeout := 15 * time.Second
+			if r.Timeout.Value != "" {
+				timeout, _ = time.ParseDuration(r.Timeout.Value)
+			}
+			name := r.Name
+			if name == "" {
+				name = "route"
+			}
+			var md pw.Metadata
+			if r.Metadata != nil {
+				md = pw.Metadata(r.Metadata)
+			}
+			return httpsim.Route{Name: name, Cluster: r.Cluster, ClusterHeader: r.ClusterHeader, Timeout: timeout, Metadata: md}, true
+		}
+		return httpsim.Route{}, false
+	}
+}
+
+// play schedules every request at its time and runs the clock: for the
+// file's advance, else until every stream completed (at most ten minutes).
+func (f *File) play(clock *vclock.Clock, g *httpsim.Gateway) []*httpsim.Stream {
+	upq := map[string][]Answer{}
+	for k, v := range f.Upstreams {
+		upq[k] = append([]Answer(nil), v...)
 	}
 	streams := make([]*httpsim.Stream, len(f.Requests))
 	start := clock.Now()
 	for i := range f.Requests {
 		r := f.Requests[i]
 		at, _ := time.ParseDuration(orZero(r.At.Value))
-		i := i
 		clock.At(start.Add(at), func() {
 			req := httpsim.Request{Headers: r.Headers, Trailers: r.Trailers, Worker: r.Worker}
 			if r.Body != "" {
@@ -415,34 +473,33 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 			streams[i] = g.Send(req)
 		})
 	}
-	limit := start.Add(10 * time.Minute)
 	if f.Advance.Value != "" {
 		d, _ := time.ParseDuration(f.Advance.Value)
 		clock.RunUntil(start.Add(d))
-	} else {
-		clock.RunWhile(limit, func() bool {
-			for _, s := range streams {
-				if s == nil || !s.Complete {
-					return true
-				}
+		return streams
+	}
+	clock.RunWhile(start.Add(10*time.Minute), func() bool {
+		for _, s := range streams {
+			if s == nil || !s.Complete {
+				return true
 			}
-			return false
-		})
-		clock.RunPending()
-	}
+		}
+		return false
+	})
+	clock.RunPending()
+	return streams
+}
 
-	if err := clock.Err(); err != nil {
-		return nil, &LimitError{Err: err, Elapsed: clock.Since()}
-	}
-
+// report gathers what the run produced; empty lists are [] in JSON.
+func (f *File) report(p *pw.Process, first *pw.Module, pl *plugins, streams []*httpsim.Stream) *Report {
 	rep := &Report{
 		Module:  ModuleInfo{SHA256: hex.EncodeToString(first.SHA256[:]), ABI: first.ABI},
-		Plugins: infos,
+		Plugins: pl.infos,
 		Logs:    p.Logs(), Metrics: p.Stats.Snapshot(), HTTPCalls: p.HTTPCallRecords(),
-		Elapsed: clock.Since().String(),
+		Elapsed: p.Clock.Since().String(),
 	}
-	for _, pl := range started {
-		rep.Reloads += pl.Reloads
+	for _, started := range pl.started {
+		rep.Reloads += started.Reloads
 	}
 	for _, t := range p.Traps() {
 		t.Message = strings.SplitN(t.Message, "\n", 2)[0]
@@ -479,7 +536,7 @@ func Run(ctx context.Context, wasm []byte, f *File, opt Options) (*Report, error
 	if rep.Traps == nil {
 		rep.Traps = []pw.Trap{}
 	}
-	return rep, nil
+	return rep
 }
 
 // withLogs appends what the plugin logged while starting, so a failed
