@@ -91,14 +91,18 @@ type call struct {
 	done    func(final)
 
 	policy    *retryPolicy
+	grpc      bool // a gRPC request: grpc-status feeds outlier detection
 	remaining uint32
 	backoff   *retry.Backoff
 	attempted []*host
-	excluded  []bool
-	prioLoad  *selection
-	slot      bool // holds a retries() slot of the cluster
-	flags     uint64
-	seq       []string
+	// prioAttempted is the retry priority's own attempted list: the
+	// priorities of the hosts tried since it last started over.
+	prioAttempted []int
+	excluded      []bool
+	prioLoad      *selection
+	slot          bool // holds a retries() slot of the cluster
+	flags         uint64
+	seq           []string
 
 	global, backoffTimer *vclock.Timer
 	cur                  *attempt
@@ -151,7 +155,11 @@ func (p *Proxy) route(rec *Record, r *route, clusterName string, headers [][2]st
 		return
 	}
 	rec.Cluster = clusterName
-	c := &call{p: p, rec: rec, route: r, cl: cl, headers: headers, body: body, done: done, policy: r.retry}
+	c := &call{p: p, rec: rec, route: r, cl: cl, headers: headers, body: body, done: done, policy: r.retry,
+		grpc: isGrpcRequest(headers)}
+	if c.policy != nil && !c.policy.appliesTo(headers) {
+		c.policy = nil
+	}
 	if c.policy != nil {
 		c.remaining = c.policy.numRetries
 		c.backoff = retry.NewBackoff(c.policy.base, c.policy.max)
@@ -181,10 +189,10 @@ func (c *call) selection() *selection {
 		// (source/common/router/config_impl.h, RetryPolicyImpl).
 		s.maxAttempts = int(max(1, c.policy.hostSelectionMax))
 	}
-	if f := c.policy.prioFreq; f > 0 && len(c.attempted) >= f {
+	if f := c.policy.prioFreq; f > 0 && len(c.prioAttempted) >= f {
 		// previous_priorities: recompute when attempted % frequency == 0,
 		// otherwise keep the last computed load.
-		if len(c.attempted)%f == 0 {
+		if len(c.prioAttempted)%f == 0 {
 			c.prioLoad = c.previousPriorities()
 		}
 		if c.prioLoad != nil {
@@ -196,16 +204,17 @@ func (c *call) selection() *selection {
 
 // previousPriorities is PreviousPrioritiesRetryPriority::
 // adjustForAttemptedPriorities: exclude attempted priorities and spread
-// 100% over the rest by health; if nothing is left, start over; if still
-// nothing, use the original load (nil).
+// 100% over the rest by health; if nothing is left, start over (clearing
+// the excluded priorities and the attempted list, so the count towards
+// update_frequency restarts); if still nothing, use the original load (nil).
 func (c *call) previousPriorities() *selection {
 	levels := c.cl.levels()
 	if len(c.excluded) < len(levels) {
 		c.excluded = append(c.excluded, make([]bool, len(levels)-len(c.excluded))...)
 	}
-	for _, h := range c.attempted {
-		if h.priority < len(c.excluded) {
-			c.excluded[h.priority] = true
+	for _, pr := range c.prioAttempted {
+		if pr < len(c.excluded) {
+			c.excluded[pr] = true
 		}
 	}
 	compute := func() (*selection, bool) {
@@ -215,8 +224,8 @@ func (c *call) previousPriorities() *selection {
 			if c.excluded[i] {
 				continue
 			}
-			health[i] = priority.Availability(c.cl.opf, lv.Healthy, lv.Total)
-			deg[i] = priority.Availability(c.cl.opf, lv.Degraded, lv.Total)
+			health[i] = priority.Availability(c.cl.opf, lv.Healthy, lv.Eligible())
+			deg[i] = priority.Availability(c.cl.opf, lv.Degraded, lv.Eligible())
 		}
 		nta := priority.NormalizedTotalAvailability(health, deg)
 		if nta == 0 {
@@ -240,6 +249,7 @@ func (c *call) previousPriorities() *selection {
 	for i := range c.excluded {
 		c.excluded[i] = false
 	}
+	c.prioAttempted = c.prioAttempted[:0]
 	if s, ok := compute(); ok {
 		return s
 	}
@@ -259,6 +269,7 @@ func (c *call) sendAttempt() {
 		return
 	}
 	c.attempted = append(c.attempted, h)
+	c.prioAttempted = append(c.prioAttempted, h.priority)
 	a := &attempt{h: h, idx: len(c.rec.Attempts)}
 	c.cur = a
 	c.rec.Attempts = append(c.rec.Attempts, AttemptRecord{Cluster: cl.name, Address: h.addr, Priority: h.priority,
@@ -378,7 +389,11 @@ func (c *call) onResponse(a *attempt, res Result) {
 		status = 200
 	}
 	if c.cl.od != nil {
-		c.cl.od.PutHTTPResponseCode(a.h.od, status)
+		code := status
+		if gs, ok := grpcStatus(res.Headers); ok && c.grpc {
+			code = grpcToHTTP(gs)
+		}
+		c.cl.od.PutHTTPResponseCode(a.h.od, code)
 	}
 	// The retry decision is taken while the upstream request still holds
 	// its slot (it is reset after shouldRetryHeaders says yes), so the
@@ -390,6 +405,8 @@ func (c *call) onResponse(a *attempt, res Result) {
 			switch strings.ToLower(kv[0]) {
 			case "x-envoy-ratelimited":
 				r.EnvoyRateLimited = true
+			case "x-envoy-overloaded":
+				r.Overloaded = true
 			case "grpc-status":
 				r.GrpcStatus = atoiOr(kv[1], -1)
 			}

@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -40,6 +41,9 @@ type routeTable struct {
 	byName    map[string]*routeConfig
 	// warnings name configuration the model skipped or does not model.
 	warnings []string
+	// rejected is configuration Envoy's validation refuses (the route
+	// configuration is NACKed): New fails with it.
+	rejected []error
 }
 
 func (t *routeTable) warn(format string, args ...any) {
@@ -108,8 +112,9 @@ type retryPolicy struct {
 	previousHosts    bool
 	hostSelectionMax int64
 	// prioFreq is previous_priorities' update_frequency (0: no retry priority).
-	prioFreq int
-	headers  []*headerMatcher
+	prioFreq       int
+	headers        []*headerMatcher
+	requestHeaders []*headerMatcher
 }
 
 func buildRoutes(s *xds.Snapshot) (*routeTable, error) {
@@ -117,6 +122,7 @@ func buildRoutes(s *xds.Snapshot) (*routeTable, error) {
 	for _, rc := range s.Routes {
 		t.byName[rc.GetName()] = t.compileRouteConfig(rc)
 	}
+
 	for _, l := range s.Listeners {
 		lr, err := listenerHCM(l, t)
 		if err != nil {
@@ -125,6 +131,9 @@ func buildRoutes(s *xds.Snapshot) (*routeTable, error) {
 		if lr != nil {
 			t.listeners = append(t.listeners, lr)
 		}
+	}
+	if len(t.rejected) > 0 {
+		return nil, t.rejected[0]
 	}
 	return t, nil
 }
@@ -190,6 +199,11 @@ func (t *routeTable) compileRouteConfig(rc *routev3.RouteConfiguration) *routeCo
 		for i, r := range vh.GetRoutes() {
 			where := fmt.Sprintf("route_config %q: virtual_hosts[%s].routes[%d]", rc.GetName(), vh.GetName(), i)
 			cr, err := compileRoute(r, vh, func(msg string) { t.warn("%s: %s", where, msg) })
+			var rej rejectError
+			if errors.As(err, &rej) {
+				t.rejected = append(t.rejected, fmt.Errorf("%s: %w", where, err))
+				continue
+			}
 			if err != nil {
 				t.warn("%s: %v (route left out)", where, err)
 				continue
@@ -260,7 +274,10 @@ func compileRoute(r *routev3.Route, vh *routev3.VirtualHost, warn func(string)) 
 			rp = vh.GetRetryPolicy()
 		}
 		if rp != nil {
-			cr.retry = compileRetry(rp, func(msg string) { warn("route.retry_policy: " + msg) })
+			cr.retry, err = compileRetry(rp, func(msg string) { warn("route.retry_policy: " + msg) })
+			if err != nil {
+				return nil, err
+			}
 		}
 	case *routev3.Route_DirectResponse:
 		cr.direct = &directResponse{status: int(a.DirectResponse.GetStatus()), body: a.DirectResponse.GetBody().GetInlineString()}
@@ -275,8 +292,28 @@ func compileRoute(r *routev3.Route, vh *routev3.VirtualHost, warn func(string)) 
 	return cr, nil
 }
 
-// compileRetry keeps what it understands and warns about the rest.
-func compileRetry(rp *routev3.RetryPolicy, warn func(string)) *retryPolicy {
+// appliesTo is the retriable_request_headers gate: with matchers, only a
+// request one of them matches may be retried.
+func (p *retryPolicy) appliesTo(headers [][2]string) bool {
+	if len(p.requestHeaders) == 0 {
+		return true
+	}
+	for _, hm := range p.requestHeaders {
+		if hm.matches(headers) {
+			return true
+		}
+	}
+	return false
+}
+
+// rejectError is configuration Envoy's proto validation refuses.
+type rejectError struct{ msg string }
+
+func (e rejectError) Error() string { return e.msg }
+
+// compileRetry keeps what it understands and warns about the rest; it
+// fails on what Envoy rejects.
+func compileRetry(rp *routev3.RetryPolicy, warn func(string)) (*retryPolicy, error) {
 	on, err := retry.Parse(rp.GetRetryOn())
 	if err != nil {
 		warn("retry_on: " + err.Error() + " (ignored)")
@@ -316,8 +353,8 @@ func compileRetry(rp *routev3.RetryPolicy, warn func(string)) *retryPolicy {
 			}
 			p.prioFreq = int(c.GetUpdateFrequency())
 			if p.prioFreq <= 0 {
-				warn("retry_priority: update_frequency must be > 0 (ignored)")
-				p.prioFreq = 0
+				// previous_priorities_config.proto: update_frequency gt 0.
+				return nil, rejectError{"route.retry_policy.retry_priority: previous_priorities update_frequency must be greater than 0, got " + strconv.Itoa(p.prioFreq)}
 			}
 		}
 	}
@@ -329,7 +366,17 @@ func compileRetry(rp *routev3.RetryPolicy, warn func(string)) *retryPolicy {
 		}
 		p.headers = append(p.headers, hm)
 	}
-	return p
+	// retriable_request_headers: the policy applies only to requests one
+	// of them matches (retry_state_impl.cc, RetryStateImpl::create).
+	for _, h := range rp.GetRetriableRequestHeaders() {
+		hm, err := compileHeader(h)
+		if err != nil {
+			warn("retriable_request_headers: " + err.Error() + " (ignored)")
+			continue
+		}
+		p.requestHeaders = append(p.requestHeaders, hm)
+	}
+	return p, nil
 }
 
 func compileMatch(m *routev3.RouteMatch) (*routeMatch, error) {

@@ -15,10 +15,17 @@ const DefaultOverprovisioning = 140
 const DefaultPanicThreshold = 50
 
 // Level is one priority's host counts (or weights, with
-// weighted_priority_health). Total excludes excluded hosts.
+// weighted_priority_health). Total counts every host, Excluded the hosts
+// excluded from load balancing (EDS DRAINING): availability and panic use
+// Total-Excluded, total-panic shares use Total (recalculatePerPriorityState,
+// isHostSetInPanic and recalculateLoadInTotalPanic read hosts() minus
+// excludedHosts() and hosts() respectively).
 type Level struct {
-	Total, Healthy, Degraded uint64
+	Total, Excluded, Healthy, Degraded uint64
 }
+
+// Eligible is the host count health is measured against.
+func (lv Level) Eligible() uint64 { return lv.Total - min(lv.Total, lv.Excluded) }
 
 // Load is the outcome of a recalculation.
 type Load struct {
@@ -76,8 +83,8 @@ func Compute(levels []Level, opf uint64, panicThreshold uint64) Load {
 		return l
 	}
 	for i, lv := range levels {
-		l.Health[i] = Availability(opf, lv.Healthy, lv.Total)
-		l.DegradedHealth[i] = Availability(opf, lv.Degraded, lv.Total)
+		l.Health[i] = Availability(opf, lv.Healthy, lv.Eligible())
+		l.DegradedHealth[i] = Availability(opf, lv.Degraded, lv.Eligible())
 	}
 	nta := NormalizedTotalAvailability(l.Health, l.DegradedHealth)
 	if nta > 0 {
@@ -116,15 +123,16 @@ func Compute(levels []Level, opf uint64, panicThreshold uint64) Load {
 // InPanic is isHostSetInPanic: healthy% + degraded% < threshold.
 func InPanic(lv Level, threshold uint64) bool {
 	var h, d float64
-	if lv.Total > 0 {
-		h = 100 * float64(lv.Healthy) / float64(lv.Total)
-		d = 100 * float64(lv.Degraded) / float64(lv.Total)
+	if n := lv.Eligible(); n > 0 {
+		h = 100 * float64(lv.Healthy) / float64(n)
+		d = 100 * float64(lv.Degraded) / float64(n)
 	}
 	return h+d < float64(threshold)
 }
 
-// totalLoadInPanic is recalculateLoadInTotalPanic: load by host counts,
-// the rounding remainder to the first non-empty priority.
+// totalLoadInPanic is recalculateLoadInTotalPanic: load by host counts
+// (excluded hosts included), the rounding remainder to the first non-empty
+// priority.
 func totalLoadInPanic(levels []Level, l *Load) {
 	var all uint64
 	for _, lv := range levels {
