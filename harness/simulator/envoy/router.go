@@ -95,14 +95,11 @@ type call struct {
 	remaining uint32
 	backoff   *retry.Backoff
 	attempted []*host
-	// prioAttempted is the retry priority's own attempted list: the
-	// priorities of the hosts tried since it last started over.
-	prioAttempted []int
-	excluded      []bool
-	prioLoad      *selection
-	slot          bool // holds a retries() slot of the cluster
-	flags         uint64
-	seq           []string
+	// prioPlugin is the route's retry priority, one per request.
+	prioPlugin *priority.PreviousPriorities
+	slot       bool // holds a retries() slot of the cluster
+	flags      uint64
+	seq        []string
 
 	global, backoffTimer *vclock.Timer
 	cur                  *attempt
@@ -161,6 +158,9 @@ func (p *Proxy) route(rec *Record, r *route, clusterName string, headers [][2]st
 		c.policy = nil
 	}
 	if c.policy != nil {
+		if c.policy.prioFreq > 0 {
+			c.prioPlugin = &priority.PreviousPriorities{UpdateFrequency: c.policy.prioFreq}
+		}
 		c.remaining = c.policy.numRetries
 		c.backoff = retry.NewBackoff(c.policy.base, c.policy.max)
 	}
@@ -189,71 +189,12 @@ func (c *call) selection() *selection {
 		// (source/common/router/config_impl.h, RetryPolicyImpl).
 		s.maxAttempts = int(max(1, c.policy.hostSelectionMax))
 	}
-	if f := c.policy.prioFreq; f > 0 && len(c.prioAttempted) >= f {
-		// previous_priorities: recompute when attempted % frequency == 0,
-		// otherwise keep the last computed load.
-		if len(c.prioAttempted)%f == 0 {
-			c.prioLoad = c.previousPriorities()
-		}
-		if c.prioLoad != nil {
-			s.healthy, s.degraded = c.prioLoad.healthy, c.prioLoad.degraded
+	if c.prioPlugin != nil {
+		if h, d, ok := c.prioPlugin.Load(c.cl.levels(), c.cl.opf); ok {
+			s.healthy, s.degraded = h, d
 		}
 	}
 	return s
-}
-
-// previousPriorities is PreviousPrioritiesRetryPriority::
-// adjustForAttemptedPriorities: exclude attempted priorities and spread
-// 100% over the rest by health; if nothing is left, start over (clearing
-// the excluded priorities and the attempted list, so the count towards
-// update_frequency restarts); if still nothing, use the original load (nil).
-func (c *call) previousPriorities() *selection {
-	levels := c.cl.levels()
-	if len(c.excluded) < len(levels) {
-		c.excluded = append(c.excluded, make([]bool, len(levels)-len(c.excluded))...)
-	}
-	for _, pr := range c.prioAttempted {
-		if pr < len(c.excluded) {
-			c.excluded[pr] = true
-		}
-	}
-	compute := func() (*selection, bool) {
-		health := make([]uint32, len(levels))
-		deg := make([]uint32, len(levels))
-		for i, lv := range levels {
-			if c.excluded[i] {
-				continue
-			}
-			health[i] = priority.Availability(c.cl.opf, lv.Healthy, lv.Eligible())
-			deg[i] = priority.Availability(c.cl.opf, lv.Degraded, lv.Eligible())
-		}
-		nta := priority.NormalizedTotalAvailability(health, deg)
-		if nta == 0 {
-			return nil, false
-		}
-		s := &selection{healthy: make([]uint32, len(levels)), degraded: make([]uint32, len(levels))}
-		fh, rem := priority.Distribute(s.healthy, health, 100, nta)
-		fd, rem := priority.Distribute(s.degraded, deg, rem, nta)
-		if rem > 0 {
-			if fh >= 0 {
-				s.healthy[fh] += rem
-			} else {
-				s.degraded[fd] += rem
-			}
-		}
-		return s, true
-	}
-	if s, ok := compute(); ok {
-		return s
-	}
-	for i := range c.excluded {
-		c.excluded[i] = false
-	}
-	c.prioAttempted = c.prioAttempted[:0]
-	if s, ok := compute(); ok {
-		return s
-	}
-	return nil
 }
 
 func (c *call) sendAttempt() {
@@ -269,7 +210,9 @@ func (c *call) sendAttempt() {
 		return
 	}
 	c.attempted = append(c.attempted, h)
-	c.prioAttempted = append(c.prioAttempted, h.priority)
+	if c.prioPlugin != nil {
+		c.prioPlugin.OnHostAttempted(h.priority)
+	}
 	a := &attempt{h: h, idx: len(c.rec.Attempts)}
 	c.cur = a
 	c.rec.Attempts = append(c.rec.Attempts, AttemptRecord{Cluster: cl.name, Address: h.addr, Priority: h.priority,
@@ -320,6 +263,9 @@ func (c *call) dispatch(a *attempt) {
 	case OutcomeResponse, "":
 		a.timer = p.clock.After(res.Latency, func() { c.onResponse(a, res) })
 	case OutcomeConnectFailure:
+		connected = false
+		a.timer = p.clock.After(res.Latency, func() { c.onReset(a, retry.ConnectionFailure, res) })
+	case OutcomeHandshakeFailure:
 		connected = false
 		a.timer = p.clock.After(res.Latency, func() { c.onReset(a, retry.ConnectionFailure, res) })
 	case OutcomeConnectTimeout:
@@ -460,6 +406,10 @@ func (c *call) onReset(a *attempt, reason retry.ResetReason, res Result) {
 		}
 	}
 	t := resetText[reason]
+	if res.Outcome == OutcomeHandshakeFailure {
+		// No refused connect: the TLS failure text is not modelled.
+		t[2] = ""
+	}
 	details := "upstream_reset_before_response_started{" + t[1]
 	body := "upstream connect error or disconnect/reset before headers. "
 	if len(c.rec.Attempts) > 1 {

@@ -188,3 +188,35 @@ func EffectiveLocalityWeight(weight uint32, eligible, hosts int, opf uint64) uin
 	ratio := float64(eligible) / float64(hosts)
 	return uint32(min(1.0, float64(opf)/100*ratio) * float64(weight))
 }
+
+// ExcludeAttempted is the previous_priorities retry priority's
+// adjustForAttemptedPriorities (source/extensions/retry/priority/
+// previous_priorities/previous_priorities.cc): the load spread by
+// availability over the priorities not excluded. ok is false when nothing
+// is left to spread over.
+func ExcludeAttempted(levels []Level, opf uint64, excluded []bool) (healthy, degraded []uint32, ok bool) {
+	health := make([]uint32, len(levels))
+	deg := make([]uint32, len(levels))
+	for i, lv := range levels {
+		if i < len(excluded) && excluded[i] {
+			continue
+		}
+		health[i] = Availability(opf, lv.Healthy, lv.Eligible())
+		deg[i] = Availability(opf, lv.Degraded, lv.Eligible())
+	}
+	nta := NormalizedTotalAvailability(health, deg)
+	if nta == 0 {
+		return nil, nil, false
+	}
+	healthy, degraded = make([]uint32, len(levels)), make([]uint32, len(levels))
+	fh, rem := Distribute(healthy, health, 100, nta)
+	fd, rem := Distribute(degraded, deg, rem, nta)
+	if rem > 0 {
+		if fh >= 0 {
+			healthy[fh] += rem
+		} else {
+			degraded[fd] += rem
+		}
+	}
+	return healthy, degraded, true
+}
