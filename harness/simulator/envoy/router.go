@@ -357,11 +357,7 @@ func (c *call) onResponse(a *attempt, res Result) {
 				r.GrpcStatus = atoiOr(kv[1], -1)
 			}
 		}
-		for _, hm := range c.policy.headers {
-			if hm.matches(append([][2]string{{":status", itoa(status)}}, res.Headers...)) {
-				r.HeadersMatch = true
-			}
-		}
+		r.HeadersMatch = c.policy.retriableHeaders(status, res.Headers)
 		retried = c.maybeRetry(retry.FromHeaders(c.policy.on, c.policy.codes, r))
 	}
 	c.endAttempt(a, OutcomeResponse, status, res.Cause)

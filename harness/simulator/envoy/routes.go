@@ -306,6 +306,21 @@ func (p *retryPolicy) appliesTo(headers [][2]string) bool {
 	return false
 }
 
+// retriableHeaders reports whether one of retriable_headers matches the
+// response (its :status included).
+func (p *retryPolicy) retriableHeaders(status int, headers [][2]string) bool {
+	if len(p.headers) == 0 {
+		return false
+	}
+	all := append([][2]string{{":status", strconv.Itoa(status)}}, headers...)
+	for _, hm := range p.headers {
+		if hm.matches(all) {
+			return true
+		}
+	}
+	return false
+}
+
 // rejectError is configuration Envoy's proto validation refuses.
 type rejectError struct{ msg string }
 
