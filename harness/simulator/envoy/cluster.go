@@ -444,7 +444,7 @@ func (cl *cluster) eligible(h *host, degraded bool) bool {
 func (cl *cluster) chooseLocality(ps *prioritySet, degraded bool) int {
 	best := -1
 	var bestDeadline float64
-	weights := make([]uint32, len(ps.localities))
+	weights := make([]float64, len(ps.localities))
 	for i, l := range ps.localities {
 		eligible, excluded := 0, 0
 		for _, h := range l.hosts {
@@ -460,14 +460,14 @@ func (cl *cluster) chooseLocality(ps *prioritySet, degraded bool) int {
 			continue
 		}
 		if l.deadline == 0 {
-			l.deadline = 1 / float64(weights[i])
+			l.deadline = 1 / weights[i]
 		}
 		if best == -1 || l.deadline < bestDeadline {
 			best, bestDeadline = i, l.deadline
 		}
 	}
 	if best >= 0 {
-		ps.localities[best].deadline += 1 / float64(weights[best])
+		ps.localities[best].deadline += 1 / weights[best]
 	}
 	return best
 }

@@ -402,3 +402,18 @@ func TestConformanceOutlierLegacyOverflow(t *testing.T) {
 	assert.False(t, r.hosts[1].Ejected)
 	assert.Equal(t, []string{"CONSECUTIVE_5XX:h1"}, r.typed(KindOverflow))
 }
+
+// EjectionTimeJitterIsInRange: with max_ejection_time_jitter 10 s and a
+// random draw of 123456789 the jitter is 123456789 % 10001 ms = 4445 ms.
+func TestConformanceOutlierJitterValue(t *testing.T) {
+	cfg, err := FromProto(&clusterv3.OutlierDetection{MaxEjectionPercent: pct(100), MaxEjectionTimeJitter: durationpb.New(10 * time.Second)})
+	require.NoError(t, err)
+	r := &rig{}
+	r.clock = newRig(t, &clusterv3.OutlierDetection{}, 0, false).clock
+	r.d = New(cfg, r.clock, func() uint64 { return 123456789 }, false, func(e Event) { r.events = append(r.events, e) }, nil)
+	r.hosts = []*Host{{ID: "h0"}}
+	r.d.SetHosts(r.hosts)
+	r.fail(r.hosts[0], 500, 5)
+	require.True(t, r.hosts[0].Ejected)
+	assert.Equal(t, 4445*time.Millisecond, r.hosts[0].Jitter, odTest+"EjectionTimeJitterIsInRange")
+}

@@ -180,13 +180,14 @@ func Choose(draw uint64, healthy, degraded []uint32) (prio int, isDegraded bool)
 
 // EffectiveLocalityWeight is HostSetImpl::effectiveLocalityWeight
 // (source/common/upstream/upstream_impl.cc): the locality weight scaled by
-// min(1, OPF/100 * eligible/hosts), truncated to an integer.
-func EffectiveLocalityWeight(weight uint32, eligible, hosts int, opf uint64) uint32 {
+// min(1, OPF/100 * eligible/hosts), a real number (hosts excludes the
+// excluded ones).
+func EffectiveLocalityWeight(weight uint32, eligible, hosts int, opf uint64) float64 {
 	if hosts == 0 {
 		return 0
 	}
 	ratio := float64(eligible) / float64(hosts)
-	return uint32(min(1.0, float64(opf)/100*ratio) * float64(weight))
+	return min(1.0, float64(opf)/100*ratio) * float64(weight)
 }
 
 // ExcludeAttempted is the previous_priorities retry priority's
