@@ -51,6 +51,11 @@ type host struct {
 	weight   uint32
 	healthy  bool // EDS health (HEALTHY/UNKNOWN)
 	degraded bool // EDS DEGRADED
+	// excluded: EDS DRAINING. Envoy sets EDS_STATUS_DRAINING (unhealthy)
+	// and leaves the host out of the count health is measured against
+	// (upstream_impl.cc setEdsHealthFlag and partitionHostList, runtime
+	// exclude_host_in_eds_status_draining, on by default).
+	excluded bool
 	meta     map[string]string
 	od       *outlier.Host
 	active   int // active requests (least request)
@@ -283,8 +288,10 @@ func (cl *cluster) setAssignment(cla *endpointv3.ClusterLoadAssignment) {
 			}
 			h.priority, h.locality, h.loc, h.weight = pr, loc.name, len(ps.localities)-1, w
 			h.meta = flattenMetadata(le.GetMetadata())
-			h.healthy, h.degraded = false, false
+			h.healthy, h.degraded, h.excluded = false, false, false
 			switch le.GetHealthStatus() {
+			case corev3.HealthStatus_DRAINING:
+				h.excluded = true
 			case corev3.HealthStatus_UNKNOWN, corev3.HealthStatus_HEALTHY:
 				h.healthy = true
 			case corev3.HealthStatus_DEGRADED:
@@ -331,6 +338,9 @@ func (cl *cluster) levels() []priority.Level {
 				w = uint64(h.weight)
 			}
 			levels[i].Total += w
+			if h.excluded {
+				levels[i].Excluded += w
+			}
 			if h.usable() {
 				levels[i].Healthy += w
 			} else if h.degraded && !h.od.Ejected {
@@ -434,27 +444,30 @@ func (cl *cluster) eligible(h *host, degraded bool) bool {
 func (cl *cluster) chooseLocality(ps *prioritySet, degraded bool) int {
 	best := -1
 	var bestDeadline float64
-	weights := make([]uint32, len(ps.localities))
+	weights := make([]float64, len(ps.localities))
 	for i, l := range ps.localities {
-		eligible := 0
+		eligible, excluded := 0, 0
 		for _, h := range l.hosts {
 			if cl.eligible(h, degraded) {
 				eligible++
 			}
+			if h.excluded {
+				excluded++
+			}
 		}
-		weights[i] = priority.EffectiveLocalityWeight(l.weight, eligible, len(l.hosts), cl.opf)
+		weights[i] = priority.EffectiveLocalityWeight(l.weight, eligible, len(l.hosts)-excluded, cl.opf)
 		if weights[i] == 0 {
 			continue
 		}
 		if l.deadline == 0 {
-			l.deadline = 1 / float64(weights[i])
+			l.deadline = 1 / weights[i]
 		}
 		if best == -1 || l.deadline < bestDeadline {
 			best, bestDeadline = i, l.deadline
 		}
 	}
 	if best >= 0 {
-		ps.localities[best].deadline += 1 / float64(weights[best])
+		ps.localities[best].deadline += 1 / weights[best]
 	}
 	return best
 }

@@ -22,6 +22,16 @@ const (
 	// OutcomeConnectTimeout: no answer to the connect (partition); the
 	// cluster's connect_timeout decides when the proxy gives up: UF.
 	OutcomeConnectTimeout = "connect_timeout"
+	// OutcomeHandshakeFailure: TCP connected but the peer closed the
+	// connection during the TLS handshake (an east-west gateway with no
+	// filter chain for the SNI) after Latency. The pool never saw the
+	// connection complete, so Envoy reports a remote connection failure:
+	// UF, a local-origin connect failure, retried under connect-failure
+	// (source/common/conn_pool/conn_pool_base.cc onConnectionEvent: a close
+	// before the handshake completed is PoolFailureReason::
+	// RemoteConnectionFailure; the TLS socket raises Connected only once
+	// the handshake is done, source/common/tls/ssl_socket.cc).
+	OutcomeHandshakeFailure = "handshake_failure"
 	// OutcomeReset: the connection was reset after Latency (before or
 	// without response headers): UR / upstream reset.
 	OutcomeReset = "reset"

@@ -91,14 +91,15 @@ type call struct {
 	done    func(final)
 
 	policy    *retryPolicy
+	grpc      bool // a gRPC request: grpc-status feeds outlier detection
 	remaining uint32
 	backoff   *retry.Backoff
 	attempted []*host
-	excluded  []bool
-	prioLoad  *selection
-	slot      bool // holds a retries() slot of the cluster
-	flags     uint64
-	seq       []string
+	// prioPlugin is the route's retry priority, one per request.
+	prioPlugin *priority.PreviousPriorities
+	slot       bool // holds a retries() slot of the cluster
+	flags      uint64
+	seq        []string
 
 	global, backoffTimer *vclock.Timer
 	cur                  *attempt
@@ -151,8 +152,15 @@ func (p *Proxy) route(rec *Record, r *route, clusterName string, headers [][2]st
 		return
 	}
 	rec.Cluster = clusterName
-	c := &call{p: p, rec: rec, route: r, cl: cl, headers: headers, body: body, done: done, policy: r.retry}
+	c := &call{p: p, rec: rec, route: r, cl: cl, headers: headers, body: body, done: done, policy: r.retry,
+		grpc: isGrpcRequest(headers)}
+	if c.policy != nil && !c.policy.appliesTo(headers) {
+		c.policy = nil
+	}
 	if c.policy != nil {
+		if c.policy.prioFreq > 0 {
+			c.prioPlugin = &priority.PreviousPriorities{UpdateFrequency: c.policy.prioFreq}
+		}
 		c.remaining = c.policy.numRetries
 		c.backoff = retry.NewBackoff(c.policy.base, c.policy.max)
 	}
@@ -181,69 +189,12 @@ func (c *call) selection() *selection {
 		// (source/common/router/config_impl.h, RetryPolicyImpl).
 		s.maxAttempts = int(max(1, c.policy.hostSelectionMax))
 	}
-	if f := c.policy.prioFreq; f > 0 && len(c.attempted) >= f {
-		// previous_priorities: recompute when attempted % frequency == 0,
-		// otherwise keep the last computed load.
-		if len(c.attempted)%f == 0 {
-			c.prioLoad = c.previousPriorities()
-		}
-		if c.prioLoad != nil {
-			s.healthy, s.degraded = c.prioLoad.healthy, c.prioLoad.degraded
+	if c.prioPlugin != nil {
+		if h, d, ok := c.prioPlugin.Load(c.cl.levels(), c.cl.opf); ok {
+			s.healthy, s.degraded = h, d
 		}
 	}
 	return s
-}
-
-// previousPriorities is PreviousPrioritiesRetryPriority::
-// adjustForAttemptedPriorities: exclude attempted priorities and spread
-// 100% over the rest by health; if nothing is left, start over; if still
-// nothing, use the original load (nil).
-func (c *call) previousPriorities() *selection {
-	levels := c.cl.levels()
-	if len(c.excluded) < len(levels) {
-		c.excluded = append(c.excluded, make([]bool, len(levels)-len(c.excluded))...)
-	}
-	for _, h := range c.attempted {
-		if h.priority < len(c.excluded) {
-			c.excluded[h.priority] = true
-		}
-	}
-	compute := func() (*selection, bool) {
-		health := make([]uint32, len(levels))
-		deg := make([]uint32, len(levels))
-		for i, lv := range levels {
-			if c.excluded[i] {
-				continue
-			}
-			health[i] = priority.Availability(c.cl.opf, lv.Healthy, lv.Total)
-			deg[i] = priority.Availability(c.cl.opf, lv.Degraded, lv.Total)
-		}
-		nta := priority.NormalizedTotalAvailability(health, deg)
-		if nta == 0 {
-			return nil, false
-		}
-		s := &selection{healthy: make([]uint32, len(levels)), degraded: make([]uint32, len(levels))}
-		fh, rem := priority.Distribute(s.healthy, health, 100, nta)
-		fd, rem := priority.Distribute(s.degraded, deg, rem, nta)
-		if rem > 0 {
-			if fh >= 0 {
-				s.healthy[fh] += rem
-			} else {
-				s.degraded[fd] += rem
-			}
-		}
-		return s, true
-	}
-	if s, ok := compute(); ok {
-		return s
-	}
-	for i := range c.excluded {
-		c.excluded[i] = false
-	}
-	if s, ok := compute(); ok {
-		return s
-	}
-	return nil
 }
 
 func (c *call) sendAttempt() {
@@ -259,6 +210,9 @@ func (c *call) sendAttempt() {
 		return
 	}
 	c.attempted = append(c.attempted, h)
+	if c.prioPlugin != nil {
+		c.prioPlugin.OnHostAttempted(h.priority)
+	}
 	a := &attempt{h: h, idx: len(c.rec.Attempts)}
 	c.cur = a
 	c.rec.Attempts = append(c.rec.Attempts, AttemptRecord{Cluster: cl.name, Address: h.addr, Priority: h.priority,
@@ -309,6 +263,9 @@ func (c *call) dispatch(a *attempt) {
 	case OutcomeResponse, "":
 		a.timer = p.clock.After(res.Latency, func() { c.onResponse(a, res) })
 	case OutcomeConnectFailure:
+		connected = false
+		a.timer = p.clock.After(res.Latency, func() { c.onReset(a, retry.ConnectionFailure, res) })
+	case OutcomeHandshakeFailure:
 		connected = false
 		a.timer = p.clock.After(res.Latency, func() { c.onReset(a, retry.ConnectionFailure, res) })
 	case OutcomeConnectTimeout:
@@ -378,7 +335,11 @@ func (c *call) onResponse(a *attempt, res Result) {
 		status = 200
 	}
 	if c.cl.od != nil {
-		c.cl.od.PutHTTPResponseCode(a.h.od, status)
+		code := status
+		if gs, ok := grpcStatus(res.Headers); ok && c.grpc {
+			code = grpcToHTTP(gs)
+		}
+		c.cl.od.PutHTTPResponseCode(a.h.od, code)
 	}
 	// The retry decision is taken while the upstream request still holds
 	// its slot (it is reset after shouldRetryHeaders says yes), so the
@@ -390,15 +351,13 @@ func (c *call) onResponse(a *attempt, res Result) {
 			switch strings.ToLower(kv[0]) {
 			case "x-envoy-ratelimited":
 				r.EnvoyRateLimited = true
+			case "x-envoy-overloaded":
+				r.Overloaded = true
 			case "grpc-status":
 				r.GrpcStatus = atoiOr(kv[1], -1)
 			}
 		}
-		for _, hm := range c.policy.headers {
-			if hm.matches(append([][2]string{{":status", itoa(status)}}, res.Headers...)) {
-				r.HeadersMatch = true
-			}
-		}
+		r.HeadersMatch = c.policy.retriableHeaders(status, res.Headers)
 		retried = c.maybeRetry(retry.FromHeaders(c.policy.on, c.policy.codes, r))
 	}
 	c.endAttempt(a, OutcomeResponse, status, res.Cause)
@@ -443,6 +402,10 @@ func (c *call) onReset(a *attempt, reason retry.ResetReason, res Result) {
 		}
 	}
 	t := resetText[reason]
+	if res.Outcome == OutcomeHandshakeFailure {
+		// No refused connect: the TLS failure text is not modelled.
+		t[2] = ""
+	}
 	details := "upstream_reset_before_response_started{" + t[1]
 	body := "upstream connect error or disconnect/reset before headers. "
 	if len(c.rec.Attempts) > 1 {

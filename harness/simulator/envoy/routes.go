@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -12,10 +13,8 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	prevprio "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/priority/previous_priorities/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 
-	"github.com/detour-mesh/detour/harness/simulator/envoy/internal/retry"
 	"github.com/detour-mesh/detour/harness/simulator/xds"
 )
 
@@ -40,6 +39,9 @@ type routeTable struct {
 	byName    map[string]*routeConfig
 	// warnings name configuration the model skipped or does not model.
 	warnings []string
+	// rejected is configuration Envoy's validation refuses (the route
+	// configuration is NACKed): New fails with it.
+	rejected []error
 }
 
 func (t *routeTable) warn(format string, args ...any) {
@@ -99,24 +101,12 @@ type routeMatch struct {
 	query         []*queryMatcher
 }
 
-type retryPolicy struct {
-	on               retry.On
-	numRetries       uint32
-	perTry           time.Duration
-	codes            []uint32
-	base, max        time.Duration
-	previousHosts    bool
-	hostSelectionMax int64
-	// prioFreq is previous_priorities' update_frequency (0: no retry priority).
-	prioFreq int
-	headers  []*headerMatcher
-}
-
 func buildRoutes(s *xds.Snapshot) (*routeTable, error) {
 	t := &routeTable{byName: map[string]*routeConfig{}}
 	for _, rc := range s.Routes {
 		t.byName[rc.GetName()] = t.compileRouteConfig(rc)
 	}
+
 	for _, l := range s.Listeners {
 		lr, err := listenerHCM(l, t)
 		if err != nil {
@@ -125,6 +115,9 @@ func buildRoutes(s *xds.Snapshot) (*routeTable, error) {
 		if lr != nil {
 			t.listeners = append(t.listeners, lr)
 		}
+	}
+	if len(t.rejected) > 0 {
+		return nil, t.rejected[0]
 	}
 	return t, nil
 }
@@ -190,6 +183,11 @@ func (t *routeTable) compileRouteConfig(rc *routev3.RouteConfiguration) *routeCo
 		for i, r := range vh.GetRoutes() {
 			where := fmt.Sprintf("route_config %q: virtual_hosts[%s].routes[%d]", rc.GetName(), vh.GetName(), i)
 			cr, err := compileRoute(r, vh, func(msg string) { t.warn("%s: %s", where, msg) })
+			var rej rejectError
+			if errors.As(err, &rej) {
+				t.rejected = append(t.rejected, fmt.Errorf("%s: %w", where, err))
+				continue
+			}
 			if err != nil {
 				t.warn("%s: %v (route left out)", where, err)
 				continue
@@ -260,7 +258,10 @@ func compileRoute(r *routev3.Route, vh *routev3.VirtualHost, warn func(string)) 
 			rp = vh.GetRetryPolicy()
 		}
 		if rp != nil {
-			cr.retry = compileRetry(rp, func(msg string) { warn("route.retry_policy: " + msg) })
+			cr.retry, err = compileRetry(rp, func(msg string) { warn("route.retry_policy: " + msg) })
+			if err != nil {
+				return nil, err
+			}
 		}
 	case *routev3.Route_DirectResponse:
 		cr.direct = &directResponse{status: int(a.DirectResponse.GetStatus()), body: a.DirectResponse.GetBody().GetInlineString()}
@@ -273,63 +274,6 @@ func compileRoute(r *routev3.Route, vh *routev3.VirtualHost, warn func(string)) 
 		warn(cr.unmodelled + " (answered 503 route_not_modelled)")
 	}
 	return cr, nil
-}
-
-// compileRetry keeps what it understands and warns about the rest.
-func compileRetry(rp *routev3.RetryPolicy, warn func(string)) *retryPolicy {
-	on, err := retry.Parse(rp.GetRetryOn())
-	if err != nil {
-		warn("retry_on: " + err.Error() + " (ignored)")
-	}
-	p := &retryPolicy{on: on, numRetries: 1, codes: rp.GetRetriableStatusCodes(),
-		hostSelectionMax: rp.GetHostSelectionRetryMaxAttempts()}
-	if rp.GetNumRetries() != nil {
-		p.numRetries = rp.GetNumRetries().GetValue()
-	}
-	if rp.GetPerTryTimeout() != nil {
-		p.perTry = rp.GetPerTryTimeout().AsDuration()
-	}
-	if bo := rp.GetRetryBackOff(); bo != nil {
-		p.base = bo.GetBaseInterval().AsDuration()
-		if bo.GetMaxInterval() != nil {
-			p.max = bo.GetMaxInterval().AsDuration()
-		}
-	}
-	if p.base == 0 {
-		p.base = 25 * time.Millisecond
-	}
-	if p.max == 0 {
-		p.max = 10 * p.base
-	}
-	for _, hp := range rp.GetRetryHostPredicate() {
-		if hp.GetName() == "envoy.retry_host_predicates.previous_hosts" || strings.HasSuffix(hp.GetTypedConfig().GetTypeUrl(), "PreviousHostsPredicate") {
-			p.previousHosts = true
-		}
-	}
-	if pr := rp.GetRetryPriority(); pr != nil {
-		if pr.GetName() == "envoy.retry_priorities.previous_priorities" || strings.HasSuffix(pr.GetTypedConfig().GetTypeUrl(), "PreviousPrioritiesConfig") {
-			var c prevprio.PreviousPrioritiesConfig
-			if tc := pr.GetTypedConfig(); tc != nil {
-				if err := tc.UnmarshalTo(&c); err != nil {
-					warn("retry_priority: " + err.Error() + " (ignored)")
-				}
-			}
-			p.prioFreq = int(c.GetUpdateFrequency())
-			if p.prioFreq <= 0 {
-				warn("retry_priority: update_frequency must be > 0 (ignored)")
-				p.prioFreq = 0
-			}
-		}
-	}
-	for _, h := range rp.GetRetriableHeaders() {
-		hm, err := compileHeader(h)
-		if err != nil {
-			warn("retriable_headers: " + err.Error() + " (ignored)")
-			continue
-		}
-		p.headers = append(p.headers, hm)
-	}
-	return p
 }
 
 func compileMatch(m *routev3.RouteMatch) (*routeMatch, error) {

@@ -294,8 +294,9 @@ func (n *Network) send(t time.Duration, a *envoy.Attempt, rec *AttemptRecord) en
 			return envoy.Result{Outcome: envoy.OutcomeResponse, Latency: extra, Status: 404, Cause: c.Name + " Gateway resource deleted (404 NR)"}
 		}
 		// TLS passthrough without a filter chain for the SNI: the listener
-		// closes the connection.
-		return envoy.Result{Outcome: envoy.OutcomeReset, Latency: extra, Reset: envoy.ResetConnectionTermination, Cause: c.Name + " Gateway resource deleted (no filter chain)"}
+		// closes the connection during the client's TLS handshake, which
+		// the client's pool reports as a remote connection failure (UF).
+		return envoy.Result{Outcome: envoy.OutcomeHandshakeFailure, Latency: extra, Cause: c.Name + " Gateway resource deleted (no filter chain)"}
 	}
 	svc, subset := n.defSvc, ""
 	if name, sub, ok := parseClusterName(a.Cluster); ok {

@@ -62,7 +62,7 @@ func TestNetworkFaults(t *testing.T) {
 		{"Gateway resource deleted: ingress 404", Fault{Kind: GatewayResourceDeleted, Target: Target{Cluster: "c2"}}, 0, "10.0.2.2:80", edge,
 			envoy.Result{Outcome: envoy.OutcomeResponse, Latency: 41 * time.Millisecond, Status: 404, Cause: "c2 Gateway resource deleted (404 NR)"}, []string{"f"}},
 		{"Gateway resource deleted: east-west closes", Fault{Kind: GatewayResourceDeleted, Target: Target{Cluster: "c2"}}, 0, "10.0.2.1:15443", remote,
-			envoy.Result{Outcome: envoy.OutcomeReset, Latency: 41 * time.Millisecond, Reset: envoy.ResetConnectionTermination, Cause: "c2 Gateway resource deleted (no filter chain)"}, []string{"f"}},
+			envoy.Result{Outcome: envoy.OutcomeHandshakeFailure, Latency: 41 * time.Millisecond, Cause: "c2 Gateway resource deleted (no filter chain)"}, []string{"f"}},
 		{"region outage", Fault{Kind: RegionOutage, Target: Target{Region: "r2"}}, 0, "10.0.2.1:15443", remote,
 			envoy.Result{Outcome: envoy.OutcomeConnectFailure, Cause: "c2 down"}, []string{"f"}},
 		{"cluster outage takes pods down", Fault{Kind: ClusterOutage, Target: Target{Cluster: "c1"}}, 0, "10.100.1.3:9080", "",

@@ -15,10 +15,17 @@ const DefaultOverprovisioning = 140
 const DefaultPanicThreshold = 50
 
 // Level is one priority's host counts (or weights, with
-// weighted_priority_health). Total excludes excluded hosts.
+// weighted_priority_health). Total counts every host, Excluded the hosts
+// excluded from load balancing (EDS DRAINING): availability and panic use
+// Total-Excluded, total-panic shares use Total (recalculatePerPriorityState,
+// isHostSetInPanic and recalculateLoadInTotalPanic read hosts() minus
+// excludedHosts() and hosts() respectively).
 type Level struct {
-	Total, Healthy, Degraded uint64
+	Total, Excluded, Healthy, Degraded uint64
 }
+
+// Eligible is the host count health is measured against.
+func (lv Level) Eligible() uint64 { return lv.Total - min(lv.Total, lv.Excluded) }
 
 // Load is the outcome of a recalculation.
 type Load struct {
@@ -76,8 +83,8 @@ func Compute(levels []Level, opf uint64, panicThreshold uint64) Load {
 		return l
 	}
 	for i, lv := range levels {
-		l.Health[i] = Availability(opf, lv.Healthy, lv.Total)
-		l.DegradedHealth[i] = Availability(opf, lv.Degraded, lv.Total)
+		l.Health[i] = Availability(opf, lv.Healthy, lv.Eligible())
+		l.DegradedHealth[i] = Availability(opf, lv.Degraded, lv.Eligible())
 	}
 	nta := NormalizedTotalAvailability(l.Health, l.DegradedHealth)
 	if nta > 0 {
@@ -116,15 +123,16 @@ func Compute(levels []Level, opf uint64, panicThreshold uint64) Load {
 // InPanic is isHostSetInPanic: healthy% + degraded% < threshold.
 func InPanic(lv Level, threshold uint64) bool {
 	var h, d float64
-	if lv.Total > 0 {
-		h = 100 * float64(lv.Healthy) / float64(lv.Total)
-		d = 100 * float64(lv.Degraded) / float64(lv.Total)
+	if n := lv.Eligible(); n > 0 {
+		h = 100 * float64(lv.Healthy) / float64(n)
+		d = 100 * float64(lv.Degraded) / float64(n)
 	}
 	return h+d < float64(threshold)
 }
 
-// totalLoadInPanic is recalculateLoadInTotalPanic: load by host counts,
-// the rounding remainder to the first non-empty priority.
+// totalLoadInPanic is recalculateLoadInTotalPanic: load by host counts
+// (excluded hosts included), the rounding remainder to the first non-empty
+// priority.
 func totalLoadInPanic(levels []Level, l *Load) {
 	var all uint64
 	for _, lv := range levels {
@@ -172,11 +180,44 @@ func Choose(draw uint64, healthy, degraded []uint32) (prio int, isDegraded bool)
 
 // EffectiveLocalityWeight is HostSetImpl::effectiveLocalityWeight
 // (source/common/upstream/upstream_impl.cc): the locality weight scaled by
-// min(1, OPF/100 * eligible/hosts), truncated to an integer.
-func EffectiveLocalityWeight(weight uint32, eligible, hosts int, opf uint64) uint32 {
+// min(1, OPF/100 * eligible/hosts), a real number (hosts excludes the
+// excluded ones).
+func EffectiveLocalityWeight(weight uint32, eligible, hosts int, opf uint64) float64 {
 	if hosts == 0 {
 		return 0
 	}
 	ratio := float64(eligible) / float64(hosts)
-	return uint32(min(1.0, float64(opf)/100*ratio) * float64(weight))
+	return min(1.0, float64(opf)/100*ratio) * float64(weight)
+}
+
+// ExcludeAttempted is the previous_priorities retry priority's
+// adjustForAttemptedPriorities (source/extensions/retry/priority/
+// previous_priorities/previous_priorities.cc): the load spread by
+// availability over the priorities not excluded. ok is false when nothing
+// is left to spread over.
+func ExcludeAttempted(levels []Level, opf uint64, excluded []bool) (healthy, degraded []uint32, ok bool) {
+	health := make([]uint32, len(levels))
+	deg := make([]uint32, len(levels))
+	for i, lv := range levels {
+		if i < len(excluded) && excluded[i] {
+			continue
+		}
+		health[i] = Availability(opf, lv.Healthy, lv.Eligible())
+		deg[i] = Availability(opf, lv.Degraded, lv.Eligible())
+	}
+	nta := NormalizedTotalAvailability(health, deg)
+	if nta == 0 {
+		return nil, nil, false
+	}
+	healthy, degraded = make([]uint32, len(levels)), make([]uint32, len(levels))
+	fh, rem := Distribute(healthy, health, 100, nta)
+	fd, rem := Distribute(degraded, deg, rem, nta)
+	if rem > 0 {
+		if fh >= 0 {
+			healthy[fh] += rem
+		} else {
+			degraded[fd] += rem
+		}
+	}
+	return healthy, degraded, true
 }

@@ -126,9 +126,10 @@ func TestChoose(t *testing.T) {
 }
 
 func TestEffectiveLocalityWeight(t *testing.T) {
-	assert.Equal(t, uint32(10), EffectiveLocalityWeight(10, 10, 10, 140))
-	assert.Equal(t, uint32(10), EffectiveLocalityWeight(10, 8, 10, 140)) // 1.4*0.8 ≥ 1
-	assert.Equal(t, uint32(7), EffectiveLocalityWeight(10, 5, 10, 140))  // 1.4*0.5 = 0.7
-	assert.Equal(t, uint32(0), EffectiveLocalityWeight(10, 0, 10, 140))
-	assert.Equal(t, uint32(0), EffectiveLocalityWeight(10, 0, 0, 140))
+	assert.InDelta(t, 10, EffectiveLocalityWeight(10, 10, 10, 140), 1e-9)
+	assert.InDelta(t, 10, EffectiveLocalityWeight(10, 8, 10, 140), 1e-9) // 1.4*0.8 ≥ 1
+	assert.InDelta(t, 7, EffectiveLocalityWeight(10, 5, 10, 140), 1e-9)  // 1.4*0.5 = 0.7
+	assert.InDelta(t, 0.84, EffectiveLocalityWeight(1, 3, 5, 140), 1e-9) // not truncated
+	assert.Zero(t, EffectiveLocalityWeight(10, 0, 10, 140))
+	assert.Zero(t, EffectiveLocalityWeight(10, 0, 0, 140))
 }

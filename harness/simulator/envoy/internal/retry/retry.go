@@ -90,12 +90,18 @@ type Response struct {
 	GrpcStatus int
 	// EnvoyRateLimited: x-envoy-ratelimited is present.
 	EnvoyRateLimited bool
+	// Overloaded: x-envoy-overloaded is present (an upstream Envoy shed
+	// the request); never retried.
+	Overloaded bool
 	// HeadersMatch: one of the retriable_headers matchers matched.
 	HeadersMatch bool
 }
 
 // FromHeaders is wouldRetryFromHeaders.
 func FromHeaders(on On, codes []uint32, r Response) bool {
+	if r.Overloaded {
+		return false
+	}
 	// Rate-limited responses from an upstream Envoy are retried only
 	// under envoy-ratelimited.
 	if r.EnvoyRateLimited {
