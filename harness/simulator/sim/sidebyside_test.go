@@ -138,7 +138,7 @@ func TestSideBySideGolden(t *testing.T) {
 	golden.Check(t, "testdata/golden/side-by-side.txt", []byte(rep.Summary()))
 }
 
-// --only and --baseline: one run each, named for what ran.
+// --only: one run, named for what ran; --baseline: a third column, first.
 func TestOnlyAndBaseline(t *testing.T) {
 	sc := shortDrill(t)
 	f := mustFilters(t)
@@ -148,17 +148,43 @@ func TestOnlyAndBaseline(t *testing.T) {
 	assert.Equal(t, RunDetour, rep.Runs[0].Name)
 	assert.NotEmpty(t, rep.Runs[0].Transitions)
 
-	rep, err = Run(context.Background(), sc, Options{Only: RunIstio, Baseline: "../../../examples/bookinfo/out"})
+	rep, err = Run(context.Background(), sc, Options{Only: RunBaseline, Baseline: "../../../examples/bookinfo/out"})
 	require.NoError(t, err)
 	require.Len(t, rep.Runs, 1)
 	assert.Equal(t, RunBaseline, rep.Runs[0].Name)
 	assert.Equal(t, "istio ../../../examples/bookinfo/out", rep.Runs[0].Config)
 	assert.Empty(t, rep.Runs[0].Transitions)
+	assert.Empty(t, rep.Runs[0].Expectations, "the baseline is a reference column")
 
 	_, err = Run(context.Background(), sc, Options{Only: RunDetour})
 	assert.ErrorContains(t, err, "the detour run needs the filter module")
 	_, err = Run(context.Background(), sc, Options{Only: "envoy"})
 	assert.ErrorContains(t, err, `"envoy" is not a run`)
+	_, err = Run(context.Background(), sc, Options{Only: RunBaseline})
+	assert.ErrorContains(t, err, "the baseline run needs a baseline directory")
+}
+
+// With --baseline, three columns: the baseline (here Istio as its
+// documentation configures it), the compiled resources, the filters; the
+// detour run's relative expectations are checked against both others.
+func TestThreeColumns(t *testing.T) {
+	sc := shortDrill(t)
+	one := 1.0
+	sc.Expect = Expect{MaxErrorsVsBaseline: &one}
+	rep, err := Run(context.Background(), sc, Options{Filters: mustFilters(t), Baseline: "../../../examples/bookinfo/baseline-istio-docs"})
+	require.NoError(t, err)
+	require.Len(t, rep.Runs, 3)
+	assert.Equal(t, []string{RunBaseline, RunIstio, RunDetour}, []string{rep.Runs[0].Name, rep.Runs[1].Name, rep.Runs[2].Name})
+	var against []string
+	for _, x := range rep.Runs[2].Expectations {
+		against = append(against, x.Against)
+	}
+	assert.Equal(t, []string{RunBaseline, RunIstio}, against)
+	sum := rep.Summary()
+	assert.Contains(t, sum, "detour - istio")
+	t.Log("\n" + sum)
+	svg := svgOf(t, rep)
+	wellFormed(t, svg)
 }
 
 // BenchmarkSideBySide10Min: the bookinfo drill stretched to 10 minutes at
