@@ -30,7 +30,7 @@ func (r *Report) Summary() string {
 	b.WriteString("\n")
 	width := 28
 	for _, f := range r.Faults {
-		width = max(width, len(f.Name)+len(" fail over")+1)
+		width = max(width, len(f.Name)+len(" failback cost")+1)
 	}
 	// With two runs or more, a last column says what the last (detour)
 	// changes from the one before it (istio).
