@@ -156,13 +156,16 @@ func (r *Report) Summary() string {
 	return b.String()
 }
 
+// fmtCost is a failback cost in a column: requests answered cross-region
+// / added latency in request-seconds; "(open)" when the share never came
+// back within the run.
 func fmtCost(c *FailBackCost) string {
 	if c == nil {
 		return "-"
 	}
-	s := fmt.Sprintf("%d x-reg, %.1f req-s", c.CrossRegionRequests, c.AddedLatencyRequestS)
+	s := fmt.Sprintf("%d / %.1f", c.CrossRegionRequests, c.AddedLatencyRequestS)
 	if !c.Recovered {
-		s += "+"
+		s += " (open)"
 	}
 	return s
 }
@@ -182,7 +185,7 @@ func paid(runs []RunReport) string {
 		cost := ""
 		for i, f := range d.Faults {
 			if c := f.FailBackCost; c != nil {
-				cost += fmt.Sprintf(", failing back after %s %d requests cross-region and %.1f request-s added (%s: %s)", f.Name,
+				cost += fmt.Sprintf("; failing back after %s, %d requests cross-region and %.1f request-s of added latency (%s: %s)", f.Name,
 					c.CrossRegionRequests, c.AddedLatencyRequestS, base.Name, fmtCost(base.Faults[i].FailBackCost))
 			}
 		}
