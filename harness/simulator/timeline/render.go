@@ -567,7 +567,7 @@ func (r *renderer) latency(pn *Panel, top float64) {
 		}
 		r.f(`<path class="%s" data-latency="%s" d="%s"/>`+"\n", l.class, l.name, r.stepArea(v, top, bottom, 1))
 	}
-	r.f(`<text class="mu small" x="%s" y="%s" text-anchor="end">%s ms</text>`+"\n", num(left-6), num(top+9), label(r.latScale))
+	r.f(`<text class="mu small" x="%s" y="%s" text-anchor="end">%sms</text>`+"\n", num(left-6), num(top+9), label(r.latScale))
 	r.f(`<text class="mu small" x="%s" y="%s" text-anchor="end">0</text>`+"\n", num(left-6), num(bottom))
 	r.f(`<text class="mu small" transform="translate(%s %s) rotate(-90)" text-anchor="middle">latency</text>`+"\n",
 		num(left-44), num(top+latencyHeight/2))
