@@ -90,11 +90,11 @@ type RunReport struct {
 	// span (a flapping fault's span is whole; failback windows count).
 	CrossRegionShare float64 `json:"crossRegionShare"`
 	// Phases are the run cut at every fault's start and end.
-	Phases []Phase        `json:"phases"`
-	Faults []FaultResult `json:"faults"`
-	Seconds          []Second      `json:"seconds"`
-	Events           []EventJSON   `json:"events"`
-	Transitions      []Transition  `json:"transitions"`
+	Phases      []Phase       `json:"phases"`
+	Faults      []FaultResult `json:"faults"`
+	Seconds     []Second      `json:"seconds"`
+	Events      []EventJSON   `json:"events"`
+	Transitions []Transition  `json:"transitions"`
 	// Warnings are configuration the Envoy model left out or does not model.
 	Warnings     []string      `json:"warnings"`
 	Expectations []Expectation `json:"expectations"`
