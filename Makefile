@@ -6,6 +6,8 @@ GO      ?= go
 BIN     := bin/detour
 EXAMPLE ?= examples/bookinfo
 DRILL   ?= $(EXAMPLE)/drills/local-scaled-to-zero.yaml
+# Istio as its documentation configures it, the demo's first column.
+BASELINE ?= $(wildcard $(EXAMPLE)/baseline-istio-docs)
 
 .PHONY: help build test demo check schemas bench policy plugins
 .DEFAULT_GOAL := help
@@ -35,11 +37,11 @@ test: deps ## run every test (the CI command)
 	$(GO) test ./...
 	cd compiler/istiocheck && $(GO) vet ./... && $(GO) test ./...
 
-demo: build plugins ## compile the default example, print its ladder, run its outage drill side by side (out/demo/timeline.svg)
+demo: build plugins ## compile the default example, print its ladder, run its outage drill in three columns: Istio as documented, compiled, with the filters (out/demo/timeline.svg)
 	$(BIN) vet $(EXAMPLE)
 	$(BIN) compile -o out/demo $(EXAMPLE)
 	$(BIN) explain $(EXAMPLE)
-	$(BIN) simulate --plugins build/plugins/detour-filters.wasm --json out/demo/report.json --svg out/demo/timeline.svg $(DRILL)
+	$(BIN) simulate --plugins build/plugins/detour-filters.wasm $(if $(BASELINE),--baseline $(BASELINE)) --json out/demo/report.json --svg out/demo/timeline.svg $(DRILL)
 
 check: ## formatting and tidiness gates
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -24,14 +24,15 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json", "", "write the JSON report to FILE (- for stdout, instead of the summary)")
 	svgOut := fs.String("svg", "", "write the timeline of the runs to FILE (SVG)")
 	istio := fs.String("istio", "", "simulate the Istio YAML in DIR (<cluster>.yaml, edge.yaml) instead of the scenario's configuration")
-	baseline := fs.String("baseline", "", "compare with the Istio YAML in DIR (any configuration) instead of the compiled resources without the filters")
-	only := fs.String("only", "", "run only istio (no filters) or detour (with the filters)")
+	baseline := fs.String("baseline", "", "also run the Istio YAML in DIR (any configuration, e.g. examples/bookinfo/baseline-istio-docs), as a first column named baseline")
+	only := fs.String("only", "", "run only istio (the compiled resources without the filters), detour (with the filters) or baseline (--baseline DIR)")
 	plugins := fs.String("plugins", "", "the Detour filter module (.wasm); default: built from this source tree (make plugins writes build/plugins/detour-filters.wasm)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: detour simulate [--json FILE] [--svg FILE] [--baseline DIR] [--only istio|detour] [--plugins FILE] [--istio DIR] SCENARIO")
+		fmt.Fprintln(stderr, "usage: detour simulate [--json FILE] [--svg FILE] [--baseline DIR] [--only istio|detour|baseline] [--plugins FILE] [--istio DIR] SCENARIO")
 		fmt.Fprintln(stderr, "\nRuns a failure drill twice on the xDS Istio generates, same topology, traffic, faults and seed:")
 		fmt.Fprintln(stderr, "istio (the compiled resources without the WasmPlugins) and detour (with the filters as the")
-		fmt.Fprintln(stderr, "WasmPlugins configure them), and prints what their users saw side by side. Exit 0 expectations")
+		fmt.Fprintln(stderr, "WasmPlugins configure them), and prints what their users saw side by side; with --baseline DIR,")
+		fmt.Fprintln(stderr, "a third run of that configuration comes first. Exit 0 expectations")
 		fmt.Fprintln(stderr, "met, 1 an expectation failed or the scenario is invalid, 2 usage. The scenario format:")
 		fmt.Fprintln(stderr, "harness/simulator/sim/README.md.")
 		fmt.Fprintln(stderr)
@@ -46,8 +47,12 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if *only != "" && *only != sim.RunIstio && *only != sim.RunDetour {
-		fmt.Fprintf(stderr, "detour simulate: --only %q: expected istio or detour\n", *only)
+	if *only != "" && *only != sim.RunIstio && *only != sim.RunDetour && *only != sim.RunBaseline {
+		fmt.Fprintf(stderr, "detour simulate: --only %q: expected istio, detour or baseline\n", *only)
+		return exitUsage
+	}
+	if *only == sim.RunBaseline && *baseline == "" {
+		fmt.Fprintln(stderr, "detour simulate: --only baseline needs --baseline DIR")
 		return exitUsage
 	}
 	sc, err := sim.Load(paths[0])
@@ -57,7 +62,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx := context.Background()
 	opts := sim.Options{Istio: *istio, Baseline: *baseline, Only: *only}
-	if *only != sim.RunIstio {
+	if *only != sim.RunIstio && *only != sim.RunBaseline {
 		if opts.Filters, err = loadFilters(ctx, *plugins); err != nil {
 			fmt.Fprintf(stderr, "detour simulate: %v\n", err)
 			return exitInvalid

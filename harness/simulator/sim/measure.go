@@ -140,23 +140,12 @@ func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 	for i := range faults {
 		run.Faults = append(run.Faults, measureFault(&faults[i], in, b))
 	}
-	// Cross-region share while healthy: requests sent while no fault was
-	// active and no fault's failback was still under way.
-	crossAll, crossRemote := 0, 0
-	for i := range in.Requests {
-		r := &in.Requests[i]
-		at := final(r)
-		if at == nil || !healthyAt(faults, run.Faults, r.Start, in.Duration) {
-			continue
-		}
-		crossAll++
-		if reg := in.Regions[at.Cluster]; reg != "" && in.EntryRegion != "" && reg != in.EntryRegion {
-			crossRemote++
-		}
+	for i := range faults {
+		run.Faults[i].FailBackCost = failBackCost(&faults[i], &run.Faults[i], &in, b)
 	}
-	if crossAll > 0 {
-		run.CrossRegionShare = round(float64(crossRemote) / float64(crossAll))
-	}
+	run.CrossRegionShare = crossRegionOutsideFaults(faults, &in)
+	run.Phases = phases(faults, &in)
+	secondLatencies(run.Seconds, &in)
 	run.Expectations = check(exp, &run)
 	run.Passed = true
 	for _, e := range run.Expectations {
@@ -197,27 +186,6 @@ func errorCause(r *RequestRecord) string {
 		return "response flags " + r.Flags
 	}
 	return fmt.Sprintf("status %d", r.Status)
-}
-
-// healthyAt: no fault active at t, and t is not between a fault's end and
-// its measured failback (the whole rest of the run if it never failed back).
-func healthyAt(faults []Fault, res []FaultResult, t, dur time.Duration) bool {
-	for i := range faults {
-		f := &faults[i]
-		if f.Active(t) {
-			return false
-		}
-		if t >= f.Start && (f.End == 0 || t >= f.End) {
-			back := dur
-			if f.End > 0 && res[i].FailBackS != nil {
-				back = f.End + time.Duration(*res[i].FailBackS*float64(time.Second))
-			}
-			if f.End == 0 || t < back {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func pct(sorted []time.Duration, p int) float64 {
@@ -317,31 +285,11 @@ func measureFault(f *Fault, in runInput, b *buckets) FaultResult {
 // share of answers stays at or above failBackShare of its share before the
 // fault, over every 1-second window of the next stableFor.
 func failBack(f *Fault, in runInput, b *buckets) *float64 {
-	var targets []string
-	for c, reg := range in.Regions {
-		if (f.Target.Cluster == "" || f.Target.Cluster == c) && (f.Target.Region == "" || f.Target.Region == reg) {
-			targets = append(targets, c)
-		}
-	}
 	if f.Kind == Partition {
 		return nil
 	}
-	share := func(from, to int) (float64, int) {
-		from, to = max(0, from), min(to, b.n)
-		req, hit := 0, 0
-		for k := from; k < to; k++ {
-			req += b.requests[k]
-			for _, c := range targets {
-				if bc := b.byCluster[c]; bc != nil {
-					hit += bc[k]
-				}
-			}
-		}
-		if req == 0 {
-			return 0, 0
-		}
-		return float64(hit) / float64(req), req
-	}
+	tg := targets(f, &in)
+	share := func(from, to int) (float64, int) { return targetShare(tg, b, from, to) }
 	pre, n := share(int((f.Start-preWindow)/bucket), int(f.Start/bucket))
 	if n == 0 || pre == 0 {
 		return nil

@@ -7,7 +7,8 @@ import (
 )
 
 // Plot is the report as a timeline (harness/simulator/timeline): one panel per run,
-// stacked, with the traffic share per cluster and the errors per second,
+// stacked, with the traffic share per cluster, the errors and the latency
+// (p50, p99) per second,
 // the faults as spans and the filters' state transitions as marks.
 func (r *Report) Plot() timeline.Plot {
 	p := timeline.Plot{
@@ -35,8 +36,10 @@ func (r *Report) Plot() timeline.Plot {
 			pn.Series = append(pn.Series, s)
 		}
 		pn.Errors = make([]float64, len(run.Seconds))
+		pn.LatencyP50, pn.LatencyP99 = make([]float64, len(run.Seconds)), make([]float64, len(run.Seconds))
 		for i, sec := range run.Seconds {
 			pn.Errors[i] = float64(sec.Errors)
+			pn.LatencyP50[i], pn.LatencyP99[i] = sec.P50Ms, sec.P99Ms
 		}
 		for _, t := range run.Transitions {
 			pn.Marks = append(pn.Marks, timeline.Mark{At: t.AtS, Label: t.To})

@@ -86,12 +86,15 @@ type RunReport struct {
 	PeakRetryAmplification float64 `json:"peakRetryAmplification"`
 	LatencyMs              Latency `json:"latencyMs"`
 	// CrossRegionShare is the share of requests answered from another
-	// region than the entry proxy's while no fault was active.
-	CrossRegionShare float64       `json:"crossRegionShare"`
-	Faults           []FaultResult `json:"faults"`
-	Seconds          []Second      `json:"seconds"`
-	Events           []EventJSON   `json:"events"`
-	Transitions      []Transition  `json:"transitions"`
+	// region than the entry proxy's among those sent outside every fault's
+	// span (a flapping fault's span is whole; failback windows count).
+	CrossRegionShare float64 `json:"crossRegionShare"`
+	// Phases are the run cut at every fault's start and end.
+	Phases      []Phase       `json:"phases"`
+	Faults      []FaultResult `json:"faults"`
+	Seconds     []Second      `json:"seconds"`
+	Events      []EventJSON   `json:"events"`
+	Transitions []Transition  `json:"transitions"`
 	// Warnings are configuration the Envoy model left out or does not model.
 	Warnings     []string      `json:"warnings"`
 	Expectations []Expectation `json:"expectations"`
@@ -122,6 +125,9 @@ type FaultResult struct {
 	FailBackS  *float64 `json:"failBackS"`
 	Errors     int      `json:"errors"`
 	DetectedBy string   `json:"detectedBy"`
+	// FailBackCost is what the way back cost; nil when the fault never
+	// ends within the run, is a partition, or its target had no traffic.
+	FailBackCost *FailBackCost `json:"failBackCost"`
 }
 
 // Second is one second of the run (by request start).
@@ -134,6 +140,10 @@ type Second struct {
 	// order of Run.Clusters; the last entry is "none" (answered by the
 	// proxy itself, or reset).
 	Share []float64 `json:"share"`
+	// P50Ms and P99Ms are the second's latency percentiles (nearest rank;
+	// 0 without requests).
+	P50Ms float64 `json:"p50Ms"`
+	P99Ms float64 `json:"p99Ms"`
 }
 
 // EventJSON is an Event in the report.
@@ -152,6 +162,14 @@ type Expectation struct {
 	Measured *float64 `json:"measured"`
 	Unit     string   `json:"unit"`
 	OK       bool     `json:"ok"`
+	// Against names the run a relative expectation compares with; Limit is
+	// then Factor × its figure (+ SlackMs for latency).
+	Against string  `json:"against,omitempty"`
+	Factor  float64 `json:"factor,omitempty"`
+	SlackMs float64 `json:"slackMs,omitempty"`
+	// Waived says why a relative latency limit that was exceeded does not
+	// fail (the run has fewer user-visible errors than the other).
+	Waived string `json:"waived,omitempty"`
 }
 
 // Op is how the measured value compares with the limit: ">=" for the

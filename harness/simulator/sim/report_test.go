@@ -52,11 +52,12 @@ func TestBuildRun(t *testing.T) {
 	assert.Equal(t, 1.05, run.RetryAmplification)
 	assert.Equal(t, 2.0, run.PeakRetryAmplification)
 	assert.Equal(t, Latency{P50: 5, P90: 9, P99: 10}, run.LatencyMs)
-	// Healthy periods: 0–5 s and 13–20 s (12–13 s is the failback, when
-	// requests still went to c2 in the other region).
-	assert.Equal(t, 0.0, run.CrossRegionShare)
+	// Outside the fault: 0–5 s and 12–20 s, 130 requests; the 10 of the
+	// failback (12–13 s) went to c2 in the other region.
+	assert.Equal(t, 0.0769, run.CrossRegionShare)
 	assert.Equal(t, []string{"c1", "c2", "none"}, run.Clusters)
-	assert.Equal(t, Second{T: 5, Requests: 10, Errors: 10, Retries: 10, Share: []float64{1, 0, 0}}, run.Seconds[5])
+	// Second 5: requests 51..60, latencies 2..10 and 1 ms.
+	assert.Equal(t, Second{T: 5, Requests: 10, Errors: 10, Retries: 10, Share: []float64{1, 0, 0}, P50Ms: 5, P99Ms: 10}, run.Seconds[5])
 	assert.Equal(t, []float64{0, 1, 0}, run.Seconds[6].Share)
 	require.Len(t, run.Faults, 1)
 	f := run.Faults[0]
@@ -118,9 +119,85 @@ func TestReportJSONAndSummary(t *testing.T) {
 	assert.Contains(t, sum, "user-visible errors          10 (5.00%)")
 	assert.Contains(t, sum, "f detect                     0.3s")
 	assert.Contains(t, sum, "    10  503 URX      c1 reviews error rate (503)")
-	assert.Contains(t, sum, "      5s-12s  14%  86%   0%  errors 10\n")
+	assert.Contains(t, sum, "      5s-12s  14%  86%   0%  errors 10, p50/p99 5/10 ms, cross-region 86%  during f\n")
+	assert.Contains(t, sum, "     12s-20s  88%  12%   0%  errors 0, p50/p99 5/10 ms, cross-region 12%  after f\n")
+	assert.Contains(t, sum, "cross-region outside faults  7.7%")
+	assert.Contains(t, sum, "f failback cost              10 / 0.0")
 	assert.Contains(t, sum, "  c1     |██████       ███████|\n")
 	assert.Contains(t, sum, "  errors |     █              |\n")
 	assert.LessOrEqual(t, strings.Count(sum, "\n"), 40, "one screen")
 	assert.True(t, r.Passed())
+}
+
+// slowRemote is synthetic() with every answer from c2 40 ms slower (the
+// cross-region round trip): requests of 6–13 s take 41..50 ms.
+func slowRemote() runInput {
+	in := synthetic()
+	for i := range in.Requests {
+		r := &in.Requests[i]
+		if at := final(r); at != nil && at.Cluster == "c2" {
+			r.End += 40 * time.Millisecond
+		}
+	}
+	return in
+}
+
+// Phases, per-second latency and the failback cost, counted by hand.
+func TestPhasesAndFailBackCost(t *testing.T) {
+	faults := []Fault{{Name: "f", Kind: ErrorRate, Start: 5 * time.Second, End: 12 * time.Second, Target: Target{Cluster: "c1", Share: 1}}}
+	run := buildRun(faults, Expect{}, slowRemote())
+	// Second 7: requests 71..80 on c2, 41..50 ms.
+	assert.Equal(t, 45.0, run.Seconds[7].P50Ms)
+	assert.Equal(t, 50.0, run.Seconds[7].P99Ms)
+	assert.Equal(t, []Phase{
+		// 50 requests, 1..10 ms five times: ranks 25, 45, 50.
+		{FromS: 0, ToS: 5, Label: "before faults", Requests: 50, LatencyMs: Latency{P50: 5, P90: 9, P99: 10}},
+		// 10 failed on c1 (1..10 ms), 60 on c2 (41..50 ms six times): rank
+		// 35 is the 25th of c2's, 45; rank 63 the 53rd, 49; rank 70, 50.
+		// 60 of the 70 answers came from c2.
+		{FromS: 5, ToS: 12, Label: "during f", Requests: 70, Errors: 10, LatencyMs: Latency{P50: 45, P90: 49, P99: 50}, CrossRegionShare: 0.8571},
+		// 70 on c1 (1..10 ms seven times) then 10 on c2: rank 40 is 6 ms,
+		// rank 72 the second of c2's (42), rank 80 the last (50).
+		{FromS: 12, ToS: 20, Label: "after f", Requests: 80, LatencyMs: Latency{P50: 6, P90: 42, P99: 50}, CrossRegionShare: 0.125},
+	}, run.Phases)
+	require.NotNil(t, run.Faults[0].FailBackS)
+	assert.Equal(t, 1.0, *run.Faults[0].FailBackS)
+	// 12–13 s: 10 requests on c2, 41..50 ms (455 ms), against a mean of
+	// 5.5 ms over the 10 s before the fault: 455 - 55 = 400 ms.
+	assert.Equal(t, &FailBackCost{WindowS: 1, Recovered: true, Requests: 10, CrossRegionRequests: 10, AddedLatencyRequestS: 0.4}, run.Faults[0].FailBackCost)
+}
+
+// A fault that never fails back costs until the run's end; one whose
+// target had no traffic before, or that never ends, costs nothing.
+func TestFailBackCostUnrecovered(t *testing.T) {
+	in := slowRemote()
+	for i := range in.Requests {
+		r := &in.Requests[i]
+		if r.Start >= 12*time.Second {
+			r.Attempts = []AttemptRecord{{Cluster: "c2", Region: "r2", Outcome: "response", Status: 200}}
+			r.End = r.Start + 45*time.Millisecond
+		}
+	}
+	faults := []Fault{{Name: "f", Kind: ErrorRate, Start: 5 * time.Second, End: 12 * time.Second, Target: Target{Cluster: "c1", Share: 1}}}
+	run := buildRun(faults, Expect{}, in)
+	assert.Nil(t, run.Faults[0].FailBackS)
+	// 80 requests of 45 ms against 5.5: 80 × 39.5 ms = 3.16 request-s.
+	assert.Equal(t, &FailBackCost{WindowS: 8, Recovered: false, Requests: 80, CrossRegionRequests: 80, AddedLatencyRequestS: 3.16}, run.Faults[0].FailBackCost)
+
+	faults[0].Target.Cluster = "c2"
+	assert.Nil(t, buildRun(faults, Expect{}, in).Faults[0].FailBackCost, "c2 had no traffic before the fault")
+	faults[0].Target.Cluster, faults[0].End = "c1", 0
+	assert.Nil(t, buildRun(faults, Expect{}, in).Faults[0].FailBackCost, "the fault never ends")
+}
+
+// A flapping fault's span is one phase, up-phases included: the answers
+// from c2 during its up-phases do not count as outside the fault.
+func TestFlappingIsOnePhase(t *testing.T) {
+	faults := []Fault{{Name: "f", Kind: ClusterOutage, Start: 5 * time.Second, End: 12 * time.Second, Target: Target{Cluster: "c1"},
+		FlapPeriod: 2 * time.Second, FlapDuty: 0.5}}
+	require.False(t, faults[0].Active(6500*time.Millisecond), "6.5 s is an up-phase")
+	run := buildRun(faults, Expect{}, synthetic())
+	assert.Equal(t, []string{"before faults", "f flapping", "after f"}, []string{run.Phases[0].Label, run.Phases[1].Label, run.Phases[2].Label})
+	// Only 12–13 s of the 130 requests outside 5–12 s were answered by c2.
+	assert.Equal(t, 0.0769, run.CrossRegionShare)
 }

@@ -22,14 +22,16 @@ type Options struct {
 	// configuration (detour simulate --istio DIR).
 	Istio string
 	// Baseline is a directory of Istio YAML (any configuration, e.g. a
-	// team's current one) run instead of the compiled resources in the run
-	// without filters, which is then named "baseline" (detour simulate
-	// --baseline DIR). Its WasmPlugins are left out too.
+	// team's current one, or Istio as its documentation configures it)
+	// run first, as a third column named "baseline" (detour simulate
+	// --baseline DIR). Its WasmPlugins are left out.
 	Baseline string
 	// Filters is the compiled Detour filter module. With it, Run runs the
-	// scenario twice, "istio" then "detour"; without it, only "istio".
+	// scenario twice, "istio" (the compiled resources without the filters)
+	// then "detour"; without it, only "istio".
 	Filters *Filters
-	// Only runs one of the two: "istio" or "detour" (detour simulate --only).
+	// Only runs one of them: "istio", "detour" or "baseline" (detour
+	// simulate --only).
 	Only string
 	// Progress, if set, is told after each simulated 10 s of a run how far
 	// it is (0..1) and which run it is.
@@ -71,22 +73,33 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Report, error) {
 	}
 	switch opts.Only {
 	case "", RunIstio, RunDetour:
-	default:
-		return nil, fmt.Errorf("only: %q is not a run (expected istio or detour)", opts.Only)
-	}
-	if opts.Only != RunDetour {
-		base, name := s, RunIstio
-		if opts.Baseline != "" {
-			if base, err = resolve(sc, opts.Baseline); err != nil {
-				return nil, err
-			}
-			name = RunBaseline
+	case RunBaseline:
+		if opts.Baseline == "" {
+			return nil, fmt.Errorf("only: the baseline run needs a baseline directory")
 		}
+	default:
+		return nil, fmt.Errorf("only: %q is not a run (expected istio, detour or baseline)", opts.Only)
+	}
+	withoutFilters := func(y string) string { return withoutKinds(y, "WasmPlugin") }
+	if opts.Baseline != "" && (opts.Only == "" || opts.Only == RunBaseline) {
+		// A reference column: no expectations (the scenario's describe the
+		// compiled resources).
+		base, err := resolve(sc, opts.Baseline)
+		if err != nil {
+			return nil, err
+		}
+		run, err := base.run(ctx, RunBaseline, base.source, withoutFilters, nil, opts.Progress, Expect{})
+		if err != nil {
+			return nil, err
+		}
+		rep.Runs = append(rep.Runs, run)
+	}
+	if opts.Only == "" || opts.Only == RunIstio {
 		exps := []Expect{sc.ExpectBaseline}
 		if opts.Only == RunIstio || opts.Filters == nil {
 			exps = append(exps, sc.Expect) // no run with the filters: the goals apply here
 		}
-		run, err := base.run(ctx, name, base.source, func(y string) string { return withoutKinds(y, "WasmPlugin") }, nil, opts.Progress, exps...)
+		run, err := s.run(ctx, RunIstio, s.source, withoutFilters, nil, opts.Progress, exps...)
 		if err != nil {
 			return nil, err
 		}
@@ -102,6 +115,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Report, error) {
 		}
 		rep.Runs = append(rep.Runs, run)
 	}
+	applyRelative(rep, sc.Expect)
 	return rep, nil
 }
 

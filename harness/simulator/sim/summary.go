@@ -30,17 +30,18 @@ func (r *Report) Summary() string {
 	b.WriteString("\n")
 	width := 28
 	for _, f := range r.Faults {
-		width = max(width, len(f.Name)+len(" fail over")+1)
+		width = max(width, len(f.Name)+len(" failback cost")+1)
 	}
-	// With two runs, a third column says what the second changes.
-	diff := len(r.Runs) == 2
+	// With two runs or more, a last column says what the last (detour)
+	// changes from the one before it (istio).
+	diff := len(r.Runs) >= 2
 	row := func(label string, cell func(RunReport) string, delta func(a, b RunReport) string) {
 		fmt.Fprintf(&b, "  %-*s", width, label)
 		for _, run := range r.Runs {
 			fmt.Fprintf(&b, " %-16s", cell(run))
 		}
 		if diff && delta != nil {
-			b.WriteString(" " + delta(r.Runs[0], r.Runs[1]))
+			b.WriteString(" " + delta(r.Runs[len(r.Runs)-2], r.Runs[len(r.Runs)-1]))
 		}
 		b.WriteString("\n")
 	}
@@ -66,7 +67,7 @@ func (r *Report) Summary() string {
 		}
 	}
 	if diff {
-		row("", func(run RunReport) string { return run.Name }, func(a, b RunReport) string { return "difference" })
+		row("", func(run RunReport) string { return run.Name }, func(a, b RunReport) string { return b.Name + " - " + a.Name })
 	} else {
 		row("", func(run RunReport) string { return run.Name }, nil)
 	}
@@ -83,14 +84,18 @@ func (r *Report) Summary() string {
 	row("latency p50/p90/p99 ms", func(run RunReport) string {
 		return fmt.Sprintf("%.0f/%.0f/%.0f", run.LatencyMs.P50, run.LatencyMs.P90, run.LatencyMs.P99)
 	}, nil)
-	row("cross-region while healthy", func(run RunReport) string { return fmt.Sprintf("%.1f%%", 100*run.CrossRegionShare) }, nil)
+	row("cross-region outside faults", func(run RunReport) string { return fmt.Sprintf("%.1f%%", 100*run.CrossRegionShare) }, nil)
 	if len(r.Runs) > 0 {
 		for i, f := range r.Runs[0].Faults {
 			row(f.Name+" detect", func(run RunReport) string { return fmtS(run.Faults[i].DetectS) }, times(func(r RunReport) *float64 { return r.Faults[i].DetectS }))
 			row(f.Name+" fail over", func(run RunReport) string { return fmtS(run.Faults[i].FailOverS) }, times(func(r RunReport) *float64 { return r.Faults[i].FailOverS }))
 			row(f.Name+" fail back", func(run RunReport) string { return fmtS(run.Faults[i].FailBackS) }, times(func(r RunReport) *float64 { return r.Faults[i].FailBackS }))
+			if slices.ContainsFunc(r.Runs, func(run RunReport) bool { return run.Faults[i].FailBackCost != nil }) {
+				row(f.Name+" failback cost", func(run RunReport) string { return fmtCost(run.Faults[i].FailBackCost) }, nil)
+			}
 		}
 	}
+	b.WriteString(paid(r.Runs))
 	for _, run := range r.Runs {
 		if len(run.Transitions) == 0 {
 			continue
@@ -128,14 +133,65 @@ func (r *Report) Summary() string {
 			fmt.Fprintf(&b, "  model warning: %s\n", w)
 		}
 		fmt.Fprintf(&b, "%s: traffic share (%s)\n", run.Name, strings.Join(run.Clusters, " / "))
-		b.WriteString(shareLine(run, r.Faults))
+		b.WriteString(shareLine(run))
 		for _, x := range run.Expectations {
 			verdict := "ok"
 			if !x.OK {
 				verdict = "FAILED"
 			}
-			fmt.Fprintf(&b, "  expect %-22s %s %g %s: measured %s  %s\n", x.Name, x.Op(), x.Limit, x.Unit, fmtMeasured(x.Measured), verdict)
+			against := ""
+			if x.Against != "" {
+				against = fmt.Sprintf(" (%g x %s", x.Factor, x.Against)
+				if x.SlackMs != 0 {
+					against += fmt.Sprintf(" + %g ms", x.SlackMs)
+				}
+				against += ")"
+			}
+			if x.Waived != "" {
+				verdict = "waived: " + x.Waived
+			}
+			fmt.Fprintf(&b, "  expect %-22s %s %g %s%s: measured %s  %s\n", x.Name, x.Op(), x.Limit, x.Unit, against, fmtMeasured(x.Measured), verdict)
 		}
+	}
+	return b.String()
+}
+
+// fmtCost is a failback cost in a column: requests answered cross-region
+// / added latency in request-seconds; "(open)" when the share never came
+// back within the run.
+func fmtCost(c *FailBackCost) string {
+	if c == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("%d / %.1f", c.CrossRegionRequests, c.AddedLatencyRequestS)
+	if !c.Recovered {
+		s += " (open)"
+	}
+	return s
+}
+
+// paid: where the run with the filters (the last) has fewer user-visible
+// errors than a run without them, what it paid for them.
+func paid(runs []RunReport) string {
+	if len(runs) < 2 || runs[len(runs)-1].Name != RunDetour {
+		return ""
+	}
+	var b strings.Builder
+	d := runs[len(runs)-1]
+	for _, base := range runs[:len(runs)-1] {
+		if d.UserVisibleErrors >= base.UserVisibleErrors {
+			continue
+		}
+		cost := ""
+		for i, f := range d.Faults {
+			if c := f.FailBackCost; c != nil {
+				cost += fmt.Sprintf("; failing back after %s, %d requests cross-region and %.1f request-s of added latency (%s: %s)", f.Name,
+					c.CrossRegionRequests, c.AddedLatencyRequestS, base.Name, fmtCost(base.Faults[i].FailBackCost))
+			}
+		}
+		fmt.Fprintf(&b, "\n  %s: %d fewer user-visible errors than %s; paid p50 %+.0f ms, p99 %+.0f ms, cross-region outside faults %.1f%% (%s %.1f%%)%s\n",
+			d.Name, base.UserVisibleErrors-d.UserVisibleErrors, base.Name, d.LatencyMs.P50-base.LatencyMs.P50, d.LatencyMs.P99-base.LatencyMs.P99,
+			100*d.CrossRegionShare, base.Name, 100*base.CrossRegionShare, cost)
 	}
 	return b.String()
 }
@@ -151,43 +207,30 @@ func fmtMeasured(p *float64) string {
 // starts and ends) the average share of each cluster and the errors, then
 // one sparkline per cluster and one for errors, a column per slice of
 // seconds (the JSON has every second).
-func shareLine(run RunReport, faults []FaultReport) string {
+func shareLine(run RunReport) string {
 	var b strings.Builder
 	n := len(run.Seconds)
 	if n == 0 {
 		return ""
 	}
-	cuts := []int{0, n}
-	for _, f := range faults {
-		cuts = append(cuts, int(f.StartS))
-		if f.EndS != nil {
-			cuts = append(cuts, int(*f.EndS))
-		}
-	}
-	slices.Sort(cuts)
-	cuts = slices.Compact(cuts)
-	for k := 0; k+1 < len(cuts); k++ {
-		from, to := cuts[k], min(cuts[k+1], n)
-		if from >= to {
-			continue
-		}
-		req, errs := 0, 0
+	for _, p := range run.Phases {
+		parts := make([]string, len(run.Clusters))
+		req := 0
 		shares := make([]float64, len(run.Clusters))
-		for _, sec := range run.Seconds[from:to] {
+		for _, sec := range run.Seconds[min(int(p.FromS), n):min(int(math.Ceil(p.ToS)), n)] {
 			req += sec.Requests
-			errs += sec.Errors
 			for j, x := range sec.Share {
 				shares[j] += x * float64(sec.Requests)
 			}
 		}
-		parts := make([]string, len(shares))
 		for j, x := range shares {
 			if req > 0 {
 				x /= float64(req)
 			}
 			parts[j] = fmt.Sprintf("%3.0f%%", 100*x)
 		}
-		fmt.Fprintf(&b, "  %10s %s  errors %d\n", fmt.Sprintf("%ds-%ds", from, to), strings.Join(parts, " "), errs)
+		fmt.Fprintf(&b, "  %10s %s  errors %d, p50/p99 %.0f/%.0f ms, cross-region %.0f%%  %s\n", fmt.Sprintf("%gs-%gs", p.FromS, p.ToS),
+			strings.Join(parts, " "), p.Errors, p.LatencyMs.P50, p.LatencyMs.P99, 100*p.CrossRegionShare, p.Label)
 	}
 	const width = 60
 	per := (n + width - 1) / width

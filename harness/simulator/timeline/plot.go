@@ -48,6 +48,12 @@ type Panel struct {
 	Faults []Span
 	// Marks are drawn as ticks with a short label (state transitions).
 	Marks []Mark
+	// LatencyP50 and LatencyP99 are the requests' latency percentiles in
+	// ms, one per sample, drawn in a strip under the errors on a scale
+	// shared by every panel (p99 as a light band, p50 over it): latency is
+	// where a run can hurt users without a single error. Both nil: no
+	// strip.
+	LatencyP50, LatencyP99 []float64
 }
 
 // Series is one stacked band of the share chart.
@@ -91,7 +97,11 @@ var Palette = []struct{ Light, Dark string }{
 var (
 	ErrorColor = struct{ Light, Dark string }{"#d55e00", "#ff7b3a"} // vermillion
 	MutedColor = struct{ Light, Dark string }{"#b7bdc5", "#59616b"}
-	Background = struct{ Light, Dark string }{"#ffffff", "#0d1117"}
+	// Latency strip: p99 band and p50 over it, a purple away from the
+	// palette's reddish purple.
+	LatencyP99Color = struct{ Light, Dark string }{"#c8b6f0", "#4b3a78"}
+	LatencyP50Color = struct{ Light, Dark string }{"#6639ba", "#b392f0"}
+	Background      = struct{ Light, Dark string }{"#ffffff", "#0d1117"}
 )
 
 // Colors maps each series name to its palette index (-1 for muted
@@ -137,8 +147,11 @@ func (p *Plot) duration() float64 {
 	return d
 }
 
+// hasLatency: the panel draws a latency strip.
+func (pn *Panel) hasLatency() bool { return pn.LatencyP50 != nil || pn.LatencyP99 != nil }
+
 func (pn *Panel) samples() int {
-	n := len(pn.Errors)
+	n := max(len(pn.Errors), len(pn.LatencyP50), len(pn.LatencyP99))
 	for _, s := range pn.Series {
 		n = max(n, len(s.Share))
 	}
@@ -182,6 +195,19 @@ func (p *Plot) validate() error {
 				return fmt.Errorf("timeline: panels[%d].errors[%d]: %v, want a count >= 0", i, k, v)
 			}
 		}
+		for _, l := range []struct {
+			name string
+			v    []float64
+		}{{"latencyP50", pn.LatencyP50}, {"latencyP99", pn.LatencyP99}} {
+			if pn.hasLatency() && len(l.v) != n {
+				return fmt.Errorf("timeline: panels[%d].%s: %d samples, want %d like the panel's series", i, l.name, len(l.v), n)
+			}
+			for k, v := range l.v {
+				if bad(v) || v < 0 {
+					return fmt.Errorf("timeline: panels[%d].%s[%d]: %v, want ms >= 0", i, l.name, k, v)
+				}
+			}
+		}
 		for j, f := range pn.Faults {
 			if bad(f.Start) || bad(f.End) || f.Start < 0 || (f.End >= 0 && f.End < f.Start) {
 				return fmt.Errorf("timeline: panels[%d].faults[%d]: [%v, %v), want 0 <= start <= end (end < 0: never ends)", i, j, f.Start, f.End)
@@ -197,8 +223,10 @@ func (p *Plot) validate() error {
 }
 
 // Areas is the painted area, in px² at 100 % zoom, of each series (by
-// name, summed over the panels) and of the errors bars (key ""): what a
-// test looking at the rendered picture can expect to see of each colour.
+// name, summed over the panels), of the errors bars (key "") and of the
+// latency strip's p50 and visible p99 band (keys LatencyP50Key,
+// LatencyP99Key, when a panel has one): what a test looking at the
+// rendered picture can expect to see of each colour.
 // Input that Render rejects gives nil.
 func (p *Plot) Areas() map[string]float64 {
 	if p.validate() != nil {
@@ -212,6 +240,7 @@ func (p *Plot) Areas() map[string]float64 {
 		}
 	}
 	errScale = niceCeil(errScale)
+	latScale := p.latencyScale()
 	out := map[string]float64{"": 0}
 	for _, pn := range p.Panels {
 		n := pn.samples()
@@ -231,6 +260,42 @@ func (p *Plot) Areas() map[string]float64 {
 		for i, v := range pn.Errors {
 			out[""] += min(v/errScale, 1) * width(i) * errorsHeight
 		}
+		if pn.hasLatency() {
+			for i := 0; i < n; i++ {
+				p50, p99 := min(at(pn.LatencyP50, i)/latScale, 1), min(at(pn.LatencyP99, i)/latScale, 1)
+				out[LatencyP50Key] += p50 * width(i) * latencyHeight
+				out[LatencyP99Key] += max(0, p99-p50) * width(i) * latencyHeight
+			}
+		}
 	}
 	return out
+}
+
+// Keys of the latency strip in Areas (not series names: those never
+// start with a space).
+const (
+	LatencyP50Key = " latency p50"
+	LatencyP99Key = " latency p99"
+)
+
+func at(v []float64, i int) float64 {
+	if i < len(v) {
+		return v[i]
+	}
+	return 0
+}
+
+// latencyScale is the latency strip's full height in ms, shared by every
+// panel.
+func (p *Plot) latencyScale() float64 {
+	m := 0.0
+	for _, pn := range p.Panels {
+		for _, v := range pn.LatencyP50 {
+			m = max(m, v)
+		}
+		for _, v := range pn.LatencyP99 {
+			m = max(m, v)
+		}
+	}
+	return niceCeil(m)
 }

@@ -13,24 +13,25 @@ import (
 
 // Layout, in SVG user units (px at 100 %).
 const (
-	width        = 960
-	marginLeft   = 64
-	marginRight  = 24
-	plotWidth    = width - marginLeft - marginRight
-	headerTitle  = 28
-	headerSub    = 47
-	legendTop    = 62
-	legendRow    = 20
-	titleRow     = 24
-	faultLane    = 18
-	markLane     = 15
-	maxMarkLanes = 2
-	shareHeight  = 150
-	stripGap     = 8
-	errorsHeight = 52
-	axisHeight   = 22
-	panelGap     = 18
-	fontSize     = 12
+	width         = 960
+	marginLeft    = 64
+	marginRight   = 24
+	plotWidth     = width - marginLeft - marginRight
+	headerTitle   = 28
+	headerSub     = 47
+	legendTop     = 62
+	legendRow     = 20
+	titleRow      = 24
+	faultLane     = 18
+	markLane      = 15
+	maxMarkLanes  = 2
+	shareHeight   = 150
+	stripGap      = 8
+	errorsHeight  = 52
+	latencyHeight = 52
+	axisHeight    = 22
+	panelGap      = 18
+	fontSize      = 12
 	// charWidth estimates a character's advance at fontSize in a system
 	// sans-serif, to keep labels from overlapping without measuring text.
 	charWidth = 0.6 * fontSize
@@ -54,6 +55,7 @@ func Render(w io.Writer, p Plot) error {
 		}
 	}
 	r.errScale = niceCeil(r.errMax)
+	r.latScale = p.latencyScale()
 	bw := bufio.NewWriter(w)
 	r.w = bw
 	r.render()
@@ -68,6 +70,7 @@ type renderer struct {
 	step     float64
 	errMax   float64
 	errScale float64
+	latScale float64 // ms
 }
 
 func (r *renderer) f(format string, a ...any) { fmt.Fprintf(r.w, format, a...) }
@@ -167,7 +170,7 @@ func (r *renderer) style() {
 		for i, c := range Palette {
 			fmt.Fprintf(&b, ".c%d{fill:%s}", i, pick(c))
 		}
-		fmt.Fprintf(&b, ".none{fill:%s}.err{fill:%s}\n", pick(MutedColor), pick(ErrorColor))
+		fmt.Fprintf(&b, ".none{fill:%s}.err{fill:%s}.lat99{fill:%s}.lat50{fill:%s}\n", pick(MutedColor), pick(ErrorColor), pick(LatencyP99Color), pick(LatencyP50Color))
 	}
 	theme(false)
 	b.WriteString("@media (prefers-color-scheme:dark){\n")
@@ -201,10 +204,14 @@ func (r *renderer) legendLayout() (float64, []string) {
 		}
 	}
 	keys = append(keys, key{"user-visible errors/s", "err", "series"})
-	var faults, marks bool
+	var faults, marks, latency bool
 	for _, pn := range r.p.Panels {
 		faults = faults || len(pn.Faults) > 0
 		marks = marks || len(pn.Marks) > 0
+		latency = latency || pn.hasLatency()
+	}
+	if latency {
+		keys = append(keys, key{"latency p50", "lat50", "series"}, key{"p99", "lat99", "series"})
 	}
 	if faults {
 		keys = append(keys, key{"fault", "lane", "fault"})
@@ -368,6 +375,9 @@ func (r *renderer) layoutPanel(pn *Panel) panelLayout {
 	}
 	l.height = titleRow + float64(l.faultLanes)*faultLane + float64(l.markLanes)*markLane + 4 +
 		shareHeight + stripGap + errorsHeight + axisHeight + panelGap
+	if pn.hasLatency() {
+		l.height += stripGap + latencyHeight
+	}
 	return l
 }
 
@@ -399,6 +409,11 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 	shareBottom := shareTop + shareHeight
 	errTop := shareBottom + stripGap
 	errBottom := errTop + errorsHeight
+	// bottom is the last strip's: the axis and the faults' edges reach it.
+	bottom := errBottom
+	if pn.hasLatency() {
+		bottom += stripGap + latencyHeight
+	}
 
 	// Share chart: the empty plot area shows where no traffic was sent.
 	r.f(`<rect class="plot" x="%s" y="%s" width="%d" height="%d"/>`+"\n", num(left), num(shareTop), plotWidth, shareHeight)
@@ -458,7 +473,11 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 		r.f(`<text class="mu" x="%s" y="%s" text-anchor="middle">no user-visible errors</text>`+"\n", num(left+plotWidth/2), num(errTop+errorsHeight/2+4))
 	}
 
-	// Faults: span in its lane, dashed edges through both charts.
+	if pn.hasLatency() {
+		r.latency(pn, errBottom+stripGap)
+	}
+
+	// Faults: span in its lane, dashed edges through every chart.
 	for _, pl := range l.faults {
 		f := pn.Faults[pl.index]
 		x0, x1 := r.x(f.Start), r.x(r.end(f))
@@ -474,7 +493,7 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 		var d strings.Builder
 		for _, x := range []float64{x0, x1} {
 			if x > left && x < right {
-				fmt.Fprintf(&d, "M%s %sV%s", num(x), num(y+faultLane-3), num(errBottom))
+				fmt.Fprintf(&d, "M%s %sV%s", num(x), num(y+faultLane-3), num(bottom))
 			}
 		}
 		if d.Len() > 0 {
@@ -508,7 +527,8 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 		r.f(`<text class="fg small" x="%s" y="%s"%s>%s</text>`+"\n", num(pl.x), num(y), anchor, esc(pl.text))
 	}
 
-	// x axis, under the errors strip.
+	// x axis, under the last strip.
+	errBottom = bottom
 	var ax strings.Builder
 	tstep := niceStep(r.dur)
 	for k := 0; float64(k)*tstep <= r.dur+1e-9; k++ {
@@ -525,6 +545,32 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 	}
 	r.f(`<path class="axis" d="M%s %sH%s%s"/>`+"\n", num(left), num(errBottom+.5), num(right), ax.String())
 	r.f("</g>\n")
+}
+
+// latency draws the latency strip from top: the p99 band, the p50 over
+// it, on the scale shared by every panel.
+func (r *renderer) latency(pn *Panel, top float64) {
+	left := float64(marginLeft)
+	bottom := top + latencyHeight
+	r.f(`<rect class="plot" x="%s" y="%s" width="%d" height="%d"/>`+"\n", num(left), num(top), plotWidth, latencyHeight)
+	for _, f := range pn.Faults {
+		x0, x1 := r.x(f.Start), r.x(r.end(f))
+		r.f(`<rect fill="url(#fault)" x="%s" y="%s" width="%s" height="%d"/>`+"\n", num(x0), num(top), num(x1-x0), latencyHeight)
+	}
+	for _, l := range []struct {
+		class, name string
+		v           []float64
+	}{{"lat99", "p99", pn.LatencyP99}, {"lat50", "p50", pn.LatencyP50}} {
+		v := make([]float64, pn.samples())
+		for i, ms := range l.v {
+			v[i] = ms / r.latScale
+		}
+		r.f(`<path class="%s" data-latency="%s" d="%s"/>`+"\n", l.class, l.name, r.stepArea(v, top, bottom, 1))
+	}
+	r.f(`<text class="mu small" x="%s" y="%s" text-anchor="end">%sms</text>`+"\n", num(left-6), num(top+9), label(r.latScale))
+	r.f(`<text class="mu small" x="%s" y="%s" text-anchor="end">0</text>`+"\n", num(left-6), num(bottom))
+	r.f(`<text class="mu small" transform="translate(%s %s) rotate(-90)" text-anchor="middle">latency</text>`+"\n",
+		num(left-44), num(top+latencyHeight/2))
 }
 
 // stepArea is a filled area from bottom up to v[i] (0..1 of the height)

@@ -116,7 +116,7 @@ func TestSeriesElements(t *testing.T) {
 	p := synthetic()
 	els := parse(t, render(t, p))
 	for _, pn := range p.Panels {
-		var series, faults []string
+		var series, faults, latency []string
 		errs, marks := 0, 0
 		for _, e := range els {
 			if e.panel != pn.Title {
@@ -127,6 +127,9 @@ func TestSeriesElements(t *testing.T) {
 			}
 			if _, ok := e.attrs["data-errors"]; ok {
 				errs++
+			}
+			if l, ok := e.attrs["data-latency"]; ok {
+				latency = append(latency, l)
 			}
 			if f, ok := e.attrs["data-fault"]; ok {
 				faults = append(faults, f)
@@ -143,17 +146,19 @@ func TestSeriesElements(t *testing.T) {
 		}
 		assert.ElementsMatch(t, want, series, pn.Title)
 		assert.Equal(t, 1, errs, pn.Title)
+		assert.Equal(t, []string{"p99", "p50"}, latency, pn.Title+": the p50 is drawn over the p99 band")
 		assert.Len(t, faults, len(pn.Faults), pn.Title)
 		assert.Equal(t, len(pn.Marks), marks, pn.Title)
 	}
-	// The legend names every series once, plus errors, faults, transitions.
+	// The legend names every series once, plus errors, latency, faults,
+	// transitions.
 	var legend []string
 	for _, e := range els {
 		if k, ok := e.attrs["data-legend"]; ok {
 			legend = append(legend, k)
 		}
 	}
-	assert.Equal(t, []string{"cluster-1", "cluster-2", "cluster-3", "no cluster", "user-visible errors/s", "fault", "state transition"}, legend)
+	assert.Equal(t, []string{"cluster-1", "cluster-2", "cluster-3", "no cluster", "user-visible errors/s", "latency p50", "p99", "fault", "state transition"}, legend)
 }
 
 func TestColorsFollowNames(t *testing.T) {
@@ -194,6 +199,9 @@ func TestBadInput(t *testing.T) {
 		{"errors length", func(p *timeline.Plot) { p.Panels[1].Errors = []float64{1} }, "panels[1].errors: 1 samples, want 180"},
 		{"negative errors", func(p *timeline.Plot) { p.Panels[1].Errors[4] = -2 }, "panels[1].errors[4]: -2"},
 		{"fault ends before it starts", func(p *timeline.Plot) { p.Panels[0].Faults = []timeline.Span{{Start: 9, End: 3}} }, "panels[0].faults[0]: [9, 3)"},
+		{"latency length", func(p *timeline.Plot) { p.Panels[0].LatencyP99 = p.Panels[0].LatencyP99[:5] }, "panels[0].latencyP99: 5 samples, want 180"},
+		{"latency without p50", func(p *timeline.Plot) { p.Panels[1].LatencyP50 = nil }, "panels[1].latencyP50: 0 samples, want 180"},
+		{"negative latency", func(p *timeline.Plot) { p.Panels[1].LatencyP50[3] = -1 }, "panels[1].latencyP50[3]: -1, want ms >= 0"},
 		{"mark at infinity", func(p *timeline.Plot) { p.Panels[1].Marks[2].At = math.Inf(1) }, "panels[1].marks[2].at: +Inf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -274,6 +282,18 @@ func TestAreas(t *testing.T) {
 	assert.InDelta(t, 2*px, a["a"], 1e-6)
 	assert.InDelta(t, 2*px, a["b"], 1e-6, "b is cut at 100 % in the first second")
 	assert.InDelta(t, 872.0/10*52, a[""], 1e-6, "errors: one full bar (scale 10/s)")
+	_, ok := a[timeline.LatencyP50Key]
+	assert.False(t, ok, "no latency strip")
+
+	// Latency: scale 100 ms (the largest, 80, rounded up); p50 10, 10, 20,
+	// 50 ms and p99 20, 80, 20, 50: p50 covers 0.9 s of the strip's
+	// height, the p99 band above it 0.1 + 0.7 s.
+	p.Panels[0].LatencyP50 = []float64{10, 10, 20, 50}
+	p.Panels[0].LatencyP99 = []float64{20, 80, 20, 50}
+	a = p.Areas()
+	strip := 872.0 / 10 * 52
+	assert.InDelta(t, 0.9*strip, a[timeline.LatencyP50Key], 1e-6)
+	assert.InDelta(t, 0.8*strip, a[timeline.LatencyP99Key], 1e-6)
 }
 
 // BenchmarkRenderTenMinutes: rendering a noisy 10-minute, two-run plot.

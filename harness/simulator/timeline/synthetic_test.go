@@ -49,6 +49,19 @@ func synthetic() timeline.Plot {
 			return 1, 0, 0, 0, 0
 		}
 	})
+	// Latency: 5/30 ms local; the failover costs detour 40 ms more until
+	// it ramps back, where istio's p99 hits its errors' timeouts.
+	for t := 0; t < n; t++ {
+		ip50, ip99, dp50, dp99 := 5.0, 30.0, 5.0, 30.0
+		if t >= 60 && t < 72 {
+			ip99 = 250
+		}
+		if t >= 60 && t < 150 {
+			dp50, dp99 = 45, 70
+		}
+		istio.LatencyP50, istio.LatencyP99 = append(istio.LatencyP50, ip50), append(istio.LatencyP99, ip99)
+		detour.LatencyP50, detour.LatencyP99 = append(detour.LatencyP50, dp50), append(detour.LatencyP99, dp99)
+	}
 	detour.Note = "0 user-visible errors"
 	detour.Faults = faults
 	detour.Marks = []timeline.Mark{

@@ -169,6 +169,10 @@ type ExpectFile struct {
 	MaxTimeToFailBack     Scalar `yaml:"maxTimeToFailBack"`
 	MaxRetryAmplification Scalar `yaml:"maxRetryAmplification"`
 	MaxCrossRegionShare   Scalar `yaml:"maxCrossRegionShare"`
+	// Relative to the run without the filters (expect: only).
+	MaxLatencyP50VsBaseline Scalar `yaml:"maxLatencyP50VsBaseline"`
+	MaxLatencyP99VsBaseline Scalar `yaml:"maxLatencyP99VsBaseline"`
+	MaxErrorsVsBaseline     Scalar `yaml:"maxErrorsVsBaseline"`
 }
 
 // Fault kinds.
@@ -324,6 +328,11 @@ type Expect struct {
 	MaxTimeToFailBack     *time.Duration
 	MaxRetryAmplification *float64
 	MaxCrossRegionShare   *float64 // 0..1
+	// Factors relative to each run without the filters in the same report
+	// (harness/simulator/sim/README.md, "Never worse than the baseline").
+	MaxLatencyP50VsBaseline *float64
+	MaxLatencyP99VsBaseline *float64
+	MaxErrorsVsBaseline     *float64
 }
 
 // Defaults.
@@ -749,6 +758,23 @@ func (v *validator) expect(e *ExpectFile, field string) Expect {
 	if e.MaxCrossRegionShare.Set() {
 		x := v.share(e.MaxCrossRegionShare, field+".maxCrossRegionShare", 0)
 		out.MaxCrossRegionShare = &x
+	}
+	for _, r := range []struct {
+		s   Scalar
+		f   string
+		dst **float64
+	}{{e.MaxLatencyP50VsBaseline, ".maxLatencyP50VsBaseline", &out.MaxLatencyP50VsBaseline}, {e.MaxLatencyP99VsBaseline, ".maxLatencyP99VsBaseline", &out.MaxLatencyP99VsBaseline},
+		{e.MaxErrorsVsBaseline, ".maxErrorsVsBaseline", &out.MaxErrorsVsBaseline}} {
+		if !r.s.Set() {
+			continue
+		}
+		if field != "expect" {
+			// The baseline run is what the factors compare with.
+			v.fail(r.s, field+r.f, "relative expectations apply to expect (the run with the filters) only")
+			continue
+		}
+		x := v.number(r.s, field+r.f, 1, 0, 1000)
+		*r.dst = &x
 	}
 	return out
 }

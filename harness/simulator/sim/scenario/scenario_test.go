@@ -46,6 +46,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad expectation", minimal + "expect: {maxTimeToDetect: soon}\n", `s.yaml:3:27: expect.maxTimeToDetect: expected a non-negative duration`},
 		{"amplification below 1", minimal + "expect: {maxRetryAmplification: 0.5}\n", `expect.maxRetryAmplification: expected a number from 1 to 1000, got "0.5"`},
 		{"bool for int", minimal + "expect: {maxUserVisibleErrors: [1]}\n", `s.yaml:3:32: expect.maxUserVisibleErrors: expected a scalar`},
+		{"negative factor", minimal + "expect: {maxErrorsVsBaseline: -1}\n", `s.yaml:3:31: expect.maxErrorsVsBaseline: expected a number from 0 to 1000, got "-1"`},
+		{"factor as percent", minimal + "expect: {maxLatencyP99VsBaseline: 110%}\n", `expect.maxLatencyP99VsBaseline: expected a number from 0 to 1000, got "110%"`},
+		{"relative on the baseline", minimal + "expectBaseline: {maxLatencyP50VsBaseline: 1.1}\n", `s.yaml:3:43: expectBaseline.maxLatencyP50VsBaseline: relative expectations apply to expect (the run with the filters) only`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,6 +57,17 @@ func TestParseErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// The relative expectations read as factors.
+func TestParseRelative(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte(minimal+"expect: {maxLatencyP50VsBaseline: 1.1, maxLatencyP99VsBaseline: 1.25, maxErrorsVsBaseline: 0.5}\n"))
+	require.NoError(t, err)
+	require.NotNil(t, sc.Expect.MaxLatencyP50VsBaseline)
+	assert.Equal(t, 1.1, *sc.Expect.MaxLatencyP50VsBaseline)
+	assert.Equal(t, 1.25, *sc.Expect.MaxLatencyP99VsBaseline)
+	assert.Equal(t, 0.5, *sc.Expect.MaxErrorsVsBaseline)
+	assert.Nil(t, sc.ExpectBaseline.MaxErrorsVsBaseline)
 }
 
 func TestParseFull(t *testing.T) {

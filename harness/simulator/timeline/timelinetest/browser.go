@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -18,8 +19,23 @@ import (
 	"github.com/detour-mesh/detour/harness/simulator/timeline"
 )
 
-// Window is the browser viewport; the timeline is 960 px wide.
+// Window is the browser viewport's least size; the timeline is 960 px
+// wide. A taller picture gets a taller window, so that every panel is in
+// the screenshot.
 const Window = "1200,800"
+
+// window is Window, or taller to hold svg's height attribute.
+func window(svg []byte) string {
+	h := 800
+	if m := svgHeight.FindSubmatch(svg); m != nil {
+		if v, err := strconv.ParseFloat(string(m[1]), 64); err == nil && int(v)+40 > h {
+			h = int(v) + 40
+		}
+	}
+	return "1200," + strconv.Itoa(h)
+}
+
+var svgHeight = regexp.MustCompile(`<svg [^>]*height="([0-9.]+)"`)
 
 // Screenshot renders svg in headless chromium with the light or the dark
 // colour scheme and returns the picture. A missing chromium fails the
@@ -51,7 +67,7 @@ func Screenshot(t testing.TB, svg []byte, dark bool) image.Image {
 		"--hide-scrollbars", "--force-color-profile=srgb",
 		"--user-data-dir="+filepath.Join(dir, "profile"),
 		"--blink-settings=preferredColorScheme="+strconv.Itoa(scheme),
-		"--screenshot="+shot, "--window-size="+Window,
+		"--screenshot="+shot, "--window-size="+window(svg),
 		"file://"+file)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -70,7 +86,8 @@ func Screenshot(t testing.TB, svg []byte, dark bool) image.Image {
 
 // Pixels counts the pixels of img painted in each colour the timeline
 // uses in the theme: key "series:NAME" per series of p, "errors",
-// "background", and "palette:I" for every palette colour (used or not).
+// "background", the latency strip's (timeline.LatencyP50Key, LatencyP99Key)
+// and "palette:I" for every palette colour (used or not).
 // A colour matches within 2 per channel (PNG encoding is lossless, but
 // leave room for colour conversion).
 func Pixels(img image.Image, p timeline.Plot, dark bool) map[string]int {
@@ -81,8 +98,10 @@ func Pixels(img image.Image, p timeline.Plot, dark bool) map[string]int {
 		return c.Light
 	}
 	want := map[string][3]int{
-		"errors":     hex(pick(timeline.ErrorColor)),
-		"background": hex(pick(timeline.Background)),
+		"errors":               hex(pick(timeline.ErrorColor)),
+		"background":           hex(pick(timeline.Background)),
+		timeline.LatencyP50Key: hex(pick(timeline.LatencyP50Color)),
+		timeline.LatencyP99Key: hex(pick(timeline.LatencyP99Color)),
 	}
 	for i, c := range timeline.Palette {
 		want["palette:"+strconv.Itoa(i)] = hex(pick(c))
@@ -144,7 +163,8 @@ const (
 // Check renders svg (Render's output for p) in chromium in the light and
 // the dark theme and asserts what a reviewer would see: the theme's
 // background; every series whose area (Plot.Areas) is large enough, and
-// the errors bars when they are, painted in their colour; no palette
+// the errors bars and the latency strip's p50 and p99 when they are,
+// painted in their colour; no palette
 // colour that p does not use. It returns the number of series seen per
 // theme ("light", "dark").
 func Check(t testing.TB, svg []byte, p timeline.Plot) map[string]int {
@@ -168,8 +188,13 @@ func Check(t testing.TB, svg []byte, p timeline.Plot) map[string]int {
 		if px["background"] < b.Dx()*b.Dy()/10 {
 			t.Errorf("%s: %d px of the theme's background, want most of the picture", theme, px["background"])
 		}
+		for _, k := range []string{timeline.LatencyP50Key, timeline.LatencyP99Key} {
+			if areas[k] >= ExpectedPixels && px[k] <= DrawnPixels {
+				t.Errorf("%s: the latency strip's%s covers %.0f px², but %d px of its colour are in the picture", theme, k, areas[k], px[k])
+			}
+		}
 		for name, area := range areas {
-			if name == "" {
+			if name == "" || name == timeline.LatencyP50Key || name == timeline.LatencyP99Key {
 				continue
 			}
 			got := px["series:"+name]
