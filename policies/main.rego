@@ -139,6 +139,20 @@ deny_failback_cliff contains r if {
 	r := util.result("failback_cliff", "deny", f)
 }
 
+# Latency budget at or below the cross-region latency.
+deny_latency_budget_below_cross_region contains r if {
+	some f in intent.latency_budget_below_cross_region
+	not excepted("latency_budget_below_cross_region")
+	r := util.result("latency_budget_below_cross_region", "deny", f)
+}
+
+# Latency window too short for minRequests at the stated load.
+warn_latency_window_too_short contains r if {
+	some f in intent.latency_window_too_short
+	not excepted("latency_window_too_short")
+	r := util.result("latency_window_too_short", "warn", f)
+}
+
 # WasmPlugin not pinned by sha256.
 deny_wasm_unpinned contains r if {
 	some f in istio.wasm_unpinned

@@ -245,6 +245,19 @@ type Detection struct {
 	AlwaysEjectOne bool `json:"alwaysEjectOne"`
 	// SLO, when set, derived the values above ("detect within 2s at 100 rps").
 	SLO *SLO `json:"slo,omitempty"`
+	// Latency, when set, moves a target's traffic away while its observed
+	// 99th percentile breaches P99 and another target is expected faster.
+	Latency *LatencyDetection `json:"latency,omitempty"`
+}
+
+// LatencyDetection is latency failover: a budget for the 99th percentile
+// over a sliding window of at least MinRequests answers. CrossRegion is
+// the latency a hop to another region adds (nil: unknown, counted as 0).
+type LatencyDetection struct {
+	P99         Duration  `json:"p99"`
+	Window      Duration  `json:"window"`
+	MinRequests uint32    `json:"minRequests"`
+	CrossRegion *Duration `json:"crossRegion,omitempty"`
 }
 
 // FailurePercentage is Envoy's failure-percentage ejection (EnvoyFilter only).

@@ -149,6 +149,14 @@ func crossCheckOK(in *intent.Intent) bool {
 
 	// The filters count whole milliseconds in 32 bits.
 	const maxDuration = 4294800000000000
+	if l := d.Latency; l != nil {
+		if l.P99.Duration < time.Millisecond || l.P99.Duration > maxDuration ||
+			l.Window.Duration < time.Millisecond || l.Window.Duration > maxDuration ||
+			l.Window.Duration < l.P99.Duration ||
+			l.CrossRegion != nil && l.CrossRegion.Duration > maxDuration {
+			return false
+		}
+	}
 	for _, t := range []struct {
 		d   time.Duration
 		min bool

@@ -91,6 +91,16 @@ func TestCrossCheckAgrees(t *testing.T) {
 		{name: "hold-down too long", rest: "  failback: {holdDown: 1194h}"},
 		{name: "hold-down 1193h", rest: "  failback: {holdDown: 1193h}"},
 		{name: "one cluster", b: "", rest: "", c: ""},
+		{name: "latency", rest: "  detection: {latency: {p99: 300ms, window: 10s, minRequests: 20, crossRegion: 40ms}}"},
+		{name: "latency defaults", rest: "  detection: {latency: {p99: 300ms}}"},
+		{name: "latency p99 under 1ms", rest: "  detection: {latency: {p99: 500us}}"},
+		{name: "latency p99 1ms", rest: "  detection: {latency: {p99: 1ms}}"},
+		{name: "latency window under 1ms", rest: "  detection: {latency: {p99: 1ms, window: 999us}}"},
+		{name: "latency window below p99", rest: "  detection: {latency: {p99: 2s, window: 1999ms}}"},
+		{name: "latency window equal p99", rest: "  detection: {latency: {p99: 2s, window: 2s}}"},
+		{name: "latency window too long", rest: "  detection: {latency: {p99: 1s, window: 1194h}}"},
+		{name: "latency crossRegion too long", rest: "  detection: {latency: {p99: 1s, crossRegion: 1194h}}"},
+		{name: "latency crossRegion 0", rest: "  detection: {latency: {p99: 1s, crossRegion: 0s}}"},
 	}
 	e, err := getEngine()
 	require.NoError(t, err)

@@ -32,6 +32,17 @@ func TestPathsValid(t *testing.T) {
 	assert.Equal(t, 7, srcs[3].Line)
 	assert.Equal(t, "named", srcs[3].Intent.Spec.Failover.Mode)
 	assert.Equal(t, []string{"west", "east"}, srcs[3].Intent.Spec.Failover.Order)
+	assert.Nil(t, m.Intent.Spec.Detection.Latency, "latency failover is opt-in")
+
+	lat, err := Paths("testdata/valid/latency.yaml")
+	require.NoError(t, err)
+	l := lat[0].Intent.Spec.Detection.Latency
+	require.NotNil(t, l)
+	assert.Equal(t, "300ms", l.P99.String())
+	assert.Equal(t, "10s", l.Window.String(), "window defaults to 10s")
+	assert.Equal(t, uint32(20), l.MinRequests, "minRequests defaults to 20")
+	require.NotNil(t, l.CrossRegion)
+	assert.Equal(t, "40ms", l.CrossRegion.String())
 }
 
 // invalidCases lists every fixture in testdata/invalid/ with the exact
@@ -45,6 +56,12 @@ var invalidCases = []struct {
 	}},
 	{"active-standby-role-weight", []string{
 		"23:13: spec.clusters[1].role: a standby has weight 0",
+	}},
+	{"latency-min-requests", []string{
+		"10:40: spec.detection.latency.minRequests: must be a whole number from 1 to 1000000",
+	}},
+	{"latency-window-short", []string{
+		"12:15: spec.detection.latency.window: must be at least p99 (2s): a window shorter than the budget ends before a request that breaches it has answered",
 	}},
 	{"api-version", []string{
 		"2:13: apiVersion: must be \"detour.dev/v1alpha1\"",

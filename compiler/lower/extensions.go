@@ -152,6 +152,12 @@ func PluginConfig(in intent.Intent, local string, lad explain.Ladder) config.Con
 		c.Detection.FailurePercentage = fp.Threshold
 		c.Detection.FailureRequestVolume = fp.RequestVolume
 	}
+	if l := s.Detection.Latency; l != nil {
+		c.Detection.Latency = &config.Latency{P99Ms: ms(l.P99), WindowMs: ms(l.Window), MinRequests: l.MinRequests}
+		if l.CrossRegion != nil {
+			c.Detection.Latency.CrossRegionMs = ms(*l.CrossRegion)
+		}
+	}
 	if b := s.Retries.Budget; b != nil {
 		c.Retry.BudgetPercent = b.Percent
 		c.Retry.BudgetMinConcurrency = b.MinConcurrency

@@ -358,6 +358,32 @@ func TestPluginConfigValid(t *testing.T) {
 	}
 }
 
+// TestLatencyLowered: detection.latency reaches the filters in whole
+// milliseconds; without it the configuration carries none.
+func TestLatencyLowered(t *testing.T) {
+	in := base(intent.ModeAuto, cl("a", "r1", "z1"), cl("b", "r2", "z2"))
+	cross := intent.Duration{Duration: 40 * time.Millisecond}
+	in.Spec.Detection.Latency = &intent.LatencyDetection{
+		P99: intent.Duration{Duration: 300 * time.Millisecond}, Window: intent.Duration{Duration: 10 * time.Second},
+		MinRequests: 20, CrossRegion: &cross,
+	}
+	parse := func(in intent.Intent) config.Config {
+		b := lowerOK(t, in)[0]
+		raw, err := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour-outlier").Spec.PluginConfig.MarshalJSON()
+		require.NoError(t, err)
+		c, err := config.Parse(raw)
+		require.NoError(t, err)
+		return c
+	}
+	c := parse(in)
+	require.NotNil(t, c.Detection.Latency)
+	assert.Equal(t, config.Latency{P99Ms: 300, WindowMs: 10000, MinRequests: 20, CrossRegionMs: 40}, *c.Detection.Latency)
+	in.Spec.Detection.Latency.CrossRegion = nil
+	assert.Equal(t, uint32(0), parse(in).Detection.Latency.CrossRegionMs)
+	in.Spec.Detection.Latency = nil
+	assert.Nil(t, parse(in).Detection.Latency)
+}
+
 func TestLowerErrors(t *testing.T) {
 	in := base(intent.ModeAuto)
 	_, err := Lower(in, Options{})

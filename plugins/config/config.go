@@ -127,6 +127,19 @@ type Detection struct {
 	// ProbeStatus is the status a probe must answer to un-eject; 0 means any
 	// status below 500.
 	ProbeStatus uint32 `json:"probeStatus,omitempty"`
+	// Latency, when set, is latency failover (plugins/latency).
+	Latency *Latency `json:"latency,omitempty"`
+}
+
+// Latency moves a target's traffic away while the 99th percentile of its
+// answers over the last WindowMs exceeds P99Ms (with at least MinRequests
+// answers in the window) and another target is expected to be faster;
+// CrossRegionMs is what a hop to another region adds to that expectation.
+type Latency struct {
+	P99Ms         uint32 `json:"p99Ms"`
+	WindowMs      uint32 `json:"windowMs"`
+	MinRequests   uint32 `json:"minRequests"`
+	CrossRegionMs uint32 `json:"crossRegionMs,omitempty"`
 }
 
 // Retry is the retry filter's cross-cluster retry and its budget.
@@ -241,6 +254,16 @@ func (c Config) Validate() error {
 	}
 	if m := c.Detection.MaxEjectionMs; m != 0 && m < c.Detection.BaseEjectionMs {
 		return fmt.Errorf("plugin config: detection.maxEjectionMs: %d is below baseEjectionMs %d", m, c.Detection.BaseEjectionMs)
+	}
+	if l := c.Detection.Latency; l != nil {
+		switch {
+		case l.P99Ms == 0:
+			return errors.New("plugin config: detection.latency.p99Ms: must be at least 1")
+		case l.WindowMs < l.P99Ms:
+			return fmt.Errorf("plugin config: detection.latency.windowMs: %d is below p99Ms %d", l.WindowMs, l.P99Ms)
+		case l.MinRequests == 0:
+			return errors.New("plugin config: detection.latency.minRequests: must be at least 1")
+		}
 	}
 	if c.Retry.BudgetPercent < 0 || c.Retry.BudgetPercent > 100 {
 		return fmt.Errorf("plugin config: retry.budgetPercent: %g is not within 0..100", c.Retry.BudgetPercent)

@@ -41,6 +41,9 @@ func goFields(t reflect.Type, prefix string, out *[]field) {
 		p := prefix + name
 		*out = append(*out, field{p, strings.Contains(opts, "omitempty")})
 		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
 		if ft.Kind() == reflect.Slice {
 			ft = ft.Elem()
 			p += "[]"
@@ -95,6 +98,10 @@ func TestCUEAcceptsWhatGoAccepts(t *testing.T) {
 	edge := valid()
 	edge.Local, edge.Service.Authorities = "", []string{"shop.example.com"}
 	require.NoError(t, check(edge))
+	slow := valid()
+	slow.Detection.Latency = &Latency{P99Ms: 300, WindowMs: 10000, MinRequests: 20, CrossRegionMs: 40}
+	require.NoError(t, check(slow))
+	require.NoError(t, slow.Validate())
 	for name, mutate := range map[string]func(*Config){
 		"version":  func(c *Config) { c.Version = "v2" },
 		"mode":     func(c *Config) { c.Mode = "random" },
@@ -103,6 +110,15 @@ func TestCUEAcceptsWhatGoAccepts(t *testing.T) {
 		"header":   func(c *Config) { c.Headers.Cluster = "X Bad" },
 		"targets":  func(c *Config) { c.Targets = []Target{} },
 		"ejection": func(c *Config) { c.Detection.MaxEjectionPercent = 150 },
+		"latency budget": func(c *Config) {
+			c.Detection.Latency = &Latency{P99Ms: 0, WindowMs: 10000, MinRequests: 20}
+		},
+		"latency window": func(c *Config) {
+			c.Detection.Latency = &Latency{P99Ms: 300, WindowMs: 299, MinRequests: 20}
+		},
+		"latency volume": func(c *Config) {
+			c.Detection.Latency = &Latency{P99Ms: 300, WindowMs: 10000, MinRequests: 0}
+		},
 	} {
 		c := valid()
 		mutate(&c)

@@ -74,6 +74,8 @@ type service struct {
 	active  uint32
 	slotKey string
 	abuf    [4]byte
+	// lat is latency failover's per-VM state (latency.go); nil when off.
+	lat *latencyState
 }
 
 func newService(data []byte) (*service, error) {
@@ -417,6 +419,7 @@ func (s *service) probe(p *plugin, i int, timeout uint32) {
 	}
 	hdrs := [][2]string{{":method", "GET"}, {":path", path}, {":authority", s.cfg.Service.Host}, {":scheme", "http"}, {"user-agent", "detour-probe"}}
 	s.m.targets[i].probes.Increment(1)
+	sent := s.probeSent()
 	_, err := proxywasm.DispatchHttpCall(s.cluster[i], hdrs, nil, nil, timeout, func(numHeaders, _, _ int) {
 		defer p.failOpen()
 		status := 0
@@ -429,7 +432,11 @@ func (s *service) probe(p *plugin, i int, timeout uint32) {
 				}
 			}
 		}
-		s.probeResult(p, i, status, nowMs())
+		now := nowMs()
+		if s.probeTooSlow(i, sent, now) {
+			status = 0
+		}
+		s.probeResult(p, i, status, now)
 	})
 	if err != nil {
 		proxywasm.LogWarnf("detour: %s: probe of %s not sent: %v", s.cfg.Service.Host, s.cfg.Targets[i].Cluster, err)

@@ -169,6 +169,9 @@ func (o *outlierStream) observe(reset bool) {
 		return
 	}
 	o.observed = true
+	if !reset {
+		s.observeLatency(o.p, i)
+	}
 	oc := outlier.Classify(int(code), uint64(flags), reset)
 	if oc != outlier.Success && oc != outlier.Ignored {
 		s.hostFailure(i)

@@ -111,6 +111,9 @@ type world struct {
 	calls   []string       // http_call clusters, in order
 	bodies  []string       // http_call request bodies, in order
 	workers int
+
+	// slow is added to a target's answers.
+	slow map[string]time.Duration
 }
 
 type worldOpts struct {
@@ -137,7 +140,7 @@ func newWorld(t testing.TB, example string, o worldOpts) *world {
 	require.NoError(t, err)
 	w := &world{
 		t: t, clock: vclock.New(time.Unix(1_800_000_000, 0)), cfg: cfg, workers: o.workers,
-		dead: map[string]bool{}, status: map[string]int{}, served: map[string]int{},
+		dead: map[string]bool{}, status: map[string]int{}, served: map[string]int{}, slow: map[string]time.Duration{},
 	}
 	w.proc = pw.NewProcess(w.clock)
 	w.proc.Node = o.node
@@ -208,7 +211,7 @@ func (w *world) answer(cluster string) (status int, fault string, body string) {
 
 func (w *world) upstream(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
 	st, fault, body := w.answer(req.Cluster)
-	return httpsim.UpstreamResponse{Status: st, Fault: fault, Body: []byte(body), Delay: 5 * time.Millisecond, Address: "10.0.0.2:15443"}
+	return httpsim.UpstreamResponse{Status: st, Fault: fault, Body: []byte(body), Delay: 5*time.Millisecond + w.slow[w.target(req.Cluster)], Address: "10.0.0.2:15443"}
 }
 
 func (w *world) HasCluster(name string) bool { return strings.HasPrefix(name, "outbound|") }
@@ -217,7 +220,7 @@ func (w *world) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
 	w.calls = append(w.calls, req.Cluster)
 	w.bodies = append(w.bodies, string(req.Body))
 	st, fault, body := w.answer(req.Cluster)
-	return pw.HTTPCallResult{Status: st, Fault: fault, Body: []byte(body), Delay: 5 * time.Millisecond}
+	return pw.HTTPCallResult{Status: st, Fault: fault, Body: []byte(body), Delay: 5*time.Millisecond + w.slow[w.target(req.Cluster)]}
 }
 
 func (w *world) request(worker int, method string, extra ...[2]string) *httpsim.Stream {

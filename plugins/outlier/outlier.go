@@ -98,9 +98,11 @@ const (
 	ConsecutiveLocalOrigin
 	FailurePercentage
 	ProbeFailed
+	// Latency: the target's p99 breached the budget (plugins/latency).
+	Latency
 )
 
-var detectorNames = [...]string{"none", "consecutive-5xx", "consecutive-gateway-errors", "consecutive-local-origin-failures", "failure-percentage", "probe-failed"}
+var detectorNames = [...]string{"none", "consecutive-5xx", "consecutive-gateway-errors", "consecutive-local-origin-failures", "failure-percentage", "probe-failed", "latency"}
 
 func (d Detector) String() string {
 	if int(d) < len(detectorNames) {

@@ -24,6 +24,8 @@ rules := {
 	"max_ejection_unset": {"severity": "warn", "title": "Max ejection percent left at Istio's 10% default"},
 	"panic_threshold_on_failover": {"severity": "deny", "title": "Panic threshold enabled on a failover tier"},
 	"failback_cliff": {"severity": "deny", "title": "Failback without hold-down or ramp"},
+	"latency_budget_below_cross_region": {"severity": "deny", "title": "Latency budget at or below the cross-region latency"},
+	"latency_window_too_short": {"severity": "warn", "title": "Latency window too short for minRequests at the stated load"},
 	"wasm_unpinned": {"severity": "deny", "title": "WasmPlugin not pinned by sha256"},
 	"wasm_fail_closed": {"severity": "deny", "title": "WasmPlugin not FAIL_OPEN"},
 	"envoyfilter_unscoped": {"severity": "deny", "title": "EnvoyFilter without workloadSelector"},

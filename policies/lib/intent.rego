@@ -368,6 +368,48 @@ failback_cliff contains f if {
 	)
 }
 
+# --- latency_budget_below_cross_region / latency_window_too_short ------------------
+
+latency := object.get(detection, "latency", null)
+
+latency_budget_ns := util.duration_ns(object.get(latency, "p99", "")) if latency != null
+
+cross_region_ns := util.duration_ns(object.get(latency, "crossRegion", "0s")) if latency != null
+
+# A budget the other region can never meet: after a move (for errors or for
+# latency) every answer breaches it, and the filters cannot move back.
+latency_budget_below_cross_region contains f if {
+	is_intent
+	fails_over
+	count(regions) >= 2
+	cross_region_ns > 0
+	latency_budget_ns <= cross_region_ns
+	f := util.finding(
+		where, "spec.detection.latency.p99",
+		sprintf("the p99 budget (%s) is not above the cross-region latency (%s): no answer from another region can meet it, so latency failover has nowhere faster to go", [latency.p99, latency.crossRegion]),
+		"raise spec.detection.latency.p99 above crossRegion plus the service's own p99, or drop detection.latency",
+	)
+}
+
+# The filters' window slides in quarters, so it counts the answers of at
+# least 3/4 of it; at a cluster's stated load it must gather minRequests.
+latency_window_too_short contains f if {
+	is_intent
+	latency != null
+	window_ns := util.duration_ns(object.get(latency, "window", "10s"))
+	min_requests := object.get(latency, "minRequests", 20)
+	some i, c in clusters
+	load := object.get(c, "load", 0)
+	load > 0
+	seen := ((load * window_ns) * 3) / (4 * 1000000000)
+	seen < min_requests
+	f := util.finding(
+		where, sprintf("spec.clusters[%d].load", [i]),
+		sprintf("at %v rps, %s's window of %s (3/4 of it counted as it slides) holds about %v answers, under minRequests (%d): latency failover never fires there", [load, c.name, object.get(latency, "window", "10s"), floor(seen), min_requests]),
+		"lengthen spec.detection.latency.window or lower minRequests",
+	)
+}
+
 # --- whatif_overload / whatif_stranded ------------------------------------------
 
 whatif_overload contains f if {

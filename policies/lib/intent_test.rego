@@ -57,6 +57,7 @@ test_safe_intent_has_no_findings if {
 			"retry_non_idempotent", "max_ejection_too_low", "max_ejection_partial",
 			"panic_threshold_on_failover", "failback_cliff", "whatif_overload",
 			"whatif_stranded", "unknown_reference",
+			"latency_budget_below_cross_region", "latency_window_too_short",
 		]
 		some f in intent[name]
 	} with input as safe
@@ -322,4 +323,29 @@ test_retry_timeout_defaults if {
 	])
 	some f in intent.retry_exceeds_timeout with input as doc
 	contains(f.msg, "attempts (6) x perTryTimeout (1s) exceeds the route timeout (5s)")
+}
+
+test_latency_safe if {
+	count(intent.latency_budget_below_cross_region) == 0 with input as patched([["/spec/detection/latency", {"p99": "300ms", "window": "10s", "minRequests": 20, "crossRegion": "40ms"}]])
+	count(intent.latency_window_too_short) == 0 with input as patched([["/spec/detection/latency", {"p99": "300ms", "window": "10s", "minRequests": 20, "crossRegion": "40ms"}]])
+
+	# Unknown cross-region latency: nothing to compare.
+	count(intent.latency_budget_below_cross_region) == 0 with input as patched([["/spec/detection/latency", {"p99": "30ms"}]])
+}
+
+test_latency_budget_below_cross_region if {
+	some f in intent.latency_budget_below_cross_region with input as patched([["/spec/detection/latency", {"p99": "40ms", "crossRegion": "40ms"}]])
+	f.path == "spec.detection.latency.p99"
+	contains(f.msg, "(40ms) is not above the cross-region latency (40ms)")
+	count(intent.latency_budget_below_cross_region) == 0 with input as patched([["/spec/detection/latency", {"p99": "41ms", "crossRegion": "40ms"}]])
+}
+
+test_latency_window_too_short if {
+	# 300 rps x 3/4 x 100ms = 22.5 answers: enough for 20, not for 23.
+	count(intent.latency_window_too_short) == 0 with input as patched([["/spec/detection/latency", {"p99": "50ms", "window": "100ms", "minRequests": 20}]])
+	fs := intent.latency_window_too_short with input as patched([["/spec/detection/latency", {"p99": "50ms", "window": "100ms", "minRequests": 23}]])
+	count(fs) == 3
+	some f in fs
+	f.path == "spec.clusters[0].load"
+	contains(f.msg, "holds about 22 answers, under minRequests (23)")
 }
