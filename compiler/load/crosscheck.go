@@ -178,20 +178,17 @@ func crossCheckOK(in *intent.Intent) bool {
 }
 
 var (
-	addressWithPort = regexp.MustCompile(`^(\[[^]]*\]|[^:]*):[0-9]+$`)
-	endsWithPort    = regexp.MustCompile(`:[0-9]+$`)
-	hostName        = regexp.MustCompile(`^[A-Za-z0-9.-]+$`)
-	hasLetter       = regexp.MustCompile(`[A-Za-z]`)
+	// dnsName is the schema's #DNSName pattern (length checked apart).
+	dnsName   = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$`)
+	hasLetter = regexp.MustCompile(`[A-Za-z]`)
 )
 
-// gatewayAddressOK mirrors the schema's three address checks: an address
-// that is not an IP (CUE's net.IP is netip.ParseAddr) or holds a zone
-// fails when it has a port, is a host name, or is neither.
+// gatewayAddressOK mirrors the schema's address checks: an IP address
+// (CUE's net.IP is netip.ParseAddr) without a zone, or a DNS host name (a
+// letter somewhere, so that 10.0.1.300 is no name; it holds no port).
 func gatewayAddressOK(a string) bool {
 	if _, err := netip.ParseAddr(a); err == nil && !strings.Contains(a, "%") {
 		return true
 	}
-	host := hasLetter.MatchString(a) && hostName.MatchString(a)
-	port := endsWithPort.MatchString(a)
-	return !addressWithPort.MatchString(a) && !(!port && host) && !(!port && !host)
+	return hasLetter.MatchString(a) && dnsName.MatchString(a) && len(a) <= 253
 }

@@ -238,11 +238,11 @@ var invalidCases = []struct {
 	{"gateway-errors-off", []string{
 		"21:41: spec.detection.consecutiveGatewayErrors: must be >= 1: gateway errors always count towards ejection",
 	}},
-	{"gateway-address-hostname", []string{
-		"20:34: spec.clusters[1].eastWestGateway.address: \"a1b2-123.elb.us-west-1.amazonaws.com\" is a host name, but istiod uses a host-name WorkloadEntry only for DNS-resolved ServiceEntries, so this cluster's endpoints would silently not exist; write the IP address the load balancer has (reserve a static one)",
+	{"gateway-address-badname", []string{
+		"20:34: spec.clusters[1].eastWestGateway.address: \"a1b2_123.elb.us-west-1.amazonaws.com\" is neither an IPv4 or IPv6 address nor a DNS host name (labels of letters, digits and '-', each at most 63 characters, 253 in all)",
 	}},
 	{"gateway-address-octet", []string{
-		"20:34: spec.clusters[1].eastWestGateway.address: \"10.0.1.300\" is not an IPv4 or IPv6 address",
+		"20:34: spec.clusters[1].eastWestGateway.address: \"10.0.1.300\" is neither an IPv4 or IPv6 address nor a DNS host name (labels of letters, digits and '-', each at most 63 characters, 253 in all)",
 	}},
 	{"gateway-address-port", []string{
 		"20:34: spec.clusters[1].eastWestGateway.address: \"10.0.1.10:15443\" includes a port; write the address alone and the port in eastWestGateway.port",

@@ -539,6 +539,18 @@ func (l lowerer) protocol() string {
 // network so Istio's locality priorities and mTLS SNI routing apply. With
 // subsets, one entry per subset carries the subset's labels, so a subset
 // fails over to the same subset remotely.
+//
+// A remote gateway known by host name (a cloud load balancer's) takes two
+// forms. At the edge its entries keep the name: the edge's ServiceEntry is
+// then DNS-resolved (serviceEntry), and Envoy resolves the name in a
+// STRICT_DNS cluster whose endpoints keep their locality and priority. In
+// a cluster the entries join the Kubernetes Service's EDS cluster, and
+// istiod drops a host-name WorkloadEntry there (it takes one only for a
+// DNS ServiceEntry, serviceentry/conversion.go); an entry without address
+// but with its network is what istiod replaces by the network's gateway,
+// whose host name istiod resolves itself (model/network.go,
+// RESOLVE_HOSTNAME_GATEWAYS), keeping the entry's locality, priority and
+// weight (endpoints/ep_filters.go). docs/intent.md says what each needs.
 func (l lowerer) workloadEntries(target string, lad explain.Ladder, remotes []intent.Cluster) []Object {
 	var out []Object
 	for _, r := range remotes {
@@ -573,11 +585,20 @@ func (l lowerer) workloadEntries(target string, lad explain.Ladder, remotes []in
 			if sub.Name != "" {
 				name = l.name(r.Name, sub.Name)
 			}
+			addr := r.EastWestGateway.Address
+			if target != EdgeTarget && !isIP(addr) {
+				addr = ""
+				// Istio sends an endpoint of another network through the
+				// network's gateway only when it is known to speak Istio
+				// mTLS (endpoints/ep_filters.go, isMtlsEnabled): an entry
+				// has that from this label (or a service account).
+				labels["security.istio.io/tlsMode"] = "istio"
+			}
 			we := &networkingv1.WorkloadEntry{
 				TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "WorkloadEntry"},
 				ObjectMeta: l.meta(name, target),
 				Spec: v1alpha3.WorkloadEntry{
-					Address:  r.EastWestGateway.Address,
+					Address:  addr,
 					Ports:    map[string]uint32{l.portName(): port},
 					Labels:   labels,
 					Network:  r.Network,
@@ -591,6 +612,13 @@ func (l lowerer) workloadEntries(target string, lad explain.Ladder, remotes []in
 	return out
 }
 
+// isIP reports whether a gateway address is an IP address rather than a
+// host name (the schema allows nothing else).
+func isIP(a string) bool {
+	_, err := netip.ParseAddr(a)
+	return err == nil
+}
+
 func (l lowerer) host() string {
 	if h := l.in.Spec.Service.Host; h != "" {
 		return h
@@ -601,9 +629,11 @@ func (l lowerer) host() string {
 // serviceEntry registers the service at the edge gateway, which runs none of
 // its pods: its endpoints are the WorkloadEntries of every cluster.
 func (l lowerer) serviceEntry() *networkingv1.ServiceEntry {
+	// A host-name gateway makes the edge's cluster STRICT_DNS: Envoy
+	// resolves every entry's address (IPs resolve to themselves).
 	res := v1alpha3.ServiceEntry_STATIC
 	for _, c := range l.in.Spec.Clusters {
-		if _, err := netip.ParseAddr(c.EastWestGateway.Address); err != nil {
+		if !isIP(c.EastWestGateway.Address) {
 			res = v1alpha3.ServiceEntry_DNS
 		}
 	}

@@ -102,6 +102,12 @@ func NewNetwork(top Topology, faults []Fault, start time.Time, seed uint64, defa
 		if c.EastWest.Address != "" {
 			n.addrs[c.EastWest.Address] = hop{kind: HopEastWest, cluster: c}
 		}
+		if c.EastWest.Name != "" {
+			// The edge's STRICT_DNS cluster holds the name: it resolves to
+			// the one address, one host, as Envoy's strict DNS cluster
+			// makes one host per address of the answer.
+			n.addrs[c.EastWest.Name] = hop{kind: HopEastWest, cluster: c}
+		}
 		if c.Ingress.Address != "" {
 			n.addrs[c.Ingress.Address] = hop{kind: HopIngress, cluster: c}
 		}

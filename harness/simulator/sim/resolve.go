@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -195,7 +196,13 @@ func mergeTopology(t Topology, in *intent.Intent, svc string) Topology {
 			c.Zone = or(c.Zone, ic.Zone)
 			c.SubZone = or(c.SubZone, ic.SubZone)
 			c.Network = or(c.Network, ic.Network)
-			c.EastWest.Address = or(c.EastWest.Address, ic.EastWestGateway.Address)
+			if a := ic.EastWestGateway.Address; isIP(a) {
+				c.EastWest.Address = or(c.EastWest.Address, a)
+			} else {
+				// A host name: the topology's address (or the default
+				// below) is what it resolves to.
+				c.EastWest.Name = a
+			}
 			if c.EastWest.Port == 0 {
 				c.EastWest.Port = int(ic.EastWestGateway.Port)
 			}
@@ -318,4 +325,11 @@ func (s *setup) checkTargets() error {
 		}
 	}
 	return nil
+}
+
+// isIP reports whether an intent's gateway address is an IP address rather
+// than a host name.
+func isIP(a string) bool {
+	_, err := netip.ParseAddr(a)
+	return err == nil
 }

@@ -191,6 +191,21 @@ func (s *setup) kube(t time.Duration) []xdsgen.Cluster {
 	return out
 }
 
+// resolvedGateways are the east-west gateways known by host name, at the
+// address the topology resolves each name to: what istiod holds after
+// resolving them (RESOLVE_HOSTNAME_GATEWAYS). The compiled WorkloadEntries
+// of such a cluster carry no address, and Istio puts these there.
+func (s *setup) resolvedGateways() []xdsgen.NetworkGateway {
+	var out []xdsgen.NetworkGateway
+	for _, c := range s.top.Clusters {
+		if c.EastWest.Name == "" || c.Network == "" {
+			continue
+		}
+		out = append(out, xdsgen.NetworkGateway{Network: c.Network, Cluster: c.Name, Address: c.EastWest.Address, Port: uint32(c.EastWest.Port)})
+	}
+	return out
+}
+
 func (s *setup) serviceLabels(name string) map[string]string {
 	return map[string]string{"app": name}
 }
@@ -246,8 +261,9 @@ func (s *setup) generate(ctx context.Context, cfg string, proxy xdsgen.Proxy, t 
 		target = EdgeTarget
 	}
 	snap, err := generateXDS(ctx, xdsgen.Input{
-		ControlPlane: xdsgen.ControlPlane{Cluster: proxy.Cluster, Config: cfg, ConfigName: s.configName(target), SkipOtherKinds: true, Clusters: s.kube(t)},
-		Proxy:        proxy,
+		ControlPlane: xdsgen.ControlPlane{Cluster: proxy.Cluster, Config: cfg, ConfigName: s.configName(target), SkipOtherKinds: true, Clusters: s.kube(t),
+			NetworkGateways: s.resolvedGateways()},
+		Proxy: proxy,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: generating the xDS of the %s proxy: %w", s.sc.Path, target, err)

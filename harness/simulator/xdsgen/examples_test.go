@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"path"
 	"path/filepath"
 	"sort"
@@ -184,7 +185,7 @@ func (e example) generate(cp xdsgen.ControlPlane, p xdsgen.Proxy) *xds.Snapshot 
 func (e example) sidecar(c intent.Cluster) {
 	t := e.t
 	snap := e.generate(
-		xdsgen.ControlPlane{Clusters: []xdsgen.Cluster{e.topology(c, e.clusterIndex(c.Name))}},
+		xdsgen.ControlPlane{Clusters: []xdsgen.Cluster{e.topology(c, e.clusterIndex(c.Name))}, NetworkGateways: e.resolvedGateways()},
 		xdsgen.Proxy{Cluster: c.Name, Network: c.Network, Region: c.Region, Zone: c.Zone, Subzone: c.SubZone,
 			Namespace: e.in.Metadata.Namespace, IP: "10.250.0.1"},
 	)
@@ -195,6 +196,39 @@ func (e example) sidecar(c intent.Cluster) {
 	e.checkRoutes(snap, e.fqdn())
 	e.checkWasm(snap)
 	assert.Empty(t, overprovisioned(snap), "Detour sets no overprovisioning factor")
+}
+
+// resolvedGateways are the east-west gateways the intent knows by host
+// name, as istiod holds them once it has resolved the names (one address
+// each here): the compiled WorkloadEntries of such a cluster carry no
+// address and Istio puts the network's gateway there.
+func (e example) resolvedGateways() []xdsgen.NetworkGateway {
+	var out []xdsgen.NetworkGateway
+	for i, c := range e.in.Spec.Clusters {
+		if isHostName(c.EastWestGateway.Address) {
+			out = append(out, xdsgen.NetworkGateway{Network: c.Network, Cluster: c.Name, Address: resolvedIP(i), Port: c.EastWestGateway.Port})
+		}
+	}
+	return out
+}
+
+// resolvedIP is what the host name of the i-th cluster's gateway resolves
+// to in these tests.
+func resolvedIP(i int) string { return fmt.Sprintf("192.0.2.%d", 10+i) }
+
+func isHostName(a string) bool {
+	_, err := netip.ParseAddr(a)
+	return err != nil
+}
+
+// hostNames reports whether any gateway of the intent is known by name.
+func (e example) hostNames() bool {
+	for _, c := range e.in.Spec.Clusters {
+		if isHostName(c.EastWestGateway.Address) {
+			return true
+		}
+	}
+	return false
 }
 
 // edge: the edge gateway. It runs next to the first cluster (same region
@@ -416,7 +450,14 @@ func (e example) checkOutlier(snap *xds.Snapshot) {
 		assert.Equal(t, d.Interval.Duration, od.GetInterval().AsDuration(), "%s: interval", c.GetName())
 		assert.Equal(t, d.BaseEjectionTime.Duration, od.GetBaseEjectionTime().AsDuration(), "%s: base ejection time", c.GetName())
 		assert.Equal(t, float64(d.MinHealthPercent), c.GetCommonLbConfig().GetHealthyPanicThreshold().GetValue(), "%s: panic threshold", c.GetName())
-		assert.Equal(t, clusterv3.Cluster_EDS, c.GetType(), "%s: discovery type", c.GetName())
+		want := clusterv3.Cluster_EDS
+		if strings.HasSuffix(e.file, "edge.yaml") && e.hostNames() {
+			// The edge's ServiceEntry is DNS-resolved: Envoy resolves the
+			// names itself, at the records' TTL (Istio sets respect_dns_ttl).
+			want = clusterv3.Cluster_STRICT_DNS
+			assert.True(t, c.GetRespectDnsTtl(), "%s: respect_dns_ttl", c.GetName())
+		}
+		assert.Equal(t, want, c.GetType(), "%s: discovery type", c.GetName())
 	}
 	require.NotZero(t, n, "no outbound cluster for %s", e.fqdn())
 }
@@ -430,6 +471,9 @@ func (e example) checkPriorities(snap *xds.Snapshot, lad explain.Ladder, local s
 	t := e.t
 	name := fmt.Sprintf("outbound|%d||%s", e.in.Spec.Service.Port, e.fqdn())
 	cla := snap.LoadAssignment(name)
+	if cla == nil && snap.Cluster(name) != nil {
+		cla = snap.Cluster(name).GetLoadAssignment() // a DNS cluster's own
+	}
 	require.NotNil(t, cla, "no load assignment for %s", name)
 	tierOf := map[string]int{}
 	for i, tier := range lad.Tiers {
@@ -438,8 +482,11 @@ func (e example) checkPriorities(snap *xds.Snapshot, lad explain.Ladder, local s
 		}
 	}
 	gw := map[string]intent.Cluster{}
-	for _, c := range e.in.Spec.Clusters {
+	for i, c := range e.in.Spec.Clusters {
 		gw[c.EastWestGateway.Address] = c
+		if isHostName(c.EastWestGateway.Address) {
+			gw[resolvedIP(i)] = c
+		}
 	}
 	prio := map[string]uint32{}
 	perRemote := map[string]int{}

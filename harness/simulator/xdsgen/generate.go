@@ -123,6 +123,21 @@ func Start(ctx context.Context, cp ControlPlane) (*Istiod, error) {
 			})
 		}
 	}
+	for i, gw := range cp.NetworkGateways {
+		if _, err := netip.ParseAddr(gw.Address); err != nil {
+			return nil, fmt.Errorf("xdsgen: control plane: networkGateways[%d]: address %q: want an IP address (istiod resolves a host name to these)", i, gw.Address)
+		}
+		if gw.Network == "" {
+			return nil, fmt.Errorf("xdsgen: control plane: networkGateways[%d]: network is empty", i)
+		}
+		port := gw.Port
+		if port == 0 {
+			port = 15443
+		}
+		gateways = append(gateways, model.NetworkGateway{
+			Network: network.ID(gw.Network), Cluster: cluster.ID(gw.Cluster), Addr: gw.Address, Port: port,
+		})
+	}
 	globalMu.Lock()
 	defer globalMu.Unlock()
 	silenceIstio()

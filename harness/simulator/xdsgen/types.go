@@ -41,6 +41,23 @@ type ControlPlane struct {
 	// objects (Namespace, Nodes, Services, Pods, EndpointSlices) are
 	// synthesised from them. A cluster with no services may be omitted.
 	Clusters []Cluster
+	// NetworkGateways are east-west gateways istiod knows without
+	// watching their cluster's services: what it holds after resolving a
+	// gateway's host name (model/network.go resolveHostnameGateways makes
+	// one gateway per address the name resolves to). Istio then replaces
+	// every endpoint of the network, seen from a proxy on another network,
+	// by these gateways, as for Cluster.EastWestGateway.
+	NetworkGateways []NetworkGateway
+}
+
+// NetworkGateway is a resolved east-west gateway of a remote network.
+type NetworkGateway struct {
+	// Network is the Istio network the gateway leads into; Cluster the
+	// cluster ID it belongs to (may be empty: the network's alone).
+	Network, Cluster string
+	// Address is an IP address; Port 0 means 15443.
+	Address string
+	Port    uint32
 }
 
 // File is one configuration file: its name (for errors) and its YAML.

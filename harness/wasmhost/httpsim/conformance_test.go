@@ -23,10 +23,10 @@ func TestHelloThroughChain(t *testing.T) {
 	assert.Equal(t, "via_upstream", s.Response.Details)
 	// VM context 0, root 1, first stream 2; Envoy's log line format.
 	assert.Equal(t, "start mode=hello root_ctx=1 vm_config=\"\" vm_config_err=not found", e.log("start mode"))
-	assert.Equal(t, "request headers ctx=2 n=4 eos=true", e.log("request headers"))
+	assert.Equal(t, "request headers ctx=2 n=6 eos=true", e.log("request headers"))
 	for _, l := range e.p.Logs() {
-		if l.Message == "request headers ctx=2 n=4 eos=true" {
-			assert.Equal(t, "wasm log hello hello hello: request headers ctx=2 n=4 eos=true", l.Envoy)
+		if l.Message == "request headers ctx=2 n=6 eos=true" {
+			assert.Equal(t, "wasm log hello hello hello: request headers ctx=2 n=6 eos=true", l.Envoy)
 		}
 	}
 }

@@ -40,6 +40,7 @@ type filter struct {
 	compat       pw.Compat
 	vmConfig     string
 	vmID         string // the filter name if empty
+	noRootID     bool   // root id empty instead of the filter name
 	env          [][2]string
 }
 
@@ -75,7 +76,7 @@ func newEnv(t testing.TB, workers int, filters ...filter) *env {
 		pl, err := e.p.StartPlugin(context.Background(), pw.PluginSpec{
 			Engine: engine, Module: module, Workers: workers, FailurePolicy: f.policy,
 			VM:     pw.VMConfig{VMID: f.vmID, Configuration: []byte(f.vmConfig), Env: f.env, Compat: f.compat, Seed: 1},
-			Plugin: pw.PluginConfig{Name: f.name, RootID: f.name, Configuration: []byte(f.config)},
+			Plugin: pw.PluginConfig{Name: f.name, RootID: f.rootID(), Configuration: []byte(f.config)},
 		})
 		require.NoError(t, err)
 		e.plugins = append(e.plugins, pl)
@@ -130,6 +131,13 @@ func (e *env) log(substr string) string {
 	l := e.logs(substr)
 	require.Len(e.t, l, 1, "log lines containing %q: %v", substr, l)
 	return l[0]
+}
+
+func (f filter) rootID() string {
+	if f.noRootID {
+		return ""
+	}
+	return f.name
 }
 
 func header(pairs [][2]string, k string) []string {

@@ -8,6 +8,7 @@ package httpsim
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -80,6 +81,7 @@ type Gateway struct {
 	OnComplete func(*Stream)
 
 	nextConn uint64
+	ids      *rand.Rand // request ids (envoyheaders.go)
 }
 
 // Request is a downstream request.
@@ -142,7 +144,8 @@ type Stream struct {
 	routeDirty   bool
 	RouteEvals   int
 	upstreamSent bool
-	encodeFrom   int // index in enc positions local replies start at
+	upstreamAt   time.Time // when the router sent the request upstream
+	encodeFrom   int       // index in enc positions local replies start at
 
 	pendingReply *LocalReply
 	pendingReset string
@@ -214,6 +217,7 @@ func (g *Gateway) Send(req Request) *Stream {
 		s.upstream = g.Upstream
 	}
 	s.reqHeaders = pw.NewHeaders(req.Headers)
+	g.addRequestHeaders(s.reqHeaders)
 	s.grpc = isGrpcRequest(s.reqHeaders)
 	s.head = first(s.reqHeaders, ":method") == "HEAD"
 	s.info = &pw.StreamInfo{
@@ -349,6 +353,7 @@ func (s *Stream) routerReceive(fr *frame) {
 		req.Trailers = s.dec.sentTrailers.Pairs()
 	}
 	s.Upstream = &Sent{Cluster: cluster, Route: s.route.Name, Headers: req.Headers, Body: string(req.Body), Trailers: req.Trailers, At: s.since()}
+	s.upstreamAt = s.g.Process.Clock.Now()
 	if s.g.AsyncUpstream != nil {
 		s.sendAsync(req)
 		return
@@ -415,6 +420,7 @@ func (s *Stream) upstreamResponse(resp UpstreamResponse) {
 			h.Set("content-length", strconv.Itoa(len(resp.Body)))
 		}
 	}
+	s.addUpstreamServiceTime(h)
 	s.setResponseInfo(status, "via_upstream", 0, h)
 	s.enc.push(0, &frame{kind: frameHeaders, h: h, eos: len(resp.Body) == 0 && resp.Trailers == nil})
 	if len(resp.Body) > 0 {

@@ -47,9 +47,12 @@ type HTTPCallResult struct {
 
 // HTTPCallRecord is an accepted call and what came back, for reports.
 type HTTPCallRecord struct {
-	At        string      `json:"at"`
-	Worker    int         `json:"worker"`
-	Plugin    string      `json:"plugin,omitempty"`
+	At     string `json:"at"`
+	Worker int    `json:"worker"`
+	// Plugin is the calling plugin's name, or its root id when it has no
+	// name (as Envoy's log prefix names whichever is set); RootID its root id.
+	Plugin    string      `json:"plugin"`
+	RootID    string      `json:"rootId"`
 	Token     uint32      `json:"token"`
 	Cluster   string      `json:"cluster"`
 	Headers   [][2]string `json:"headers"`
@@ -105,7 +108,7 @@ func (vm *VM) httpCall(c *contextState, cluster string, hdrs [][2]string, body [
 	token := vm.nextCallout
 	req := &HTTPCallRequest{
 		Cluster: cluster, Headers: h.Pairs(), Body: body, Trailers: trailers,
-		Timeout: time.Duration(timeoutMs) * time.Millisecond, Token: token, Worker: vm.cfg.Worker, Plugin: root.cfg.Name,
+		Timeout: time.Duration(timeoutMs) * time.Millisecond, Token: token, Worker: vm.cfg.Worker, Plugin: root.cfg.label(),
 	}
 	res := vm.p.HTTPCalls.HTTPCall(req)
 	delay := res.Delay
@@ -144,7 +147,7 @@ func (vm *VM) httpCall(c *contextState, cluster string, hdrs [][2]string, body [
 	}
 	vm.p.mu.Lock()
 	vm.p.calls = append(vm.p.calls, HTTPCallRecord{
-		At: vm.p.since(vm.p.Clock.Now()), Worker: vm.cfg.Worker, Plugin: root.cfg.Name, Token: token, Cluster: cluster,
+		At: vm.p.since(vm.p.Clock.Now()), Worker: vm.cfg.Worker, Plugin: root.cfg.label(), RootID: root.cfg.RootID, Token: token, Cluster: cluster,
 		Headers: req.Headers, Body: string(body), TimeoutMs: int64(timeoutMs), Outcome: outcome,
 	})
 	vm.p.mu.Unlock()

@@ -63,7 +63,7 @@ type VM struct {
 
 	contexts      map[uint32]*contextState
 	nextContextID uint32
-	roots         map[string]*Root
+	roots         map[rootKey]*Root
 
 	failed bool
 	trap   *Trap
@@ -118,7 +118,7 @@ func (p *Process) NewVM(ctx context.Context, e *Engine, m *Module, cfg VMConfig)
 		p: p, module: m, cfg: cfg,
 		contexts:      map[uint32]*contextState{},
 		nextContextID: 1,
-		roots:         map[string]*Root{},
+		roots:         map[rootKey]*Root{},
 		nextMetric:    [3]uint32{uint32(MetricCounter), uint32(MetricGauge), uint32(MetricHistogram)},
 		metrics:       map[uint32]*metric{},
 		rng:           rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.Worker)+1)),
@@ -382,6 +382,17 @@ type PluginConfig struct {
 	Configuration []byte
 }
 
+// label names the plugin in reports: its name, else its root id.
+func (c PluginConfig) label() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.RootID
+}
+
+// rootKey is what tells a VM's root contexts apart, as in Envoy.
+type rootKey struct{ rootID, configuration, name string }
+
 // Root is a root (plugin) context.
 type Root struct {
 	vm          *VM
@@ -408,11 +419,17 @@ func (vm *VM) StartPlugin(cfg PluginConfig) (*Root, error) {
 	if vm.failed {
 		return nil, ErrVMFailed
 	}
-	if _, ok := vm.roots[cfg.RootID]; ok {
-		return nil, fmt.Errorf("root id %q already started in this VM", cfg.RootID)
+	// Envoy keys a VM's root contexts by root id, configuration and plugin
+	// name (proxy-wasm-cpp-host PluginBase::key_; Envoy's Plugin adds the
+	// name, through createPluginKey in source/extensions/common/wasm/plugin.h),
+	// and WasmBase::start hands an existing key its root context again. So
+	// plugins sharing a root id (an empty one, often) each get their own.
+	key := rootKey{rootID: cfg.RootID, configuration: string(cfg.Configuration), name: cfg.Name}
+	if r, ok := vm.roots[key]; ok {
+		return r, nil
 	}
 	r := &Root{vm: vm, id: vm.newContextID(), cfg: cfg}
-	vm.roots[cfg.RootID] = r
+	vm.roots[key] = r
 	vm.contexts[r.id] = &contextState{id: r.id, root: r}
 	if _, err := vm.call("proxy_on_context_create", vm.fn.onContextCreate, r.id, uint64(r.id), 0); err != nil {
 		return nil, vm.failErr()

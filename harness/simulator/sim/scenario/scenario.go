@@ -247,10 +247,14 @@ type Cluster struct {
 	Services                             []Service
 }
 
-// Gateway is a gateway's address; Port 0 means the default.
+// Gateway is a gateway's address; Port 0 means the default. Name is the
+// host name the intent gives for it, if any: the name resolves to Address
+// (what the topology writes, or the default address), as istiod and Envoy
+// resolve a load balancer's name in a real mesh.
 type Gateway struct {
 	Address string
 	Port    int
+	Name    string
 }
 
 // Service is a service's deployment in one cluster.

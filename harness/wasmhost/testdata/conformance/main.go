@@ -396,7 +396,7 @@ func (s *stream) shared() types.Action {
 func (s *stream) properties(phase string) {
 	paths := [][]string{
 		{"plugin_name"}, {"plugin_root_id"}, {"plugin_vm_id"},
-		{"request", "path"}, {"request", "method"}, {"request", "host"}, {"request", "headers", "x-dup"},
+		{"request", "path"}, {"request", "method"}, {"request", "host"}, {"request", "headers", "x-dup"}, {"request", "id"},
 		{"response", "code"}, {"response", "code_details"}, {"response", "flags"},
 		{"upstream", "address"}, {"upstream", "request_attempt_count"},
 		{"xds", "cluster_name"}, {"xds", "route_name"}, {"xds", "upstream_host_metadata", "filter_metadata", "istio", "workload"},
