@@ -190,7 +190,7 @@ type Failback struct {
 
 // Failback defaults for the optional fields.
 const (
-	DefaultProbeIntervalMs = 1000
+	DefaultProbeIntervalMs = 500
 	DefaultFlapHalfLifeMs  = 30000
 )
 

@@ -11,7 +11,7 @@ import (
 
 func failbackSettings() Settings {
 	s := settings()
-	s.SetFailback(config.Failback{HoldDownMs: 1000, FlapHalfLifeMs: 30000})
+	s.SetFailback(config.Failback{HoldDownMs: 1000, FlapHalfLifeMs: 30000, ProbeIntervalMs: 500})
 	return s
 }
 
@@ -50,8 +50,7 @@ func TestFlapDampening(t *testing.T) {
 	assert.True(t, s.InHoldDown(&r, 1999))
 	assert.False(t, s.InHoldDown(&r, 2000))
 	// A probe in hold-down runs one period later; a failed one ejects again.
-	assert.False(t, s.ProbeDue(&r, 1999))
-	r.RecoveredAt, r.NextProbe = 1000, 1500
+	assert.False(t, s.ProbeDue(&r, 1499))
 	assert.True(t, s.ProbeDue(&r, 1500))
 	s.ProbeFailed(&r, 1500)
 	assert.True(t, r.Ejected)

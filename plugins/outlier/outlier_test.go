@@ -96,8 +96,8 @@ func TestEjectionBackoffAndProbe(t *testing.T) {
 	assert.True(t, r.Ejected)
 	assert.Equal(t, int64(30000), s.EjectionMs(&r))
 	// Probes run on the fixed period, not after Envoy's ejection time.
-	assert.False(t, s.ProbeDue(&r, 1999))
-	assert.True(t, s.ProbeDue(&r, 2000))
+	assert.False(t, s.ProbeDue(&r, 1499))
+	assert.True(t, s.ProbeDue(&r, 1500))
 	r.ClaimProbe(4000)
 	assert.False(t, s.ProbeDue(&r, 3500), "another VM holds the probe")
 	// A failed probe keeps the target out, probed again one period later,
@@ -105,8 +105,8 @@ func TestEjectionBackoffAndProbe(t *testing.T) {
 	s.ProbeFailed(&r, 3500)
 	assert.True(t, r.Ejected)
 	assert.Equal(t, uint32(1), r.Times)
-	assert.False(t, s.ProbeDue(&r, 4499))
-	assert.True(t, s.ProbeDue(&r, 4500))
+	assert.False(t, s.ProbeDue(&r, 3999))
+	assert.True(t, s.ProbeDue(&r, 4000))
 	for range 20 {
 		s.Eject(&r, 0)
 	}
