@@ -312,6 +312,12 @@ type Failback struct {
 	Ramp []uint32 `json:"ramp"`
 	// StepInterval is the time spent on each ramp step.
 	StepInterval Duration `json:"stepInterval"`
+	// ProbeInterval is the probe period of a cluster that is out or in hold-down.
+	ProbeInterval Duration `json:"probeInterval"`
+	// FlapHalfLife is the half-life of the flap penalty that raises the hold-down.
+	FlapHalfLife Duration `json:"flapHalfLife"`
+	// MaxHoldDown caps the raised hold-down.
+	MaxHoldDown Duration `json:"maxHoldDown"`
 }
 
 // Plugins says whether Detour's Wasm filters (outlier, router, retry) are

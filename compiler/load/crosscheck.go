@@ -169,6 +169,9 @@ func crossCheckOK(in *intent.Intent) bool {
 		{s.Retries.Backoff.Max.Duration, false},
 		{s.Failback.HoldDown.Duration, true},
 		{s.Failback.StepInterval.Duration, true},
+		{s.Failback.ProbeInterval.Duration, true},
+		{s.Failback.FlapHalfLife.Duration, true},
+		{s.Failback.MaxHoldDown.Duration, true},
 	} {
 		if t.min && t.d < time.Millisecond || t.d > maxDuration {
 			return false

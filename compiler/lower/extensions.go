@@ -140,6 +140,11 @@ func PluginConfig(in intent.Intent, local string, lad explain.Ladder) config.Con
 			MinHealthyShare: s.Failback.MinHealthyShare,
 			Ramp:            append([]uint32{}, s.Failback.Ramp...),
 			StepIntervalMs:  ms(s.Failback.StepInterval),
+			ProbeIntervalMs: ms(s.Failback.ProbeInterval),
+			FlapHalfLifeMs:  ms(s.Failback.FlapHalfLife),
+			// A hold-down above the cap is the cap's floor: flapping
+			// only ever raises it.
+			MaxHoldDownMs: max(ms(s.Failback.MaxHoldDown), ms(s.Failback.HoldDown)),
 		},
 	}
 	if s.Entry.Kind == "edge" && s.Entry.Edge != nil {

@@ -184,11 +184,28 @@ func itoa(u uint32) string {
 
 // Failback is how the router returns traffic to a recovered cluster.
 type Failback struct {
+	// HoldDownMs is the hold-down of a target's first recovery; repeated
+	// ejections raise it (FlapHalfLifeMs).
 	HoldDownMs      uint32   `json:"holdDownMs"`
 	MinHealthyShare uint32   `json:"minHealthyShare"`
 	Ramp            []uint32 `json:"ramp"`
 	StepIntervalMs  uint32   `json:"stepIntervalMs"`
+	// ProbeIntervalMs is the fixed period of the probes of a target that is
+	// out or in hold-down; 0 means DefaultProbeIntervalMs.
+	ProbeIntervalMs uint32 `json:"probeIntervalMs,omitempty"`
+	// FlapHalfLifeMs is the half-life of a target's flap penalty (one unit
+	// per ejection); each unit multiplies the hold-down by 3. 0 means
+	// DefaultFlapHalfLifeMs.
+	FlapHalfLifeMs uint32 `json:"flapHalfLifeMs,omitempty"`
+	// MaxHoldDownMs caps the raised hold-down; 0 means 60 × HoldDownMs.
+	MaxHoldDownMs uint32 `json:"maxHoldDownMs,omitempty"`
 }
+
+// Failback defaults for the optional fields.
+const (
+	DefaultProbeIntervalMs = 500
+	DefaultFlapHalfLifeMs  = 30000
+)
 
 // Parse decodes and validates a configuration. Unknown fields are errors, so
 // a filter never silently ignores a setting it does not understand.
@@ -267,6 +284,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retry.BudgetPercent < 0 || c.Retry.BudgetPercent > 100 {
 		return fmt.Errorf("plugin config: retry.budgetPercent: %g is not within 0..100", c.Retry.BudgetPercent)
+	}
+	if m := c.Failback.MaxHoldDownMs; m != 0 && m < c.Failback.HoldDownMs {
+		return fmt.Errorf("plugin config: failback.maxHoldDownMs: %d is below holdDownMs %d", m, c.Failback.HoldDownMs)
 	}
 	for i, r := range c.Failback.Ramp {
 		if r == 0 || r > 100 || (i > 0 && r <= c.Failback.Ramp[i-1]) {

@@ -98,6 +98,7 @@ func newService(data []byte) (*service, error) {
 		health: make([]router.Health, n), recs: make([]outlier.Record, n),
 		hostFail: map[string]proxywasm.MetricCounter{}, lastHost: make([]string, n),
 	}
+	s.det.SetFailback(cfg.Failback)
 	if cfg.TierByLocality {
 		// Where the proxy runs (Envoy's bootstrap node); absent, the
 		// targets keep one tier.
@@ -170,7 +171,7 @@ func (s *service) refresh() error {
 			s.recs[i] = outlier.Record{}
 		}
 		r := &s.recs[i]
-		s.health[i] = router.Health{Out: r.Ejected, RecoveredAt: r.RecoveredAt, Failing: r.Failing()}
+		s.health[i] = router.Health{Out: r.Ejected, RecoveredAt: r.RecoveredAt, Failing: r.Failing(), HoldDownMs: r.HoldDownMs, EjectedAt: r.EjectedAt}
 	}
 	s.gen, s.genOK = sr.Gen, true
 	return nil
@@ -330,7 +331,7 @@ func (s *service) view(now int64) outlier.View {
 		if b, _, err := proxywasm.GetSharedData(k); err == nil {
 			r.Decode(b)
 		}
-		h := router.Health{Out: r.Ejected, RecoveredAt: r.RecoveredAt}
+		h := router.Health{Out: r.Ejected, RecoveredAt: r.RecoveredAt, HoldDownMs: r.HoldDownMs}
 		switch {
 		case r.Ejected && s.rt.Preferred(i):
 			v.PreferredOut = true
@@ -373,8 +374,8 @@ func (s *service) evaluate(p *plugin, now int64, trigger string) error {
 	return nil
 }
 
-// tick (outlier root only): decay backoffs, probe ejected targets whose
-// time is over, advance the state machine (ramps end on time), export gauges.
+// tick (outlier root only): decay backoffs, probe targets that are out or
+// in hold-down once per probe period, advance the state machine (ramps end on time), export gauges.
 func (s *service) tick(p *plugin, now int64) error {
 	for i := range s.tkeys {
 		var rec outlier.Record
@@ -404,7 +405,7 @@ func (s *service) tick(p *plugin, now int64) error {
 		} else {
 			setGauge(s.m.targets[i].ejected, 0)
 		}
-		setGauge(s.m.targets[i].ramp, int64(s.rt.RampShare(router.Health{Out: rec.Ejected, RecoveredAt: rec.RecoveredAt}, now)))
+		setGauge(s.m.targets[i].ramp, int64(s.rt.RampShare(router.Health{Out: rec.Ejected, RecoveredAt: rec.RecoveredAt, HoldDownMs: rec.HoldDownMs}, now)))
 		if probe {
 			s.probe(p, i, uint32(timeout))
 		}
@@ -451,15 +452,15 @@ func (s *service) probeResult(p *plugin, i int, status int, now int64) {
 	changed := false
 	err := update(s.tkeys[i], func(old []byte) []byte {
 		rec.Decode(old)
-		changed = false
-		if !rec.Ejected {
+		changed = rec.Ejected == ok // out and answered, or in hold-down and failed
+		if !rec.Ejected && !s.det.InHoldDown(&rec, now) {
+			changed = false
 			return nil
 		}
-		changed = true
 		if ok {
-			s.det.Uneject(&rec, now)
+			s.det.ProbeOK(&rec, now)
 		} else {
-			s.det.Eject(&rec, now)
+			s.det.ProbeFailed(&rec, now)
 		}
 		return rec.Encode(s.buf[:])
 	})
@@ -467,16 +468,20 @@ func (s *service) probeResult(p *plugin, i int, status int, now int64) {
 		p.internalError(err)
 		return
 	}
+	if !ok {
+		s.m.targets[i].probeFail.Increment(1)
+	}
 	if !changed {
 		return
 	}
 	name := s.cfg.Targets[i].Cluster
 	if ok {
 		setGauge(s.m.targets[i].ejected, 0)
-		proxywasm.LogWarnf("detour: %s: probe of %s answered %d: back in service, hold-down %dms then ramp %v", s.cfg.Service.Host, name, status, s.cfg.Failback.HoldDownMs, s.cfg.Failback.Ramp)
+		proxywasm.LogWarnf("detour: %s: probe of %s answered %d: back in service, hold-down %dms then ramp %v", s.cfg.Service.Host, name, status, rec.HoldDownMs, s.cfg.Failback.Ramp)
 	} else {
-		s.m.targets[i].probeFail.Increment(1)
-		proxywasm.LogWarnf("detour: %s: probe of %s answered %d: ejected again for %dms (times=%d)", s.cfg.Service.Host, name, status, s.det.EjectionMs(&rec), rec.Times)
+		s.m.targets[i].ejections.Increment(1)
+		setGauge(s.m.targets[i].ejected, 1)
+		proxywasm.LogWarnf("detour: %s: probe of %s answered %d in hold-down: ejected again (penalty=%d)", s.cfg.Service.Host, name, status, rec.Penalty)
 	}
 	if err := s.bumpGen(); err != nil {
 		p.internalError(err)

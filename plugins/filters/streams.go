@@ -215,6 +215,10 @@ type retryStream struct {
 	// authKnown, authMatch: the router part of a combined stream already
 	// checked :authority.
 	authKnown, authMatch bool
+	// unsentOnly: the method is not in the route's retry methods, so only
+	// an attempt that never reached a server (retry.Unsent) is retried, as
+	// Envoy's connect-failure retries any method.
+	unsentOnly bool
 }
 
 func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
@@ -232,9 +236,10 @@ func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
 		return
 	}
 	m, err := proxywasm.GetHttpRequestHeader(":method")
-	if err != nil || !s.pol.MethodAllowed(m) {
+	if err != nil {
 		return
 	}
+	r.unsentOnly = !s.pol.MethodAllowed(m)
 	// The headers themselves are read only for a retry, from the
 	// request.headers attribute, which outlives the request phase.
 	r.cur = -1
@@ -284,6 +289,9 @@ func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
 		last.target, last.targetOK = s.upstreamTarget()
 	}
 	if !s.pol.Retriable(int(last.code), uint64(last.flags), false) {
+		return
+	}
+	if r.unsentOnly && !retry.Unsent(uint64(last.flags)) {
 		return
 	}
 	if last.targetOK {
@@ -434,8 +442,9 @@ func (r *retryStream) answered(numHeaders, bodySize, _ int) {
 	if err := s.observe(r.p, r.cur, oc); err != nil {
 		r.p.internalError(err)
 	}
-	if s.pol.Retriable(status, 0, status == 0) {
-		// An http_call's failure has no response flags: always budgeted.
+	if s.pol.Retriable(status, 0, status == 0) && !r.unsentOnly {
+		// An http_call's failure has no response flags: always budgeted,
+		// and never known to be unsent.
 		if r.retry(false) {
 			return
 		}

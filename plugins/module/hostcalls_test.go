@@ -47,7 +47,11 @@ func TestHealthyRequestHostCalls(t *testing.T) {
 				t.Logf("%-40s %.2f per request", fn, float64(calls[fn])/n)
 			}
 			require.Positive(t, total, "the hook sees host calls")
-			require.LessOrEqual(t, total, tc.max*n, "host calls per healthy request")
+			// n/25 leaves room for the Go runtimes' own clock reads when a
+			// garbage collection starts (in proxy_on_context_create, where
+			// the stream is allocated): where a cycle falls shifts with the
+			// heap's layout, not with the per-request path.
+			require.LessOrEqual(t, total, tc.max*n+n/25, "host calls per healthy request")
 			w.noTraps()
 		})
 	}

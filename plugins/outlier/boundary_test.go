@@ -51,6 +51,8 @@ func TestEjectionCountAndProbeBoundary(t *testing.T) {
 	s.Eject(&r, 0)
 	s.Eject(&r, 10)
 	assert.Equal(t, uint32(2), r.Ejections)
+	assert.False(t, s.ProbeDue(&r, 509), "one probe period after the last ejection")
+	assert.True(t, s.ProbeDue(&r, 510))
 	r.ClaimProbe(70_000)
 	assert.False(t, s.ProbeDue(&r, 69_999))
 	assert.True(t, s.ProbeDue(&r, 70_000))
@@ -95,9 +97,9 @@ func TestConsecutiveOff(t *testing.T) {
 // TestSettingsDefaults: Envoy's defaults fill only what is left 0.
 func TestSettingsDefaults(t *testing.T) {
 	d := NewSettings(config.Detection{})
-	assert.Equal(t, Settings{IntervalMs: 10000, BaseMs: 30000, MaxMs: 300000, FailureVolume: 50}, d)
+	assert.Equal(t, Settings{IntervalMs: 10000, BaseMs: 30000, MaxMs: 300000, FailureVolume: 50, ProbeMs: 500, HalfLifeMs: 30000}, d)
 	set := NewSettings(config.Detection{IntervalMs: 2000, BaseEjectionMs: 1000, MaxEjectionMs: 5000, FailureRequestVolume: 7})
-	assert.Equal(t, Settings{IntervalMs: 2000, BaseMs: 1000, MaxMs: 5000, FailureVolume: 7}, set)
+	assert.Equal(t, Settings{IntervalMs: 2000, BaseMs: 1000, MaxMs: 5000, FailureVolume: 7, ProbeMs: 500, HalfLifeMs: 30000}, set)
 	assert.Equal(t, int64(10000), NewSettings(config.Detection{BaseEjectionMs: 1000}).MaxMs, "max is 10 × a given base")
 }
 

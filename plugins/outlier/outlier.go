@@ -131,12 +131,22 @@ type Record struct {
 	DecayAt int64
 	// Ejections counts ejections over the record's life.
 	Ejections uint32
+	// NextProbe is when the next probe of a target that is out or in
+	// hold-down is due.
+	NextProbe int64
+	// Penalty is the flap penalty in thousandths (1000 per ejection) as of
+	// PenaltyAt; it halves every half-life.
+	Penalty   uint32
+	PenaltyAt int64
+	// HoldDownMs is the hold-down of the current recovery (0: the
+	// configured one), raised by the penalty when it recovered.
+	HoldDownMs uint32
 }
 
 // RecordSize is the encoded size of a Record.
-const RecordSize = 4*3 + 8 + 4*2 + 1 + 8 + 4 + 8 + 8 + 8 + 4 + 1
+const RecordSize = 4*3 + 8 + 4*2 + 1 + 8 + 4 + 8 + 8 + 8 + 4 + 1 + 8 + 4 + 8 + 4
 
-const recordVersion = 1
+const recordVersion = 2
 
 // Encode writes r into b (len(b) >= RecordSize) and returns the bytes used.
 func (r *Record) Encode(b []byte) []byte {
@@ -159,6 +169,10 @@ func (r *Record) Encode(b []byte) []byte {
 	le.PutUint64(b[50:], uint64(r.ProbeUntil))
 	le.PutUint64(b[58:], uint64(r.DecayAt))
 	le.PutUint32(b[66:], r.Ejections)
+	le.PutUint64(b[70:], uint64(r.NextProbe))
+	le.PutUint32(b[78:], r.Penalty)
+	le.PutUint64(b[82:], uint64(r.PenaltyAt))
+	le.PutUint32(b[90:], r.HoldDownMs)
 	return b
 }
 
@@ -183,6 +197,10 @@ func (r *Record) Decode(b []byte) {
 	r.ProbeUntil = int64(le.Uint64(b[50:]))
 	r.DecayAt = int64(le.Uint64(b[58:]))
 	r.Ejections = le.Uint32(b[66:])
+	r.NextProbe = int64(le.Uint64(b[70:]))
+	r.Penalty = le.Uint32(b[78:])
+	r.PenaltyAt = int64(le.Uint64(b[82:]))
+	r.HoldDownMs = le.Uint32(b[90:])
 }
 
 // Failing reports counted failures that have not ejected yet.
@@ -197,6 +215,8 @@ type Settings struct {
 	FailurePercentage, FailureVolume                     uint32
 	IntervalMs, BaseMs, MaxMs                            int64
 	MaxEjectionPercent                                   uint32
+	// Failback: probe period, hold-down and its flap damping (failback.go).
+	ProbeMs, HoldDownMs, MaxHoldDownMs, HalfLifeMs int64
 }
 
 // NewSettings applies Envoy's defaults where the configuration leaves 0
@@ -221,6 +241,7 @@ func NewSettings(d config.Detection) Settings {
 	if s.FailureVolume == 0 {
 		s.FailureVolume = 50
 	}
+	s.ProbeMs, s.HalfLifeMs = config.DefaultProbeIntervalMs, config.DefaultFlapHalfLifeMs
 	return s
 }
 
@@ -311,6 +332,9 @@ func (s *Settings) Eject(r *Record, now int64) {
 	r.Cons5xx, r.ConsGateway, r.ConsLocal = 0, 0, 0
 	r.WinStart, r.WinTotal, r.WinFail = now, 0, 0
 	r.ProbeUntil = 0
+	r.NextProbe = now + s.ProbeMs
+	r.Penalty = min(s.PenaltyAt(r, now)+penaltyUnit, maxPenalty)
+	r.PenaltyAt = now
 }
 
 // EjectionMs is how long r stays ejected: min(base × times, max).
@@ -319,10 +343,17 @@ func (s *Settings) EjectionMs(r *Record) int64 {
 	return min(d, s.MaxMs)
 }
 
-// ProbeDue reports whether an ejected r has served its time and no other
-// VM holds the probe; ClaimProbe then takes it until now + hold.
+// ProbeDue reports whether a probe of r is due: r is out or in hold-down,
+// a probe period has passed since the last probe (or the ejection), and no
+// other VM holds the probe. ClaimProbe then takes it until now + hold.
+// The period is fixed, not Envoy's growing ejection time: a target is
+// tried again within one period of answering, so failback is bounded by
+// hold-down + ramp (failback.go).
 func (s *Settings) ProbeDue(r *Record, now int64) bool {
-	return r.Ejected && now-r.EjectedAt >= s.EjectionMs(r) && (r.ProbeUntil == 0 || now >= r.ProbeUntil)
+	if !r.Ejected && !s.InHoldDown(r, now) {
+		return false
+	}
+	return now >= r.NextProbe && (r.ProbeUntil == 0 || now >= r.ProbeUntil)
 }
 
 // ClaimProbe records that one VM probes r until until.
@@ -335,6 +366,8 @@ func (s *Settings) Uneject(r *Record, now int64) {
 	r.RecoveredAt = now
 	r.DecayAt = now
 	r.ProbeUntil = 0
+	r.NextProbe = now + s.ProbeMs
+	r.HoldDownMs = uint32(s.HoldDown(r, now))
 	r.Cons5xx, r.ConsGateway, r.ConsLocal = 0, 0, 0
 	r.WinStart, r.WinTotal, r.WinFail = now, 0, 0
 }

@@ -95,13 +95,18 @@ func TestEjectionBackoffAndProbe(t *testing.T) {
 	s.Eject(&r, 1000)
 	assert.True(t, r.Ejected)
 	assert.Equal(t, int64(30000), s.EjectionMs(&r))
-	assert.False(t, s.ProbeDue(&r, 30999))
-	assert.True(t, s.ProbeDue(&r, 31000))
-	r.ClaimProbe(32000)
-	assert.False(t, s.ProbeDue(&r, 31500), "another VM holds the probe")
-	// Failed probe: ejected again, twice as long.
-	s.Eject(&r, 31500)
-	assert.Equal(t, int64(60000), s.EjectionMs(&r))
+	// Probes run on the fixed period, not after Envoy's ejection time.
+	assert.False(t, s.ProbeDue(&r, 1499))
+	assert.True(t, s.ProbeDue(&r, 1500))
+	r.ClaimProbe(4000)
+	assert.False(t, s.ProbeDue(&r, 3500), "another VM holds the probe")
+	// A failed probe keeps the target out, probed again one period later,
+	// without growing its backoff.
+	s.ProbeFailed(&r, 3500)
+	assert.True(t, r.Ejected)
+	assert.Equal(t, uint32(1), r.Times)
+	assert.False(t, s.ProbeDue(&r, 3999))
+	assert.True(t, s.ProbeDue(&r, 4000))
 	for range 20 {
 		s.Eject(&r, 0)
 	}
@@ -141,7 +146,8 @@ func TestAllowEject(t *testing.T) {
 
 func TestRecordRoundTrip(t *testing.T) {
 	r := Record{Cons5xx: 1, ConsGateway: 2, ConsLocal: 3, WinStart: -5, WinTotal: 6, WinFail: 7, Ejected: true,
-		EjectedAt: 8, Times: 9, RecoveredAt: 10, ProbeUntil: 11, DecayAt: 12, Ejections: 13}
+		EjectedAt: 8, Times: 9, RecoveredAt: 10, ProbeUntil: 11, DecayAt: 12, Ejections: 13,
+		NextProbe: 14, Penalty: 15, PenaltyAt: 16, HoldDownMs: 17}
 	var buf [RecordSize]byte
 	var got Record
 	got.Decode(r.Encode(buf[:]))

@@ -36,6 +36,11 @@ type Health struct {
 	// failure streak is open) though it is not ejected yet. Only a retry's
 	// choice reads it (Next).
 	Failing bool
+	// HoldDownMs is this recovery's hold-down (0: the configured one); the
+	// outlier core raises it for a target that flaps.
+	HoldDownMs uint32
+	// EjectedAt is the last ejection's time in ms (0: never ejected).
+	EjectedAt int64
 }
 
 // Router picks targets for one configuration. It keeps scratch space, so
@@ -171,14 +176,36 @@ func (rt *Router) RampShare(h Health, now int64) uint32 {
 	if e < 0 {
 		return 100
 	}
-	if e < rt.holdDown {
+	hd := rt.holdDown
+	if h.HoldDownMs > 0 {
+		hd = int64(h.HoldDownMs)
+	}
+	if e < hd {
 		return 0
 	}
-	k := (e - rt.holdDown) / rt.step
+	k := (e - hd) / rt.step
 	if k >= int64(len(rt.ramp)) {
 		return 100
 	}
 	return rt.ramp[k]
+}
+
+// rampOf is target i's ramp share, or 100 when no other target is a
+// settled alternative: available and healthy since before i was ejected
+// (never ejected, or back before that). Targets that failed together and
+// recover together are no safer than each other, so holding one down only
+// moves traffic away from the first tier for nothing.
+func (rt *Router) rampOf(h []Health, i int, now int64) uint32 {
+	r := rt.RampShare(h[i], now)
+	if r == 100 {
+		return r
+	}
+	for j := range h {
+		if j != i && !h[j].Out && h[j].RecoveredAt <= h[i].EjectedAt {
+			return r
+		}
+	}
+	return 100
 }
 
 // UsesClock reports whether Pick, Next and Shares read now for h: only a
@@ -233,7 +260,7 @@ func (rt *Router) shares(h []Health, now int64, exclude uint64, useRamp bool) {
 			}
 			s := take * rt.weight[i] / rt.tierAvail[t]
 			if useRamp && !rt.strict {
-				r := float64(rt.RampShare(h[i], now)) / 100
+				r := float64(rt.rampOf(h, i, now)) / 100
 				remaining += s * (1 - r)
 				s *= r
 			}
@@ -250,39 +277,32 @@ func (rt *Router) shares(h []Health, now int64, exclude uint64, useRamp bool) {
 	// ramps.
 	full := 0.0
 	for i, s := range rt.eff {
-		if s > 0 && (!useRamp || rt.strict || rt.RampShare(h[i], now) == 100) {
+		if s > 0 && (!useRamp || rt.strict || rt.rampOf(h, i, now) == 100) {
 			full += s
 		}
 	}
 	if full > 0 {
 		f := remaining / full
 		for i, s := range rt.eff {
-			if s > 0 && (!useRamp || rt.strict || rt.RampShare(h[i], now) == 100) {
+			if s > 0 && (!useRamp || rt.strict || rt.rampOf(h, i, now) == 100) {
 				rt.eff[i] += s * f
 			}
 		}
 		return
 	}
-	if assigned > 0 {
-		f := 1 / assigned
-		for i := range rt.eff {
-			rt.eff[i] *= f
+	// Every target that takes traffic is ramping (or in hold-down): the
+	// rest goes to the first tier that has an available target, so targets
+	// that recover together return in tier order, not as equals.
+	for t := 0; t < rt.nTiers; t++ {
+		if rt.tierAvail[t] == 0 {
+			continue
+		}
+		for i := range rt.tier {
+			if rt.tier[i] == t && avail(i) {
+				rt.eff[i] += remaining * rt.weight[i] / rt.tierAvail[t]
+			}
 		}
 		return
-	}
-	sum := 0.0
-	for i := range rt.eff {
-		if avail(i) {
-			sum += rt.weight[i]
-		}
-	}
-	if sum == 0 {
-		return
-	}
-	for i := range rt.eff {
-		if avail(i) {
-			rt.eff[i] = rt.weight[i] / sum
-		}
 	}
 }
 
@@ -318,17 +338,30 @@ func (rt *Router) drawShares(rnd uint32) int {
 	return last
 }
 
+// pickIgnoringHealth is the all-out fallback: the first tier with a
+// target not excluded, by weight within it. Envoy's total panic spreads
+// over every host; keeping the tier order keeps a total outage's attempts
+// local (as fast to fail as Envoy) and the recovery local-first.
 func (rt *Router) pickIgnoringHealth(rnd uint32, exclude uint64) int {
+	first := -1
+	for i := range rt.tier {
+		if exclude&(1<<uint(i)) == 0 && (first < 0 || rt.tier[i] < first) {
+			first = rt.tier[i]
+		}
+	}
+	if first < 0 {
+		return -1
+	}
 	sum := 0.0
 	for i := range rt.weight {
-		if exclude&(1<<uint(i)) == 0 {
+		if exclude&(1<<uint(i)) == 0 && rt.tier[i] == first {
 			sum += rt.weight[i]
 		}
 	}
 	x := float64(rnd) / (1 << 32) * sum
 	last := -1
 	for i := range rt.weight {
-		if exclude&(1<<uint(i)) != 0 {
+		if exclude&(1<<uint(i)) != 0 || rt.tier[i] != first {
 			continue
 		}
 		last = i

@@ -91,8 +91,35 @@ func TestPanicWhenAllOut(t *testing.T) {
 	for r := uint32(0); r < 1<<31; r += 1 << 27 {
 		seen[rt.Pick(h, 0, r*2, 0)] = true
 	}
-	assert.Equal(t, map[int]bool{0: true, 1: true}, seen, "every target gets a try")
+	assert.Equal(t, map[int]bool{0: true}, seen, "the first tier gets the try (local first, as fast to fail as Envoy)")
+	assert.Equal(t, 1, rt.Pick(h, 0, 0, 1), "the next tier once the first is excluded")
 	assert.Equal(t, -1, rt.Pick(h, 0, 0, 3), "nothing left after excluding both")
+	// Two tiers of two: weights within the first tier.
+	rt = New(cfg(config.ModeAuto, false, tgt("a", 0, 50), tgt("b", 0, 50), tgt("c", 1, 50), tgt("d", 1, 50)))
+	h = out(4, 0, 1, 2, 3)
+	seen = map[int]bool{}
+	for r := uint32(0); r < 1<<31; r += 1 << 27 {
+		seen[rt.Pick(h, 0, r*2, 0)] = true
+	}
+	assert.Equal(t, map[int]bool{0: true, 1: true}, seen)
+}
+
+// Targets that recover together return in tier order: with both in
+// hold-down the first tier takes everything, not half.
+func TestRecoverTogetherTierOrder(t *testing.T) {
+	rt := New(cfg(config.ModeAuto, false, tgt("a", 0, 0), tgt("b", 1, 0)))
+	h := []Health{{RecoveredAt: 1000, EjectedAt: 500}, {RecoveredAt: 1000, EjectedAt: 600}}
+	assert.Equal(t, []int{100, 0}, shares(rt, h, 2000), "both in hold-down")
+	assert.Equal(t, []int{100, 0}, shares(rt, h, 61000+30000), "both ramping")
+	// The second came back long before the first failed: it is a settled
+	// alternative, so the first holds down and ramps.
+	h = []Health{{RecoveredAt: 100000, EjectedAt: 90000}, {RecoveredAt: 1000, EjectedAt: 500}}
+	assert.Equal(t, []int{0, 100}, shares(rt, h, 101000))
+	assert.Equal(t, []int{10, 90}, shares(rt, h, 161000))
+	// A raised hold-down (a flapping target) holds longer.
+	h = []Health{{RecoveredAt: 1000, HoldDownMs: 90000}, {}}
+	assert.Equal(t, []int{0, 100}, shares(rt, h, 61000))
+	assert.Equal(t, []int{10, 90}, shares(rt, h, 91000))
 }
 
 func TestRamp(t *testing.T) {

@@ -1,0 +1,100 @@
+package outlier
+
+import (
+	"math"
+
+	"github.com/detour-mesh/detour/plugins/config"
+)
+
+// Failback: a target that is out is probed on a fixed short period; the
+// first good probe returns it after a hold-down, and the hold-down grows
+// with a flap penalty that decays, as BGP route-flap dampening does
+// (RFC 2439: a penalty per flap, halving every half-life). Envoy has no
+// hold-down: an ejected host returns when its ejection time is over,
+// whatever its history beyond the backoff multiplier (ejectTimeBackoff).
+
+// penaltyUnit is one ejection's penalty, in thousandths.
+const penaltyUnit = 1000
+
+// maxPenalty bounds the stored penalty (and so the hold-down's exponent).
+const maxPenalty = 16 * penaltyUnit
+
+// holdDownGrowth multiplies the hold-down per penalty unit beyond the
+// first: a target ejected twice within one half-life waits about
+// three times as long before traffic returns.
+const holdDownGrowth = 3
+
+// SetFailback applies the failback configuration (defaults where 0).
+func (s *Settings) SetFailback(f config.Failback) {
+	s.HoldDownMs = int64(f.HoldDownMs)
+	s.ProbeMs, s.HalfLifeMs = int64(f.ProbeIntervalMs), int64(f.FlapHalfLifeMs)
+	s.MaxHoldDownMs = int64(f.MaxHoldDownMs)
+	if s.ProbeMs == 0 {
+		s.ProbeMs = config.DefaultProbeIntervalMs
+	}
+	if s.HalfLifeMs == 0 {
+		s.HalfLifeMs = config.DefaultFlapHalfLifeMs
+	}
+	if s.MaxHoldDownMs == 0 {
+		s.MaxHoldDownMs = 60 * s.HoldDownMs
+	}
+}
+
+// PenaltyAt is r's flap penalty at now, in thousandths.
+func (s *Settings) PenaltyAt(r *Record, now int64) uint32 {
+	if r.Penalty == 0 {
+		return 0
+	}
+	e := now - r.PenaltyAt
+	if e <= 0 || s.HalfLifeMs <= 0 {
+		return r.Penalty
+	}
+	return uint32(float64(r.Penalty) * math.Exp2(-float64(e)/float64(s.HalfLifeMs)))
+}
+
+// HoldDown is the hold-down of a recovery of r at now: the configured one
+// for a penalty of one ejection or less, times holdDownGrowth per further
+// unit of penalty, capped at MaxHoldDownMs.
+func (s *Settings) HoldDown(r *Record, now int64) int64 {
+	p := float64(s.PenaltyAt(r, now))/penaltyUnit - 1
+	if p <= 0 || s.HoldDownMs == 0 {
+		return s.HoldDownMs
+	}
+	d := float64(s.HoldDownMs) * math.Pow(holdDownGrowth, p)
+	if d >= float64(s.MaxHoldDownMs) {
+		return s.MaxHoldDownMs
+	}
+	return int64(d)
+}
+
+// InHoldDown reports whether r is back but still held at 0 %.
+func (s *Settings) InHoldDown(r *Record, now int64) bool {
+	if r.Ejected || r.RecoveredAt == 0 {
+		return false
+	}
+	e := now - r.RecoveredAt
+	return e >= 0 && e < int64(r.HoldDownMs)
+}
+
+// ProbeFailed records a failed probe at now. In hold-down it ejects r
+// again (a flap: the penalty grows); out, r stays out and is probed again
+// one period later, without Envoy's growing backoff.
+func (s *Settings) ProbeFailed(r *Record, now int64) {
+	r.ProbeUntil = 0
+	if !r.Ejected {
+		s.Eject(r, now)
+		return
+	}
+	r.NextProbe = now + s.ProbeMs
+}
+
+// ProbeOK records a good probe at now: an ejected r returns (hold-down
+// from its penalty); one in hold-down is probed again one period later.
+func (s *Settings) ProbeOK(r *Record, now int64) {
+	r.ProbeUntil = 0
+	if r.Ejected {
+		s.Uneject(r, now)
+		return
+	}
+	r.NextProbe = now + s.ProbeMs
+}
