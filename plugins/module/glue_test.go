@@ -145,3 +145,30 @@ func TestWeightZeroIsStandby(t *testing.T) {
 	assert.Equal(t, map[string]float64{"east": 100}, roundShares(w.shareOf(300)))
 	w.noTraps()
 }
+
+// activeStandby never spills to the standby while an active target is in,
+// whatever the healthy share: with two active clusters and a minimum
+// healthy share of 75 %, losing one leaves 50 % healthy, which in auto
+// mode would spill half the traffic to the next tier; here the other
+// active cluster takes it all.
+func TestStandbyWaitsForEveryActive(t *testing.T) {
+	w := newWorld(t, banking, worldOpts{workers: 2, configure: func(cfg map[string]any) {
+		ts := cfg["targets"].([]any)
+		west2 := map[string]any{}
+		for k, v := range ts[0].(map[string]any) {
+			west2[k] = v
+		}
+		west2["cluster"] = "west2"
+		cfg["targets"] = []any{ts[0], west2, ts[1]}
+		cfg["failback"].(map[string]any)["minHealthyShare"] = 75
+	}})
+	got := w.shareOf(300)
+	assert.InDelta(t, 50, got["west"], 8)
+	assert.InDelta(t, 50, got["west2"], 8)
+	assert.Zero(t, got["east"])
+	w.dead["west"] = true
+	w.run(20, 10*time.Millisecond) // detection
+	require.Equal(t, int64(1), w.m("target.west.ejected"))
+	assert.Equal(t, map[string]float64{"west2": 100}, roundShares(w.shareOf(300)))
+	w.noTraps()
+}
