@@ -59,7 +59,8 @@ func wellFormed(t testing.TB, svg []byte) {
 // the drill's expectations; the plain Istio run meets expectBaseline (the
 // errors the seeds describe), and where the drill says Istio shows errors
 // Detour shows fewer. Each drill's timeline is well-formed XML and renders
-// in the browser with every series it should show.
+// in the browser with every series it should show. The drills run in
+// parallel.
 func TestExampleDrillsSideBySide(t *testing.T) {
 	files, err := filepath.Glob("../../../examples/*/drills/*.yaml")
 	require.NoError(t, err)
@@ -67,6 +68,7 @@ func TestExampleDrillsSideBySide(t *testing.T) {
 	f := mustFilters(t)
 	for _, file := range files {
 		t.Run(filepath.Base(filepath.Dir(filepath.Dir(file)))+"/"+filepath.Base(file), func(t *testing.T) {
+			t.Parallel()
 			sc, err := Load(file)
 			require.NoError(t, err)
 			rep, err := Run(context.Background(), sc, Options{Filters: f})
