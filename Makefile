@@ -34,7 +34,9 @@ test: deps ## run every test (the CI command)
 	$(GO) tool -n cue >/dev/null
 	$(GO) tool -n opa >/dev/null
 	$(GO) -C policies/tools tool conftest --version
-	$(GO) test ./...
+	# harness/simulator/sim runs every drill side by side (about 5 min of CPU
+	# on a loaded 2-core runner): Go's default 10 min per package is too close
+	$(GO) test -timeout 30m ./...
 	cd compiler/istiocheck && $(GO) vet ./... && $(GO) test ./...
 
 demo: build plugins ## compile the default example, print its ladder, run its outage drill in three columns: Istio as documented, compiled, with the filters (out/demo/timeline.svg)

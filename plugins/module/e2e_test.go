@@ -128,6 +128,9 @@ type worldOpts struct {
 	// test would notice a filter that does not steer).
 	// node is where the proxy runs (xds.node); empty reports no locality.
 	node pw.Node
+	// configure, if set, edits every plugin's compiled configuration (as
+	// JSON) before the plugins start.
+	configure func(cfg map[string]any)
 }
 
 func newWorld(t testing.TB, example string, o worldOpts) *world {
@@ -136,6 +139,16 @@ func newWorld(t testing.TB, example string, o worldOpts) *world {
 		o.workers = 2
 	}
 	plugins := compiledPlugins(t, example)
+	if o.configure != nil {
+		for i := range plugins {
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(plugins[i].Config, &m))
+			o.configure(m)
+			b, err := json.Marshal(m)
+			require.NoError(t, err)
+			plugins[i].Config = b
+		}
+	}
 	cfg, err := config.Parse(plugins[0].Config)
 	require.NoError(t, err)
 	w := &world{

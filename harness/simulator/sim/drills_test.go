@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -25,22 +26,58 @@ func TestBookinfoDrillStory(t *testing.T) {
 	assert.Less(t, run.ErrorRate, 0.01)
 }
 
-// Every seed drill runs end to end (what each shows is asserted by the
-// example drills and the weak-configuration tests).
+// Every seed drill runs as detour simulate runs it: side by side, its
+// expect: block checked on the detour run and expectBaseline: on the plain
+// Istio run; a seed on hand-written Istio YAML (no WasmPlugins) runs
+// without the filters, and both blocks apply to that run. The drills run in
+// parallel (each is one goroutine's work).
 func TestSeedDrillsRun(t *testing.T) {
 	files, err := filepath.Glob("testdata/seeds/*.yaml")
 	require.NoError(t, err)
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			sc, err := Load(f)
+	require.GreaterOrEqual(t, len(files), 19)
+	f := mustFilters(t)
+	checked := 0
+	for _, file := range files {
+		sc, err := Load(file)
+		require.NoError(t, err)
+		if sc.Expect != (Expect{}) {
+			checked++
+		}
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			t.Parallel()
+			opts, want := Options{Filters: f}, []int{countExpect(sc.ExpectBaseline), countExpect(sc.Expect)}
+			if sc.Istio != "" {
+				opts, want = Options{}, []int{countExpect(sc.ExpectBaseline) + countExpect(sc.Expect)}
+			}
+			rep, err := Run(context.Background(), sc, opts)
 			require.NoError(t, err)
-			rep, err := Run(context.Background(), sc, Options{})
-			require.NoError(t, err)
-			run := rep.Runs[0]
-			assert.Positive(t, run.Requests)
-			assert.Len(t, run.Faults, len(sc.Faults))
+			require.Len(t, rep.Runs, len(want))
+			for i, run := range rep.Runs {
+				assert.Positive(t, run.Requests)
+				assert.Len(t, run.Faults, len(sc.Faults))
+				assert.Len(t, run.Expectations, want[i], "%s run: every expectation is checked", run.Name)
+				for _, x := range run.Expectations {
+					assert.True(t, x.OK, "%s run: %s %s %g, measured %s", run.Name, x.Name, x.Op(), x.Limit, fmtMeasured(x.Measured))
+				}
+			}
+			if t.Failed() {
+				t.Log("\n" + rep.Summary())
+			}
 		})
 	}
+	assert.GreaterOrEqual(t, checked, 4, "the seeds that state expectations")
+}
+
+// countExpect is the number of expectations set in e.
+func countExpect(e Expect) int {
+	n := 0
+	v := reflect.ValueOf(e)
+	for i := range v.NumField() {
+		if !v.Field(i).IsNil() {
+			n++
+		}
+	}
+	return n
 }
 
 // Two runs with one seed give byte-identical JSON, on Istio's generator.

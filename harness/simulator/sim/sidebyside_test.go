@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -92,17 +93,22 @@ func verdict(istio, detour RunReport) string {
 // istio run); the plain Istio run meets expectBaseline (the errors the
 // seeds describe), and where the drill says Istio shows errors Detour shows
 // fewer. Each drill's timeline is well-formed XML and renders in the
-// browser with every series it should show. The test logs a table of the
-// verdicts.
+// browser with every series it should show. The drills run in parallel;
+// the test logs a table of the verdicts.
 func TestExampleDrillsSideBySide(t *testing.T) {
 	files, err := filepath.Glob("../../../examples/*/drills/*.yaml")
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(files), 17)
 	f := mustFilters(t)
-	var table []string
+	var (
+		mu    sync.Mutex
+		table []string
+	)
+	t.Cleanup(func() { sort.Strings(table); t.Log("verdicts (istio / detour):\n" + strings.Join(table, "\n")) })
 	for _, file := range files {
 		name := filepath.Base(filepath.Dir(filepath.Dir(file))) + "/" + filepath.Base(file)
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			sc, err := Load(file)
 			require.NoError(t, err)
 			rep, err := Run(context.Background(), sc, Options{Filters: f})
@@ -136,9 +142,12 @@ func TestExampleDrillsSideBySide(t *testing.T) {
 			}
 			assert.Empty(t, known, "knownFailures names expectations the drill does not have")
 			assert.Equal(t, 3, relative, "every example drill carries the three relative expectations")
-			table = append(table, fmt.Sprintf("%-45s errors %5d / %-5d p50 %5.1f / %-5.1f p99 %5.1f / %-5.1f %s", name,
+			row := fmt.Sprintf("%-45s errors %5d / %-5d p50 %5.1f / %-5.1f p99 %5.1f / %-5.1f %s", name,
 				istio.UserVisibleErrors, detour.UserVisibleErrors, istio.LatencyMs.P50, detour.LatencyMs.P50, istio.LatencyMs.P99, detour.LatencyMs.P99,
-				verdict(istio, detour)))
+				verdict(istio, detour))
+			mu.Lock()
+			table = append(table, row)
+			mu.Unlock()
 			assert.NotEmpty(t, detour.Expectations, "a drill states what Detour must show")
 			if sc.ExpectBaseline.MinUserVisibleErrors != nil {
 				assert.Greater(t, istio.UserVisibleErrors, detour.UserVisibleErrors, "the seed's errors: plain Istio must show more than Detour")
@@ -154,7 +163,6 @@ func TestExampleDrillsSideBySide(t *testing.T) {
 			assert.Positive(t, seen["light"])
 		})
 	}
-	t.Log("verdicts (istio / detour):\n" + strings.Join(table, "\n"))
 }
 
 // shortDrill is the bookinfo outage drill cut to 40 s: enough for a

@@ -401,7 +401,7 @@ func buildEnv() []hostFn {
 		env("proxy_grpc_cancel", 1, func(*VM, *contextState, []uint64) Status { return StatusNotFound }),
 		env("proxy_grpc_close", 1, func(*VM, *contextState, []uint64) Status { return StatusNotFound }),
 		env("proxy_get_shared_data", 5, func(vm *VM, _ *contextState, s []uint64) Status {
-			v, cas, st := vm.p.GetSharedData(vm.cfg.VMID, vm.str(s[0], s[1]))
+			v, cas, st := vm.p.guestGetSharedData(vm.cfg.VMID, vm.str(s[0], s[1]))
 			if st != StatusOK {
 				return st
 			}

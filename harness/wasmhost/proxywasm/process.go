@@ -26,6 +26,14 @@ type Process struct {
 	// "wasi.clock_time_get", ...), for tests and benchmarks that count the
 	// host calls a request costs.
 	HostCall func(vmID string, worker int, fn string)
+	// StaleSharedData, if set, is asked on every proxy_get_shared_data of
+	// a key written at least twice; when it returns true the guest gets the
+	// value and cas from before the latest write, as if that write (another
+	// worker's) landed between this get and the guest's next set. A guest
+	// that passes the cas back then gets CAS_MISMATCH and must re-read; one
+	// that ignores it loses that write. Test-only: Envoy's workers race for
+	// real, this host runs them one at a time.
+	StaleSharedData func(vmID, key string) bool
 
 	mu        sync.Mutex
 	cas       uint32
@@ -69,6 +77,9 @@ func NewProcess(clock *vclock.Clock) *Process {
 type sharedValue struct {
 	value []byte
 	cas   uint32
+	// The version before the latest write (StaleSharedData).
+	prev    []byte
+	prevCas uint32
 }
 
 // nextCas is cpp-host's global counter: never 0.
@@ -92,6 +103,25 @@ func (p *Process) GetSharedData(vmID, key string) ([]byte, uint32, Status) {
 	return append([]byte(nil), v.value...), v.cas, StatusOK
 }
 
+// guestGetSharedData is GetSharedData for a guest's call, where the
+// StaleSharedData knob applies.
+func (p *Process) guestGetSharedData(vmID, key string) ([]byte, uint32, Status) {
+	if p.StaleSharedData != nil {
+		p.mu.Lock()
+		var prev []byte
+		var prevCas uint32
+		if v, ok := p.shared[vmID][key]; ok {
+			prev, prevCas = append([]byte(nil), v.prev...), v.prevCas
+		}
+		p.mu.Unlock()
+		// The knob runs unlocked: it may read the shared data itself.
+		if prevCas != 0 && p.StaleSharedData(vmID, key) {
+			return prev, prevCas, StatusOK
+		}
+	}
+	return p.GetSharedData(vmID, key)
+}
+
 // SetSharedData stores value. cas 0 always overwrites; otherwise it must
 // match the stored cas. A missing key is always created.
 func (p *Process) SetSharedData(vmID, key string, value []byte, cas uint32) Status {
@@ -106,6 +136,7 @@ func (p *Process) SetSharedData(vmID, key string, value []byte, cas uint32) Stat
 		if cas != 0 && cas != v.cas {
 			return StatusCasMismatch
 		}
+		v.prev, v.prevCas = v.value, v.cas
 		v.value = append([]byte(nil), value...)
 		v.cas = p.nextCas()
 		return StatusOK
