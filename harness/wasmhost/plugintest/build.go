@@ -24,7 +24,7 @@ var (
 // repoRoot finds the module root from this file's location.
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
 
 // goCommand is the go command on PATH (the one running the tests), or the
