@@ -91,6 +91,7 @@ func (r *Report) Summary() string {
 			row(f.Name+" fail back", func(run RunReport) string { return fmtS(run.Faults[i].FailBackS) }, times(func(r RunReport) *float64 { return r.Faults[i].FailBackS }))
 		}
 	}
+	fleetRows(r.Runs, row)
 	for _, run := range r.Runs {
 		if len(run.Transitions) == 0 {
 			continue
