@@ -10,6 +10,7 @@ import (
 
 	"github.com/detour-mesh/detour/compiler/intent"
 	"github.com/detour-mesh/detour/harness/simulator/envoy"
+	"github.com/detour-mesh/detour/harness/simulator/xds"
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 	"github.com/detour-mesh/detour/harness/wasmhost/vclock"
 )
@@ -218,7 +219,7 @@ func (s *setup) startSource(ctx context.Context, src *fleetSource, idx uint64, f
 	seed := sc.Traffic.Seed + idx*0x9e3779b9
 	var proc *pw.Process
 	var plugins []*pw.Plugin
-	if filters != nil {
+	if filters != nil && hasWasm(snap, port) {
 		node := pw.Node{ID: proxyIn.Name + "." + proxyIn.Namespace, Cluster: proxyIn.Cluster, Region: proxyIn.Region, Zone: proxyIn.Zone, SubZone: proxyIn.Subzone}
 		if proc, plugins, err = filters.startFilters(ctx, snap, port, clock, sc.Traffic.Workers, seed, node); err != nil {
 			return fmt.Errorf("%s: source %s: %w", sc.Path, src.Cluster, err)
@@ -412,4 +413,25 @@ func fleetRows(runs []RunReport, row func(string, func(RunReport) string, func(a
 			return "absorbed"
 		}, nil)
 	}
+}
+
+// hasWasm reports a Wasm filter in the listener's chain: a source whose
+// configuration has none (an edge intent's sidecars: the WasmPlugins
+// select the edge gateway) runs as plain Istio in the detour run too.
+func hasWasm(snap *xds.Snapshot, port uint32) bool {
+	scratch, err := envoy.New(envoy.Config{Name: entryName, Snapshot: snap, Clock: vclock.New(time.Time{}), Network: nopNetwork{}})
+	if err != nil {
+		return false
+	}
+	defer scratch.Stop()
+	chain, err := scratch.HTTPFilters(port)
+	if err != nil {
+		return false
+	}
+	for _, hf := range chain {
+		if hf.Wasm != nil && !hf.Disabled {
+			return true
+		}
+	}
+	return false
 }

@@ -7,9 +7,11 @@ import (
 )
 
 // BenchmarkSideBySide10MinFleet: a 10-minute fleet drill with three
-// source proxies (examples/edge-auto's three clusters, each sidecar at
-// 200 rps, so each proxy carries what BenchmarkSideBySide10Min's one
-// does), cluster-1a's reviews down from 2 to 6 minutes, both runs.
+// source proxies on examples/edge-auto (the edge gateway with the filters,
+// and the sidecars of cluster-1b and cluster-2, plain Istio: the intent's
+// WasmPlugins select the edge), each at 200 rps, so each proxy carries
+// what BenchmarkSideBySide10Min's one does; cluster-1a's pods down from 2
+// to 6 minutes, both runs.
 func BenchmarkSideBySide10MinFleet(b *testing.B) {
 	abs, err := filepath.Abs("../../../examples/edge-auto/intent.yaml")
 	if err != nil {
@@ -17,7 +19,7 @@ func BenchmarkSideBySide10MinFleet(b *testing.B) {
 	}
 	sc, err := Parse(filepath.Join(filepath.Dir(abs), "bench.yaml"), []byte(`intent: intent.yaml
 traffic:
-  entry: cluster-1a
+  entry: edge
   rate: 200
   duration: 10m
   seed: 1
