@@ -59,6 +59,8 @@ type host struct {
 	meta     map[string]string
 	od       *outlier.Host
 	active   int // active requests (least request)
+	// healthySince is when slow start first saw the host healthy.
+	healthySince time.Time
 }
 
 // usable reports the host's coarse health: EDS healthy and not ejected.
@@ -93,6 +95,7 @@ type cluster struct {
 	all              []*host
 	load             priority.Load
 	od               *outlier.Detector
+	slowStart        *slowStart
 
 	maxConnections, maxPending, maxRequests, maxRetries uint64
 	budgetPercent                                       float64
@@ -128,6 +131,9 @@ func (p *Proxy) buildCluster(c *clusterv3.Cluster) (*cluster, error) {
 	}
 	if err := cl.typedLBPolicy(c); err != nil {
 		return nil, err
+	}
+	if cl.slowStart == nil {
+		cl.readSlowStart(c, nil)
 	}
 	if pt := cll.GetHealthyPanicThreshold(); pt != nil {
 		cl.panicThreshold = uint64(math.Max(0, pt.GetValue()))
@@ -198,6 +204,7 @@ func (cl *cluster) typedLBPolicy(c *clusterv3.Cluster) error {
 				cl.choiceCount = int(lr.GetChoiceCount().GetValue())
 			}
 			cl.localityWeighted = cl.localityWeighted || lr.GetLocalityLbConfig().GetLocalityWeightedLbConfig() != nil
+			cl.readSlowStart(c, lr.GetSlowStartConfig())
 			return nil
 		case strings.HasSuffix(tc.GetTypeUrl(), "round_robin.v3.RoundRobin"):
 			var rr rrv3.RoundRobin
@@ -206,6 +213,7 @@ func (cl *cluster) typedLBPolicy(c *clusterv3.Cluster) error {
 			}
 			cl.lb = lbRoundRobin
 			cl.localityWeighted = cl.localityWeighted || rr.GetLocalityLbConfig().GetLocalityWeightedLbConfig() != nil
+			cl.readSlowStart(c, rr.GetSlowStartConfig())
 			return nil
 		case strings.HasSuffix(tc.GetTypeUrl(), "random.v3.Random"):
 			cl.lb = lbRandom
@@ -309,6 +317,7 @@ func (cl *cluster) setAssignment(cla *endpointv3.ClusterLoadAssignment) {
 		}
 		cl.od.SetHosts(ods)
 	}
+	cl.stampSlowStart()
 	cl.recalculate()
 }
 
@@ -474,6 +483,9 @@ func (cl *cluster) chooseLocality(ps *prioritySet, degraded bool) int {
 
 // pick is the host load balancer over one source.
 func (cl *cluster) pick(ps *prioritySet, key string, src []*host) *host {
+	if h := cl.pickSlowStart(src); h != nil {
+		return h
+	}
 	rng := cl.p.rng
 	weighted := false
 	for _, h := range src[1:] {

@@ -360,6 +360,9 @@ func (n *Network) send(t time.Duration, a *envoy.Attempt, rec *AttemptRecord) en
 // serve answers from one endpoint: queueing over capacity, faults, latency.
 func (n *Network) serve(t time.Duration, e *endpoint, extra time.Duration, rec *AttemptRecord) envoy.Result {
 	lat := extra + n.sample(e.svc.P50, e.svc.P99)
+	// A pod back from a fault with a warm-up serves slower and less.
+	warmCap, warmLat := n.warming(t, e, &rec.Faults)
+	lat += warmLat
 	if e.serviceTime > 0 {
 		begin := t
 		if e.busyUntil > begin {
@@ -370,7 +373,7 @@ func (n *Network) serve(t time.Duration, e *endpoint, extra time.Duration, rec *
 			return envoy.Result{Outcome: envoy.OutcomeResponse, Latency: extra, Status: 503,
 				Headers: [][2]string{{"x-envoy-overloaded", "true"}}, Cause: fmt.Sprintf("%s %s over capacity (503 overflow)", e.cluster.Name, e.svc.Name)}
 		}
-		e.busyUntil = begin + e.serviceTime
+		e.busyUntil = begin + time.Duration(float64(e.serviceTime)/warmCap)
 		lat += wait
 	}
 	status, cause := 200, ""

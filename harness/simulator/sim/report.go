@@ -100,6 +100,8 @@ type RunReport struct {
 	Expectations []Expectation `json:"expectations"`
 	Passed       bool          `json:"passed"`
 	Clusters     []string      `json:"clusters"`
+	// Fleet is every source's view in a fleet drill (fleet.go).
+	Fleet *FleetReport `json:"fleet,omitempty"`
 }
 
 // ErrorKind counts user-visible errors of one cause.

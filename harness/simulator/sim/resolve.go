@@ -33,6 +33,7 @@ type setup struct {
 	top        Topology
 	entry      string // "edge" or a cluster name
 	selector   map[string]string
+	loads      map[string]float64 // the intent's per-cluster loads (fleet drills)
 }
 
 // resolve compiles the intent (or reads the Istio directory), and fills the
@@ -54,6 +55,7 @@ func resolve(sc *Scenario, istioDir string) (*setup, error) {
 		istioDir = sc.Istio
 	}
 	if in != nil {
+		s.loads = intentLoads(in)
 		if s.svc.Name == "" {
 			s.svc.Name = in.Spec.Service.Host
 			if s.svc.Name == "" {

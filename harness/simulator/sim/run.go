@@ -366,6 +366,15 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 			events = append(events, Event{At: at, Proxy: entryName, Kind: "eds", Detail: fmt.Sprintf("Kubernetes change at %s pushed (%d clusters)", t, n)})
 		})
 	}
+	// A fleet drill: the other source clusters' sidecars.
+	fl, err := s.startFleet(ctx, filter, filters, clock, net, &pending, attempts, &edsErr)
+	if err != nil {
+		return RunReport{}, err
+	}
+	if fl != nil {
+		defer fl.close()
+	}
+	rate := s.entryRate()
 	// Traffic: Poisson arrivals at the rate, methods and paths drawn from
 	// the seed.
 	rng := rand.New(rand.NewPCG(sc.Traffic.Seed, 0x74726166666963)) // "traffic"
@@ -388,7 +397,7 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	var at time.Duration
 	var arrive func()
 	schedule := func() {
-		at += time.Duration(rng.ExpFloat64() / sc.Traffic.Rate * float64(time.Second))
+		at += time.Duration(rng.ExpFloat64() / rate * float64(time.Second))
 		if at < sc.Traffic.Duration {
 			clock.At(start.Add(at), arrive)
 		}
@@ -440,6 +449,9 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	}
 	run := buildRun(sc.Faults, exps[0], runInput{Name: name, Config: source, Requests: records, Events: events, Transitions: trans, Warnings: proxy.Warnings(),
 		Duration: sc.Traffic.Duration, EntryRegion: place.Region, Regions: s.regions(), Clusters: clusterNames(s.top)})
+	if fl != nil {
+		run.Fleet = fl.report(sc.Faults, records)
+	}
 	for _, e := range exps[1:] {
 		for _, x := range check(e, &run) {
 			run.Expectations = append(run.Expectations, x)

@@ -95,6 +95,7 @@ func (r *Report) Summary() string {
 			}
 		}
 	}
+	fleetRows(r.Runs, row)
 	b.WriteString(paid(r.Runs))
 	for _, run := range r.Runs {
 		if len(run.Transitions) == 0 {

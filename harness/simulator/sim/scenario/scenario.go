@@ -124,6 +124,12 @@ type TrafficFile struct {
 	Methods  map[string]Scalar `yaml:"methods"`
 	Paths    []string          `yaml:"paths"`
 	Headers  map[string]string `yaml:"headers"`
+	// Fleet simulates the client sidecars of every cluster with a load in
+	// the intent, each sending that load (fleet.go).
+	Fleet Scalar `yaml:"fleet"`
+	// Sources are requests/s per source cluster (a fleet drill; they
+	// override the intent's loads).
+	Sources map[string]Scalar `yaml:"sources"`
 }
 
 // FaultFile is one entry of the fault timeline.
@@ -140,6 +146,17 @@ type FaultFile struct {
 	Delay Scalar `yaml:"delay"`
 	// Flap makes the fault come and go: active for Duty of every Period.
 	Flap *FlapFile `yaml:"flap"`
+	// WarmUp: the pods come back cold at the fault's end.
+	WarmUp *WarmUpFile `yaml:"warmUp"`
+}
+
+// WarmUpFile is how cold pods are when they return from a fault: for
+// Duration their capacity starts at Capacity and their added latency at
+// Latency, both moving linearly to normal.
+type WarmUpFile struct {
+	Duration Scalar `yaml:"duration"`
+	Capacity Scalar `yaml:"capacity"`
+	Latency  Scalar `yaml:"latency"`
 }
 
 // FlapFile is a flapping pattern.
@@ -288,6 +305,13 @@ type Traffic struct {
 	Methods  []Weighted // in name order
 	Paths    []string
 	Headers  [][2]string // in name order
+	// RateSet: the file gave the rate (in a fleet, the entry cluster then
+	// sends it instead of its load).
+	RateSet bool
+	// Fleet: every cluster with a load (the intent's, or Sources) sends it
+	// through its own sidecar.
+	Fleet   bool
+	Sources []Weighted // requests/s per cluster, in name order
 }
 
 // Weighted is a method and its weight.
@@ -307,6 +331,17 @@ type Fault struct {
 	Delay      time.Duration
 	FlapPeriod time.Duration
 	FlapDuty   float64 // 0..1
+	// WarmUp is set when the pods return cold at End.
+	WarmUp *WarmUp
+}
+
+// WarmUp is a validated warm-up: from a fault's end, for Duration, the
+// returning pods serve Capacity (0..1) of their capacity and add Latency,
+// both moving linearly to normal.
+type WarmUp struct {
+	Duration time.Duration
+	Capacity float64
+	Latency  time.Duration
 }
 
 // Target is what a fault hits.
@@ -602,6 +637,8 @@ func (v *validator) traffic(t *TrafficFile, top Topology) Traffic {
 	if out.Duration > 24*time.Hour {
 		v.fail(t.Duration, "traffic.duration", "expected at most 24h")
 	}
+	out.RateSet = t.Rate.Set()
+	v.fleet(t, &out)
 	if out.Rate*out.Duration.Seconds() > 50e6 {
 		v.fail(t.Rate, "traffic.rate", fmt.Sprintf("rate × duration is %.0f requests; expected at most 50 million", out.Rate*out.Duration.Seconds()))
 	}
@@ -728,6 +765,9 @@ func (v *validator) fault(f *FaultFile, i int, sc *Scenario) Fault {
 		if out.FlapDuty <= 0 || out.FlapDuty >= 1 {
 			v.failf(p+".flap.duty", "expected a duty cycle strictly between 0%% and 100%%")
 		}
+	}
+	if f.WarmUp != nil {
+		out.WarmUp = v.warmUp(f, p, out.Kind)
 	}
 	return out
 }

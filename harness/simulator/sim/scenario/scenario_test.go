@@ -110,7 +110,7 @@ expect:
 	assert.Equal(t, 3*time.Millisecond, svc.P50)
 	assert.Equal(t, 100.0, svc.Capacity)
 	assert.Equal(t, Traffic{Entry: "cluster-1", Rate: 50, Duration: 2 * time.Minute, Workers: DefaultWorkers, Seed: 7,
-		Methods: []Weighted{{"GET", 3}, {"POST", 1}}, Paths: []string{"/a", "/b"}, Headers: [][2]string{{"x-user", "alice"}}}, sc.Traffic)
+		Methods: []Weighted{{"GET", 3}, {"POST", 1}}, Paths: []string{"/a", "/b"}, Headers: [][2]string{{"x-user", "alice"}}, RateSet: true}, sc.Traffic)
 	require.Len(t, sc.Faults, 2)
 	assert.Equal(t, Fault{Name: "down", Kind: ServiceScaledToZero, Start: 30 * time.Second, End: 90 * time.Second,
 		Target: Target{Cluster: "cluster-1", Service: "reviews", Subset: "v2", Share: 0.5}}, sc.Faults[0])
