@@ -92,6 +92,7 @@ mutants: ## mutation testing (gremlins) of MUTANTS, one package at a time; slow,
 	done
 	$(GO) -C tools/mutants run ./summary $(addprefix $(CURDIR)/out/mutants/,$(addsuffix .json,$(subst /,.,$(MUTANTS))))
 
-plugins: ## build the Wasm filter module into build/plugins/
+plugins: ## rebuild the Wasm filter module detour embeds (plugins/module/shipped) and copy it into build/plugins/
+	$(GO) generate ./plugins/module/shipped
 	@mkdir -p build/plugins
-	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath -o build/plugins/detour-filters.wasm ./plugins/filters
+	cp plugins/module/shipped/detour-filters.wasm build/plugins/

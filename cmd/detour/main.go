@@ -12,6 +12,8 @@ import (
 	"os"
 	"runtime/debug"
 	"sort"
+
+	"github.com/detour-mesh/detour/plugins/module/shipped"
 )
 
 // Exit codes shared by every subcommand.
@@ -36,7 +38,7 @@ var commands = map[string]command{
 	"explain":  {"print the failover ladder and what-if table of an intent", runExplain},
 	"policy":   {"check intents and compiled resources against Rego policies", runPolicy},
 	"wasm":     {"run a proxy-wasm module on a scripted HTTP exchange (wasm run)", runWasm},
-	"package":  {"package a Wasm module as an OCI image layout Istio pulls; prints the digest", runPackage},
+	"package":  {"package a Wasm module (default: the filters detour ships) as an OCI image layout Istio pulls; prints the digest", runPackage},
 	"version":  {"print the version", runVersion},
 	"simulate": {"run a failure drill on the xDS Istio generates; exit 1 if expectations fail", runSimulate},
 }
@@ -154,7 +156,9 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: detour version")
 		fmt.Fprintln(stderr, "\nPrints the version: the release set at build time, or the module version")
-		fmt.Fprintln(stderr, "Go recorded when it built the binary (go install ...@VERSION). No flags.")
+		fmt.Fprintln(stderr, "Go recorded when it built the binary (go install ...@VERSION); then the image")
+		fmt.Fprintln(stderr, "digest of the filter module it ships (what compile pins, package writes and")
+		fmt.Fprintln(stderr, "simulate runs). No flags.")
 	}
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
@@ -166,6 +170,7 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	}
 	bi, ok := debug.ReadBuildInfo()
 	fmt.Fprintln(stdout, "detour", versionOf(version, bi, ok))
+	fmt.Fprintln(stdout, "filters", shipped.Digest())
 	return exitOK
 }
 

@@ -12,8 +12,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/detour-mesh/detour/harness/simulator/sim"
+	"github.com/detour-mesh/detour/internal/ociwasm"
 	"github.com/detour-mesh/detour/harness/simulator/timeline"
-	"github.com/detour-mesh/detour/plugins/module"
+	"github.com/detour-mesh/detour/plugins/module/shipped"
 )
 
 // runSimulate runs a failure drill side by side, plain Istio and Detour,
@@ -26,9 +27,9 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	istio := fs.String("istio", "", "simulate the Istio YAML in DIR (<cluster>.yaml, edge.yaml) instead of the scenario's configuration")
 	baseline := fs.String("baseline", "", "compare with the Istio YAML in DIR (any configuration) instead of the compiled resources without the filters")
 	only := fs.String("only", "", "run only istio (no filters) or detour (with the filters)")
-	plugins := fs.String("plugins", "", "the Detour filter module (.wasm); default: built from this source tree (make plugins writes build/plugins/detour-filters.wasm)")
+	plugins := fs.String("plugins", "", "the Detour filter module: a .wasm file or an OCI image layout DIR written by detour package; default: the module detour ships (detour version prints its digest)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: detour simulate [--json FILE] [--svg FILE] [--baseline DIR] [--only istio|detour] [--plugins FILE] [--istio DIR] SCENARIO")
+		fmt.Fprintln(stderr, "usage: detour simulate [--json FILE] [--svg FILE] [--baseline DIR] [--only istio|detour] [--plugins FILE|DIR] [--istio DIR] SCENARIO")
 		fmt.Fprintln(stderr, "\nRuns a failure drill twice on the xDS Istio generates, same topology, traffic, faults and seed:")
 		fmt.Fprintln(stderr, "istio (the compiled resources without the WasmPlugins) and detour (with the filters as the")
 		fmt.Fprintln(stderr, "WasmPlugins configure them), and prints what their users saw side by side. Exit 0 expectations")
@@ -125,20 +126,19 @@ func writeOut(stdout io.Writer, path string, b []byte) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
-// loadFilters reads the module from --plugins, or builds it from this
-// source tree with the Go toolchain on PATH (cached by content, so only
-// the first run pays).
+// loadFilters reads the module from --plugins: a .wasm file, or the OCI
+// image layout `detour package` wrote; by default the module this binary
+// ships, whose image digest compile pins. No Go toolchain is needed.
 func loadFilters(ctx context.Context, path string) (*sim.Filters, error) {
 	if path == "" {
-		p, err := module.Path()
+		return sim.LoadFilters(ctx, shipped.Module(), fmt.Sprintf("%s %s (built in)", shipped.Name, shipped.Digest()))
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		pkg, err := ociwasm.ReadLayout(path)
 		if err != nil {
-			return nil, fmt.Errorf("building the filter module (pass --plugins FILE; make plugins writes build/plugins/%s.wasm): %w", module.Name, err)
+			return nil, fmt.Errorf("--plugins: %w", err)
 		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		return sim.LoadFilters(ctx, b, module.Package)
+		return sim.LoadFilters(ctx, pkg.Module, fmt.Sprintf("%s (%s)", path, pkg.Digest))
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
