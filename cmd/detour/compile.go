@@ -62,6 +62,11 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["wasm-sha256"] && *wasmSHA == "" {
+		// Most often an unset CI variable: refuse rather than ship unpinned.
+		fmt.Fprintln(stderr, "detour compile: --wasm-sha256 is empty (an unset variable?); give a digest or leave the flag out")
+		return exitUsage
+	}
 	if !set["wasm-url"] && !set["wasm-sha256"] && pkg == nil {
 		// The default image is this binary's module (plugins/module/shipped):
 		// pin it, so the output passes the wasm_unpinned policy as written.
@@ -96,6 +101,9 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 			return exitInterrupted
 		}
 		return exitInvalid
+	}
+	if sha == "" && !strings.Contains(*wasmURL, "@sha256:") {
+		fmt.Fprintf(stderr, "detour compile: warning: the WasmPlugins do not pin %s (Istio runs whatever the tag names when it pulls; the wasm_unpinned policy denies them): add --wasm-sha256 or --package\n", *wasmURL)
 	}
 	fmt.Fprintf(stdout, "compiled %d intent(s) into %d file(s) under %s\n", res.Intents, res.Files, *out)
 	return exitOK

@@ -109,8 +109,8 @@ func TestCompilePackage(t *testing.T) {
 			wantCode: exitUsage, wantErr: "not an image reference"},
 		{name: "file url needs an absolute path", args: []string{"--wasm-url", "file://filters.wasm"},
 			wantCode: exitUsage, wantErr: "want file:///ABSOLUTE/PATH"},
-		{name: "sha256 with prefix", args: []string{"--wasm-sha256", "sha256:" + digest},
-			wantCode: exitUsage, wantErr: "not 64 lowercase hex digits (a SHA-256, without a sha256: prefix)"},
+		{name: "sha256 with the prefix detour package prints", args: []string{"--package", image, "--wasm-sha256", "sha256:" + digest},
+			wantURL: "oci://ghcr.io/detour-mesh/filters:v0.1.0", wantSHA: digest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
