@@ -10,7 +10,7 @@ SIM     := bin/detour-simulate
 EXAMPLE ?= examples/bookinfo
 DRILL   ?= $(EXAMPLE)/drills/local-scaled-to-zero.yaml
 
-.PHONY: help build test demo check schemas bench policy plugins
+.PHONY: help build test demo check schemas bench policy plugins race
 .DEFAULT_GOAL := help
 
 help: ## list targets
@@ -48,12 +48,22 @@ demo: build ## compile the default example, print its ladder, run its outage dri
 	$(BIN) explain $(EXAMPLE)
 	$(BIN) simulate --json out/demo/report.json --svg out/demo/timeline.svg $(DRILL)
 
-check: ## formatting and tidiness gates
+check: ## formatting, tidiness and staticcheck gates
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) mod tidy -diff
 	$(GO) -C policies/tools mod tidy -diff
 	$(GO) -C compiler/istiocheck mod tidy -diff
 	$(GO) -C tools/mutants mod tidy -diff
+	$(GO) tool staticcheck ./...
+
+.PHONY: race
+# The packages with goroutines: the proxy-wasm host's shared-data CAS loops
+# and the filter module tests that drive them from several workers, the
+# streaming loader's workers, the simulator. Not yet part of test: its cost
+# on the CI machine is unmeasured.
+RACE_PKGS ?= ./harness/wasmhost/proxywasm ./plugins/module ./compiler/load ./compiler ./harness/simulator/sim
+race: ## go test -race on the packages with concurrency (RACE_PKGS)
+	$(GO) test -race $(RACE_PKGS)
 
 schemas: ## regenerate the Istio CUE definitions from the pinned istio.io/api CRDs
 	./schemas/istio/generate.sh
