@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strings"
 
 	"github.com/detour-mesh/detour/compiler"
 	"github.com/detour-mesh/detour/compiler/load"
 	"github.com/detour-mesh/detour/compiler/lower"
 	"github.com/detour-mesh/detour/internal/ociwasm"
 	"github.com/detour-mesh/detour/internal/outdir"
+	"github.com/detour-mesh/detour/plugins/module/shipped"
 )
 
 // runCompile compiles intents into Istio resources under -o DIR, atomically:
@@ -21,8 +25,8 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "output `DIR` (replaced as a whole on success)")
-	wasmURL := fs.String("wasm-url", lower.DefaultWasmURL, "where Istio pulls Detour's Wasm filters (oci://, https://, file://)")
-	wasmSHA := fs.String("wasm-sha256", "", "digest pinning the filters (for oci://, the image manifest digest); empty = not pinned")
+	wasmURL := fs.String("wasm-url", defaultWasmURL(), "where Istio pulls Detour's Wasm filters (oci://, https://, file://)")
+	wasmSHA := fs.String("wasm-sha256", "", "digest pinning the filters (for oci://, the image manifest digest); default: the image digest of the module this binary ships, unless --wasm-url is given")
 	pkgDir := fs.String("package", "", "OCI image layout `DIR` from detour package: pins --wasm-url to its digest (oci://) or its module's SHA-256 (http(s)://)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: detour compile -o DIR [--wasm-url URL] [--wasm-sha256 HEX] [--package DIR] PATH...")
@@ -56,6 +60,18 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 			return exitInvalid
 		}
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["wasm-sha256"] && *wasmSHA == "" {
+		// Most often an unset CI variable: refuse rather than ship unpinned.
+		fmt.Fprintln(stderr, "detour compile: --wasm-sha256 is empty (an unset variable?); give a digest or leave the flag out")
+		return exitUsage
+	}
+	if !set["wasm-url"] && !set["wasm-sha256"] && pkg == nil {
+		// The default image is this binary's module (plugins/module/shipped):
+		// pin it, so the output passes the wasm_unpinned policy as written.
+		*wasmSHA = shipped.Digest().Hex
+	}
 	sha, err := ociwasm.Pin(*wasmURL, *wasmSHA, pkg)
 	if err != nil {
 		fmt.Fprintf(stderr, "detour compile: %v\n", err)
@@ -86,6 +102,9 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitInvalid
 	}
+	if sha == "" && !strings.Contains(*wasmURL, "@sha256:") {
+		fmt.Fprintf(stderr, "detour compile: warning: the WasmPlugins do not pin %s (Istio runs whatever the tag names when it pulls; the wasm_unpinned policy denies them): add --wasm-sha256 or --package\n", *wasmURL)
+	}
 	fmt.Fprintf(stdout, "compiled %d intent(s) into %d file(s) under %s\n", res.Intents, res.Files, *out)
 	return exitOK
 }
@@ -99,4 +118,19 @@ func within(p, dir string) bool {
 	}
 	rel, err := filepath.Rel(ad, ap)
 	return err == nil && filepath.IsLocal(rel) // "." (p is dir) is local too
+}
+
+// releaseTag is a release version, the only kind of version the default
+// image's tag takes (a pseudo-version may hold "+", which tags may not).
+var releaseTag = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
+
+// defaultWasmURL is where the released image of this binary's module is:
+// tagged with the binary's version when it is a release, else with the
+// compiler's default tag. The digest compile pins is what identifies it.
+func defaultWasmURL() string {
+	bi, ok := debug.ReadBuildInfo()
+	if v := versionOf(version, bi, ok); releaseTag.MatchString(v) {
+		return lower.DefaultWasmURL[:strings.LastIndex(lower.DefaultWasmURL, ":")+1] + v
+	}
+	return lower.DefaultWasmURL
 }

@@ -39,6 +39,13 @@ func TestCompileCLI(t *testing.T) {
 		{name: "no path", args: func(o string) []string { return []string{"-o", o} }, wantCode: exitUsage, wantErr: "no PATH given"},
 		{name: "bad digest", args: func(o string) []string { return []string{"-o", o, "--wasm-sha256", "xyz", example} },
 			wantCode: exitUsage, wantErr: "not 64 lowercase hex digits"},
+		{name: "digest as detour package prints it", args: func(o string) []string {
+			return []string{"-o", o, "--wasm-sha256", "sha256:" + strings.Repeat("a", 64), example}
+		}, wantCode: exitOK, written: true},
+		{name: "empty digest (an unset CI variable)", args: func(o string) []string { return []string{"-o", o, "--wasm-sha256", "", example} },
+			wantCode: exitUsage, wantErr: "--wasm-sha256 is empty"},
+		{name: "another url is not pinned: warned", args: func(o string) []string { return []string{"-o", o, "--wasm-url", "oci://r.example/f:v1", example} },
+			wantCode: exitOK, written: true, wantErr: "(?m)^detour compile: warning: the WasmPlugins do not pin oci://r.example/f:v1 .*add --wasm-sha256 or --package$"},
 		{name: "output over the input", args: func(string) []string { return []string{"-o", "../../examples", example} },
 			wantCode: exitUsage, wantErr: "which compile replaces as a whole"},
 		{name: "bad url", args: func(o string) []string { return []string{"-o", o, "--wasm-url", "ftp://x/y", example} },

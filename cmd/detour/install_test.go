@@ -18,11 +18,12 @@ func TestInstallDocs(t *testing.T) {
 		return string(b)
 	}
 	makefile := read("../../Makefile")
-	assert.Regexp(t, `(?m)^install:.*\n\t\$\(GO\) install \./cmd/detour$`, makefile, "make install builds the detour binary onto PATH")
+	assert.Regexp(t, `(?m)^build:.*\n\t\$\(GO\) build -o bin/ \./cmd/detour \./cmd/detour-simulate$`, makefile, "make build builds both binaries")
+	assert.Regexp(t, `(?m)^install: build .*\n.*\n\tcp \$\(BIN\) \$\(SIM\) \$\(INSTALL_DIR\)/$`, makefile, "make install copies both onto PATH")
 
 	readme := read("../../README.md")
 	assert.Contains(t, readme, "make install")
-	assert.Contains(t, readme, "go install ./cmd/detour")
+	assert.Contains(t, readme, "go install ./cmd/detour ./cmd/detour-simulate")
 
 	// Other spellings of the binary a reader could copy and fail with.
 	other := regexp.MustCompile("(?m)(bin/detour|\\./detour\\b|go run \\./cmd/detour|\\bdetourctl\\b)")
@@ -35,5 +36,6 @@ func TestInstallDocs(t *testing.T) {
 	ci := read("../../examples/ci/detour.yaml")
 	assert.NotContains(t, ci, "@latest")
 	assert.Contains(t, ci, "cmd/detour@${{ vars.DETOUR_VERSION")
+	assert.Contains(t, ci, "cmd/detour-simulate@${{ vars.DETOUR_VERSION")
 	assert.Contains(t, ci, "detour --version")
 }

@@ -5,20 +5,22 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
 	"sort"
+
+	"github.com/detour-mesh/detour/internal/cli"
+	"github.com/detour-mesh/detour/plugins/module/shipped"
 )
 
 // Exit codes shared by every subcommand.
 const (
-	exitOK      = 0
-	exitInvalid = 1 // invalid input, policy denial, failed expectation
-	exitUsage   = 2
+	exitOK      = cli.ExitOK
+	exitInvalid = cli.ExitInvalid // invalid input, policy denial, failed expectation
+	exitUsage   = cli.ExitUsage
 	// exitInterrupted is the shell's code for death by SIGINT (128+2):
 	// the command stopped on a signal after cleaning up.
 	exitInterrupted = 130
@@ -36,9 +38,9 @@ var commands = map[string]command{
 	"explain":  {"print the failover ladder and what-if table of an intent", runExplain},
 	"policy":   {"check intents and compiled resources against Rego policies", runPolicy},
 	"wasm":     {"run a proxy-wasm module on a scripted HTTP exchange (wasm run)", runWasm},
-	"package":  {"package a Wasm module as an OCI image layout Istio pulls; prints the digest", runPackage},
+	"package":  {"package a Wasm module (default: the filters detour ships) as an OCI image layout Istio pulls; prints the digest", runPackage},
 	"version":  {"print the version", runVersion},
-	"simulate": {"run a failure drill on the xDS Istio generates; exit 1 if expectations fail", runSimulate},
+	"simulate": {"run a failure drill on the xDS Istio generates; exit 1 if expectations fail (runs detour-simulate)", runSimulate},
 }
 
 // version is set with -ldflags "-X main.version=...".
@@ -112,26 +114,9 @@ func usage(w io.Writer) {
 }
 
 // parseArgs parses fs's flags wherever they stand among the positional
-// arguments ("detour compile examples/x -o out" works as users type it) and
-// returns the positional ones. When parsing ends the command (-h, or a bad
-// flag, which fs has already reported), ok is false and code is the exit code.
+// arguments; see cli.ParseArgs.
 func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, exitOK, false
-			}
-			return nil, exitUsage, false
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, exitOK, true
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), exitOK, true
-		}
-		pos, args = append(pos, args[0]), args[1:]
-	}
+	return cli.ParseArgs(fs, args)
 }
 
 // formatFlag adds --format (text for people, json for machines) to fs.
@@ -154,7 +139,9 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: detour version")
 		fmt.Fprintln(stderr, "\nPrints the version: the release set at build time, or the module version")
-		fmt.Fprintln(stderr, "Go recorded when it built the binary (go install ...@VERSION). No flags.")
+		fmt.Fprintln(stderr, "Go recorded when it built the binary (go install ...@VERSION); then the image")
+		fmt.Fprintln(stderr, "digest of the filter module it ships (what compile pins, package writes and")
+		fmt.Fprintln(stderr, "simulate runs). No flags.")
 	}
 	pos, code, ok := parseArgs(fs, args)
 	if !ok {
@@ -166,6 +153,7 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	}
 	bi, ok := debug.ReadBuildInfo()
 	fmt.Fprintln(stdout, "detour", versionOf(version, bi, ok))
+	fmt.Fprintln(stdout, "filters", shipped.Digest())
 	return exitOK
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/internal/ociwasm"
+	"github.com/detour-mesh/detour/plugins/module/shipped"
 )
 
 // emptyModule is the smallest valid Wasm module: magic number and version.
@@ -43,9 +44,11 @@ func TestPackageCLI(t *testing.T) {
 		{name: "missing module", args: func(o string) []string { return []string{"nope.wasm", "-o", o} },
 			wantCode: exitInvalid, wantErr: "nope.wasm: no such file"},
 		{name: "no -o", args: func(string) []string { return []string{mod} },
-			wantCode: exitUsage, wantErr: "need one MODULE.wasm and -o DIR"},
+			wantCode: exitUsage, wantErr: "need -o DIR and at most one MODULE.wasm"},
 		{name: "two modules", args: func(o string) []string { return []string{mod, mod, "-o", o} },
-			wantCode: exitUsage, wantErr: "need one MODULE.wasm and -o DIR"},
+			wantCode: exitUsage, wantErr: "need -o DIR and at most one MODULE.wasm"},
+		{name: "the shipped filters by default", args: func(o string) []string { return []string{"-o", o} },
+			wantCode: exitOK, wantOut: "^" + shipped.Digest().String() + "\n$", written: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,8 +109,8 @@ func TestCompilePackage(t *testing.T) {
 			wantCode: exitUsage, wantErr: "not an image reference"},
 		{name: "file url needs an absolute path", args: []string{"--wasm-url", "file://filters.wasm"},
 			wantCode: exitUsage, wantErr: "want file:///ABSOLUTE/PATH"},
-		{name: "sha256 with prefix", args: []string{"--wasm-sha256", "sha256:" + digest},
-			wantCode: exitUsage, wantErr: "not 64 lowercase hex digits (a SHA-256, without a sha256: prefix)"},
+		{name: "sha256 with the prefix detour package prints", args: []string{"--package", image, "--wasm-sha256", "sha256:" + digest},
+			wantURL: "oci://ghcr.io/detour-mesh/filters:v0.1.0", wantSHA: digest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,181 +1,90 @@
 package main
 
 import (
-	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
-	"strings"
-
-	"golang.org/x/term"
-
-	"github.com/detour-mesh/detour/harness/simulator/sim"
-	"github.com/detour-mesh/detour/harness/simulator/timeline"
-	"github.com/detour-mesh/detour/plugins/module"
+	"syscall"
 )
 
-// runSimulate runs a failure drill side by side, plain Istio and Detour,
-// and prints what their users saw.
+// simulator is the binary `detour simulate` runs. It links Istio's xDS
+// generator, which the other commands do without (see RATIONALE.md).
+const simulator = "detour-simulate"
+
+// runSimulate hands the arguments to detour-simulate, as git and kubectl run
+// their plugins: the user types `detour simulate` and sees its output and
+// exit code.
 func runSimulate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	jsonOut := fs.String("json", "", "write the JSON report to FILE (- for stdout, instead of the summary)")
-	svgOut := fs.String("svg", "", "write the timeline of the runs to FILE (SVG)")
-	istio := fs.String("istio", "", "simulate the Istio YAML in DIR (<cluster>.yaml, edge.yaml) instead of the scenario's configuration")
-	baseline := fs.String("baseline", "", "also run the Istio YAML in DIR (any configuration, e.g. examples/bookinfo/baseline-istio-docs), as a first column named baseline")
-	only := fs.String("only", "", "run only istio (the compiled resources without the filters), detour (with the filters) or baseline (--baseline DIR)")
-	plugins := fs.String("plugins", "", "the Detour filter module (.wasm); default: built from this source tree (make plugins writes build/plugins/detour-filters.wasm)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: detour simulate [--json FILE] [--svg FILE] [--baseline DIR] [--only istio|detour|baseline] [--plugins FILE] [--istio DIR] SCENARIO")
-		fmt.Fprintln(stderr, "\nRuns a failure drill twice on the xDS Istio generates, same topology, traffic, faults and seed:")
-		fmt.Fprintln(stderr, "istio (the compiled resources without the WasmPlugins) and detour (with the filters as the")
-		fmt.Fprintln(stderr, "WasmPlugins configure them), and prints what their users saw side by side; with --baseline DIR,")
-		fmt.Fprintln(stderr, "a third run of that configuration comes first. Exit 0 expectations")
-		fmt.Fprintln(stderr, "met, 1 an expectation failed or the scenario is invalid, 2 usage. The scenario format:")
-		fmt.Fprintln(stderr, "harness/simulator/sim/README.md.")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
-	paths, code, ok := parseArgs(fs, args)
-	if !ok {
-		return code
-	}
-	if len(paths) != 1 {
-		fmt.Fprintln(stderr, "detour simulate: expected one SCENARIO")
-		fs.Usage()
-		return exitUsage
-	}
-	if *only != "" && *only != sim.RunIstio && *only != sim.RunDetour && *only != sim.RunBaseline {
-		fmt.Fprintf(stderr, "detour simulate: --only %q: expected istio, detour or baseline\n", *only)
-		return exitUsage
-	}
-	if *only == sim.RunBaseline && *baseline == "" {
-		fmt.Fprintln(stderr, "detour simulate: --only baseline needs --baseline DIR")
-		return exitUsage
-	}
-	sc, err := sim.Load(paths[0])
+	self, _ := os.Executable()
+	exe, err := findSimulator(self)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintf(stderr, "detour simulate: %v\n", err)
 		return exitInvalid
 	}
-	ctx := context.Background()
-	opts := sim.Options{Istio: *istio, Baseline: *baseline, Only: *only}
-	if *only != sim.RunIstio && *only != sim.RunBaseline {
-		if opts.Filters, err = loadFilters(ctx, *plugins); err != nil {
-			fmt.Fprintf(stderr, "detour simulate: %v\n", err)
-			return exitInvalid
-		}
-	}
-	bar := newProgress(stderr)
-	opts.Progress = bar.update
-	rep, err := sim.Run(ctx, sc, opts)
-	bar.done()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cmd := exec.Command(exe, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+	// A terminal's Ctrl-C reaches both processes; detour-simulate decides
+	// what it means, and detour reports its exit. A SIGTERM sent to detour
+	// alone is passed on.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "detour simulate: %v\n", err)
 		return exitInvalid
 	}
-	if *jsonOut != "" {
-		b, err := rep.JSON()
-		if err == nil {
-			err = writeOut(stdout, *jsonOut, b)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "detour simulate: %v\n", err)
-			return exitInvalid
-		}
-	}
-	if *svgOut != "" {
-		var b strings.Builder
-		err := timeline.Render(&b, rep.Plot())
-		if err == nil {
-			err = writeOut(stdout, *svgOut, []byte(b.String()))
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "detour simulate: %v\n", err)
-			return exitInvalid
-		}
-	}
-	if *jsonOut != "-" && *svgOut != "-" {
-		fmt.Fprint(stdout, rep.Summary())
-	}
-	if !rep.Passed() {
-		for _, run := range rep.Runs {
-			for _, x := range run.Expectations {
-				if !x.OK {
-					m := "never"
-					if x.Measured != nil {
-						m = fmt.Sprint(*x.Measured)
-					}
-					fmt.Fprintf(stderr, "detour simulate: %s run: expectation %s %s %g %s failed: measured %s\n", run.Name, x.Name, x.Op(), x.Limit, x.Unit, m)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGTERM {
+					_ = cmd.Process.Signal(s)
 				}
+			case <-done:
+				return
 			}
 		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()) // the shell's code for death by a signal
+		}
+		return ee.ExitCode()
+	default:
+		fmt.Fprintf(stderr, "detour simulate: %v\n", err)
 		return exitInvalid
 	}
-	return exitOK
 }
 
-func writeOut(stdout io.Writer, path string, b []byte) error {
-	if path == "-" {
-		_, err := stdout.Write(b)
-		return err
-	}
-	if dir := filepath.Dir(path); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+// findSimulator looks for detour-simulate next to the detour executable
+// self (where make install and a release archive put both), then on PATH.
+func findSimulator(self string) (string, error) {
+	if self != "" {
+		if resolved, err := filepath.EvalSymlinks(self); err == nil {
+			self = resolved
+		}
+		p := filepath.Join(filepath.Dir(self), simulator)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
 		}
 	}
-	return os.WriteFile(path, b, 0o644)
-}
-
-// loadFilters reads the module from --plugins, or builds it from this
-// source tree with the Go toolchain on PATH (cached by content, so only
-// the first run pays).
-func loadFilters(ctx context.Context, path string) (*sim.Filters, error) {
-	if path == "" {
-		p, err := module.Path()
-		if err != nil {
-			return nil, fmt.Errorf("building the filter module (pass --plugins FILE; make plugins writes build/plugins/%s.wasm): %w", module.Name, err)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		return sim.LoadFilters(ctx, b, module.Package)
+	if p, err := exec.LookPath(simulator); err == nil {
+		return p, nil
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("--plugins: %w", err)
+	where := "on PATH"
+	if self != "" {
+		where = "next to " + self + " or on PATH"
 	}
-	return sim.LoadFilters(ctx, b, path)
-}
-
-// progress draws a bar on stderr when it is a terminal; piped, it is quiet.
-type progress struct {
-	w   io.Writer
-	on  bool
-	run string
-}
-
-func newProgress(w io.Writer) *progress {
-	f, ok := w.(*os.File)
-	return &progress{w: w, on: ok && term.IsTerminal(int(f.Fd()))}
-}
-
-func (p *progress) update(run string, done float64) {
-	if !p.on {
-		return
-	}
-	const width = 30
-	n := int(done * width)
-	fmt.Fprintf(p.w, "\r%-8s [%s%s] %3.0f%%", run, strings.Repeat("=", n), strings.Repeat(" ", width-n), 100*done)
-	p.run = run
-}
-
-func (p *progress) done() {
-	if p.on && p.run != "" {
-		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", 50))
-	}
+	return "", fmt.Errorf("%s not found %s: it runs the drills and is installed with detour (make install, or go install github.com/detour-mesh/detour/cmd/detour-simulate at detour's version)", simulator, where)
 }

@@ -7,62 +7,60 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
-func TestSimulateUsageAndInvalid(t *testing.T) {
+// fakeSimulator writes a detour-simulate into dir that prints its arguments
+// and exits with code.
+func fakeSimulator(t *testing.T, dir, code string) string {
+	t.Helper()
+	p := filepath.Join(dir, simulator)
+	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\necho \"args: $*\"\necho oops >&2\nexit "+code+"\n"), 0o755))
+	return p
+}
+
+// detour simulate runs detour-simulate from PATH with its arguments, and
+// reports its output and exit code as its own.
+func TestSimulateHandsOff(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.yaml")
-	assert.NoError(t, os.WriteFile(bad, []byte("intent: x.yaml\ntraffic: {entry: cluster-1}\nfualts: []\n"), 0o644))
-	syntax := filepath.Join(dir, "syntax.yaml")
-	assert.NoError(t, os.WriteFile(syntax, []byte("intent: x.yaml\ntraffic: {entry: [\n"), 0o644))
-	tests := []struct {
-		name   string
-		args   []string
-		code   int
-		stderr string
-	}{
-		{"no scenario", []string{"simulate"}, exitUsage, "expected one SCENARIO"},
-		{"two scenarios", []string{"simulate", "a", "b"}, exitUsage, "expected one SCENARIO"},
-		{"bad flag", []string{"simulate", "--nope", "a"}, exitUsage, "flag provided but not defined"},
-		{"unknown field", []string{"simulate", bad}, exitInvalid, bad + ":3:1: fualts: unknown field"},
-		{"syntax error", []string{"simulate", syntax}, exitInvalid, syntax + ":2:18: sequence end token ']' not found"},
-		{"missing file", []string{"simulate", filepath.Join(dir, "none.yaml")}, exitInvalid, "no such file"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			assert.Equal(t, tc.code, run(tc.args, &out, &errb))
-			assert.Contains(t, errb.String(), tc.stderr)
-		})
-	}
+	fakeSimulator(t, dir, "3")
+	t.Setenv("PATH", dir)
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 3, run([]string{"simulate", "--json", "-", "drill.yaml"}, &stdout, &stderr))
+	assert.Equal(t, "args: --json - drill.yaml\n", stdout.String())
+	assert.Equal(t, "oops\n", stderr.String())
+
+	stdout.Reset()
+	run([]string{"help", "simulate"}, &stdout, &stderr)
+	assert.Equal(t, "args: -h\noops\n", stdout.String(), "help is the simulator's, all on stdout")
 }
 
-func TestSimulateDrill(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "report.json")
+func TestSimulateMissing(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
 	var stdout, stderr bytes.Buffer
-	// A drill the filters pass today, relative expectations included.
-	code := run([]string{"simulate", "--json", out, "../../examples/bookinfo/drills/reviews-v2-subset.yaml"}, &stdout, &stderr)
-	assert.Equal(t, exitOK, code, stderr.String())
-	assert.Contains(t, stdout.String(), "bookinfo-reviews-v2-subset")
-	assert.Contains(t, stdout.String(), "traffic share (cluster-1 / cluster-2 / none)")
-	b, err := os.ReadFile(out)
-	assert.NoError(t, err)
-	assert.Contains(t, string(b), `"runs": [`)
+	assert.Equal(t, exitInvalid, run([]string{"simulate", "drill.yaml"}, &stdout, &stderr))
+	assert.Empty(t, stdout.String())
+	assert.Contains(t, stderr.String(), "detour simulate: detour-simulate not found next to ")
+	assert.Contains(t, stderr.String(), "or on PATH")
 }
 
-func TestSimulateFailedExpectation(t *testing.T) {
-	intent, err := filepath.Abs("../../examples/bookinfo/intent.yaml")
-	assert.NoError(t, err)
-	sc := filepath.Join(t.TempDir(), "broken.yaml")
-	assert.NoError(t, os.WriteFile(sc, []byte("intent: "+intent+`
-traffic: {entry: cluster-1, rate: 20, duration: 10s}
-faults:
-  - {kind: errorRate, start: 2s, target: {region: us-east1, service: reviews}}
-  - {kind: errorRate, start: 2s, target: {region: us-west1, service: reviews}}
-expect: {maxUserVisibleErrors: 0, maxTimeToFailOver: 1s}
-`), 0o644))
-	var stdout, stderr bytes.Buffer
-	assert.Equal(t, exitInvalid, run([]string{"simulate", sc}, &stdout, &stderr))
-	assert.Contains(t, stderr.String(), "detour run: expectation maxUserVisibleErrors <= 0 requests failed: measured ")
-	assert.Contains(t, stderr.String(), "detour run: expectation maxTimeToFailOver <= 1 s failed: measured never")
+// The copy next to the executable (followed through a symlink) wins over
+// PATH's: the two binaries installed together belong together.
+func TestFindSimulator(t *testing.T) {
+	bin, other := t.TempDir(), t.TempDir()
+	self := filepath.Join(bin, "detour")
+	require.NoError(t, os.WriteFile(self, nil, 0o755))
+	want := fakeSimulator(t, bin, "0")
+	fakeSimulator(t, other, "0")
+	t.Setenv("PATH", other)
+	link := filepath.Join(t.TempDir(), "detour")
+	require.NoError(t, os.Symlink(self, link))
+	for _, s := range []string{self, link} {
+		got, err := findSimulator(s)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	got, err := findSimulator(filepath.Join(other, "detour"))
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(other, simulator), got, "then PATH")
 }

@@ -24,8 +24,11 @@ func Pin(rawURL, sha string, pkg *Package) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if sha != "" && !sha256Hex.MatchString(sha) {
-		return "", fmt.Errorf("--wasm-sha256 %q is not 64 lowercase hex digits (a SHA-256, without a sha256: prefix)", sha)
+	// "sha256:<hex>" is how detour package and registries print a digest.
+	raw := sha
+	sha = strings.TrimPrefix(sha, "sha256:")
+	if raw != "" && !sha256Hex.MatchString(sha) {
+		return "", fmt.Errorf("--wasm-sha256 %q is not 64 lowercase hex digits (a SHA-256, with or without a sha256: prefix)", raw)
 	}
 	var urlDigest string
 	if u.Scheme == "oci" {

@@ -22,6 +22,9 @@ func TestPin(t *testing.T) {
 	}{
 		{name: "unpinned", url: "oci://ghcr.io/o/f:v1"},
 		{name: "given sha", url: "oci://ghcr.io/o/f:v1", sha: a, want: a},
+		{name: "sha256: prefix as detour package prints it", url: "oci://ghcr.io/o/f:v1", sha: "sha256:" + a, want: a},
+		{name: "prefix and package agree", url: "oci://ghcr.io/o/f:v1", sha: "sha256:" + a, pkg: pkg, want: a},
+		{name: "prefix without digest", url: "oci://ghcr.io/o/f:v1", sha: "sha256:", wantErr: `--wasm-sha256 "sha256:" is not 64`},
 		{name: "oci takes the image digest", url: "oci://ghcr.io/o/f:v1", pkg: pkg, want: a},
 		{name: "oci by digest that matches", url: "oci://ghcr.io/o/f@sha256:" + a, pkg: pkg, want: a},
 		{name: "https takes the module sha", url: "https://h/f.wasm", pkg: pkg, want: b},

@@ -27,7 +27,7 @@ func (r *Report) Plot() timeline.Plot {
 	}
 	for _, run := range r.Runs {
 		pn := timeline.Panel{Title: run.Name, Faults: spans,
-			Note: fmt.Sprintf("%d user-visible errors of %d requests", run.UserVisibleErrors, run.Requests)}
+			Note: fmt.Sprintf("%d user-visible %s of %d requests", run.UserVisibleErrors, plural(run.UserVisibleErrors, "error", "errors"), run.Requests)}
 		for j, c := range run.Clusters {
 			s := timeline.Series{Name: c, Muted: c == "none", Share: make([]float64, len(run.Seconds))}
 			for i, sec := range run.Seconds {
@@ -47,4 +47,12 @@ func (r *Report) Plot() timeline.Plot {
 		p.Panels = append(p.Panels, pn)
 	}
 	return p
+}
+
+// plural is one or many by n ("1 user-visible error", "2 … errors").
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

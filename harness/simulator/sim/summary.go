@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -286,6 +287,15 @@ func shareLine(run RunReport) string {
 		}
 		return errAt(from, to) / peak
 	})
-	fmt.Fprintf(&b, "  %-*s  (errors: full height = %.0f/s)\n", name, "", peak)
+	// A column is a mean over its seconds: one error in a 5 s column is
+	// 0.2/s, which %.0f would print as the "0/s" of an empty chart.
+	caption := "errors: none"
+	if peak > 0 {
+		caption = "errors: full height = " + strconv.FormatFloat(peak, 'g', 3, 64) + "/s"
+		if peak >= 1000 {
+			caption = fmt.Sprintf("errors: full height = %.0f/s", peak)
+		}
+	}
+	fmt.Fprintf(&b, "  %-*s  (%s)\n", name, "", caption)
 	return b.String()
 }

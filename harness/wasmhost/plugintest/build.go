@@ -63,7 +63,9 @@ func BuildPackage(pkg, name string) (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, name+".wasm")
-	cmd := exec.Command(goCommand(), "build", "-buildmode=c-shared", "-o", out, pkg)
+	// -trimpath and no VCS stamp: the bytes `make plugins` and the module
+	// detour ships (plugins/module/shipped) have.
+	cmd := exec.Command(goCommand(), "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, pkg)
 	cmd.Dir = repoRoot()
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
