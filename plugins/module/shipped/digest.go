@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:d94de3fcfb7386f7eb22a3918cec430973f1882183d7e0df765d6a75203e01de"
+const digest = "sha256:3bae1510576c0f69b70d416b2d302ed24a1de3c70292cde2b8c3050dc809f1c6"
