@@ -59,17 +59,15 @@ func wellFormed(t testing.TB, svg []byte) {
 }
 
 // knownFailures are the expectations (run and name) that example drills
-// fail with today's filters: the drills carry the relative expectations of
-// issue 16 ("never worse than istio") and crossRegionShare now counts the
-// failback window, which the filter work on failback is to bring within
-// them. A listed expectation is logged, not asserted; one that passes fails
-// the test, so that the list only shrinks.
+// fail with today's filters. A listed expectation is logged, not asserted;
+// one that passes fails the test, so that the list only shrinks.
+//
+// one-pod-half-errors: two of three local pods answer 503 to half their
+// requests; Envoy ejects them inside the cluster-1 subset and the router,
+// which decides per cluster, keeps all traffic there, where plain Istio
+// spills by priority load. Host-aware spill (issue 16 item 1) is not built.
 var knownFailures = map[string][]string{
-	"bookinfo/flapping.yaml":              {"detour maxLatencyP50VsBaseline"},
-	"bookinfo/local-scaled-to-zero.yaml":  {"detour maxLatencyP50VsBaseline", "detour maxCrossRegionShare"},
-	"bookinfo/total-outage.yaml":          {"detour maxLatencyP99VsBaseline"},
-	"details/details-scaled-to-zero.yaml": {"detour maxLatencyP50VsBaseline"},
-	"online-banking/active-down.yaml":     {"detour maxLatencyP50VsBaseline"},
+	"bookinfo/one-pod-half-errors.yaml": {"detour maxErrorsVsBaseline"},
 }
 
 // verdict is issue 16's rule for one drill: detour wins with strictly
