@@ -26,7 +26,7 @@ func TestInstallDocs(t *testing.T) {
 	assert.Contains(t, readme, "go install ./cmd/detour ./cmd/detour-simulate")
 
 	// Other spellings of the binary a reader could copy and fail with.
-	other := regexp.MustCompile("(?m)(bin/detour|\\./detour\\b|go run \\./cmd/detour|\\bdetourctl\\b)")
+	other := regexp.MustCompile(`(?m)(bin/detour|\./detour\b|go run \./cmd/detour|\bdetourctl\b)`)
 	for _, p := range []string{"../../README.md", "../../examples/ci/README.md", "../../examples/ci/detour.yaml", "../../examples/ci/pre-commit-config.yaml", "../../docs/package.md"} {
 		assert.NotRegexp(t, other, read(p), p)
 	}

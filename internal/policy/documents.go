@@ -3,7 +3,6 @@ package policy
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -263,6 +262,3 @@ func intentDocuments(srcs []load.Source) ([]Document, error) {
 	}
 	return docs, nil
 }
-
-// errNoDocuments is returned when the paths hold nothing to check.
-var errNoDocuments = errors.New("no .yaml, .yml, .json or .cue documents found")

@@ -2,7 +2,6 @@ package envoy
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/detour-mesh/detour/harness/simulator/envoy/internal/outlier"
@@ -512,8 +511,6 @@ func (f final) names() []string {
 	}
 	return flagNames(f.flags)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func atoiOr(s string, def int) int {
 	n := 0

@@ -330,10 +330,10 @@ func fullRegex(re string) (*regexp.Regexp, error) {
 
 // stringMatcher is envoy.type.matcher.v3.StringMatcher.
 type stringMatcher struct {
-	exact, prefix, suffix, contains string
-	kind                            int // 0 exact 1 prefix 2 suffix 3 contains 4 regex
-	regex                           *regexp.Regexp
-	ignoreCase                      bool
+	exact      string // the value for every kind but regex
+	kind       int    // 0 exact 1 prefix 2 suffix 3 contains 4 regex
+	regex      *regexp.Regexp
+	ignoreCase bool
 }
 
 func compileString(sm *matcherv3.StringMatcher) (*stringMatcher, error) {

@@ -145,7 +145,6 @@ type Stream struct {
 	RouteEvals   int
 	upstreamSent bool
 	upstreamAt   time.Time // when the router sent the request upstream
-	encodeFrom   int       // index in enc positions local replies start at
 
 	pendingReply *LocalReply
 	pendingReset string
@@ -154,10 +153,10 @@ type Stream struct {
 	grpc         bool // the downstream request is gRPC
 	head         bool // the downstream request is a HEAD
 
-	reqHeaders                   *pw.Headers
-	respHeaders, respTrailers    *pw.Headers
-	respBody                     []byte
-	clientGotHeaders, clientDone bool
+	reqHeaders                *pw.Headers
+	respHeaders, respTrailers *pw.Headers
+	respBody                  []byte
+	clientGotHeaders          bool
 
 	// Results.
 	Upstream     *Sent
