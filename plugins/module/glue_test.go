@@ -103,16 +103,19 @@ func TestCellHeaderSetOnlyWhenFailedOver(t *testing.T) {
 }
 
 // A weight-0 standby takes the share the active cluster does not take yet
-// while it ramps back: online-banking holds west down for 120 s after the
-// probe, then ramps 10 %, 25 %, 50 %, 100 % every 30 s; east takes the
-// rest, and nothing once the ramp is done.
+// while it ramps back: with a 120 s hold-down after the probe and
+// online-banking's ramp of 10 %, 25 %, 50 %, 100 % every 30 s, east takes
+// the rest, and nothing once the ramp is done.
 func TestStandbyTakesWhatTheRampLeaves(t *testing.T) {
-	w := newWorld(t, banking, worldOpts{workers: 2})
+	w := newWorld(t, banking, worldOpts{workers: 2, configure: func(cfg map[string]any) {
+		fb := cfg["failback"].(map[string]any)
+		fb["holdDownMs"], fb["maxHoldDownMs"], fb["stepIntervalMs"] = 120000, 120000, 30000
+	}})
 	w.dead["west"] = true
 	w.run(20, 10*time.Millisecond)
 	require.Equal(t, int64(1), w.m("target.west.ejected"))
 	w.dead["west"] = false
-	w.clock.Advance(31 * time.Second) // the probe after the 30 s ejection
+	w.clock.Advance(time.Second) // the next probe (every 500 ms)
 	require.NotEmpty(t, w.logs("probe of west answered 200: back in service"))
 	// The 300 requests of each share take 4 s.
 	assert.Equal(t, map[string]float64{"east": 100}, roundShares(w.shareOf(300)), "hold-down")

@@ -79,8 +79,8 @@ func TestCountedRetriesAndAmplification(t *testing.T) {
 	assert.Equal(t, 3, run.Retries, "8 attempts, 5 first attempts")
 	assert.Equal(t, 1.3333, run.RetryAmplification, "8/6")
 	assert.Equal(t, 1.75, run.PeakRetryAmplification, "second 0: (4 requests + 3 retries)/4")
-	assert.Equal(t, Second{T: 0, Requests: 4, Errors: 1, Retries: 3, Share: []float64{0.25, 0.5, 0.25}}, run.Seconds[0], "c1 answered 1 of 4, c2 2, the proxy 1 (its 503)")
-	assert.Equal(t, Second{T: 1, Requests: 2, Share: []float64{0.5, 0.5, 0}}, run.Seconds[1])
+	assert.Equal(t, Second{T: 0, Requests: 4, Errors: 1, Retries: 3, Share: []float64{0.25, 0.5, 0.25}, P50Ms: 5, P99Ms: 5}, run.Seconds[0], "c1 answered 1 of 4, c2 2, the proxy 1 (its 503); every request took 5 ms")
+	assert.Equal(t, Second{T: 1, Requests: 2, Share: []float64{0.5, 0.5, 0}, P50Ms: 5, P99Ms: 5}, run.Seconds[1])
 }
 
 // Latency percentiles by nearest rank: the ceil(p/100 × n)-th smallest.
@@ -155,8 +155,9 @@ func TestCountedFailOver(t *testing.T) {
 // 10, c2 (remote) the 10th; during the fault and until 12 s c2 answers
 // all; from 12 s as before. Failback: c1's share back to 90 % of its 0.9
 // before (0.81) over every 1 s window for 5 s, from 12.0 s: 2 s. Cross-
-// region share counts only healthy requests, 0–5 s and 12–30 s: 5 of 50
-// and 18 of 180 are remote, 23/230 = 0.1.
+// region share counts every request outside the fault's span, failback
+// included: 0–5 s 5 of 50, 10–12 s 20 of 20, 12–30 s 18 of 180 are
+// remote, 43/250 = 0.172.
 func TestCountedFailBackAndCrossRegion(t *testing.T) {
 	f := []Fault{{Name: "f", Kind: ClusterOutage, Start: 5 * time.Second, End: 10 * time.Second, Target: Target{Cluster: "c1"}}}
 	mk := func(c1From, every int) runInput {
@@ -169,7 +170,7 @@ func TestCountedFailBackAndCrossRegion(t *testing.T) {
 	}
 	run := buildRun(f, Expect{}, mk(12000, 9))
 	assert.Equal(t, 2.0, *run.Faults[0].FailBackS)
-	assert.Equal(t, 0.1, run.CrossRegionShare)
+	assert.Equal(t, 0.172, run.CrossRegionShare)
 
 	// From 12.1 s: a slice later.
 	assert.Equal(t, 2.1, *buildRun(f, Expect{}, mk(12100, 9)).Faults[0].FailBackS)
@@ -182,6 +183,7 @@ func TestCountedFailBackAndCrossRegion(t *testing.T) {
 	}
 	run = buildRun(f, Expect{}, in)
 	require.Nil(t, run.Faults[0].FailBackS)
-	// Never failed back: nothing after the fault counts as healthy, 5 of 50.
-	assert.Equal(t, 0.1, run.CrossRegionShare)
+	// Never failed back: 0–5 s 5 of 50, 10–12 s 20 of 20, 12–30 s 36 of 180
+	// (the 9th and 10th of every ten), 61/250.
+	assert.Equal(t, 0.244, run.CrossRegionShare)
 }

@@ -133,9 +133,11 @@ func TestRunScaleToZeroThroughEDS(t *testing.T) {
 	assert.Equal(t, "istio", run.Name)
 	assert.InDelta(t, 3000, run.Requests, 300)
 	assert.Equal(t, []string{"cluster-1", "cluster-2", "none"}, run.Clusters)
-	// Healthy: everything stays local.
+	// Healthy: everything stays local. Outside the fault only the way back
+	// is remote (the share counts failback), a few percent of the run.
 	assert.Equal(t, []float64{1, 0, 0}, run.Seconds[5].Share)
-	assert.Equal(t, 0.0, run.CrossRegionShare)
+	assert.Greater(t, run.CrossRegionShare, 0.0)
+	assert.Less(t, run.CrossRegionShare, 0.05)
 	// Pods gone at 20 s, EDS without them at 21 s: connect failures are
 	// retried (connect-failure) until then, then everything goes remote.
 	assert.Equal(t, []float64{0, 1, 0}, run.Seconds[25].Share)
