@@ -285,16 +285,7 @@ func (s *setup) startSource(ctx context.Context, src *fleetSource, idx uint64, f
 	}
 	arrive = func() {
 		n++
-		method := sc.Traffic.Methods[len(sc.Traffic.Methods)-1].Name
-		x := rng.Float64() * total
-		for _, m := range sc.Traffic.Methods {
-			if x < m.Weight {
-				method = m.Name
-				break
-			}
-			x -= m.Weight
-		}
-		path := sc.Traffic.Paths[rng.IntN(len(sc.Traffic.Paths))]
+		method, path := draw(rng, sc.Traffic, total)
 		// Ids above 2^40 per source keep every request's attempts apart.
 		tag := strconv.FormatUint(idx<<40|n, 10)
 		hdrs := make([][2]string, 0, 5+len(sc.Traffic.Headers))

@@ -404,16 +404,7 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	}
 	arrive = func() {
 		id++
-		method := sc.Traffic.Methods[len(sc.Traffic.Methods)-1].Name
-		x := rng.Float64() * total
-		for _, m := range sc.Traffic.Methods {
-			if x < m.Weight {
-				method = m.Name
-				break
-			}
-			x -= m.Weight
-		}
-		path := sc.Traffic.Paths[rng.IntN(len(sc.Traffic.Paths))]
+		method, path := draw(rng, sc.Traffic, total)
 		methods[id] = method
 		tag := strconv.FormatUint(id, 10)
 		hdrs := make([][2]string, 0, 5+len(sc.Traffic.Headers))
@@ -490,4 +481,20 @@ func (s *setup) configName(target string) string {
 		return "edge.yaml (compiled)"
 	}
 	return target + ".yaml (compiled)"
+}
+
+// draw picks a request's method by the traffic's weights (total is their
+// sum) and its path uniformly: one random number each, in that order, so a
+// seed gives the same requests in every run.
+func draw(rng *rand.Rand, t Traffic, total float64) (method, path string) {
+	method = t.Methods[len(t.Methods)-1].Name
+	x := rng.Float64() * total
+	for _, m := range t.Methods {
+		if x < m.Weight {
+			method = m.Name
+			break
+		}
+		x -= m.Weight
+	}
+	return method, t.Paths[rng.IntN(len(t.Paths))]
 }
