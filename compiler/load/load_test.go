@@ -100,6 +100,9 @@ var invalidCases = []struct {
 		"16:7: spec.clusters[1].region: field is required but not present",
 		"17:7: spec.clusters[1].regoin: unknown field; expected one of name, region, zone, subZone, network, eastWestGateway, capacity, load, endpoints, weight, role",
 	}},
+	{"budget-not-an-object", []string{
+		"11:21: spec.retries.budget: must be an object with fields percent, minConcurrency",
+	}},
 	{"clusters-not-a-list", []string{
 		"8:5: spec.clusters: must be a list",
 	}},

@@ -283,6 +283,17 @@ func (e *engine) kindName(elems []string) string {
 	}
 	switch k := v.IncompleteKind(); {
 	case k == cue.StructKind:
+		// Name the fields of a small object: "budget: 20%" should learn
+		// what to write instead.
+		if it, err := v.Fields(cue.Optional(true)); err == nil {
+			var names []string
+			for it.Next() {
+				names = append(names, it.Selector().Unquoted())
+			}
+			if len(names) > 0 && len(names) <= 6 {
+				return "an object with fields " + strings.Join(names, ", ")
+			}
+		}
 		return "an object (key: value fields)"
 	case k == cue.ListKind:
 		return "a list"
