@@ -31,8 +31,9 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	h := &s.cfg.Headers
 	// A client never steers routing: drop every control header it sent,
 	// before anything else and whatever the destination. In the mesh
-	// (local set) the cell header comes from the Detour hop before and is
-	// honoured; at the edge it is a client's.
+	// (local set) a cell header a Detour hop signed for this request is
+	// honoured (cell.go); any other, and every one at the edge, is a
+	// client's.
 	cell := ""
 	if _, err := proxywasm.GetHttpRequestHeader(h.Cluster); err == nil {
 		s.m.stripped.Increment(1)
@@ -42,8 +43,12 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 		}
 	}
 	if v, err := proxywasm.GetHttpRequestHeader(h.Cell); err == nil {
+		region, ok := "", false
 		if s.cfg.Local != "" {
-			cell = v
+			region, ok = s.verifyCell(v)
+		}
+		if ok {
+			cell = region
 		} else {
 			s.m.stripped.Increment(1)
 			if err := proxywasm.RemoveHttpRequestHeader(h.Cell); err != nil {
@@ -84,7 +89,7 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	}
 	if cell == "" && !s.rt.Preferred(i) || s.health[i].Out {
 		// Failed over: later hops stay in the region this request went to.
-		if err := proxywasm.ReplaceHttpRequestHeader(h.Cell, t.Region); err != nil {
+		if err := s.setCell(h.Cell, t.Region, now); err != nil {
 			r.p.internalError(err)
 			return
 		}
