@@ -102,6 +102,14 @@ func TestCellHeaderForgeriesNeverMoveTraffic(t *testing.T) {
 			assert.Equal(t, stripped, w.m("router.stripped_headers"))
 		})
 	}
+	// A request for another service keeps its cell header, unchecked and
+	// uncounted here: that service's router checks it.
+	o := w.gw.Send(httpsim.Request{Headers: [][2]string{{":method", "GET"}, {":path", "/"}, {":scheme", "http"}, {":authority", "ratings.bookinfo.svc.cluster.local:9080"}, {"x-detour-cell", "us-west1"}}})
+	w.clock.Advance(time.Second)
+	require.True(t, o.Complete)
+	fwd, _ := header(o.Upstream.Headers, "x-detour-cell")
+	assert.Equal(t, "us-west1", fwd)
+	assert.Equal(t, stripped, w.m("router.stripped_headers"))
 	// The genuine header, fresh and for its request, moves it.
 	v := valid()
 	s := w.sendReviews([2]string{"x-detour-cell", v}, [2]string{"x-request-id", rid})
