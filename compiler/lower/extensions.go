@@ -65,6 +65,7 @@ func (l lowerer) extensions(target, local string, lad explain.Ladder) ([]Object,
 				Priority:     wrapperspb.Int32(f.priority),
 				FailStrategy: extensionsapi.FailStrategy_FAIL_OPEN,
 				Type:         extensionsapi.PluginType_HTTP,
+				VmConfig:     cellKeyEnv(),
 			}
 			if target == EdgeTarget {
 				wp.Spec.Selector = &typeapi.WorkloadSelector{MatchLabels: copyMap(l.in.Spec.Entry.Edge.GatewaySelector)}
@@ -87,6 +88,23 @@ func (l lowerer) extensions(target, local string, lad explain.Ladder) ([]Object,
 		out = append(out, ef)
 	}
 	return out, nil
+}
+
+// cellKeyEnv hands the proxy's cell-header keys to the VM: HOST copies
+// the variable from the proxy's environment (set from a Secret), so the
+// keys are neither in this object nor in the proxy's config dump (Istio,
+// pilot/pkg/model/extensions.go buildVMConfig: host_env_keys; Envoy reads
+// them with getenv, source/extensions/common/wasm/plugin.cc). Every
+// filter gets it, not the router alone: the three share one VM, and
+// Envoy's VM key leaves the environment out (makeVmKey(vm_id,
+// configuration, code) in source/extensions/common/wasm/wasm.cc), so the
+// VM has the environment of whichever filter created it.
+//
+// The configuration itself leaves cell out (the filters' defaults name the
+// same variable): a module from before the cell header was signed refuses
+// fields it does not know, and this output must still start it.
+func cellKeyEnv() *extensionsapi.VmConfig {
+	return &extensionsapi.VmConfig{Env: []*extensionsapi.EnvVar{{Name: config.DefaultCellKeyEnv, ValueFrom: extensionsapi.EnvValueSource_HOST}}}
 }
 
 func toStruct(v any) (*structpb.Struct, error) {

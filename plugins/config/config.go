@@ -76,6 +76,44 @@ type Config struct {
 	Detection Detection `json:"detection"`
 	Retry     Retry     `json:"retry"`
 	Failback  Failback  `json:"failback"`
+	// Cell is how the router signs the cell header it sets and checks
+	// the one it receives (plugins/cell); absent means the defaults.
+	Cell *Cell `json:"cell,omitempty"`
+}
+
+// Cell configures the cell header's signature. The keys are not here:
+// this document is readable wherever the WasmPlugin is (the API server,
+// the proxy's config dump), so the keys come from an environment variable
+// of the proxy, which Istio hands to the VM (WasmPlugin vmConfig.env,
+// valueFrom HOST).
+type Cell struct {
+	// KeyEnv names that variable; empty means DefaultCellKeyEnv.
+	KeyEnv string `json:"keyEnv,omitempty"`
+	// MaxAgeMs is how long a signed header is honoured after the hop that
+	// set it; 0 means DefaultCellMaxAgeMs.
+	MaxAgeMs uint32 `json:"maxAgeMs,omitempty"`
+}
+
+// Cell defaults, and the longest max age accepted.
+const (
+	DefaultCellKeyEnv   = "DETOUR_CELL_KEYS"
+	DefaultCellMaxAgeMs = 10000
+	MaxCellMaxAgeMs     = 300000
+)
+
+// CellSettings is c.Cell with the defaults filled in.
+func (c *Config) CellSettings() Cell {
+	var out Cell
+	if c.Cell != nil {
+		out = *c.Cell
+	}
+	if out.KeyEnv == "" {
+		out.KeyEnv = DefaultCellKeyEnv
+	}
+	if out.MaxAgeMs == 0 {
+		out.MaxAgeMs = DefaultCellMaxAgeMs
+	}
+	return out
 }
 
 // Service names the destination.
@@ -296,7 +334,28 @@ func (c Config) Validate() error {
 	if n := len(c.Failback.Ramp); n > 0 && c.Failback.Ramp[n-1] != 100 {
 		return errors.New("plugin config: failback.ramp: the last step must be 100")
 	}
+	if cl := c.Cell; cl != nil {
+		if cl.KeyEnv != "" && !envName(cl.KeyEnv) {
+			return fmt.Errorf("plugin config: cell.keyEnv: %q is not an environment variable name (letters, digits, '_', not starting with a digit)", cl.KeyEnv)
+		}
+		if cl.MaxAgeMs > MaxCellMaxAgeMs {
+			return fmt.Errorf("plugin config: cell.maxAgeMs: %d exceeds %d", cl.MaxAgeMs, MaxCellMaxAgeMs)
+		}
+	}
 	return nil
+}
+
+// envName reports a C identifier, what Istio's WasmPlugin env names must be.
+func envName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // headerName reports a lower-case HTTP header name (letters, digits, '-').

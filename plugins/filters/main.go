@@ -105,6 +105,9 @@ func (p *plugin) OnPluginStart(int) (st types.OnPluginStartStatus) {
 		return types.OnPluginStartStatusFailed
 	}
 	p.svc = svc
+	if p.kind == kindRouter || p.kind == kindCombined {
+		svc.loadCellKeys(p.rootID)
+	}
 	if p.kind == kindRetry || p.kind == kindCombined {
 		if err := svc.claimSlot(); err != nil {
 			proxywasm.LogErrorf("detour: %s: retry budget slot: %v", p.rootID, err)

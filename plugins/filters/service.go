@@ -76,6 +76,8 @@ type service struct {
 	abuf    [4]byte
 	// lat is latency failover's per-VM state (latency.go); nil when off.
 	lat *latencyState
+	// cell is the cell header's signing state (cell.go; router only).
+	cell cellState
 }
 
 func newService(data []byte) (*service, error) {

@@ -29,10 +29,13 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	defer r.p.failOpen()
 	s := r.p.svc
 	h := &s.cfg.Headers
-	// A client never steers routing: drop every control header it sent,
-	// before anything else and whatever the destination. In the mesh
-	// (local set) the cell header comes from the Detour hop before and is
-	// honoured; at the edge it is a client's.
+	// A client never steers routing: the cluster header is dropped
+	// whatever the destination, and so is the cell header at the edge. In
+	// the mesh (local set) the router of the service a request addresses
+	// honours a cell header a Detour hop signed for this request (cell.go)
+	// and drops any other; a request to another destination keeps it for
+	// that destination's router (one check per request, not one per Detour
+	// service on the proxy), and every Detour hop checks before honouring.
 	cell := ""
 	if _, err := proxywasm.GetHttpRequestHeader(h.Cluster); err == nil {
 		s.m.stripped.Increment(1)
@@ -41,21 +44,26 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 			return
 		}
 	}
+	signed, hasCell := "", false
 	if v, err := proxywasm.GetHttpRequestHeader(h.Cell); err == nil {
 		if s.cfg.Local != "" {
-			cell = v
-		} else {
-			s.m.stripped.Increment(1)
-			if err := proxywasm.RemoveHttpRequestHeader(h.Cell); err != nil {
-				r.p.internalError(err)
-				return
-			}
+			signed, hasCell = v, true
+		} else if !r.stripCell() {
+			return
 		}
 	}
 	auth, err := proxywasm.GetHttpRequestHeader(":authority")
 	r.authKnown, r.authMatch = true, err == nil && s.matches(auth)
 	if !r.authMatch {
 		return
+	}
+	if hasCell {
+		region, ok := s.verifyCell(signed)
+		if ok {
+			cell = region
+		} else if !r.stripCell() {
+			return
+		}
 	}
 	if err := s.refresh(); err != nil {
 		r.p.internalError(err)
@@ -84,7 +92,7 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	}
 	if cell == "" && !s.rt.Preferred(i) || s.health[i].Out {
 		// Failed over: later hops stay in the region this request went to.
-		if err := proxywasm.ReplaceHttpRequestHeader(h.Cell, t.Region); err != nil {
+		if err := s.setCell(h.Cell, t.Region, now); err != nil {
 			r.p.internalError(err)
 			return
 		}
@@ -96,6 +104,18 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 		r.p.internalError(err)
 	}
 	return
+}
+
+// stripCell removes the cell header and counts it; false on a host error
+// (logged), after which the request passes untouched.
+func (r *routerStream) stripCell() bool {
+	s := r.p.svc
+	s.m.stripped.Increment(1)
+	if err := proxywasm.RemoveHttpRequestHeader(s.cfg.Headers.Cell); err != nil {
+		r.p.internalError(err)
+		return false
+	}
+	return true
 }
 
 // outsideRegion is the mask of targets not in region (the cell a request

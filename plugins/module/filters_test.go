@@ -471,31 +471,3 @@ func TestRetryBodyLimit(t *testing.T) {
 	assert.Equal(t, int64(1), w.m("retry.body_too_large"))
 	w.noTraps()
 }
-
-// In the mesh (a proxy with local set) the cell header a Detour hop set
-// keeps the request in the region it failed over to, while that region
-// has a healthy target.
-func TestCellHeaderHonouredInMesh(t *testing.T) {
-	w := newWorld(t, "bookinfo/out/bookinfo/reviews/clusters/cluster-1.yaml", worldOpts{workers: 1})
-	require.Equal(t, "cluster-1", w.cfg.Local)
-	send := func(extra ...[2]string) *httpsim.Stream {
-		h := append([][2]string{{":method", "GET"}, {":path", "/reviews/1"}, {":scheme", "http"}, {":authority", "reviews.bookinfo.svc.cluster.local:9080"}}, extra...)
-		s := w.gw.Send(httpsim.Request{Headers: h})
-		w.clock.Advance(time.Second)
-		require.True(t, s.Complete)
-		return s
-	}
-	assert.Equal(t, "cluster-1", w.target(send().Upstream.Cluster))
-	s := send([2]string{"x-detour-cell", "us-west1"})
-	assert.Equal(t, "cluster-2", w.target(s.Upstream.Cluster))
-	v, _ := header(s.Upstream.Headers, "x-detour-cell")
-	assert.Equal(t, "us-west1", v, "propagated to the next hop")
-	// The cell's region has no healthy target: the ladder decides.
-	w.dead["cluster-2"] = true
-	for range 5 {
-		send([2]string{"x-detour-cell", "us-west1"})
-	}
-	require.Equal(t, int64(1), w.m("target.cluster-2.ejected"))
-	assert.Equal(t, "cluster-1", w.target(send([2]string{"x-detour-cell", "us-west1"}).Upstream.Cluster))
-	w.noTraps()
-}

@@ -57,7 +57,7 @@ func TestCellHeaderSetOnlyWhenFailedOver(t *testing.T) {
 		{"edge", banking, "west", "east", "us-east1", "us-west1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t, tc.example, worldOpts{workers: 1})
+			w := newWorld(t, tc.example, worldOpts{workers: 1, env: keyEnv(cellKey)})
 			send := func() (string, string, bool) {
 				h := [][2]string{{":method", "GET"}, {":path", "/"}, {":scheme", "http"}, {":authority", w.cfg.Service.Host}}
 				if len(w.cfg.Service.Authorities) > 0 {
@@ -68,7 +68,7 @@ func TestCellHeaderSetOnlyWhenFailedOver(t *testing.T) {
 				require.True(t, s.Complete)
 				require.NotNil(t, s.Upstream)
 				v, ok := header(s.Upstream.Headers, w.cfg.Headers.Cell)
-				return w.target(s.Upstream.Cluster), v, ok
+				return w.target(s.Upstream.Cluster), cellRegion(v), ok
 			}
 			for range 5 {
 				tg, v, ok := send()
