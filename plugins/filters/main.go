@@ -168,7 +168,7 @@ var errCASRetries = errors.New("shared data: too many compare-and-swap conflicts
 // returns the new one, or nil to leave it unchanged.
 func update(key string, f func(old []byte) []byte) error {
 	for range 16 {
-		old, cas, err := proxywasm.GetSharedData(key)
+		old, cas, err := getSharedData(key)
 		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
 			return err
 		}
@@ -190,7 +190,7 @@ func update(key string, f func(old []byte) []byte) error {
 // --- properties ---------------------------------------------------------------
 
 func propertyInt(path ...string) (int64, bool) {
-	b, err := proxywasm.GetProperty(path)
+	b, err := getProperty(path...)
 	if err != nil || len(b) != 8 {
 		return 0, false
 	}

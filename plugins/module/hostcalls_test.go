@@ -17,7 +17,7 @@ func TestHealthyRequestHostCalls(t *testing.T) {
 	for _, tc := range []struct {
 		layout string
 		max    int
-	}{{"", 14}, {"combined", 13}, {"modules", 16}} {
+	}{{"", 11}, {"combined", 10}, {"modules", 13}} {
 		t.Run("layout="+tc.layout, func(t *testing.T) {
 			w := newWorld(t, edgeAuto, worldOpts{workers: 1, layout: tc.layout})
 			for range 50 {
