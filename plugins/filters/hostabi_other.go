@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/binary"
 	"strings"
+	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 )
@@ -38,3 +39,5 @@ func callForeign(name string) error {
 	_, err := proxywasm.CallForeignFunction(name, nil)
 	return err
 }
+
+func wallClockNs() int64 { return time.Now().UnixNano() }

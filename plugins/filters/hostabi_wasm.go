@@ -3,6 +3,7 @@
 package main
 
 import (
+	"time"
 	"unsafe"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -23,6 +24,21 @@ func proxyGetSharedData(keyData *byte, keySize int32, returnData unsafe.Pointer,
 //go:wasmimport env proxy_call_foreign_function
 //go:noescape
 func proxyCallForeignFunction(nameData *byte, nameSize int32, paramData *byte, paramSize int32, returnData unsafe.Pointer, returnSize *int32) uint32
+
+//go:wasmimport wasi_snapshot_preview1 clock_time_get
+//go:noescape
+func clockTimeGet(clockID uint32, precision uint64, time *uint64) uint32
+
+// wallClockNs reads the realtime clock, the one time.Now's wall reading
+// uses, without the monotonic reading time.Now also makes (a second host
+// call) that the filters never use.
+func wallClockNs() int64 {
+	var t uint64
+	if clockTimeGet(0, 1, &t) != 0 {
+		return time.Now().UnixNano()
+	}
+	return int64(t)
+}
 
 func headerMapPairs(mapType uint32) ([]byte, error) {
 	var raw *byte

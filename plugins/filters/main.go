@@ -48,7 +48,9 @@ type plugin struct {
 	broken bool // an internal error was logged; later ones are not
 }
 
-func nowMs() int64 { return time.Now().UnixMilli() }
+// nowMs is the wall clock in milliseconds (wallClockNs: one host call,
+// where time.Now makes two).
+func nowMs() int64 { return wallClockNs() / 1e6 }
 
 // failOpen recovers a panic in a callback and logs it once.
 func (p *plugin) failOpen() {
