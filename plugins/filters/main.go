@@ -48,7 +48,9 @@ type plugin struct {
 	broken bool // an internal error was logged; later ones are not
 }
 
-func nowMs() int64 { return time.Now().UnixMilli() }
+// nowMs is the wall clock in milliseconds (wallClockNs: one host call,
+// where time.Now makes two).
+func nowMs() int64 { return wallClockNs() / 1e6 }
 
 // failOpen recovers a panic in a callback and logs it once.
 func (p *plugin) failOpen() {
@@ -171,7 +173,7 @@ var errCASRetries = errors.New("shared data: too many compare-and-swap conflicts
 // returns the new one, or nil to leave it unchanged.
 func update(key string, f func(old []byte) []byte) error {
 	for range 16 {
-		old, cas, err := proxywasm.GetSharedData(key)
+		old, cas, err := getSharedData(key)
 		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
 			return err
 		}
@@ -193,7 +195,7 @@ func update(key string, f func(old []byte) []byte) error {
 // --- properties ---------------------------------------------------------------
 
 func propertyInt(path ...string) (int64, bool) {
-	b, err := proxywasm.GetProperty(path)
+	b, err := getProperty(path...)
 	if err != nil || len(b) != 8 {
 		return 0, false
 	}

@@ -157,7 +157,7 @@ func (s *service) targetOf(cluster string) (int, bool) {
 // refresh brings the cached health up to date: one shared-data read per
 // call, all targets only when an ejection changed since the last read.
 func (s *service) refresh() error {
-	b, _, err := proxywasm.GetSharedData(s.skey)
+	b, _, err := getSharedData(s.skey)
 	var sr outlier.ServiceRecord
 	if err == nil {
 		sr.Decode(b)
@@ -166,7 +166,7 @@ func (s *service) refresh() error {
 		return nil
 	}
 	for i, k := range s.tkeys {
-		b, _, err := proxywasm.GetSharedData(k)
+		b, _, err := getSharedData(k)
 		if err == nil {
 			s.recs[i].Decode(b)
 		} else {

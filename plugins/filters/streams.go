@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"unsafe"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -22,6 +23,7 @@ type routerStream struct {
 	// addresses the service (the combined stream hands both to its retry
 	// part, saving that host call).
 	authKnown, authMatch bool
+	hs                   headerPairs // the combined stream's read, if any
 }
 
 func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
@@ -37,7 +39,12 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	// that destination's router (one check per request, not one per Detour
 	// service on the proxy), and every Detour hop checks before honouring.
 	cell := ""
-	if _, err := proxywasm.GetHttpRequestHeader(h.Cluster); err == nil {
+	// One host call for every header the stream needs.
+	hs := r.hs
+	if hs == nil {
+		hs = requestHeaders()
+	}
+	if _, err := hs.get(h.Cluster); err == nil {
 		s.m.stripped.Increment(1)
 		if err := proxywasm.RemoveHttpRequestHeader(h.Cluster); err != nil {
 			r.p.internalError(err)
@@ -45,14 +52,14 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 		}
 	}
 	signed, hasCell := "", false
-	if v, err := proxywasm.GetHttpRequestHeader(h.Cell); err == nil {
+	if v, err := hs.get(h.Cell); err == nil {
 		if s.cfg.Local != "" {
 			signed, hasCell = v, true
 		} else if !r.stripCell() {
 			return
 		}
 	}
-	auth, err := proxywasm.GetHttpRequestHeader(":authority")
+	auth, err := hs.get(":authority")
 	r.authKnown, r.authMatch = true, err == nil && s.matches(auth)
 	if !r.authMatch {
 		return
@@ -100,7 +107,7 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	s.m.targets[i].requests.Increment(1)
 	// Envoy 1.33+ re-selects the route only when asked (envoy PR #36671);
 	// older Envoy did on any header change and has no such function.
-	if _, err := proxywasm.CallForeignFunction("clear_route_cache", nil); err != nil && err != types.ErrorStatusNotFound {
+	if err := callForeign("clear_route_cache"); err != nil && err != types.ErrorStatusNotFound {
 		r.p.internalError(err)
 	}
 	return
@@ -148,11 +155,11 @@ type outlierStream struct {
 // upstreamTarget is the target the router sent the request to, from
 // xds.cluster_name; false when it is not one of the service's targets.
 func (s *service) upstreamTarget() (int, bool) {
-	b, err := proxywasm.GetProperty([]string{"xds", "cluster_name"})
-	if err != nil {
+	b, err := getProperty("xds", "cluster_name")
+	if err != nil || len(b) == 0 {
 		return 0, false
 	}
-	return s.targetOf(string(b))
+	return s.targetOf(unsafe.String(&b[0], len(b))) // a lookup: not kept
 }
 
 // lastResponse hands the response facts the outlier filter read to the
@@ -235,6 +242,7 @@ type retryStream struct {
 	// authKnown, authMatch: the router part of a combined stream already
 	// checked :authority.
 	authKnown, authMatch bool
+	hs                   headerPairs // the combined stream's read, if any
 	// unsentOnly: the method is not in the route's retry methods, so only
 	// an attempt that never reached a server (retry.Unsent) is retried, as
 	// Envoy's connect-failure retries any method.
@@ -248,14 +256,18 @@ func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
 	if s.pol.Attempts == 0 {
 		return
 	}
+	hs := r.hs
+	if hs == nil {
+		hs = requestHeaders()
+	}
 	if !r.authKnown {
-		auth, err := proxywasm.GetHttpRequestHeader(":authority")
+		auth, err := hs.get(":authority")
 		r.authMatch = err == nil && s.matches(auth)
 	}
 	if !r.authMatch {
 		return
 	}
-	m, err := proxywasm.GetHttpRequestHeader(":method")
+	m, err := hs.get(":method")
 	if err != nil {
 		return
 	}
@@ -589,11 +601,16 @@ type combinedStream struct {
 }
 
 func (c *combinedStream) OnHttpRequestHeaders(n int, eos bool) types.Action {
+	// Both parts read one copy of the headers.
+	hs := requestHeaders()
+	c.r.hs, c.rt.hs = hs, hs
 	c.r.OnHttpRequestHeaders(n, eos)
 	// One stream, one request: the retry part reuses the router's
 	// :authority check.
 	c.rt.authKnown, c.rt.authMatch = c.r.authKnown, c.r.authMatch
-	return c.rt.OnHttpRequestHeaders(n, eos)
+	a := c.rt.OnHttpRequestHeaders(n, eos)
+	c.r.hs, c.rt.hs = nil, nil // valid for this callback only
+	return a
 }
 
 func (c *combinedStream) OnHttpRequestBody(n int, eos bool) types.Action {

@@ -81,6 +81,7 @@ func BenchmarkRequest(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			w := newWorld(b, edgeAuto, worldOpts{workers: 1, layout: layout})
+			w.warmUp(b)
 			b.ResetTimer()
 			done := cpuPerOp(b)
 			for range b.N {
@@ -91,6 +92,7 @@ func BenchmarkRequest(b *testing.B) {
 	}
 	b.Run("header-rewrite", func(b *testing.B) {
 		w := rewriteWorld(b)
+		w.warmUp(b)
 		b.ResetTimer()
 		done := cpuPerOp(b)
 		for range b.N {
@@ -100,6 +102,7 @@ func BenchmarkRequest(b *testing.B) {
 	})
 	b.Run("header-rewrite-x3", func(b *testing.B) {
 		w := rewriteWorldN(b, 3)
+		w.warmUp(b)
 		b.ResetTimer()
 		done := cpuPerOp(b)
 		for range b.N {
@@ -110,6 +113,7 @@ func BenchmarkRequest(b *testing.B) {
 	b.Run("no-filter", func(b *testing.B) {
 		w := newWorld(b, edgeAuto, worldOpts{workers: 1})
 		w.gw.Filters = nil
+		w.warmUp(b)
 		b.ResetTimer()
 		done := cpuPerOp(b)
 		for range b.N {

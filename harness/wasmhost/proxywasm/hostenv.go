@@ -274,7 +274,12 @@ func buildEnv() []hostFn {
 				return StatusBadArgument
 			}
 			h := vm.mapFor(c, t, false)
-			return vm.copyOut(encodePairs(h.Pairs()), u32(s[1]), u32(s[2]))
+			if h == nil {
+				return vm.copyOut(nil, u32(s[1]), u32(s[2]))
+			}
+			// Serialized straight from the map, as Envoy does (no copy of
+			// the pairs first).
+			return vm.copyOut(encodePairs(h.pairs), u32(s[1]), u32(s[2]))
 		}),
 		env("proxy_set_header_map_pairs", 3, func(vm *VM, c *contextState, s []uint64) Status {
 			t := MapType(u32(s[0]))

@@ -123,7 +123,7 @@ func (p *Process) NewVM(ctx context.Context, e *Engine, m *Module, cfg VMConfig)
 		metrics:       map[uint32]*metric{},
 		rng:           rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.Worker)+1)),
 	}
-	vm.ctx = newBudgetCtx(context.WithValue(ctx, vmKey{}, vm), e.cfg.CallBudget)
+	vm.ctx = newBudgetCtx(context.WithValue(withLinearMemory(ctx), vmKey{}, vm), e.cfg.CallBudget)
 	vm.initializing = true
 	vm.depth = 1
 	vm.callback = "_initialize"
