@@ -163,8 +163,9 @@ func TestExampleDrillsSideBySide(t *testing.T) {
 	}
 }
 
-// shortDrill is the bookinfo outage drill cut to 40 s: enough for a
-// failover and a transition, cheap enough to run several times.
+// shortDrill is the bookinfo outage drill (a fleet: both clusters'
+// sidecars) cut to 40 s: enough for a failover and a transition, cheap
+// enough to run several times.
 func shortDrill(t testing.TB) *Scenario {
 	t.Helper()
 	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
@@ -253,15 +254,10 @@ func TestThreeColumns(t *testing.T) {
 }
 
 // BenchmarkSideBySide10Min: the bookinfo drill stretched to 10 minutes at
-// 200 rps, both runs (plain Istio, then Detour with its three filters in
-// the chain on wazero), end to end.
+// 200 rps on the entry sidecar alone, both runs (plain Istio, then Detour
+// with its three filters in the chain on wazero), end to end.
 func BenchmarkSideBySide10Min(b *testing.B) {
-	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sc.Traffic.Rate, sc.Traffic.Duration = 200, 10*time.Minute
-	sc.Faults[0].Start, sc.Faults[0].End = 2*time.Minute, 6*time.Minute
+	sc := singleProxy10Min(b)
 	f := mustFilters(b)
 	b.ReportAllocs()
 	requests := 0
