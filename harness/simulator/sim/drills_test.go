@@ -45,6 +45,20 @@ func TestBookinfoDrillStory(t *testing.T) {
 	assert.InDelta(t, 550, load["cluster-2"].RPS, 15, "cluster-2 serves both clusters' callers")
 	assert.Equal(t, 600.0, load["cluster-2"].Capacity)
 	assert.Zero(t, down.OverflowErrors, "absorbed, as detour explain says")
+
+	// cluster-2's own callers stay home throughout; the SVG draws them
+	// under the entry's charts.
+	other := run.Fleet.Sources[1]
+	assert.Nil(t, run.Fleet.Sources[0].Seconds, "the entry's seconds are the run's")
+	require.Len(t, other.Seconds, len(run.Seconds))
+	for _, sec := range []int{20, 60, 100} {
+		assert.Equal(t, []float64{0, 1, 0}, other.Seconds[sec].Share, "second %d", sec)
+		assert.InDelta(t, 300, other.Seconds[sec].Requests, 60, "second %d", sec)
+	}
+	p := rep.Plot()
+	require.Len(t, p.Panels[0].Sources, 1)
+	assert.Equal(t, "from cluster-2", p.Panels[0].Sources[0].Title)
+	assert.Equal(t, 1.0, p.Panels[0].Sources[0].Series[1].Share[60])
 }
 
 // Every seed drill runs as detour simulate runs it: side by side, its

@@ -71,6 +71,21 @@ func synthetic() timeline.Plot {
 		{At: 150, Label: "ramping → healthy"},
 		{At: 150.2, Label: "cluster-3 ejected"},
 	}
+	// The fleet's other source: cluster-3's own sidecars, local until its
+	// reviews half fail at 150 s; Envoy keeps most of them there, the
+	// filters eject cluster-3 and send them to cluster-2.
+	istio.Sources = []timeline.Source{source(n, "300 rps · 1 480 user-visible errors", func(t int) (c2, c3, none float64) {
+		if t < 150 {
+			return 0, 1, 0
+		}
+		return .1, .87, .03
+	})}
+	detour.Sources = []timeline.Source{source(n, "300 rps · 12 user-visible errors", func(t int) (c2, c3, none float64) {
+		if t < 150 {
+			return 0, 1, 0
+		}
+		return 1, 0, 0
+	})}
 	return timeline.Plot{
 		Title:    "region-outage: istio vs detour",
 		Subtitle: "seed 1 · 180 s at 200 rps · entry cluster-1 ingress gateway",
@@ -90,4 +105,17 @@ func panel(name string, n int, at func(t int) (c1, c2, c3, none, errs float64)) 
 		p.Errors = append(p.Errors, errs)
 	}
 	return p
+}
+
+func source(n int, note string, at func(t int) (c2, c3, none float64)) timeline.Source {
+	src := timeline.Source{Title: "from cluster-3", Note: note, Series: []timeline.Series{
+		{Name: "cluster-2"}, {Name: "cluster-3"}, {Name: "no cluster", Muted: true},
+	}}
+	for t := 0; t < n; t++ {
+		c2, c3, none := at(t)
+		for i, v := range []float64{c2, c3, none} {
+			src.Series[i].Share = append(src.Series[i].Share, v)
+		}
+	}
+	return src
 }
