@@ -160,8 +160,7 @@ func PodEndpoints(ci, si int, s *Service) []PodEndpoint {
 
 // hitsCluster: the fault targets the cluster (by name and/or region).
 func hitsCluster(f *Fault, c *Cluster) bool {
-	t := &f.Target
-	return (t.Cluster == "" || t.Cluster == c.Name) && (t.Region == "" || t.Region == c.Region)
+	return f.Target.Hits(c.Name, c.Region, c.Zone)
 }
 
 // hitsEndpoint: the fault targets the pod.

@@ -42,6 +42,13 @@ func (r *Report) Plot() timeline.Plot {
 			pn.LatencyP50[i], pn.LatencyP99[i] = sec.P50Ms, sec.P99Ms
 		}
 		pn.Sources = fleetSources(run)
+		for _, f := range run.Failbacks {
+			fb := timeline.Failback{Label: f.Target, Start: f.StartS, HoldEnd: f.HoldDownEndS, End: f.EndS}
+			for _, s := range f.Steps {
+				fb.Steps = append(fb.Steps, timeline.Step{At: s.AtS, Percent: s.Percent})
+			}
+			pn.Failbacks = append(pn.Failbacks, fb)
+		}
 		for _, t := range run.Transitions {
 			pn.Marks = append(pn.Marks, timeline.Mark{At: t.AtS, Label: t.To})
 		}

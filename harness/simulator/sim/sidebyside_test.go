@@ -204,6 +204,36 @@ func TestSideBySideGolden(t *testing.T) {
 	golden.Check(t, "testdata/golden/side-by-side.txt", []byte(rep.Summary()))
 }
 
+// The filters' return of cluster-1 after the short drill's fault: a good
+// probe, the intent's 500 ms hold-down, then the ramp 10 -> 50 -> 100 % in
+// 500 ms steps, as the report and the timeline's failback lane show it.
+func TestFailbackSteps(t *testing.T) {
+	rep, err := Run(context.Background(), shortDrill(t), Options{Filters: mustFilters(t), Only: RunDetour})
+	require.NoError(t, err)
+	run := rep.Runs[0]
+	require.Len(t, run.Failbacks, 1)
+	fb := run.Failbacks[0]
+	assert.Equal(t, "cluster-1", fb.Target)
+	assert.Equal(t, "reviews.bookinfo.svc.cluster.local", fb.Service)
+	var back float64
+	for _, tr := range run.Transitions {
+		if tr.To == "FAILING_BACK" {
+			back = tr.AtS
+		}
+	}
+	assert.Equal(t, back, fb.StartS, "the FAILING_BACK transition is the good probe")
+	assert.InDelta(t, 0.5, fb.HoldDownEndS-fb.StartS, 1e-9)
+	require.Len(t, fb.Steps, 3)
+	for k, pct := range []float64{10, 50, 100} {
+		assert.Equal(t, pct, fb.Steps[k].Percent)
+		assert.InDelta(t, fb.HoldDownEndS+0.5*float64(k), fb.Steps[k].AtS, 1e-9)
+	}
+	assert.Equal(t, fb.Steps[2].AtS, fb.EndS)
+	p := rep.Plot()
+	require.Len(t, p.Panels[0].Failbacks, 1)
+	assert.Contains(t, string(svgOf(t, rep)), `data-failback="cluster-1"`)
+}
+
 // --only: one run, named for what ran; --baseline: a third column, first.
 func TestOnlyAndBaseline(t *testing.T) {
 	sc := shortDrill(t)

@@ -57,6 +57,10 @@ type Panel struct {
 	// Sources are a fleet drill's other sources of traffic (sources.go),
 	// one thin share chart each under the panel's strips; nil: none.
 	Sources []Source
+	// Failbacks are the filters' returns of recovered targets: the
+	// hold-down and the ramp's steps, in a lane above the share chart
+	// (failback.go); nil: none.
+	Failbacks []Failback
 }
 
 // Series is one stacked band of the share chart.
@@ -221,6 +225,9 @@ func (p *Plot) validate() error {
 			}
 		}
 		if err := pn.validateSources(i, n); err != nil {
+			return err
+		}
+		if err := pn.validateFailbacks(i); err != nil {
 			return err
 		}
 		for j, f := range pn.Faults {

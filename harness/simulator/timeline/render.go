@@ -377,7 +377,7 @@ func (r *renderer) layoutPanel(pn *Panel) panelLayout {
 	if len(pn.Marks) > 0 && l.markLanes == 0 {
 		l.markLanes = 1 // room for the ticks
 	}
-	l.height = titleRow + float64(l.faultLanes)*faultLane + float64(l.markLanes)*markLane + 4 +
+	l.height = titleRow + float64(l.faultLanes)*faultLane + float64(l.markLanes)*markLane + 4 + pn.failbackHeight() +
 		shareHeight + stripGap + errorsHeight + axisHeight + panelGap
 	if pn.hasLatency() {
 		l.height += stripGap + latencyHeight
@@ -412,7 +412,8 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 	}
 	faultTop := float64(titleRow)
 	markTop := faultTop + float64(l.faultLanes)*faultLane
-	shareTop := markTop + float64(l.markLanes)*markLane + 4
+	failbackTop := markTop + float64(l.markLanes)*markLane + 2
+	shareTop := markTop + float64(l.markLanes)*markLane + 4 + pn.failbackHeight()
 	shareBottom := shareTop + shareHeight
 	errTop := shareBottom + stripGap
 	errBottom := errTop + errorsHeight
@@ -488,6 +489,7 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 		r.latency(pn, errBottom+stripGap)
 	}
 	r.sources(pn, sourcesTop)
+	r.failbacks(pn, failbackTop)
 
 	// Faults: span in its lane, dashed edges through every chart.
 	for _, pl := range l.faults {

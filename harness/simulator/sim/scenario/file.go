@@ -159,6 +159,7 @@ type FlapFile struct {
 type TargetFile struct {
 	Cluster string   `yaml:"cluster"`
 	Region  string   `yaml:"region"`
+	Zone    string   `yaml:"zone"`
 	Regions []string `yaml:"regions"`
 	Gateway Scalar   `yaml:"gateway"`
 	Service string   `yaml:"service"`
@@ -176,6 +177,9 @@ type ExpectFile struct {
 	MaxTimeToFailBack     Scalar `yaml:"maxTimeToFailBack"`
 	MaxRetryAmplification Scalar `yaml:"maxRetryAmplification"`
 	MaxCrossRegionShare   Scalar `yaml:"maxCrossRegionShare"`
+	// MaxShareOutside: at most Max of the requests reach a region not in
+	// Regions, over the whole run (residency.go).
+	MaxShareOutside *ShareOutsideFile `yaml:"maxShareOutside"`
 	// Relative to the run without the filters (expect: only).
 	MaxLatencyP50VsBaseline Scalar `yaml:"maxLatencyP50VsBaseline"`
 	MaxLatencyP99VsBaseline Scalar `yaml:"maxLatencyP99VsBaseline"`
