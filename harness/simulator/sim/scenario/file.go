@@ -199,8 +199,9 @@ const (
 	// ServiceScaledToZero: the service (or subset) has no pods. Its
 	// EndpointSlice empties, so proxies in that cluster get new EDS after
 	// the control-plane delay (until then their connects fail); a remote
-	// gateway in front of it resets connections (TLS passthrough) or
-	// answers 503 no healthy upstream (HTTP ingress).
+	// gateway in front of it closes connections during the client's TLS
+	// handshake (TLS passthrough: UF at the client) or answers 503 no
+	// healthy upstream (HTTP ingress).
 	ServiceScaledToZero = "serviceScaledToZero"
 	// ErrorRate: a share of responses are errors.
 	ErrorRate = "errorRate"
