@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,8 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The bookinfo drill shows the seed's story second by second: local, then
-// cluster-2 while the local reviews are scaled to zero, then local again.
+// The bookinfo drill (the README's demo) shows the seed's story second by
+// second: local, then cluster-2 while the local reviews are scaled to
+// zero, then local again. It runs as a fleet, both clusters' sidecars at
+// their intent load, and shows what detour explain says of cluster-1's
+// loss: cluster-2 serves about 550 of its 600 rps, absorbed.
 func TestBookinfoDrillStory(t *testing.T) {
 	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
 	require.NoError(t, err)
@@ -24,6 +28,37 @@ func TestBookinfoDrillStory(t *testing.T) {
 	assert.Equal(t, []float64{0, 1, 0}, run.Seconds[60].Share)
 	assert.Equal(t, []float64{1, 0, 0}, run.Seconds[100].Share)
 	assert.Less(t, run.ErrorRate, 0.01)
+
+	require.NotNil(t, run.Fleet, "the demo drill runs as a fleet")
+	var sources []string
+	for _, s := range run.Fleet.Sources {
+		sources = append(sources, fmt.Sprintf("%s %g", s.Cluster, s.Rate))
+	}
+	assert.Equal(t, []string{"cluster-1 250", "cluster-2 300"}, sources)
+	require.Len(t, run.Fleet.Faults, 1)
+	down := run.Fleet.Faults[0]
+	load := map[string]ClusterLoad{}
+	for _, c := range down.Clusters {
+		load[c.Cluster] = c
+	}
+	assert.InDelta(t, 0, load["cluster-1"].RPS, 1, "cluster-1's reviews are down")
+	assert.InDelta(t, 550, load["cluster-2"].RPS, 15, "cluster-2 serves both clusters' callers")
+	assert.Equal(t, 600.0, load["cluster-2"].Capacity)
+	assert.Zero(t, down.OverflowErrors, "absorbed, as detour explain says")
+
+	// cluster-2's own callers stay home throughout; the SVG draws them
+	// under the entry's charts.
+	other := run.Fleet.Sources[1]
+	assert.Nil(t, run.Fleet.Sources[0].Seconds, "the entry's seconds are the run's")
+	require.Len(t, other.Seconds, len(run.Seconds))
+	for _, sec := range []int{20, 60, 100} {
+		assert.Equal(t, []float64{0, 1, 0}, other.Seconds[sec].Share, "second %d", sec)
+		assert.InDelta(t, 300, other.Seconds[sec].Requests, 60, "second %d", sec)
+	}
+	p := rep.Plot()
+	require.Len(t, p.Panels[0].Sources, 1)
+	assert.Equal(t, "from cluster-2", p.Panels[0].Sources[0].Title)
+	assert.Equal(t, 1.0, p.Panels[0].Sources[0].Series[1].Share[60])
 }
 
 // Every seed drill runs as detour simulate runs it: side by side, its

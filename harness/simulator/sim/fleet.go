@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,18 @@ type SourceReport struct {
 	// OverflowErrors are user-visible errors whose last attempt found the
 	// pods over capacity (503 overflow).
 	OverflowErrors int `json:"overflowErrors"`
+	// Seconds is, per second, the source's requests and where they were
+	// answered (Share in the order of RunReport.Clusters); the entry
+	// proxy's are the run's own Seconds, so it has none here.
+	Seconds []SourceSecond `json:"seconds,omitempty"`
+}
+
+// SourceSecond is one second of a source's traffic.
+type SourceSecond struct {
+	T        int       `json:"t"`
+	Requests int       `json:"requests"`
+	Errors   int       `json:"errors"`
+	Share    []float64 `json:"share"`
 }
 
 // FleetFault is the fleet's load while one fault was active, measured from
@@ -85,6 +98,10 @@ type fleetSource struct {
 	entry      bool // the entry proxy: counted from the run's records
 	overflowAt []time.Duration
 	errorAt    []time.Duration
+	// answered counts, per second, the requests each cluster (then
+	// "none") answered; errors the user-visible errors.
+	answered [][]int
+	errors   []int
 }
 
 // intentLoads are the intent's per-cluster loads.
@@ -193,6 +210,11 @@ func (s *setup) startFleet(ctx context.Context, filter func(string) string, filt
 			return nil, fmt.Errorf("%s: fleet: no Istio configuration for source cluster %s", sc.Path, c.Name)
 		}
 		src := &fleetSource{SourceReport: SourceReport{Cluster: c.Name, Rate: rate}}
+		nsec := max(1, int((sc.Traffic.Duration+time.Second-1)/time.Second))
+		src.answered, src.errors = make([][]int, nsec), make([]int, nsec)
+		for k := range src.answered {
+			src.answered[k] = make([]int, len(fl.clusters)+1)
+		}
 		fl.sources = append(fl.sources, src)
 		if err := s.startSource(ctx, src, uint64(i+1), filter, filters, clock, start, net, pending, attempts, edsErr, fl); err != nil {
 			return nil, err
@@ -233,7 +255,16 @@ func (s *setup) startSource(ctx context.Context, src *fleetSource, idx uint64, f
 			atts := attempts[id]
 			delete(attempts, id)
 			src.Requests++
+			sec := min(int(r.Start.Sub(start)/time.Second), len(src.answered)-1)
+			col := len(fl.clusters)
+			if n := len(atts); n > 0 {
+				if j := slices.Index(fl.clusters, atts[n-1].Cluster); j >= 0 {
+					col = j
+				}
+			}
+			src.answered[sec][col]++
 			if IsUserVisibleError(r.Status) {
+				src.errors[sec]++
 				src.UserVisibleErrors++
 				src.errorAt = append(src.errorAt, r.Start.Sub(start))
 				if overflowed(atts) {
@@ -323,6 +354,19 @@ func (fl *fleet) report(faults []Fault, entry []RequestRecord) *FleetReport {
 				}
 			}
 		}
+		for t, counts := range src.answered {
+			n := 0
+			for _, c := range counts {
+				n += c
+			}
+			sec := SourceSecond{T: t, Requests: n, Errors: src.errors[t], Share: make([]float64, len(counts))}
+			for j, c := range counts {
+				if n > 0 {
+					sec.Share[j] = round(float64(c) / float64(n))
+				}
+			}
+			src.Seconds = append(src.Seconds, sec)
+		}
 		out.Sources = append(out.Sources, src.SourceReport)
 		out.Total.Rate += src.Rate
 		out.Total.Requests += src.Requests
@@ -382,9 +426,11 @@ func fleetRows(runs []RunReport, row func(string, func(RunReport) string, func(a
 			return fmt.Sprintf("%d / %d", x.UserVisibleErrors, x.OverflowErrors)
 		}, nil)
 	}
-	row(fmt.Sprintf("  fleet %g rps", first.Total.Rate), func(run RunReport) string {
+	// Every run sends the same requests (one seed), so their count is the
+	// row's label and the cells stay narrow enough for the columns.
+	row(fmt.Sprintf("  fleet %g rps, %d requests", first.Total.Rate, first.Total.Requests), func(run RunReport) string {
 		x := run.Fleet.Total
-		return fmt.Sprintf("%d / %d of %d", x.UserVisibleErrors, x.OverflowErrors, x.Requests)
+		return fmt.Sprintf("%d / %d", x.UserVisibleErrors, x.OverflowErrors)
 	}, nil)
 	for i, f := range first.Faults {
 		row(f.Fault+" load", none, nil)

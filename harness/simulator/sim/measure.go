@@ -21,6 +21,7 @@ type runInput struct {
 	Duration     time.Duration
 	EntryRegion  string
 	Regions      map[string]string // cluster → region
+	Zones        map[string]string // cluster → zone
 	Clusters     []string          // report order
 	Warnings     []string
 }
@@ -146,7 +147,8 @@ func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 	run.CrossRegionShare = crossRegionOutsideFaults(faults, &in)
 	run.Phases = phases(faults, &in)
 	secondLatencies(run.Seconds, &in)
-	run.Expectations = check(exp, &run)
+	run.RegionShare = regionShare(&in)
+	run.Expectations = checkAll(exp, &run, &in)
 	run.Passed = true
 	for _, e := range run.Expectations {
 		run.Passed = run.Passed && e.OK

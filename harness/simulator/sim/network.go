@@ -160,8 +160,7 @@ func PodEndpoints(ci, si int, s *Service) []PodEndpoint {
 
 // hitsCluster: the fault targets the cluster (by name and/or region).
 func hitsCluster(f *Fault, c *Cluster) bool {
-	t := &f.Target
-	return (t.Cluster == "" || t.Cluster == c.Name) && (t.Region == "" || t.Region == c.Region)
+	return f.Target.Hits(c.Name, c.Region, c.Zone)
 }
 
 // hitsEndpoint: the fault targets the pod.
@@ -337,10 +336,15 @@ func (n *Network) send(t time.Duration, a *envoy.Attempt, rec *AttemptRecord) en
 				Headers: [][2]string{{"content-type", "text/plain"}}, Body: []byte("no healthy upstream"),
 				Cause: fmt.Sprintf("%s %s: no healthy upstream (503 UH at the ingress gateway)", c.Name, svc)}
 		}
-		// The gateway proxies TLS through (AUTO_PASSTHROUGH): with no
-		// upstream host its tcp_proxy closes the accepted connection.
-		return envoy.Result{Outcome: envoy.OutcomeReset, Latency: extra, Reset: envoy.ResetConnectionTermination,
-			Cause: fmt.Sprintf("%s %s: no healthy upstream behind the east-west gateway (reset)", c.Name, svc)}
+		// The gateway proxies TLS through (AUTO_PASSTHROUGH): its
+		// tls_inspector reads the client's ClientHello to pick the SNI's
+		// filter chain, whose tcp_proxy finds no healthy host and closes
+		// the downstream connection (Envoy's tcp_proxy.cc: NoHealthyUpstream,
+		// onInitFailure). The client is still in its TLS handshake, so, as
+		// for a deleted Gateway, its pool reports a remote connection
+		// failure (UF), which connect-failure retries.
+		return envoy.Result{Outcome: envoy.OutcomeHandshakeFailure, Latency: extra,
+			Cause: fmt.Sprintf("%s %s: no healthy upstream behind the east-west gateway (closed during the TLS handshake)", c.Name, svc)}
 	}
 	key := ""
 	if cands[0].subset == subset {

@@ -198,7 +198,7 @@ func failBackCost(f *Fault, res *FaultResult, in *runInput, b *buckets) *FailBac
 func targets(f *Fault, in *runInput) []string {
 	var out []string
 	for c, reg := range in.Regions {
-		if (f.Target.Cluster == "" || f.Target.Cluster == c) && (f.Target.Region == "" || f.Target.Region == reg) {
+		if f.Target.Hits(c, reg, in.Zones[c]) {
 			out = append(out, c)
 		}
 	}

@@ -89,12 +89,17 @@ type RunReport struct {
 	// region than the entry proxy's among those sent outside every fault's
 	// span (a flapping fault's span is whole; failback windows count).
 	CrossRegionShare float64 `json:"crossRegionShare"`
+	// RegionShare is, per region, the share of the requests that sent an
+	// attempt there over the whole run, faults included (residency.go).
+	RegionShare map[string]float64 `json:"regionShare"`
 	// Phases are the run cut at every fault's start and end.
 	Phases      []Phase       `json:"phases"`
 	Faults      []FaultResult `json:"faults"`
 	Seconds     []Second      `json:"seconds"`
 	Events      []EventJSON   `json:"events"`
 	Transitions []Transition  `json:"transitions"`
+	// Failbacks are the filters' returns of recovered targets (failback.go).
+	Failbacks []FailbackReport `json:"failbacks"`
 	// Warnings are configuration the Envoy model left out or does not model.
 	Warnings     []string      `json:"warnings"`
 	Expectations []Expectation `json:"expectations"`

@@ -106,17 +106,17 @@ func resolve(sc *Scenario, istioDir string) (*setup, error) {
 	}
 	s.top = mergeTopology(sc.Topology, in, s.svc.Name)
 	if s.entry != "edge" && !slices.ContainsFunc(s.top.Clusters, func(c Cluster) bool { return c.Name == s.entry }) {
-		return nil, &Error{File: sc.Path, Path: "traffic.entry", Msg: fmt.Sprintf("no cluster %q (expected edge or one of %s)", s.entry, strings.Join(clusterNames(s.top), ", "))}
+		return nil, sc.Position(&Error{File: sc.Path, Path: "traffic.entry", Msg: fmt.Sprintf("no cluster %q (expected edge or one of %s)", s.entry, strings.Join(clusterNames(s.top), ", "))})
 	}
 	if s.entry == "edge" {
 		if _, ok := s.config[EdgeTarget]; !ok {
-			return nil, &Error{File: sc.Path, Path: "traffic.entry", Msg: "edge entry, but the configuration has no edge.yaml (the intent's entry is not edge)"}
+			return nil, sc.Position(&Error{File: sc.Path, Path: "traffic.entry", Msg: "edge entry, but the configuration has no edge.yaml (the intent's entry is not edge)"})
 		}
 	} else if _, ok := s.config[s.entry]; !ok {
-		return nil, &Error{File: sc.Path, Path: "traffic.entry", Msg: fmt.Sprintf("no Istio configuration for cluster %q", s.entry)}
+		return nil, sc.Position(&Error{File: sc.Path, Path: "traffic.entry", Msg: fmt.Sprintf("no Istio configuration for cluster %q", s.entry)})
 	}
 	if err := s.checkTargets(); err != nil {
-		return nil, err
+		return nil, sc.Position(err)
 	}
 	if s.edge != nil {
 		s.selector = s.edge.GatewaySelector
@@ -285,12 +285,16 @@ func withoutKinds(yaml string, kinds ...string) string {
 	return strings.Join(keep, "\n---")
 }
 
-// checkTargets rejects fault targets that name nothing in the topology (a
-// fault that silently hits nothing would make a drill pass for nothing).
+// checkTargets rejects fault targets, sources and residency regions that
+// name nothing in the topology (a fault that silently hits nothing would
+// make a drill pass for nothing).
 func (s *setup) checkTargets() error {
-	var regions, services, subsets []string
+	var regions, zones, services, subsets []string
 	for _, c := range s.top.Clusters {
 		regions = append(regions, c.Region)
+		if c.Zone != "" {
+			zones = append(zones, c.Zone)
+		}
 		for _, svc := range c.Services {
 			services = append(services, svc.Name)
 			for _, sub := range svc.Subsets {
@@ -300,7 +304,7 @@ func (s *setup) checkTargets() error {
 			}
 		}
 	}
-	for _, l := range []*[]string{&regions, &services, &subsets} {
+	for _, l := range []*[]string{&regions, &zones, &services, &subsets} {
 		slices.Sort(*l)
 		*l = slices.Compact(*l)
 	}
@@ -315,6 +319,8 @@ func (s *setup) checkTargets() error {
 			return bad("cluster", "cluster", t.Cluster, clusterNames(s.top))
 		case t.Region != "" && !slices.Contains(regions, t.Region):
 			return bad("region", "region", t.Region, regions)
+		case t.Zone != "" && !slices.Contains(zones, t.Zone):
+			return bad("zone", "zone", t.Zone, zones)
 		case t.Service != "" && !slices.Contains(services, t.Service):
 			return bad("service", "service", t.Service, services)
 		case t.Subset != "" && !slices.Contains(subsets, t.Subset):
@@ -323,6 +329,26 @@ func (s *setup) checkTargets() error {
 		for j, r := range t.Regions {
 			if !slices.Contains(regions, r) {
 				return bad(fmt.Sprintf("regions[%d]", j), "region", r, regions)
+			}
+		}
+	}
+	for _, src := range s.sc.Traffic.Sources {
+		if !slices.Contains(clusterNames(s.top), src.Name) {
+			return &Error{File: s.sc.Path, Path: "traffic.sources." + src.Name,
+				Msg: fmt.Sprintf("no cluster %q in the topology (expected one of %s)", src.Name, strings.Join(clusterNames(s.top), ", "))}
+		}
+	}
+	for _, e := range []struct {
+		field string
+		x     Expect
+	}{{"expect", s.sc.Expect}, {"expectBaseline", s.sc.ExpectBaseline}} {
+		if r := e.x.MaxShareOutside; r != nil {
+			for _, reg := range r.Regions {
+				if !slices.Contains(regions, reg) {
+					// The list is sorted; the file's order gives the position.
+					return &Error{File: s.sc.Path, Path: e.field + ".maxShareOutside.regions",
+						Msg: fmt.Sprintf("no region %q in the topology (expected one of %s)", reg, strings.Join(regions, ", "))}
+				}
 			}
 		}
 	}

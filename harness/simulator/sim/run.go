@@ -229,25 +229,15 @@ func (s *setup) kubeChanges() []time.Duration {
 	var out []time.Duration
 	for i := range s.sc.Faults {
 		f := &s.sc.Faults[i]
-		if f.Kind != ServiceScaledToZero || (f.Target.Cluster != "" && f.Target.Cluster != s.entry) {
-			continue
-		}
-		if f.Target.Region != "" && f.Target.Region != s.regionOf(s.entry) {
+		if f.Kind != ServiceScaledToZero || !slices.ContainsFunc(s.top.Clusters, func(c Cluster) bool {
+			return c.Name == s.entry && f.Target.Hits(c.Name, c.Region, c.Zone)
+		}) {
 			continue
 		}
 		out = append(out, f.Edges(s.sc.Traffic.Duration)...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-func (s *setup) regionOf(cluster string) string {
-	for _, c := range s.top.Clusters {
-		if c.Name == cluster {
-			return c.Region
-		}
-	}
-	return ""
 }
 
 // generate runs Istio's generator for the entry proxy over the
@@ -433,18 +423,22 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	}
 	slices.SortFunc(records, func(a, b RequestRecord) int { return cmpU64(a.ID, b.ID) })
 	var trans []Transition
+	fbs := []FailbackReport{}
 	if proc != nil {
 		trans = transitions(proc, start)
+		fbs = failbacks(proc, start, rampSteps(snap, port), sc.Traffic.Duration)
 		events = append(events, filterEvents(proc, start)...)
 		slices.SortStableFunc(events, func(a, b Event) int { return cmpDur(a.At, b.At) })
 	}
-	run := buildRun(sc.Faults, exps[0], runInput{Name: name, Config: source, Requests: records, Events: events, Transitions: trans, Warnings: proxy.Warnings(),
-		Duration: sc.Traffic.Duration, EntryRegion: place.Region, Regions: s.regions(), Clusters: clusterNames(s.top)})
+	in := runInput{Name: name, Config: source, Requests: records, Events: events, Transitions: trans, Warnings: proxy.Warnings(),
+		Duration: sc.Traffic.Duration, EntryRegion: place.Region, Regions: s.regions(), Zones: s.zones(), Clusters: clusterNames(s.top)}
+	run := buildRun(sc.Faults, exps[0], in)
+	run.Failbacks = fbs
 	if fl != nil {
 		run.Fleet = fl.report(sc.Faults, records)
 	}
 	for _, e := range exps[1:] {
-		for _, x := range check(e, &run) {
+		for _, x := range checkAll(e, &run, &in) {
 			run.Expectations = append(run.Expectations, x)
 			run.Passed = run.Passed && x.OK
 		}
@@ -462,6 +456,14 @@ func cmpU64(a, b uint64) int {
 		return 1
 	}
 	return 0
+}
+
+func (s *setup) zones() map[string]string {
+	out := map[string]string{}
+	for _, c := range s.top.Clusters {
+		out[c.Name] = c.Zone
+	}
+	return out
 }
 
 func (s *setup) regions() map[string]string {

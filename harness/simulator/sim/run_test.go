@@ -159,18 +159,61 @@ func TestRunScaleToZeroThroughEDS(t *testing.T) {
 	t.Log(rep.Summary())
 }
 
+// Errors about references to the topology (which the intent may give)
+// point at the line and column of the reference in the scenario file.
 func TestRunErrors(t *testing.T) {
 	withFakeGenerator(t)
-	_, err := Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-9}\n"), Options{})
-	assert.ErrorContains(t, err, `traffic.entry: no cluster "cluster-9" (expected edge or one of cluster-1, cluster-2)`)
-	_, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: edge}\n"), Options{})
-	assert.ErrorContains(t, err, "traffic.entry: edge entry, but the configuration has no edge.yaml")
-	_, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1}\nfaults: [{kind: clusterOutage, target: {cluster: c3}}]\n"), Options{})
-	assert.ErrorContains(t, err, `faults[0].target.cluster: no cluster "c3" in the topology (expected one of cluster-1, cluster-2)`)
-	_, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1}\nfaults: [{kind: serviceScaledToZero, target: {cluster: cluster-1, service: details}}]\n"), Options{})
-	assert.ErrorContains(t, err, `faults[0].target.service: no service "details" in the topology (expected one of reviews)`)
-	_, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1}\nfaults: [{kind: serviceScaledToZero, target: {region: us-east1, subset: v9}}]\n"), Options{})
-	assert.ErrorContains(t, err, `faults[0].target.subset: no subset "v9" in the topology (expected one of v1, v2, v3)`)
-	_, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1}\nfaults: [{kind: partition, target: {regions: [us-east1, mars]}}]\n"), Options{})
-	assert.ErrorContains(t, err, `faults[0].target.regions[1]: no region "mars" in the topology (expected one of us-east1, us-west1)`)
+	for _, tc := range []struct{ body, want string }{
+		{"traffic: {entry: cluster-9}\n", `:2:18: traffic.entry: no cluster "cluster-9" (expected edge or one of cluster-1, cluster-2)`},
+		{"traffic: {entry: edge}\n", ":2:18: traffic.entry: edge entry, but the configuration has no edge.yaml"},
+		{"traffic: {entry: cluster-1}\nfaults: [{kind: clusterOutage, target: {cluster: c3}}]\n", `:3:50: faults[0].target.cluster: no cluster "c3" in the topology (expected one of cluster-1, cluster-2)`},
+		{"traffic: {entry: cluster-1}\nfaults: [{kind: serviceScaledToZero, target: {cluster: cluster-1, service: details}}]\n", `:3:76: faults[0].target.service: no service "details" in the topology (expected one of reviews)`},
+		{"traffic: {entry: cluster-1}\nfaults: [{kind: serviceScaledToZero, target: {region: us-east1, subset: v9}}]\n", `:3:73: faults[0].target.subset: no subset "v9" in the topology (expected one of v1, v2, v3)`},
+		{"traffic: {entry: cluster-1}\nfaults: [{kind: partition, target: {regions: [us-east1, mars]}}]\n", `:3:57: faults[0].target.regions[1]: no region "mars" in the topology (expected one of us-east1, us-west1)`},
+		{"traffic: {entry: cluster-1}\nfaults: [{kind: clusterOutage, target: {zone: moon-1a}}]\n", `:3:47: faults[0].target.zone: no zone "moon-1a" in the topology (expected one of us-east1-b, us-west1-a)`},
+		{"traffic: {entry: cluster-1, sources: {cluster-7: 10}}\n", `:2:50: traffic.sources.cluster-7: no cluster "cluster-7" in the topology (expected one of cluster-1, cluster-2)`},
+		{"traffic: {entry: cluster-1}\nexpect: {maxShareOutside: {regions: [us-east1, atlantis], max: 0}}\n", `:3:37: expect.maxShareOutside.regions: no region "atlantis" in the topology (expected one of us-east1, us-west1)`},
+	} {
+		_, err := Run(context.Background(), scenarioFile(t, tc.body), Options{})
+		require.Error(t, err, tc.body)
+		assert.Contains(t, err.Error(), "drill.yaml"+tc.want)
+	}
+}
+
+// A zone fault hits every endpoint of the zone's clusters; the residency
+// expectation measures the share of requests that left the regions, over
+// the whole run.
+func TestZoneFaultAndResidency(t *testing.T) {
+	withFakeGenerator(t)
+	sc := scenarioFile(t, `traffic: {entry: cluster-1, rate: 50, duration: 40s, seed: 3}
+faults:
+  - {name: zone-down, kind: serviceScaledToZero, start: 10s, end: 20s, target: {zone: us-east1-b}}
+expect:
+  maxShareOutside: {regions: [us-east1], max: 0%}
+expectBaseline:
+  maxShareOutside: {regions: [us-east1, us-west1], max: 0%}
+`)
+	rep, err := Run(context.Background(), sc, Options{})
+	require.NoError(t, err)
+	run := rep.Runs[0]
+	assert.Equal(t, "zone us-east1-b", rep.Faults[0].Target)
+	assert.Equal(t, []float64{0, 1, 0}, run.Seconds[15].Share, "cluster-1's pods are down: cluster-2 answers")
+	assert.Equal(t, []float64{1, 0, 0}, run.Seconds[5].Share)
+	west := run.RegionShare["us-west1"]
+	assert.Greater(t, west, 0.2, "the fault's 10 s of 40 went to us-west1")
+	assert.Less(t, west, 0.35)
+	var got []Expectation
+	for _, x := range run.Expectations {
+		if x.Name == "maxShareOutside" {
+			got = append(got, x)
+		}
+	}
+	require.Len(t, got, 2, "both blocks apply to the one run without filters, expectBaseline first")
+	assert.Equal(t, "share outside us-east1 | us-west1", got[0].Unit)
+	assert.Equal(t, 0.0, *got[0].Measured)
+	assert.True(t, got[0].OK)
+	assert.Equal(t, "share outside us-east1", got[1].Unit)
+	assert.Equal(t, west, *got[1].Measured, "every request that left us-east1 went to us-west1")
+	assert.False(t, got[1].OK)
+	assert.False(t, run.Passed)
 }

@@ -163,8 +163,9 @@ func TestExampleDrillsSideBySide(t *testing.T) {
 	}
 }
 
-// shortDrill is the bookinfo outage drill cut to 40 s: enough for a
-// failover and a transition, cheap enough to run several times.
+// shortDrill is the bookinfo outage drill (a fleet: both clusters'
+// sidecars) cut to 40 s: enough for a failover and a transition, cheap
+// enough to run several times.
 func shortDrill(t testing.TB) *Scenario {
 	t.Helper()
 	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
@@ -201,6 +202,36 @@ func TestSideBySideGolden(t *testing.T) {
 	require.NoError(t, err)
 	golden.Check(t, "testdata/golden/side-by-side.json", b)
 	golden.Check(t, "testdata/golden/side-by-side.txt", []byte(rep.Summary()))
+}
+
+// The filters' return of cluster-1 after the short drill's fault: a good
+// probe, the intent's 500 ms hold-down, then the ramp 10 -> 50 -> 100 % in
+// 500 ms steps, as the report and the timeline's failback lane show it.
+func TestFailbackSteps(t *testing.T) {
+	rep, err := Run(context.Background(), shortDrill(t), Options{Filters: mustFilters(t), Only: RunDetour})
+	require.NoError(t, err)
+	run := rep.Runs[0]
+	require.Len(t, run.Failbacks, 1)
+	fb := run.Failbacks[0]
+	assert.Equal(t, "cluster-1", fb.Target)
+	assert.Equal(t, "reviews.bookinfo.svc.cluster.local", fb.Service)
+	var back float64
+	for _, tr := range run.Transitions {
+		if tr.To == "FAILING_BACK" {
+			back = tr.AtS
+		}
+	}
+	assert.Equal(t, back, fb.StartS, "the FAILING_BACK transition is the good probe")
+	assert.InDelta(t, 0.5, fb.HoldDownEndS-fb.StartS, 1e-9)
+	require.Len(t, fb.Steps, 3)
+	for k, pct := range []float64{10, 50, 100} {
+		assert.Equal(t, pct, fb.Steps[k].Percent)
+		assert.InDelta(t, fb.HoldDownEndS+0.5*float64(k), fb.Steps[k].AtS, 1e-9)
+	}
+	assert.Equal(t, fb.Steps[2].AtS, fb.EndS)
+	p := rep.Plot()
+	require.Len(t, p.Panels[0].Failbacks, 1)
+	assert.Contains(t, string(svgOf(t, rep)), `data-failback="cluster-1"`)
 }
 
 // --only: one run, named for what ran; --baseline: a third column, first.
@@ -253,15 +284,10 @@ func TestThreeColumns(t *testing.T) {
 }
 
 // BenchmarkSideBySide10Min: the bookinfo drill stretched to 10 minutes at
-// 200 rps, both runs (plain Istio, then Detour with its three filters in
-// the chain on wazero), end to end.
+// 200 rps on the entry sidecar alone, both runs (plain Istio, then Detour
+// with its three filters in the chain on wazero), end to end.
 func BenchmarkSideBySide10Min(b *testing.B) {
-	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sc.Traffic.Rate, sc.Traffic.Duration = 200, 10*time.Minute
-	sc.Faults[0].Start, sc.Faults[0].End = 2*time.Minute, 6*time.Minute
+	sc := singleProxy10Min(b)
 	f := mustFilters(b)
 	b.ReportAllocs()
 	requests := 0

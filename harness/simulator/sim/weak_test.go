@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -76,17 +75,20 @@ func TestWeakDefaultMaxEjectionPercent(t *testing.T) {
 	assert.Nil(t, run.Faults[0].DetectS)
 }
 
-func TestWeakRemoteServiceScaledToZeroNotRetried(t *testing.T) {
+// A remote service scaled to zero behind its east-west gateway: the
+// gateway's tcp_proxy finds no host for the SNI and closes the connection
+// during the client's TLS handshake, a remote connection failure (UF) that
+// Istio's default retry policy retries under connect-failure, on the other
+// gateway. The seeds (002/003) say users see cluster-2's share fail; in
+// Envoy's code they do not: the retries absorb it but for requests whose
+// every attempt found cluster-2 (503 URX,UF).
+func TestWeakRemoteServiceScaledToZeroRetried(t *testing.T) {
 	run := runWeak(t, "remote-scaled-no-retry")
 	errs, reqs := errorsBetween(run, 20, 50)
-	assert.InDelta(t, 0.5, float64(errs)/float64(reqs), 0.1, "cluster-2's share of round robin fails")
-	var reset int
+	assert.Less(t, float64(errs)/float64(reqs), 0.02, "cluster-2's share is retried on cluster-3")
+	assert.Positive(t, errs, "with round robin over two gateways, some requests meet cluster-2 on every attempt")
 	for _, e := range run.Errors {
-		if strings.Contains(e.Flags, "UC") || strings.Contains(e.Flags, "UR") {
-			reset += e.Count
-		}
+		assert.Equal(t, "URX,UF", e.Flags, "every error is a handshake close, retried until the retries ran out")
 	}
-	assert.Equal(t, run.UserVisibleErrors, reset, "every error is the gateway's reset")
-	assert.Zero(t, run.Retries, "reset is not in Istio's default retry_on")
-	assert.Nil(t, run.Faults[0].FailOverS)
+	assert.Greater(t, run.Retries, reqs/3, "cluster-2's half of the fault's first attempts is retried")
 }

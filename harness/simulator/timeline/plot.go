@@ -54,6 +54,13 @@ type Panel struct {
 	// where a run can hurt users without a single error. Both nil: no
 	// strip.
 	LatencyP50, LatencyP99 []float64
+	// Sources are a fleet drill's other sources of traffic (sources.go),
+	// one thin share chart each under the panel's strips; nil: none.
+	Sources []Source
+	// Failbacks are the filters' returns of recovered targets: the
+	// hold-down and the ramp's steps, in a lane above the share chart
+	// (failback.go); nil: none.
+	Failbacks []Failback
 }
 
 // Series is one stacked band of the share chart.
@@ -110,7 +117,7 @@ func (p *Plot) Colors() map[string]int {
 	idx := map[string]int{}
 	n := 0
 	for _, pn := range p.Panels {
-		for _, s := range pn.Series {
+		for _, s := range pn.allSeries() {
 			if _, ok := idx[s.Name]; ok {
 				continue
 			}
@@ -145,6 +152,15 @@ func (p *Plot) duration() float64 {
 		d = 1
 	}
 	return d
+}
+
+// allSeries is the panel's series, then its sources' (names repeat).
+func (pn *Panel) allSeries() []Series {
+	out := pn.Series
+	for _, src := range pn.Sources {
+		out = append(out[:len(out):len(out)], src.Series...)
+	}
+	return out
 }
 
 // hasLatency: the panel draws a latency strip.
@@ -208,6 +224,12 @@ func (p *Plot) validate() error {
 				}
 			}
 		}
+		if err := pn.validateSources(i, n); err != nil {
+			return err
+		}
+		if err := pn.validateFailbacks(i); err != nil {
+			return err
+		}
 		for j, f := range pn.Faults {
 			if bad(f.Start) || bad(f.End) || f.Start < 0 || (f.End >= 0 && f.End < f.Start) {
 				return fmt.Errorf("timeline: panels[%d].faults[%d]: [%v, %v), want 0 <= start <= end (end < 0: never ends)", i, j, f.Start, f.End)
@@ -257,6 +279,7 @@ func (p *Plot) Areas() map[string]float64 {
 				acc[i] = next
 			}
 		}
+		pn.sourceAreas(out, width)
 		for i, v := range pn.Errors {
 			out[""] += min(v/errScale, 1) * width(i) * errorsHeight
 		}

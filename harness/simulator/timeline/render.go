@@ -142,8 +142,12 @@ func (r *renderer) desc() string {
 	for _, pn := range r.p.Panels {
 		names = append(names, pn.Title)
 	}
-	return fmt.Sprintf("Timeline of %s s: traffic share per cluster and user-visible errors per second, faults and state transitions, for %s.",
+	d := fmt.Sprintf("Timeline of %s s: traffic share per cluster and user-visible errors per second, faults and state transitions, for %s.",
 		label(r.dur), strings.Join(names, ", "))
+	if len(r.p.Panels[0].Sources) > 0 {
+		d += " Under each run, the traffic share of every other source of the fleet."
+	}
+	return d
 }
 
 func (r *renderer) style() {
@@ -196,7 +200,7 @@ func (r *renderer) legendLayout() (float64, []string) {
 	var keys []key
 	seen := map[string]bool{}
 	for _, pn := range r.p.Panels {
-		for _, s := range pn.Series {
+		for _, s := range pn.allSeries() {
 			if !seen[s.Name] {
 				seen[s.Name] = true
 				keys = append(keys, key{s.Name, r.class(s), "series"})
@@ -373,10 +377,13 @@ func (r *renderer) layoutPanel(pn *Panel) panelLayout {
 	if len(pn.Marks) > 0 && l.markLanes == 0 {
 		l.markLanes = 1 // room for the ticks
 	}
-	l.height = titleRow + float64(l.faultLanes)*faultLane + float64(l.markLanes)*markLane + 4 +
+	l.height = titleRow + float64(l.faultLanes)*faultLane + float64(l.markLanes)*markLane + 4 + pn.failbackHeight() +
 		shareHeight + stripGap + errorsHeight + axisHeight + panelGap
 	if pn.hasLatency() {
 		l.height += stripGap + latencyHeight
+	}
+	if len(pn.Sources) > 0 {
+		l.height += stripGap + pn.sourcesHeight()
 	}
 	return l
 }
@@ -405,7 +412,8 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 	}
 	faultTop := float64(titleRow)
 	markTop := faultTop + float64(l.faultLanes)*faultLane
-	shareTop := markTop + float64(l.markLanes)*markLane + 4
+	failbackTop := markTop + float64(l.markLanes)*markLane + 2
+	shareTop := markTop + float64(l.markLanes)*markLane + 4 + pn.failbackHeight()
 	shareBottom := shareTop + shareHeight
 	errTop := shareBottom + stripGap
 	errBottom := errTop + errorsHeight
@@ -413,6 +421,10 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 	bottom := errBottom
 	if pn.hasLatency() {
 		bottom += stripGap + latencyHeight
+	}
+	sourcesTop := bottom + stripGap
+	if len(pn.Sources) > 0 {
+		bottom = sourcesTop + pn.sourcesHeight()
 	}
 
 	// Share chart: the empty plot area shows where no traffic was sent.
@@ -476,6 +488,8 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 	if pn.hasLatency() {
 		r.latency(pn, errBottom+stripGap)
 	}
+	r.sources(pn, sourcesTop)
+	r.failbacks(pn, failbackTop)
 
 	// Faults: span in its lane, dashed edges through every chart.
 	for _, pl := range l.faults {

@@ -145,6 +145,44 @@ func TestSeriesElements(t *testing.T) {
 			want = append(want, s.Name)
 		}
 		assert.ElementsMatch(t, want, series, pn.Title)
+		var sources, sourceSeries []string
+		for _, e := range els {
+			if e.panel != pn.Title {
+				continue
+			}
+			if s, ok := e.attrs["data-source"]; ok {
+				sources = append(sources, s)
+			}
+			if s, ok := e.attrs["data-source-series"]; ok {
+				sourceSeries = append(sourceSeries, s)
+			}
+		}
+		want, wantSeries := []string{}, []string{}
+		for _, src := range pn.Sources {
+			want = append(want, src.Title)
+			for _, s := range src.Series {
+				wantSeries = append(wantSeries, s.Name)
+			}
+		}
+		assert.Equal(t, want, sources, pn.Title+": one group per source")
+		failbacks, ramps := 0, 0
+		for _, e := range els {
+			if _, ok := e.attrs["data-failback"]; ok && e.panel == pn.Title {
+				failbacks++
+			}
+			if n, ok := e.attrs["data-ramp"]; ok && e.panel == pn.Title {
+				k, err := strconv.Atoi(n)
+				require.NoError(t, err)
+				ramps += k
+			}
+		}
+		steps := 0
+		for _, f := range pn.Failbacks {
+			steps += len(f.Steps)
+		}
+		assert.Equal(t, len(pn.Failbacks), failbacks, pn.Title+": one group per failback")
+		assert.Equal(t, steps, ramps, pn.Title+": the ramp's staircase has every step")
+		assert.ElementsMatch(t, wantSeries, sourceSeries, pn.Title+": one band per source series")
 		assert.Equal(t, 1, errs, pn.Title)
 		assert.Equal(t, []string{"p99", "p50"}, latency, pn.Title+": the p50 is drawn over the p99 band")
 		assert.Len(t, faults, len(pn.Faults), pn.Title)
@@ -198,6 +236,11 @@ func TestBadInput(t *testing.T) {
 		{"repeated name", func(p *timeline.Plot) { p.Panels[0].Series[1].Name = "cluster-1" }, `panels[0].series[1].name: "cluster-1" repeated`},
 		{"errors length", func(p *timeline.Plot) { p.Panels[1].Errors = []float64{1} }, "panels[1].errors: 1 samples, want 180"},
 		{"negative errors", func(p *timeline.Plot) { p.Panels[1].Errors[4] = -2 }, "panels[1].errors[4]: -2"},
+		{"short source", func(p *timeline.Plot) { p.Panels[1].Sources[0].Series[1].Share = nil },
+			"panels[1].sources[0].series[1].share: 0 samples, want 180"},
+		{"failback order", func(p *timeline.Plot) { p.Panels[1].Failbacks[0].HoldEnd = 200 }, "panels[1].failbacks[0]: start 121, hold-down end 200, end 141, want 0 <= start <= hold-down end <= end"},
+		{"ramp step", func(p *timeline.Plot) { p.Panels[1].Failbacks[0].Steps[1].Percent = 150 }, "panels[1].failbacks[0].steps[1]: 150% at 136, want steps in time order"},
+		{"source share", func(p *timeline.Plot) { p.Panels[0].Sources[0].Series[0].Share[3] = 2 }, "panels[0].sources[0].series[0].share[3]: 2, want a fraction 0..1"},
 		{"fault ends before it starts", func(p *timeline.Plot) { p.Panels[0].Faults = []timeline.Span{{Start: 9, End: 3}} }, "panels[0].faults[0]: [9, 3)"},
 		{"latency length", func(p *timeline.Plot) { p.Panels[0].LatencyP99 = p.Panels[0].LatencyP99[:5] }, "panels[0].latencyP99: 5 samples, want 180"},
 		{"latency without p50", func(p *timeline.Plot) { p.Panels[1].LatencyP50 = nil }, "panels[1].latencyP50: 0 samples, want 180"},
@@ -265,6 +308,12 @@ func TestBrowserMissingSeries(t *testing.T) {
 		for k := range s[2].Share { // cluster-3's traffic goes to cluster-2
 			s[1].Share[k] += s[2].Share[k]
 			s[2].Share[k] = 0
+		}
+		for _, src := range p.Panels[i].Sources { // in the fleet's sources too
+			for k := range src.Series[1].Share {
+				src.Series[0].Share[k] += src.Series[1].Share[k]
+				src.Series[1].Share[k] = 0
+			}
 		}
 	}
 	assert.Zero(t, p.Areas()["cluster-3"])

@@ -159,6 +159,7 @@ type FlapFile struct {
 type TargetFile struct {
 	Cluster string   `yaml:"cluster"`
 	Region  string   `yaml:"region"`
+	Zone    string   `yaml:"zone"`
 	Regions []string `yaml:"regions"`
 	Gateway Scalar   `yaml:"gateway"`
 	Service string   `yaml:"service"`
@@ -176,6 +177,9 @@ type ExpectFile struct {
 	MaxTimeToFailBack     Scalar `yaml:"maxTimeToFailBack"`
 	MaxRetryAmplification Scalar `yaml:"maxRetryAmplification"`
 	MaxCrossRegionShare   Scalar `yaml:"maxCrossRegionShare"`
+	// MaxShareOutside: at most Max of the requests reach a region not in
+	// Regions, over the whole run (residency.go).
+	MaxShareOutside *ShareOutsideFile `yaml:"maxShareOutside"`
 	// Relative to the run without the filters (expect: only).
 	MaxLatencyP50VsBaseline Scalar `yaml:"maxLatencyP50VsBaseline"`
 	MaxLatencyP99VsBaseline Scalar `yaml:"maxLatencyP99VsBaseline"`
@@ -195,8 +199,9 @@ const (
 	// ServiceScaledToZero: the service (or subset) has no pods. Its
 	// EndpointSlice empties, so proxies in that cluster get new EDS after
 	// the control-plane delay (until then their connects fail); a remote
-	// gateway in front of it resets connections (TLS passthrough) or
-	// answers 503 no healthy upstream (HTTP ingress).
+	// gateway in front of it closes connections during the client's TLS
+	// handshake (TLS passthrough: UF at the client) or answers 503 no
+	// healthy upstream (HTTP ingress).
 	ServiceScaledToZero = "serviceScaledToZero"
 	// ErrorRate: a share of responses are errors.
 	ErrorRate = "errorRate"

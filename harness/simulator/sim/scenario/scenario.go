@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/detour-mesh/detour/internal/strictyaml"
+	"go.yaml.in/yaml/v3"
 )
 
 // Scenario is a validated scenario, with defaults applied where the file
@@ -29,6 +30,16 @@ type Scenario struct {
 	// on the run without); ExpectBaseline on the run without the filters.
 	Expect         Expect
 	ExpectBaseline Expect
+	// doc is the parsed file, so that errors found later (references to
+	// the intent's topology) point at their line and column.
+	doc *yaml.Node
+}
+
+// Position gives err, a scenario error found after parsing that names a
+// field path but no position, the line and column of that field in the
+// file; other errors pass through.
+func (s *Scenario) Position(err error) error {
+	return strictyaml.Position(s.doc, err)
 }
 
 // Topology is the simulated world.
@@ -130,6 +141,8 @@ type WarmUp struct {
 // Target is what a fault hits.
 type Target struct {
 	Cluster, Region string
+	// Zone: every endpoint of the zone's clusters.
+	Zone            string
 	Regions         []string
 	Gateway         string
 	Service, Subset string
@@ -150,6 +163,8 @@ type Expect struct {
 	MaxTimeToFailBack     *time.Duration
 	MaxRetryAmplification *float64
 	MaxCrossRegionShare   *float64 // 0..1
+	// MaxShareOutside: data residency over the whole run, faults included.
+	MaxShareOutside *ShareOutside
 	// Factors relative to each run without the filters in the same report
 	// (harness/simulator/sim/README.md, "Never worse than the baseline").
 	MaxLatencyP50VsBaseline *float64
@@ -197,6 +212,7 @@ func Parse(path string, b []byte) (*Scenario, error) {
 	if v.err != nil {
 		return nil, strictyaml.Position(doc, v.err)
 	}
+	sc.doc = doc
 	return sc, nil
 }
 
@@ -250,6 +266,9 @@ func (t Target) String() string {
 	case t.Region != "":
 		parts = append(parts, "region "+t.Region)
 	}
+	if t.Zone != "" {
+		parts = append(parts, "zone "+t.Zone)
+	}
 	if t.Gateway != "" {
 		parts = append(parts, t.Gateway+" gateway")
 	}
@@ -264,4 +283,10 @@ func (t Target) String() string {
 		parts = append(parts, fmt.Sprintf("%g%% of endpoints", 100*t.Share))
 	}
 	return strings.Join(parts, " ")
+}
+
+// Hits reports whether the target names a cluster so placed (or names no
+// cluster, region nor zone, and so hits them all).
+func (t Target) Hits(cluster, region, zone string) bool {
+	return (t.Cluster == "" || t.Cluster == cluster) && (t.Region == "" || t.Region == region) && (t.Zone == "" || t.Zone == zone)
 }

@@ -18,7 +18,7 @@ func TestParseErrors(t *testing.T) {
 		{"tab indentation", "intent: x\ntraffic:\n\tentry: a\n", "s.yaml:3:1: found character '\t' that cannot start any token"},
 		{"empty", "", "s.yaml:1:1: empty scenario"},
 		{"unknown top-level field", minimal + "fualts: []\n", "s.yaml:3:1: fualts: unknown field (expected one of description, expect, expectBaseline, faults, intent, istio, name, service, topology, traffic)"},
-		{"unknown nested field", minimal + "faults:\n  - kind: errorRate\n    target: {cluster: c, zone: z}\n", "s.yaml:5:26: faults[0].target.zone: unknown field"},
+		{"unknown nested field", minimal + "faults:\n  - kind: errorRate\n    target: {cluster: c, zones: z}\n", "s.yaml:5:26: faults[0].target.zones: unknown field"},
 		{"field twice", "intent: a\nintent: b\ntraffic: {entry: c}\n", "s.yaml:2:1: intent: field given twice"},
 		{"no config", "traffic: {entry: c}\n", "s.yaml: expected intent (an intent file to compile) or istio"},
 		{"istio without service", "istio: dir\ntraffic: {entry: c}\n", "s.yaml:1:8: istio: without an intent, expected service.name"},
@@ -48,6 +48,13 @@ func TestParseErrors(t *testing.T) {
 		{"bool for int", minimal + "expect: {maxUserVisibleErrors: [1]}\n", `s.yaml:3:32: expect.maxUserVisibleErrors: expected a scalar`},
 		{"negative factor", minimal + "expect: {maxErrorsVsBaseline: -1}\n", `s.yaml:3:31: expect.maxErrorsVsBaseline: expected a number from 0 to 1000, got "-1"`},
 		{"factor as percent", minimal + "expect: {maxLatencyP99VsBaseline: 110%}\n", `expect.maxLatencyP99VsBaseline: expected a number from 0 to 1000, got "110%"`},
+		{"zone on a gateway fault", minimal + "faults:\n  - {kind: gatewayScaledToZero, target: {cluster: c, zone: z}}\n", `s.yaml:4:60: faults[0].target.zone: a gatewayScaledToZero fault cannot target a zone (expected target.zone on serviceScaledToZero, errorRate, latency or clusterOutage faults)`},
+		{"outage without cluster or zone", minimal + "faults:\n  - {kind: clusterOutage, target: {region: r}}\n", `faults[0].target: a clusterOutage fault needs target.cluster or target.zone`},
+		{"residency without regions", minimal + "expect:\n  maxShareOutside: {max: 0%}\n", `s.yaml:4:20: expect.maxShareOutside: expected regions: the regions the requests may reach, such as {regions: [eu-west1], max: 0%}`},
+		{"residency without max", minimal + "expect:\n  maxShareOutside: {regions: [eu-west1]}\n", `s.yaml:4:20: expect.maxShareOutside: expected max: the share of requests that may leave the regions, such as 0% (none)`},
+		{"residency region twice", minimal + "expect:\n  maxShareOutside: {regions: [eu-west1, eu-west1], max: 0}\n", `s.yaml:4:41: expect.maxShareOutside.regions[1]: region "eu-west1" listed twice`},
+		{"residency bad max", minimal + "expect:\n  maxShareOutside: {regions: [eu-west1], max: none}\n", `s.yaml:4:47: expect.maxShareOutside.max: expected a percentage from 0% to 100% such as 50%, got "none"`},
+		{"residency unknown field", minimal + "expect:\n  maxShareOutside: {region: eu-west1, max: 0}\n", `s.yaml:4:21: expect.maxShareOutside.region: unknown field (expected one of max, regions)`},
 		{"relative on the baseline", minimal + "expectBaseline: {maxLatencyP50VsBaseline: 1.1}\n", `s.yaml:3:43: expectBaseline.maxLatencyP50VsBaseline: relative expectations apply to expect (the run with the filters) only`},
 	}
 	for _, tc := range tests {
@@ -159,4 +166,34 @@ func TestFaultActive(t *testing.T) {
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "none.yaml"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// A zone target and a residency expectation, as a drill writes them.
+func TestZoneAndResidency(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte(minimal+`faults:
+  - {name: zone-down, kind: clusterOutage, start: 10s, end: 20s, target: {zone: eu-west1-b}}
+expect:
+  maxShareOutside: {regions: [eu-west1, eu-north1], max: 0.5%}
+`))
+	require.NoError(t, err)
+	tg := sc.Faults[0].Target
+	assert.Equal(t, "zone eu-west1-b", tg.String())
+	assert.True(t, tg.Hits("c1", "eu-west1", "eu-west1-b"))
+	assert.False(t, tg.Hits("c2", "eu-west1", "eu-west1-a"), "another zone of the region")
+	require.NotNil(t, sc.Expect.MaxShareOutside)
+	assert.Equal(t, []string{"eu-north1", "eu-west1"}, sc.Expect.MaxShareOutside.Regions)
+	assert.InDelta(t, 0.005, sc.Expect.MaxShareOutside.Max, 1e-12)
+}
+
+// Errors found after parsing (a reference to the intent's topology) get
+// the line and column of the field they name.
+func TestPositionOfLaterErrors(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte(minimal+"faults:\n  - {kind: clusterOutage, target: {cluster: nowhere}}\n"))
+	require.NoError(t, err)
+	got := sc.Position(&Error{File: "s.yaml", Path: "faults[0].target.cluster", Msg: `no cluster "nowhere"`})
+	assert.EqualError(t, got, `s.yaml:4:45: faults[0].target.cluster: no cluster "nowhere"`)
+	other := assert.AnError
+	assert.Equal(t, other, sc.Position(other), "other errors pass through")
+	assert.EqualError(t, (&Scenario{}).Position(&Error{File: "s.yaml", Path: "traffic.entry", Msg: "x"}), "s.yaml: traffic.entry: x",
+		"a scenario built in code has no positions")
 }

@@ -307,7 +307,7 @@ func (v *validator) fault(f *FaultFile, i int, sc *Scenario) Fault {
 		v.fail(f.Start, p+".start", fmt.Sprintf("expected a start within the traffic's duration (%s)", sc.Traffic.Duration))
 	}
 	t := f.Target
-	out.Target = Target{Cluster: t.Cluster, Region: t.Region, Regions: t.Regions, Gateway: t.Gateway.Value,
+	out.Target = Target{Cluster: t.Cluster, Region: t.Region, Zone: t.Zone, Regions: t.Regions, Gateway: t.Gateway.Value,
 		Service: t.Service, Subset: t.Subset, Share: v.share(t.Share, p+".target.share", 1)}
 	if t.Gateway.Value != "" && t.Gateway.Value != Ingress && t.Gateway.Value != EastWest {
 		v.fail(t.Gateway, p+".target.gateway", fmt.Sprintf("expected %s or %s, got %q", Ingress, EastWest, t.Gateway.Value))
@@ -323,14 +323,18 @@ func (v *validator) fault(f *FaultFile, i int, sc *Scenario) Fault {
 			v.failf(p+".target", "a %s fault needs %s", out.Kind, what)
 		}
 	}
+	if t.Zone != "" && !slices.Contains([]string{ServiceScaledToZero, ErrorRate, AddedLatency, ClusterOutage}, out.Kind) {
+		v.failf(p+".target.zone", "a %s fault cannot target a zone (expected target.zone on %s, %s, %s or %s faults)", out.Kind, ServiceScaledToZero, ErrorRate, AddedLatency, ClusterOutage)
+	}
 	switch out.Kind {
 	case GatewayResourceDeleted, GatewayScaledToZero:
 		// Without target.gateway both of the cluster's gateways are hit.
 		need(t.Cluster != "", "target.cluster")
 	case ServiceScaledToZero, ErrorRate, AddedLatency:
-		need(t.Cluster != "" || t.Region != "", "target.cluster or target.region")
+		need(t.Cluster != "" || t.Region != "" || t.Zone != "", "target.cluster, target.region or target.zone")
 	case ClusterOutage:
-		need(t.Cluster != "", "target.cluster")
+		// A zone's outage is every cluster of the zone down.
+		need(t.Cluster != "" || t.Zone != "", "target.cluster or target.zone")
 	case RegionOutage:
 		need(t.Region != "", "target.region")
 	case Partition:
@@ -399,6 +403,9 @@ func (v *validator) expect(e *ExpectFile, field string) Expect {
 	if e.MaxCrossRegionShare.Set() {
 		x := v.share(e.MaxCrossRegionShare, field+".maxCrossRegionShare", 0)
 		out.MaxCrossRegionShare = &x
+	}
+	if e.MaxShareOutside != nil {
+		out.MaxShareOutside = v.shareOutside(e.MaxShareOutside, field+".maxShareOutside")
 	}
 	for _, r := range []struct {
 		s   Scalar
