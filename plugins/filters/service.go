@@ -53,6 +53,7 @@ type service struct {
 	skey    string
 	bkey    string
 	cluster []string // Envoy cluster names per target
+	probeTo []string // Envoy cluster each target is probed through (config.ProbeClusterName)
 	m       metrics
 
 	// Failures per upstream host (upstream.address), where the response
@@ -93,7 +94,7 @@ func newService(data []byte) (*service, error) {
 	n := len(cfg.Targets)
 	s := &service{
 		cfg: cfg, det: outlier.NewSettings(cfg.Detection), rt: router.New(&cfg), pol: pol,
-		byName: map[string]int{}, tkeys: make([]string, n), cluster: make([]string, n),
+		byName: map[string]int{}, tkeys: make([]string, n), cluster: make([]string, n), probeTo: make([]string, n),
 		skey: serviceKey(cfg.Service.Host), bkey: budgetKey(cfg.Service.Host),
 		health: make([]router.Health, n), recs: make([]outlier.Record, n),
 		hostFail: map[string]proxywasm.MetricCounter{}, lastHost: make([]string, n),
@@ -112,6 +113,7 @@ func newService(data []byte) (*service, error) {
 	for i, t := range cfg.Targets {
 		s.tkeys[i] = targetKey(cfg.Service.Host, t.Cluster)
 		s.cluster[i] = cfg.ClusterName(t.Cluster)
+		s.probeTo[i] = cfg.ProbeClusterName(t.Cluster)
 		s.byName[t.Cluster] = i
 		s.byName[s.cluster[i]] = i
 		tp := prefix + "target." + t.Cluster + "."
@@ -421,7 +423,7 @@ func (s *service) probe(p *plugin, i int, timeout uint32) {
 	hdrs := [][2]string{{":method", "GET"}, {":path", path}, {":authority", s.cfg.Service.Host}, {":scheme", "http"}, {"user-agent", "detour-probe"}}
 	s.m.targets[i].probes.Increment(1)
 	sent := s.probeSent()
-	_, err := proxywasm.DispatchHttpCall(s.cluster[i], hdrs, nil, nil, timeout, func(numHeaders, _, _ int) {
+	_, err := proxywasm.DispatchHttpCall(s.probeTo[i], hdrs, nil, nil, timeout, func(numHeaders, _, _ int) {
 		defer p.failOpen()
 		status := 0
 		if numHeaders > 0 {
