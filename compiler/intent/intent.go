@@ -239,8 +239,7 @@ type Detection struct {
 	Interval                       Duration           `json:"interval"`
 	BaseEjectionTime               Duration           `json:"baseEjectionTime"`
 	MaxEjectionPercent             uint32             `json:"maxEjectionPercent"`
-	// MinHealthPercent is Istio's panic threshold: 1 (the default) panics
-	// only a priority with no healthy host at all, 0 never.
+	// MinHealthPercent is Istio's panic threshold; 0 (off) for failover tiers.
 	MinHealthPercent uint32 `json:"minHealthPercent"`
 	// AlwaysEjectOne lets a single-host pool eject its only host.
 	AlwaysEjectOne bool `json:"alwaysEjectOne"`

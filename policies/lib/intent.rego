@@ -334,12 +334,12 @@ max_ejection_partial contains f if {
 panic_threshold_on_failover contains f if {
 	is_intent
 	fails_over
-	p := object.get(detection, "minHealthPercent", 1)
-	p > 1
+	p := object.get(detection, "minHealthPercent", 0)
+	p > 0
 	f := util.finding(
 		where, "spec.detection.minHealthPercent",
 		sprintf("a panic threshold of %d%% sends traffic to ejected hosts once health drops below it instead of failing over", [p]),
-		"set spec.detection.minHealthPercent: 1 (panic only when no host is healthy) or 0",
+		"set spec.detection.minHealthPercent: 0",
 	)
 }
 

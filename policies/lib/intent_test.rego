@@ -349,10 +349,3 @@ test_latency_window_too_short if {
 	f.path == "spec.clusters[0].load"
 	contains(f.msg, "holds about 22 answers, under minRequests (23)")
 }
-
-# 1 % panics only a priority with no healthy host: the compiled default.
-test_panic_threshold_one_is_not_a_finding if {
-	count(intent.panic_threshold_on_failover) == 0 with input as patched([["/spec/detection/minHealthPercent", 1]])
-	some f in intent.panic_threshold_on_failover with input as patched([["/spec/detection/minHealthPercent", 2]])
-	contains(f.msg, "2%")
-}

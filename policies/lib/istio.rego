@@ -96,11 +96,11 @@ panic_threshold_on_failover contains f if {
 	dr_fails_over
 	some p in traffic_policies
 	pct := object.get(p.tp, ["outlierDetection", "minHealthPercent"], 0)
-	pct > 1
+	pct > 0
 	f := util.finding(
 		where, sprintf("%s.outlierDetection.minHealthPercent", [p.path]),
 		sprintf("a panic threshold of %d%% sends traffic to ejected hosts instead of failing over", [pct]),
-		"set minHealthPercent: 1 (panic only when no host is healthy) or 0 on failover tiers",
+		"set minHealthPercent: 0 on failover tiers",
 	)
 }
 

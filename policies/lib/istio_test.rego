@@ -251,8 +251,3 @@ test_outlier_detection_missing_default_ladder if {
 	doc := patched(dr, [["/spec/trafficPolicy", tp]])
 	count(istio.outlier_detection_missing) == 1 with input as doc
 }
-
-test_panic_threshold_one_is_not_a_finding if {
-	doc := patched(dr, [["/spec/trafficPolicy/outlierDetection/minHealthPercent", 1]])
-	count(istio.panic_threshold_on_failover) == 0 with input as doc
-}
