@@ -85,6 +85,9 @@ func (l lowerer) extensions(target, local string, lad explain.Ladder) ([]Object,
 		return nil, err
 	}
 	if ef != nil {
+		if err := l.probeUnpatch(ef, lad); err != nil {
+			return nil, err
+		}
 		out = append(out, ef)
 	}
 	return out, nil
@@ -146,6 +149,7 @@ func PluginConfig(in intent.Intent, local string, lad explain.Ladder) config.Con
 			IntervalMs:                     ms(s.Detection.Interval),
 			BaseEjectionMs:                 ms(s.Detection.BaseEjectionTime),
 			MaxEjectionPercent:             s.Detection.MaxEjectionPercent,
+			ProbeSubsets:                   probeSubsets(in, lad),
 		},
 		Retry: config.Retry{
 			Attempts:        s.Retries.Attempts,

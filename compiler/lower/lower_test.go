@@ -1,6 +1,7 @@
 package lower
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -261,7 +262,17 @@ func TestEnvoyFilterKnobs(t *testing.T) {
 			require.NotNil(t, efs[0].Spec.WorkloadSelector, "scoped to the clients the intent names")
 			assert.Equal(t, map[string]string{"app": "productpage"}, efs[0].Spec.WorkloadSelector.Labels)
 			ps := efs[0].Spec.ConfigPatches
-			require.Len(t, ps, len(tc.want))
+			// Then one patch per probe subset that puts every threshold out of reach (probe.go).
+			require.Len(t, ps, len(tc.want)+2)
+			for _, p := range ps[len(tc.want):] {
+				assert.Contains(t, []string{ProbeSubset("east"), ProbeSubset("west")}, p.Match.GetCluster().GetSubset())
+				od := p.Patch.Value.Fields["outlier_detection"].GetStructValue()
+				require.NotNil(t, od)
+				for k, v := range od.Fields {
+					assert.Equal(t, float64(math.MaxUint32), v.GetNumberValue(), k)
+				}
+			}
+			ps = ps[:len(tc.want)]
 			for i, p := range ps {
 				assert.Equal(t, "CLUSTER", p.ApplyTo.String())
 				assert.Equal(t, "MERGE", p.Patch.Operation.String())

@@ -95,6 +95,7 @@ func (l lowerer) destinationRule(target string, lad explain.Ladder) *networkingv
 		}
 	}
 	subsets = append(subsets, l.pinnedSubsets(target, lad)...)
+	subsets = append(subsets, l.probeSubsetsFor(target, lad)...)
 	return &networkingv1.DestinationRule{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "DestinationRule"},
 		ObjectMeta: l.meta(l.name(), target),

@@ -165,6 +165,13 @@ type Detection struct {
 	// ProbeStatus is the status a probe must answer to un-eject; 0 means any
 	// status below 500.
 	ProbeStatus uint32 `json:"probeStatus,omitempty"`
+	// ProbeSubsets: the compiler emits, per target, a probe subset
+	// (ProbeSubsetPrefix + SubsetPrefix + cluster) without outlier
+	// detection, and the outlier filter probes through it, so a probe
+	// reaches the target's hosts even when Envoy has ejected every one of
+	// them in the subset that carries traffic. Unset, probes go through
+	// the traffic subset (a configuration compiled before probe subsets).
+	ProbeSubsets bool `json:"probeSubsets,omitempty"`
 	// Latency, when set, is latency failover (plugins/latency).
 	Latency *Latency `json:"latency,omitempty"`
 }
@@ -205,6 +212,20 @@ const SubsetPrefix = "cluster-"
 // outbound|PORT|SUBSET|FQDN, the name http_call needs.
 func (c *Config) ClusterName(target string) string {
 	return "outbound|" + itoa(c.Service.Port) + "|" + SubsetPrefix + target + "|" + c.Service.Host
+}
+
+// ProbeSubsetPrefix prefixes a target's subset name to make its probe
+// subset's: the same endpoints, no outlier detection (Detection.ProbeSubsets).
+const ProbeSubsetPrefix = "probe-"
+
+// ProbeClusterName is the Envoy cluster the outlier filter probes target
+// through: its probe subset's when the compiler emitted them, else the
+// traffic subset's.
+func (c *Config) ProbeClusterName(target string) string {
+	if !c.Detection.ProbeSubsets {
+		return c.ClusterName(target)
+	}
+	return "outbound|" + itoa(c.Service.Port) + "|" + ProbeSubsetPrefix + SubsetPrefix + target + "|" + c.Service.Host
 }
 
 func itoa(u uint32) string {

@@ -75,14 +75,6 @@ func (s *service) observeLatency(p *plugin, i int) {
 	}
 }
 
-// probeSent is when a probe leaves, read only with latency failover on.
-func (s *service) probeSent() int64 {
-	if s.cfg.Detection.Latency == nil {
-		return 0
-	}
-	return nowMs()
-}
-
 // probeTooSlow reports a probe of target i that answered slower than the
 // latency budget: the target stays out, as for a failed probe (one answer
 // stands in for the window the target cannot fill while ejected).

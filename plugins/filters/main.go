@@ -118,7 +118,9 @@ func (p *plugin) OnPluginStart(int) (st types.OnPluginStartStatus) {
 	}
 	p.rnd = uint64(time.Now().UnixNano()) | 1
 	if p.kind == kindOutlier || p.kind == kindCombined {
-		period := min(svc.det.IntervalMs, 1000)
+		// The tick sends the probes: at least as often as the probe
+		// period (failback.probeIntervalMs), not below 100 ms.
+		period := max(min(svc.det.IntervalMs, 1000, svc.det.ProbeMs), 100)
 		if err := proxywasm.SetTickPeriodMilliSeconds(uint32(period)); err != nil {
 			proxywasm.LogErrorf("detour: %s: set tick period: %v", p.rootID, err)
 			return types.OnPluginStartStatusFailed

@@ -53,6 +53,7 @@ type service struct {
 	skey    string
 	bkey    string
 	cluster []string // Envoy cluster names per target
+	probeTo []string // Envoy cluster each target is probed through (config.ProbeClusterName)
 	m       metrics
 
 	// Failures per upstream host (upstream.address), where the response
@@ -95,7 +96,7 @@ func newService(data []byte) (*service, error) {
 	n := len(cfg.Targets)
 	s := &service{
 		cfg: cfg, det: outlier.NewSettings(cfg.Detection), rt: router.New(&cfg), pol: pol,
-		byName: map[string]int{}, tkeys: make([]string, n), cluster: make([]string, n),
+		byName: map[string]int{}, tkeys: make([]string, n), cluster: make([]string, n), probeTo: make([]string, n),
 		skey: serviceKey(cfg.Service.Host), bkey: budgetKey(cfg.Service.Host),
 		health: make([]router.Health, n), recs: make([]outlier.Record, n),
 		hostFail: map[string]proxywasm.MetricCounter{}, lastHost: make([]string, n),
@@ -114,6 +115,7 @@ func newService(data []byte) (*service, error) {
 	for i, t := range cfg.Targets {
 		s.tkeys[i] = targetKey(cfg.Service.Host, t.Cluster)
 		s.cluster[i] = cfg.ClusterName(t.Cluster)
+		s.probeTo[i] = cfg.ProbeClusterName(t.Cluster)
 		s.byName[t.Cluster] = i
 		s.byName[s.cluster[i]] = i
 		tp := prefix + "target." + t.Cluster + "."
@@ -422,8 +424,8 @@ func (s *service) probe(p *plugin, i int, timeout uint32) {
 	}
 	hdrs := [][2]string{{":method", "GET"}, {":path", path}, {":authority", s.cfg.Service.Host}, {":scheme", "http"}, {"user-agent", "detour-probe"}}
 	s.m.targets[i].probes.Increment(1)
-	sent := s.probeSent()
-	_, err := proxywasm.DispatchHttpCall(s.cluster[i], hdrs, nil, nil, timeout, func(numHeaders, _, _ int) {
+	sent := nowMs() // a probe's answer time tells warm pods from cold ones (ProbeAnswered)
+	_, err := proxywasm.DispatchHttpCall(s.probeTo[i], hdrs, nil, nil, timeout, func(numHeaders, _, _ int) {
 		defer p.failOpen()
 		status := 0
 		if numHeaders > 0 {
@@ -439,28 +441,30 @@ func (s *service) probe(p *plugin, i int, timeout uint32) {
 		if s.probeTooSlow(i, sent, now) {
 			status = 0
 		}
-		s.probeResult(p, i, status, now)
+		s.probeResult(p, i, status, now, now-sent)
 	})
 	if err != nil {
 		proxywasm.LogWarnf("detour: %s: probe of %s not sent: %v", s.cfg.Service.Host, s.cfg.Targets[i].Cluster, err)
-		s.probeResult(p, i, 0, nowMs())
+		s.probeResult(p, i, 0, nowMs(), -1)
 	}
 }
 
-func (s *service) probeResult(p *plugin, i int, status int, now int64) {
+func (s *service) probeResult(p *plugin, i int, status int, now, took int64) {
 	want := int(s.cfg.Detection.ProbeStatus)
 	ok := status != 0 && (want == 0 && status < 500 || status == want)
 	var rec outlier.Record
-	changed := false
+	changed, extended := false, false
 	err := update(s.tkeys[i], func(old []byte) []byte {
 		rec.Decode(old)
+		hd := rec.HoldDownMs
 		changed = rec.Ejected == ok // out and answered, or in hold-down and failed
+		defer func() { extended = !changed && !rec.Ejected && rec.HoldDownMs != hd }()
 		if !rec.Ejected && !s.det.InHoldDown(&rec, now) {
 			changed = false
 			return nil
 		}
 		if ok {
-			s.det.ProbeOK(&rec, now)
+			s.det.ProbeAnswered(&rec, now, took)
 		} else {
 			s.det.ProbeFailed(&rec, now)
 		}
@@ -473,13 +477,24 @@ func (s *service) probeResult(p *plugin, i int, status int, now int64) {
 	if !ok {
 		s.m.targets[i].probeFail.Increment(1)
 	}
+	if extended { // a slow probe held a cold target down longer: every VM must see it
+		proxywasm.LogWarnf("detour: %s: probe of %s took %dms in hold-down: held down %dms", s.cfg.Service.Host, s.cfg.Targets[i].Cluster, took, rec.HoldDownMs)
+		if err := s.bumpGen(); err != nil {
+			p.internalError(err)
+		}
+		return
+	}
 	if !changed {
 		return
 	}
 	name := s.cfg.Targets[i].Cluster
 	if ok {
 		setGauge(s.m.targets[i].ejected, 0)
-		proxywasm.LogWarnf("detour: %s: probe of %s answered %d: back in service, hold-down %dms then ramp %v", s.cfg.Service.Host, name, status, rec.HoldDownMs, s.cfg.Failback.Ramp)
+		if rec.RecoveredAt == 0 {
+			proxywasm.LogWarnf("detour: %s: probe of %s answered %d in %dms: back in service at once (first recovery)", s.cfg.Service.Host, name, status, took)
+		} else {
+			proxywasm.LogWarnf("detour: %s: probe of %s answered %d: back in service, hold-down %dms then ramp %v", s.cfg.Service.Host, name, status, rec.HoldDownMs, s.cfg.Failback.Ramp)
+		}
 	} else {
 		s.m.targets[i].ejections.Increment(1)
 		setGauge(s.m.targets[i].ejected, 1)

@@ -204,7 +204,7 @@ func (w *world) target(cluster string) string {
 	if len(parts) != 4 {
 		return ""
 	}
-	return strings.TrimPrefix(parts[2], config.SubsetPrefix)
+	return strings.TrimPrefix(strings.TrimPrefix(parts[2], config.ProbeSubsetPrefix), config.SubsetPrefix)
 }
 
 func (w *world) answer(cluster string) (status int, fault string, body string) {

@@ -263,6 +263,38 @@ func deadTargetDetected(t *testing.T, layout string) {
 	w.noTraps()
 }
 
+// A clean first recovery: the probe answers fast, and the target takes its
+// whole share back at once (no hold-down, no ramp), as Envoy's un-ejected
+// host does; the state goes straight from FAILED_OVER to PRIMARY.
+func TestCleanFirstRecoveryReturnsAtOnce(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 2})
+	w.dead["cluster-1a"] = true
+	w.run(100, 10*time.Millisecond)
+	require.Equal(t, int64(2), w.m("state"))
+	w.clock.Advance(3 * time.Second)
+	w.dead["cluster-1a"] = false
+	w.clock.Advance(2 * time.Second) // a tick after a probe period
+	require.NotEmpty(t, w.logs("probe of cluster-1a answered 200 in"), "%v %v", w.logs("cluster-1a"), w.m("target.cluster-1a.probes"))
+	require.NotEmpty(t, w.logs("back in service at once (first recovery)"))
+	assert.Equal(t, int64(0), w.m("state"), "PRIMARY")
+	got := 0
+	for _, s := range w.run(400, 10*time.Millisecond) {
+		require.Equal(t, 200, s.Response.Status)
+		if w.target(s.Upstream.Cluster) == "cluster-1a" {
+			got++
+		}
+	}
+	assert.InDelta(t, 29, float64(got)/4, 6, "its whole share at once")
+	var seq []string
+	for _, l := range w.logs(" -> ") {
+		i := strings.Index(l, ": ")
+		j := strings.Index(l, " (")
+		seq = append(seq, l[i+2+len(w.cfg.Service.Host)+2:j])
+	}
+	assert.Equal(t, []string{"PRIMARY -> DEGRADED", "DEGRADED -> FAILED_OVER", "FAILED_OVER -> PRIMARY"}, seq)
+	w.noTraps()
+}
+
 // The whole cycle on the virtual clock: failure, ejection, probes on the
 // fixed period while the target is still dead (it stays out, no longer
 // backing off), recovery by probe, hold-down with no traffic, the ramp
@@ -279,8 +311,13 @@ func TestFailbackRampAfterHoldDown(t *testing.T) {
 	assert.GreaterOrEqual(t, w.m("target.cluster-1a.probe_failures"), int64(4))
 	assert.Equal(t, int64(2), w.m("state"))
 	w.dead["cluster-1a"] = false
-	w.clock.Advance(2 * time.Second) // a tick (1 s) after a probe period
-	require.NotEmpty(t, w.logs("probe of cluster-1a answered 200: back in service"), "%v", w.logs("cluster-1a"))
+	// Cold pods: the probe answers slowly, so the first recovery holds
+	// down and ramps instead of returning at once (a clean one:
+	// TestCleanFirstRecoveryReturnsAtOnce).
+	w.slow["cluster-1a"] = 150 * time.Millisecond
+	w.clock.Advance(2 * time.Second) // a tick after a probe period
+	require.NotEmpty(t, w.logs("probe of cluster-1a answered 200: back in service, hold-down"), "%v", w.logs("cluster-1a"))
+	w.slow["cluster-1a"] = 0
 	assert.Equal(t, int64(3), w.m("state"), "FAILING_BACK")
 
 	share := func(n int) float64 {

@@ -115,8 +115,10 @@ func TestStandbyTakesWhatTheRampLeaves(t *testing.T) {
 	w.run(20, 10*time.Millisecond)
 	require.Equal(t, int64(1), w.m("target.west.ejected"))
 	w.dead["west"] = false
-	w.clock.Advance(time.Second) // the next probe (every 500 ms)
+	w.slow["west"] = 150 * time.Millisecond // cold: a slow probe, so hold-down and ramp
+	w.clock.Advance(time.Second)            // the next probe (every 500 ms)
 	require.NotEmpty(t, w.logs("probe of west answered 200: back in service"))
+	w.slow["west"] = 0
 	// The 300 requests of each share take 4 s.
 	assert.Equal(t, map[string]float64{"east": 100}, roundShares(w.shareOf(300)), "hold-down")
 	w.clock.Advance(120 * time.Second) // past the hold-down: 10 %

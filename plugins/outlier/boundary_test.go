@@ -97,9 +97,9 @@ func TestConsecutiveOff(t *testing.T) {
 // TestSettingsDefaults: Envoy's defaults fill only what is left 0.
 func TestSettingsDefaults(t *testing.T) {
 	d := NewSettings(config.Detection{})
-	assert.Equal(t, Settings{IntervalMs: 10000, BaseMs: 30000, MaxMs: 300000, FailureVolume: 50, ProbeMs: 500, HalfLifeMs: 30000}, d)
+	assert.Equal(t, Settings{IntervalMs: 10000, BaseMs: 30000, MaxMs: 300000, FailureVolume: 50, ProbeMs: 500, HalfLifeMs: 30000, WarmProbeMs: 100}, d)
 	set := NewSettings(config.Detection{IntervalMs: 2000, BaseEjectionMs: 1000, MaxEjectionMs: 5000, FailureRequestVolume: 7})
-	assert.Equal(t, Settings{IntervalMs: 2000, BaseMs: 1000, MaxMs: 5000, FailureVolume: 7, ProbeMs: 500, HalfLifeMs: 30000}, set)
+	assert.Equal(t, Settings{IntervalMs: 2000, BaseMs: 1000, MaxMs: 5000, FailureVolume: 7, ProbeMs: 500, HalfLifeMs: 30000, WarmProbeMs: 100}, set)
 	assert.Equal(t, int64(10000), NewSettings(config.Detection{BaseEjectionMs: 1000}).MaxMs, "max is 10 × a given base")
 }
 

@@ -38,6 +38,7 @@ func (s *Settings) SetFailback(f config.Failback) {
 	if s.MaxHoldDownMs == 0 {
 		s.MaxHoldDownMs = 60 * s.HoldDownMs
 	}
+	s.WarmProbeMs = DefaultWarmProbeMs
 }
 
 // PenaltyAt is r's flap penalty at now, in thousandths.
@@ -97,4 +98,48 @@ func (s *Settings) ProbeOK(r *Record, now int64) {
 		return
 	}
 	r.NextProbe = now + s.ProbeMs
+}
+
+// DefaultWarmProbeMs bounds the answer time of a probe that may return a
+// target at once on its first recovery (ProbeAnswered): pods that answer
+// a probe slower than this are taken for cold (warming up), and ramp.
+const DefaultWarmProbeMs = 100
+
+// FirstRecovery reports whether a recovery of r at now is its first in
+// the flap half-life: its penalty is no more than the one unit of the
+// ejection it ends.
+func (s *Settings) FirstRecovery(r *Record, now int64) bool {
+	return s.PenaltyAt(r, now) <= penaltyUnit
+}
+
+// ProbeAnswered records a good probe at now that took tookMs (negative:
+// unknown). It is ProbeOK, except that a first recovery whose probe
+// answered within WarmProbeMs returns at once and whole, as Envoy returns
+// a host when its ejection ends (RecoveredAt 0: no hold-down, no ramp), so
+// a clean outage costs no more than plain Istio's failback. The hold-down
+// and the ramp stay for a target ejected again within the half-life (it
+// flaps; pods that came back cold and failed under the snap back land
+// here too) and for pods whose probe answers slowly (cold pods warming up,
+// the case the ramp is for).
+//
+// A slow probe that returns a target, or answers in its hold-down, on a
+// recovery that is not a first one (the target already failed once after
+// coming back: cold pods, or a flapping slow target) extends the hold-down
+// past the next probe's answer (the next probe is due a period after this
+// answer and goes out on the filter's tick, up to a period later, and takes
+// about as long), up to MaxHoldDownMs:
+// the target returns once a probe answers warm.
+func (s *Settings) ProbeAnswered(r *Record, now, tookMs int64) {
+	ejected := r.Ejected
+	hold := s.InHoldDown(r, now)
+	s.ProbeOK(r, now)
+	warm := tookMs >= 0 && tookMs <= s.WarmProbeMs
+	switch {
+	case ejected && warm && s.FirstRecovery(r, now):
+		r.RecoveredAt, r.HoldDownMs = 0, 0
+	case (ejected || hold) && tookMs > s.WarmProbeMs && s.PenaltyAt(r, r.RecoveredAt) > penaltyUnit:
+		if hd := min(now-r.RecoveredAt+2*s.ProbeMs+tookMs, s.MaxHoldDownMs); hd > int64(r.HoldDownMs) {
+			r.HoldDownMs = uint32(hd)
+		}
+	}
 }

@@ -74,6 +74,7 @@ func TestFailbackAllocs(t *testing.T) {
 		s.ProbeDue(&r, 1005)
 		s.ProbeOK(&r, 1005)
 		s.ProbeFailed(&r, 1500)
+		s.ProbeAnswered(&r, 2000, 5)
 	})
 	require.Zero(t, n)
 }
@@ -85,7 +86,10 @@ func FuzzFailback(f *testing.F) {
 		s := failbackSettings()
 		r := Record{Ejected: true, Penalty: penalty % (maxPenalty + 1), PenaltyAt: at}
 		if ok {
-			s.ProbeOK(&r, now)
+			s.ProbeAnswered(&r, now, now-at)
+			if now != 0 && r.RecoveredAt == 0 && (r.HoldDownMs != 0 || now-at > s.WarmProbeMs) {
+				t.Fatalf("snapped back after a %d ms probe with hold-down %d", now-at, r.HoldDownMs)
+			}
 		} else {
 			s.ProbeFailed(&r, now)
 		}
@@ -96,4 +100,86 @@ func FuzzFailback(f *testing.F) {
 			t.Fatalf("penalty %d above the cap", r.Penalty)
 		}
 	})
+}
+
+// A first recovery whose probe answered fast returns at once and whole
+// (RecoveredAt 0: no hold-down, no ramp); a slow probe (cold pods), a
+// repeated ejection within the half-life (a flap) or an unknown answer time
+// take the hold-down and the ramp.
+func TestProbeAnsweredFirstRecovery(t *testing.T) {
+	s := failbackSettings()
+	for _, c := range []struct {
+		name    string
+		ejects  []int64 // ejection times before the probe at 60000
+		took    int64
+		snap    bool
+		holdMin uint32
+	}{
+		{"first, fast", []int64{0}, 5, true, 0},
+		{"first, at the warm bound", []int64{0}, DefaultWarmProbeMs, true, 0},
+		{"first, slow: cold pods", []int64{0}, DefaultWarmProbeMs + 1, false, 1000},
+		{"first, answer time unknown", []int64{0}, -1, false, 1000},
+		{"again within the half-life", []int64{0, 50000}, 5, false, 1000},
+		{"again, long after", []int64{-600000, 0}, 5, true, 0},
+	} {
+		var r Record
+		for i, at := range c.ejects {
+			if i > 0 {
+				s.Uneject(&r, at-1)
+			}
+			s.Eject(&r, at)
+		}
+		s.ProbeAnswered(&r, 60000, c.took)
+		assert.False(t, r.Ejected, c.name)
+		if c.snap {
+			assert.Zero(t, r.RecoveredAt, c.name)
+			assert.False(t, s.InHoldDown(&r, 60000), c.name)
+			assert.False(t, s.ProbeDue(&r, 60500), "%s: back and healthy, not probed", c.name)
+		} else {
+			assert.Equal(t, int64(60000), r.RecoveredAt, c.name)
+			assert.GreaterOrEqual(t, r.HoldDownMs, c.holdMin, c.name)
+			assert.True(t, s.InHoldDown(&r, 60000), c.name)
+		}
+	}
+	// A probe of a target in hold-down changes nothing but the next probe.
+	var r Record
+	s.Eject(&r, 0)
+	s.ProbeAnswered(&r, 1000, 500)
+	require.True(t, s.InHoldDown(&r, 1000))
+	s.ProbeAnswered(&r, 1500, 5)
+	assert.Equal(t, int64(1000), r.RecoveredAt)
+	assert.Equal(t, int64(2000), r.NextProbe)
+}
+
+// Cold pods that already failed once after coming back: each slow probe in
+// the hold-down extends it to the next probe, up to MaxHoldDownMs; a warm
+// probe lets the hold-down run out. A first recovery is never extended.
+func TestSlowProbeHoldsARepeatedRecovery(t *testing.T) {
+	s := failbackSettings()
+	var r Record
+	s.Eject(&r, 0)
+	s.Uneject(&r, 1000) // came back, failed again at once
+	s.Eject(&r, 2000)
+	s.ProbeAnswered(&r, 3000, 300) // slow: cold
+	require.False(t, r.Ejected)
+	require.Equal(t, int64(3000), r.RecoveredAt)
+	hd := r.HoldDownMs
+	require.Greater(t, hd, uint32(1000))
+	at := int64(3000) + int64(hd) - 100
+	s.ProbeAnswered(&r, at, 300)
+	assert.Equal(t, uint32(at-3000+1000+300), r.HoldDownMs, "extended past the next probe's answer")
+	s.ProbeAnswered(&r, at+500, 5) // warm: runs out
+	assert.Equal(t, uint32(at-3000+1300), r.HoldDownMs)
+	assert.False(t, s.InHoldDown(&r, at+1300))
+	// Capped at MaxHoldDownMs.
+	r.HoldDownMs = uint32(s.MaxHoldDownMs - 100)
+	s.ProbeAnswered(&r, 3000+s.MaxHoldDownMs-200, 300)
+	assert.Equal(t, uint32(s.MaxHoldDownMs), r.HoldDownMs)
+
+	// A first recovery with a slow probe: the configured hold-down, not extended.
+	var f Record
+	s.Eject(&f, 0)
+	s.ProbeAnswered(&f, 60000, 300)
+	s.ProbeAnswered(&f, 60500, 300)
+	assert.Equal(t, uint32(1000), f.HoldDownMs)
 }

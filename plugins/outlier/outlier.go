@@ -217,6 +217,9 @@ type Settings struct {
 	MaxEjectionPercent                                   uint32
 	// Failback: probe period, hold-down and its flap damping (failback.go).
 	ProbeMs, HoldDownMs, MaxHoldDownMs, HalfLifeMs int64
+	// WarmProbeMs: a first recovery whose probe answered within it
+	// returns at once (ProbeAnswered).
+	WarmProbeMs int64
 }
 
 // NewSettings applies Envoy's defaults where the configuration leaves 0
@@ -242,6 +245,7 @@ func NewSettings(d config.Detection) Settings {
 		s.FailureVolume = 50
 	}
 	s.ProbeMs, s.HalfLifeMs = config.DefaultProbeIntervalMs, config.DefaultFlapHalfLifeMs
+	s.WarmProbeMs = DefaultWarmProbeMs
 	return s
 }
 

@@ -31,9 +31,13 @@ func (e example) checkOutlier(snap *xds.Snapshot) {
 	d := e.in.Spec.Detection
 	prefix := fmt.Sprintf("outbound|%d|", e.in.Spec.Service.Port)
 	suffix := "|" + e.fqdn()
-	var n int
+	var n, probes int
 	for _, c := range snap.Clusters {
 		if !strings.HasPrefix(c.GetName(), prefix) || !strings.HasSuffix(c.GetName(), suffix) {
+			continue
+		}
+		if e.checkProbeCluster(snap, c) {
+			probes++
 			continue
 		}
 		n++
@@ -62,6 +66,9 @@ func (e example) checkOutlier(snap *xds.Snapshot) {
 		assert.Equal(t, want, c.GetType(), "%s: discovery type", c.GetName())
 	}
 	require.NotZero(t, n, "no outbound cluster for %s", e.fqdn())
+	if e.in.Spec.Plugins.Enabled {
+		assert.NotZero(t, probes, "no probe cluster for %s", e.fqdn())
+	}
 }
 
 // checkPriorities: in the service's load assignment, every cluster's
