@@ -1,0 +1,62 @@
+package lower
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	extensionsv1alpha1 "istio.io/client-go/pkg/apis/extensions/v1alpha1"
+
+	"github.com/detour-mesh/detour/compiler/intent"
+)
+
+// TestFQDN: the service's host defaults to the intent's name and its
+// cluster domain to cluster.local; either given wins.
+func TestFQDN(t *testing.T) {
+	tests := []struct {
+		host, domain, want string
+	}{
+		{"", "", "reviews.bookinfo.svc.cluster.local"},
+		{"ratings", "", "ratings.bookinfo.svc.cluster.local"},
+		{"", "corp.example", "reviews.bookinfo.svc.corp.example"},
+		{"ratings", "corp.example", "ratings.bookinfo.svc.corp.example"},
+	}
+	for _, tc := range tests {
+		in := base(intent.ModeAuto)
+		in.Spec.Service.Host, in.Spec.Service.ClusterDomain = tc.host, tc.domain
+		assert.Equal(t, tc.want, FQDN(in), "host %q domain %q", tc.host, tc.domain)
+	}
+}
+
+// TestEdgeExtensionsInTheGatewayNamespace: an edge gateway in another
+// namespace gets the WasmPlugins in its own namespace (Istio applies a
+// selector to its namespace's pods only), named after the intent's
+// namespace too; a gateway in the intent's namespace changes nothing.
+func TestEdgeExtensionsInTheGatewayNamespace(t *testing.T) {
+	tests := []struct {
+		gatewayNamespace string
+		wantName, wantNS string
+		wantLabel        bool
+	}{
+		{"", "reviews-detour-router", "bookinfo", false},
+		{"bookinfo", "reviews-detour-router", "bookinfo", false},
+		{"istio-ingress", "bookinfo.reviews-detour-router", "istio-ingress", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.gatewayNamespace, func(t *testing.T) {
+			in := base(intent.ModeNamed, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+			in.Spec.Failover.Order = []string{"east", "west"}
+			in.Spec.Entry = intent.Entry{Kind: "edge", Edge: &intent.Edge{
+				Hosts: []string{"shop.example.com"}, GatewaySelector: map[string]string{"app": "edgegw"}, Port: 443,
+				CredentialName: "shop-tls", GatewayNamespace: tc.gatewayNamespace,
+			}}
+			edge := bundle(t, lowerOK(t, in), EdgeTarget)
+			wp := get[*extensionsv1alpha1.WasmPlugin](t, edge, tc.wantName)
+			assert.Equal(t, tc.wantNS, wp.Namespace)
+			if tc.wantLabel {
+				assert.Equal(t, "bookinfo", wp.Labels[LabelIntentNamespace])
+			} else {
+				assert.NotContains(t, wp.Labels, LabelIntentNamespace)
+			}
+		})
+	}
+}
