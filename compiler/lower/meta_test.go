@@ -4,7 +4,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	extensionsv1alpha1 "istio.io/client-go/pkg/apis/extensions/v1alpha1"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
 	"github.com/detour-mesh/detour/compiler/intent"
 )
@@ -58,5 +60,42 @@ func TestEdgeExtensionsInTheGatewayNamespace(t *testing.T) {
 				assert.NotContains(t, wp.Labels, LabelIntentNamespace)
 			}
 		})
+	}
+}
+
+// TestEdgeLadderAuto: auto at the edge puts every cluster on one tier,
+// shared by endpoint count; a cluster with no count given weighs one.
+func TestEdgeLadderAuto(t *testing.T) {
+	tests := []struct {
+		endpoints [3]uint32
+		want      []float64
+	}{
+		{[3]uint32{3, 1, 0}, []float64{60, 20, 20}},
+		{[3]uint32{0, 0, 0}, []float64{100.0 / 3, 100.0 / 3, 100.0 / 3}},
+		{[3]uint32{2, 2, 4}, []float64{25, 25, 50}},
+	}
+	for _, tc := range tests {
+		in := base(intent.ModeAuto, cl("a", "r1", "z1"), cl("b", "r2", "z2"), cl("c", "r3", "z3"))
+		for i := range in.Spec.Clusters {
+			in.Spec.Clusters[i].Endpoints = tc.endpoints[i]
+		}
+		lad := edgeLadder(in)
+		require.Len(t, lad.Tiers, 1, "one tier")
+		var got []float64
+		for _, s := range lad.Tiers[0].Clusters {
+			got = append(got, s.Percent)
+		}
+		assert.InDeltaSlice(t, tc.want, got, 1e-9, "endpoints %v", tc.endpoints)
+	}
+}
+
+// TestEastWestGatewayPort: the export listens on the cluster's east-west
+// gateway port, Istio's 15443 when none is given.
+func TestEastWestGatewayPort(t *testing.T) {
+	for _, tc := range []struct{ port, want uint32 }{{0, 15443}, {16443, 16443}} {
+		in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+		in.Spec.Clusters[0].EastWestGateway.Port = tc.port
+		gw := get[*networkingv1.Gateway](t, bundle(t, lowerOK(t, in), "east"), "reviews-eastwest")
+		assert.Equal(t, tc.want, gw.Spec.Servers[0].Port.Number)
 	}
 }
