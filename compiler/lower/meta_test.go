@@ -1,6 +1,9 @@
 package lower
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -98,4 +101,29 @@ func TestEastWestGatewayPort(t *testing.T) {
 		gw := get[*networkingv1.Gateway](t, bundle(t, lowerOK(t, in), "east"), "reviews-eastwest")
 		assert.Equal(t, tc.want, gw.Spec.Servers[0].Port.Number)
 	}
+}
+
+// TestShortLabel: a name up to a DNS label's 63 characters is kept; a
+// longer one is cut to exactly 63, ending with a dash and ten hex digits of
+// its hash, its cut end trimmed of dashes and dots.
+func TestShortLabel(t *testing.T) {
+	s63 := strings.Repeat("a", 63)
+	long := strings.Repeat("b", 70)
+	sum := sha256.Sum256([]byte(long))
+	h := hex.EncodeToString(sum[:])[:10]
+	dashes := strings.Repeat("c", 50) + "--.-" + strings.Repeat("d", 20)
+	dsum := sha256.Sum256([]byte(dashes))
+	tests := []struct{ name, want string }{
+		{"reviews-eastwest", "reviews-eastwest"},
+		{s63, s63},
+		{long, strings.Repeat("b", 52) + "-" + h},
+		// cut at 52: "ccc…c--" loses its trailing dashes
+		{dashes, strings.Repeat("c", 50) + "-" + hex.EncodeToString(dsum[:])[:10]},
+	}
+	for _, tc := range tests {
+		got := shortLabel(tc.name)
+		assert.Equal(t, tc.want, got, "len %d", len(tc.name))
+		assert.LessOrEqual(t, len(got), 63)
+	}
+	assert.NotEqual(t, shortLabel(s63+"x"), shortLabel(s63+"y"), "distinct names stay distinct")
 }

@@ -73,6 +73,7 @@ func main() {
 	coef := flag.Float64("coefficient", 3, "timeout = unmutated test time × coefficient")
 	list := flag.Bool("list", false, "print the mutants and exit")
 	shuffle := flag.Uint64("shuffle", 0, "run the mutants in an order shuffled with this seed (not 0): a run stopped part way has tried a uniform sample")
+	cover := flag.Bool("cover", false, "the test command is `go test ...` of the package: run it once with -coverprofile and mark mutants outside covered blocks NOT COVERED, as gremlins does")
 	at := flag.String("at", "", "run only the mutants at these positions (file.go:line:col, comma-separated): a survivor's retest")
 	flag.Parse()
 	if *pkg == "" || (!*list && (flag.NArg() == 0 || *out == "")) {
@@ -121,14 +122,33 @@ func main() {
 	go func() { <-sig; os.RemoveAll(work); os.Exit(130) }()
 
 	start := time.Now()
-	base, err := run(work, flag.Args(), 0)
+	test := flag.Args()
+	if *cover {
+		test = append(append(append([]string{}, test[:2]...), "-coverprofile="+filepath.Join(work, "cover.out")), test[2:]...)
+	}
+	base, err := run(work, test, 0)
 	if err != nil {
 		fail(fmt.Errorf("the unmutated tests fail: %v", err))
+	}
+	if *cover {
+		blocks, err := coverage(filepath.Join(work, "cover.out"))
+		if err != nil {
+			fail(err)
+		}
+		for i := range ms {
+			if !blocks.covers(ms[i]) {
+				ms[i].status = "NOT COVERED"
+			}
+		}
 	}
 	timeout := time.Duration(float64(base) * *coef)
 	fmt.Printf("unmutated run %s, timeout %s, %d mutants\n", base.Round(time.Second), timeout.Round(time.Second), len(ms))
 	for i := range ms {
 		m := &ms[i]
+		if m.status != "" {
+			fmt.Printf("%12s %s at %s:%d:%d\n", m.status, m.typ, filepath.Base(m.file), m.line, m.col)
+			continue
+		}
 		m.status = try(work, m, *check, flag.Args(), timeout)
 		fmt.Printf("%12s %s at %s:%d:%d\n", m.status, m.typ, filepath.Base(m.file), m.line, m.col)
 		// Written after every mutant: a run stopped part way leaves the
@@ -339,4 +359,44 @@ func write(out string, tried []mutant, elapsed time.Duration) error {
 		return err
 	}
 	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+// profile holds the covered blocks of a coverage profile by file base name
+// (the package is one directory).
+type profile map[string][][4]int
+
+// coverage reads the blocks a go test -coverprofile run executed.
+func coverage(path string) (profile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p := profile{}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		var file string
+		var sl, sc, el, ec, n, count int
+		i := strings.LastIndex(line, ".go:")
+		if i < 0 {
+			continue
+		}
+		file = filepath.Base(line[:i+3])
+		if _, err := fmt.Sscanf(line[i+4:], "%d.%d,%d.%d %d %d", &sl, &sc, &el, &ec, &n, &count); err != nil {
+			return nil, fmt.Errorf("%s: %q: %v", path, line, err)
+		}
+		if count > 0 {
+			p[file] = append(p[file], [4]int{sl, sc, el, ec})
+		}
+	}
+	return p, nil
+}
+
+func (p profile) covers(m mutant) bool {
+	for _, b := range p[filepath.Base(m.file)] {
+		after := m.line > b[0] || (m.line == b[0] && m.col >= b[1])
+		before := m.line < b[2] || (m.line == b[2] && m.col <= b[3])
+		if after && before {
+			return true
+		}
+	}
+	return false
 }
