@@ -1,0 +1,39 @@
+package module_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+)
+
+// TestRetryBudgetSameInEveryLayout: the retry budget counts the active
+// requests of every worker, whether the filters run as three root IDs or
+// as the combined one; each layout's retry filter claims its worker's
+// slot, so the same load sheds the same requests.
+func TestRetryBudgetSameInEveryLayout(t *testing.T) {
+	run := func(layout string) (attempts, exhausted int64) {
+		w := newWorld(t, edgeAuto, worldOpts{workers: 4, layout: layout})
+		for _, tg := range w.cfg.Targets {
+			w.status[tg.Cluster] = 504
+		}
+		var streams []*httpsim.Stream
+		for i := range 40 {
+			streams = append(streams, w.request(i%4, "GET"))
+		}
+		w.clock.Advance(5 * time.Second)
+		for _, s := range streams {
+			require.True(t, s.Complete)
+		}
+		w.noTraps()
+		return w.m("retry.attempts"), w.m("retry.budget_exhausted")
+	}
+	attempts, exhausted := run("")
+	require.Positive(t, exhausted, "the load exhausts the budget")
+	cAttempts, cExhausted := run("combined")
+	assert.Equal(t, attempts, cAttempts, "attempts")
+	assert.Equal(t, exhausted, cExhausted, "budget refusals")
+}
