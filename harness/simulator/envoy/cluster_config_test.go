@@ -3,11 +3,15 @@ package envoy
 import (
 	"strings"
 	"testing"
+	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 )
 
 // TestEDSServiceNameDefaultsToClusterName: an EDS cluster without
@@ -69,5 +73,38 @@ func TestResetBodyNamesRetriesOnlyWhenRetried(t *testing.T) {
 		assert.Equal(t, 503, r.Status)
 		assert.Equal(t, tc.retried, strings.Contains(r.Body, "retried and the latest"), r.Body)
 		assert.Contains(t, r.Body, "reset reason: remote connection failure")
+	}
+}
+
+// TestWasmFilterEnvironment: a Wasm filter's VM environment variables are
+// handed on as given; a VM without any has none (nil, not an empty map).
+func TestWasmFilterEnvironment(t *testing.T) {
+	for _, kv := range []map[string]string{nil, {"DETOUR_NODE": "gw-1"}} {
+		pc := &wasmv3.PluginConfig{Name: "detour", Vm: &wasmv3.PluginConfig_VmConfig{VmConfig: &wasmv3.VmConfig{
+			EnvironmentVariables: &wasmv3.EnvironmentVariables{KeyValues: kv}}}}
+		w, err := wasmFilter(pc)
+		require.NoError(t, err)
+		assert.Equal(t, kv, w.Env)
+	}
+}
+
+// TestHTTPCallTimeoutAtTheDeadline: a call answered exactly at its timeout
+// is a timeout for the Wasm host (proxywasm's httpcall.go: delay >=
+// timeout), so outlier detection counts it as a local-origin timeout, not
+// as the 200 that arrived too late: two of them eject the host.
+func TestHTTPCallTimeoutAtTheDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		latency  time.Duration
+		ejection int
+	}{{999 * time.Millisecond, 0}, {time.Second, 1}, {1001 * time.Millisecond, 1}} {
+		od := &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100), Consecutive_5Xx: wrapperspb.UInt32(2)}
+		s := snap(nil, 0, od, ep{addr: "10.0.0.1:80"}, ep{addr: "10.1.0.1:15443", priority: 1})
+		slow := Result{Outcome: OutcomeResponse, Status: 200, Latency: tc.latency}
+		p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": slow}))
+		for range 2 {
+			p.HTTPCall(&pw.HTTPCallRequest{Cluster: svc, Headers: hdrs("svc", "/check"), Timeout: time.Second})
+			clock.Advance(2 * time.Second)
+		}
+		assert.Equal(t, tc.ejection, p.Counters().Ejections, "latency %s", tc.latency)
 	}
 }
