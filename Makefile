@@ -113,7 +113,7 @@ MUTANTS ?= $(shell $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportP
 MUTANTS_FLAGS ?= --workers 1 --timeout-coefficient 20
 MUTANTS_SIM_RUN ?= ^(TestCounted.*|TestBuildRun.*|TestFailBack.*|TestReportJSONAndSummary|TestPhasesAndFailBackCost|TestFlappingIsOnePhase|Test.*Relative)$$
 MUTANTS_SIM_EXCLUDE ?= ^(filters|fleet|network|plot|resolve|run|scenario|warmup)\.go$$
-MUTANTS_FILTERS_SKIP ?= ^(TestMemoryFlat|TestHeaderChangeAloneDoesNotRerouteOn133|TestFuzzedCorpusNeverTraps|TestInitialMemoryWithinGoal|TestHealthyRequestHostCalls|FuzzRequestPath)$$
+MUTANTS_FILTERS_SKIP ?= ^(TestMemoryFlat|TestHeaderChangeAloneDoesNotRerouteOn133|TestFuzzedCorpusNeverTraps|TestInitialMemoryWithinGoal|FuzzRequestPath)$$
 mutants: ## mutation testing (gremlins) of MUTANTS, one package at a time; slow, not part of test
 	@mkdir -p out/mutants
 	@set -e; gremlins=$$($(GO) -C tools/mutants tool -n gremlins); \

@@ -1,6 +1,7 @@
 package module_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -8,12 +9,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+	"github.com/detour-mesh/detour/plugins/config"
 )
 
 // TestRetryBudgetSameInEveryLayout: the retry budget counts the active
 // requests of every worker, whether the filters run as three root IDs or
 // as the combined one; each layout's retry filter claims its worker's
-// slot, so the same load sheds the same requests.
+// slot, so the same load sheds the same requests, each shed reply naming
+// the target that failed.
 func TestRetryBudgetSameInEveryLayout(t *testing.T) {
 	run := func(layout string) (attempts, exhausted int64) {
 		w := newWorld(t, edgeAuto, worldOpts{workers: 4, layout: layout})
@@ -25,8 +28,19 @@ func TestRetryBudgetSameInEveryLayout(t *testing.T) {
 			streams = append(streams, w.request(i%4, "GET"))
 		}
 		w.clock.Advance(5 * time.Second)
+		targets := map[string]bool{}
+		for _, tg := range w.cfg.Targets {
+			targets[tg.Cluster] = true
+		}
 		for _, s := range streams {
 			require.True(t, s.Complete)
+			if _, ok := header(s.Response.Headers, config.HeaderShed); ok {
+				// The shed reply names the target whose failure was not retried.
+				var target string
+				_, err := fmt.Sscanf(s.Response.Body, "detour: the request failed on %s and", &target)
+				require.NoError(t, err, s.Response.Body)
+				assert.True(t, targets[target], "%q names a target", s.Response.Body)
+			}
 		}
 		w.noTraps()
 		return w.m("retry.attempts"), w.m("retry.budget_exhausted")
