@@ -3,6 +3,7 @@ package lower
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"sort"
 	"strings"
 	"testing"
 
@@ -126,4 +127,33 @@ func TestShortLabel(t *testing.T) {
 		assert.LessOrEqual(t, len(got), 63)
 	}
 	assert.NotEqual(t, shortLabel(s63+"x"), shortLabel(s63+"y"), "distinct names stay distinct")
+}
+
+// TestEdgeTierLabels: at the edge a named order of three tiers is
+// expressed as failoverPriority [tier-le-1, tier-le-0]; each cluster's
+// WorkloadEntry carries tier-le-m for every m from its tier to the
+// second-to-last, and nothing more.
+func TestEdgeTierLabels(t *testing.T) {
+	in := base(intent.ModeNamed, cl("a", "r1", "z1"), cl("b", "r2", "z2"), cl("c", "r3", "z3"))
+	in.Spec.Failover.Order = []string{"c", "b", "a"}
+	in.Spec.Entry = intent.Entry{Kind: "edge", Edge: &intent.Edge{
+		Hosts: []string{"shop.example.com"}, GatewaySelector: map[string]string{"app": "edgegw"}, Port: 443, CredentialName: "shop-tls",
+	}}
+	edge := bundle(t, lowerOK(t, in), EdgeTarget)
+	dr := get[*networkingv1.DestinationRule](t, edge, "reviews")
+	assert.Equal(t, []string{"detour.dev/tier-le-1=true", "detour.dev/tier-le-0=true"},
+		dr.Spec.TrafficPolicy.LoadBalancer.LocalityLbSetting.FailoverPriority)
+	tiers := func(name string) []string {
+		var out []string
+		for k := range get[*networkingv1.WorkloadEntry](t, edge, name).Spec.Labels {
+			if strings.HasPrefix(k, "detour.dev/tier-le-") {
+				out = append(out, k)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	assert.Equal(t, []string{"detour.dev/tier-le-0", "detour.dev/tier-le-1"}, tiers("reviews-c"))
+	assert.Equal(t, []string{"detour.dev/tier-le-1"}, tiers("reviews-b"))
+	assert.Empty(t, tiers("reviews-a"))
 }
