@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -156,4 +157,16 @@ func TestEdgeTierLabels(t *testing.T) {
 	assert.Equal(t, []string{"detour.dev/tier-le-0", "detour.dev/tier-le-1"}, tiers("reviews-c"))
 	assert.Equal(t, []string{"detour.dev/tier-le-1"}, tiers("reviews-b"))
 	assert.Empty(t, tiers("reviews-a"))
+}
+
+// TestConnectTimeout: the connect timeout is the per-try timeout capped at
+// one second; without a per-try timeout it is one second.
+func TestConnectTimeout(t *testing.T) {
+	for _, tc := range []struct{ perTry, want time.Duration }{
+		{0, time.Second}, {time.Millisecond, time.Millisecond}, {500 * time.Millisecond, 500 * time.Millisecond},
+		{time.Second, time.Second}, {time.Second + time.Millisecond, time.Second}, {10 * time.Second, time.Second},
+	} {
+		got := connectTimeout(intent.Retries{PerTryTimeout: intent.Duration{Duration: tc.perTry}})
+		assert.Equal(t, tc.want, got, "per try %s", tc.perTry)
+	}
 }
