@@ -13,6 +13,7 @@ import (
 	extensionsv1alpha1 "istio.io/client-go/pkg/apis/extensions/v1alpha1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
+	"github.com/detour-mesh/detour/compiler/explain"
 	"github.com/detour-mesh/detour/compiler/intent"
 )
 
@@ -169,4 +170,30 @@ func TestConnectTimeout(t *testing.T) {
 		got := connectTimeout(intent.Retries{PerTryTimeout: intent.Duration{Duration: tc.perTry}})
 		assert.Equal(t, tc.want, got, "per try %s", tc.perTry)
 	}
+}
+
+// TestLocalityWeightsLargestRemainder: the tier-0 split rounds down and
+// the points left go to the largest remainders (not the largest shares),
+// ties to the first locality by name.
+func TestLocalityWeightsLargestRemainder(t *testing.T) {
+	in := base(intent.ModeWeighted, cl("a", "r1", "z1"), cl("b", "r1", "z2"), cl("c", "r1", "z3"))
+	tier := func(pa, pb, pc float64) explain.Ladder {
+		return explain.Ladder{Tiers: []explain.Tier{{Clusters: []explain.Share{
+			{Cluster: "a", Percent: pa}, {Cluster: "b", Percent: pb}, {Cluster: "c", Percent: pc}}}}}
+	}
+	tests := []struct {
+		name    string
+		lad     explain.Ladder
+		a, b, c uint32
+	}{
+		{"the point goes to the largest remainder, not the largest share", tier(10.6, 20.2, 69.2), 11, 20, 69},
+		{"two points: the two largest remainders", tier(10.5, 20.7, 68.8), 10, 21, 69},
+		{"a tie goes to the first by name", tier(100.0/3, 100.0/3, 100.0/3), 34, 33, 33},
+		{"whole shares are kept", tier(20, 30, 50), 20, 30, 50},
+	}
+	for _, tc := range tests {
+		got := localityWeights(in, tc.lad)
+		assert.Equal(t, map[string]uint32{"r1/z1/*": tc.a, "r1/z2/*": tc.b, "r1/z3/*": tc.c}, got, tc.name)
+	}
+	assert.Nil(t, localityWeights(in, explain.Ladder{}), "no tier, no weights")
 }
