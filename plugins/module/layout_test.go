@@ -51,3 +51,24 @@ func TestRetryBudgetSameInEveryLayout(t *testing.T) {
 	assert.Equal(t, attempts, cAttempts, "attempts")
 	assert.Equal(t, exhausted, cExhausted, "budget refusals")
 }
+
+// TestProbesInEveryLayout: the outlier filter's tick probes an ejected
+// target and returns it once it answers, whether it runs as its own root
+// ID or inside the combined one.
+func TestProbesInEveryLayout(t *testing.T) {
+	for _, layout := range []string{"", "combined"} {
+		t.Run("layout="+layout, func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 2, layout: layout})
+			w.dead["cluster-1a"] = true
+			w.run(100, 10*time.Millisecond)
+			require.Equal(t, int64(2), w.m("state"), "failed over")
+			w.clock.Advance(3 * time.Second)
+			assert.GreaterOrEqual(t, w.m("target.cluster-1a.probe_failures"), int64(4), "probed every 500 ms")
+			w.dead["cluster-1a"] = false
+			w.clock.Advance(2 * time.Second)
+			assert.NotEmpty(t, w.logs("probe of cluster-1a answered 200: back in service"))
+			assert.Equal(t, int64(3), w.m("state"), "FAILING_BACK")
+			w.noTraps()
+		})
+	}
+}
