@@ -105,6 +105,9 @@ fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
 # - harness/simulator/sim: each mutant relinks Istio and its full tests run
 #   every drill, so only the report's files are mutated (MUTANTS_SIM_EXCLUDE
 #   lists the others), against the report's unit tests (MUTANTS_SIM_RUN).
+# - harness/simulator/envoy: 399 mutants; tools/mutants/each runs them in
+#   a shuffled order (-shuffle) with gremlins' coverage filter (-cover), so
+#   a run stopped part way has tried a uniform sample.
 # - plugins/filters: a wasip1 main package without tests; plugins/module's
 #   tests build it into the Wasm module they run, where coverage does not
 #   reach, so tools/mutants/each runs every mutant against them (one module
@@ -124,6 +127,9 @@ mutants: ## mutation testing (gremlins) of MUTANTS, one package at a time; slow,
 	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -coefficient 3 -shuffle 19 -o $(CURDIR)/$$f.json \
 	      -check 'GOOS=wasip1 GOARCH=wasm $(GO) vet -atomic ./plugins/filters' -- \
 	      $(GO) test -count=1 -failfast ./plugins/module -skip '$(MUTANTS_FILTERS_SKIP)' >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
+	  harness/simulator/envoy) \
+	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -cover -coefficient 5 -shuffle 19 -o $(CURDIR)/$$f.json -- \
+	      $(GO) test -count=1 -failfast ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
 	  harness/simulator/sim) \
 	    GOFLAGS="$$flags -run=$(MUTANTS_SIM_RUN)" $$gremlins unleash $(MUTANTS_FLAGS) --exclude-files / \
 	      --exclude-files '$(MUTANTS_SIM_EXCLUDE)' -o $$f.json ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
