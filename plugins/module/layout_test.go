@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 	"github.com/detour-mesh/detour/plugins/config"
 )
 
@@ -69,6 +70,24 @@ func TestProbesInEveryLayout(t *testing.T) {
 			assert.NotEmpty(t, w.logs("probe of cluster-1a answered 200: back in service"))
 			assert.Equal(t, int64(3), w.m("state"), "FAILING_BACK")
 			w.noTraps()
+		})
+	}
+}
+
+// TestNoInternalErrorWithoutClearRouteCache: Envoy before 1.33 has no
+// clear_route_cache foreign function; the router treats its absence as
+// expected (the header change re-selects the route there), not as an
+// internal error, and 1.33+ calls it without error.
+func TestNoInternalErrorWithoutClearRouteCache(t *testing.T) {
+	for name, c := range map[string]pw.Compat{"envoy-1.32": {}, "envoy-1.33+": {ExplicitRouteRefresh: true}} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 1, compat: c})
+			for _, s := range w.run(5, 10*time.Millisecond) {
+				require.Equal(t, 200, s.Response.Status)
+			}
+			assert.Zero(t, w.m("internal_errors"))
+			assert.Positive(t, w.m("target.cluster-1a.requests")+w.m("target.cluster-1b.requests")+w.m("target.cluster-2.requests"),
+				"the metrics are read")
 		})
 	}
 }
