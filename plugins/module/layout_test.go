@@ -91,3 +91,21 @@ func TestNoInternalErrorWithoutClearRouteCache(t *testing.T) {
 		})
 	}
 }
+
+// TestRetriesUpToAttempts: a request every target fails is retried exactly
+// retries.attempts times (one retry filter call per retry), then its last
+// failure passes.
+func TestRetriesUpToAttempts(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+	require.GreaterOrEqual(t, w.cfg.Retry.Attempts, uint32(2), "the example retries more than once")
+	for _, tg := range w.cfg.Targets {
+		w.status[tg.Cluster] = 503
+	}
+	s := w.request(0, "GET")
+	w.clock.Advance(5 * time.Second)
+	require.True(t, s.Complete)
+	assert.Equal(t, 503, s.Response.Status)
+	assert.Equal(t, int64(w.cfg.Retry.Attempts), w.m("retry.attempts"))
+	assert.Len(t, w.calls, int(w.cfg.Retry.Attempts), "one dispatched call per retry")
+	w.noTraps()
+}
