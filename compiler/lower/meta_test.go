@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"istio.io/api/networking/v1alpha3"
 	extensionsv1alpha1 "istio.io/client-go/pkg/apis/extensions/v1alpha1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
@@ -196,4 +197,26 @@ func TestLocalityWeightsLargestRemainder(t *testing.T) {
 		assert.Equal(t, map[string]uint32{"r1/z1/*": tc.a, "r1/z2/*": tc.b, "r1/z3/*": tc.c}, got, tc.name)
 	}
 	assert.Nil(t, localityWeights(in, explain.Ladder{}), "no tier, no weights")
+}
+
+// TestFixWeights: rounded weights that miss 100 are made up on the first
+// destination (Istio requires a sum of 100).
+func TestFixWeights(t *testing.T) {
+	for _, tc := range []struct{ in, want []int32 }{
+		{[]int32{33, 33, 33}, []int32{34, 33, 33}},
+		{[]int32{34, 33, 34}, []int32{33, 33, 34}},
+		{[]int32{50, 50}, []int32{50, 50}},
+		{nil, nil},
+	} {
+		var d []*v1alpha3.HTTPRouteDestination
+		for _, w := range tc.in {
+			d = append(d, &v1alpha3.HTTPRouteDestination{Weight: w})
+		}
+		fixWeights(d)
+		var got []int32
+		for _, x := range d {
+			got = append(got, x.Weight)
+		}
+		assert.Equal(t, tc.want, got, "%v", tc.in)
+	}
 }

@@ -6,9 +6,11 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
@@ -106,5 +108,44 @@ func TestHTTPCallTimeoutAtTheDeadline(t *testing.T) {
 			clock.Advance(2 * time.Second)
 		}
 		assert.Equal(t, tc.ejection, p.Counters().Ejections, "latency %s", tc.latency)
+	}
+}
+
+// TestPreviousHostsWithRandomLB: with the previous_hosts predicate a retry
+// never lands on the host that just failed, even where the load balancer
+// alone would pick it again (random; host_selection_retry_max_attempts
+// gives the re-draws, router/retry_state_impl.cc shouldSelectAnotherHost).
+func TestPreviousHostsWithRandomLB(t *testing.T) {
+	rp := &routev3.RetryPolicy{RetryOn: "connect-failure", NumRetries: wrapperspb.UInt32(1),
+		HostSelectionRetryMaxAttempts: 50,
+		RetryHostPredicate:            []*routev3.RetryPolicy_RetryHostPredicate{{Name: "envoy.retry_host_predicates.previous_hosts"}}}
+	s := snap(rp, 0, nil, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})
+	s.Clusters[0].LbPolicy = clusterv3.Cluster_RANDOM
+	p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": refused, "10.0.0.2:80": refused}))
+	for range 40 {
+		r := run(t, p, clock)
+		require.Len(t, r.Attempts, 2)
+		assert.NotEqual(t, r.Attempts[0].Address, r.Attempts[1].Address, "the retry avoids the host that failed")
+	}
+}
+
+// TestBackOffMaxDefault: without max_interval the back-off's cap is ten
+// times its base (route_components.proto RetryBackOff.max_interval).
+func TestBackOffMaxDefault(t *testing.T) {
+	for _, tc := range []struct{ base, max, want time.Duration }{
+		{0, 0, 250 * time.Millisecond},
+		{100 * time.Millisecond, 0, time.Second},
+		{100 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond},
+	} {
+		rp := &routev3.RetryPolicy{RetryOn: "5xx"}
+		if tc.base > 0 {
+			rp.RetryBackOff = &routev3.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(tc.base)}
+			if tc.max > 0 {
+				rp.RetryBackOff.MaxInterval = durationpb.New(tc.max)
+			}
+		}
+		p, err := compileRetry(rp, func(string) {})
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, p.max, "base %s max %s", tc.base, tc.max)
 	}
 }
