@@ -220,3 +220,25 @@ func TestFixWeights(t *testing.T) {
 		assert.Equal(t, tc.want, got, "%v", tc.in)
 	}
 }
+
+// TestRouteTimeout: the intent's request timeout is every route's; without
+// one the routes carry none (Istio's default), not an explicit 0s.
+func TestRouteTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		timeout time.Duration
+		want    *time.Duration
+	}{{0, nil}, {5 * time.Second, new(5 * time.Second)}} {
+		in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+		in.Spec.Retries.Timeout = intent.Duration{Duration: tc.timeout}
+		vs := get[*networkingv1.VirtualService](t, bundle(t, lowerOK(t, in), "east"), "reviews")
+		require.NotEmpty(t, vs.Spec.Http)
+		for _, r := range vs.Spec.Http {
+			if tc.want == nil {
+				assert.Nil(t, r.Timeout, r.Name)
+				continue
+			}
+			require.NotNil(t, r.Timeout, r.Name)
+			assert.Equal(t, *tc.want, r.Timeout.AsDuration(), r.Name)
+		}
+	}
+}
