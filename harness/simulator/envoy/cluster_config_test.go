@@ -6,10 +6,15 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	commonv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/common/v3"
+	lrv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/least_request/v3"
+	rrv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/round_robin/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -147,5 +152,35 @@ func TestBackOffMaxDefault(t *testing.T) {
 		p, err := compileRetry(rp, func(string) {})
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, p.max, "base %s max %s", tc.base, tc.max)
+	}
+}
+
+// TestTypedLoadBalancingPolicy: load_balancing_policy's typed round robin
+// and least request (what Istio sends for locality-weighted clusters) set
+// the pick and its locality weighting.
+func TestTypedLoadBalancingPolicy(t *testing.T) {
+	weighted := &commonv3.LocalityLbConfig{LocalityConfigSpecifier: &commonv3.LocalityLbConfig_LocalityWeightedLbConfig_{
+		LocalityWeightedLbConfig: &commonv3.LocalityLbConfig_LocalityWeightedLbConfig{}}}
+	rr, err := anypb.New(&rrv3.RoundRobin{LocalityLbConfig: weighted})
+	require.NoError(t, err)
+	lr, err := anypb.New(&lrv3.LeastRequest{ChoiceCount: wrapperspb.UInt32(4)})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		policy   *anypb.Any
+		lb       lbPolicy
+		choices  int
+		weighted bool
+	}{{rr, lbRoundRobin, 2, true}, {lr, lbLeastRequest, 4, false}} {
+		s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+		c := s.Clusters[0]
+		c.LbPolicy = clusterv3.Cluster_LOAD_BALANCING_POLICY_CONFIG
+		c.LoadBalancingPolicy = &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{{
+			TypedExtensionConfig: &corev3.TypedExtensionConfig{Name: "lb", TypedConfig: tc.policy}}}}
+		p, _ := newTestProxy(s, &fakeNet{})
+		cl, err := p.buildCluster(c)
+		require.NoError(t, err, tc.policy.GetTypeUrl())
+		assert.Equal(t, tc.lb, cl.lb)
+		assert.Equal(t, tc.choices, cl.choiceCount)
+		assert.Equal(t, tc.weighted, cl.localityWeighted)
 	}
 }
