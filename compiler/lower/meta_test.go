@@ -242,3 +242,26 @@ func TestRouteTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryBackoff: the retried route carries the intent's back-off base;
+// without one, none (Envoy's 25 ms default), not an explicit 0s.
+func TestRetryBackoff(t *testing.T) {
+	for _, base := range []time.Duration{0, 50 * time.Millisecond} {
+		in := withBackoff(base)
+		vs := get[*networkingv1.VirtualService](t, bundle(t, lowerOK(t, in), "east"), "reviews")
+		r := vs.Spec.Http[0]
+		require.NotNil(t, r.Retries, r.Name)
+		if base == 0 {
+			assert.Nil(t, r.Retries.Backoff, r.Name)
+			continue
+		}
+		require.NotNil(t, r.Retries.Backoff, r.Name)
+		assert.Equal(t, base, r.Retries.Backoff.AsDuration())
+	}
+}
+
+func withBackoff(backoff time.Duration) intent.Intent {
+	in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+	in.Spec.Retries.Backoff.Base = intent.Duration{Duration: backoff}
+	return in
+}
