@@ -265,3 +265,16 @@ func withBackoff(backoff time.Duration) intent.Intent {
 	in.Spec.Retries.Backoff.Base = intent.Duration{Duration: backoff}
 	return in
 }
+
+// TestEdgeTierLabelsActiveStandby: active/standby at the edge is a ladder
+// too: the active cluster's WorkloadEntry carries the first tier's label.
+func TestEdgeTierLabelsActiveStandby(t *testing.T) {
+	in := base(intent.ModeActiveStandby, cl("a", "r1", "z1"), cl("b", "r2", "z2"))
+	in.Spec.Clusters[0].Weight, in.Spec.Clusters[1].Weight = u(100), u(0)
+	in.Spec.Entry = intent.Entry{Kind: "edge", Edge: &intent.Edge{
+		Hosts: []string{"shop.example.com"}, GatewaySelector: map[string]string{"app": "edgegw"}, Port: 443, CredentialName: "shop-tls",
+	}}
+	edge := bundle(t, lowerOK(t, in), EdgeTarget)
+	assert.Equal(t, "true", get[*networkingv1.WorkloadEntry](t, edge, "reviews-a").Spec.Labels["detour.dev/tier-le-0"])
+	assert.NotContains(t, get[*networkingv1.WorkloadEntry](t, edge, "reviews-b").Spec.Labels, "detour.dev/tier-le-0")
+}
