@@ -101,14 +101,41 @@ fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
 # leaves room for building each mutant, and -count=1 makes the coverage run
 # a real one (a cached result takes milliseconds, and then every mutant of
 # a package with slow tests "times out"). Results: out/mutants/*.json.
-MUTANTS ?= $(shell $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./compiler/... ./internal/policy ./harness/... ./plugins/... | sed 's|^$(shell $(GO) list -m)/||')
+# Two packages run differently (BENCHMARKS.md, "Mutation testing"):
+# - harness/simulator/sim: each mutant relinks Istio and its full tests run
+#   every drill, so only the report's files are mutated (MUTANTS_SIM_EXCLUDE
+#   lists the others), against the report's unit tests (MUTANTS_SIM_RUN).
+# - harness/simulator/envoy: 399 mutants; tools/mutants/each runs them in
+#   a shuffled order (-shuffle) with gremlins' coverage filter (-cover), so
+#   a run stopped part way has tried a uniform sample.
+# - plugins/filters: a wasip1 main package without tests; plugins/module's
+#   tests build it into the Wasm module they run, where coverage does not
+#   reach, so tools/mutants/each runs every mutant against them (one module
+#   rebuild each), less the slow memory, fuzz-corpus and 133 tests.
+MUTANTS ?= $(shell $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./compiler/... ./internal/policy ./harness/... ./plugins/... | sed 's|^$(shell $(GO) list -m)/||') plugins/filters
 MUTANTS_FLAGS ?= --workers 1 --timeout-coefficient 20
+MUTANTS_SIM_RUN ?= ^(TestCounted.*|TestBuildRun.*|TestFailBack.*|TestReportJSONAndSummary|TestPhasesAndFailBackCost|TestFlappingIsOnePhase|Test.*Relative)$$
+MUTANTS_SIM_EXCLUDE ?= ^(filters|fleet|network|plot|resolve|run|scenario|warmup)\.go$$
+MUTANTS_FILTERS_SKIP ?= ^(TestMemoryFlat|TestHeaderChangeAloneDoesNotRerouteOn133|TestFuzzedCorpusNeverTraps|TestInitialMemoryWithinGoal|FuzzRequestPath)$$
 mutants: ## mutation testing (gremlins) of MUTANTS, one package at a time; slow, not part of test
 	@mkdir -p out/mutants
 	@set -e; gremlins=$$($(GO) -C tools/mutants tool -n gremlins); \
 	for p in $(MUTANTS); do \
-	  f=out/mutants/$$(echo $$p | tr / .); echo "== $$p"; \
-	  GOFLAGS="$$($(GO) env GOFLAGS) -count=1" $$gremlins unleash $(MUTANTS_FLAGS) --exclude-files / -o $$f.json ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; }; \
+	  f=out/mutants/$$(echo $$p | tr / .); echo "== $$p"; flags="$$($(GO) env GOFLAGS) -count=1"; \
+	  case $$p in \
+	  plugins/filters) \
+	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -coefficient 3 -shuffle 19 -o $(CURDIR)/$$f.json \
+	      -check 'GOOS=wasip1 GOARCH=wasm $(GO) vet -atomic ./plugins/filters' -- \
+	      $(GO) test -count=1 -failfast ./plugins/module -skip '$(MUTANTS_FILTERS_SKIP)' >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
+	  harness/simulator/envoy) \
+	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -cover -coefficient 5 -shuffle 19 -o $(CURDIR)/$$f.json -- \
+	      $(GO) test -count=1 -failfast ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
+	  harness/simulator/sim) \
+	    GOFLAGS="$$flags -run=$(MUTANTS_SIM_RUN)" $$gremlins unleash $(MUTANTS_FLAGS) --exclude-files / \
+	      --exclude-files '$(MUTANTS_SIM_EXCLUDE)' -o $$f.json ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
+	  *) \
+	    GOFLAGS="$$flags" $$gremlins unleash $(MUTANTS_FLAGS) --exclude-files / -o $$f.json ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
+	  esac; \
 	  tail -4 $$f.log; \
 	done
 	$(GO) -C tools/mutants run ./summary $(addprefix $(CURDIR)/out/mutants/,$(addsuffix .json,$(subst /,.,$(MUTANTS))))

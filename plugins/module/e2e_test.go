@@ -233,7 +233,9 @@ func (w *world) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
 	w.calls = append(w.calls, req.Cluster)
 	w.bodies = append(w.bodies, string(req.Body))
 	st, fault, body := w.answer(req.Cluster)
-	return pw.HTTPCallResult{Status: st, Fault: fault, Body: []byte(body), Delay: 5*time.Millisecond + w.slow[w.target(req.Cluster)]}
+	// A header of the upstream's own, which a retried response must keep.
+	hs := [][2]string{{"x-served-by", w.target(req.Cluster)}}
+	return pw.HTTPCallResult{Status: st, Headers: hs, Fault: fault, Body: []byte(body), Delay: 5*time.Millisecond + w.slow[w.target(req.Cluster)]}
 }
 
 func (w *world) request(worker int, method string, extra ...[2]string) *httpsim.Stream {

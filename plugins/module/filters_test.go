@@ -168,6 +168,9 @@ func TestRetryReplacesFailedResponse(t *testing.T) {
 	require.NotNil(t, failedFirst, "some request went to a failing target")
 	assert.Equal(t, 200, failedFirst.Response.Status)
 	assert.Equal(t, "hello from cluster-2", failedFirst.Response.Body)
+	// The retry's response headers replace the failed one's.
+	v, ok := header(failedFirst.Response.Headers, "x-served-by")
+	assert.True(t, ok && v == "cluster-2", "%v", failedFirst.Response.Headers)
 	require.NotEmpty(t, w.calls)
 	assert.Contains(t, w.calls, "outbound|9080|cluster-cluster-2|productpage.bookinfo.svc.cluster.local")
 	assert.Positive(t, w.m("retry.success"))

@@ -57,7 +57,9 @@ func (p *Proxy) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
 		delay = req.Timeout
 		od = func() { cl.putResult(h, outlier.LocalOriginTimeout, 504) }
 	}
-	if req.Timeout > 0 && delay > req.Timeout && res.Outcome != OutcomeHang {
+	// At delay == timeout the host (proxywasm's httpcall.go) already
+	// reports a timeout: outlier detection must see the same.
+	if req.Timeout > 0 && delay >= req.Timeout && res.Outcome != OutcomeHang {
 		delay = req.Timeout
 		od = func() { cl.putResult(h, outlier.LocalOriginTimeout, 504) }
 	}

@@ -1,0 +1,402 @@
+// Command each runs gremlins' default mutants of one package against a
+// test command of the caller's choice, one mutant at a time, in a copy of
+// the module. It exists for the packages gremlins cannot test itself:
+// plugins/filters is a wasip1 main package without tests of its own (the
+// tests that exercise it, in plugins/module, build it into a Wasm module
+// and run it in a host, where Go's coverage profile does not reach), so
+// gremlins sees every mutant as not covered. Here every mutant is run.
+//
+//	go -C tools/mutants run ./each -root . -pkg plugins/filters \
+//	    -check 'GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o /dev/null ./plugins/filters' \
+//	    -o out/mutants/plugins.filters.json -- go test -count=1 ./plugins/module -run 'Glue|...'
+//
+// The mutants are gremlins' defaults (ARITHMETIC_BASE, CONDITIONALS_BOUNDARY,
+// CONDITIONALS_NEGATION, INCREMENT_DECREMENT, INVERT_NEGATIVES), found on
+// the same AST nodes and written in the same JSON shape, so
+// tools/mutants/summary reads both. A mutant whose -check fails is NOT
+// VIABLE; one whose tests fail is KILLED; one whose tests outlive the
+// timeout (the unmutated run's time times -coefficient) is TIMED OUT.
+// -list prints the mutants and runs nothing (to estimate a run's cost).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// mutations maps a mutant type to the token changes gremlins makes for it
+// (gremlins' internal/engine/mappings.go, default types only).
+var mutations = map[string]map[token.Token]token.Token{
+	"ARITHMETIC_BASE": {token.ADD: token.SUB, token.SUB: token.ADD, token.MUL: token.QUO,
+		token.QUO: token.MUL, token.REM: token.MUL},
+	"CONDITIONALS_BOUNDARY": {token.GEQ: token.GTR, token.GTR: token.GEQ, token.LEQ: token.LSS,
+		token.LSS: token.LEQ},
+	"CONDITIONALS_NEGATION": {token.EQL: token.NEQ, token.NEQ: token.EQL, token.GEQ: token.LSS,
+		token.GTR: token.LEQ, token.LEQ: token.GTR, token.LSS: token.GEQ},
+	"INCREMENT_DECREMENT": {token.INC: token.DEC, token.DEC: token.INC},
+	"INVERT_NEGATIVES":    {token.SUB: token.ADD},
+}
+
+type mutant struct {
+	file   string // relative to the module root
+	offset int
+	line   int
+	col    int
+	typ    string
+	from   token.Token
+	to     token.Token
+	status string
+}
+
+func main() {
+	root := flag.String("root", ".", "module root to copy")
+	pkg := flag.String("pkg", "", "package directory to mutate, relative to -root")
+	only := flag.String("files", "", "mutate only files whose base name matches this regexp")
+	check := flag.String("check", "", "shell command that must succeed for a mutant to be viable (a build)")
+	out := flag.String("o", "", "JSON result file (gremlins' shape)")
+	coef := flag.Float64("coefficient", 3, "timeout = unmutated test time × coefficient")
+	list := flag.Bool("list", false, "print the mutants and exit")
+	shuffle := flag.Uint64("shuffle", 0, "run the mutants in an order shuffled with this seed (not 0): a run stopped part way has tried a uniform sample")
+	cover := flag.Bool("cover", false, "the test command is `go test ...` of the package: run it once with -coverprofile and mark mutants outside covered blocks NOT COVERED, as gremlins does")
+	at := flag.String("at", "", "run only the mutants at these positions (file.go:line:col, comma-separated): a survivor's retest")
+	flag.Parse()
+	if *pkg == "" || (!*list && (flag.NArg() == 0 || *out == "")) {
+		fmt.Fprintln(os.Stderr, "usage: each -pkg DIR [-files RE] [-check CMD] -o OUT.json -- TEST COMMAND...")
+		os.Exit(2)
+	}
+	ms, err := find(*root, *pkg, *only)
+	if err != nil {
+		fail(err)
+	}
+	if *at != "" {
+		want := map[string]bool{}
+		for _, a := range strings.Split(*at, ",") {
+			want[strings.TrimSpace(a)] = true
+		}
+		var keep []mutant
+		for _, m := range ms {
+			if want[fmt.Sprintf("%s:%d:%d", filepath.Base(m.file), m.line, m.col)] {
+				keep = append(keep, m)
+			}
+		}
+		ms = keep
+	}
+	if *shuffle != 0 {
+		rand.New(rand.NewPCG(*shuffle, 0)).Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
+	}
+	if *list {
+		for _, m := range ms {
+			fmt.Printf("%s:%d:%d %s\n", m.file, m.line, m.col, m.typ)
+		}
+		fmt.Println(len(ms), "mutants")
+		return
+	}
+	work, err := os.MkdirTemp("", "mutants-each-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(work)
+	if err := copyTree(*root, work); err != nil {
+		fail(err)
+	}
+	// The copy is thrown away, so an interrupted run leaves the checkout
+	// as it was; remove the copy on ^C too.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() { <-sig; os.RemoveAll(work); os.Exit(130) }()
+
+	start := time.Now()
+	test := flag.Args()
+	if *cover {
+		test = append(append(append([]string{}, test[:2]...), "-coverprofile="+filepath.Join(work, "cover.out")), test[2:]...)
+	}
+	base, err := run(work, test, 0)
+	if err != nil {
+		fail(fmt.Errorf("the unmutated tests fail: %v", err))
+	}
+	if *cover {
+		blocks, err := coverage(filepath.Join(work, "cover.out"))
+		if err != nil {
+			fail(err)
+		}
+		for i := range ms {
+			if !blocks.covers(ms[i]) {
+				ms[i].status = "NOT COVERED"
+			}
+		}
+	}
+	timeout := time.Duration(float64(base) * *coef)
+	fmt.Printf("unmutated run %s, timeout %s, %d mutants\n", base.Round(time.Second), timeout.Round(time.Second), len(ms))
+	for i := range ms {
+		m := &ms[i]
+		if m.status != "" {
+			fmt.Printf("%12s %s at %s:%d:%d\n", m.status, m.typ, filepath.Base(m.file), m.line, m.col)
+			continue
+		}
+		m.status = try(work, m, *check, flag.Args(), timeout)
+		fmt.Printf("%12s %s at %s:%d:%d\n", m.status, m.typ, filepath.Base(m.file), m.line, m.col)
+		// Written after every mutant: a run stopped part way leaves the
+		// mutants it tried (the others are left out, not counted).
+		if err := write(*out, ms[:i+1], time.Since(start)); err != nil {
+			fail(err)
+		}
+	}
+	fmt.Printf("done in %s\n", time.Since(start).Round(time.Second))
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "each:", err)
+	os.Exit(1)
+}
+
+// find lists the mutants of the package's non-test files in source order.
+func find(root, pkg, only string) ([]mutant, error) {
+	re, err := regexp.Compile(only)
+	if err != nil {
+		return nil, err
+	}
+	names, err := filepath.Glob(filepath.Join(root, pkg, "*.go"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	types := make([]string, 0, len(mutations))
+	for t := range mutations {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	var ms []mutant
+	fset := token.NewFileSet()
+	for _, name := range names {
+		base := filepath.Base(name)
+		if strings.HasSuffix(base, "_test.go") || !re.MatchString(base) {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil, err
+		}
+		rel := filepath.Join(pkg, base)
+		ast.Inspect(f, func(n ast.Node) bool {
+			var tok token.Token
+			var pos token.Pos
+			switch n := n.(type) {
+			case *ast.BinaryExpr:
+				tok, pos = n.Op, n.OpPos
+			case *ast.UnaryExpr:
+				// gremlins mutates a unary minus as INVERT_NEGATIVES only;
+				// ARITHMETIC_BASE of a unary '-' is the same text.
+				if n.Op == token.SUB {
+					p := fset.Position(n.OpPos)
+					ms = append(ms, mutant{file: rel, offset: p.Offset, line: p.Line, col: p.Column,
+						typ: "INVERT_NEGATIVES", from: token.SUB, to: token.ADD})
+				}
+				return true
+			case *ast.IncDecStmt:
+				tok, pos = n.Tok, n.TokPos
+			default:
+				return true
+			}
+			p := fset.Position(pos)
+			for _, t := range types {
+				if t == "INVERT_NEGATIVES" {
+					continue
+				}
+				if to, ok := mutations[t][tok]; ok {
+					ms = append(ms, mutant{file: rel, offset: p.Offset, line: p.Line, col: p.Column,
+						typ: t, from: tok, to: to})
+				}
+			}
+			return true
+		})
+	}
+	return ms, nil
+}
+
+// try applies one mutant in the copy, runs the check and the tests, and
+// puts the file back.
+func try(work string, m *mutant, check string, test []string, timeout time.Duration) string {
+	path := filepath.Join(work, m.file)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		fail(err)
+	}
+	from := m.from.String()
+	if string(orig[m.offset:m.offset+len(from)]) != from {
+		fail(fmt.Errorf("%s:%d:%d: expected %q", m.file, m.line, m.col, from))
+	}
+	mutated := append(append(append([]byte{}, orig[:m.offset]...), m.to.String()...), orig[m.offset+len(from):]...)
+	if err := os.WriteFile(path, mutated, 0o644); err != nil {
+		fail(err)
+	}
+	defer func() {
+		if err := os.WriteFile(path, orig, 0o644); err != nil {
+			fail(err)
+		}
+	}()
+	if check != "" {
+		if _, err := run(work, []string{"sh", "-c", check}, 0); err != nil {
+			return "NOT VIABLE"
+		}
+	}
+	_, err = run(work, test, timeout)
+	switch {
+	case err == context.DeadlineExceeded:
+		return "TIMED OUT"
+	case err != nil:
+		return "KILLED"
+	}
+	return "LIVED"
+}
+
+// run runs a command in dir, in its own process group so a timeout kills
+// the test binary go test started as well.
+func run(dir string, args []string, timeout time.Duration) (time.Duration, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var expire <-chan time.Time
+	if timeout > 0 {
+		expire = time.After(timeout)
+	}
+	select {
+	case err := <-done:
+		return time.Since(start), err
+	case <-expire:
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return time.Since(start), context.DeadlineExceeded
+	}
+}
+
+// copyTree copies the module without .git and the build outputs.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			if rel == ".git" || rel == "out" || rel == "bin" || rel == "build" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, info.Mode().Perm())
+	})
+}
+
+type jsonMutation struct {
+	Type   string `json:"type"`
+	Status string `json:"status"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+type jsonFile struct {
+	FileName  string         `json:"file_name"`
+	Mutations []jsonMutation `json:"mutations"`
+}
+
+func write(out string, tried []mutant, elapsed time.Duration) error {
+	ms := append([]mutant{}, tried...)
+	sort.SliceStable(ms, func(i, j int) bool {
+		if ms[i].file != ms[j].file {
+			return ms[i].file < ms[j].file
+		}
+		return ms[i].offset < ms[j].offset
+	})
+	var files []jsonFile
+	idx := map[string]int{}
+	for _, m := range ms {
+		name := filepath.Base(m.file)
+		i, ok := idx[name]
+		if !ok {
+			i = len(files)
+			idx[name] = i
+			files = append(files, jsonFile{FileName: name})
+		}
+		files[i].Mutations = append(files[i].Mutations, jsonMutation{m.typ, m.status, m.line, m.col})
+	}
+	b, err := json.MarshalIndent(struct {
+		Files       []jsonFile `json:"files"`
+		ElapsedTime float64    `json:"elapsed_time"`
+	}{files, elapsed.Seconds()}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+// profile holds the covered blocks of a coverage profile by file base name
+// (the package is one directory).
+type profile map[string][][4]int
+
+// coverage reads the blocks a go test -coverprofile run executed.
+func coverage(path string) (profile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p := profile{}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		var file string
+		var sl, sc, el, ec, n, count int
+		i := strings.LastIndex(line, ".go:")
+		if i < 0 {
+			continue
+		}
+		file = filepath.Base(line[:i+3])
+		if _, err := fmt.Sscanf(line[i+4:], "%d.%d,%d.%d %d %d", &sl, &sc, &el, &ec, &n, &count); err != nil {
+			return nil, fmt.Errorf("%s: %q: %v", path, line, err)
+		}
+		if count > 0 {
+			p[file] = append(p[file], [4]int{sl, sc, el, ec})
+		}
+	}
+	return p, nil
+}
+
+func (p profile) covers(m mutant) bool {
+	for _, b := range p[filepath.Base(m.file)] {
+		after := m.line > b[0] || (m.line == b[0] && m.col >= b[1])
+		before := m.line < b[2] || (m.line == b[2] && m.col <= b[3])
+		if after && before {
+			return true
+		}
+	}
+	return false
+}
