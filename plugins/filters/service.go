@@ -50,6 +50,7 @@ type service struct {
 	pol     retry.Policy
 	byName  map[string]int // target cluster, and its Envoy cluster name, to index
 	tkeys   []string
+	hkeys   []string // per-target host tables (hosts.go)
 	skey    string
 	bkey    string
 	cluster []string // Envoy cluster names per target
@@ -76,6 +77,10 @@ type service struct {
 	abuf    [4]byte
 	// lat is latency failover's per-VM state (latency.go); nil when off.
 	lat *latencyState
+	// Host tables: scratch, and whether this VM last saw one with counts.
+	hosts     outlier.Hosts
+	hbuf      [outlier.HostsSize]byte
+	hostDirty []bool
 }
 
 func newService(data []byte) (*service, error) {
@@ -93,7 +98,7 @@ func newService(data []byte) (*service, error) {
 	n := len(cfg.Targets)
 	s := &service{
 		cfg: cfg, det: outlier.NewSettings(cfg.Detection), rt: router.New(&cfg), pol: pol,
-		byName: map[string]int{}, tkeys: make([]string, n), cluster: make([]string, n),
+		byName: map[string]int{}, tkeys: make([]string, n), hkeys: make([]string, n), hostDirty: make([]bool, n), cluster: make([]string, n),
 		skey: serviceKey(cfg.Service.Host), bkey: budgetKey(cfg.Service.Host),
 		health: make([]router.Health, n), recs: make([]outlier.Record, n),
 		hostFail: map[string]proxywasm.MetricCounter{}, lastHost: make([]string, n),
@@ -111,6 +116,7 @@ func newService(data []byte) (*service, error) {
 	}
 	for i, t := range cfg.Targets {
 		s.tkeys[i] = targetKey(cfg.Service.Host, t.Cluster)
+		s.hkeys[i] = hostsKey(cfg.Service.Host, t.Cluster)
 		s.cluster[i] = cfg.ClusterName(t.Cluster)
 		s.byName[t.Cluster] = i
 		s.byName[s.cluster[i]] = i
@@ -163,6 +169,7 @@ func (s *service) refresh() error {
 	if s.genOK && sr.Gen == s.gen {
 		return nil
 	}
+	now := nowMs()
 	for i, k := range s.tkeys {
 		b, _, err := proxywasm.GetSharedData(k)
 		if err == nil {
@@ -172,6 +179,8 @@ func (s *service) refresh() error {
 		}
 		r := &s.recs[i]
 		s.health[i] = router.Health{Out: r.Ejected, RecoveredAt: r.RecoveredAt, Failing: r.Failing(), HoldDownMs: r.HoldDownMs, EjectedAt: r.EjectedAt}
+		known, out := s.hostCounts(i, now)
+		s.health[i].Hosts, s.health[i].HostsOut = uint16(known), uint16(out)
 	}
 	s.gen, s.genOK = sr.Gen, true
 	return nil
@@ -377,6 +386,9 @@ func (s *service) evaluate(p *plugin, now int64, trigger string) error {
 // tick (outlier root only): decay backoffs, probe targets that are out or
 // in hold-down once per probe period, advance the state machine (ramps end on time), export gauges.
 func (s *service) tick(p *plugin, now int64) error {
+	if err := s.tickHosts(now); err != nil {
+		return err
+	}
 	for i := range s.tkeys {
 		var rec outlier.Record
 		probe := false

@@ -176,6 +176,9 @@ func (o *outlierStream) observe(reset bool) {
 	if oc != outlier.Success && oc != outlier.Ignored {
 		s.hostFailure(i)
 	}
+	if err := s.observeHost(o.p, i, oc); err != nil {
+		o.p.internalError(err)
+	}
 	if err := s.observe(o.p, i, oc); err != nil {
 		o.p.internalError(err)
 	}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+
+	"github.com/detour-mesh/detour/plugins/outlier"
+)
+
+// Host-aware health: each target's hosts are counted in a shared table
+// (outlier.Hosts) from the responses' upstream.address, and the router
+// gives a target with ejected hosts only its priority-load share
+// (router.HostShare). A success is counted only when the table has
+// something to reset (this VM last saw counters or ejections, or the
+// target is failing) or on one response in hostSample, so that a healthy
+// target costs two host calls on one response in hostSample, not on
+// every one; the sampled successes keep the table's host count current.
+
+const hostSample = 8
+
+func hostsKey(host, cluster string) string { return "detour/v1/" + host + "/t/" + cluster + "/hosts" }
+
+// observeHost counts one outcome against the host that answered target i.
+func (s *service) observeHost(p *plugin, i int, o outlier.Outcome) error {
+	if o == outlier.Ignored {
+		return nil
+	}
+	if o == outlier.Success && !s.hostDirty[i] && !s.health[i].Failing && s.health[i].HostsOut == 0 && p.random()%hostSample != 0 {
+		return nil
+	}
+	addr, err := proxywasm.GetProperty([]string{"upstream", "address"})
+	if err != nil || len(addr) == 0 {
+		return nil // a connect failure names no host: the target's count has it
+	}
+	key := outlier.HostKey(addr)
+	now := nowMs()
+	var before, after [2]int
+	ejected := false
+	err = update(s.hkeys[i], func(old []byte) []byte {
+		s.hosts.Decode(old)
+		before[0], before[1] = s.hosts.Count(now)
+		var changed bool
+		changed, ejected = s.det.ObserveHost(&s.hosts, key, o, now)
+		after[0], after[1] = s.hosts.Count(now)
+		s.hostDirty[i] = s.hosts.Dirty()
+		if !changed {
+			return nil
+		}
+		return s.hosts.Encode(s.hbuf[:])
+	})
+	if err != nil {
+		return err
+	}
+	if ejected {
+		proxywasm.LogWarnf("detour: %s: host %s of %s ejected (%d of %d hosts out)", s.cfg.Service.Host, addr, s.cfg.Targets[i].Cluster, after[1], after[0])
+	}
+	if before != after {
+		return s.bumpGen()
+	}
+	return nil
+}
+
+// hostCounts reads target i's host table: hosts counted and ejected at now.
+func (s *service) hostCounts(i int, now int64) (known, out int) {
+	b, _, err := proxywasm.GetSharedData(s.hkeys[i])
+	if err != nil {
+		return 0, 0
+	}
+	s.hosts.Decode(b)
+	s.hostDirty[i] = s.hosts.Dirty()
+	return s.hosts.Count(now)
+}
+
+// tickHosts (outlier root, every tick) returns hosts whose ejection is
+// over and forgets hosts gone; every VM re-reads when a count moved.
+func (s *service) tickHosts(now int64) error {
+	moved := false
+	for i := range s.hkeys {
+		var known, out int
+		err := update(s.hkeys[i], func(old []byte) []byte {
+			s.hosts.Decode(old)
+			changed := s.det.ExpireHosts(&s.hosts, now)
+			known, out = s.hosts.Count(now)
+			if !changed {
+				return nil
+			}
+			return s.hosts.Encode(s.hbuf[:])
+		})
+		if err != nil {
+			return err
+		}
+		// Counts also move as hosts age out: compared with what this VM
+		// last saw, not only with the table's writes.
+		h := &s.health[i]
+		if int(h.Hosts) != known || int(h.HostsOut) != out {
+			h.Hosts, h.HostsOut = uint16(known), uint16(out)
+			moved = true
+		}
+	}
+	if moved {
+		return s.bumpGen()
+	}
+	return nil
+}
