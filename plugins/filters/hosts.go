@@ -101,3 +101,17 @@ func (s *service) tickHosts(now int64) error {
 	}
 	return nil
 }
+
+// count feeds one outcome of target i to the detectors.
+func (o *outlierStream) count(i int, oc outlier.Outcome) {
+	s := o.p.svc
+	if oc != outlier.Success && oc != outlier.Ignored {
+		s.hostFailure(i)
+	}
+	if err := s.observeHost(o.p, i, oc); err != nil {
+		o.p.internalError(err)
+	}
+	if err := s.observe(o.p, i, oc); err != nil {
+		o.p.internalError(err)
+	}
+}

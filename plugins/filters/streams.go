@@ -123,6 +123,10 @@ type outlierStream struct {
 	p          *plugin
 	observed   bool
 	sawHeaders bool
+	// grpcPending: a gRPC response whose status comes in the trailers, for
+	// target (grpc.go).
+	grpcPending bool
+	target      int
 }
 
 // upstreamTarget is the target the router sent the request to, from
@@ -145,11 +149,12 @@ var lastResponse struct {
 	valid       bool
 	host        string
 	code, flags int64
+	grpc        int // grpc-status in the headers, -1 when none
 	target      int
 	targetOK    bool
 }
 
-func (o *outlierStream) observe(reset bool) {
+func (o *outlierStream) observe(reset, eos bool) {
 	if o.observed {
 		return
 	}
@@ -161,9 +166,13 @@ func (o *outlierStream) observe(reset bool) {
 		// Only failures need the flags (local-origin, overflow).
 		flags, _ = propertyInt("response", "flags")
 	}
+	grpc := -1
+	if code == 200 && !reset && ok {
+		grpc = o.grpcOf(eos)
+	}
 	if !reset {
 		lastResponse.valid, lastResponse.host, lastResponse.code, lastResponse.flags = true, s.cfg.Service.Host, code, flags
-		lastResponse.target, lastResponse.targetOK = i, ok
+		lastResponse.target, lastResponse.targetOK, lastResponse.grpc = i, ok, grpc
 	}
 	if !ok {
 		return
@@ -172,22 +181,21 @@ func (o *outlierStream) observe(reset bool) {
 	if !reset {
 		s.observeLatency(o.p, i)
 	}
+	if o.grpcPending {
+		o.target = i // counted when the trailers come (grpc.go)
+		return
+	}
 	oc := outlier.Classify(int(code), uint64(flags), reset)
-	if oc != outlier.Success && oc != outlier.Ignored {
-		s.hostFailure(i)
+	if grpc >= 0 {
+		oc = outlier.ClassifyGrpc(int(code), uint64(flags), reset, grpc)
 	}
-	if err := s.observeHost(o.p, i, oc); err != nil {
-		o.p.internalError(err)
-	}
-	if err := s.observe(o.p, i, oc); err != nil {
-		o.p.internalError(err)
-	}
+	o.count(i, oc)
 }
 
-func (o *outlierStream) OnHttpResponseHeaders(int, bool) types.Action {
+func (o *outlierStream) OnHttpResponseHeaders(_ int, eos bool) types.Action {
 	defer o.p.failOpen()
 	o.sawHeaders = true
-	o.observe(false)
+	o.observe(false, eos)
 	return types.ActionContinue
 }
 
@@ -196,8 +204,9 @@ func (o *outlierStream) OnHttpStreamDone() {
 	// A stream reset before response headers: the upstream never answered.
 	if !o.sawHeaders {
 		_, hasCode := propertyInt("response", "code")
-		o.observe(!hasCode)
+		o.observe(!hasCode, true)
 	}
+	o.grpcDone()
 }
 
 // --- retry --------------------------------------------------------------------
@@ -290,8 +299,12 @@ func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
 			last.flags, _ = propertyInt("response", "flags")
 		}
 		last.target, last.targetOK = s.upstreamTarget()
+		last.grpc = -1
+		if last.code == 200 {
+			last.grpc = headerGrpcStatus()
+		}
 	}
-	if !s.pol.Retriable(int(last.code), uint64(last.flags), false) {
+	if !s.pol.Retriable(int(last.code), uint64(last.flags), false) && !s.pol.RetriableGrpc(last.grpc) {
 		return
 	}
 	if r.unsentOnly && !retry.Unsent(uint64(last.flags)) {
@@ -438,14 +451,11 @@ func (r *retryStream) answered(numHeaders, bodySize, _ int) {
 			}
 		}
 	}
-	// The callout's own failures arrive as Envoy's local replies (503 for a
-	// connect failure, 504 for the timeout); without response flags they
-	// count as the status says, a reset as local-origin.
-	oc := outlier.Classify(status, 0, status == 0)
+	oc, grpc := callOutcome(status, hs)
 	if err := s.observe(r.p, r.cur, oc); err != nil {
 		r.p.internalError(err)
 	}
-	if s.pol.Retriable(status, 0, status == 0) && !r.unsentOnly {
+	if (s.pol.Retriable(status, 0, status == 0) || s.pol.RetriableGrpc(grpc)) && !r.unsentOnly {
 		// An http_call's failure has no response flags: always budgeted,
 		// and never known to be unsent.
 		if r.retry(false) {
@@ -586,6 +596,10 @@ func (c *combinedStream) OnHttpRequestBody(n int, eos bool) types.Action {
 func (c *combinedStream) OnHttpResponseHeaders(n int, eos bool) types.Action {
 	c.o.OnHttpResponseHeaders(n, eos)
 	return c.rt.OnHttpResponseHeaders(n, eos)
+}
+
+func (c *combinedStream) OnHttpResponseTrailers(n int) types.Action {
+	return c.o.OnHttpResponseTrailers(n)
 }
 
 func (c *combinedStream) OnHttpStreamDone() {
