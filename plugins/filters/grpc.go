@@ -91,34 +91,12 @@ func (o *outlierStream) grpcDone() {
 	}
 }
 
-// callOutcome classifies an http_call's answer (a retry's attempt) from
-// its status and headers, then its trailers; grpc is the headers'
-// grpc-status (-1 when none), the one a retry may act on.
-func callOutcome(status int, hs [][2]string) (oc outlier.Outcome, grpc int) {
-	grpc = -1
+// isGrpcRequest: the request's content-type is gRPC.
+func isGrpcRequest(hs [][2]string) bool {
 	for _, kv := range hs {
-		if kv[0] == "grpc-status" {
-			if n, ok := outlier.ParseGrpcStatus(kv[1]); ok {
-				grpc = n
-			}
+		if kv[0] == "content-type" { // Envoy's header names are lower case
+			return isGrpcContentType(kv[1])
 		}
 	}
-	if grpc >= 0 {
-		return outlier.ClassifyGrpc(status, 0, status == 0, grpc), grpc
-	}
-	if status == 200 {
-		if ts, err := proxywasm.GetHttpCallResponseTrailers(); err == nil {
-			for _, kv := range ts {
-				if kv[0] == "grpc-status" {
-					if n, ok := outlier.ParseGrpcStatus(kv[1]); ok {
-						return outlier.ClassifyGrpc(status, 0, false, n), -1
-					}
-				}
-			}
-		}
-	}
-	// The callout's own failures arrive as Envoy's local replies (503 for
-	// a connect failure, 504 for the timeout); without response flags they
-	// count as the status says, a reset as local-origin.
-	return outlier.Classify(status, 0, status == 0), -1
+	return false
 }

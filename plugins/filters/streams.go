@@ -149,7 +149,6 @@ var lastResponse struct {
 	valid       bool
 	host        string
 	code, flags int64
-	grpc        int // grpc-status in the headers, -1 when none
 	target      int
 	targetOK    bool
 }
@@ -172,7 +171,7 @@ func (o *outlierStream) observe(reset, eos bool) {
 	}
 	if !reset {
 		lastResponse.valid, lastResponse.host, lastResponse.code, lastResponse.flags = true, s.cfg.Service.Host, code, flags
-		lastResponse.target, lastResponse.targetOK, lastResponse.grpc = i, ok, grpc
+		lastResponse.target, lastResponse.targetOK = i, ok
 	}
 	if !ok {
 		return
@@ -299,12 +298,8 @@ func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
 			last.flags, _ = propertyInt("response", "flags")
 		}
 		last.target, last.targetOK = s.upstreamTarget()
-		last.grpc = -1
-		if last.code == 200 {
-			last.grpc = headerGrpcStatus()
-		}
 	}
-	if !s.pol.Retriable(int(last.code), uint64(last.flags), false) && !s.pol.RetriableGrpc(last.grpc) {
+	if !s.pol.Retriable(int(last.code), uint64(last.flags), false) {
 		return
 	}
 	if r.unsentOnly && !retry.Unsent(uint64(last.flags)) {
@@ -397,6 +392,10 @@ func (r *retryStream) retry(unsent bool) bool {
 		}
 		r.headers = hs
 	}
+	if isGrpcRequest(r.headers) {
+		r.release() // see grpc.go: a local reply cannot carry a gRPC answer
+		return false
+	}
 	r.tries++
 	r.cur = next
 	hs := make([][2]string, 0, len(r.headers))
@@ -451,11 +450,14 @@ func (r *retryStream) answered(numHeaders, bodySize, _ int) {
 			}
 		}
 	}
-	oc, grpc := callOutcome(status, hs)
+	// The callout's own failures arrive as Envoy's local replies (503 for a
+	// connect failure, 504 for the timeout); without response flags they
+	// count as the status says, a reset as local-origin.
+	oc := outlier.Classify(status, 0, status == 0)
 	if err := s.observe(r.p, r.cur, oc); err != nil {
 		r.p.internalError(err)
 	}
-	if (s.pol.Retriable(status, 0, status == 0) || s.pol.RetriableGrpc(grpc)) && !r.unsentOnly {
+	if s.pol.Retriable(status, 0, status == 0) && !r.unsentOnly {
 		// An http_call's failure has no response flags: always budgeted,
 		// and never known to be unsent.
 		if r.retry(false) {

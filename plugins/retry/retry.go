@@ -28,25 +28,13 @@ const (
 	OnRefusedStream
 	OnRetriable4xx
 	OnStatusCodes
-	// gRPC statuses in a response's headers (retry_state_impl.cc,
-	// wouldRetryFromHeaders, the RETRY_ON_GRPC_* conditions).
-	OnGrpcCancelled
-	OnGrpcDeadlineExceeded
-	OnGrpcInternal
-	OnGrpcResourceExhausted
-	OnGrpcUnavailable
 )
 
 var conditions = map[string]uint32{
 	"5xx": On5xx, "gateway-error": OnGatewayError, "reset": OnReset, "reset-before-request": OnReset,
 	"connect-failure": OnConnectFailure, "refused-stream": OnRefusedStream, "retriable-4xx": OnRetriable4xx,
 	"retriable-status-codes": OnStatusCodes,
-	"cancelled":              OnGrpcCancelled, "deadline-exceeded": OnGrpcDeadlineExceeded, "internal": OnGrpcInternal,
-	"resource-exhausted": OnGrpcResourceExhausted, "unavailable": OnGrpcUnavailable,
 }
-
-// grpcConditions maps a gRPC status to its retryOn condition.
-var grpcConditions = [...]uint32{1: OnGrpcCancelled, 4: OnGrpcDeadlineExceeded, 8: OnGrpcResourceExhausted, 13: OnGrpcInternal, 14: OnGrpcUnavailable}
 
 // Methods an HTTP request may use, as bits.
 var methodBits = map[string]uint16{
@@ -66,7 +54,9 @@ type Policy struct {
 }
 
 // NewPolicy preprocesses config.Retry. Conditions it does not model
-// (retriable-headers, ...) never trigger a retry.
+// (gRPC statuses, retriable-headers, ...) never trigger a retry: the
+// filter does not retry gRPC requests (plugins/filters/grpc.go), and
+// Envoy's own retries within a target keep the route's gRPC conditions.
 func NewPolicy(r config.Retry) (Policy, error) {
 	p := Policy{Attempts: r.Attempts, PerTryTimeout: r.PerTryTimeoutMs, MaxBody: r.MaxBodyBytes,
 		budgetPct: r.BudgetPercent, budgetMin: r.BudgetMinConcurrency}
@@ -132,14 +122,6 @@ func (p *Policy) Retriable(code int, flags uint64, reset bool) bool {
 		return true
 	}
 	return false
-}
-
-// RetriableGrpc reports whether a gRPC status in a response's headers
-// calls for a retry under the policy. As in Envoy, only a status in the
-// headers (a trailers-only response) can: once a response's headers and
-// body went downstream, its trailers come too late to retry.
-func (p *Policy) RetriableGrpc(status int) bool {
-	return p.Attempts > 0 && status > 0 && status < len(grpcConditions) && p.on&grpcConditions[status] != 0
 }
 
 // Unsent reports whether a failure, by its Envoy response flags, never

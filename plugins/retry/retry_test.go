@@ -174,21 +174,3 @@ func TestUnsent(t *testing.T) {
 		})
 	}
 }
-
-// gRPC statuses are retried as the route's retryOn names them, as Envoy's
-// RETRY_ON_GRPC_* conditions do (retry_state_impl.cc).
-func TestRetriableGrpc(t *testing.T) {
-	p, err := NewPolicy(config.Retry{Attempts: 2, RetryOn: []string{"unavailable", "deadline-exceeded", "gateway-error"}})
-	require.NoError(t, err)
-	for status, want := range map[int]bool{-1: false, 0: false, 14: true, 4: true, 13: false, 1: false, 8: false, 99: false} {
-		assert.Equal(t, want, p.RetriableGrpc(status), "grpc-status %d", status)
-	}
-	all, err := NewPolicy(config.Retry{Attempts: 1, RetryOn: []string{"cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"}})
-	require.NoError(t, err)
-	for _, s := range []int{1, 4, 8, 13, 14} {
-		assert.True(t, all.RetriableGrpc(s), "grpc-status %d", s)
-	}
-	assert.False(t, all.RetriableGrpc(2), "UNKNOWN has no retry condition")
-	none, _ := NewPolicy(config.Retry{Attempts: 0, RetryOn: []string{"unavailable"}})
-	assert.False(t, none.RetriableGrpc(14), "no attempts, no retry")
-}
