@@ -100,3 +100,20 @@ func isGrpcRequest(hs [][2]string) bool {
 	}
 	return false
 }
+
+// probeGrpcStatus is a probe answer's status with a failing grpc-status
+// header (a gRPC server that fails every call, the probe's too) read as
+// the HTTP status it maps to.
+func probeGrpcStatus(status int, hs [][2]string) int {
+	if status != 200 {
+		return status
+	}
+	for _, kv := range hs {
+		if kv[0] == "grpc-status" {
+			if n, ok := outlier.ParseGrpcStatus(kv[1]); ok && n != 0 {
+				return outlier.GrpcToHTTP(n)
+			}
+		}
+	}
+	return status
+}

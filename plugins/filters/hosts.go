@@ -8,12 +8,13 @@ import (
 
 // Host-aware health: each target's hosts are counted in a shared table
 // (outlier.Hosts) from the responses' upstream.address, and the router
-// gives a target with ejected hosts only its priority-load share
-// (router.HostShare). A success is counted only when the table has
-// something to reset (this VM last saw counters or ejections, or the
-// target is failing) or on one response in hostSample, so that a healthy
-// target costs two host calls on one response in hostSample, not on
-// every one; the sampled successes keep the table's host count current.
+// gives a target with hosts out only its priority-load share
+// (router.HostShare). A host is out when Envoy stopped sending it requests
+// (outlier.Rotation, per VM: the trace of Envoy's own ejection) or when
+// the table's own consecutive counts eject it. The table is written only
+// when something changes: a host new or back, a host out of rotation, a
+// failure, counts to reset, and on one success in hostSample to keep a
+// healthy host's last-seen time.
 
 const hostSample = 8
 
@@ -24,14 +25,15 @@ func (s *service) observeHost(p *plugin, i int, o outlier.Outcome) error {
 	if o == outlier.Ignored {
 		return nil
 	}
-	if o == outlier.Success && !s.hostDirty[i] && !s.health[i].Failing && s.health[i].HostsOut == 0 && p.random()%hostSample != 0 {
-		return nil
-	}
 	addr, err := proxywasm.GetProperty([]string{"upstream", "address"})
 	if err != nil || len(addr) == 0 {
 		return nil // a connect failure names no host: the target's count has it
 	}
 	key := outlier.HostKey(addr)
+	fresh, silent := s.rot[i].Answer(key)
+	if o == outlier.Success && !fresh && silent == 0 && !s.hostDirty[i] && p.random()%hostSample != 0 {
+		return nil
+	}
 	now := nowMs()
 	var before, after [2]int
 	ejected := false
@@ -40,6 +42,11 @@ func (s *service) observeHost(p *plugin, i int, o outlier.Outcome) error {
 		before[0], before[1] = s.hosts.Count(now)
 		var changed bool
 		changed, ejected = s.det.ObserveHost(&s.hosts, key, o, now)
+		for j := range outlier.MaxHosts {
+			if silent&(1<<uint(j)) != 0 && s.hosts.SetSilent(s.rot[i].Key(j), now) {
+				changed = true
+			}
+		}
 		after[0], after[1] = s.hosts.Count(now)
 		s.hostDirty[i] = s.hosts.Dirty()
 		if !changed {
@@ -50,8 +57,8 @@ func (s *service) observeHost(p *plugin, i int, o outlier.Outcome) error {
 	if err != nil {
 		return err
 	}
-	if ejected {
-		proxywasm.LogWarnf("detour: %s: host %s of %s ejected (%d of %d hosts out)", s.cfg.Service.Host, addr, s.cfg.Targets[i].Cluster, after[1], after[0])
+	if ejected || silent != 0 {
+		proxywasm.LogInfof("detour: %s: %s: %d of %d hosts out (last answer from %s)", s.cfg.Service.Host, s.cfg.Targets[i].Cluster, after[1], after[0], addr)
 	}
 	if before != after {
 		return s.bumpGen()

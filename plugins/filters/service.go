@@ -81,6 +81,7 @@ type service struct {
 	hosts     outlier.Hosts
 	hbuf      [outlier.HostsSize]byte
 	hostDirty []bool
+	rot       []outlier.Rotation // per target, this VM's view
 }
 
 func newService(data []byte) (*service, error) {
@@ -98,7 +99,7 @@ func newService(data []byte) (*service, error) {
 	n := len(cfg.Targets)
 	s := &service{
 		cfg: cfg, det: outlier.NewSettings(cfg.Detection), rt: router.New(&cfg), pol: pol,
-		byName: map[string]int{}, tkeys: make([]string, n), hkeys: make([]string, n), hostDirty: make([]bool, n), cluster: make([]string, n),
+		byName: map[string]int{}, tkeys: make([]string, n), hkeys: make([]string, n), hostDirty: make([]bool, n), rot: make([]outlier.Rotation, n), cluster: make([]string, n),
 		skey: serviceKey(cfg.Service.Host), bkey: budgetKey(cfg.Service.Host),
 		health: make([]router.Health, n), recs: make([]outlier.Record, n),
 		hostFail: map[string]proxywasm.MetricCounter{}, lastHost: make([]string, n),
@@ -443,6 +444,7 @@ func (s *service) probe(p *plugin, i int, timeout uint32) {
 						status, _ = strconv.Atoi(kv[1])
 					}
 				}
+				status = probeGrpcStatus(status, hs)
 			}
 		}
 		now := nowMs()

@@ -29,14 +29,6 @@ const (
 	seenRefreshMs = 10000
 )
 
-// silenceMs: a host whose last answer was a failure and that has not
-// answered since, for this long while its siblings did, is out. The filter
-// sees only a request's final response (Envoy's own retries hide the
-// attempts that failed), so it rarely counts enough failures of a host to
-// eject it itself; a host that failed and then stopped receiving traffic
-// is one Envoy's outlier detection ejected (or that died).
-const silenceMs = 1000
-
 // Host is one upstream address's health.
 type Host struct {
 	// Key identifies the address (HostKey); 0 is an empty slot.
@@ -45,8 +37,9 @@ type Host struct {
 	Seen int64
 	// EjectedUntil is the end of the host's ejection (0: not ejected).
 	EjectedUntil int64
-	// FailedAt is the host's last failure (0: none seen).
-	FailedAt int64
+	// SilentSince: a VM found the host out of rotation then (Rotation; 0:
+	// it answers).
+	SilentSince int64
 	// Consecutive failures, as Record's.
 	Cons5xx, ConsGateway, ConsLocal uint16
 	// Times is Envoy's ejection backoff multiplier for the host; DecayAt
@@ -95,7 +88,7 @@ func (t *Hosts) Encode(b []byte) []byte {
 		le.PutUint16(b[o+28:], h.ConsLocal)
 		le.PutUint16(b[o+30:], h.Times)
 		le.PutUint64(b[o+32:], uint64(h.DecayAt))
-		le.PutUint64(b[o+40:], uint64(h.FailedAt))
+		le.PutUint64(b[o+40:], uint64(h.SilentSince))
 	}
 	return b
 }
@@ -117,24 +110,20 @@ func (t *Hosts) Decode(b []byte) {
 		h.ConsLocal = le.Uint16(b[o+28:])
 		h.Times = le.Uint16(b[o+30:])
 		h.DecayAt = int64(le.Uint64(b[o+32:]))
-		h.FailedAt = int64(le.Uint64(b[o+40:]))
+		h.SilentSince = int64(le.Uint64(b[o+40:]))
 	}
 }
 
 // Count reports how many hosts the table counts at now (seen within the
-// TTL, or ejected) and how many of them are out: ejected by the table's
-// own counts, or silent since a failure (silenceMs).
+// TTL, or out) and how many of them are out: ejected by the table's own
+// counts, or out of rotation (SilentSince) for less than the TTL.
 func (t *Hosts) Count(now int64) (known, out int) {
-	var latest int64
-	for i := range t.H {
-		latest = max(latest, t.H[i].Seen)
-	}
 	for i := range t.H {
 		h := &t.H[i]
 		if h.Key == 0 {
 			continue
 		}
-		ejected := h.EjectedUntil > now || t.silent(h, now, latest)
+		ejected := h.EjectedUntil > now || h.SilentSince != 0 && now-h.SilentSince < hostTTLMs
 		if ejected || now-h.Seen < hostTTLMs {
 			known++
 		}
@@ -145,19 +134,12 @@ func (t *Hosts) Count(now int64) (known, out int) {
 	return known, out
 }
 
-// silent: h's last answer was a failure, silenceMs ago or more, and another
-// host answered since then.
-func (t *Hosts) silent(h *Host, now, latest int64) bool {
-	return h.FailedAt != 0 && h.Seen == h.FailedAt && now-h.Seen >= silenceMs &&
-		now-h.Seen < hostTTLMs && latest-h.Seen >= silenceMs
-}
-
 // Dirty reports whether any host has counted failures or is ejected: a
 // success then has counters to reset.
 func (t *Hosts) Dirty() bool {
 	for i := range t.H {
 		h := &t.H[i]
-		if h.Key != 0 && (h.EjectedUntil != 0 || h.FailedAt != 0 || h.Cons5xx != 0 || h.ConsGateway != 0 || h.ConsLocal != 0) {
+		if h.Key != 0 && (h.EjectedUntil != 0 || h.Cons5xx != 0 || h.ConsGateway != 0 || h.ConsLocal != 0) {
 			return true
 		}
 	}
@@ -202,11 +184,11 @@ func (s *Settings) ObserveHost(t *Hosts, key uint64, o Outcome, now int64) (chan
 	if h.EjectedUntil > now {
 		return false, false
 	}
-	// While the table is dirty every answer is recorded (silent needs the
-	// last answer of each host); otherwise the last-seen time is refreshed
-	// once a period.
-	if h.Seen == 0 || now-h.Seen >= seenRefreshMs || now < h.Seen || t.Dirty() {
+	if h.Seen == 0 || now-h.Seen >= seenRefreshMs || now < h.Seen {
 		h.Seen, changed = now, true
+	}
+	if h.SilentSince != 0 {
+		h.SilentSince, changed = 0, true // it answers: back in rotation
 	}
 	hit := false
 	switch o {
@@ -217,11 +199,9 @@ func (s *Settings) ObserveHost(t *Hosts, key uint64, o Outcome, now int64) (chan
 		}
 		return changed, false
 	case LocalOrigin:
-		h.FailedAt = now
 		h.ConsLocal = inc16(h.ConsLocal)
 		hit = s.ConsecutiveLocal > 0 && uint32(h.ConsLocal) >= s.ConsecutiveLocal
 	case Gateway, Ext5xx:
-		h.FailedAt = now
 		h.ConsLocal = 0
 		h.Cons5xx = inc16(h.Cons5xx)
 		if o == Gateway {
@@ -276,11 +256,7 @@ func (s *Settings) ExpireHosts(t *Hosts, now int64) bool {
 			h.Times--
 			h.DecayAt = now
 			changed = true
-		case h.FailedAt != 0 && now-h.FailedAt >= hostTTLMs:
-			// Failures this old no longer make a silence an ejection.
-			h.FailedAt = 0
-			changed = true
-		case h.EjectedUntil == 0 && now-h.Seen >= 2*hostTTLMs:
+		case h.EjectedUntil == 0 && now-max(h.Seen, h.SilentSince) >= 2*hostTTLMs:
 			t.H[i] = Host{}
 			changed = true
 		}

@@ -43,26 +43,23 @@ func TestHostsEjectAndReturn(t *testing.T) {
 	assert.Equal(t, [2]int{3, 0}, [2]int{known, out})
 }
 
-// A host whose last answer was a failure and that then stops answering
-// while its siblings answer is out (Envoy ejected it); it is back when it
-// answers again.
-func TestHostsSilentAfterFailure(t *testing.T) {
+// A host marked silent (out of rotation) is out until it answers again or
+// the TTL passes.
+func TestHostsSilent(t *testing.T) {
 	s := settings()
 	var h Hosts
 	now := int64(1000)
 	_, now = feed(&s, &h, "a", now, Success)
 	_, now = feed(&s, &h, "b", now, Success)
-	_, now = feed(&s, &h, "a", now, Gateway)
-	_, out := h.Count(now + 500)
-	assert.Zero(t, out, "silent for less than silenceMs")
-	_, out = h.Count(now + 2000)
-	assert.Zero(t, out, "silent, but so is every other host: no traffic, not an ejection")
-	_, now = feed(&s, &h, "b", now+1500, Success)
+	assert.True(t, h.SetSilent(HostKey("a"), now))
+	assert.False(t, h.SetSilent(HostKey("a"), now+5), "already silent")
 	known, out := h.Count(now)
-	assert.Equal(t, [2]int{2, 1}, [2]int{known, out}, "b answered after a's silence began")
-	_, now = feed(&s, &h, "a", now, Success)
-	_, out = h.Count(now)
-	assert.Zero(t, out, "a answers again")
+	assert.Equal(t, [2]int{2, 1}, [2]int{known, out})
+	_, out = h.Count(now + hostTTLMs)
+	assert.Zero(t, out, "silent longer than the TTL: no longer counted")
+	_, now = feed(&s, &h, "a", now+10, Success)
+	known, out = h.Count(now)
+	assert.Equal(t, [2]int{2, 0}, [2]int{known, out}, "a answers again")
 }
 
 func TestHostsForgetAndBound(t *testing.T) {
@@ -118,7 +115,7 @@ func TestHostsAllocs(t *testing.T) {
 func FuzzHosts(f *testing.F) {
 	var buf [HostsSize]byte
 	f.Add([]byte{}, "10.0.0.1:80", 503, int64(5))
-	f.Add((&Hosts{H: [MaxHosts]Host{{Key: 1, Seen: 3, FailedAt: 3}}}).Encode(buf[:]), "", 0, int64(-1))
+	f.Add((&Hosts{H: [MaxHosts]Host{{Key: 1, Seen: 3, SilentSince: 3}}}).Encode(buf[:]), "", 0, int64(-1))
 	f.Fuzz(func(t *testing.T, table []byte, addr string, code int, now int64) {
 		s := settings()
 		var h Hosts
