@@ -31,15 +31,18 @@ func headerGrpcStatus() int {
 }
 
 // grpcOf is a 200 response's grpc-status from its headers, -1 when none;
-// when the status is to come in the trailers it sets grpcPending.
+// when the status is to come in the trailers it sets grpcPending. Only a
+// gRPC content-type (which a trailers-only response carries too) costs the
+// second header read.
 func (o *outlierStream) grpcOf(eos bool) int {
+	ct, err := proxywasm.GetHttpResponseHeader("content-type")
+	if err != nil || !isGrpcContentType(ct) {
+		return -1
+	}
 	if n := headerGrpcStatus(); n >= 0 || eos {
 		return n
 	}
-	ct, err := proxywasm.GetHttpResponseHeader("content-type")
-	if err == nil && isGrpcContentType(ct) {
-		o.grpcPending = true
-	}
+	o.grpcPending = true
 	return -1
 }
 
