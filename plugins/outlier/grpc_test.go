@@ -47,6 +47,8 @@ func FuzzParseGrpcStatus(f *testing.F) {
 		if n, ok := ParseGrpcStatus(v); ok && (n < 0 || n > 9999) {
 			t.Fatalf("%q → %d", v, n)
 		}
-		ClassifyGrpc(200, 0, false, len(v))
+		if o := ClassifyGrpc(200, 0, false, len(v)); o > Ignored {
+			t.Fatalf("outcome %d", o)
+		}
 	})
 }
