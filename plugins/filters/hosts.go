@@ -122,3 +122,16 @@ func (o *outlierStream) count(i int, oc outlier.Outcome) {
 		o.p.internalError(err)
 	}
 }
+
+// resetHosts empties target i's host table when the whole target is
+// ejected or returns: its hosts' state before (failures, hosts out of
+// rotation, pods since replaced) says nothing about the target after.
+func (s *service) resetHosts(i int) error {
+	var empty outlier.Hosts
+	return update(s.hkeys[i], func(old []byte) []byte {
+		if len(old) == 0 {
+			return nil
+		}
+		return empty.Encode(s.hbuf[:])
+	})
+}

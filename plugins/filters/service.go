@@ -311,6 +311,9 @@ func (s *service) eject(p *plugin, i int, det outlier.Detector, now int64) error
 	}
 	s.m.targets[i].ejections.Increment(1)
 	setGauge(s.m.targets[i].ejected, 1)
+	if err := s.resetHosts(i); err != nil {
+		return err
+	}
 	host := ""
 	if s.lastHost[i] != "" {
 		host = " last-host=" + s.lastHost[i]
@@ -489,6 +492,9 @@ func (s *service) probeResult(p *plugin, i int, status int, now int64) {
 		return
 	}
 	name := s.cfg.Targets[i].Cluster
+	if err := s.resetHosts(i); err != nil {
+		p.internalError(err)
+	}
 	if ok {
 		setGauge(s.m.targets[i].ejected, 0)
 		proxywasm.LogWarnf("detour: %s: probe of %s answered %d: back in service, hold-down %dms then ramp %v", s.cfg.Service.Host, name, status, rec.HoldDownMs, s.cfg.Failback.Ramp)

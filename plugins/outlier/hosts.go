@@ -40,6 +40,8 @@ type Host struct {
 	// SilentSince: a VM found the host out of rotation then (Rotation; 0:
 	// it answers).
 	SilentSince int64
+	// FailedAt is the host's last failure seen (0: none).
+	FailedAt int64
 	// Consecutive failures, as Record's.
 	Cons5xx, ConsGateway, ConsLocal uint16
 	// Times is Envoy's ejection backoff multiplier for the host; DecayAt
@@ -53,7 +55,7 @@ type Hosts struct {
 	H [MaxHosts]Host
 }
 
-const hostSize = 8 + 8 + 8 + 8 + 2*4 + 8
+const hostSize = 8 + 8 + 8 + 8 + 8 + 2*4 + 8
 
 // HostsSize is the encoded size of a Hosts table.
 const HostsSize = 1 + MaxHosts*hostSize
@@ -89,6 +91,7 @@ func (t *Hosts) Encode(b []byte) []byte {
 		le.PutUint16(b[o+30:], h.Times)
 		le.PutUint64(b[o+32:], uint64(h.DecayAt))
 		le.PutUint64(b[o+40:], uint64(h.SilentSince))
+		le.PutUint64(b[o+48:], uint64(h.FailedAt))
 	}
 	return b
 }
@@ -111,20 +114,31 @@ func (t *Hosts) Decode(b []byte) {
 		h.Times = le.Uint16(b[o+30:])
 		h.DecayAt = int64(le.Uint64(b[o+32:]))
 		h.SilentSince = int64(le.Uint64(b[o+40:]))
+		h.FailedAt = int64(le.Uint64(b[o+48:]))
 	}
 }
 
 // Count reports how many hosts the table counts at now (seen within the
 // TTL, or out) and how many of them are out: ejected by the table's own
-// counts, or out of rotation (SilentSince) for less than the TTL.
+// counts, or out of rotation (SilentSince) for less than the TTL while some
+// host of the target failed within the TTL. A host that left rotation
+// without any failure seen is taken for one removed from the endpoints (a
+// pod scaled away, whose own failures are connect failures that name no
+// host), which Envoy no longer counts either.
 func (t *Hosts) Count(now int64) (known, out int) {
+	failed := false
+	for i := range t.H {
+		h := &t.H[i]
+		failed = failed || h.Key != 0 && h.FailedAt != 0 && now-h.FailedAt < hostTTLMs
+	}
 	for i := range t.H {
 		h := &t.H[i]
 		if h.Key == 0 {
 			continue
 		}
-		ejected := h.EjectedUntil > now || h.SilentSince != 0 && now-h.SilentSince < hostTTLMs
-		if ejected || now-h.Seen < hostTTLMs {
+		silent := h.SilentSince != 0 && now-h.SilentSince < hostTTLMs
+		ejected := h.EjectedUntil > now || silent && failed
+		if ejected || now-h.Seen < hostTTLMs && !silent {
 			known++
 		}
 		if ejected {
@@ -199,9 +213,11 @@ func (s *Settings) ObserveHost(t *Hosts, key uint64, o Outcome, now int64) (chan
 		}
 		return changed, false
 	case LocalOrigin:
+		h.FailedAt = now
 		h.ConsLocal = inc16(h.ConsLocal)
 		hit = s.ConsecutiveLocal > 0 && uint32(h.ConsLocal) >= s.ConsecutiveLocal
 	case Gateway, Ext5xx:
+		h.FailedAt = now
 		h.ConsLocal = 0
 		h.Cons5xx = inc16(h.Cons5xx)
 		if o == Gateway {
@@ -255,6 +271,9 @@ func (s *Settings) ExpireHosts(t *Hosts, now int64) bool {
 			// not ejected by one per interval.
 			h.Times--
 			h.DecayAt = now
+			changed = true
+		case h.FailedAt != 0 && now-h.FailedAt >= hostTTLMs:
+			h.FailedAt = 0
 			changed = true
 		case h.EjectedUntil == 0 && now-max(h.Seen, h.SilentSince) >= 2*hostTTLMs:
 			t.H[i] = Host{}

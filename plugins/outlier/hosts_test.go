@@ -43,8 +43,9 @@ func TestHostsEjectAndReturn(t *testing.T) {
 	assert.Equal(t, [2]int{3, 0}, [2]int{known, out})
 }
 
-// A host marked silent (out of rotation) is out until it answers again or
-// the TTL passes.
+// A host marked silent (out of rotation) is out, while a failure of the
+// target's hosts was seen, until it answers again or the TTL passes;
+// without a failure it is taken for a pod removed from the endpoints.
 func TestHostsSilent(t *testing.T) {
 	s := settings()
 	var h Hosts
@@ -54,7 +55,10 @@ func TestHostsSilent(t *testing.T) {
 	assert.True(t, h.SetSilent(HostKey("a"), now))
 	assert.False(t, h.SetSilent(HostKey("a"), now+5), "already silent")
 	known, out := h.Count(now)
-	assert.Equal(t, [2]int{2, 1}, [2]int{known, out})
+	assert.Equal(t, [2]int{1, 0}, [2]int{known, out}, "no failure seen: a was removed, not ejected")
+	_, now = feed(&s, &h, "b", now, Gateway)
+	known, out = h.Count(now)
+	assert.Equal(t, [2]int{2, 1}, [2]int{known, out}, "a failure seen: a is out")
 	_, out = h.Count(now + hostTTLMs)
 	assert.Zero(t, out, "silent longer than the TTL: no longer counted")
 	_, now = feed(&s, &h, "a", now+10, Success)
@@ -115,7 +119,7 @@ func TestHostsAllocs(t *testing.T) {
 func FuzzHosts(f *testing.F) {
 	var buf [HostsSize]byte
 	f.Add([]byte{}, "10.0.0.1:80", 503, int64(5))
-	f.Add((&Hosts{H: [MaxHosts]Host{{Key: 1, Seen: 3, SilentSince: 3}}}).Encode(buf[:]), "", 0, int64(-1))
+	f.Add((&Hosts{H: [MaxHosts]Host{{Key: 1, Seen: 3, SilentSince: 3, FailedAt: 2}}}).Encode(buf[:]), "", 0, int64(-1))
 	f.Fuzz(func(t *testing.T, table []byte, addr string, code int, now int64) {
 		s := settings()
 		var h Hosts
