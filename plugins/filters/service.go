@@ -50,6 +50,7 @@ type service struct {
 	pol     retry.Policy
 	byName  map[string]int // target cluster, and its Envoy cluster name, to index
 	tkeys   []string
+	hkeys   []string // per-target host tables (hosts.go)
 	skey    string
 	bkey    string
 	cluster []string // Envoy cluster names per target
@@ -79,6 +80,11 @@ type service struct {
 	lat *latencyState
 	// cell is the cell header's signing state (cell.go; router only).
 	cell cellState
+	// Host tables: scratch, and whether this VM last saw one with counts.
+	hosts     outlier.Hosts
+	hbuf      [outlier.HostsSize]byte
+	hostDirty []bool
+	rot       []outlier.Rotation // per target, this VM's view
 }
 
 func newService(data []byte) (*service, error) {
@@ -96,7 +102,7 @@ func newService(data []byte) (*service, error) {
 	n := len(cfg.Targets)
 	s := &service{
 		cfg: cfg, det: outlier.NewSettings(cfg.Detection), rt: router.New(&cfg), pol: pol,
-		byName: map[string]int{}, tkeys: make([]string, n), cluster: make([]string, n), probeTo: make([]string, n),
+		byName: map[string]int{}, tkeys: make([]string, n), hkeys: make([]string, n), hostDirty: make([]bool, n), rot: make([]outlier.Rotation, n), cluster: make([]string, n), probeTo: make([]string, n),
 		skey: serviceKey(cfg.Service.Host), bkey: budgetKey(cfg.Service.Host),
 		health: make([]router.Health, n), recs: make([]outlier.Record, n),
 		hostFail: map[string]proxywasm.MetricCounter{}, lastHost: make([]string, n),
@@ -114,6 +120,7 @@ func newService(data []byte) (*service, error) {
 	}
 	for i, t := range cfg.Targets {
 		s.tkeys[i] = targetKey(cfg.Service.Host, t.Cluster)
+		s.hkeys[i] = hostsKey(cfg.Service.Host, t.Cluster)
 		s.cluster[i] = cfg.ClusterName(t.Cluster)
 		s.probeTo[i] = cfg.ProbeClusterName(t.Cluster)
 		s.byName[t.Cluster] = i
@@ -167,6 +174,7 @@ func (s *service) refresh() error {
 	if s.genOK && sr.Gen == s.gen {
 		return nil
 	}
+	now := nowMs()
 	for i, k := range s.tkeys {
 		b, _, err := getSharedData(k)
 		if err == nil {
@@ -176,6 +184,8 @@ func (s *service) refresh() error {
 		}
 		r := &s.recs[i]
 		s.health[i] = router.Health{Out: r.Ejected, RecoveredAt: r.RecoveredAt, Failing: r.Failing(), HoldDownMs: r.HoldDownMs, EjectedAt: r.EjectedAt}
+		known, out := s.hostCounts(i, now)
+		s.health[i].Hosts, s.health[i].HostsOut = uint16(known), uint16(out)
 	}
 	s.gen, s.genOK = sr.Gen, true
 	return nil
@@ -247,7 +257,7 @@ func detectorFor(o outlier.Outcome) outlier.Detector {
 // hostFailure counts a failure against the upstream host the response
 // came from, when Envoy knows one (not for connect failures).
 func (s *service) hostFailure(i int) {
-	b, err := proxywasm.GetProperty([]string{"upstream", "address"})
+	b, err := getProperty("upstream", "address")
 	if err != nil || len(b) == 0 {
 		s.lastHost[i] = ""
 		return
@@ -305,6 +315,9 @@ func (s *service) eject(p *plugin, i int, det outlier.Detector, now int64) error
 	}
 	s.m.targets[i].ejections.Increment(1)
 	setGauge(s.m.targets[i].ejected, 1)
+	if err := s.resetHosts(i); err != nil {
+		return err
+	}
 	host := ""
 	if s.lastHost[i] != "" {
 		host = " last-host=" + s.lastHost[i]
@@ -381,6 +394,9 @@ func (s *service) evaluate(p *plugin, now int64, trigger string) error {
 // tick (outlier root only): decay backoffs, probe targets that are out or
 // in hold-down once per probe period, advance the state machine (ramps end on time), export gauges.
 func (s *service) tick(p *plugin, now int64) error {
+	if err := s.tickHosts(now); err != nil {
+		return err
+	}
 	for i := range s.tkeys {
 		var rec outlier.Record
 		probe := false
@@ -435,6 +451,7 @@ func (s *service) probe(p *plugin, i int, timeout uint32) {
 						status, _ = strconv.Atoi(kv[1])
 					}
 				}
+				status = probeGrpcStatus(status, hs)
 			}
 		}
 		now := nowMs()
@@ -488,6 +505,9 @@ func (s *service) probeResult(p *plugin, i int, status int, now, took int64) {
 		return
 	}
 	name := s.cfg.Targets[i].Cluster
+	if err := s.resetHosts(i); err != nil {
+		p.internalError(err)
+	}
 	if ok {
 		setGauge(s.m.targets[i].ejected, 0)
 		if rec.RecoveredAt == 0 {

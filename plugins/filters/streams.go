@@ -150,6 +150,10 @@ type outlierStream struct {
 	p          *plugin
 	observed   bool
 	sawHeaders bool
+	// grpcPending: a gRPC response whose status comes in the trailers, for
+	// target (grpc.go).
+	grpcPending bool
+	target      int
 }
 
 // upstreamTarget is the target the router sent the request to, from
@@ -176,7 +180,7 @@ var lastResponse struct {
 	targetOK    bool
 }
 
-func (o *outlierStream) observe(reset bool) {
+func (o *outlierStream) observe(reset, eos bool) {
 	if o.observed {
 		return
 	}
@@ -187,6 +191,10 @@ func (o *outlierStream) observe(reset bool) {
 	if code == 0 || code >= 500 {
 		// Only failures need the flags (local-origin, overflow).
 		flags, _ = propertyInt("response", "flags")
+	}
+	grpc := -1
+	if code == 200 && !reset && ok {
+		grpc = o.grpcOf(eos)
 	}
 	if !reset {
 		lastResponse.valid, lastResponse.host, lastResponse.code, lastResponse.flags = true, s.cfg.Service.Host, code, flags
@@ -199,19 +207,21 @@ func (o *outlierStream) observe(reset bool) {
 	if !reset {
 		s.observeLatency(o.p, i)
 	}
+	if o.grpcPending {
+		o.target = i // counted when the trailers come (grpc.go)
+		return
+	}
 	oc := outlier.Classify(int(code), uint64(flags), reset)
-	if oc != outlier.Success && oc != outlier.Ignored {
-		s.hostFailure(i)
+	if grpc >= 0 {
+		oc = outlier.ClassifyGrpc(int(code), uint64(flags), reset, grpc)
 	}
-	if err := s.observe(o.p, i, oc); err != nil {
-		o.p.internalError(err)
-	}
+	o.count(i, oc)
 }
 
-func (o *outlierStream) OnHttpResponseHeaders(int, bool) types.Action {
+func (o *outlierStream) OnHttpResponseHeaders(_ int, eos bool) types.Action {
 	defer o.p.failOpen()
 	o.sawHeaders = true
-	o.observe(false)
+	o.observe(false, eos)
 	return types.ActionContinue
 }
 
@@ -220,8 +230,9 @@ func (o *outlierStream) OnHttpStreamDone() {
 	// A stream reset before response headers: the upstream never answered.
 	if !o.sawHeaders {
 		_, hasCode := propertyInt("response", "code")
-		o.observe(!hasCode)
+		o.observe(!hasCode, true)
 	}
+	o.grpcDone()
 }
 
 // --- retry --------------------------------------------------------------------
@@ -412,6 +423,10 @@ func (r *retryStream) retry(unsent bool) bool {
 			return false
 		}
 		r.headers = hs
+	}
+	if isGrpcRequest(r.headers) {
+		r.release() // see grpc.go: a local reply cannot carry a gRPC answer
+		return false
 	}
 	r.tries++
 	r.cur = next
@@ -620,6 +635,10 @@ func (c *combinedStream) OnHttpRequestBody(n int, eos bool) types.Action {
 func (c *combinedStream) OnHttpResponseHeaders(n int, eos bool) types.Action {
 	c.o.OnHttpResponseHeaders(n, eos)
 	return c.rt.OnHttpResponseHeaders(n, eos)
+}
+
+func (c *combinedStream) OnHttpResponseTrailers(n int) types.Action {
+	return c.o.OnHttpResponseTrailers(n)
 }
 
 func (c *combinedStream) OnHttpStreamDone() {

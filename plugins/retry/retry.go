@@ -54,7 +54,9 @@ type Policy struct {
 }
 
 // NewPolicy preprocesses config.Retry. Conditions it does not model
-// (gRPC statuses, retriable-headers, ...) never trigger a retry.
+// (gRPC statuses, retriable-headers, ...) never trigger a retry: the
+// filter does not retry gRPC requests (plugins/filters/grpc.go), and
+// Envoy's own retries within a target keep the route's gRPC conditions.
 func NewPolicy(r config.Retry) (Policy, error) {
 	p := Policy{Attempts: r.Attempts, PerTryTimeout: r.PerTryTimeoutMs, MaxBody: r.MaxBodyBytes,
 		budgetPct: r.BudgetPercent, budgetMin: r.BudgetMinConcurrency}

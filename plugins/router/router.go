@@ -9,6 +9,8 @@
 //     its healthy share below that; the rest spills to the next tier (the
 //     idea of Envoy's priority spill, source/common/upstream/load_balancer_impl.cc,
 //     with the configured share instead of the 1.4 overprovisioning factor).
+//     A target whose hosts are partly ejected takes HostShare of its share
+//     (Envoy's own 1.4 factor, per host) and the rest spills the same way.
 //   - named: every target is its own tier, in the configured order.
 //   - weighted: strict weights over every target, whatever their health.
 //   - weighted + healthAware: the weights of healthy targets, redistributed.
@@ -41,6 +43,30 @@ type Health struct {
 	HoldDownMs uint32
 	// EjectedAt is the last ejection's time in ms (0: never ejected).
 	EjectedAt int64
+	// Hosts is how many of the target's hosts the outlier filter counts,
+	// HostsOut how many of them it has ejected (outlier.Hosts); a target
+	// partly out takes only HostShare of its share.
+	Hosts, HostsOut uint16
+}
+
+// Overprovisioning is Envoy's default overprovisioning factor
+// (kDefaultOverProvisioningFactor, 140 %), which Istio does not change.
+const Overprovisioning = 1.4
+
+// HostShare is the part of its share a target takes when some of its hosts
+// are ejected: its healthy fraction × the overprovisioning factor, capped
+// at 1, which is the availability Envoy's priority load gives a priority
+// level (source/extensions/load_balancing_policies/common/
+// load_balancer_impl.cc, LoadBalancerBase::recalculatePerPriorityState).
+// A target with no host counts takes all of it.
+func HostShare(h Health) float64 {
+	if h.Hosts == 0 || h.HostsOut == 0 {
+		return 1
+	}
+	if h.HostsOut >= h.Hosts {
+		return 0
+	}
+	return min(1, Overprovisioning*float64(h.Hosts-h.HostsOut)/float64(h.Hosts))
 }
 
 // Router picks targets for one configuration. It keeps scratch space, so
@@ -259,6 +285,13 @@ func (rt *Router) shares(h []Health, now int64, exclude uint64, useRamp bool) {
 				continue
 			}
 			s := take * rt.weight[i] / rt.tierAvail[t]
+			if !rt.strict && !rt.noSpill {
+				// Hosts partly out: the rest spills on, as from a
+				// priority level whose availability is below 100 %.
+				f := HostShare(h[i])
+				remaining += s * (1 - f)
+				s *= f
+			}
 			if useRamp && !rt.strict {
 				r := float64(rt.rampOf(h, i, now)) / 100
 				remaining += s * (1 - r)

@@ -116,6 +116,7 @@ func (g *gateway) complete(s *httpsim.Stream) {
 	rec := gr.rec
 	resp := s.Response
 	rec.Status, rec.Details, rec.Body, rec.Reset = resp.Status, resp.Details, resp.Body, resp.Reset
+	rec.Status = userStatus(rec.Status, resp.Headers)
 	names := append([]string(nil), gr.flags...)
 	for _, f := range resp.Flags {
 		if !contains(names, f) {

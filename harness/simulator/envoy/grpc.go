@@ -64,3 +64,18 @@ func grpcToHTTP(code int) int {
 	// Unknown (2), Internal (13), DataLoss (15) and codes Envoy does not know.
 	return 500
 }
+
+// userStatus is the status a client saw, as a report counts it: a 200
+// whose grpc-status header is not OK is a failed call, counted as the HTTP
+// status Envoy maps the gRPC status to (grpcToHTTP). The simulated
+// upstreams send a gRPC failure as a trailers-only response, so the status
+// is in the headers.
+func userStatus(status int, headers [][2]string) int {
+	if status != 200 {
+		return status
+	}
+	if gs, ok := grpcStatus(headers); ok && gs != 0 {
+		return grpcToHTTP(gs)
+	}
+	return status
+}

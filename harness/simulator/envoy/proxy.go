@@ -81,7 +81,9 @@ type Record struct {
 	Route       string
 	VirtualHost string
 	Cluster     string
-	// Status is the final downstream status (0 if the stream was reset).
+	// Status is the final downstream status (0 if the stream was reset);
+	// for a gRPC call that failed with :status 200, the HTTP status its
+	// grpc-status maps to (userStatus).
 	Status int
 	// Flags are Envoy's response flags as access logs print them (UF, UH,
 	// URX, UO, UT, UC, UR, NR, NC, LR).

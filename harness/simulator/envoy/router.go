@@ -121,6 +121,7 @@ func (p *Proxy) startNative(req Request, x *Exchange) {
 	rec := &Record{Tag: req.Tag, Start: p.clock.Now()}
 	finish := func(f final) {
 		rec.Status, rec.Details, rec.Body = f.status, f.details, f.body
+		rec.Status = userStatus(rec.Status, f.headers)
 		rec.Flags = f.names()
 		p.finish(x, rec)
 	}

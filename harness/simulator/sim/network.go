@@ -381,6 +381,7 @@ func (n *Network) serve(t time.Duration, e *endpoint, extra time.Duration, rec *
 		lat += wait
 	}
 	status, cause := 200, ""
+	var headers [][2]string
 	for i := range n.faults {
 		f := &n.faults[i]
 		if !f.Active(t) || !hitsEndpoint(f, e) {
@@ -393,11 +394,16 @@ func (n *Network) serve(t time.Duration, e *endpoint, extra time.Duration, rec *
 		case ErrorRate:
 			if n.rng.Float64() < f.Rate {
 				status, cause = f.Status, fmt.Sprintf("%s %s error rate (%d)", e.cluster.Name, e.svc.Name, f.Status)
+				if f.GrpcStatus > 0 {
+					// A gRPC server failing a call: trailers-only.
+					status, cause = 200, fmt.Sprintf("%s %s error rate (grpc-status %d)", e.cluster.Name, e.svc.Name, f.GrpcStatus)
+					headers = [][2]string{{"content-type", "application/grpc"}, {"grpc-status", strconv.Itoa(f.GrpcStatus)}}
+				}
 				rec.Faults = append(rec.Faults, f.Name)
 			}
 		}
 	}
-	return envoy.Result{Outcome: envoy.OutcomeResponse, Latency: lat, Status: status, Cause: cause}
+	return envoy.Result{Outcome: envoy.OutcomeResponse, Latency: lat, Status: status, Headers: headers, Cause: cause}
 }
 
 // sample draws a log-normal latency with the given median and 99th percentile.

@@ -132,6 +132,10 @@ type FaultFile struct {
 	// Status and Rate for errorRate: the share of requests answered with Status.
 	Status Scalar `yaml:"status"`
 	Rate   Scalar `yaml:"rate"`
+	// GrpcStatus for errorRate, instead of Status: the share of requests
+	// answered as a gRPC server fails a call, :status 200 and this
+	// grpc-status in the headers (a trailers-only response).
+	GrpcStatus Scalar `yaml:"grpcStatus"`
 	// Delay for latency: added to every response.
 	Delay Scalar `yaml:"delay"`
 	// Flap makes the fault come and go: active for Duty of every Period.

@@ -122,6 +122,9 @@ type Fault struct {
 	Target     Target
 	Status     int
 	Rate       float64 // 0..1
+	// GrpcStatus (1..16) answers the errorRate's share with :status 200
+	// and this grpc-status; 0: Status answers it.
+	GrpcStatus int
 	Delay      time.Duration
 	FlapPeriod time.Duration
 	FlapDuty   float64 // 0..1

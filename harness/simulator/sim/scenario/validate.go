@@ -340,10 +340,19 @@ func (v *validator) fault(f *FaultFile, i int, sc *Scenario) Fault {
 	case Partition:
 		need(len(t.Regions) == 2 && t.Regions[0] != t.Regions[1], "target.regions: two different regions")
 	}
+	if f.GrpcStatus.Set() && out.Kind != ErrorRate {
+		v.fail(f.GrpcStatus, p+".grpcStatus", "grpcStatus applies to errorRate faults only")
+	}
 	switch out.Kind {
 	case ErrorRate:
 		out.Status = v.integer(f.Status, p+".status", 503, 100, 599)
 		out.Rate = v.share(f.Rate, p+".rate", 1)
+		if f.GrpcStatus.Set() {
+			if f.Status.Set() {
+				v.failf(p, "status and grpcStatus exclude each other (grpcStatus answers :status 200)")
+			}
+			out.GrpcStatus = v.integer(f.GrpcStatus, p+".grpcStatus", 0, 1, 16)
+		}
 	case AddedLatency:
 		out.Delay = v.duration(f.Delay, p+".delay", 0)
 		if out.Delay == 0 {
