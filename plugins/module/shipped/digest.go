@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:3bae1510576c0f69b70d416b2d302ed24a1de3c70292cde2b8c3050dc809f1c6"
+const digest = "sha256:b4c5d0a8372d1167eb27b9a348ba3536a471e6e908aee81942efcadef7beca75"
