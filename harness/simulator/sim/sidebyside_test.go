@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/detour-mesh/detour/harness/simulator/sim/scenario"
 	"github.com/detour-mesh/detour/harness/simulator/timeline"
 	"github.com/detour-mesh/detour/harness/simulator/timeline/timelinetest"
 	"github.com/detour-mesh/detour/internal/golden"
@@ -209,11 +210,15 @@ func TestSideBySideGolden(t *testing.T) {
 	golden.Check(t, "testdata/golden/side-by-side.txt", []byte(rep.Summary()))
 }
 
-// The filters' return of cluster-1 after the short drill's fault: a good
-// probe, the intent's 500 ms hold-down, then the ramp 10 -> 50 -> 100 % in
-// 500 ms steps, as the report and the timeline's failback lane show it.
+// The filters' return of cluster-1 after the short drill's fault when the
+// pods come back slow (a warm-up: the probe answers after its 100 ms
+// "warm" limit, so this recovery is not returned at once): a good probe,
+// the intent's 500 ms hold-down, then the ramp 10 -> 50 -> 100 % in 500 ms
+// steps, as the report and the timeline's failback lane show it.
 func TestFailbackSteps(t *testing.T) {
-	rep, err := Run(context.Background(), shortDrill(t), Options{Filters: mustFilters(t), Only: RunDetour})
+	sc := shortDrill(t)
+	sc.Faults[0].WarmUp = &scenario.WarmUp{Duration: 3 * time.Second, Capacity: 1, Latency: 300 * time.Millisecond}
+	rep, err := Run(context.Background(), sc, Options{Filters: mustFilters(t), Only: RunDetour})
 	require.NoError(t, err)
 	run := rep.Runs[0]
 	require.Len(t, run.Failbacks, 1)
