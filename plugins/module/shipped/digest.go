@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:b4c5d0a8372d1167eb27b9a348ba3536a471e6e908aee81942efcadef7beca75"
+const digest = "sha256:2561909fffbf101d9cdd9df0a663ccf22214958ec62b6616bb618011b1778dea"
