@@ -41,6 +41,9 @@ test: deps ## run every test (the CI command)
 	$(GO) tool -n cue >/dev/null
 	$(GO) tool -n opa >/dev/null
 	$(GO) -C policies/tools tool conftest --version
+	# compile the -trimpath release build cmd/detour's TestReleaseBuildWithoutToolchain
+	# links (a second compile of the dependency tree) outside any test's timeout
+	$(GO) build -trimpath ./cmd/detour ./cmd/detour-simulate
 	# harness/simulator/sim runs every drill side by side (about 5 min of CPU
 	# on a loaded 2-core runner): Go's default 10 min per package is too close
 	$(GO) test -timeout 30m ./...
