@@ -430,15 +430,7 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 	// Share chart: the empty plot area shows where no traffic was sent.
 	r.f(`<rect class="plot" x="%s" y="%s" width="%d" height="%d"/>`+"\n", num(left), num(shareTop), plotWidth, shareHeight)
 	n := pn.samples()
-	cum := make([][]float64, len(pn.Series))
-	acc := make([]float64, n)
-	for j, s := range pn.Series {
-		cum[j] = make([]float64, n)
-		for i, v := range s.Share {
-			acc[i] = min(acc[i]+v, 1)
-			cum[j][i] = acc[i]
-		}
-	}
+	cum := cumulativeShares(pn.Series, n)
 	// Each band is drawn from the baseline up to its cumulative share, top
 	// band first: the bands below cover the rest, so adjacent bands share
 	// no anti-aliased edge (no hairline of background between them).
@@ -559,4 +551,19 @@ func (r *renderer) panel(pn *Panel, l panelLayout, top float64) {
 	}
 	r.f(`<path class="axis" d="M%s %sH%s%s"/>`+"\n", num(left), num(errBottom+.5), num(right), ax.String())
 	r.f("</g>\n")
+}
+
+// cumulativeShares is each series' share stacked on those before it, per
+// sample, capped at 1: the top edge of each band of a share chart.
+func cumulativeShares(series []Series, n int) [][]float64 {
+	cum := make([][]float64, len(series))
+	acc := make([]float64, n)
+	for k, s := range series {
+		cum[k] = make([]float64, n)
+		for i, v := range s.Share {
+			acc[i] = min(acc[i]+v, 1)
+			cum[k][i] = acc[i]
+		}
+	}
+	return cum
 }

@@ -80,15 +80,7 @@ func (r *renderer) sources(pn *Panel, top float64) {
 		r.f(`<text class="mu small" x="%s" y="%s">%s</text>`, num(left), num(y+11), esc(text))
 		chartTop, chartBottom := y+sourceLabel, y+sourceLabel+sourceHeight
 		r.f(`<rect class="plot" x="%s" y="%s" width="%d" height="%d"/>`, num(left), num(chartTop), plotWidth, sourceHeight)
-		cum := make([][]float64, len(src.Series))
-		acc := make([]float64, n)
-		for k, s := range src.Series {
-			cum[k] = make([]float64, n)
-			for i, v := range s.Share {
-				acc[i] = min(acc[i]+v, 1)
-				cum[k][i] = acc[i]
-			}
-		}
+		cum := cumulativeShares(src.Series, n)
 		// Top band first, each from the baseline up, as the share chart.
 		for k := len(src.Series) - 1; k >= 0; k-- {
 			s := src.Series[k]
