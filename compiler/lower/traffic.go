@@ -71,6 +71,10 @@ func (l lowerer) destinationRule(target string, lad explain.Ladder) *networkingv
 		od.SplitExternalLocalOriginErrors = true
 		od.ConsecutiveLocalOriginFailures = wrapperspb.UInt32(d.ConsecutiveLocalOriginFailures)
 	}
+	var subsetOD *v1alpha3.OutlierDetection // nil: the service's
+	if target == EdgeTarget {
+		od, subsetOD = l.edgeOutlier(od, lad)
+	}
 	tp := &v1alpha3.TrafficPolicy{
 		Tls:              &v1alpha3.ClientTLSSettings{Mode: v1alpha3.ClientTLSSettings_ISTIO_MUTUAL},
 		LoadBalancer:     &v1alpha3.LoadBalancerSettings{LocalityLbSetting: l.locality(target, lad)},
@@ -91,7 +95,13 @@ func (l lowerer) destinationRule(target string, lad explain.Ladder) *networkingv
 	if l.clusterSubsets() {
 		for _, c := range ladderClusters(lad) {
 			k, v := l.endpointLabel(target, c)
-			subsets = append(subsets, &v1alpha3.Subset{Name: ClusterSubset(c), Labels: map[string]string{k: v}})
+			sub := &v1alpha3.Subset{Name: ClusterSubset(c), Labels: map[string]string{k: v}}
+			if subsetOD != nil {
+				// Istio takes a subset's outlierDetection whole, the rest
+				// of the service's policy field by field (MergeTrafficPolicy).
+				sub.TrafficPolicy = &v1alpha3.TrafficPolicy{OutlierDetection: subsetOD}
+			}
+			subsets = append(subsets, sub)
 		}
 	}
 	subsets = append(subsets, l.pinnedSubsets(target, lad)...)

@@ -95,6 +95,7 @@ outlier_detection_missing contains f if {
 panic_threshold_on_failover contains f if {
 	dr_fails_over
 	some p in traffic_policies
+	not one_cluster_subset(p)
 	pct := object.get(p.tp, ["outlierDetection", "minHealthPercent"], 0)
 	pct > 0
 	f := util.finding(
@@ -102,6 +103,19 @@ panic_threshold_on_failover contains f if {
 		sprintf("a panic threshold of %d%% sends traffic to ejected hosts instead of failing over", [pct]),
 		"set minHealthPercent: 0 on failover tiers",
 	)
+}
+
+# A subset pinned to one cluster by Detour's cluster label (the filters'
+# target at an edge gateway, one east-west gateway host) has nothing to fail
+# over to inside it: the filters move its traffic, and a panic threshold
+# only keeps Envoy from answering "no healthy upstream" once its one host is
+# ejected (docs/intent.md, the detection defaults after a total outage).
+one_cluster_subset(p) if {
+	p.subset
+	some i, s in object.get(spec, "subsets", [])
+	sprintf("spec.subsets[%d].trafficPolicy", [i]) == p.path
+	s.labels["detour.dev/cluster"]
+	not s.trafficPolicy.loadBalancer
 }
 
 max_ejection_unset contains f if {

@@ -104,6 +104,22 @@ test_panic_threshold_on_failover if {
 	f.path == "spec.trafficPolicy.outlierDetection.minHealthPercent"
 }
 
+# Detour's per-cluster subset at an edge gateway (one host) may panic;
+# the same subset with its own locality ladder may not.
+test_panic_threshold_one_cluster_subset_ok if {
+	doc := json.patch(dr, [{"op": "add", "path": "/spec/subsets/-", "value": {
+		"name": "cluster-cluster-1", "labels": {"detour.dev/cluster": "cluster-1"},
+		"trafficPolicy": {"outlierDetection": {"consecutiveGatewayErrors": 3, "maxEjectionPercent": 100, "minHealthPercent": 1}},
+	}}])
+	count(istio.panic_threshold_on_failover) == 0 with input as doc
+	ladder := json.patch(doc, [{"op": "add", "path": "/spec/subsets/1/trafficPolicy/loadBalancer", "value": {"localityLbSetting": {"enabled": true}}}])
+	some f in istio.panic_threshold_on_failover with input as ladder
+	f.path == "spec.subsets[1].trafficPolicy.outlierDetection.minHealthPercent"
+	other := json.patch(doc, [{"op": "add", "path": "/spec/subsets/1/labels", "value": {"version": "v1"}}])
+	some g in istio.panic_threshold_on_failover with input as other
+	g.path == "spec.subsets[1].trafficPolicy.outlierDetection.minHealthPercent"
+}
+
 test_max_ejection_unset if {
 	doc := json.remove(dr, ["/spec/trafficPolicy/outlierDetection/maxEjectionPercent"])
 	some f in istio.max_ejection_unset with input as doc

@@ -25,7 +25,8 @@ import (
 // detection, priorities, routes and the Wasm filters.
 
 // checkOutlier: every outbound cluster of the service carries the intent's
-// outlier detection and panic threshold.
+// outlier detection and panic threshold (at the edge, the limits
+// edgeLimits checks).
 func (e example) checkOutlier(snap *xds.Snapshot) {
 	t := e.t
 	d := e.in.Spec.Detection
@@ -48,14 +49,18 @@ func (e example) checkOutlier(snap *xds.Snapshot) {
 			assert.Equal(t, uint32(100), od.GetEnforcingConsecutiveGatewayFailure().GetValue(), "%s: enforcing gateway failure", c.GetName())
 		}
 		assert.Equal(t, d.Consecutive5xx, od.GetConsecutive_5Xx().GetValue(), "%s: consecutive 5xx", c.GetName())
-		assert.Equal(t, d.MaxEjectionPercent, od.GetMaxEjectionPercent().GetValue(), "%s: max ejection percent", c.GetName())
+		wantMax, wantPanic := d.MaxEjectionPercent, float64(d.MinHealthPercent)
+		if strings.HasSuffix(e.file, "edge.yaml") {
+			wantMax, wantPanic = e.edgeLimits(snap, c)
+		}
+		assert.Equal(t, wantMax, od.GetMaxEjectionPercent().GetValue(), "%s: max ejection percent", c.GetName())
 		assert.Equal(t, d.SplitLocalOrigin, od.GetSplitExternalLocalOriginErrors(), "%s: split local origin", c.GetName())
 		if d.SplitLocalOrigin {
 			assert.Equal(t, d.ConsecutiveLocalOriginFailures, od.GetConsecutiveLocalOriginFailure().GetValue(), "%s: consecutive local origin", c.GetName())
 		}
 		assert.Equal(t, d.Interval.Duration, od.GetInterval().AsDuration(), "%s: interval", c.GetName())
 		assert.Equal(t, d.BaseEjectionTime.Duration, od.GetBaseEjectionTime().AsDuration(), "%s: base ejection time", c.GetName())
-		assert.Equal(t, float64(d.MinHealthPercent), c.GetCommonLbConfig().GetHealthyPanicThreshold().GetValue(), "%s: panic threshold", c.GetName())
+		assert.Equal(t, wantPanic, c.GetCommonLbConfig().GetHealthyPanicThreshold().GetValue(), "%s: panic threshold", c.GetName())
 		want := clusterv3.Cluster_EDS
 		if strings.HasSuffix(e.file, "edge.yaml") && e.hostNames() {
 			// The edge's ServiceEntry is DNS-resolved: Envoy resolves the
