@@ -48,6 +48,7 @@ test: deps ## run every test (the CI command)
 	# on a loaded 2-core runner): Go's default 10 min per package is too close
 	$(GO) test -timeout 30m ./...
 	cd compiler/istiocheck && $(GO) vet ./... && $(GO) test ./...
+	$(MAKE) race
 
 demo: build ## compile the default example, print its ladder, run its outage drill in three columns: Istio as documented, compiled, with the filters (out/demo/timeline.svg)
 	$(BIN) vet $(EXAMPLE)
@@ -64,13 +65,20 @@ check: ## formatting, tidiness and staticcheck gates
 	$(GO) tool staticcheck ./...
 
 .PHONY: race
-# The packages with goroutines: the proxy-wasm host's shared-data CAS loops
-# and the filter module tests that drive them from several workers, the
-# streaming loader's workers, the simulator. Not yet part of test: its cost
-# on the CI machine is unmeasured.
-RACE_PKGS ?= ./harness/wasmhost/proxywasm ./plugins/module ./compiler/load ./compiler ./harness/simulator/sim
-race: ## go test -race on the packages with concurrency (RACE_PKGS)
-	$(GO) test -race $(RACE_PKGS)
+# The code with goroutines, under the race detector, as part of test: the
+# compiler's parallel lowering and writer, the streaming loader's workers,
+# the output directory's writer, the proxy-wasm host's shared data and its
+# CAS rules, and the simulator (Istio's generator, the module cache and
+# drills run in parallel). The slow, single-goroutine tests of these
+# packages stay out (-run picks the concurrent ones): the race build is
+# the cost, about 10x a test's CPU.
+race: ## go test -race on the code with goroutines (part of test)
+	$(GO) test -race ./internal/outdir
+	$(GO) test -race -run 'Concurrent|Stream' ./compiler/load
+	$(GO) test -race -run 'TestExamplesGolden' ./compiler
+	$(GO) test -race -run 'Shared|Memory|Stale|Engine' ./harness/wasmhost/proxywasm
+	$(GO) test -race -run 'SharedData' ./harness/wasmhost/httpsim
+	$(GO) test -race -timeout 30m -run 'TestExampleDrillsSideBySide/(details|online-banking)' ./harness/simulator/sim
 
 schemas: ## regenerate the Istio CUE definitions from the pinned istio.io/api CRDs
 	./schemas/istio/generate.sh

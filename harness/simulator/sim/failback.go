@@ -68,9 +68,8 @@ func rampSteps(snap *xds.Snapshot, port uint32) map[string]time.Duration {
 // failbacks reads the targets' returns from the filters' log, with the
 // ramp's steps as the router applies them, cut at the target's next
 // ejection and at the run's end.
-func failbacks(proc *pw.Process, start time.Time, steps map[string]time.Duration, dur time.Duration) []FailbackReport {
+func failbacks(logs []pw.LogEntry, start time.Time, steps map[string]time.Duration, dur time.Duration) []FailbackReport {
 	out := []FailbackReport{}
-	logs := proc.Logs()
 	seen := map[string]bool{}
 	for i, l := range logs {
 		m := backLine.FindStringSubmatch(l.Message)

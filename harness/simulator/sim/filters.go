@@ -116,9 +116,9 @@ var transitionLine = regexp.MustCompile(`^detour: (\S+): ([A-Z_]+) -> ([A-Z_]+) 
 // transitions reads the state transitions from the filters' log. The
 // state is shared by every worker, so the same transition logged by
 // several workers at one instant is one transition.
-func transitions(proc *pw.Process, start time.Time) []Transition {
+func transitions(logs []pw.LogEntry, start time.Time) []Transition {
 	out := []Transition{}
-	for _, l := range proc.Logs() {
+	for _, l := range logs {
 		m := transitionLine.FindStringSubmatch(l.Message)
 		if m == nil {
 			continue
@@ -133,9 +133,9 @@ func transitions(proc *pw.Process, start time.Time) []Transition {
 }
 
 // filterEvents are the filters' ejections and returns, as health events.
-func filterEvents(proc *pw.Process, start time.Time) []Event {
+func filterEvents(logs []pw.LogEntry, start time.Time) []Event {
 	var out []Event
-	for _, l := range proc.Logs() {
+	for _, l := range logs {
 		msg := l.Message
 		if !strings.HasPrefix(msg, "detour: ") {
 			continue

@@ -425,9 +425,10 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	var trans []Transition
 	fbs := []FailbackReport{}
 	if proc != nil {
-		trans = transitions(proc, start)
-		fbs = failbacks(proc, start, rampSteps(snap, port), sc.Traffic.Duration)
-		events = append(events, filterEvents(proc, start)...)
+		logs := proc.Logs()
+		trans = transitions(logs, start)
+		fbs = failbacks(logs, start, rampSteps(snap, port), sc.Traffic.Duration)
+		events = append(events, filterEvents(logs, start)...)
 		slices.SortStableFunc(events, func(a, b Event) int { return cmpDur(a.At, b.At) })
 	}
 	in := runInput{Name: name, Config: source, Requests: records, Events: events, Transitions: trans, Warnings: proxy.Warnings(),
