@@ -221,7 +221,7 @@ func TestRetryBudgetSharedAcrossWorkers(t *testing.T) {
 // traffic, by whichever workers see it, users see no error (the retry
 // covers), and the service state fails over.
 func TestDeadTargetDetectedWithinOneSecond(t *testing.T) {
-	for name, layout := range map[string]string{"three-roots": "", "modules": "modules", "combined": "combined"} {
+	for name, layout := range map[string]string{"combined": "", "three-roots": "split", "modules": "modules"} {
 		t.Run(name, func(t *testing.T) { deadTargetDetected(t, layout) })
 	}
 }

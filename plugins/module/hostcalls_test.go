@@ -22,7 +22,7 @@ func TestHealthyRequestHostCalls(t *testing.T) {
 		// host out of rotation shows only as answers without it) and
 		// refreshes the host table on one in eight; gRPC awareness reads
 		// a 200's content-type: about 2.3 calls a request.
-	}{{"", 14, false}, {"combined", 13, false}, {"modules", 16, false}, {"", 16, true}, {"combined", 15, true}} {
+	}{{"split", 14, false}, {"", 13, false}, {"modules", 16, false}, {"split", 16, true}, {"", 15, true}} {
 		name := "layout=" + tc.layout
 		var configure func(map[string]any)
 		if tc.latency {
