@@ -20,7 +20,7 @@ import (
 
 // headerGrpcStatus is the response's grpc-status header, -1 when none.
 func headerGrpcStatus() int {
-	v, err := proxywasm.GetHttpResponseHeader("grpc-status")
+	v, err := responseHeader("grpc-status")
 	if err != nil {
 		return -1
 	}
@@ -35,7 +35,7 @@ func headerGrpcStatus() int {
 // gRPC content-type (which a trailers-only response carries too) costs the
 // second header read.
 func (o *outlierStream) grpcOf(eos bool) int {
-	ct, err := proxywasm.GetHttpResponseHeader("content-type")
+	ct, err := responseHeader("content-type")
 	if err != nil || !isGrpcContentType(ct) {
 		return -1
 	}
@@ -70,6 +70,8 @@ func equalFoldASCII(a, b string) bool {
 }
 
 func (o *outlierStream) OnHttpResponseTrailers(int) types.Action {
+	enter()
+	defer leave()
 	defer o.p.failOpen()
 	if !o.grpcPending {
 		return types.ActionContinue

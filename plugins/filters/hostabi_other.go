@@ -40,4 +40,10 @@ func callForeign(name string) error {
 	return err
 }
 
+func responseHeader(key string) (string, error) { return proxywasm.GetHttpResponseHeader(key) }
+
+// No scratch block outside Wasm (scratch.go).
+func enter() {}
+func leave() {}
+
 func wallClockNs() int64 { return time.Now().UnixNano() }

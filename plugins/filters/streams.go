@@ -26,6 +26,8 @@ type routerStream struct {
 }
 
 func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
+	enter()
+	defer leave()
 	a = types.ActionContinue
 	defer r.p.failOpen()
 	s := r.p.svc
@@ -218,6 +220,8 @@ func (o *outlierStream) observe(reset, eos bool) {
 }
 
 func (o *outlierStream) OnHttpResponseHeaders(_ int, eos bool) types.Action {
+	enter()
+	defer leave()
 	defer o.p.failOpen()
 	o.sawHeaders = true
 	o.observe(false, eos)
@@ -225,6 +229,8 @@ func (o *outlierStream) OnHttpResponseHeaders(_ int, eos bool) types.Action {
 }
 
 func (o *outlierStream) OnHttpStreamDone() {
+	enter()
+	defer leave()
 	defer o.p.failOpen()
 	// A stream reset before response headers: the upstream never answered.
 	if !o.sawHeaders {
@@ -260,6 +266,8 @@ type retryStream struct {
 }
 
 func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
+	enter()
+	defer leave()
 	a = types.ActionContinue
 	defer r.p.failOpen()
 	s := r.p.svc
@@ -314,6 +322,8 @@ func (r *retryStream) OnHttpRequestBody(size int, eos bool) types.Action {
 }
 
 func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
+	enter()
+	defer leave()
 	a = types.ActionContinue
 	defer r.p.failOpen()
 	last := lastResponse
