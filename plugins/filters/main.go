@@ -44,7 +44,10 @@ type plugin struct {
 	kind   kind
 	rootID string
 	svc    *service
-	rnd    uint64
+	// rnd are the random sequences of the router, retry and outlier parts
+	// (random): one each, so the combined root ID draws exactly what the
+	// three root IDs draw, each from its own.
+	rnd    [3]uint64
 	broken bool // an internal error was logged; later ones are not
 }
 
@@ -116,7 +119,8 @@ func (p *plugin) OnPluginStart(int) (st types.OnPluginStartStatus) {
 			return types.OnPluginStartStatusFailed
 		}
 	}
-	p.rnd = uint64(time.Now().UnixNano()) | 1
+	seed := uint64(time.Now().UnixNano()) | 1
+	p.rnd = [3]uint64{seed, seed, seed}
 	if p.kind == kindOutlier || p.kind == kindCombined {
 		// The tick sends the probes: at least as often as the probe
 		// period (failback.probeIntervalMs), not below 100 ms.
@@ -130,13 +134,21 @@ func (p *plugin) OnPluginStart(int) (st types.OnPluginStartStatus) {
 	return types.OnPluginStartStatusOK
 }
 
-// random is xorshift64*, enough for picking among weighted targets.
-func (p *plugin) random() uint32 {
-	x := p.rnd
+// The parts' random sequences.
+const (
+	partRouter = iota
+	partRetry
+	partOutlier
+)
+
+// random is xorshift64* on part's sequence, enough for picking among
+// weighted targets.
+func (p *plugin) random(part int) uint32 {
+	x := p.rnd[part]
 	x ^= x >> 12
 	x ^= x << 25
 	x ^= x >> 27
-	p.rnd = x
+	p.rnd[part] = x
 	return uint32((x * 2685821657736338717) >> 32)
 }
 

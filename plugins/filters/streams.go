@@ -86,9 +86,9 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	if cell != "" {
 		exclude = s.outsideRegion(cell)
 	}
-	i := s.rt.Pick(s.health, now, r.p.random(), exclude)
+	i := s.rt.Pick(s.health, now, r.p.random(partRouter), exclude)
 	if i < 0 && exclude != 0 {
-		i = s.rt.Pick(s.health, now, r.p.random(), 0)
+		i = s.rt.Pick(s.health, now, r.p.random(partRouter), 0)
 	}
 	if i < 0 {
 		return
@@ -395,7 +395,7 @@ func (r *retryStream) retry(unsent bool) bool {
 		r.p.internalError(err)
 		return false
 	}
-	next := s.rt.Next(s.health, nowMs(), r.p.random(), r.tried)
+	next := s.rt.Next(s.health, nowMs(), r.p.random(partRetry), r.tried)
 	if next < 0 {
 		return false
 	}
