@@ -13,8 +13,12 @@ import (
 // Outside Wasm (vet, staticcheck, the SDK's mock host) the reads go
 // through the SDK.
 
-func headerMapPairs(uint32) ([]byte, error) {
-	hs, err := proxywasm.GetHttpRequestHeaders()
+func headerMapPairs(mapType uint32) ([]byte, error) {
+	get := proxywasm.GetHttpRequestHeaders
+	if mapType == 2 {
+		get = proxywasm.GetHttpResponseHeaders
+	}
+	hs, err := get()
 	if err != nil {
 		return nil, err
 	}
@@ -39,8 +43,6 @@ func callForeign(name string) error {
 	_, err := proxywasm.CallForeignFunction(name, nil)
 	return err
 }
-
-func responseHeader(key string) (string, error) { return proxywasm.GetHttpResponseHeader(key) }
 
 // No scratch block outside Wasm (scratch.go).
 func enter() {}

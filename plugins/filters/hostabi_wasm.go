@@ -25,10 +25,6 @@ func proxyGetSharedData(keyData *byte, keySize int32, returnData unsafe.Pointer,
 //go:noescape
 func proxyCallForeignFunction(nameData *byte, nameSize int32, paramData *byte, paramSize int32, returnData unsafe.Pointer, returnSize *int32) uint32
 
-//go:wasmimport env proxy_get_header_map_value
-//go:noescape
-func proxyGetHeaderMapValue(mapType uint32, keyData *byte, keySize int32, returnData unsafe.Pointer, returnSize *int32) uint32
-
 // malloc is the allocation function the host calls to return data: a
 // proxy-wasm host prefers malloc to the SDK's proxy_on_memory_allocate
 // when a module exports both (proxy-wasm-cpp-host, WasmBase's function
@@ -90,23 +86,6 @@ func getSharedData(key string) ([]byte, uint32, error) {
 		return nil, 0, statusErr(st)
 	}
 	return unsafe.Slice(raw, size), cas, nil
-}
-
-// responseHeader is proxywasm.GetHttpResponseHeader without its
-// allocations; the value is valid within the callback.
-func responseHeader(key string) (string, error) {
-	var raw *byte
-	var size int32
-	scratchOn()
-	st := proxyGetHeaderMapValue(2, unsafe.StringData(key), int32(len(key)), unsafe.Pointer(&raw), &size) // MapTypeHttpResponseHeaders
-	scratchOff()
-	if st != 0 {
-		return "", statusErr(st)
-	}
-	if size == 0 {
-		return "", nil
-	}
-	return unsafe.String(raw, size), nil
 }
 
 // callForeign calls a foreign function without a parameter, discarding

@@ -187,7 +187,18 @@ func (o *outlierStream) observe(reset, eos bool) {
 	}
 	s := o.p.svc
 	i, ok := s.upstreamTarget()
-	code, _ := propertyInt("response", "code")
+	// With the response headers (not for a reset), one read gives the
+	// status (response.code is :status, set from it by Envoy's router
+	// and by local replies) and the gRPC headers.
+	var hs headerPairs
+	var code int64
+	if !reset {
+		hs = responseHeaders()
+		code = statusOf(hs)
+	}
+	if code == 0 {
+		code, _ = propertyInt("response", "code")
+	}
 	var flags int64
 	if code == 0 || code >= 500 {
 		// Only failures need the flags (local-origin, overflow).
@@ -195,7 +206,7 @@ func (o *outlierStream) observe(reset, eos bool) {
 	}
 	grpc := -1
 	if code == 200 && !reset && ok {
-		grpc = o.grpcOf(eos)
+		grpc = o.grpcOf(hs, eos)
 	}
 	if !reset {
 		lastResponse.valid, lastResponse.host, lastResponse.code, lastResponse.flags = true, s.cfg.Service.Host, code, flags
@@ -217,6 +228,23 @@ func (o *outlierStream) observe(reset, eos bool) {
 		oc = outlier.ClassifyGrpc(int(code), uint64(flags), reset, grpc)
 	}
 	o.count(i, oc)
+}
+
+// statusOf is the :status of response headers, 0 when absent or not a
+// number.
+func statusOf(hs headerPairs) int64 {
+	v, err := hs.get(":status")
+	if err != nil || len(v) == 0 || len(v) > 3 {
+		return 0
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0
+		}
+		n = n*10 + int64(v[i]-'0')
+	}
+	return n
 }
 
 func (o *outlierStream) OnHttpResponseHeaders(_ int, eos bool) types.Action {
