@@ -112,8 +112,9 @@ func (l lowerer) extensions(target, local string, lad explain.Ladder) ([]Object,
 // the variable from the proxy's environment (set from a Secret), so the
 // keys are neither in this object nor in the proxy's config dump (Istio,
 // pilot/pkg/model/extensions.go buildVMConfig: host_env_keys; Envoy reads
-// them with getenv, source/extensions/common/wasm/plugin.cc). Every
-// filter gets it, not the router alone: the three share one VM, and
+// them with getenv, source/extensions/common/wasm/plugin.cc). With
+// SplitFilters every filter gets it, not the router alone: the three share
+// one VM, and
 // Envoy's VM key leaves the environment out (makeVmKey(vm_id,
 // configuration, code) in source/extensions/common/wasm/wasm.cc), so the
 // VM has the environment of whichever filter created it.

@@ -1,6 +1,7 @@
 // Command filters is Detour's proxy-wasm module: one module exposing the
-// three filters as root IDs (WasmPlugin.pluginName) config.PluginOutlier,
-// config.PluginRouter and config.PluginRetry. It is the thin glue between
+// three filters in one root ID (WasmPlugin.pluginName) config.PluginCombined,
+// the compiled default, and each as its own root ID, config.PluginOutlier,
+// config.PluginRouter and config.PluginRetry (compile --split-filters). It is the thin glue between
 // the proxy-wasm Go SDK and the decision cores in plugins/outlier,
 // plugins/router and plugins/retry. Build with
 //
