@@ -74,7 +74,7 @@ type Options struct {
 	// detour-router, detour-retry, detour-outlier) instead of the one
 	// combined WasmPlugin: for a module built before the combined root ID,
 	// or to leave one filter out by deleting its WasmPlugin. It costs
-	// about a third more CPU per request (BENCHMARKS.md, "Filters").
+	// about a quarter more CPU per request (BENCHMARKS.md, "Filters").
 	SplitFilters bool
 }
 
