@@ -128,9 +128,9 @@ func TestCompilePackage(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join(out, "bookinfo/reviews/clusters/cluster-1.yaml"))
 			require.NoError(t, err)
 			y := string(b)
-			assert.Equal(t, 3, strings.Count(y, "kind: WasmPlugin"))
-			assert.Equal(t, 3, strings.Count(y, "  url: "+tc.wantURL+"\n"), y)
-			assert.Equal(t, 3, strings.Count(y, `  sha256: "`+tc.wantSHA+`"`)+strings.Count(y, "  sha256: "+tc.wantSHA+"\n"), y)
+			assert.Equal(t, 1, strings.Count(y, "kind: WasmPlugin"))
+			assert.Equal(t, 1, strings.Count(y, "  url: "+tc.wantURL+"\n"), y)
+			assert.Equal(t, 1, strings.Count(y, `  sha256: "`+tc.wantSHA+`"`)+strings.Count(y, "  sha256: "+tc.wantSHA+"\n"), y)
 		})
 	}
 }

@@ -46,5 +46,5 @@ func TestCellKeysFromTheProxysEnvironment(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, 3*3, n, "the east-west intent's two clusters and the edge gateway, three filters each")
+	assert.Equal(t, 3, n, "the east-west intent's two clusters and the edge gateway, one WasmPlugin each")
 }

@@ -22,7 +22,7 @@ func TestDetectionThresholdsKeepTheirFields(t *testing.T) {
 	det.MaxEjectionPercent, det.MinHealthPercent = 34, 20
 	det.Interval, det.BaseEjectionTime = d("4s"), d("45s")
 	for _, b := range lowerOK(t, in) {
-		wp := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour-outlier")
+		wp := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour")
 		raw, err := wp.Spec.PluginConfig.MarshalJSON()
 		require.NoError(t, err)
 		c, err := config.Parse(raw)
@@ -76,7 +76,7 @@ func TestProbeSubsets(t *testing.T) {
 			assert.Nil(t, tp.GetOutlierDetection())
 		}
 		assert.Equal(t, 2, probes, b.Target)
-		wp := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour-outlier")
+		wp := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour")
 		raw, err := wp.Spec.PluginConfig.MarshalJSON()
 		require.NoError(t, err)
 		c, err := config.Parse(raw)
@@ -87,7 +87,7 @@ func TestProbeSubsets(t *testing.T) {
 
 	long := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("a-cluster-name-of-fifty-characters-abcdefghijklmno", "r2", "z2"))
 	for _, b := range lowerOK(t, long) {
-		wp := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour-outlier")
+		wp := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour")
 		raw, err := wp.Spec.PluginConfig.MarshalJSON()
 		require.NoError(t, err)
 		c, err := config.Parse(raw)

@@ -23,10 +23,21 @@ import (
 	"github.com/detour-mesh/detour/plugins/config"
 )
 
-// filters are Detour's Wasm filters in chain order: the router strips
-// client-supplied control headers and picks the cluster first, the retry
-// filter wraps the upstream call, the outlier filter sees every response.
-var filters = []struct {
+// combined is the one WasmPlugin the compiler emits by default: the three
+// filters in one root context (config.PluginCombined), router, retry and
+// outlier in that order within it. One HTTP context per request instead of
+// three is most of what brings the filter set near the trivial filter's
+// cost (RATIONALE.md, "Filter module layout").
+var combined = []struct {
+	root     string
+	priority int32
+}{{config.PluginCombined, 30}}
+
+// split are the filters as three WasmPlugins (Options.SplitFilters), in
+// chain order: the router strips client-supplied control headers and picks
+// the cluster first, the retry filter wraps the upstream call, the outlier
+// filter sees every response.
+var split = []struct {
 	root     string
 	priority int32
 }{
@@ -47,6 +58,10 @@ func (l lowerer) extensions(target, local string, lad explain.Ladder) ([]Object,
 		st, err := toStruct(cfg)
 		if err != nil {
 			return nil, err
+		}
+		filters := combined
+		if l.opts.SplitFilters {
+			filters = split
 		}
 		for _, f := range filters {
 			wp := &extensionsv1alpha1.WasmPlugin{
@@ -97,8 +112,9 @@ func (l lowerer) extensions(target, local string, lad explain.Ladder) ([]Object,
 // the variable from the proxy's environment (set from a Secret), so the
 // keys are neither in this object nor in the proxy's config dump (Istio,
 // pilot/pkg/model/extensions.go buildVMConfig: host_env_keys; Envoy reads
-// them with getenv, source/extensions/common/wasm/plugin.cc). Every
-// filter gets it, not the router alone: the three share one VM, and
+// them with getenv, source/extensions/common/wasm/plugin.cc). With
+// SplitFilters every filter gets it, not the router alone: the three share
+// one VM, and
 // Envoy's VM key leaves the environment out (makeVmKey(vm_id,
 // configuration, code) in source/extensions/common/wasm/wasm.cc), so the
 // VM has the environment of whichever filter created it.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/detour-mesh/detour/compiler/explain"
 	"github.com/detour-mesh/detour/compiler/intent"
+	"github.com/detour-mesh/detour/plugins/config"
 )
 
 // TestPluginConfigDecisions: the filter configuration's fields that depend
@@ -67,7 +68,7 @@ func TestExtensionsScope(t *testing.T) {
 		in.Spec.Entry.Clients = clients
 		in.Spec.Detection.MaxEjectionPercent = 50 // an EnvoyFilter patch: always eject one
 		b := bundle(t, lowerOK(t, in), "east")
-		wp := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour-router")
+		wp := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour")
 		ef := get[*networkingv1alpha3.EnvoyFilter](t, b, "reviews-detour-cluster")
 		if clients == nil {
 			assert.Nil(t, wp.Spec.Selector, "WasmPlugin")
@@ -78,5 +79,38 @@ func TestExtensionsScope(t *testing.T) {
 		assert.Equal(t, clients, wp.Spec.Selector.MatchLabels)
 		require.NotNil(t, ef.Spec.WorkloadSelector)
 		assert.Equal(t, clients, ef.Spec.WorkloadSelector.Labels)
+	}
+}
+
+// TestFilterLayouts: by default one WasmPlugin runs the three filters
+// (the combined root ID); SplitFilters gives the three root IDs in chain
+// order by priority, each with the same configuration, URL and failure
+// policy as the combined one.
+func TestFilterLayouts(t *testing.T) {
+	in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl("west", "r2", "z2"))
+	one := get[*extensionsv1alpha1.WasmPlugin](t, bundle(t, lowerOK(t, in), "east"), "reviews-detour")
+	assert.Equal(t, config.PluginCombined, one.Spec.PluginName)
+	assert.Equal(t, "FAIL_OPEN", one.Spec.FailStrategy.String())
+	assert.Equal(t, "STATS", one.Spec.Phase.String())
+
+	bs, err := Lower(in, Options{SplitFilters: true})
+	require.NoError(t, err)
+	east := bundle(t, bs, "east")
+	assert.Equal(t, []string{"WasmPlugin/reviews-detour-outlier", "WasmPlugin/reviews-detour-retry", "WasmPlugin/reviews-detour-router"},
+		filter(kinds(east), "WasmPlugin/"))
+	want, err := one.Spec.PluginConfig.MarshalJSON()
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, root string
+		priority   int32
+	}{{"reviews-detour-router", config.PluginRouter, 30}, {"reviews-detour-retry", config.PluginRetry, 20}, {"reviews-detour-outlier", config.PluginOutlier, 10}} {
+		wp := get[*extensionsv1alpha1.WasmPlugin](t, east, tc.name)
+		assert.Equal(t, tc.root, wp.Spec.PluginName)
+		assert.Equal(t, tc.priority, wp.Spec.Priority.GetValue())
+		assert.Equal(t, one.Spec.Url, wp.Spec.Url)
+		assert.Equal(t, one.Spec.FailStrategy, wp.Spec.FailStrategy)
+		got, err := wp.Spec.PluginConfig.MarshalJSON()
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(got), tc.name)
 	}
 }

@@ -70,6 +70,12 @@ type Options struct {
 	WasmURL string
 	// WasmSHA256 pins the module (for oci://, the image manifest digest); empty = not pinned.
 	WasmSHA256 string
+	// SplitFilters emits the filters as three WasmPlugins (root IDs
+	// detour-router, detour-retry, detour-outlier) instead of the one
+	// combined WasmPlugin: for a module built before the combined root ID,
+	// or to leave one filter out by deleting its WasmPlugin. It costs
+	// about a quarter more CPU per request (BENCHMARKS.md, "Filters").
+	SplitFilters bool
 }
 
 // DefaultWasmURL is the filters' image when no --wasm-url is given.

@@ -100,8 +100,8 @@ func TestEastWestAuto(t *testing.T) {
 	east := bundle(t, bs, "east")
 	assert.Equal(t, []string{
 		"Gateway/reviews-eastwest", "WorkloadEntry/reviews-west", "DestinationRule/reviews", "VirtualService/reviews",
-		"WasmPlugin/reviews-detour-outlier", "WasmPlugin/reviews-detour-retry", "WasmPlugin/reviews-detour-router",
-	}, kinds(east), "no EnvoyFilter: nothing needs one")
+		"WasmPlugin/reviews-detour",
+	}, kinds(east), "no EnvoyFilter: nothing needs one; one WasmPlugin for the three filters")
 
 	gw := get[*networkingv1.Gateway](t, east, "reviews-eastwest")
 	assert.Equal(t, "AUTO_PASSTHROUGH", gw.Spec.Servers[0].Tls.Mode.String())
@@ -144,8 +144,8 @@ func TestEastWestAuto(t *testing.T) {
 	assert.Equal(t, "connect-failure,gateway-error", retried.Retries.RetryOn)
 	assert.Zero(t, vs.Spec.Http[1].Retries.Attempts, "non-idempotent methods are not retried")
 
-	wp := get[*extensionsv1alpha1.WasmPlugin](t, east, "reviews-detour-router")
-	assert.Equal(t, config.PluginRouter, wp.Spec.PluginName)
+	wp := get[*extensionsv1alpha1.WasmPlugin](t, east, "reviews-detour")
+	assert.Equal(t, config.PluginCombined, wp.Spec.PluginName)
 	assert.Equal(t, "FAIL_OPEN", wp.Spec.FailStrategy.String())
 	assert.Equal(t, DefaultWasmURL, wp.Spec.Url)
 	assert.Equal(t, "east", wp.Spec.PluginConfig.Fields["local"].GetStringValue())
@@ -341,7 +341,7 @@ func TestEdge(t *testing.T) {
 	assert.Equal(t, "true", get[*networkingv1.WorkloadEntry](t, edge, "reviews-west").Spec.Labels["detour.dev/tier-le-0"])
 	assert.NotContains(t, get[*networkingv1.WorkloadEntry](t, edge, "reviews-east").Spec.Labels, "detour.dev/tier-le-0")
 
-	wp := get[*extensionsv1alpha1.WasmPlugin](t, edge, "reviews-detour-retry")
+	wp := get[*extensionsv1alpha1.WasmPlugin](t, edge, "reviews-detour")
 	assert.Equal(t, map[string]string{"app": "edgegw"}, wp.Spec.Selector.MatchLabels)
 	assert.Equal(t, "oci://example.com/f:1", wp.Spec.Url)
 	assert.Equal(t, "ab", wp.Spec.Sha256)
@@ -356,7 +356,7 @@ func TestPluginConfigValid(t *testing.T) {
 	as := base(intent.ModeActiveStandby, cl("a", "r1", "z1"), cl("b", "r2", "z2"), cl("c", "r2", "z3"))
 	as.Spec.Clusters[0].Weight, as.Spec.Clusters[1].Weight, as.Spec.Clusters[2].Weight = u(100), u(0), u(0)
 	for _, b := range lowerOK(t, as) {
-		wp := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour-outlier")
+		wp := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour")
 		raw, err := wp.Spec.PluginConfig.MarshalJSON()
 		require.NoError(t, err)
 		c, err := config.Parse(raw)
@@ -380,7 +380,7 @@ func TestLatencyLowered(t *testing.T) {
 	}
 	parse := func(in intent.Intent) config.Config {
 		b := lowerOK(t, in)[0]
-		raw, err := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour-outlier").Spec.PluginConfig.MarshalJSON()
+		raw, err := get[*extensionsv1alpha1.WasmPlugin](t, b, "reviews-detour").Spec.PluginConfig.MarshalJSON()
 		require.NoError(t, err)
 		c, err := config.Parse(raw)
 		require.NoError(t, err)

@@ -46,9 +46,9 @@ func TestEdgeExtensionsInTheGatewayNamespace(t *testing.T) {
 		wantName, wantNS string
 		wantLabel        bool
 	}{
-		{"", "reviews-detour-router", "bookinfo", false},
-		{"bookinfo", "reviews-detour-router", "bookinfo", false},
-		{"istio-ingress", "bookinfo.reviews-detour-router", "istio-ingress", true},
+		{"", "reviews-detour", "bookinfo", false},
+		{"bookinfo", "reviews-detour", "bookinfo", false},
+		{"istio-ingress", "bookinfo.reviews-detour", "istio-ingress", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.gatewayNamespace, func(t *testing.T) {

@@ -39,8 +39,9 @@ const (
 	PluginOutlier = "detour-outlier"
 	PluginRouter  = "detour-router"
 	PluginRetry   = "detour-retry"
-	// PluginCombined runs all three filters in one HTTP context (measured
-	// against three root IDs in RATIONALE.md; the compiler emits the three).
+	// PluginCombined runs all three filters in one HTTP context: what the
+	// compiler emits by default (the three with --split-filters; measured
+	// in RATIONALE.md, "Filter module layout").
 	PluginCombined = "detour"
 )
 

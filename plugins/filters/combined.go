@@ -16,6 +16,8 @@ type combinedStream struct {
 }
 
 func (c *combinedStream) OnHttpRequestHeaders(n int, eos bool) types.Action {
+	enter()
+	defer leave()
 	// Both parts read one copy of the headers.
 	hs := requestHeaders()
 	c.r.hs, c.rt.hs = hs, hs
@@ -33,15 +35,21 @@ func (c *combinedStream) OnHttpRequestBody(n int, eos bool) types.Action {
 }
 
 func (c *combinedStream) OnHttpResponseHeaders(n int, eos bool) types.Action {
+	enter()
+	defer leave()
 	c.o.OnHttpResponseHeaders(n, eos)
 	return c.rt.OnHttpResponseHeaders(n, eos)
 }
 
 func (c *combinedStream) OnHttpResponseTrailers(n int) types.Action {
+	enter()
+	defer leave()
 	return c.o.OnHttpResponseTrailers(n)
 }
 
 func (c *combinedStream) OnHttpStreamDone() {
+	enter()
+	defer leave()
 	c.o.OnHttpStreamDone()
 	c.rt.OnHttpStreamDone()
 }

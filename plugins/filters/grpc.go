@@ -19,8 +19,8 @@ import (
 // the response is already on its way to the client.
 
 // headerGrpcStatus is the response's grpc-status header, -1 when none.
-func headerGrpcStatus() int {
-	v, err := proxywasm.GetHttpResponseHeader("grpc-status")
+func headerGrpcStatus(hs headerPairs) int {
+	v, err := hs.get("grpc-status")
 	if err != nil {
 		return -1
 	}
@@ -33,13 +33,13 @@ func headerGrpcStatus() int {
 // grpcOf is a 200 response's grpc-status from its headers, -1 when none;
 // when the status is to come in the trailers it sets grpcPending. Only a
 // gRPC content-type (which a trailers-only response carries too) costs the
-// second header read.
-func (o *outlierStream) grpcOf(eos bool) int {
-	ct, err := proxywasm.GetHttpResponseHeader("content-type")
+// look-ups.
+func (o *outlierStream) grpcOf(hs headerPairs, eos bool) int {
+	ct, err := hs.get("content-type")
 	if err != nil || !isGrpcContentType(ct) {
 		return -1
 	}
-	if n := headerGrpcStatus(); n >= 0 || eos {
+	if n := headerGrpcStatus(hs); n >= 0 || eos {
 		return n
 	}
 	o.grpcPending = true
@@ -70,6 +70,8 @@ func equalFoldASCII(a, b string) bool {
 }
 
 func (o *outlierStream) OnHttpResponseTrailers(int) types.Action {
+	enter()
+	defer leave()
 	defer o.p.failOpen()
 	if !o.grpcPending {
 		return types.ActionContinue

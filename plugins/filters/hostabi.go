@@ -32,6 +32,16 @@ func requestHeaders() headerPairs {
 	return headerPairs(b)
 }
 
+// responseHeaders reads the response headers in one host call (the same
+// reading: :status, content-type and grpc-status together).
+func responseHeaders() headerPairs {
+	b, err := headerMapPairs(2) // MapTypeHttpResponseHeaders
+	if err != nil {
+		return nil
+	}
+	return headerPairs(b)
+}
+
 // get returns the first value of key, as proxy_get_header_map_value does
 // (Envoy's getHeaderMapValue returns the first entry; keys are stored
 // lower-case, so key is compared without case). The value points into the

@@ -13,8 +13,12 @@ import (
 // Outside Wasm (vet, staticcheck, the SDK's mock host) the reads go
 // through the SDK.
 
-func headerMapPairs(uint32) ([]byte, error) {
-	hs, err := proxywasm.GetHttpRequestHeaders()
+func headerMapPairs(mapType uint32) ([]byte, error) {
+	get := proxywasm.GetHttpRequestHeaders
+	if mapType == 2 {
+		get = proxywasm.GetHttpResponseHeaders
+	}
+	hs, err := get()
 	if err != nil {
 		return nil, err
 	}
@@ -39,5 +43,9 @@ func callForeign(name string) error {
 	_, err := proxywasm.CallForeignFunction(name, nil)
 	return err
 }
+
+// No scratch block outside Wasm (scratch.go).
+func enter() {}
+func leave() {}
 
 func wallClockNs() int64 { return time.Now().UnixNano() }

@@ -25,6 +25,16 @@ func proxyGetSharedData(keyData *byte, keySize int32, returnData unsafe.Pointer,
 //go:noescape
 func proxyCallForeignFunction(nameData *byte, nameSize int32, paramData *byte, paramSize int32, returnData unsafe.Pointer, returnSize *int32) uint32
 
+// malloc is the allocation function the host calls to return data: a
+// proxy-wasm host prefers malloc to the SDK's proxy_on_memory_allocate
+// when a module exports both (proxy-wasm-cpp-host, WasmBase's function
+// lookup), so hot-path reads can take their buffers from scratch.go's
+// block.
+//
+//lint:ignore U1000 called by the host, not by Go code
+//go:wasmexport malloc
+func malloc(size uint32) *byte { return allocate(size) }
+
 //go:wasmimport wasi_snapshot_preview1 clock_time_get
 //go:noescape
 func clockTimeGet(clockID uint32, precision uint64, time *uint64) uint32
@@ -43,7 +53,10 @@ func wallClockNs() int64 {
 func headerMapPairs(mapType uint32) ([]byte, error) {
 	var raw *byte
 	var size int32
-	if st := proxyGetHeaderMapPairs(mapType, unsafe.Pointer(&raw), &size); st != 0 {
+	scratchOn()
+	st := proxyGetHeaderMapPairs(mapType, unsafe.Pointer(&raw), &size)
+	scratchOff()
+	if st != 0 {
 		return nil, statusErr(st)
 	}
 	return unsafe.Slice(raw, size), nil
@@ -52,7 +65,10 @@ func headerMapPairs(mapType uint32) ([]byte, error) {
 func property(path []byte) ([]byte, error) {
 	var raw *byte
 	var size int32
-	if st := proxyGetProperty(&path[0], int32(len(path)), unsafe.Pointer(&raw), &size); st != 0 {
+	scratchOn()
+	st := proxyGetProperty(&path[0], int32(len(path)), unsafe.Pointer(&raw), &size)
+	scratchOff()
+	if st != 0 {
 		return nil, statusErr(st)
 	}
 	return unsafe.Slice(raw, size), nil
@@ -63,7 +79,10 @@ func getSharedData(key string) ([]byte, uint32, error) {
 	var raw *byte
 	var size int32
 	var cas uint32
-	if st := proxyGetSharedData(unsafe.StringData(key), int32(len(key)), unsafe.Pointer(&raw), &size, &cas); st != 0 {
+	scratchOn()
+	st := proxyGetSharedData(unsafe.StringData(key), int32(len(key)), unsafe.Pointer(&raw), &size, &cas)
+	scratchOff()
+	if st != 0 {
 		return nil, 0, statusErr(st)
 	}
 	return unsafe.Slice(raw, size), cas, nil

@@ -31,7 +31,7 @@ func (s *service) observeHost(p *plugin, i int, o outlier.Outcome) error {
 	}
 	key := outlier.HostKey(addr)
 	fresh, silent := s.rot[i].Answer(key)
-	if o == outlier.Success && !fresh && silent == 0 && !s.hostDirty[i] && p.random()%hostSample != 0 {
+	if o == outlier.Success && !fresh && silent == 0 && !s.hostDirty[i] && p.random(partOutlier)%hostSample != 0 {
 		return nil
 	}
 	now := nowMs()

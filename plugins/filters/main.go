@@ -1,6 +1,7 @@
 // Command filters is Detour's proxy-wasm module: one module exposing the
-// three filters as root IDs (WasmPlugin.pluginName) config.PluginOutlier,
-// config.PluginRouter and config.PluginRetry. It is the thin glue between
+// three filters in one root ID (WasmPlugin.pluginName) config.PluginCombined,
+// the compiled default, and each as its own root ID, config.PluginOutlier,
+// config.PluginRouter and config.PluginRetry (compile --split-filters). It is the thin glue between
 // the proxy-wasm Go SDK and the decision cores in plugins/outlier,
 // plugins/router and plugins/retry. Build with
 //
@@ -44,7 +45,10 @@ type plugin struct {
 	kind   kind
 	rootID string
 	svc    *service
-	rnd    uint64
+	// rnd are the random sequences of the router, retry and outlier parts
+	// (random): one each, so the combined root ID draws exactly what the
+	// three root IDs draw, each from its own.
+	rnd    [3]uint64
 	broken bool // an internal error was logged; later ones are not
 }
 
@@ -116,7 +120,8 @@ func (p *plugin) OnPluginStart(int) (st types.OnPluginStartStatus) {
 			return types.OnPluginStartStatusFailed
 		}
 	}
-	p.rnd = uint64(time.Now().UnixNano()) | 1
+	seed := uint64(time.Now().UnixNano()) | 1
+	p.rnd = [3]uint64{seed, seed, seed}
 	if p.kind == kindOutlier || p.kind == kindCombined {
 		// The tick sends the probes: at least as often as the probe
 		// period (failback.probeIntervalMs), not below 100 ms.
@@ -130,13 +135,21 @@ func (p *plugin) OnPluginStart(int) (st types.OnPluginStartStatus) {
 	return types.OnPluginStartStatusOK
 }
 
-// random is xorshift64*, enough for picking among weighted targets.
-func (p *plugin) random() uint32 {
-	x := p.rnd
+// The parts' random sequences.
+const (
+	partRouter = iota
+	partRetry
+	partOutlier
+)
+
+// random is xorshift64* on part's sequence, enough for picking among
+// weighted targets.
+func (p *plugin) random(part int) uint32 {
+	x := p.rnd[part]
 	x ^= x >> 12
 	x ^= x << 25
 	x ^= x >> 27
-	p.rnd = x
+	p.rnd[part] = x
 	return uint32((x * 2685821657736338717) >> 32)
 }
 

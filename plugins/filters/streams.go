@@ -26,6 +26,8 @@ type routerStream struct {
 }
 
 func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
+	enter()
+	defer leave()
 	a = types.ActionContinue
 	defer r.p.failOpen()
 	s := r.p.svc
@@ -84,9 +86,9 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	if cell != "" {
 		exclude = s.outsideRegion(cell)
 	}
-	i := s.rt.Pick(s.health, now, r.p.random(), exclude)
+	i := s.rt.Pick(s.health, now, r.p.random(partRouter), exclude)
 	if i < 0 && exclude != 0 {
-		i = s.rt.Pick(s.health, now, r.p.random(), 0)
+		i = s.rt.Pick(s.health, now, r.p.random(partRouter), 0)
 	}
 	if i < 0 {
 		return
@@ -185,7 +187,18 @@ func (o *outlierStream) observe(reset, eos bool) {
 	}
 	s := o.p.svc
 	i, ok := s.upstreamTarget()
-	code, _ := propertyInt("response", "code")
+	// With the response headers (not for a reset), one read gives the
+	// status (response.code is :status, set from it by Envoy's router
+	// and by local replies) and the gRPC headers.
+	var hs headerPairs
+	var code int64
+	if !reset {
+		hs = responseHeaders()
+		code = statusOf(hs)
+	}
+	if code == 0 {
+		code, _ = propertyInt("response", "code")
+	}
 	var flags int64
 	if code == 0 || code >= 500 {
 		// Only failures need the flags (local-origin, overflow).
@@ -193,7 +206,7 @@ func (o *outlierStream) observe(reset, eos bool) {
 	}
 	grpc := -1
 	if code == 200 && !reset && ok {
-		grpc = o.grpcOf(eos)
+		grpc = o.grpcOf(hs, eos)
 	}
 	if !reset {
 		lastResponse.valid, lastResponse.host, lastResponse.code, lastResponse.flags = true, s.cfg.Service.Host, code, flags
@@ -217,7 +230,26 @@ func (o *outlierStream) observe(reset, eos bool) {
 	o.count(i, oc)
 }
 
+// statusOf is the :status of response headers, 0 when absent or not a
+// number.
+func statusOf(hs headerPairs) int64 {
+	v, err := hs.get(":status")
+	if err != nil || len(v) == 0 || len(v) > 3 {
+		return 0
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0
+		}
+		n = n*10 + int64(v[i]-'0')
+	}
+	return n
+}
+
 func (o *outlierStream) OnHttpResponseHeaders(_ int, eos bool) types.Action {
+	enter()
+	defer leave()
 	defer o.p.failOpen()
 	o.sawHeaders = true
 	o.observe(false, eos)
@@ -225,6 +257,8 @@ func (o *outlierStream) OnHttpResponseHeaders(_ int, eos bool) types.Action {
 }
 
 func (o *outlierStream) OnHttpStreamDone() {
+	enter()
+	defer leave()
 	defer o.p.failOpen()
 	// A stream reset before response headers: the upstream never answered.
 	if !o.sawHeaders {
@@ -260,6 +294,8 @@ type retryStream struct {
 }
 
 func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
+	enter()
+	defer leave()
 	a = types.ActionContinue
 	defer r.p.failOpen()
 	s := r.p.svc
@@ -314,6 +350,8 @@ func (r *retryStream) OnHttpRequestBody(size int, eos bool) types.Action {
 }
 
 func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
+	enter()
+	defer leave()
 	a = types.ActionContinue
 	defer r.p.failOpen()
 	last := lastResponse
@@ -385,7 +423,7 @@ func (r *retryStream) retry(unsent bool) bool {
 		r.p.internalError(err)
 		return false
 	}
-	next := s.rt.Next(s.health, nowMs(), r.p.random(), r.tried)
+	next := s.rt.Next(s.health, nowMs(), r.p.random(partRetry), r.tried)
 	if next < 0 {
 		return false
 	}

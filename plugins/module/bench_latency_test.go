@@ -11,9 +11,9 @@ func withLatency(cfg map[string]any) {
 
 // BenchmarkRequestLatency is BenchmarkRequest's healthy GET with latency
 // tracking on (each answer read request.time and the clock and counted in
-// the target's window), in the compiled layout and the combined one.
+// the target's window), in the compiled layout (combined) and the split one.
 func BenchmarkRequestLatency(b *testing.B) {
-	for _, layout := range []string{"", "combined"} {
+	for _, layout := range []string{"", "split"} {
 		name := "detour"
 		if layout != "" {
 			name += "-" + layout

@@ -34,9 +34,9 @@ func BenchmarkRequestVsTrivial(b *testing.B) {
 		configure    func(map[string]any)
 	}{
 		{"detour", "", nil},
-		{"detour-combined", "combined", nil},
+		{"detour-split", "split", nil},
 		{"detour-latency", "", withLatency},
-		{"detour-combined-latency", "combined", withLatency},
+		{"detour-split-latency", "split", withLatency},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			d := newWorld(b, edgeAuto, worldOpts{workers: 1, layout: tc.layout, configure: tc.configure})

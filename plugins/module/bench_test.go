@@ -69,12 +69,13 @@ func (w *world) one(b testing.TB) {
 
 // BenchmarkRequest is one healthy GET through the gateway: Detour's
 // filters with the compiled edge-auto configuration in the three layouts
-// (three root IDs in one VM as compiled, a VM per filter as three modules
-// would run, one combined root ID), the trivial header-rewriting filter
+// (the combined root ID as compiled, three root IDs in one VM as
+// --split-filters emits them, a VM per filter as three modules would
+// run), the trivial header-rewriting filter
 // (alone, and three times as three root IDs of one VM: the layout's own
 // cost), and no filter (the harness's own cost), in one run.
 func BenchmarkRequest(b *testing.B) {
-	for _, layout := range []string{"", "modules", "combined"} {
+	for _, layout := range []string{"", "split", "modules"} {
 		name := "detour"
 		if layout != "" {
 			name += "-" + layout
@@ -174,7 +175,7 @@ func (w *world) vmMemory() (total uint32, vms int) {
 func TestMemoryFlat(t *testing.T) {
 	w := newWorld(t, edgeAuto, worldOpts{workers: 1})
 	start, vms := w.vmMemory()
-	require.Equal(t, 1, vms, "three root IDs share one VM per worker")
+	require.Equal(t, 1, vms, "one VM per worker")
 	for range 30_000 {
 		w.one(t)
 	}

@@ -90,7 +90,8 @@ func compiledPlugins(t testing.TB, rel string) []wasmPlugin {
 		require.NoError(t, err)
 		out = append(out, wasmPlugin{Name: doc.Metadata.Name, PluginName: doc.Spec.PluginName, Priority: doc.Spec.Priority, Config: cfg})
 	}
-	require.Len(t, out, 3, "the compiler emits three WasmPlugins per proxy")
+	require.Len(t, out, 1, "the compiler emits one WasmPlugin per proxy (the combined root ID)")
+	require.Equal(t, config.PluginCombined, out[0].PluginName)
 	sort.Slice(out, func(i, j int) bool { return out[i].Priority > out[j].Priority })
 	return out
 }
@@ -120,9 +121,10 @@ type worldOpts struct {
 	workers int
 	compat  pw.Compat
 	env     [][2]string
-	// layout: "" (one module, three root IDs in one VM per worker, as
-	// compiled), "modules" (a VM per filter, as three modules would run)
-	// or "combined" (one root ID doing all three).
+	// layout: "" (as compiled: one combined root ID doing all three),
+	// "split" (three root IDs in one VM per worker, as `detour compile
+	// --split-filters` emits them) or "modules" (a VM per filter, as three
+	// modules would run).
 	layout string
 	// noRouteRefresh: the route is not re-selected at all (to prove the
 	// test would notice a filter that does not steer).
@@ -159,8 +161,15 @@ func newWorld(t testing.TB, example string, o worldOpts) *world {
 	w.proc.Node = o.node
 	w.proc.HTTPCalls = w
 	var first *pw.Plugin
-	if o.layout == "combined" {
-		plugins = []wasmPlugin{{Name: "detour", PluginName: config.PluginCombined, Config: plugins[0].Config}}
+	if o.layout == "split" || o.layout == "modules" {
+		// The three root IDs in chain order (router first on requests),
+		// each with the one configuration, as --split-filters emits them.
+		c := plugins[0].Config
+		plugins = []wasmPlugin{
+			{Name: "detour-router", PluginName: config.PluginRouter, Priority: 30, Config: c},
+			{Name: "detour-retry", PluginName: config.PluginRetry, Priority: 20, Config: c},
+			{Name: "detour-outlier", PluginName: config.PluginOutlier, Priority: 10, Config: c},
+		}
 	}
 	for _, p := range plugins {
 		spec := pw.PluginSpec{
@@ -171,7 +180,7 @@ func newWorld(t testing.TB, example string, o worldOpts) *world {
 		// Istio leaves vm_id empty: plugins with the same code share a VM
 		// (and its shared data). Separate modules given one vm_id get their
 		// own VMs but still share data.
-		if first != nil && o.layout == "" {
+		if first != nil && o.layout != "modules" {
 			spec.ShareVMWith = first
 		}
 		pl, err := w.proc.StartPlugin(context.Background(), spec)

@@ -33,8 +33,9 @@ func (w *world) m(suffix string) int64 {
 	return w.metric("wasmcustom.detour." + w.cfg.Service.Host + "." + suffix)
 }
 
-// Every compiled WasmPlugin of every example starts, each filter on its
-// root ID, with the configuration as the compiler wrote it.
+// Every compiled WasmPlugin of every example starts on its root ID (the
+// combined one), and so do the three of the split layout, with the
+// configuration as the compiler wrote it.
 func TestCompiledExamplesStart(t *testing.T) {
 	files, err := filepath.Glob("../../examples/*/out/*/*/*.yaml")
 	require.NoError(t, err)
@@ -49,7 +50,10 @@ func TestCompiledExamplesStart(t *testing.T) {
 		n++
 		t.Run(rel, func(t *testing.T) {
 			w := newWorld(t, rel, worldOpts{workers: 1})
-			assert.Len(t, w.logs("configured for "+w.cfg.Service.Host), 3)
+			assert.Len(t, w.logs("detour: detour: configured for "+w.cfg.Service.Host), 1, "one root context, the combined one")
+			w.noTraps()
+			w = newWorld(t, rel, worldOpts{workers: 1, layout: "split"})
+			assert.Len(t, w.logs("configured for "+w.cfg.Service.Host), 3, "--split-filters: three root contexts")
 			w.noTraps()
 		})
 	}
@@ -221,7 +225,7 @@ func TestRetryBudgetSharedAcrossWorkers(t *testing.T) {
 // traffic, by whichever workers see it, users see no error (the retry
 // covers), and the service state fails over.
 func TestDeadTargetDetectedWithinOneSecond(t *testing.T) {
-	for name, layout := range map[string]string{"three-roots": "", "modules": "modules", "combined": "combined"} {
+	for name, layout := range map[string]string{"combined": "", "three-roots": "split", "modules": "modules"} {
 		t.Run(name, func(t *testing.T) { deadTargetDetected(t, layout) })
 	}
 }

@@ -20,9 +20,9 @@ func TestHealthyRequestHostCalls(t *testing.T) {
 		latency bool
 		// Host-aware spill reads upstream.address on every response (a
 		// host out of rotation shows only as answers without it) and
-		// refreshes the host table on one in eight; gRPC awareness reads
-		// a 200's content-type: about 2.3 calls a request.
-	}{{"", 14, false}, {"combined", 13, false}, {"modules", 16, false}, {"", 16, true}, {"combined", 15, true}} {
+		// refreshes the host table on one in eight. The response's status
+		// and its gRPC headers are one read of the response headers.
+	}{{"split", 13, false}, {"", 12, false}, {"modules", 15, false}, {"split", 15, true}, {"", 14, true}} {
 		name := "layout=" + tc.layout
 		var configure func(map[string]any)
 		if tc.latency {

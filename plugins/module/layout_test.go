@@ -46,9 +46,9 @@ func TestRetryBudgetSameInEveryLayout(t *testing.T) {
 		w.noTraps()
 		return w.m("retry.attempts"), w.m("retry.budget_exhausted")
 	}
-	attempts, exhausted := run("")
+	attempts, exhausted := run("split")
 	require.Positive(t, exhausted, "the load exhausts the budget")
-	cAttempts, cExhausted := run("combined")
+	cAttempts, cExhausted := run("")
 	assert.Equal(t, attempts, cAttempts, "attempts")
 	assert.Equal(t, exhausted, cExhausted, "budget refusals")
 }
@@ -57,7 +57,7 @@ func TestRetryBudgetSameInEveryLayout(t *testing.T) {
 // target and returns it once it answers, whether it runs as its own root
 // ID or inside the combined one.
 func TestProbesInEveryLayout(t *testing.T) {
-	for _, layout := range []string{"", "combined"} {
+	for _, layout := range []string{"", "split"} {
 		t.Run("layout="+layout, func(t *testing.T) {
 			w := newWorld(t, edgeAuto, worldOpts{workers: 2, layout: layout})
 			w.dead["cluster-1a"] = true
