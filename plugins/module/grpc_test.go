@@ -1,0 +1,63 @@
+package module_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+)
+
+// TestGrpcStatusDecidesEjection: a 200 from a gRPC server carries the
+// call's outcome in grpc-status (in the headers of a trailers-only answer,
+// else in the trailers). The outlier filter reads it only when the
+// content-type is gRPC, as Envoy's Grpc::Common::hasGrpcContentType does:
+// application/grpc alone or followed by '+' or ';'. A failing status
+// (UNAVAILABLE, 14: a 503) then counts toward ejection, here on the
+// third in a row; OK does not, and
+// neither does any status on a response that is not gRPC.
+func TestGrpcStatusDecidesEjection(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		headers     [][2]string
+		trailers    [][2]string
+		wantEjected bool
+	}{
+		{"trailers-only", [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "14"}}, nil, true},
+		{"+proto", [][2]string{{"content-type", "application/grpc+proto"}, {"grpc-status", "14"}}, nil, true},
+		{";parameters", [][2]string{{"content-type", "application/grpc;charset=utf-8"}, {"grpc-status", "14"}}, nil, true},
+		{"in the trailers", [][2]string{{"content-type", "application/grpc"}}, [][2]string{{"grpc-status", "14"}}, true},
+		{"OK", [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "0"}}, nil, false},
+		{"OK in the trailers", [][2]string{{"content-type", "application/grpc"}}, [][2]string{{"grpc-status", "0"}}, false},
+		{"grpc-web is not gRPC", [][2]string{{"content-type", "application/grpc-web"}, {"grpc-status", "14"}}, nil, false},
+		{"a prefix is not gRPC", [][2]string{{"content-type", "application/grp"}, {"grpc-status", "14"}}, nil, false},
+		{"not gRPC", [][2]string{{"content-type", "text/plain"}, {"grpc-status", "14"}}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 2, configure: setThresholds(3, 3, 3)})
+			w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
+				r := w.upstream(req)
+				if w.target(req.Cluster) == "cluster-2" {
+					r.Headers, r.Trailers = tc.headers, tc.trailers
+				}
+				return r
+			}
+			// POSTs are not retried: every request routed to cluster-2
+			// is one answer there.
+			for i := 0; i < 300 && len(w.logs("ejected cluster-2")) == 0; i++ {
+				s := w.request(i%2, "POST")
+				w.clock.Advance(10 * time.Millisecond)
+				require.True(t, s.Complete)
+			}
+			assert.Equal(t, tc.wantEjected, len(w.logs("ejected cluster-2")) > 0, "served %d", w.served["cluster-2"])
+			if tc.wantEjected {
+				assert.Equal(t, 3, w.served["cluster-2"], "ejected on the third failure in a row")
+			} else {
+				assert.Greater(t, w.served["cluster-2"], 10, "cluster-2 kept its traffic")
+			}
+			w.noTraps()
+		})
+	}
+}
