@@ -28,6 +28,7 @@ func TestGrpcStatusDecidesEjection(t *testing.T) {
 		{"trailers-only", [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "14"}}, nil, true},
 		{"+proto", [][2]string{{"content-type", "application/grpc+proto"}, {"grpc-status", "14"}}, nil, true},
 		{";parameters", [][2]string{{"content-type", "application/grpc;charset=utf-8"}, {"grpc-status", "14"}}, nil, true},
+		{"any case", [][2]string{{"content-type", "APPLICATION/GRPC"}, {"grpc-status", "14"}}, nil, true},
 		{"in the trailers", [][2]string{{"content-type", "application/grpc"}}, [][2]string{{"grpc-status", "14"}}, true},
 		{"OK", [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "0"}}, nil, false},
 		{"OK in the trailers", [][2]string{{"content-type", "application/grpc"}}, [][2]string{{"grpc-status", "0"}}, false},

@@ -1,0 +1,38 @@
+package envoy
+
+import (
+	"testing"
+	"time"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// A retry holds one of the cluster's max_retries slots only while it is in
+// flight (Envoy's retry_state_impl releases the retry resource when the
+// retried request completes): with max_retries 1, three requests one after
+// the other each fail once and each get their retry; a slot never given
+// back would refuse the second (UO).
+func TestRetrySlotReleasedWhenTheRetryEnds(t *testing.T) {
+	rp := &routev3.RetryPolicy{RetryOn: "5xx", NumRetries: wrapperspb.UInt32(1)}
+	s := snap(rp, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Clusters[0].CircuitBreakers.Thresholds[0].MaxRetries = wrapperspb.UInt32(1)
+	n := 0
+	p, clock := newTestProxy(s, &fakeNet{fn: func(time.Time, *Attempt) Result {
+		n++
+		if n%2 == 1 {
+			return Result{Outcome: OutcomeResponse, Status: 500, Latency: 10 * time.Millisecond}
+		}
+		return Result{Outcome: OutcomeResponse, Status: 200, Latency: 10 * time.Millisecond}
+	}})
+	for round := range 3 {
+		x := p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")})
+		clock.Advance(time.Second)
+		require.True(t, x.Done, "round %d", round)
+		assert.Equal(t, 200, x.Record.Status, "round %d: the retry answered", round)
+	}
+	assert.Equal(t, 3, p.Counters().Retries)
+	assert.Zero(t, p.Counters().RetryOverflow)
+}
