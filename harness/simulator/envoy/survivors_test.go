@@ -4,11 +4,15 @@ import (
 	"testing"
 	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
+
+// Decisions found by mutation testing (BENCHMARKS.md, "Beyond the
+// cores"), each observed on a handful of requests.
 
 // A retry holds one of the cluster's max_retries slots only while it is in
 // flight (Envoy's retry_state_impl releases the retry resource when the
@@ -35,4 +39,27 @@ func TestRetrySlotReleasedWhenTheRetryEnds(t *testing.T) {
 	}
 	assert.Equal(t, 3, p.Counters().Retries)
 	assert.Zero(t, p.Counters().RetryOverflow)
+}
+
+// On a gRPC request, outlier detection counts the mapped grpc-status
+// whatever the HTTP status (the router's onUpstreamHeaders hands
+// grpcToHttpStatus of any grpc-status present to putHttpResponseCode):
+// a 503 carrying grpc-status 0 (OK) counts as a 200, so six of them in a
+// row eject nothing; a 503 with grpc-status 14 still ejects.
+func TestGrpcStatusOKOverridesTheHTTPStatusForOutlierDetection(t *testing.T) {
+	for _, c := range []struct {
+		grpcStatus string
+		ejected    bool
+	}{{"0", false}, {"14", true}} {
+		od := &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100)}
+		s := snap(nil, 0, od, ep{addr: "10.0.0.1:80"}, ep{addr: "10.1.0.1:80", priority: 1})
+		p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": {Outcome: OutcomeResponse, Status: 503,
+			Headers: [][2]string{{"grpc-status", c.grpcStatus}}, Latency: time.Millisecond}}))
+		for range 6 {
+			x := p.Send(Request{Port: 8080, Headers: append(hdrs("svc", "/"), [2]string{"content-type", "application/grpc"})})
+			clock.Advance(time.Second)
+			require.True(t, x.Done)
+		}
+		assert.Equal(t, c.ejected, p.Counters().Ejections == 1, "grpc-status %s", c.grpcStatus)
+	}
 }
