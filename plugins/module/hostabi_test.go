@@ -1,0 +1,39 @@
+package module_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The filters read the request headers in one host call and scan the
+// pairs themselves (plugins/filters/hostabi.go). A header with an empty
+// value is a header like any other: the scan goes past it, so a spoofed
+// x-detour-cluster after it is still found and removed, and an empty
+// x-detour-cell is found (and removed) too.
+func TestEmptyHeaderValueDoesNotHideLaterHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		extra     [][2]string
+		wantStrip int64
+	}{
+		{"spoof after an empty value", [][2]string{{"x-empty", ""}, {"x-detour-cluster", "attacker"}}, 1},
+		{"empty cell header", [][2]string{{"x-detour-cell", ""}}, 1},
+		{"both after an empty value", [][2]string{{"x-empty", ""}, {"x-detour-cell", ""}, {"x-detour-cluster", "attacker"}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+			s := w.request(0, "GET", tc.extra...)
+			w.clock.Advance(time.Second)
+			require.True(t, s.Complete)
+			assert.Equal(t, tc.wantStrip, w.m("router.stripped_headers"))
+			v, _ := header(s.Upstream.Headers, "x-detour-cluster")
+			assert.Contains(t, []string{"cluster-1a", "cluster-1b", "cluster-2"}, v)
+			_, cell := header(s.Upstream.Headers, "x-detour-cell")
+			assert.False(t, cell)
+			w.noTraps()
+		})
+	}
+}
