@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+	"github.com/detour-mesh/detour/plugins/config"
 )
 
 // TestGrpcStatusDecidesEjection: a 200 from a gRPC server carries the
@@ -61,4 +62,31 @@ func TestGrpcStatusDecidesEjection(t *testing.T) {
 			w.noTraps()
 		})
 	}
+}
+
+// The retry filter never retries a gRPC request (its answer would be a
+// local reply, which cannot carry the upstream's trailers), so the retry
+// budget never refuses one either: with every target failing and 40
+// requests at once, gRPC requests get the upstream's failure as it came,
+// none is shed with Detour's local reply, and no budget refusal is
+// counted (the same 40 plain requests are shed, TestRetryBudgetSharedAcrossWorkers).
+func TestGrpcRequestsNeverShedByTheRetryBudget(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
+	for _, tg := range w.cfg.Targets {
+		w.status[tg.Cluster] = 504
+	}
+	var streams []*httpsim.Stream
+	for i := range 40 {
+		streams = append(streams, w.request(i%4, "GET", [2]string{"content-type", "application/grpc"}))
+	}
+	w.clock.Advance(5 * time.Second)
+	for _, s := range streams {
+		require.True(t, s.Complete)
+		assert.Equal(t, 504, s.Response.Status)
+		_, shed := header(s.Response.Headers, config.HeaderShed)
+		assert.False(t, shed)
+	}
+	assert.Zero(t, w.m("retry.budget_exhausted"))
+	assert.Zero(t, w.m("retry.attempts"))
+	w.noTraps()
 }
