@@ -76,6 +76,7 @@ func main() {
 	root := flag.String("root", ".", "module root to copy")
 	pkg := flag.String("pkg", "", "package directory to mutate, relative to -root")
 	only := flag.String("files", "", "mutate only files whose base name matches this regexp")
+	except := flag.String("exclude-files", "", "do not mutate files whose base name matches this regexp")
 	check := flag.String("check", "", "shell command that must succeed for a mutant to be viable (a build)")
 	out := flag.String("o", "", "JSON result file (gremlins' shape)")
 	coef := flag.Float64("coefficient", 3, "timeout = unmutated test time × coefficient")
@@ -98,7 +99,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: each -pkg DIR [-files RE] [-check CMD] [-select | -testpkg DIR] -o OUT.json [-- TEST COMMAND...]")
 		os.Exit(2)
 	}
-	ms, err := find(*root, *pkg, *only)
+	ms, err := find(*root, *pkg, *only, *except)
 	if err != nil {
 		fail(err)
 	}
@@ -193,8 +194,12 @@ func fail(err error) {
 }
 
 // find lists the mutants of the package's non-test files in source order.
-func find(root, pkg, only string) ([]mutant, error) {
+func find(root, pkg, only, except string) ([]mutant, error) {
 	re, err := regexp.Compile(only)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := regexp.Compile(except)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +217,7 @@ func find(root, pkg, only string) ([]mutant, error) {
 	fset := token.NewFileSet()
 	for _, name := range names {
 		base := filepath.Base(name)
-		if strings.HasSuffix(base, "_test.go") || !re.MatchString(base) {
+		if strings.HasSuffix(base, "_test.go") || !re.MatchString(base) || (except != "" && ex.MatchString(base)) {
 			continue
 		}
 		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
