@@ -1,6 +1,8 @@
 package lower
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -74,5 +76,26 @@ func TestWorkloadEntryFields(t *testing.T) {
 		} else {
 			assert.NotContains(t, we.Spec.Labels, "security.istio.io/tlsMode", tc.name)
 		}
+	}
+}
+
+// TestProbeSubsetNameAtTheLabelLimit: probe subsets are emitted only when
+// every probe subset's name fits a DNS label: "probe-cluster-" and a
+// cluster name of 49 characters make 63, which fits; 50 make 64, and then
+// no probe subset is emitted (probes go through the traffic subsets).
+func TestProbeSubsetNameAtTheLabelLimit(t *testing.T) {
+	for _, tc := range []struct {
+		n     int
+		probe bool
+	}{{49, true}, {50, false}} {
+		long := strings.Repeat("w", tc.n)
+		in := base(intent.ModeAuto, cl("east", "r1", "z1"), cl(long, "r2", "z2"))
+		dr := get[*networkingv1.DestinationRule](t, bundle(t, lowerOK(t, in), "east"), "reviews")
+		var names []string
+		for _, s := range dr.Spec.Subsets {
+			names = append(names, s.Name)
+		}
+		assert.Equal(t, tc.probe, slices.Contains(names, ProbeSubset(long)), "cluster name of %d: %v", tc.n, names)
+		assert.Equal(t, tc.probe, slices.Contains(names, ProbeSubset("east")), "cluster name of %d: %v", tc.n, names)
 	}
 }
