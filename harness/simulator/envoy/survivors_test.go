@@ -63,3 +63,25 @@ func TestGrpcStatusOKOverridesTheHTTPStatusForOutlierDetection(t *testing.T) {
 		assert.Equal(t, c.ejected, p.Counters().Ejections == 1, "grpc-status %s", c.grpcStatus)
 	}
 }
+
+// Queued requests start one at a time as connections free up (Envoy's
+// connection pool attaches one pending request per ready connection):
+// with max_connections 1, three requests sent at once are served one
+// after another, 5 ms each, so they finish at 5, 10 and 15 ms.
+func TestQueuedRequestsStartOneConnectionAtATime(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	th := s.Clusters[0].CircuitBreakers.Thresholds[0]
+	th.MaxConnections, th.MaxPendingRequests = wrapperspb.UInt32(1), wrapperspb.UInt32(2)
+	p, clock := newTestProxy(s, &fakeNet{})
+	var xs []*Exchange
+	for range 3 {
+		xs = append(xs, p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")}))
+	}
+	clock.Advance(time.Second)
+	for i, x := range xs {
+		require.True(t, x.Done)
+		assert.Equal(t, 200, x.Record.Status, "request %d", i)
+		assert.Equal(t, time.Duration(i+1)*5*time.Millisecond, x.Record.Latency, "request %d", i)
+	}
+	assert.Zero(t, p.Counters().Overflow)
+}
