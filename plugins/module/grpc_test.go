@@ -1,6 +1,7 @@
 package module_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 	"github.com/detour-mesh/detour/plugins/config"
 )
 
@@ -89,4 +91,47 @@ func TestGrpcRequestsNeverShedByTheRetryBudget(t *testing.T) {
 	assert.Zero(t, w.m("retry.budget_exhausted"))
 	assert.Zero(t, w.m("retry.attempts"))
 	w.noTraps()
+}
+
+// grpcProbes answers the probes (calls to a probe subset) with a
+// grpc-status header, as a gRPC server answers every call.
+type grpcProbes struct {
+	*world
+	status string
+}
+
+func (g grpcProbes) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
+	r := g.world.HTTPCall(req)
+	if strings.Contains(req.Cluster, "|"+config.ProbeSubsetPrefix) {
+		r.Headers = append(r.Headers, [2]string{"grpc-status", g.status})
+	}
+	return r
+}
+
+// A probe answered 200 by a gRPC server that fails every call
+// (grpc-status 14, UNAVAILABLE) is a failed probe: the ejected target
+// stays out. grpc-status 0 is a passed probe: it returns at once (a clean
+// first recovery, TestCleanFirstRecoveryReturnsAtOnce).
+func TestGrpcProbeStatus(t *testing.T) {
+	for _, tc := range []struct {
+		status string
+		back   bool
+	}{{"14", false}, {"0", true}} {
+		w := newWorld(t, edgeAuto, worldOpts{workers: 2})
+		w.dead["cluster-1a"] = true
+		w.run(100, 10*time.Millisecond)
+		require.Equal(t, int64(2), w.m("state"))
+		w.clock.Advance(3 * time.Second)
+		w.dead["cluster-1a"] = false
+		w.proc.HTTPCalls = grpcProbes{w, tc.status}
+		w.clock.Advance(2 * time.Second) // a tick after a probe period
+		require.Positive(t, w.m("target.cluster-1a.probes"), "grpc-status %s", tc.status)
+		assert.Equal(t, tc.back, len(w.logs("back in service")) > 0, "grpc-status %s: %v", tc.status, w.logs("cluster-1a"))
+		if tc.back {
+			assert.Equal(t, int64(0), w.m("state"), "PRIMARY")
+		} else {
+			assert.Equal(t, int64(2), w.m("state"), "still FAILED_OVER")
+		}
+		w.noTraps()
+	}
 }
