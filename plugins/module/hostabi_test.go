@@ -37,3 +37,20 @@ func TestEmptyHeaderValueDoesNotHideLaterHeaders(t *testing.T) {
 		})
 	}
 }
+
+// An ejection re-evaluates the service's state at once, in the request
+// that caused it, not at the next tick: right after the third gateway
+// error in a row ejects cluster-1a, the state is FAILED_OVER (the errors
+// before it had made it DEGRADED).
+func TestEjectionEvaluatesTheStateAtOnce(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, configure: setThresholds(3, 3, 3)})
+	w.status["cluster-1a"] = 503
+	for i := 0; i < 300 && len(w.logs("ejected cluster-1a")) == 0; i++ {
+		s := w.request(0, "POST")
+		w.clock.Advance(6 * time.Millisecond)
+		require.True(t, s.Complete)
+	}
+	require.NotEmpty(t, w.logs("ejected cluster-1a"))
+	assert.Equal(t, int64(2), w.m("state"), "FAILED_OVER with the ejection")
+	w.noTraps()
+}
