@@ -5,6 +5,7 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -84,4 +85,31 @@ func TestQueuedRequestsStartOneConnectionAtATime(t *testing.T) {
 		assert.Equal(t, time.Duration(i+1)*5*time.Millisecond, x.Record.Latency, "request %d", i)
 	}
 	assert.Zero(t, p.Counters().Overflow)
+}
+
+// A locality's effective weight counts its excluded (draining) hosts out
+// of its size (load_balancer_impl.cc effectiveLocalityWeight: healthy
+// hosts over all hosts less the excluded ones): a locality of one healthy
+// and one draining host is fully available and keeps its whole weight, so
+// two localities of weight 1 split the traffic evenly.
+func TestDrainingHostLeavesTheLocalityWeightWhole(t *testing.T) {
+	s := snap(nil, 0, nil)
+	s.Clusters[0].CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig_{
+		LocalityWeightedLbConfig: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig{}}}
+	cla := assignment(svc, ep{addr: "10.0.0.1:80", locality: "a"}, ep{addr: "10.0.0.2:80", locality: "b"})
+	draining := assignment(svc, ep{addr: "10.0.0.3:80", locality: "a"}).Endpoints[0].LbEndpoints[0]
+	draining.HealthStatus = corev3.HealthStatus_DRAINING
+	cla.Endpoints[0].LbEndpoints = append(cla.Endpoints[0].LbEndpoints, draining)
+	cla.Endpoints[0].LoadBalancingWeight = wrapperspb.UInt32(1)
+	cla.Endpoints[1].LoadBalancingWeight = wrapperspb.UInt32(1)
+	cla.Endpoints[0].Locality = &corev3.Locality{Region: "r", Zone: "a"}
+	s.Endpoints[0] = cla
+	p, clock := newTestProxy(s, &fakeNet{})
+	counts := map[string]int{}
+	for range 400 {
+		r := run(t, p, clock)
+		counts[r.Attempts[0].Locality]++
+		assert.NotEqual(t, "10.0.0.3:80", r.Attempts[0].Address, "a draining host takes no new request")
+	}
+	assert.Equal(t, map[string]int{"r/a": 200, "r/b": 200}, counts)
 }
