@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
 )
 
 // The filters read the request headers in one host call and scan the
@@ -52,5 +54,26 @@ func TestEjectionEvaluatesTheStateAtOnce(t *testing.T) {
 	}
 	require.NotEmpty(t, w.logs("ejected cluster-1a"))
 	assert.Equal(t, int64(2), w.m("state"), "FAILED_OVER with the ejection")
+	w.noTraps()
+}
+
+// The retry budget's limit counts the active requests of every worker
+// (each VM publishes its count in shared data; totalActive sums them): 40
+// requests at once over 4 workers all fail, and max(20 % of 40, 3) = 8
+// retries go, where one worker's own 10 would allow max(2, 3) = 3.
+func TestRetryBudgetCountsEveryWorkersRequests(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
+	for _, tg := range w.cfg.Targets {
+		w.status[tg.Cluster] = 504
+	}
+	var streams []*httpsim.Stream
+	for i := range 40 {
+		streams = append(streams, w.request(i%4, "GET"))
+	}
+	w.clock.Advance(5 * time.Second)
+	for _, s := range streams {
+		require.True(t, s.Complete)
+	}
+	assert.GreaterOrEqual(t, w.m("retry.attempts"), int64(8))
 	w.noTraps()
 }
