@@ -1,6 +1,7 @@
 package module_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
+	"github.com/detour-mesh/detour/plugins/config"
 )
 
 // A retry re-sends the request's headers through http_call: a body that
@@ -49,4 +51,35 @@ func TestRetryContentLength(t *testing.T) {
 			w.noTraps()
 		})
 	}
+}
+
+// A retry's budget slot is given back without an internal error, and a
+// probe asks the configured probe path ("/" when none) as detour-probe.
+func TestRetryAndProbeWithoutInternalError(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+	want := w.cfg.Detection.ProbePath
+	if want == "" {
+		want = "/"
+	}
+	var probes [][][2]string
+	w.proc.HTTPCalls = calls{w, func(req *pw.HTTPCallRequest) {
+		if strings.Contains(req.Cluster, "|"+config.ProbeSubsetPrefix) {
+			probes = append(probes, req.Headers)
+		}
+	}}
+	w.status["cluster-1a"] = 503
+	for _, s := range w.run(50, 10*time.Millisecond) {
+		assert.Equal(t, 200, s.Response.Status, "retried")
+	}
+	require.Positive(t, w.m("retry.success"))
+	w.clock.Advance(10 * time.Second)
+	require.NotEmpty(t, probes, "the ejected target is probed")
+	for _, h := range probes {
+		p, _ := header(h, ":path")
+		assert.Equal(t, want, p)
+		ua, _ := header(h, "user-agent")
+		assert.Equal(t, "detour-probe", ua)
+	}
+	assert.Zero(t, w.m("internal_errors"))
+	w.noTraps()
 }
