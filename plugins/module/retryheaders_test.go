@@ -83,3 +83,27 @@ func TestRetryAndProbeWithoutInternalError(t *testing.T) {
 	assert.Zero(t, w.m("internal_errors"))
 	w.noTraps()
 }
+
+// A probe waits as long as one try may (the per-try timeout): an ejected
+// target that answers just within it returns, one that answers just after
+// it stays out.
+func TestProbeTimeoutIsThePerTryTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		slack time.Duration
+		back  bool
+	}{{-300 * time.Millisecond, true}, {300 * time.Millisecond, false}} {
+		w := newWorld(t, edgeAuto, worldOpts{workers: 2})
+		perTry := time.Duration(w.cfg.Retry.PerTryTimeoutMs) * time.Millisecond
+		require.True(t, perTry >= 500*time.Millisecond && perTry < 4*time.Second, "the example's per-try timeout, %v, is apart from the 5 s default", perTry)
+		w.dead["cluster-1a"] = true
+		w.run(100, 10*time.Millisecond)
+		require.Equal(t, int64(2), w.m("state"))
+		w.clock.Advance(3 * time.Second)
+		w.dead["cluster-1a"] = false
+		w.slow["cluster-1a"] = perTry + tc.slack
+		w.clock.Advance(perTry + 2*time.Second)
+		require.Positive(t, w.m("target.cluster-1a.probes"))
+		assert.Equal(t, tc.back, len(w.logs("back in service")) > 0, "slack %v: %v", tc.slack, w.logs("cluster-1a"))
+		w.noTraps()
+	}
+}
