@@ -112,21 +112,30 @@ fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
 # leaves room for building each mutant, and -count=1 makes the coverage run
 # a real one (a cached result takes milliseconds, and then every mutant of
 # a package with slow tests "times out"). Results: out/mutants/*.json.
-# Two packages run differently (BENCHMARKS.md, "Mutation testing"):
+# The packages of issue 19 run through tools/mutants/each, which runs each
+# mutant against only the tests that can see it (BENCHMARKS.md, "Beyond the
+# cores"); out/mutants/PKG.log has a line per mutant, and
+# MUTANTS_EACH_FLAGS=-resume goes on with a stopped run:
+# - compiler/lower, harness/simulator/envoy and its internal packages:
+#   -select, a per-test coverage map (cached in out/mutants/PKG.tests.json)
+#   picks the tests that execute the mutant; -verify reruns each survivor
+#   with the package's full tests (a survivor those kill is a selection bug,
+#   printed "SELECTION MISS").
 # - harness/simulator/sim: each mutant relinks Istio and its full tests run
 #   every drill, so only the report's files are mutated (MUTANTS_SIM_EXCLUDE
-#   lists the others), against the report's unit tests (MUTANTS_SIM_RUN).
-# - harness/simulator/envoy: 399 mutants; tools/mutants/each runs them in
-#   a shuffled order (-shuffle) with gremlins' coverage filter (-cover), so
-#   a run stopped part way has tried a uniform sample.
+#   lists the others), selected among the report's unit tests
+#   (MUTANTS_SIM_RUN).
 # - plugins/filters: a wasip1 main package without tests; plugins/module's
 #   tests build it into the Wasm module they run, where coverage does not
-#   reach, so tools/mutants/each runs every mutant against them (one module
-#   rebuild each), less the slow memory, fuzz-corpus and 133 tests.
+#   reach, so -testpkg builds plugins/module's test binary once and runs
+#   every mutant against all its tests (one module rebuild each), those
+#   that killed a mutant of the same file first, less the slow memory,
+#   fuzz-corpus and 1.33 tests.
 MUTANTS ?= $(shell $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./compiler/... ./internal/policy ./harness/... ./plugins/... | sed 's|^$(shell $(GO) list -m)/||') plugins/filters
 MUTANTS_FLAGS ?= --workers 1 --timeout-coefficient 20
 MUTANTS_SIM_RUN ?= ^(TestCounted.*|TestBuildRun.*|TestFailBack.*|TestReportJSONAndSummary|TestPhasesAndFailBackCost|TestFlappingIsOnePhase|Test.*Relative)$$
 MUTANTS_SIM_EXCLUDE ?= ^(filters|fleet|network|plot|resolve|run|scenario|warmup)\.go$$
+MUTANTS_EACH_FLAGS ?=
 MUTANTS_FILTERS_SKIP ?= ^(TestMemoryFlat|TestHeaderChangeAloneDoesNotRerouteOn133|TestFuzzedCorpusNeverTraps|TestInitialMemoryWithinGoal|FuzzRequestPath)$$
 mutants: ## mutation testing (gremlins) of MUTANTS, one package at a time; slow, not part of test
 	@mkdir -p out/mutants
@@ -135,15 +144,15 @@ mutants: ## mutation testing (gremlins) of MUTANTS, one package at a time; slow,
 	  f=out/mutants/$$(echo $$p | tr / .); echo "== $$p"; flags="$$($(GO) env GOFLAGS) -count=1"; \
 	  case $$p in \
 	  plugins/filters) \
-	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -coefficient 3 -shuffle 19 -o $(CURDIR)/$$f.json \
-	      -check 'GOOS=wasip1 GOARCH=wasm $(GO) vet -atomic ./plugins/filters' -- \
-	      $(GO) test -count=1 -failfast ./plugins/module -skip '$(MUTANTS_FILTERS_SKIP)' >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
-	  harness/simulator/envoy) \
-	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -cover -coefficient 5 -shuffle 19 -o $(CURDIR)/$$f.json -- \
-	      $(GO) test -count=1 -failfast ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
+	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -testpkg plugins/module -skip '$(MUTANTS_FILTERS_SKIP)' \
+	      -coefficient 3 -shuffle 19 $(MUTANTS_EACH_FLAGS) -o $(CURDIR)/$$f.json \
+	      -check 'GOOS=wasip1 GOARCH=wasm $(GO) vet -atomic ./plugins/filters' >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
 	  harness/simulator/sim) \
-	    GOFLAGS="$$flags -run=$(MUTANTS_SIM_RUN)" $$gremlins unleash $(MUTANTS_FLAGS) --exclude-files / \
-	      --exclude-files '$(MUTANTS_SIM_EXCLUDE)' -o $$f.json ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
+	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -select -run '$(MUTANTS_SIM_RUN)' -exclude-files '$(MUTANTS_SIM_EXCLUDE)' \
+	      -coefficient 5 -shuffle 19 $(MUTANTS_EACH_FLAGS) -o $(CURDIR)/$$f.json >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
+	  compiler/lower|harness/simulator/envoy|harness/simulator/envoy/internal/*) \
+	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -select -verify -coefficient 5 -shuffle 19 $(MUTANTS_EACH_FLAGS) \
+	      -o $(CURDIR)/$$f.json -- $(GO) test -count=1 ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
 	  *) \
 	    GOFLAGS="$$flags" $$gremlins unleash $(MUTANTS_FLAGS) --exclude-files / -o $$f.json ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
 	  esac; \

@@ -17,6 +17,11 @@
 // VIABLE; one whose tests fail is KILLED; one whose tests outlive the
 // timeout (the unmutated run's time times -coefficient) is TIMED OUT.
 // -list prints the mutants and runs nothing (to estimate a run's cost).
+//
+// -select and -testpkg run each mutant against only the tests that can
+// see it, from a test binary built once per mutant (or once per run), so
+// a full run of a package fits in an afternoon; -resume goes on with a
+// stopped run. See select.go.
 package main
 
 import (
@@ -27,6 +32,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -62,12 +68,15 @@ type mutant struct {
 	from   token.Token
 	to     token.Token
 	status string
+	killer string // the first failing test, when known
+	tests  int    // how many tests ran (selected runs)
 }
 
 func main() {
 	root := flag.String("root", ".", "module root to copy")
 	pkg := flag.String("pkg", "", "package directory to mutate, relative to -root")
 	only := flag.String("files", "", "mutate only files whose base name matches this regexp")
+	except := flag.String("exclude-files", "", "do not mutate files whose base name matches this regexp")
 	check := flag.String("check", "", "shell command that must succeed for a mutant to be viable (a build)")
 	out := flag.String("o", "", "JSON result file (gremlins' shape)")
 	coef := flag.Float64("coefficient", 3, "timeout = unmutated test time × coefficient")
@@ -75,12 +84,22 @@ func main() {
 	shuffle := flag.Uint64("shuffle", 0, "run the mutants in an order shuffled with this seed (not 0): a run stopped part way has tried a uniform sample")
 	cover := flag.Bool("cover", false, "the test command is `go test ...` of the package: run it once with -coverprofile and mark mutants outside covered blocks NOT COVERED, as gremlins does")
 	at := flag.String("at", "", "run only the mutants at these positions (file.go:line:col, comma-separated): a survivor's retest")
+	sel := flag.Bool("select", false, "run each mutant against only the package's tests that execute it (per-test coverage map, cached in -map); see select.go")
+	testpkg := flag.String("testpkg", "", "build this package's test binary once and run every mutant against it, tests that killed a mutant of the same file first; see select.go")
+	runRE := flag.String("run", "", "with -select or -testpkg: keep only the top-level tests this regexp matches")
+	skip := flag.String("skip", "", "with -select or -testpkg: leave out the tests this regexp matches")
+	mapFile := flag.String("map", "", "with -select: the per-test coverage cache (default: -o with .tests.json)")
+	verify := flag.Bool("verify", false, "with -select or -testpkg: rerun every survivor with the full test command after --")
+	floor := flag.Duration("floor", 20*time.Second, "with -select or -testpkg: the least timeout of a mutant's test run")
+	goCmd := flag.String("go", "go", "the go command")
+	resume := flag.Bool("resume", false, "keep the results already in -o and run only the mutants it lacks (a stopped run goes on)")
 	flag.Parse()
-	if *pkg == "" || (!*list && (flag.NArg() == 0 || *out == "")) {
-		fmt.Fprintln(os.Stderr, "usage: each -pkg DIR [-files RE] [-check CMD] -o OUT.json -- TEST COMMAND...")
+	needCmd := (!*sel && *testpkg == "") || *verify
+	if *pkg == "" || (!*list && ((needCmd && flag.NArg() == 0) || *out == "")) {
+		fmt.Fprintln(os.Stderr, "usage: each -pkg DIR [-files RE] [-check CMD] [-select | -testpkg DIR] -o OUT.json [-- TEST COMMAND...]")
 		os.Exit(2)
 	}
-	ms, err := find(*root, *pkg, *only)
+	ms, err := find(*root, *pkg, *only, *except)
 	if err != nil {
 		fail(err)
 	}
@@ -99,6 +118,11 @@ func main() {
 	}
 	if *shuffle != 0 {
 		rand.New(rand.NewPCG(*shuffle, 0)).Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
+	}
+	if *resume {
+		if err := resumeFrom(*out, *pkg, ms); err != nil {
+			fail(err)
+		}
 	}
 	if *list {
 		for _, m := range ms {
@@ -122,6 +146,10 @@ func main() {
 	go func() { <-sig; os.RemoveAll(work); os.Exit(130) }()
 
 	start := time.Now()
+	if *sel || *testpkg != "" {
+		selected(*goCmd, work, *pkg, *testpkg, *runRE, *skip, *mapFile, *out, *check, *coef, *floor, *verify, ms, start)
+		return
+	}
 	test := flag.Args()
 	if *cover {
 		test = append(append(append([]string{}, test[:2]...), "-coverprofile="+filepath.Join(work, "cover.out")), test[2:]...)
@@ -166,8 +194,12 @@ func fail(err error) {
 }
 
 // find lists the mutants of the package's non-test files in source order.
-func find(root, pkg, only string) ([]mutant, error) {
+func find(root, pkg, only, except string) ([]mutant, error) {
 	re, err := regexp.Compile(only)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := regexp.Compile(except)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +217,7 @@ func find(root, pkg, only string) ([]mutant, error) {
 	fset := token.NewFileSet()
 	for _, name := range names {
 		base := filepath.Base(name)
-		if strings.HasSuffix(base, "_test.go") || !re.MatchString(base) {
+		if strings.HasSuffix(base, "_test.go") || !re.MatchString(base) || (except != "" && ex.MatchString(base)) {
 			continue
 		}
 		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
@@ -232,32 +264,15 @@ func find(root, pkg, only string) ([]mutant, error) {
 // try applies one mutant in the copy, runs the check and the tests, and
 // puts the file back.
 func try(work string, m *mutant, check string, test []string, timeout time.Duration) string {
-	path := filepath.Join(work, m.file)
-	orig, err := os.ReadFile(path)
-	if err != nil {
-		fail(err)
-	}
-	from := m.from.String()
-	if string(orig[m.offset:m.offset+len(from)]) != from {
-		fail(fmt.Errorf("%s:%d:%d: expected %q", m.file, m.line, m.col, from))
-	}
-	mutated := append(append(append([]byte{}, orig[:m.offset]...), m.to.String()...), orig[m.offset+len(from):]...)
-	if err := os.WriteFile(path, mutated, 0o644); err != nil {
-		fail(err)
-	}
-	defer func() {
-		if err := os.WriteFile(path, orig, 0o644); err != nil {
-			fail(err)
-		}
-	}()
+	defer apply(work, m)()
 	if check != "" {
 		if _, err := run(work, []string{"sh", "-c", check}, 0); err != nil {
 			return "NOT VIABLE"
 		}
 	}
-	_, err = run(work, test, timeout)
+	_, err := run(work, test, timeout)
 	switch {
-	case err == context.DeadlineExceeded:
+	case err == errTimeout:
 		return "TIMED OUT"
 	case err != nil:
 		return "KILLED"
@@ -268,8 +283,16 @@ func try(work string, m *mutant, check string, test []string, timeout time.Durat
 // run runs a command in dir, in its own process group so a timeout kills
 // the test binary go test started as well.
 func run(dir string, args []string, timeout time.Duration) (time.Duration, error) {
+	return runTo(dir, args, timeout, nil)
+}
+
+var errTimeout = context.DeadlineExceeded
+
+// runTo is run with the command's output written to w.
+func runTo(dir string, args []string, timeout time.Duration, w io.Writer) (time.Duration, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -287,7 +310,7 @@ func run(dir string, args []string, timeout time.Duration) (time.Duration, error
 	case <-expire:
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
-		return time.Since(start), context.DeadlineExceeded
+		return time.Since(start), errTimeout
 	}
 }
 
@@ -299,7 +322,7 @@ func copyTree(src, dst string) error {
 		}
 		rel, _ := filepath.Rel(src, p)
 		if d.IsDir() {
-			if rel == ".git" || rel == "out" || rel == "bin" || rel == "build" {
+			if skipDir(rel) {
 				return filepath.SkipDir
 			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
@@ -319,11 +342,41 @@ func copyTree(src, dst string) error {
 	})
 }
 
+func skipDir(rel string) bool {
+	return rel == ".git" || rel == "out" || rel == "bin" || rel == "build"
+}
+
+// walkCopied calls f with every file copyTree copies from dir, in order.
+func walkCopied(dir string, f func(rel string, b []byte)) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() {
+			if skipDir(rel) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || strings.HasSuffix(rel, ".test") || strings.HasSuffix(rel, ".cover") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		f(rel, b)
+		return nil
+	})
+}
+
 type jsonMutation struct {
-	Type   string `json:"type"`
-	Status string `json:"status"`
-	Line   int    `json:"line"`
-	Column int    `json:"column"`
+	Type     string `json:"type"`
+	Status   string `json:"status"`
+	Line     int    `json:"line"`
+	Column   int    `json:"column"`
+	KilledBy string `json:"killed_by,omitempty"`
 }
 
 type jsonFile struct {
@@ -349,7 +402,7 @@ func write(out string, tried []mutant, elapsed time.Duration) error {
 			idx[name] = i
 			files = append(files, jsonFile{FileName: name})
 		}
-		files[i].Mutations = append(files[i].Mutations, jsonMutation{m.typ, m.status, m.line, m.col})
+		files[i].Mutations = append(files[i].Mutations, jsonMutation{m.typ, m.status, m.line, m.col, m.killer})
 	}
 	b, err := json.MarshalIndent(struct {
 		Files       []jsonFile `json:"files"`

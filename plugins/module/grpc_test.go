@@ -1,0 +1,137 @@
+package module_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
+	"github.com/detour-mesh/detour/plugins/config"
+)
+
+// TestGrpcStatusDecidesEjection: a 200 from a gRPC server carries the
+// call's outcome in grpc-status (in the headers of a trailers-only answer,
+// else in the trailers). The outlier filter reads it only when the
+// content-type is gRPC, as Envoy's Grpc::Common::hasGrpcContentType does:
+// application/grpc alone or followed by '+' or ';'. A failing status
+// (UNAVAILABLE, 14: a 503) then counts toward ejection, here on the
+// third in a row; OK does not, and
+// neither does any status on a response that is not gRPC.
+func TestGrpcStatusDecidesEjection(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		headers     [][2]string
+		trailers    [][2]string
+		wantEjected bool
+	}{
+		{"trailers-only", [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "14"}}, nil, true},
+		{"+proto", [][2]string{{"content-type", "application/grpc+proto"}, {"grpc-status", "14"}}, nil, true},
+		{";parameters", [][2]string{{"content-type", "application/grpc;charset=utf-8"}, {"grpc-status", "14"}}, nil, true},
+		{"any case", [][2]string{{"content-type", "APPLICATION/GRPC"}, {"grpc-status", "14"}}, nil, true},
+		{"in the trailers", [][2]string{{"content-type", "application/grpc"}}, [][2]string{{"grpc-status", "14"}}, true},
+		{"OK", [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "0"}}, nil, false},
+		{"OK in the trailers", [][2]string{{"content-type", "application/grpc"}}, [][2]string{{"grpc-status", "0"}}, false},
+		{"grpc-web is not gRPC", [][2]string{{"content-type", "application/grpc-web"}, {"grpc-status", "14"}}, nil, false},
+		{"a prefix is not gRPC", [][2]string{{"content-type", "application/grp"}, {"grpc-status", "14"}}, nil, false},
+		{"not gRPC", [][2]string{{"content-type", "text/plain"}, {"grpc-status", "14"}}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 2, configure: setThresholds(3, 3, 3)})
+			w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
+				r := w.upstream(req)
+				if w.target(req.Cluster) == "cluster-2" {
+					r.Headers, r.Trailers = tc.headers, tc.trailers
+				}
+				return r
+			}
+			// POSTs are not retried: every request routed to cluster-2
+			// is one answer there.
+			for i := 0; i < 300 && len(w.logs("ejected cluster-2")) == 0; i++ {
+				s := w.request(i%2, "POST")
+				w.clock.Advance(10 * time.Millisecond)
+				require.True(t, s.Complete)
+			}
+			assert.Equal(t, tc.wantEjected, len(w.logs("ejected cluster-2")) > 0, "served %d", w.served["cluster-2"])
+			if tc.wantEjected {
+				assert.Equal(t, 3, w.served["cluster-2"], "ejected on the third failure in a row")
+			} else {
+				assert.Greater(t, w.served["cluster-2"], 10, "cluster-2 kept its traffic")
+			}
+			w.noTraps()
+		})
+	}
+}
+
+// The retry filter never retries a gRPC request (its answer would be a
+// local reply, which cannot carry the upstream's trailers), so the retry
+// budget never refuses one either: with every target failing and 40
+// requests at once, gRPC requests get the upstream's failure as it came,
+// none is shed with Detour's local reply, and no budget refusal is
+// counted (the same 40 plain requests are shed, TestRetryBudgetSharedAcrossWorkers).
+func TestGrpcRequestsNeverShedByTheRetryBudget(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
+	for _, tg := range w.cfg.Targets {
+		w.status[tg.Cluster] = 504
+	}
+	var streams []*httpsim.Stream
+	for i := range 40 {
+		streams = append(streams, w.request(i%4, "GET", [2]string{"content-type", "application/grpc"}))
+	}
+	w.clock.Advance(5 * time.Second)
+	for _, s := range streams {
+		require.True(t, s.Complete)
+		assert.Equal(t, 504, s.Response.Status)
+		_, shed := header(s.Response.Headers, config.HeaderShed)
+		assert.False(t, shed)
+	}
+	assert.Zero(t, w.m("retry.budget_exhausted"))
+	assert.Zero(t, w.m("retry.attempts"))
+	w.noTraps()
+}
+
+// grpcProbes answers the probes (calls to a probe subset) with a
+// grpc-status header, as a gRPC server answers every call.
+type grpcProbes struct {
+	*world
+	status string
+}
+
+func (g grpcProbes) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
+	r := g.world.HTTPCall(req)
+	if strings.Contains(req.Cluster, "|"+config.ProbeSubsetPrefix) {
+		r.Headers = append(r.Headers, [2]string{"grpc-status", g.status})
+	}
+	return r
+}
+
+// A probe answered 200 by a gRPC server that fails every call
+// (grpc-status 14, UNAVAILABLE) is a failed probe: the ejected target
+// stays out. grpc-status 0 is a passed probe: it returns at once (a clean
+// first recovery, TestCleanFirstRecoveryReturnsAtOnce).
+func TestGrpcProbeStatus(t *testing.T) {
+	for _, tc := range []struct {
+		status string
+		back   bool
+	}{{"14", false}, {"0", true}} {
+		w := newWorld(t, edgeAuto, worldOpts{workers: 2})
+		w.dead["cluster-1a"] = true
+		w.run(100, 10*time.Millisecond)
+		require.Equal(t, int64(2), w.m("state"))
+		w.clock.Advance(3 * time.Second)
+		w.dead["cluster-1a"] = false
+		w.proc.HTTPCalls = grpcProbes{w, tc.status}
+		w.clock.Advance(2 * time.Second) // a tick after a probe period
+		require.Positive(t, w.m("target.cluster-1a.probes"), "grpc-status %s", tc.status)
+		assert.Equal(t, tc.back, len(w.logs("back in service")) > 0, "grpc-status %s: %v", tc.status, w.logs("cluster-1a"))
+		if tc.back {
+			assert.Equal(t, int64(0), w.m("state"), "PRIMARY")
+		} else {
+			assert.Equal(t, int64(2), w.m("state"), "still FAILED_OVER")
+		}
+		w.noTraps()
+	}
+}

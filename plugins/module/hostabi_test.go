@@ -1,0 +1,79 @@
+package module_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+)
+
+// The filters read the request headers in one host call and scan the
+// pairs themselves (plugins/filters/hostabi.go). A header with an empty
+// value is a header like any other: the scan goes past it, so a spoofed
+// x-detour-cluster after it is still found and removed, and an empty
+// x-detour-cell is found (and removed) too.
+func TestEmptyHeaderValueDoesNotHideLaterHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		extra     [][2]string
+		wantStrip int64
+	}{
+		{"spoof after an empty value", [][2]string{{"x-empty", ""}, {"x-detour-cluster", "attacker"}}, 1},
+		{"empty cell header", [][2]string{{"x-detour-cell", ""}}, 1},
+		{"both after an empty value", [][2]string{{"x-empty", ""}, {"x-detour-cell", ""}, {"x-detour-cluster", "attacker"}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+			s := w.request(0, "GET", tc.extra...)
+			w.clock.Advance(time.Second)
+			require.True(t, s.Complete)
+			assert.Equal(t, tc.wantStrip, w.m("router.stripped_headers"))
+			v, _ := header(s.Upstream.Headers, "x-detour-cluster")
+			assert.Contains(t, []string{"cluster-1a", "cluster-1b", "cluster-2"}, v)
+			_, cell := header(s.Upstream.Headers, "x-detour-cell")
+			assert.False(t, cell)
+			w.noTraps()
+		})
+	}
+}
+
+// An ejection re-evaluates the service's state at once, in the request
+// that caused it, not at the next tick: right after the third gateway
+// error in a row ejects cluster-1a, the state is FAILED_OVER (the errors
+// before it had made it DEGRADED).
+func TestEjectionEvaluatesTheStateAtOnce(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, configure: setThresholds(3, 3, 3)})
+	w.status["cluster-1a"] = 503
+	for i := 0; i < 300 && len(w.logs("ejected cluster-1a")) == 0; i++ {
+		s := w.request(0, "POST")
+		w.clock.Advance(6 * time.Millisecond)
+		require.True(t, s.Complete)
+	}
+	require.NotEmpty(t, w.logs("ejected cluster-1a"))
+	assert.Equal(t, int64(2), w.m("state"), "FAILED_OVER with the ejection")
+	w.noTraps()
+}
+
+// The retry budget's limit counts the active requests of every worker
+// (each VM publishes its count in shared data; totalActive sums them): 40
+// requests at once over 4 workers all fail, and max(20 % of 40, 3) = 8
+// retries go, where one worker's own 10 would allow max(2, 3) = 3.
+func TestRetryBudgetCountsEveryWorkersRequests(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
+	for _, tg := range w.cfg.Targets {
+		w.status[tg.Cluster] = 504
+	}
+	var streams []*httpsim.Stream
+	for i := range 40 {
+		streams = append(streams, w.request(i%4, "GET"))
+	}
+	w.clock.Advance(5 * time.Second)
+	for _, s := range streams {
+		require.True(t, s.Complete)
+	}
+	assert.GreaterOrEqual(t, w.m("retry.attempts"), int64(8))
+	w.noTraps()
+}
