@@ -35,6 +35,13 @@ const (
 const (
 	SuspectMs        = 1000
 	retriedRefreshMs = 100
+	// RetriedEvidence is how many answers Envoy's retries saved in one
+	// burst (none more than SuspectMs apart) before they count as a
+	// failure seen for hosts out of rotation (Count): a host failing
+	// again and again, which Envoy's consecutive detectors eject. A pod
+	// removed from the endpoints shows only the few requests in flight to
+	// it (3 in the v2-subset drill), and must not count as ejected.
+	RetriedEvidence = 5
 )
 
 // Host is one upstream address's health.
@@ -66,12 +73,14 @@ type Hosts struct {
 	// on some host of the target failed, though the filters saw only the
 	// retried attempt's success. The failed host is not named.
 	RetriedAt int64
+	// RetriedN counts the answers of RetriedAt's burst (capped).
+	RetriedN uint16
 }
 
 const hostSize = 8 + 8 + 8 + 8 + 8 + 2*4 + 8
 
 // HostsSize is the encoded size of a Hosts table.
-const HostsSize = 1 + 8 + MaxHosts*hostSize
+const HostsSize = 1 + 8 + 2 + MaxHosts*hostSize
 
 const hostsVersion = 2
 
@@ -94,8 +103,9 @@ func (t *Hosts) Encode(b []byte) []byte {
 	le := binary.LittleEndian
 	b[0] = hostsVersion
 	le.PutUint64(b[1:], uint64(t.RetriedAt))
+	le.PutUint16(b[9:], t.RetriedN)
 	for i := range t.H {
-		h, o := &t.H[i], 9+i*hostSize
+		h, o := &t.H[i], 11+i*hostSize
 		le.PutUint64(b[o:], h.Key)
 		le.PutUint64(b[o+8:], uint64(h.Seen))
 		le.PutUint64(b[o+16:], uint64(h.EjectedUntil))
@@ -118,8 +128,9 @@ func (t *Hosts) Decode(b []byte) {
 	}
 	le := binary.LittleEndian
 	t.RetriedAt = int64(le.Uint64(b[1:]))
+	t.RetriedN = le.Uint16(b[9:])
 	for i := range t.H {
-		h, o := &t.H[i], 9+i*hostSize
+		h, o := &t.H[i], 11+i*hostSize
 		h.Key = le.Uint64(b[o:])
 		h.Seen = int64(le.Uint64(b[o+8:]))
 		h.EjectedUntil = int64(le.Uint64(b[o+16:]))
@@ -142,7 +153,7 @@ func (t *Hosts) Decode(b []byte) {
 // away, whose own failures are connect failures that name no host), which
 // Envoy no longer counts either.
 func (t *Hosts) Count(now int64) (known, out int) {
-	failed := within(t.RetriedAt, now, hostTTLMs)
+	failed := within(t.RetriedAt, now, hostTTLMs) && t.RetriedN >= RetriedEvidence
 	for i := range t.H {
 		h := &t.H[i]
 		failed = failed || h.Key != 0 && h.FailedAt != 0 && now-h.FailedAt < hostTTLMs
@@ -188,11 +199,20 @@ func (t *Hosts) Suspect(now int64) bool {
 }
 
 // ObserveRetried records at now an answer of the target that Envoy's retry
-// saved (Hosts.RetriedAt); it reports whether t changed (at most once per
-// retriedRefreshMs, so a failing host costs a write per period, not per
-// request).
+// saved (Hosts.RetriedAt, RetriedN); it reports whether t changed. Once a
+// burst is evidence, RetriedAt moves at most once per retriedRefreshMs, so
+// a failing host costs a write per period, not per request.
 func (t *Hosts) ObserveRetried(now int64) bool {
-	if t.RetriedAt != 0 && now >= t.RetriedAt && now-t.RetriedAt < retriedRefreshMs {
+	burst := within(t.RetriedAt, now, SuspectMs)
+	if !burst {
+		t.RetriedAt, t.RetriedN = now, 1
+		return true
+	}
+	if t.RetriedN < RetriedEvidence {
+		t.RetriedAt, t.RetriedN = now, t.RetriedN+1
+		return true
+	}
+	if now-t.RetriedAt < retriedRefreshMs {
 		return false
 	}
 	t.RetriedAt = now
@@ -308,7 +328,7 @@ func (s *Settings) ejectHost(h *Host, now int64) {
 func (s *Settings) ExpireHosts(t *Hosts, now int64) bool {
 	changed := false
 	if t.RetriedAt != 0 && now-t.RetriedAt >= hostTTLMs {
-		t.RetriedAt, changed = 0, true
+		t.RetriedAt, t.RetriedN, changed = 0, 0, true
 	}
 	for i := range t.H {
 		h := &t.H[i]

@@ -159,11 +159,20 @@ func TestHostsRetried(t *testing.T) {
 	assert.Zero(t, out, "silent without a failure seen: taken for a pod removed")
 
 	assert.True(t, h.ObserveRetried(now))
-	assert.False(t, h.ObserveRetried(now+retriedRefreshMs-1), "one write per refresh period")
 	assert.True(t, h.Suspect(now+SuspectMs-1))
 	assert.False(t, h.Suspect(now+SuspectMs), "suspicion lasts SuspectMs")
+	_, out = h.Count(now)
+	assert.Zero(t, out, "one retried answer (a pod being removed) is no evidence")
+	for i := int64(1); i < RetriedEvidence; i++ {
+		assert.True(t, h.ObserveRetried(now+i), "counted up to the evidence")
+	}
+	now += RetriedEvidence - 1
+	assert.False(t, h.ObserveRetried(now+retriedRefreshMs-1), "then one write per refresh period")
 	_, out = h.Count(now + SuspectMs)
-	assert.Equal(t, 1, out, "a retried failure is a failure seen: silent a is out")
+	assert.Equal(t, 1, out, "a burst of retried failures is a failure seen: silent a is out")
+	assert.True(t, h.ObserveRetried(now+SuspectMs+10))
+	assert.Equal(t, uint16(1), h.RetriedN, "a new burst counts again")
+	now += SuspectMs + 10
 
 	assert.False(t, s.ExpireHosts(&h, now+hostTTLMs-1))
 	assert.True(t, s.ExpireHosts(&h, now+hostTTLMs), "forgotten after the TTL")
