@@ -31,23 +31,35 @@ func (s *service) observeHost(p *plugin, i int, o outlier.Outcome) error {
 	}
 	key := outlier.HostKey(addr)
 	fresh, silent := s.rot[i].Answer(key)
-	if o == outlier.Success && !fresh && silent == 0 && !s.hostDirty[i] && p.random(partOutlier)%hostSample != 0 {
+	// A success Envoy's retry saved: an earlier attempt failed on another
+	// host of the target (previous_hosts), unseen here.
+	retried := false
+	if o == outlier.Success {
+		n, _ := propertyInt("upstream", "request_attempt_count")
+		retried = n > 1
+	}
+	if o == outlier.Success && !retried && !fresh && silent == 0 && !s.hostDirty[i] && p.random(partOutlier)%hostSample != 0 {
 		return nil
 	}
 	now := nowMs()
-	var before, after [2]int
+	var before, after [3]int
 	ejected := false
 	err = update(s.hkeys[i], func(old []byte) []byte {
 		s.hosts.Decode(old)
 		before[0], before[1] = s.hosts.Count(now)
+		before[2] = b2i(s.hosts.Suspect(now))
 		var changed bool
 		changed, ejected = s.det.ObserveHost(&s.hosts, key, o, now)
+		if retried && s.hosts.ObserveRetried(now) {
+			changed = true
+		}
 		for j := range outlier.MaxHosts {
 			if silent&(1<<uint(j)) != 0 && s.hosts.SetSilent(s.rot[i].Key(j), now) {
 				changed = true
 			}
 		}
 		after[0], after[1] = s.hosts.Count(now)
+		after[2] = b2i(s.hosts.Suspect(now))
 		s.hostDirty[i] = s.hosts.Dirty()
 		if !changed {
 			return nil
@@ -66,15 +78,24 @@ func (s *service) observeHost(p *plugin, i int, o outlier.Outcome) error {
 	return nil
 }
 
-// hostCounts reads target i's host table: hosts counted and ejected at now.
-func (s *service) hostCounts(i int, now int64) (known, out int) {
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// hostCounts reads target i's host table: hosts counted and ejected at
+// now, and whether the target is suspect.
+func (s *service) hostCounts(i int, now int64) (known, out int, suspect bool) {
 	b, _, err := getSharedData(s.hkeys[i])
 	if err != nil {
-		return 0, 0
+		return 0, 0, false
 	}
 	s.hosts.Decode(b)
 	s.hostDirty[i] = s.hosts.Dirty()
-	return s.hosts.Count(now)
+	known, out = s.hosts.Count(now)
+	return known, out, s.hosts.Suspect(now)
 }
 
 // tickHosts (outlier root, every tick) returns hosts whose ejection is
@@ -83,10 +104,12 @@ func (s *service) tickHosts(now int64) error {
 	moved := false
 	for i := range s.hkeys {
 		var known, out int
+		var suspect bool
 		err := update(s.hkeys[i], func(old []byte) []byte {
 			s.hosts.Decode(old)
 			changed := s.det.ExpireHosts(&s.hosts, now)
 			known, out = s.hosts.Count(now)
+			suspect = s.hosts.Suspect(now)
 			if !changed {
 				return nil
 			}
@@ -95,11 +118,12 @@ func (s *service) tickHosts(now int64) error {
 		if err != nil {
 			return err
 		}
-		// Counts also move as hosts age out: compared with what this VM
-		// last saw, not only with the table's writes.
+		// Counts also move as hosts age out, and suspicion as time
+		// passes: compared with what this VM last saw, not only with the
+		// table's writes.
 		h := &s.health[i]
-		if int(h.Hosts) != known || int(h.HostsOut) != out {
-			h.Hosts, h.HostsOut = uint16(known), uint16(out)
+		if int(h.Hosts) != known || int(h.HostsOut) != out || h.Suspect != suspect {
+			h.Hosts, h.HostsOut, h.Suspect = uint16(known), uint16(out), suspect
 			moved = true
 		}
 	}

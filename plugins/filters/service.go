@@ -184,8 +184,8 @@ func (s *service) refresh() error {
 		}
 		r := &s.recs[i]
 		s.health[i] = router.Health{Out: r.Ejected, RecoveredAt: r.RecoveredAt, Failing: r.Failing(), HoldDownMs: r.HoldDownMs, EjectedAt: r.EjectedAt}
-		known, out := s.hostCounts(i, now)
-		s.health[i].Hosts, s.health[i].HostsOut = uint16(known), uint16(out)
+		known, out, suspect := s.hostCounts(i, now)
+		s.health[i].Hosts, s.health[i].HostsOut, s.health[i].Suspect = uint16(known), uint16(out), suspect
 	}
 	s.gen, s.genOK = sr.Gen, true
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/detour-mesh/detour/plugins/config"
 	"github.com/detour-mesh/detour/plugins/outlier"
 	"github.com/detour-mesh/detour/plugins/retry"
+	"github.com/detour-mesh/detour/plugins/router"
 )
 
 // --- router -------------------------------------------------------------------
@@ -86,7 +87,15 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	if cell != "" {
 		exclude = s.outsideRegion(cell)
 	}
-	i := s.rt.Pick(s.health, now, r.p.random(partRouter), exclude)
+	// A request Envoy will not retry avoids a target whose host fails
+	// before Envoy ejects it (router.Suspects).
+	var avoid uint64
+	if sus := router.Suspects(s.health); sus != 0 {
+		if m, err := hs.get(":method"); err == nil && !s.pol.MethodAllowed(m) {
+			avoid = sus
+		}
+	}
+	i := s.rt.PickAvoiding(s.health, now, r.p.random(partRouter), exclude, avoid)
 	if i < 0 && exclude != 0 {
 		i = s.rt.Pick(s.health, now, r.p.random(partRouter), 0)
 	}

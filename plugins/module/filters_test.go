@@ -338,8 +338,12 @@ func TestFailbackRampAfterHoldDown(t *testing.T) {
 		}
 		return float64(got) / float64(len(streams)) * 100
 	}
-	// Hold-down: nothing goes back yet.
-	assert.Zero(t, share(5))
+	// The probe answered at 6.155 s: the 500 ms hold-down is over by now
+	// (7 s), and the first ramp step gives the target 10 % of its share
+	// (the steps are table-tested in plugins/router). Five requests used
+	// to be asserted to take none, which held only for the random draws of
+	// a clock-seeded generator.
+	assert.LessOrEqual(t, share(20), 30.0)
 	w.clock.Advance(3 * time.Second) // past hold-down and the ramp
 	assert.InDelta(t, 29, share(400), 6)
 	w.clock.Advance(2 * time.Second)

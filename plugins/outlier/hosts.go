@@ -29,6 +29,21 @@ const (
 	seenRefreshMs = 10000
 )
 
+// SuspectMs is how long a failure the filters learnt of keeps a target
+// suspect (Hosts.Suspect): a host of it fails and Envoy has not ejected it
+// yet. retriedRefreshMs bounds the writes of RetriedAt to one per period.
+const (
+	SuspectMs        = 1000
+	retriedRefreshMs = 100
+	// RetriedEvidence is how many answers Envoy's retries saved in one
+	// burst (none more than SuspectMs apart) before they count as a
+	// failure seen for hosts out of rotation (Count): a host failing
+	// again and again, which Envoy's consecutive detectors eject. A pod
+	// removed from the endpoints shows only the few requests in flight to
+	// it (3 in the v2-subset drill), and must not count as ejected.
+	RetriedEvidence = 5
+)
+
 // Host is one upstream address's health.
 type Host struct {
 	// Key identifies the address (HostKey); 0 is an empty slot.
@@ -53,14 +68,21 @@ type Host struct {
 // Hosts is one target's host table.
 type Hosts struct {
 	H [MaxHosts]Host
+	// RetriedAt is the last answer of the target that Envoy's own retry
+	// saved (upstream.request_attempt_count above 1; 0: none): an attempt
+	// on some host of the target failed, though the filters saw only the
+	// retried attempt's success. The failed host is not named.
+	RetriedAt int64
+	// RetriedN counts the answers of RetriedAt's burst (capped).
+	RetriedN uint16
 }
 
 const hostSize = 8 + 8 + 8 + 8 + 8 + 2*4 + 8
 
 // HostsSize is the encoded size of a Hosts table.
-const HostsSize = 1 + MaxHosts*hostSize
+const HostsSize = 1 + 8 + 2 + MaxHosts*hostSize
 
-const hostsVersion = 1
+const hostsVersion = 2
 
 // HostKey is the 64-bit FNV-1a hash of an address (never 0).
 func HostKey[T string | []byte](addr T) uint64 {
@@ -80,8 +102,10 @@ func (t *Hosts) Encode(b []byte) []byte {
 	b = b[:HostsSize]
 	le := binary.LittleEndian
 	b[0] = hostsVersion
+	le.PutUint64(b[1:], uint64(t.RetriedAt))
+	le.PutUint16(b[9:], t.RetriedN)
 	for i := range t.H {
-		h, o := &t.H[i], 1+i*hostSize
+		h, o := &t.H[i], 11+i*hostSize
 		le.PutUint64(b[o:], h.Key)
 		le.PutUint64(b[o+8:], uint64(h.Seen))
 		le.PutUint64(b[o+16:], uint64(h.EjectedUntil))
@@ -103,8 +127,10 @@ func (t *Hosts) Decode(b []byte) {
 		return
 	}
 	le := binary.LittleEndian
+	t.RetriedAt = int64(le.Uint64(b[1:]))
+	t.RetriedN = le.Uint16(b[9:])
 	for i := range t.H {
-		h, o := &t.H[i], 1+i*hostSize
+		h, o := &t.H[i], 11+i*hostSize
 		h.Key = le.Uint64(b[o:])
 		h.Seen = int64(le.Uint64(b[o+8:]))
 		h.EjectedUntil = int64(le.Uint64(b[o+16:]))
@@ -121,12 +147,13 @@ func (t *Hosts) Decode(b []byte) {
 // Count reports how many hosts the table counts at now (seen within the
 // TTL, or out) and how many of them are out: ejected by the table's own
 // counts, or out of rotation (SilentSince) for less than the TTL while some
-// host of the target failed within the TTL. A host that left rotation
-// without any failure seen is taken for one removed from the endpoints (a
-// pod scaled away, whose own failures are connect failures that name no
-// host), which Envoy no longer counts either.
+// host of the target failed within the TTL (a failure the filters saw, or
+// one Envoy's retry hid: RetriedAt). A host that left rotation without any
+// failure seen is taken for one removed from the endpoints (a pod scaled
+// away, whose own failures are connect failures that name no host), which
+// Envoy no longer counts either.
 func (t *Hosts) Count(now int64) (known, out int) {
-	failed := false
+	failed := within(t.RetriedAt, now, hostTTLMs) && t.RetriedN >= RetriedEvidence
 	for i := range t.H {
 		h := &t.H[i]
 		failed = failed || h.Key != 0 && h.FailedAt != 0 && now-h.FailedAt < hostTTLMs
@@ -146,6 +173,50 @@ func (t *Hosts) Count(now int64) (known, out int) {
 		}
 	}
 	return known, out
+}
+
+// within reports whether at (0: never) is less than d ms before now.
+func within(at, now, d int64) bool { return at != 0 && now-at < d && now >= at }
+
+// Suspect reports whether a host of the target failed within SuspectMs of
+// now and is not known to be out: the target's last failures (a retried
+// attempt, or an answer the filters saw fail from a host neither ejected
+// nor out of rotation) say some host of it fails while Envoy still sends
+// it requests. A request Envoy will not retry (a method the route's retry
+// policy leaves out) sent there now may land on that host, and its
+// failure reaches the user (router.Suspects).
+func (t *Hosts) Suspect(now int64) bool {
+	if within(t.RetriedAt, now, SuspectMs) {
+		return true
+	}
+	for i := range t.H {
+		h := &t.H[i]
+		if h.Key != 0 && within(h.FailedAt, now, SuspectMs) && h.EjectedUntil <= now && h.SilentSince == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// ObserveRetried records at now an answer of the target that Envoy's retry
+// saved (Hosts.RetriedAt, RetriedN); it reports whether t changed. Once a
+// burst is evidence, RetriedAt moves at most once per retriedRefreshMs, so
+// a failing host costs a write per period, not per request.
+func (t *Hosts) ObserveRetried(now int64) bool {
+	burst := within(t.RetriedAt, now, SuspectMs)
+	if !burst {
+		t.RetriedAt, t.RetriedN = now, 1
+		return true
+	}
+	if t.RetriedN < RetriedEvidence {
+		t.RetriedAt, t.RetriedN = now, t.RetriedN+1
+		return true
+	}
+	if now-t.RetriedAt < retriedRefreshMs {
+		return false
+	}
+	t.RetriedAt = now
+	return true
 }
 
 // Dirty reports whether any host has counted failures or is ejected: a
@@ -256,6 +327,9 @@ func (s *Settings) ejectHost(h *Host, now int64) {
 // healthy for an interval since; it reports whether t changed.
 func (s *Settings) ExpireHosts(t *Hosts, now int64) bool {
 	changed := false
+	if t.RetriedAt != 0 && now-t.RetriedAt >= hostTTLMs {
+		t.RetriedAt, t.RetriedN, changed = 0, 0, true
+	}
 	for i := range t.H {
 		h := &t.H[i]
 		if h.Key == 0 {

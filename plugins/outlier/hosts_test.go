@@ -110,6 +110,8 @@ func TestHostsAllocs(t *testing.T) {
 		h.Decode(enc)
 		s.ObserveHost(&h, HostKey(addr), Gateway, now)
 		h.Count(now)
+		h.ObserveRetried(now)
+		h.Suspect(now)
 		s.ExpireHosts(&h, now)
 		enc = h.Encode(buf[:])
 	})
@@ -125,6 +127,10 @@ func FuzzHosts(f *testing.F) {
 		var h Hosts
 		h.Decode(table)
 		s.ObserveHost(&h, HostKey(addr), Classify(code, 0, code == 0), now)
+		if code%2 == 0 {
+			h.ObserveRetried(now)
+		}
+		h.Suspect(now)
 		s.ExpireHosts(&h, now)
 		known, out := h.Count(now)
 		if known < 0 || out < 0 || out > known || known > MaxHosts {
@@ -136,4 +142,54 @@ func FuzzHosts(f *testing.F) {
 			t.Fatalf("round trip %+v != %+v", back, h)
 		}
 	})
+}
+
+// An answer Envoy's retry saved marks the target suspect for SuspectMs and
+// counts as a failure seen for the TTL (silent hosts are then out), though
+// it names no host.
+func TestHostsRetried(t *testing.T) {
+	s := settings()
+	var h Hosts
+	now := int64(1000)
+	_, now = feed(&s, &h, "a", now, Success)
+	_, now = feed(&s, &h, "b", now, Success)
+	assert.False(t, h.Suspect(now), "nothing failed")
+	assert.True(t, h.SetSilent(HostKey("a"), now))
+	_, out := h.Count(now)
+	assert.Zero(t, out, "silent without a failure seen: taken for a pod removed")
+
+	assert.True(t, h.ObserveRetried(now))
+	assert.True(t, h.Suspect(now+SuspectMs-1))
+	assert.False(t, h.Suspect(now+SuspectMs), "suspicion lasts SuspectMs")
+	_, out = h.Count(now)
+	assert.Zero(t, out, "one retried answer (a pod being removed) is no evidence")
+	for i := int64(1); i < RetriedEvidence; i++ {
+		assert.True(t, h.ObserveRetried(now+i), "counted up to the evidence")
+	}
+	now += RetriedEvidence - 1
+	assert.False(t, h.ObserveRetried(now+retriedRefreshMs-1), "then one write per refresh period")
+	_, out = h.Count(now + SuspectMs)
+	assert.Equal(t, 1, out, "a burst of retried failures is a failure seen: silent a is out")
+	assert.True(t, h.ObserveRetried(now+SuspectMs+10))
+	assert.Equal(t, uint16(1), h.RetriedN, "a new burst counts again")
+	now += SuspectMs + 10
+
+	assert.False(t, s.ExpireHosts(&h, now+hostTTLMs-1))
+	assert.True(t, s.ExpireHosts(&h, now+hostTTLMs), "forgotten after the TTL")
+	assert.Zero(t, h.RetriedAt)
+}
+
+// A failure the filters saw keeps the target suspect while the failing
+// host is neither ejected nor out of rotation.
+func TestHostsSuspectFromFailure(t *testing.T) {
+	s := settings()
+	var h Hosts
+	now := int64(1000)
+	_, now = feed(&s, &h, "a", now, Success, Gateway)
+	assert.True(t, h.Suspect(now), "a failed and still takes requests")
+	assert.True(t, h.SetSilent(HostKey("a"), now))
+	assert.False(t, h.Suspect(now), "out of rotation: Envoy ejected it")
+	_, now = feed(&s, &h, "b", now, Gateway, Gateway, Gateway)
+	assert.False(t, h.Suspect(now), "b ejected by the table's own counts")
+	assert.False(t, h.Suspect(now+SuspectMs), "and the failure is old")
 }

@@ -62,6 +62,7 @@ func TestHostSpillAllocs(t *testing.T) {
 	n := testing.AllocsPerRun(1000, func() {
 		r += 7919
 		rt.Pick(h, 70_000, r, 0)
+		rt.PickAvoiding(h, 70_000, r, 0, Suspects(h)|1)
 	})
 	require.Zero(t, n)
 }
@@ -90,4 +91,31 @@ func FuzzHostSpill(f *testing.F) {
 			t.Fatalf("pick %d", i)
 		}
 	})
+}
+
+// Suspect targets are avoided by the requests Envoy will not retry: such
+// a request goes to another available target, and to the suspect one
+// when no other is available (rather than to an ejected one).
+func TestSuspects(t *testing.T) {
+	rt := New(cfg(config.ModeAuto, false, tgt("a", 0, 0), tgt("b", 1, 0)))
+	for _, c := range []struct {
+		name string
+		h    []Health
+		mask uint64
+		pick int
+	}{
+		{"none suspect", []Health{{}, {}}, 0, 0},
+		{"local suspect: the next tier", []Health{{Suspect: true}, {}}, 1, 1},
+		{"remote suspect: local as usual", []Health{{}, {Suspect: true}}, 2, 0},
+		{"both suspect: as usual", []Health{{Suspect: true}, {Suspect: true}}, 3, 0},
+		{"the other is out: the suspect one, not a panic pick", []Health{{Suspect: true}, {Out: true}}, 1, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			assert.Equal(t, c.mask, Suspects(c.h))
+			for _, r := range []uint32{0, 1 << 31, 1<<32 - 1} {
+				assert.Equal(t, c.pick, rt.PickAvoiding(c.h, 0, r, 0, Suspects(c.h)))
+			}
+		})
+	}
+	assert.Equal(t, 0, rt.PickAvoiding([]Health{{Suspect: true}, {}}, 0, 0, 2, 1), "excluded by the cell: the suspect one")
 }

@@ -47,6 +47,29 @@ type Health struct {
 	// HostsOut how many of them it has ejected (outlier.Hosts); a target
 	// partly out takes only HostShare of its share.
 	Hosts, HostsOut uint16
+	// Suspect: a host of the target failed within the last second and is
+	// not known to be out (outlier.Hosts.Suspect): Envoy has not ejected
+	// it yet.
+	Suspect bool
+}
+
+// Suspects is the mask of suspect targets. A request Envoy will not retry
+// (a method outside the route's retry policy: POST, PATCH) avoids them
+// while another target is available: Envoy's retry saves an idempotent
+// request that lands on the failing host (previous_hosts sends the retry
+// elsewhere), but such a request's failure reaches the user. Envoy's own
+// load balancer keeps sending any request to a failing host until its
+// outlier detection ejects it; this departs from it for those requests
+// only, for as long as the failures last, at the cost of sending them to
+// a later tier.
+func Suspects(h []Health) uint64 {
+	var m uint64
+	for i := range h {
+		if h[i].Suspect {
+			m |= 1 << uint(i)
+		}
+	}
+	return m
 }
 
 // Overprovisioning is Envoy's default overprovisioning factor
@@ -351,6 +374,19 @@ func (rt *Router) Pick(h []Health, now int64, rnd uint32, exclude uint64) int {
 	// Nothing available: panic routing over the non-excluded targets (-1
 	// when every target is excluded).
 	return rt.pickIgnoringHealth(rnd, exclude)
+}
+
+// PickAvoiding is Pick for a request that avoids the targets in avoid
+// (Suspects) while an available target outside them takes traffic; else
+// it is Pick (an avoided target beats a panic pick of an ejected one).
+func (rt *Router) PickAvoiding(h []Health, now int64, rnd uint32, exclude, avoid uint64) int {
+	if avoid&^exclude != 0 {
+		rt.shares(h, now, exclude|avoid, true)
+		if i := rt.drawShares(rnd); i >= 0 {
+			return i
+		}
+	}
+	return rt.Pick(h, now, rnd, exclude)
 }
 
 // drawShares draws a target by the shares rt.eff holds; -1 when none has a

@@ -62,19 +62,7 @@ func wellFormed(t testing.TB, svg []byte) {
 // knownFailures are the expectations (run and name) that example drills
 // fail with today's filters. A listed expectation is logged, not asserted;
 // one that passes fails the test, so that the list only shrinks.
-//
-// one-pod-half-errors and two-pods-half-errors: one (two) of three local
-// pods answer 503 to half their requests. The router gives cluster-1
-// Envoy's priority-load share once Envoy ejects them (host-aware spill:
-// 93 % and 47-48 % local, as plain Istio); what is left is POSTs (not
-// retried) answered 503 by a failing pod before Envoy ejects it, which no
-// spill can avoid and which varies with the seed (one-pod over seeds 1-5:
-// istio 1, 3, 3, 5, detour 2, 5, 2, 3), and in two-pods a p50 at the edge
-// between local and remote latencies (RATIONALE.md, "Host-aware spill").
-var knownFailures = map[string][]string{
-	"bookinfo/one-pod-half-errors.yaml":  {"detour maxErrorsVsBaseline"},
-	"bookinfo/two-pods-half-errors.yaml": {"detour maxErrorsVsBaseline", "detour maxLatencyP50VsBaseline"},
-}
+var knownFailures = map[string][]string{}
 
 // verdict is issue 16's rule for one drill: detour wins with strictly
 // fewer user-visible errors than istio, holds with as many and p50 and p99
