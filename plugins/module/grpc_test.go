@@ -49,8 +49,10 @@ func TestGrpcStatusDecidesEjection(t *testing.T) {
 				return r
 			}
 			// POSTs are not retried: every request routed to cluster-2
-			// is one answer there.
-			for i := 0; i < 300 && len(w.logs("ejected cluster-2")) == 0; i++ {
+			// is one answer there. After each failure they avoid the
+			// suspect cluster-2 for outlier.SuspectMs, so the third
+			// failure comes about 2 s after the first.
+			for i := 0; i < 3000 && len(w.logs("ejected cluster-2")) == 0; i++ {
 				s := w.request(i%2, "POST")
 				w.clock.Advance(10 * time.Millisecond)
 				require.True(t, s.Complete)

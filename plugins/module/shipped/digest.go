@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:2561909fffbf101d9cdd9df0a663ccf22214958ec62b6616bb618011b1778dea"
+const digest = "sha256:55546d278f8aa5133ebdc2d86dc85cfe763fd5b8415b9143c039ec3c573c0127"
