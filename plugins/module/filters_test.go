@@ -190,16 +190,24 @@ func TestRetryReplacesFailedResponse(t *testing.T) {
 // (max(20 % of active requests, 3) across workers), and a request whose
 // retry the budget refused is shed with a local reply that says so (the
 // failure's status kept), counted.
-func TestRetryBudgetSharedAcrossWorkers(t *testing.T) {
+// allFailingBurst sends 40 GETs at once over 4 workers (with headers)
+// while every target answers 504, and lets them complete.
+func allFailingBurst(t *testing.T, headers ...[2]string) (*world, []*httpsim.Stream) {
+	t.Helper()
 	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
 	for _, tg := range w.cfg.Targets {
 		w.status[tg.Cluster] = 504
 	}
 	var streams []*httpsim.Stream
 	for i := range 40 {
-		streams = append(streams, w.request(i%4, "GET"))
+		streams = append(streams, w.request(i%4, "GET", headers...))
 	}
 	w.clock.Advance(5 * time.Second)
+	return w, streams
+}
+
+func TestRetryBudgetSharedAcrossWorkers(t *testing.T) {
+	w, streams := allFailingBurst(t)
 	shed := 0
 	for _, s := range streams {
 		require.True(t, s.Complete)

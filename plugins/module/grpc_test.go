@@ -75,15 +75,7 @@ func TestGrpcStatusDecidesEjection(t *testing.T) {
 // none is shed with Detour's local reply, and no budget refusal is
 // counted (the same 40 plain requests are shed, TestRetryBudgetSharedAcrossWorkers).
 func TestGrpcRequestsNeverShedByTheRetryBudget(t *testing.T) {
-	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
-	for _, tg := range w.cfg.Targets {
-		w.status[tg.Cluster] = 504
-	}
-	var streams []*httpsim.Stream
-	for i := range 40 {
-		streams = append(streams, w.request(i%4, "GET", [2]string{"content-type", "application/grpc"}))
-	}
-	w.clock.Advance(5 * time.Second)
+	w, streams := allFailingBurst(t, [2]string{"content-type", "application/grpc"})
 	for _, s := range streams {
 		require.True(t, s.Complete)
 		assert.Equal(t, 504, s.Response.Status)

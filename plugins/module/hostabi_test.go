@@ -6,8 +6,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
 )
 
 // The filters read the request headers in one host call and scan the
@@ -64,15 +62,7 @@ func TestEjectionEvaluatesTheStateAtOnce(t *testing.T) {
 // requests at once over 4 workers all fail, and max(20 % of 40, 3) = 8
 // retries go, where one worker's own 10 would allow max(2, 3) = 3.
 func TestRetryBudgetCountsEveryWorkersRequests(t *testing.T) {
-	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
-	for _, tg := range w.cfg.Targets {
-		w.status[tg.Cluster] = 504
-	}
-	var streams []*httpsim.Stream
-	for i := range 40 {
-		streams = append(streams, w.request(i%4, "GET"))
-	}
-	w.clock.Advance(5 * time.Second)
+	w, streams := allFailingBurst(t)
 	for _, s := range streams {
 		require.True(t, s.Complete)
 	}
