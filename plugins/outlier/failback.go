@@ -100,9 +100,9 @@ func (s *Settings) ProbeOK(r *Record, now int64) {
 	r.NextProbe = now + s.ProbeMs
 }
 
-// DefaultWarmProbeMs bounds the answer time of a probe that may return a
-// target at once on its first recovery (ProbeAnswered): pods that answer
-// a probe slower than this are taken for cold (warming up), and ramp.
+// DefaultWarmProbeMs bounds the answer time of a warm probe
+// (ProbeAnswered): pods that answer a probe slower than this are taken for
+// cold (warming up) and held down until one answers within it.
 const DefaultWarmProbeMs = 100
 
 // FirstRecovery reports whether a recovery of r at now is its first in
@@ -118,17 +118,22 @@ func (s *Settings) FirstRecovery(r *Record, now int64) bool {
 // a host when its ejection ends (RecoveredAt 0: no hold-down, no ramp), so
 // a clean outage costs no more than plain Istio's failback. The hold-down
 // and the ramp stay for a target ejected again within the half-life (it
-// flaps; pods that came back cold and failed under the snap back land
-// here too) and for pods whose probe answers slowly (cold pods warming up,
-// the case the ramp is for).
+// flaps).
 //
-// A slow probe that returns a target, or answers in its hold-down, on a
-// recovery that is not a first one (the target already failed once after
-// coming back: cold pods, or a flapping slow target) extends the hold-down
-// past the next probe's answer (the next probe is due a period after this
-// answer and goes out on the filter's tick, up to a period later, and takes
-// about as long), up to MaxHoldDownMs:
-// the target returns once a probe answers warm.
+// A slow probe that returns a target, or answers in its hold-down, extends
+// the hold-down past the next probe's answer (the next probe is due a
+// period after this answer and goes out on the filter's tick, up to a
+// period later, and takes about as long), up to MaxHoldDownMs: the target
+// returns once a probe answers warm, then ramps. Pods that answer slowly
+// are warming up (cold caches, JIT, a scaled-up deployment's new pods):
+// Envoy would return them whole (slow start only shifts weight among the
+// hosts of one priority, and returning pods are new together), and a ramp
+// of a few 500 ms steps still hands them half the load within a second
+// and overloads them (examples/bookinfo/drills/cold-recovery.yaml: p99
+// 272 ms and a second failure when this applied to repeated recoveries
+// only, 96 ms and none now). The cost: a preferred cluster whose probe
+// answers slower than WarmProbeMs even when warm (farther than ~100 ms, or
+// a slow probePath) returns MaxHoldDownMs after it recovers.
 func (s *Settings) ProbeAnswered(r *Record, now, tookMs int64) {
 	ejected := r.Ejected
 	hold := s.InHoldDown(r, now)
@@ -137,7 +142,7 @@ func (s *Settings) ProbeAnswered(r *Record, now, tookMs int64) {
 	switch {
 	case ejected && warm && s.FirstRecovery(r, now):
 		r.RecoveredAt, r.HoldDownMs = 0, 0
-	case (ejected || hold) && tookMs > s.WarmProbeMs && s.PenaltyAt(r, r.RecoveredAt) > penaltyUnit:
+	case (ejected || hold) && tookMs > s.WarmProbeMs:
 		if hd := min(now-r.RecoveredAt+2*s.ProbeMs+tookMs, s.MaxHoldDownMs); hd > int64(r.HoldDownMs) {
 			r.HoldDownMs = uint32(hd)
 		}

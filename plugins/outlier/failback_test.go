@@ -151,10 +151,10 @@ func TestProbeAnsweredFirstRecovery(t *testing.T) {
 	assert.Equal(t, int64(2000), r.NextProbe)
 }
 
-// Cold pods that already failed once after coming back: each slow probe in
-// the hold-down extends it to the next probe, up to MaxHoldDownMs; a warm
-// probe lets the hold-down run out. A first recovery is never extended.
-func TestSlowProbeHoldsARepeatedRecovery(t *testing.T) {
+// Cold pods: each slow probe in the hold-down extends it to the next
+// probe, up to MaxHoldDownMs; a warm probe lets the hold-down run out.
+// The same on a first recovery and on a repeated one.
+func TestSlowProbeHoldsTheRecovery(t *testing.T) {
 	s := failbackSettings()
 	var r Record
 	s.Eject(&r, 0)
@@ -176,10 +176,15 @@ func TestSlowProbeHoldsARepeatedRecovery(t *testing.T) {
 	s.ProbeAnswered(&r, 3000+s.MaxHoldDownMs-200, 300)
 	assert.Equal(t, uint32(s.MaxHoldDownMs), r.HoldDownMs)
 
-	// A first recovery with a slow probe: the configured hold-down, not extended.
+	// A first recovery with a slow probe: held past the next probe's
+	// answer, then a warm probe lets it run out and the ramp follows.
 	var f Record
 	s.Eject(&f, 0)
 	s.ProbeAnswered(&f, 60000, 300)
+	assert.Equal(t, uint32(0+2*s.ProbeMs+300), f.HoldDownMs, "past the next probe's answer")
 	s.ProbeAnswered(&f, 60500, 300)
-	assert.Equal(t, uint32(1000), f.HoldDownMs)
+	assert.Equal(t, uint32(500+2*s.ProbeMs+300), f.HoldDownMs)
+	s.ProbeAnswered(&f, 61000, 5)
+	assert.Equal(t, uint32(500+2*s.ProbeMs+300), f.HoldDownMs, "a warm probe does not extend it")
+	assert.False(t, s.InHoldDown(&f, 60000+int64(f.HoldDownMs)))
 }

@@ -159,3 +159,21 @@ func TestIstioDirErrorNamesFile(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), bad)
 }
+
+// Cold pods (issue 16's done-when): recovering into pods that warm up,
+// the filters have fewer errors and a lower p99 than both Istio's snap
+// back (the compiled resources) and Envoy's slow start (the
+// warmupDurationSecs baseline).
+func TestColdRecoveryBeatsSnapBackAndSlowStart(t *testing.T) {
+	sc, err := Load("../../../examples/bookinfo/drills/cold-recovery.yaml")
+	require.NoError(t, err)
+	rep, err := Run(context.Background(), sc, Options{Filters: mustFilters(t), Baseline: "../../../examples/bookinfo/baseline-slow-start"})
+	require.NoError(t, err)
+	require.Len(t, rep.Runs, 3)
+	detour := rep.Runs[2]
+	require.Equal(t, RunDetour, detour.Name)
+	for _, other := range rep.Runs[:2] {
+		assert.Less(t, detour.UserVisibleErrors, other.UserVisibleErrors, "errors against %s", other.Name)
+		assert.Less(t, detour.LatencyMs.P99, other.LatencyMs.P99, "p99 against %s", other.Name)
+	}
+}

@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:55546d278f8aa5133ebdc2d86dc85cfe763fd5b8415b9143c039ec3c573c0127"
+const digest = "sha256:bbb7e48922301c7c3ea9930ac28513957f6fb41ece80bcc94974ad7147ade09b"
