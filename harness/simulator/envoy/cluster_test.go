@@ -119,6 +119,34 @@ func TestHTTPCallFeedsOutlierDetection(t *testing.T) {
 	assert.Equal(t, 0, st.ActiveRequests)
 }
 
+// An http_call whose host closes the connection during the TLS handshake
+// (an east-west gateway with nothing behind it) fails as a refused connect
+// does, after the handshake's latency: the call's router has no retry
+// policy and answers its 503 at once (async_client_impl.cc, router.cc
+// onUpstreamReset). Before, the model let such a call hang until its
+// timeout, so a retry to a dead cluster cost the whole per-try timeout.
+// An outcome the model does not know fails too, never hangs.
+func TestHTTPCallHandshakeFailureFailsAtOnce(t *testing.T) {
+	for _, outcome := range []string{OutcomeHandshakeFailure, OutcomeConnectFailure, "no-such-outcome"} {
+		od := &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100), ConsecutiveLocalOriginFailure: wrapperspb.UInt32(2),
+			SplitExternalLocalOriginErrors: true}
+		s := snap(nil, 0, od, ep{addr: "10.0.0.1:80"}, ep{addr: "10.1.0.1:15443", priority: 1})
+		closed := Result{Outcome: outcome, Latency: 40 * time.Millisecond, Cause: "closed during the TLS handshake"}
+		p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": closed}))
+		for range 2 {
+			res := p.HTTPCall(&pw.HTTPCallRequest{Cluster: svc, Headers: hdrs("svc", "/check"), Timeout: time.Second})
+			assert.Equal(t, pw.FaultConnectFailure, res.Fault, outcome)
+			assert.Equal(t, 40*time.Millisecond, res.Delay, outcome)
+			clock.Advance(50 * time.Millisecond)
+		}
+		// Two local-origin connect failures eject the host, as the
+		// router's own attempts would.
+		assert.Equal(t, 1, p.Counters().Ejections, outcome)
+		st, _ := p.ClusterStatus(svc)
+		assert.Equal(t, 0, st.ActiveRequests, outcome)
+	}
+}
+
 // Hosts kept across an EDS update keep their outlier state and active
 // request counts (in-flight requests release the same host).
 func TestSetEndpointsKeepsHostState(t *testing.T) {

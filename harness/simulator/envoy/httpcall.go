@@ -39,7 +39,12 @@ func (p *Proxy) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
 		}
 		out = pw.HTTPCallResult{Status: st, Headers: res.Headers, Body: res.Body, Delay: delay}
 		od = func() { cl.putCode(h, st) }
-	case OutcomeConnectFailure:
+	case OutcomeConnectFailure, OutcomeHandshakeFailure:
+		// A close during the TLS handshake is a pool failure like a
+		// refused connect (see OutcomeHandshakeFailure): the call's router,
+		// with no retry policy, answers its 503 at once, not at the
+		// call's timeout (source/common/http/async_client_impl.cc runs the
+		// router filter; router.cc onUpstreamReset sends the local reply).
 		out = pw.HTTPCallResult{Fault: pw.FaultConnectFailure, Delay: delay}
 		od = func() { cl.putResult(h, outlier.LocalOriginConnectFailed, 0) }
 	case OutcomeConnectTimeout:
@@ -49,13 +54,18 @@ func (p *Proxy) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
 	case OutcomeReset:
 		out = pw.HTTPCallResult{Fault: pw.FaultReset, Delay: delay}
 		od = func() { cl.putResult(h, outlier.LocalOriginConnectFailed, 0) }
-	default: // hang: only the call's own timeout ends it
+	case OutcomeHang: // only the call's own timeout ends it
 		out = pw.HTTPCallResult{Fault: pw.FaultTimeout}
 		if req.Timeout == 0 {
 			return out // the request slot stays taken, as a hung stream's would
 		}
 		delay = req.Timeout
 		od = func() { cl.putResult(h, outlier.LocalOriginTimeout, 504) }
+	default:
+		// A Network bug (an outcome this switch does not know) must show
+		// as a failure, not pass as a hang, as in the router's dispatch.
+		out = pw.HTTPCallResult{Fault: pw.FaultConnectFailure, Delay: delay}
+		od = func() { cl.putResult(h, outlier.LocalOriginConnectFailed, 0) }
 	}
 	// At delay == timeout the host (proxywasm's httpcall.go) already
 	// reports a timeout: outlier detection must see the same.
