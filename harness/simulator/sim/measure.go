@@ -362,6 +362,11 @@ func check(e Expect, run *RunReport) []Expectation {
 		out = append(out, Expectation{Name: "maxRetryAmplification", Limit: *e.MaxRetryAmplification, Measured: ptr(run.PeakRetryAmplification), Unit: "attempts/request (peak second)",
 			OK: run.PeakRetryAmplification <= *e.MaxRetryAmplification})
 	}
+	if e.MaxLatencyP99 != nil {
+		ms := float64(*e.MaxLatencyP99) / float64(time.Millisecond)
+		out = append(out, Expectation{Name: "maxLatencyP99", Limit: ms, Measured: ptr(run.LatencyMs.P99), Unit: "ms",
+			OK: run.LatencyMs.P99 <= ms})
+	}
 	if e.MaxCrossRegionShare != nil {
 		out = append(out, Expectation{Name: "maxCrossRegionShare", Limit: round(*e.MaxCrossRegionShare), Measured: ptr(run.CrossRegionShare), Unit: "share",
 			OK: run.CrossRegionShare <= *e.MaxCrossRegionShare})

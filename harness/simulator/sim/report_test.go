@@ -41,7 +41,8 @@ func TestBuildRun(t *testing.T) {
 	faults := []Fault{{Name: "f", Kind: ErrorRate, Start: 5 * time.Second, End: 12 * time.Second, Target: Target{Cluster: "c1", Share: 1}}}
 	zero, d := 0, 2*time.Second
 	amp := 1.5
-	run := buildRun(faults, Expect{MaxUserVisibleErrors: &zero, MaxTimeToDetect: &d, MaxRetryAmplification: &amp}, synthetic())
+	p99 := 9 * time.Millisecond
+	run := buildRun(faults, Expect{MaxUserVisibleErrors: &zero, MaxTimeToDetect: &d, MaxRetryAmplification: &amp, MaxLatencyP99: &p99}, synthetic())
 	assert.Equal(t, 200, run.Requests)
 	assert.Equal(t, 10, run.UserVisibleErrors)
 	assert.Equal(t, 0.05, run.ErrorRate)
@@ -70,6 +71,7 @@ func TestBuildRun(t *testing.T) {
 		{Name: "maxUserVisibleErrors", Limit: 0, Measured: ptr(10), Unit: "requests", OK: false},
 		{Name: "maxTimeToDetect", Limit: 2, Measured: ptr(0.3), Unit: "s", OK: true},
 		{Name: "maxRetryAmplification", Limit: 1.5, Measured: ptr(2), Unit: "attempts/request (peak second)", OK: false},
+		{Name: "maxLatencyP99", Limit: 9, Measured: ptr(10), Unit: "ms", OK: false},
 	}, run.Expectations)
 	assert.False(t, run.Passed)
 }

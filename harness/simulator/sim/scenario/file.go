@@ -180,6 +180,7 @@ type ExpectFile struct {
 	MaxTimeToFailOver     Scalar `yaml:"maxTimeToFailOver"`
 	MaxTimeToFailBack     Scalar `yaml:"maxTimeToFailBack"`
 	MaxRetryAmplification Scalar `yaml:"maxRetryAmplification"`
+	MaxLatencyP99         Scalar `yaml:"maxLatencyP99"`
 	MaxCrossRegionShare   Scalar `yaml:"maxCrossRegionShare"`
 	// MaxShareOutside: at most Max of the requests reach a region not in
 	// Regions, over the whole run (residency.go).

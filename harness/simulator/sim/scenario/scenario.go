@@ -165,7 +165,10 @@ type Expect struct {
 	MaxTimeToFailOver     *time.Duration
 	MaxTimeToFailBack     *time.Duration
 	MaxRetryAmplification *float64
-	MaxCrossRegionShare   *float64 // 0..1
+	// MaxLatencyP99 bounds the run's p99 latency, errors included: a run
+	// that fails fast where it must fail at all (a total outage).
+	MaxLatencyP99       *time.Duration
+	MaxCrossRegionShare *float64 // 0..1
 	// MaxShareOutside: data residency over the whole run, faults included.
 	MaxShareOutside *ShareOutside
 	// Factors relative to each run without the filters in the same report

@@ -48,6 +48,7 @@ func TestParseErrors(t *testing.T) {
 		{"p99 below p50", minimal + "topology:\n  clusters:\n    - {name: c, services: [{name: s, latency: {p50: 10ms, p99: 1ms}}]}\n", `topology.clusters[0].services[0].latency.p99: expected p99 >= p50 (10ms)`},
 		{"bad expectation", minimal + "expect: {maxTimeToDetect: soon}\n", `s.yaml:3:27: expect.maxTimeToDetect: expected a non-negative duration`},
 		{"amplification below 1", minimal + "expect: {maxRetryAmplification: 0.5}\n", `expect.maxRetryAmplification: expected a number from 1 to 1000, got "0.5"`},
+		{"p99 not a duration", minimal + "expect: {maxLatencyP99: fast}\n", `s.yaml:3:25: expect.maxLatencyP99: expected a non-negative duration`},
 		{"bool for int", minimal + "expect: {maxUserVisibleErrors: [1]}\n", `s.yaml:3:32: expect.maxUserVisibleErrors: expected a scalar`},
 		{"negative factor", minimal + "expect: {maxErrorsVsBaseline: -1}\n", `s.yaml:3:31: expect.maxErrorsVsBaseline: expected a number from 0 to 1000, got "-1"`},
 		{"factor as percent", minimal + "expect: {maxLatencyP99VsBaseline: 110%}\n", `expect.maxLatencyP99VsBaseline: expected a number from 0 to 1000, got "110%"`},
@@ -110,8 +111,10 @@ expect:
   maxUserVisibleErrors: 0
   maxTimeToDetect: 1s
   maxCrossRegionShare: 1%
+  maxLatencyP99: 100ms
 `))
 	require.NoError(t, err)
+	assert.Equal(t, 100*time.Millisecond, *sc.Expect.MaxLatencyP99)
 	assert.Equal(t, filepath.Join("drills", "../intent.yaml"), sc.Intent)
 	assert.Equal(t, 2*time.Second, sc.Topology.ControlPlaneDelay)
 	assert.Equal(t, DefaultCrossRegion, sc.Topology.CrossRegion)

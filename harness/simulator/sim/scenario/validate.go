@@ -399,7 +399,8 @@ func (v *validator) expect(e *ExpectFile, field string) Expect {
 		s   Scalar
 		f   string
 		dst **time.Duration
-	}{{e.MaxTimeToDetect, field + ".maxTimeToDetect", &out.MaxTimeToDetect}, {e.MaxTimeToFailOver, field + ".maxTimeToFailOver", &out.MaxTimeToFailOver}, {e.MaxTimeToFailBack, field + ".maxTimeToFailBack", &out.MaxTimeToFailBack}} {
+	}{{e.MaxTimeToDetect, field + ".maxTimeToDetect", &out.MaxTimeToDetect}, {e.MaxTimeToFailOver, field + ".maxTimeToFailOver", &out.MaxTimeToFailOver}, {e.MaxTimeToFailBack, field + ".maxTimeToFailBack", &out.MaxTimeToFailBack},
+		{e.MaxLatencyP99, field + ".maxLatencyP99", &out.MaxLatencyP99}} {
 		if d.s.Set() {
 			x := v.duration(d.s, d.f, 0)
 			*d.dst = &x
