@@ -118,4 +118,19 @@ func TestSuspects(t *testing.T) {
 		})
 	}
 	assert.Equal(t, 0, rt.PickAvoiding([]Health{{Suspect: true}, {}}, 0, 0, 2, 1), "excluded by the cell: the suspect one")
+
+	// Not to a target in its hold-down (the router's 60 s): Pick's choice.
+	held := []Health{{Suspect: true}, {RecoveredAt: 1000, HoldDownMs: 60000, EjectedAt: 500}}
+	for _, r := range []uint32{0, 1 << 31, 1<<32 - 1} {
+		assert.Equal(t, rt.Pick(held, 2000, r, 0), rt.PickAvoiding(held, 2000, r, 0, Suspects(held)), "rnd %d", r)
+		assert.Equal(t, 0, rt.PickAvoiding(held, 2000, r, 0, Suspects(held)), "rnd %d", r)
+	}
+	// Strict weights and active/standby: nothing avoided, as Pick.
+	for _, mode := range []string{config.ModeWeighted, config.ModeActiveStandby} {
+		rs := New(cfg(mode, false, tgt("a", 0, 50), tgt("b", 1, 50)))
+		h := []Health{{Suspect: true}, {}}
+		for _, r := range []uint32{0, 1 << 30, 1 << 31, 1<<32 - 1} {
+			assert.Equal(t, rs.Pick(h, 0, r, 0), rs.PickAvoiding(h, 0, r, 0, Suspects(h)), "%s rnd %d", mode, r)
+		}
+	}
 }

@@ -379,10 +379,14 @@ func (rt *Router) Pick(h []Health, now int64, rnd uint32, exclude uint64) int {
 // PickAvoiding is Pick for a request that avoids the targets in avoid
 // (Suspects) while an available target outside them takes traffic; else
 // it is Pick (an avoided target beats a panic pick of an ejected one).
+// Strict weights and active/standby move traffic only on an ejection, so
+// nothing is avoided there; and the request goes only to a target at its
+// full share, not to one still in its hold-down or ramp, which the spill
+// of the avoided share would otherwise hand every such request.
 func (rt *Router) PickAvoiding(h []Health, now int64, rnd uint32, exclude, avoid uint64) int {
-	if avoid&^exclude != 0 {
+	if avoid&^exclude != 0 && !rt.strict && !rt.noSpill {
 		rt.shares(h, now, exclude|avoid, true)
-		if i := rt.drawShares(rnd); i >= 0 {
+		if i := rt.drawShares(rnd); i >= 0 && rt.rampOf(h, i, now) == 100 {
 			return i
 		}
 	}

@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:bbb7e48922301c7c3ea9930ac28513957f6fb41ece80bcc94974ad7147ade09b"
+const digest = "sha256:b8da1872d4220c4b5be5a8f1aa9983191fad51e9c36e666ef73b6678d98c17f6"
