@@ -32,8 +32,9 @@ install: build ## install detour and detour-simulate on PATH (into $(go env GOBI
 .PHONY: deps
 # sudo only when not root (CI runners); apt-get only when chromium is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-deps: ## install what the tests need outside Go: Debian's chromium (the SVG timeline's browser test)
+deps: ## install what the tests need outside Go: Debian's chromium (the SVG timeline's browser test), gcc (go test -race needs cgo)
 	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium fonts-dejavu-core)
+	command -v gcc >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends gcc libc6-dev)
 
 test: deps ## run every test (the CI command)
 	$(GO) vet ./...
