@@ -75,14 +75,19 @@ type Hosts struct {
 	RetriedAt int64
 	// RetriedN counts the answers of RetriedAt's burst (capped).
 	RetriedN uint16
+	// EvidenceAt is the last time a burst of retried answers was evidence
+	// (RetriedEvidence of them; 0: never). It is kept apart from RetriedAt
+	// so a lone retried answer after the burst, which starts a new count,
+	// does not erase the failure the burst showed (Count).
+	EvidenceAt int64
 }
 
 const hostSize = 8 + 8 + 8 + 8 + 8 + 2*4 + 8
 
 // HostsSize is the encoded size of a Hosts table.
-const HostsSize = 1 + 8 + 2 + MaxHosts*hostSize
+const HostsSize = 1 + 8 + 2 + 8 + MaxHosts*hostSize
 
-const hostsVersion = 2
+const hostsVersion = 3
 
 // HostKey is the 64-bit FNV-1a hash of an address (never 0).
 func HostKey[T string | []byte](addr T) uint64 {
@@ -104,8 +109,9 @@ func (t *Hosts) Encode(b []byte) []byte {
 	b[0] = hostsVersion
 	le.PutUint64(b[1:], uint64(t.RetriedAt))
 	le.PutUint16(b[9:], t.RetriedN)
+	le.PutUint64(b[11:], uint64(t.EvidenceAt))
 	for i := range t.H {
-		h, o := &t.H[i], 11+i*hostSize
+		h, o := &t.H[i], 19+i*hostSize
 		le.PutUint64(b[o:], h.Key)
 		le.PutUint64(b[o+8:], uint64(h.Seen))
 		le.PutUint64(b[o+16:], uint64(h.EjectedUntil))
@@ -129,8 +135,9 @@ func (t *Hosts) Decode(b []byte) {
 	le := binary.LittleEndian
 	t.RetriedAt = int64(le.Uint64(b[1:]))
 	t.RetriedN = le.Uint16(b[9:])
+	t.EvidenceAt = int64(le.Uint64(b[11:]))
 	for i := range t.H {
-		h, o := &t.H[i], 11+i*hostSize
+		h, o := &t.H[i], 19+i*hostSize
 		h.Key = le.Uint64(b[o:])
 		h.Seen = int64(le.Uint64(b[o+8:]))
 		h.EjectedUntil = int64(le.Uint64(b[o+16:]))
@@ -148,12 +155,12 @@ func (t *Hosts) Decode(b []byte) {
 // TTL, or out) and how many of them are out: ejected by the table's own
 // counts, or out of rotation (SilentSince) for less than the TTL while some
 // host of the target failed within the TTL (a failure the filters saw, or
-// one Envoy's retry hid: RetriedAt). A host that left rotation without any
+// a burst Envoy's retries hid: EvidenceAt). A host that left rotation without any
 // failure seen is taken for one removed from the endpoints (a pod scaled
 // away, whose own failures are connect failures that name no host), which
 // Envoy no longer counts either.
 func (t *Hosts) Count(now int64) (known, out int) {
-	failed := within(t.RetriedAt, now, hostTTLMs) && t.RetriedN >= RetriedEvidence
+	failed := within(t.EvidenceAt, now, hostTTLMs)
 	for i := range t.H {
 		h := &t.H[i]
 		failed = failed || h.Key != 0 && h.FailedAt != 0 && now-h.FailedAt < hostTTLMs
@@ -199,23 +206,22 @@ func (t *Hosts) Suspect(now int64) bool {
 }
 
 // ObserveRetried records at now an answer of the target that Envoy's retry
-// saved (Hosts.RetriedAt, RetriedN); it reports whether t changed. Once a
-// burst is evidence, RetriedAt moves at most once per retriedRefreshMs, so
-// a failing host costs a write per period, not per request.
+// saved (Hosts.RetriedAt, RetriedN, EvidenceAt); it reports whether t
+// changed. Once a burst is evidence, RetriedAt and EvidenceAt move at most
+// once per retriedRefreshMs, so a failing host costs a write per period,
+// not per request.
 func (t *Hosts) ObserveRetried(now int64) bool {
 	burst := within(t.RetriedAt, now, SuspectMs)
-	if !burst {
+	switch {
+	case !burst:
 		t.RetriedAt, t.RetriedN = now, 1
-		return true
-	}
-	if t.RetriedN < RetriedEvidence {
+	case t.RetriedN < RetriedEvidence-1:
 		t.RetriedAt, t.RetriedN = now, t.RetriedN+1
-		return true
-	}
-	if now-t.RetriedAt < retriedRefreshMs {
+	case now-t.RetriedAt < retriedRefreshMs && t.RetriedN >= RetriedEvidence:
 		return false
+	default:
+		t.RetriedAt, t.RetriedN, t.EvidenceAt = now, RetriedEvidence, now
 	}
-	t.RetriedAt = now
 	return true
 }
 
@@ -329,6 +335,9 @@ func (s *Settings) ExpireHosts(t *Hosts, now int64) bool {
 	changed := false
 	if t.RetriedAt != 0 && now-t.RetriedAt >= hostTTLMs {
 		t.RetriedAt, t.RetriedN, changed = 0, 0, true
+	}
+	if t.EvidenceAt != 0 && now-t.EvidenceAt >= hostTTLMs {
+		t.EvidenceAt, changed = 0, true
 	}
 	for i := range t.H {
 		h := &t.H[i]

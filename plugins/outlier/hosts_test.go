@@ -170,12 +170,18 @@ func TestHostsRetried(t *testing.T) {
 	assert.False(t, h.ObserveRetried(now+retriedRefreshMs-1), "then one write per refresh period")
 	_, out = h.Count(now + SuspectMs)
 	assert.Equal(t, 1, out, "a burst of retried failures is a failure seen: silent a is out")
+	evidence := h.EvidenceAt
+	assert.Equal(t, now, evidence)
 	assert.True(t, h.ObserveRetried(now+SuspectMs+10))
 	assert.Equal(t, uint16(1), h.RetriedN, "a new burst counts again")
 	now += SuspectMs + 10
+	_, out = h.Count(now)
+	assert.Equal(t, 1, out, "a lone retried answer after the burst keeps the burst's evidence")
 
-	assert.False(t, s.ExpireHosts(&h, now+hostTTLMs-1))
-	assert.True(t, s.ExpireHosts(&h, now+hostTTLMs), "forgotten after the TTL")
+	assert.False(t, s.ExpireHosts(&h, evidence+hostTTLMs-1))
+	assert.True(t, s.ExpireHosts(&h, evidence+hostTTLMs), "the evidence is forgotten after the TTL")
+	assert.Zero(t, h.EvidenceAt)
+	assert.True(t, s.ExpireHosts(&h, now+hostTTLMs), "the last retried answer too")
 	assert.Zero(t, h.RetriedAt)
 }
 
