@@ -18,12 +18,18 @@ const maxPathSegments = 8
 // the harness copied the path and split it into a new slice per call.
 func (vm *VM) propertyPath(ptr, size uint64, buf *[maxPathSegments]string) []string {
 	if size == 0 {
-		return buf[:1] // one empty segment, as strings.Split gives
+		return splitPath(nil, buf)
 	}
 	b, ok := vm.mem().Read(u32(ptr), u32(size))
 	if !ok {
 		panic(fmt.Errorf("invalid memory access reading %d bytes at %d", size, ptr))
 	}
+	return splitPath(b, buf)
+}
+
+// splitPath is strings.Split(string(b), "\x00") into buf, the segments
+// viewing b.
+func splitPath(b []byte, buf *[maxPathSegments]string) []string {
 	path := buf[:0]
 	start := 0
 	for i := 0; i <= len(b); i++ {
