@@ -37,6 +37,7 @@ func (c *combinedStream) OnHttpRequestBody(n int, eos bool) types.Action {
 func (c *combinedStream) OnHttpResponseHeaders(n int, eos bool) types.Action {
 	enter()
 	defer leave()
+	c.o.routed, c.o.routedOK = c.r.picked, c.r.pickedOK
 	c.o.OnHttpResponseHeaders(n, eos)
 	return c.rt.OnHttpResponseHeaders(n, eos)
 }
@@ -52,4 +53,38 @@ func (c *combinedStream) OnHttpStreamDone() {
 	defer leave()
 	c.o.OnHttpStreamDone()
 	c.rt.OnHttpStreamDone()
+	c.recycle()
+}
+
+// streamPool keeps ended combined streams for the next ones: a stream's
+// context was the one Go allocation of a healthy request (about 1.3 per
+// request, and the garbage collections that follow). The guest is single
+// threaded; the pool is plain memory, bounded.
+type streamPool struct{ s []*combinedStream }
+
+const streamPoolMax = 64
+
+func (p *streamPool) get() *combinedStream {
+	if n := len(p.s); n > 0 {
+		c := p.s[n-1]
+		p.s = p.s[:n-1]
+		return c
+	}
+	return new(combinedStream)
+}
+
+// recycle hands an ended stream back, unless an http_call it dispatched
+// may still answer into it (the retry part's callback holds the stream)
+// or the pool is full. proxy_on_log (the SDK's OnHttpStreamDone) is the
+// stream's last callback; proxy_on_delete only drops the SDK's entry.
+func (c *combinedStream) recycle() {
+	p := c.r.p
+	if c.rt.tries != 0 || len(p.free.s) >= streamPoolMax {
+		return
+	}
+	if p.free.s == nil {
+		p.free.s = make([]*combinedStream, 0, streamPoolMax)
+	}
+	*c = combinedStream{} // drop references (bodies, headers)
+	p.free.s = append(p.free.s, c)
 }

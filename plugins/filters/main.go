@@ -50,6 +50,7 @@ type plugin struct {
 	// three root IDs draw, each from its own.
 	rnd    [3]uint64
 	broken bool // an internal error was logged; later ones are not
+	free   streamPool
 }
 
 // nowMs is the wall clock in milliseconds (wallClockNs: one host call,
@@ -171,7 +172,9 @@ func (p *plugin) NewHttpContext(id uint32) types.HttpContext {
 	case kindRetry:
 		return &retryStream{p: p, id: id}
 	case kindCombined:
-		return &combinedStream{r: routerStream{p: p}, o: outlierStream{p: p}, rt: retryStream{p: p, id: id}}
+		c := p.free.get()
+		*c = combinedStream{r: routerStream{p: p}, o: outlierStream{p: p}, rt: retryStream{p: p, id: id}}
+		return c
 	}
 	return nil
 }

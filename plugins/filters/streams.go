@@ -24,6 +24,10 @@ type routerStream struct {
 	// part, saving that host call).
 	authKnown, authMatch bool
 	hs                   headerPairs // the combined stream's read, if any
+	// picked: the target whose cluster the routing header names (valid
+	// when pickedOK), for the combined stream's outlier part.
+	picked   int
+	pickedOK bool
 }
 
 func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
@@ -107,6 +111,7 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 		r.p.internalError(err)
 		return
 	}
+	r.picked, r.pickedOK = i, true
 	if cell == "" && !s.rt.Preferred(i) || s.health[i].Out {
 		// Failed over: later hops stay in the region this request went to.
 		if err := s.setCell(h.Cell, t.Region, now); err != nil {
@@ -164,6 +169,10 @@ type outlierStream struct {
 	// target (grpc.go).
 	grpcPending bool
 	target      int
+	// routed: the target the combined stream's router part named in the
+	// routing header (valid when routedOK).
+	routed   int
+	routedOK bool
 }
 
 // upstreamTarget is the target the router sent the request to, from
@@ -195,7 +204,6 @@ func (o *outlierStream) observe(reset, eos bool) {
 		return
 	}
 	s := o.p.svc
-	i, ok := s.upstreamTarget()
 	// With the response headers (not for a reset), one read gives the
 	// status (response.code is :status, set from it by Envoy's router
 	// and by local replies) and the gRPC headers.
@@ -207,6 +215,18 @@ func (o *outlierStream) observe(reset, eos bool) {
 	}
 	if code == 0 {
 		code, _ = propertyInt("response", "code")
+	}
+	var i int
+	var ok bool
+	if o.routedOK && code > 0 && code < 500 && fromUpstream(hs) {
+		// An upstream's answer to a request the router part routed: it
+		// came from the cluster the routing header names (the compiled
+		// route matches on it). Failures, local replies and requests the
+		// router left alone read xds.cluster_name, one host call less on
+		// the healthy path.
+		i, ok = o.routed, true
+	} else {
+		i, ok = s.upstreamTarget()
 	}
 	var flags int64
 	if code == 0 || code >= 500 {
@@ -237,6 +257,14 @@ func (o *outlierStream) observe(reset, eos bool) {
 		oc = outlier.ClassifyGrpc(int(code), uint64(flags), reset, grpc)
 	}
 	o.count(i, oc)
+}
+
+// fromUpstream: the response headers are an upstream's, which Envoy's
+// router marks with x-envoy-upstream-service-time (Filter::onUpstreamHeaders
+// in source/common/router/router.cc; its local replies do not carry it).
+func fromUpstream(hs headerPairs) bool {
+	_, err := hs.get("x-envoy-upstream-service-time")
+	return err == nil
 }
 
 // statusOf is the :status of response headers, 0 when absent or not a

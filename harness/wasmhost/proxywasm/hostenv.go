@@ -471,8 +471,8 @@ func buildEnv() []hostFn {
 			return StatusOK
 		}),
 		env("proxy_get_property", 4, func(vm *VM, c *contextState, s []uint64) Status {
-			path := strings.Split(vm.str(s[0], s[1]), "\x00")
-			v, st := vm.getProperty(c, path)
+			var buf [maxPathSegments]string
+			v, st := vm.getProperty(c, vm.propertyPath(s[0], s[1], &buf))
 			if st != StatusOK {
 				return st
 			}
