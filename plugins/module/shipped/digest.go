@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:b8da1872d4220c4b5be5a8f1aa9983191fad51e9c36e666ef73b6678d98c17f6"
+const digest = "sha256:fcd79c59067224447ecc798ae51132ead5ef7ab93e6e1a2ec6b78379509d4871"
