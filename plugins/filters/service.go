@@ -26,6 +26,11 @@ type targetMetrics struct {
 	probeFail proxywasm.MetricCounter
 	requests  proxywasm.MetricCounter
 	ramp      proxywasm.MetricGauge
+	// pending: requests routed since the last tick, not yet added to
+	// requests (combined root ID: flushed on the tick, so the counter
+	// costs a host call per tick, not per request; it lags by at most
+	// one tick period, ≤ 1 s, well inside Envoy's stats flush interval).
+	pending uint64
 }
 
 type metrics struct {
@@ -394,6 +399,12 @@ func (s *service) evaluate(p *plugin, now int64, trigger string) error {
 // tick (outlier root only): decay backoffs, probe targets that are out or
 // in hold-down once per probe period, advance the state machine (ramps end on time), export gauges.
 func (s *service) tick(p *plugin, now int64) error {
+	for i := range s.m.targets {
+		if m := &s.m.targets[i]; m.pending != 0 {
+			m.requests.Increment(m.pending)
+			m.pending = 0
+		}
+	}
 	if err := s.tickHosts(now); err != nil {
 		return err
 	}

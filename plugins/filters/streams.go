@@ -119,7 +119,11 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 			return
 		}
 	}
-	s.m.targets[i].requests.Increment(1)
+	if r.p.kind == kindCombined {
+		s.m.targets[i].pending++ // the tick adds it (targetMetrics.pending)
+	} else {
+		s.m.targets[i].requests.Increment(1)
+	}
 	// Envoy 1.33+ re-selects the route only when asked (envoy PR #36671);
 	// older Envoy did on any header change and has no such function.
 	if err := callForeign("clear_route_cache"); err != nil && err != types.ErrorStatusNotFound {

@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:fcd79c59067224447ecc798ae51132ead5ef7ab93e6e1a2ec6b78379509d4871"
+const digest = "sha256:86e126bd1806dabc5ca8fa49b72269adc343e87c655e0bc155f04b0633a7e655"
