@@ -1,0 +1,128 @@
+package module_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
+)
+
+// Decisions of the filter glue found by mutation testing (issue 19,
+// BENCHMARKS.md "Mutation testing"), each observed on a few requests.
+
+// Envoy before 1.33 has no clear_route_cache foreign function (NOT_FOUND)
+// and re-selects the route on the header change alone: the router filter
+// takes the missing function for that host, steers every request and
+// raises no internal error.
+func TestRoutingOnAHostWithoutClearRouteCache(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, compat: pw.Compat{NoClearRouteCache: true}})
+	w.status["cluster-2"] = 500 // a request the filter did not steer would not reach cluster-2
+	var routed int
+	for _, s := range w.run(20, 10*time.Millisecond) {
+		v, ok := header(s.Upstream.Headers, "x-detour-cluster")
+		require.True(t, ok)
+		if v == "cluster-2" {
+			assert.Equal(t, 500, s.Response.Status)
+			routed++
+		}
+	}
+	assert.Zero(t, w.m("internal_errors"))
+	assert.Equal(t, int64(20), w.m("target.cluster-1a.requests")+w.m("target.cluster-1b.requests")+w.m("target.cluster-2.requests"))
+	assert.Equal(t, int64(routed), w.m("target.cluster-2.requests"))
+	w.noTraps()
+}
+
+// Per-host failure counters are bounded: a target whose failures come
+// from 300 different upstream hosts defines 256 of them, no more (a
+// misbehaving upstream must not grow the stats without end).
+func TestHostFailureMetricsCapped(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, configure: setThresholds(1000, 1000, 1000)})
+	n := 0
+	w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
+		r := w.upstream(req)
+		r.Status, r.Address = 500, fmt.Sprintf("10.1.%d.%d:8080", n/200, n%200)
+		n++
+		return r
+	}
+	for range 300 {
+		s := w.request(0, "POST") // not retried: one failure each
+		w.clock.Advance(10 * time.Millisecond)
+		require.True(t, s.Complete)
+	}
+	require.Equal(t, 300, n)
+	defined := 0
+	for _, m := range w.proc.Stats.Snapshot() {
+		if strings.Contains(m.Name, ".host.10.1.") && strings.HasSuffix(m.Name, ".failures") {
+			defined++
+		}
+	}
+	assert.Equal(t, 256, defined)
+	w.noTraps()
+}
+
+// A probe in flight holds its claim for as long as it may take (the
+// probe's timeout and a second): while an ejected target takes 900 ms to
+// answer, the ticks in between (every 500 ms here) send no second probe.
+func TestProbeClaimHoldsUntilTheProbeAnswers(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 2})
+	require.Equal(t, uint32(1000), w.cfg.Retry.PerTryTimeoutMs, "the probe's timeout")
+	w.dead["cluster-1a"] = true
+	w.run(100, 10*time.Millisecond)
+	require.Equal(t, int64(1), w.m("target.cluster-1a.ejected"))
+	w.dead["cluster-1a"] = false
+	w.slow["cluster-1a"] = 900 * time.Millisecond
+	before := w.m("target.cluster-1a.probes")
+	for i := 0; i < 1000 && w.m("target.cluster-1a.probes") == before; i++ {
+		w.clock.Advance(10 * time.Millisecond)
+	}
+	require.Equal(t, before+1, w.m("target.cluster-1a.probes"), "a probe was sent")
+	w.clock.Advance(850 * time.Millisecond)
+	assert.Equal(t, before+1, w.m("target.cluster-1a.probes"), "no second probe while the first is out")
+	assert.Equal(t, int64(1), w.m("target.cluster-1a.ejected"), "not answered yet")
+	w.clock.Advance(200 * time.Millisecond)
+	assert.Equal(t, int64(0), w.m("target.cluster-1a.ejected"), "the probe answered: back")
+	w.noTraps()
+}
+
+// The failure-percentage window restarts one interval after it opened
+// (Envoy's outlier detector resets its success-rate buckets each
+// interval), so the window's clock is the time of each counted outcome:
+// four failures, an interval of quiet, then six more make no window of
+// ten (the request volume) and nothing is ejected; ten within one
+// interval eject.
+func TestFailurePercentageWindowRestartsAfterTheInterval(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		quiet   time.Duration
+		ejected bool
+	}{{"one window", 0, true}, {"two windows", 6 * time.Second, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 1, configure: func(cfg map[string]any) {
+				setThresholds(0, 0, 0)(cfg)
+				d := cfg["detection"].(map[string]any)
+				d["failurePercentage"], d["failureRequestVolume"] = 50, 10
+			}})
+			require.Equal(t, uint32(5000), w.cfg.Detection.IntervalMs)
+			w.status["cluster-1a"] = 500
+			send := func(upTo int) {
+				for i := 0; i < 2000 && w.served["cluster-1a"] < upTo; i++ {
+					s := w.request(0, "GET")
+					w.clock.Advance(10 * time.Millisecond)
+					require.True(t, s.Complete)
+				}
+				require.Equal(t, upTo, w.served["cluster-1a"])
+			}
+			send(4)
+			w.clock.Advance(tc.quiet)
+			send(10)
+			assert.Equal(t, tc.ejected, len(w.logs("ejected cluster-1a")) > 0, "%v", w.logs("cluster-1a"))
+			w.noTraps()
+		})
+	}
+}
