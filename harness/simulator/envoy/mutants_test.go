@@ -1,11 +1,13 @@
 package envoy
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -42,5 +44,36 @@ func TestResetBeforeRequestRetriesOnlyUnsentRequests(t *testing.T) {
 			assert.Len(t, r.Attempts, 1, c.name)
 			assert.Equal(t, c.flags, r.Flags, c.name)
 		}
+	}
+}
+
+// A request without a body ends its stream with the headers, so a Wasm
+// filter's request headers callback sees end_of_stream and no body
+// callback runs (source/common/http/conn_manager_impl.cc decodeHeaders
+// passes the codec's end_stream to the filters; Envoy's wasm context
+// hands it to on_request_headers); a request with a body sees it in one
+// last body callback.
+func TestBodylessRequestEndsWithItsHeaders(t *testing.T) {
+	for _, c := range []struct {
+		body []byte
+		want []string
+	}{
+		{nil, []string{"headers eos=true"}},
+		{[]byte("abc"), []string{"headers eos=false", "request body size=3 eos=true"}},
+	} {
+		p, proc := wasmProxy(t, "body", &fakeNet{})
+		x := p.Send(Request{Port: 8080, Headers: hdrs("svc", "/"), Body: c.body})
+		proc.Clock.Advance(time.Minute)
+		require.True(t, x.Done)
+		var got []string
+		for _, l := range proc.Logs() {
+			if strings.HasPrefix(l.Message, "request headers ") {
+				got = append(got, "headers "+l.Message[strings.Index(l.Message, "eos="):])
+			}
+			if strings.HasPrefix(l.Message, "request body ") {
+				got = append(got, l.Message)
+			}
+		}
+		assert.Equal(t, c.want, got, "body %q", c.body)
 	}
 }
