@@ -11,6 +11,7 @@ import (
 
 	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
+	"github.com/detour-mesh/detour/plugins/config"
 )
 
 // Decisions of the filter glue found by mutation testing (issue 19,
@@ -125,4 +126,94 @@ func TestFailurePercentageWindowRestartsAfterTheInterval(t *testing.T) {
 			w.noTraps()
 		})
 	}
+}
+
+// A finished request leaves the retry budget's active count: after 100
+// requests one after the other, a burst of 10 failing requests is judged
+// on its own 10 (max(20 % of 10, 3) = 3 retries in flight), exactly as
+// the same burst on a fresh proxy; an active count that never went down
+// would allow 20 % of 110 and shed none.
+func TestRetryBudgetForgetsFinishedRequests(t *testing.T) {
+	burst := func(warm int) (shed int64) {
+		w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+		for range warm {
+			w.one(t)
+		}
+		for _, tg := range w.cfg.Targets {
+			w.status[tg.Cluster] = 504
+		}
+		var streams []*httpsim.Stream
+		for range 10 {
+			streams = append(streams, w.request(0, "GET"))
+		}
+		w.clock.Advance(5 * time.Second)
+		n := 0
+		for _, s := range streams {
+			require.True(t, s.Complete)
+			if _, ok := header(s.Response.Headers, config.HeaderShed); ok {
+				n++
+			}
+		}
+		assert.Equal(t, int64(n), w.m("retry.budget_exhausted"))
+		w.noTraps()
+		return int64(n)
+	}
+	cold := burst(0)
+	assert.Positive(t, cold)
+	assert.Equal(t, cold, burst(100))
+}
+
+// The grpc-status of a gRPC response's headers counts only when it is a
+// status: an unparsable one is none, so the status the trailers bring
+// decides (UNAVAILABLE, 14: the third in a row ejects), not a status
+// made up from the bad header.
+func TestUnparsableGrpcStatusHeaderIsNone(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 2, configure: setThresholds(3, 3, 3)})
+	w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
+		r := w.upstream(req)
+		if w.target(req.Cluster) == "cluster-2" {
+			r.Headers = [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "unavailable"}}
+			r.Trailers = [][2]string{{"grpc-status", "14"}}
+		}
+		return r
+	}
+	for i := 0; i < 3000 && len(w.logs("ejected cluster-2")) == 0; i++ {
+		s := w.request(i%2, "POST")
+		w.clock.Advance(10 * time.Millisecond)
+		require.True(t, s.Complete)
+	}
+	assert.NotEmpty(t, w.logs("ejected cluster-2"))
+	assert.Equal(t, 3, w.served["cluster-2"], "ejected on the third failure in a row")
+	w.noTraps()
+}
+
+// A steady, healthy service writes no shared health from its ticks: the
+// host counts each tick compares have not moved, so no generation bump
+// makes every worker re-read every target (a bump on each tick would
+// cost every worker a full refresh twice a second).
+func TestSteadyTicksWriteNoSharedHealth(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 2})
+	for range 100 {
+		w.one(t)
+	}
+	writes, ticks := 0, 0
+	var callback string
+	w.proc.Trace = func(_ string, _ int, cb string, _ uint32) {
+		callback = cb
+		if cb == "proxy_on_tick" {
+			ticks++
+		}
+	}
+	w.proc.HostCall = func(_ string, _ int, fn string) {
+		if callback == "proxy_on_tick" && fn == "env.proxy_set_shared_data" {
+			writes++
+		}
+	}
+	for range 500 {
+		w.one(t)
+	}
+	w.proc.Trace, w.proc.HostCall = nil, nil
+	assert.GreaterOrEqual(t, ticks, 10, "5 s of traffic")
+	assert.Zero(t, writes)
+	w.noTraps()
 }
