@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -75,5 +77,60 @@ func TestBodylessRequestEndsWithItsHeaders(t *testing.T) {
 			}
 		}
 		assert.Equal(t, c.want, got, "body %q", c.body)
+	}
+}
+
+// The retry budget adds pending requests to the active ones
+// (resource_manager_impl.h RetryBudgetImpl: budget_percent of active plus
+// pending requests), not less: four connections, six requests (four
+// active, two pending), the first two answer 500. The first retry is
+// judged on 4 + 2 (50 %: 3 allowed); the first attempt's connection then
+// takes a pending request, so the second is judged on 4 + 1 (2 allowed,
+// one in flight): both retries go. Active less pending would allow one
+// (50 % of 3) and refuse the second.
+func TestRetryBudgetAddsPendingToActive(t *testing.T) {
+	rp := &routev3.RetryPolicy{RetryOn: "5xx", NumRetries: wrapperspb.UInt32(1)}
+	s := snap(rp, 0, nil, ep{addr: "10.0.0.1:80"})
+	th := s.Clusters[0].CircuitBreakers.Thresholds[0]
+	th.MaxConnections = wrapperspb.UInt32(4)
+	th.RetryBudget = &clusterv3.CircuitBreakers_Thresholds_RetryBudget{
+		BudgetPercent: &typev3.Percent{Value: 50}, MinRetryConcurrency: wrapperspb.UInt32(0)}
+	n := 0
+	p, clock := newTestProxy(s, &fakeNet{fn: func(time.Time, *Attempt) Result {
+		n++
+		if n <= 2 {
+			return Result{Outcome: OutcomeResponse, Status: 500, Latency: 10 * time.Millisecond}
+		}
+		return Result{Outcome: OutcomeResponse, Status: 200, Latency: 10 * time.Millisecond}
+	}})
+	var xs []*Exchange
+	for range 6 {
+		xs = append(xs, p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")}))
+	}
+	clock.Advance(time.Minute)
+	assert.Equal(t, 2, p.Counters().Retries)
+	assert.Zero(t, p.Counters().RetryOverflow)
+	for i, x := range xs {
+		require.True(t, x.Done)
+		assert.Equal(t, 200, x.Record.Status, "request %d", i)
+	}
+}
+
+// A gRPC call that fails in a trailers-only 200 is a failed call in the
+// record: its status is the HTTP status Envoy maps the grpc-status to
+// (source/common/grpc/status.cc grpcToHttpStatus: UNAVAILABLE is 503,
+// NOT_FOUND 404); grpc-status OK leaves the 200.
+func TestGrpcFailureRecordedAsItsHTTPStatus(t *testing.T) {
+	for _, c := range []struct {
+		grpcStatus string
+		want       int
+	}{{"0", 200}, {"14", 503}, {"5", 404}} {
+		s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+		p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": {Outcome: OutcomeResponse, Status: 200,
+			Headers: [][2]string{{"content-type", "application/grpc"}, {"grpc-status", c.grpcStatus}}, Latency: time.Millisecond}}))
+		x := p.Send(Request{Port: 8080, Headers: append(hdrs("svc", "/"), [2]string{"content-type", "application/grpc"})})
+		clock.Advance(time.Second)
+		require.True(t, x.Done)
+		assert.Equal(t, c.want, x.Record.Status, "grpc-status %s", c.grpcStatus)
 	}
 }
