@@ -134,3 +134,14 @@ func TestGrpcFailureRecordedAsItsHTTPStatus(t *testing.T) {
 		assert.Equal(t, c.want, x.Record.Status, "grpc-status %s", c.grpcStatus)
 	}
 }
+
+// Each request the router finds no healthy host for is counted once
+// (upstream_cx_none_healthy, as Envoy's cluster stats count it): two
+// requests to a cluster without endpoints count two.
+func TestNoHealthyUpstreamCounted(t *testing.T) {
+	p, clock := newTestProxy(snap(nil, 0, nil), &fakeNet{})
+	for range 2 {
+		assert.Equal(t, []string{"UH"}, run(t, p, clock).Flags)
+	}
+	assert.Equal(t, 2, p.Counters().NoHealthyUpstream)
+}
