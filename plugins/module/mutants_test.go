@@ -217,3 +217,81 @@ func TestSteadyTicksWriteNoSharedHealth(t *testing.T) {
 	assert.Zero(t, writes)
 	w.noTraps()
 }
+
+// A content-type of gRPC's length that is not gRPC is not taken for it
+// (Envoy's Grpc::Common::hasGrpcContentType compares the whole prefix):
+// application/json with a grpc-status 14 header is a plain 200, and
+// cluster-2 keeps its traffic.
+func TestSameLengthContentTypeIsNotGrpc(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 2, configure: setThresholds(3, 3, 3)})
+	w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
+		r := w.upstream(req)
+		if w.target(req.Cluster) == "cluster-2" {
+			r.Headers = [][2]string{{"content-type", "application/json"}, {"grpc-status", "14"}}
+		}
+		return r
+	}
+	for i := range 600 {
+		s := w.request(i%2, "POST")
+		w.clock.Advance(10 * time.Millisecond)
+		require.True(t, s.Complete)
+	}
+	assert.Empty(t, w.logs("ejected cluster-2"))
+	assert.Greater(t, w.served["cluster-2"], 10, "cluster-2 kept its traffic")
+	w.noTraps()
+}
+
+// The retry filter buffers a body up to retry.maxBodyBytes inclusive: a
+// PUT body of exactly 64 KiB is retried with the body, one byte more is
+// not retried.
+func TestRetryBodyLimitInclusive(t *testing.T) {
+	for _, tc := range []struct {
+		size    int
+		retried bool
+	}{{config.DefaultMaxBodyBytes, true}, {config.DefaultMaxBodyBytes + 1, false}} {
+		w := newWorld(t, "online-banking/out/transaction-service/web-portal/edge.yaml", worldOpts{workers: 1})
+		require.Zero(t, w.cfg.Retry.MaxBodyBytes, "the default limit")
+		w.status["west"] = 503
+		body := make([]byte, tc.size)
+		h := [][2]string{{":method", "PUT"}, {":path", "/accounts/1"}, {":scheme", "http"}, {":authority", "bank.example.com"}}
+		s := w.gw.Send(httpsim.Request{Headers: h, Body: [][]byte{body[:tc.size/2], body[tc.size/2:]}})
+		w.clock.Advance(time.Second)
+		require.True(t, s.Complete)
+		if tc.retried {
+			assert.Equal(t, 200, s.Response.Status, "size %d", tc.size)
+			require.Len(t, w.bodies, 1)
+			assert.Len(t, w.bodies[0], tc.size)
+		} else {
+			assert.Equal(t, 503, s.Response.Status, "size %d", tc.size)
+			assert.Empty(t, w.bodies)
+		}
+		w.noTraps()
+	}
+}
+
+// A request whose retry the budget refused is answered with the
+// failure's own 5xx status: under retryOn 5xx, a burst of 500s is shed
+// with 500, not with the 503 kept for failures outside 5xx.
+func TestShedReplyKeepsA500(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 4, configure: func(cfg map[string]any) {
+		cfg["retry"].(map[string]any)["retryOn"] = []string{"5xx"}
+	}})
+	for _, tg := range w.cfg.Targets {
+		w.status[tg.Cluster] = 500
+	}
+	var streams []*httpsim.Stream
+	for i := range 40 {
+		streams = append(streams, w.request(i%4, "GET"))
+	}
+	w.clock.Advance(5 * time.Second)
+	shed := 0
+	for _, s := range streams {
+		require.True(t, s.Complete)
+		assert.Equal(t, 500, s.Response.Status)
+		if _, ok := header(s.Response.Headers, config.HeaderShed); ok {
+			shed++
+		}
+	}
+	assert.Positive(t, shed)
+	w.noTraps()
+}

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 )
 
 // Decisions found by the full mutation run of issue 19 (BENCHMARKS.md,
@@ -144,4 +146,60 @@ func TestNoHealthyUpstreamCounted(t *testing.T) {
 		assert.Equal(t, []string{"UH"}, run(t, p, clock).Flags)
 	}
 	assert.Equal(t, 2, p.Counters().NoHealthyUpstream)
+}
+
+// An http_call holds one of the cluster's requests while it is out (the
+// AsyncClient's stream goes through the router and its resource
+// manager): with max_requests 1, a second call while the first waits for
+// its answer overflows; once the first is answered, a third goes.
+func TestHTTPCallHoldsARequestSlot(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Clusters[0].CircuitBreakers.Thresholds[0].MaxRequests = wrapperspb.UInt32(1)
+	p, clock := newTestProxy(s, &fakeNet{})
+	call := &pw.HTTPCallRequest{Cluster: svc, Headers: hdrs("svc", "/"), Timeout: time.Second}
+	first := p.HTTPCall(call)
+	assert.Empty(t, first.Fault)
+	assert.Equal(t, pw.FaultOverflow, p.HTTPCall(call).Fault, "the first is still out")
+	clock.Advance(first.Delay)
+	assert.Empty(t, p.HTTPCall(call).Fault)
+}
+
+// A Wasm filter reads the address of the host that answered
+// (upstream.address, from the last attempt's host) in its response
+// callbacks.
+func TestWasmFilterSeesTheUpstreamAddress(t *testing.T) {
+	p, proc := wasmProxy(t, "properties", &fakeNet{})
+	x := p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")})
+	proc.Clock.Advance(time.Minute)
+	require.True(t, x.Done)
+	require.Len(t, x.Record.Attempts, 1)
+	var got []string
+	for _, l := range proc.Logs() {
+		if strings.HasPrefix(l.Message, "response property upstream.address=") {
+			got = append(got, l.Message)
+		}
+	}
+	assert.Equal(t, []string{"response property upstream.address=\"" + x.Record.Attempts[0].Address + "\" err=ok"}, got)
+}
+
+// An http_call is one of its host's active requests only while it is out
+// (least request compares hosts by them, load_balancer_impl.cc
+// LeastRequestLoadBalancer): once a call to one of two hosts has been
+// answered, both are idle again and requests one after the other split
+// about evenly; a host whose count the call had lowered would win every
+// choice it is drawn in (three in four).
+func TestHTTPCallLeavesItsHostIdle(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})
+	s.Clusters[0].LbPolicy = clusterv3.Cluster_LEAST_REQUEST
+	p, clock := newTestProxy(s, &fakeNet{})
+	res := p.HTTPCall(&pw.HTTPCallRequest{Cluster: svc, Headers: hdrs("svc", "/"), Timeout: time.Second})
+	require.Empty(t, res.Fault)
+	clock.Advance(time.Second)
+	counts := map[string]int{}
+	for range 200 {
+		counts[run(t, p, clock).Attempts[0].Address]++
+	}
+	for addr, n := range counts {
+		assert.InDelta(t, 100, n, 30, addr)
+	}
 }
