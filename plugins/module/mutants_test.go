@@ -293,5 +293,48 @@ func TestShedReplyKeepsA500(t *testing.T) {
 		}
 	}
 	assert.Positive(t, shed)
+	assert.Zero(t, w.m("internal_errors"), "each shed reply was sent once")
+	w.noTraps()
+}
+
+// A request a Detour hop kept in a region goes to that region's target
+// even while it is back from an ejection in its hold-down (the region's
+// restriction holds while one of its targets is not out): here the
+// region's target is the first of the ladder, cluster-1, in its hold-down
+// after its second ejection.
+func TestCellRegionTargetInHoldDownKeepsTheRequest(t *testing.T) {
+	w := newWorld(t, meshReviews, worldOpts{workers: 1, env: keyEnv(cellKey)})
+	require.Equal(t, "cluster-1", w.cfg.Targets[0].Cluster)
+	// The first recovery in the flap half-life returns at once; the second
+	// is held down.
+	for round := range 2 {
+		w.dead["cluster-1"] = true
+		for i := 0; i < 50 && w.m("target.cluster-1.ejected") == 0; i++ {
+			w.sendReviews()
+		}
+		require.Equal(t, int64(1), w.m("target.cluster-1.ejected"), "round %d", round)
+		w.dead["cluster-1"] = false
+		for i := 0; i < 1000 && w.m("target.cluster-1.ejected") == 1; i++ {
+			w.clock.Advance(10 * time.Millisecond)
+		}
+		require.Equal(t, int64(0), w.m("target.cluster-1.ejected"), "round %d: the probe brought cluster-1 back", round)
+	}
+	const rid = "0f9e8d7c-6b5a-4938-2716-050403020101"
+	route := func(cellHeader bool) string {
+		h := [][2]string{{":method", "GET"}, {":path", "/reviews/1"}, {":scheme", "http"}, {":authority", "reviews.bookinfo.svc.cluster.local:9080"},
+			{"x-request-id", rid}}
+		if cellHeader {
+			h = append(h, [2]string{"x-detour-cell", signCell(t, cellKey, "us-east1", w.clock.Now(), rid)})
+		}
+		s := w.gw.Send(httpsim.Request{Headers: h})
+		w.clock.Advance(20 * time.Millisecond)
+		require.NotNil(t, s.Upstream)
+		v, _ := header(s.Upstream.Headers, "x-detour-cluster")
+		return v
+	}
+	assert.Equal(t, "cluster-2", route(false), "in its hold-down cluster-1 takes no traffic of its own")
+	assert.Equal(t, "cluster-1", route(true))
+	assert.Zero(t, w.m("router.cell_forged")+w.m("router.cell_stale"))
+	w.clock.Advance(time.Second)
 	w.noTraps()
 }
