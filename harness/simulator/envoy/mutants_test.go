@@ -6,13 +6,17 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
+	"github.com/detour-mesh/detour/harness/wasmhost/vclock"
 )
 
 // Decisions found by the full mutation run of issue 19 (BENCHMARKS.md,
@@ -202,4 +206,47 @@ func TestHTTPCallLeavesItsHostIdle(t *testing.T) {
 	for addr, n := range counts {
 		assert.InDelta(t, 100, n, 30, addr)
 	}
+}
+
+// Route and virtual-host matching decisions (source/common/router/
+// config_impl.cc): a route with query parameter matchers matches only a
+// request that carries them; strip_matching_host_port strips only the
+// listener's own port; a suffix wildcard's * matches at least one
+// character (RouteMatcher::findWildcardVirtualHost looks only at
+// wildcards shorter than the host).
+func TestRouteAndVirtualHostMatching(t *testing.T) {
+	send := func(p *Proxy, clock *vclock.Clock, authority, path string) *Record {
+		x := p.Send(Request{Port: 8080, Headers: hdrs(authority, path)})
+		clock.Advance(time.Second)
+		require.True(t, x.Done)
+		return x.Record
+	}
+
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	v2 := clusterRoute("/", svc)
+	v2.Name = "v2"
+	v2.Match.QueryParameters = []*routev3.QueryParameterMatcher{{Name: "v", QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_StringMatch{
+		StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: "2"}}}}}
+	vh := s.Routes[0].VirtualHosts[0]
+	vh.Routes = append([]*routev3.Route{v2}, vh.Routes...)
+	p, clock := newTestProxy(s, &fakeNet{})
+	assert.Equal(t, "v2", send(p, clock, "svc", "/?v=2").Route)
+	assert.Equal(t, "/", send(p, clock, "svc", "/").Route, "no query parameter: the next route")
+
+	s = snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	var h hcmv3.HttpConnectionManager
+	require.NoError(t, s.Listeners[0].FilterChains[0].Filters[0].GetTypedConfig().UnmarshalTo(&h))
+	h.StripPortMode, h.StripMatchingHostPort = nil, true
+	s.Listeners[0].FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(&h)}
+	p, clock = newTestProxy(s, &fakeNet{})
+	assert.Equal(t, 200, send(p, clock, "svc:8080", "/").Status, "the listener's port is stripped")
+	r := send(p, clock, "svc:9090", "/")
+	assert.Equal(t, 404, r.Status, "another port is kept: no virtual host")
+	assert.Equal(t, []string{"NR"}, r.Flags)
+
+	s = snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Routes[0].VirtualHosts[0].Domains = []string{"*.example.com"}
+	p, clock = newTestProxy(s, &fakeNet{})
+	assert.Equal(t, 200, send(p, clock, "a.example.com", "/").Status)
+	assert.Equal(t, 404, send(p, clock, ".example.com", "/").Status, "* matches at least one character")
 }
