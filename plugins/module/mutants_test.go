@@ -338,3 +338,29 @@ func TestCellRegionTargetInHoldDownKeepsTheRequest(t *testing.T) {
 	w.clock.Advance(time.Second)
 	w.noTraps()
 }
+
+// emptyBodies answers every http_call (a retry) without a body.
+type emptyBodies struct{ *world }
+
+func (e emptyBodies) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
+	r := e.world.HTTPCall(req)
+	r.Body = nil
+	return r
+}
+
+// A retry whose answer has no body is passed on as it is (no body read,
+// no internal error): the retried GET gets the 200 with an empty body.
+func TestRetriedAnswerWithoutABody(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+	w.proc.HTTPCalls = emptyBodies{w}
+	w.status["cluster-1a"], w.status["cluster-1b"] = 503, 503
+	retried := 0
+	for _, s := range w.run(20, 10*time.Millisecond) {
+		if s.Response.Status == 200 && s.Response.Body == "" {
+			retried++
+		}
+	}
+	assert.Positive(t, retried)
+	assert.Zero(t, w.m("internal_errors"))
+	w.noTraps()
+}

@@ -13,6 +13,7 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
@@ -249,4 +250,16 @@ func TestRouteAndVirtualHostMatching(t *testing.T) {
 	p, clock = newTestProxy(s, &fakeNet{})
 	assert.Equal(t, 200, send(p, clock, "a.example.com", "/").Status)
 	assert.Equal(t, 404, send(p, clock, ".example.com", "/").Status, "* matches at least one character")
+}
+
+// Each per-try timeout is counted once (upstream_rq_per_try_timeout): a
+// host that never answers, one retry, two timeouts.
+func TestPerTryTimeoutsCounted(t *testing.T) {
+	rp := &routev3.RetryPolicy{RetryOn: "5xx", NumRetries: wrapperspb.UInt32(1), PerTryTimeout: durationpb.New(100 * time.Millisecond)}
+	s := snap(rp, 0, nil, ep{addr: "10.0.0.1:80"})
+	p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": {Outcome: OutcomeHang}}))
+	r := run(t, p, clock)
+	assert.Equal(t, 504, r.Status)
+	assert.Len(t, r.Attempts, 2)
+	assert.Equal(t, 2, p.Counters().PerTryTimeouts)
 }
