@@ -263,3 +263,24 @@ func TestPerTryTimeoutsCounted(t *testing.T) {
 	assert.Len(t, r.Attempts, 2)
 	assert.Equal(t, 2, p.Counters().PerTryTimeouts)
 }
+
+// More matching decisions: paths match case-sensitively unless the route
+// says otherwise (RouteMatch.case_sensitive defaults to true), and a
+// prefix wildcard's * matches at least one character; every request is
+// counted once.
+func TestCaseSensitivePathAndPrefixWildcard(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Routes[0].VirtualHosts[0].Routes[0].Match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/api"}
+	s.Routes[0].VirtualHosts[0].Domains = []string{"svc.*"}
+	p, clock := newTestProxy(s, &fakeNet{})
+	status := func(authority, path string) int {
+		x := p.Send(Request{Port: 8080, Headers: hdrs(authority, path)})
+		clock.Advance(time.Second)
+		require.True(t, x.Done)
+		return x.Record.Status
+	}
+	assert.Equal(t, 200, status("svc.example", "/api/x"))
+	assert.Equal(t, 404, status("svc.example", "/API/x"), "case-sensitive by default")
+	assert.Equal(t, 404, status("svc.", "/api/x"), "* matches at least one character")
+	assert.Equal(t, 3, p.Counters().Requests)
+}
