@@ -482,8 +482,9 @@ func buildEnv() []hostFn {
 			return vm.setProperty(c, vm.str(s[0], s[1]), vm.bytes(s[2], s[3]))
 		}),
 		env("proxy_call_foreign_function", 6, func(vm *VM, c *contextState, s []uint64) Status {
-			f, ok := foreignFunctions[vm.str(s[0], s[1])]
-			if !ok {
+			name := vm.str(s[0], s[1])
+			f, ok := foreignFunctions[name]
+			if !ok || name == "clear_route_cache" && vm.cfg.Compat.NoClearRouteCache {
 				return StatusNotFound
 			}
 			out, st := f(vm, c, vm.bytes(s[2], s[3]))

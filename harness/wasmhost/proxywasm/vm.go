@@ -28,6 +28,10 @@ type Compat struct {
 	// route cache; only the clear_route_cache foreign function does. The
 	// default is the automatic refresh (every Envoy for ABI <= 0.2.1).
 	ExplicitRouteRefresh bool
+	// NoClearRouteCache is Envoy before 1.33, which registers no
+	// clear_route_cache foreign function: calling it gives NOT_FOUND
+	// (Envoy's 1.33 release notes added it; see proxywasm-host.md).
+	NoClearRouteCache bool
 }
 
 // VMConfig describes one VM (one per simulated worker).
