@@ -76,9 +76,9 @@ func TestProbesInEveryLayout(t *testing.T) {
 }
 
 // TestNoInternalErrorWithoutClearRouteCache: routing under either route
-// cache behaviour raises no internal error. (The test host offers
-// clear_route_cache in both, so the branch for a host without it, Envoy
-// before 1.33, is not reached here: BENCHMARKS.md lists it as left.)
+// cache behaviour raises no internal error. (A host without
+// clear_route_cache at all, Envoy before 1.33, is Compat.NoClearRouteCache:
+// mutants_test.go covers that branch.)
 func TestNoInternalErrorWithoutClearRouteCache(t *testing.T) {
 	for name, c := range map[string]pw.Compat{"envoy-1.32": {}, "envoy-1.33+": {ExplicitRouteRefresh: true}} {
 		t.Run(name, func(t *testing.T) {
