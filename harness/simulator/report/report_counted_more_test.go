@@ -1,4 +1,4 @@
-package sim
+package report
 
 import (
 	"testing"
@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/simulator/sim/scenario"
-	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 )
 
 // The fields report_counted_test.go leaves out, counted the same way.
@@ -29,13 +28,13 @@ func TestCountedRegionShareAndResidency(t *testing.T) {
 		req(600, "GET", 200, "c1"),
 		req(700, "GET", 200, "c1"),
 	)
-	run := buildRun(nil, Expect{}, in)
+	run := Build(nil, Expect{}, in)
 	// r1: requests 0, 100, 200, 600, 700 = 5 of 8; r2: 200, 400 = 2 of 8.
 	assert.Equal(t, map[string]float64{"r1": 0.625, "r2": 0.25}, run.RegionShare)
 
 	limit := func(max float64) Expectation {
 		t.Helper()
-		exp := checkAll(Expect{MaxShareOutside: &scenario.ShareOutside{Regions: []string{"r1"}, Max: max}}, &run, &in)
+		exp := CheckAll(Expect{MaxShareOutside: &scenario.ShareOutside{Regions: []string{"r1"}, Max: max}}, &run, &in)
 		require.Len(t, exp, 1)
 		return exp[0]
 	}
@@ -54,17 +53,17 @@ func TestCountedRegionShareAndResidency(t *testing.T) {
 func TestCountedFailbacks(t *testing.T) {
 	start := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
-	back := func(ms, worker int) pw.LogEntry {
-		return pw.LogEntry{Time: at(ms), Worker: worker,
+	back := func(ms, worker int) LogLine {
+		return LogLine{Time: at(ms),
 			Message: "detour: svc: probe of c1 answered 200: back in service, hold-down 2000ms then ramp [25 50 100]"}
 	}
-	logs := []pw.LogEntry{
+	logs := []LogLine{
 		back(10000, 0), back(10000, 1),
 		{Time: at(11000), Message: "detour: svc: ejected c2 for 30s"}, // another target: no cut
 		back(30000, 0),
 		{Time: at(33500), Message: "detour: svc: ejected c1 for 30s"},
 	}
-	fbs := failbacks(logs, start, map[string]time.Duration{"svc": time.Second}, 60*time.Second)
+	fbs := Failbacks(logs, start, map[string]time.Duration{"svc": time.Second}, 60*time.Second)
 	require.Len(t, fbs, 2, "the second worker's copy of the first return is not another")
 	// 10 s + 2 s hold-down; steps at 12, 13, 14 s; it ends with the last.
 	assert.Equal(t, FailbackReport{Service: "svc", Target: "c1", StartS: 10, HoldDownEndS: 12,
@@ -74,9 +73,9 @@ func TestCountedFailbacks(t *testing.T) {
 		Steps: []RampStep{{AtS: 32, Percent: 25}, {AtS: 33, Percent: 50}}, EndS: 33.5}, fbs[1])
 
 	// An ejection during the hold-down ends it there, with no step.
-	logs = []pw.LogEntry{back(10000, 0), {Time: at(11000), Message: "detour: svc: ejected c1 for 30s"}}
+	logs = []LogLine{back(10000, 0), {Time: at(11000), Message: "detour: svc: ejected c1 for 30s"}}
 	assert.Equal(t, []FailbackReport{{Service: "svc", Target: "c1", StartS: 10, HoldDownEndS: 11, EndS: 11}},
-		failbacks(logs, start, map[string]time.Duration{"svc": time.Second}, 60*time.Second))
+		Failbacks(logs, start, map[string]time.Duration{"svc": time.Second}, 60*time.Second))
 }
 
 // The fleet report: per source its requests, user-visible and overflow
@@ -103,14 +102,14 @@ func TestCountedFleet(t *testing.T) {
 	for s := 7; s < 10; s++ { // the fault's settled window is 7–10 s
 		served[s] = []int{4, 20}
 	}
-	fl := &fleet{clusters: []string{"c1", "c2"}, capacity: map[string]float64{"c1": 5, "c2": 30}, dur: 12 * time.Second, served: served,
-		sources: []*fleetSource{
-			{SourceReport: SourceReport{Cluster: "c1", Rate: 10}, entry: true},
+	fl := &FleetInput{Clusters: []string{"c1", "c2"}, Capacity: map[string]float64{"c1": 5, "c2": 30}, Duration: 12 * time.Second, Served: served,
+		Sources: []*FleetSource{
+			{SourceReport: SourceReport{Cluster: "c1", Rate: 10}, Entry: true},
 			{SourceReport: SourceReport{Cluster: "c2", Rate: 20, Requests: 40, UserVisibleErrors: 1},
-				errorAt: []time.Duration{ms(8000)}, answered: [][]int{{3, 1, 0}, {0, 3, 1}}, errors: []int{0, 1}},
+				ErrorAt: []time.Duration{ms(8000)}, Answered: [][]int{{3, 1, 0}, {0, 3, 1}}, Errors: []int{0, 1}},
 		}}
 	faults := []Fault{{Name: "f", Start: 2 * time.Second, End: 10 * time.Second}}
-	rep := fl.report(faults, entry)
+	rep := Fleet(faults, fl, entry)
 
 	require.Len(t, rep.Sources, 2)
 	assert.Equal(t, SourceReport{Cluster: "c1", Rate: 10, Requests: 4, UserVisibleErrors: 3, OverflowErrors: 2}, rep.Sources[0],
@@ -126,18 +125,19 @@ func TestCountedFleet(t *testing.T) {
 		UserVisibleErrors: 3, OverflowErrors: 1}}, rep.Faults)
 
 	// A fault shorter than the settling time has no load to report.
-	assert.Empty(t, fl.report([]Fault{{Name: "g", Start: 2 * time.Second, End: 6 * time.Second}}, entry).Faults)
+	assert.Empty(t, Fleet([]Fault{{Name: "g", Start: 2 * time.Second, End: 6 * time.Second}}, fl, entry).Faults)
 }
 
 // Transitions and the filters' health events come from the filters' log:
 // one transition per instant (every worker logs the shared state's move),
 // and an ejection or a return is a filter-eject or filter-back event.
 func TestCountedTransitionsAndFilterEvents(t *testing.T) {
+	const entryName = "entry"
 	start := time.Unix(1000, 0)
-	line := func(ms, worker int, msg string) pw.LogEntry {
-		return pw.LogEntry{Time: start.Add(time.Duration(ms) * time.Millisecond), Worker: worker, Message: msg}
+	line := func(ms, worker int, msg string) LogLine {
+		return LogLine{Time: start.Add(time.Duration(ms) * time.Millisecond), Message: msg}
 	}
-	logs := []pw.LogEntry{
+	logs := []LogLine{
 		line(1500, 0, "detour: svc: PRIMARY -> FAILED_OVER (c1 ejected)"),
 		line(1500, 1, "detour: svc: PRIMARY -> FAILED_OVER (c1 ejected)"), // the same move
 		line(1500, 0, "detour: svc: ejected c1 for 30s"),
@@ -150,19 +150,84 @@ func TestCountedTransitionsAndFilterEvents(t *testing.T) {
 		{AtS: 1.5, Proxy: entryName, Service: "svc", From: "PRIMARY", To: "FAILED_OVER", Trigger: "c1 ejected"},
 		{AtS: 2, Proxy: entryName, Service: "svc", From: "PRIMARY", To: "FAILED_OVER", Trigger: "again"},
 		{AtS: 5, Proxy: entryName, Service: "svc", From: "FAILED_OVER", To: "PRIMARY", Trigger: "c1 back"},
-	}, transitions(logs, start))
+	}, Transitions(logs, start, entryName))
 	assert.Equal(t, []Event{
 		{At: 1500 * time.Millisecond, Proxy: entryName, Kind: "filter-eject", Detail: "svc: ejected c1 for 30s"},
 		{At: 4 * time.Second, Proxy: entryName, Kind: "filter-back", Detail: "svc: probe of c1 answered 200: back in service, hold-down 0ms then ramp []"},
-	}, filterEvents(logs, start))
+	}, FilterEvents(logs, start, entryName))
 
 	// The report carries the events in seconds and the transitions as read.
 	in := counted(6*time.Second, req(0, "GET", 200, "c1"))
-	in.Events, in.Transitions = filterEvents(logs, start), transitions(logs, start)
-	run := buildRun(nil, Expect{}, in)
+	in.Events, in.Transitions = FilterEvents(logs, start, entryName), Transitions(logs, start, entryName)
+	run := Build(nil, Expect{}, in)
 	assert.Equal(t, []EventJSON{
 		{AtS: 1.5, Proxy: entryName, Kind: "filter-eject", Detail: "svc: ejected c1 for 30s"},
 		{AtS: 4, Proxy: entryName, Kind: "filter-back", Detail: "svc: probe of c1 answered 200: back in service, hold-down 0ms then ramp []"},
 	}, run.Events)
 	assert.Len(t, run.Transitions, 3)
+}
+
+// Each absolute expectation at its limit passes and one step past it
+// fails; a time limit takes the worst fault's time, and fails with no
+// measurement when any fault never got there (a run without faults passes
+// it).
+func TestCountedExpectationLimits(t *testing.T) {
+	f := func(x float64) *float64 { return &x }
+	run := &RunReport{UserVisibleErrors: 3, IdempotentErrors: 2, PeakRetryAmplification: 1.5, LatencyMs: Latency{P99: 25}, CrossRegionShare: 0.25,
+		Faults: []FaultResult{{DetectS: f(0.5), FailOverS: f(1)}, {DetectS: f(1.5)}}}
+	in := &Input{}
+	n := func(x int) *int { return &x }
+	d := func(x time.Duration) *time.Duration { return &x }
+	x := func(v float64) *float64 { return &v }
+	at := Expect{MaxUserVisibleErrors: n(3), MinUserVisibleErrors: n(3), MaxIdempotentErrors: n(2), MaxTimeToDetect: d(1500 * time.Millisecond),
+		MaxTimeToFailOver: d(time.Hour), MaxRetryAmplification: x(1.5), MaxLatencyP99: d(25 * time.Millisecond), MaxCrossRegionShare: x(0.25)}
+	assert.Equal(t, []Expectation{
+		{Name: "maxUserVisibleErrors", Limit: 3, Measured: f(3), Unit: "requests", OK: true},
+		{Name: "minUserVisibleErrors", Limit: 3, Measured: f(3), Unit: "requests", OK: true},
+		{Name: "maxIdempotentErrors", Limit: 2, Measured: f(2), Unit: "requests", OK: true},
+		{Name: "maxTimeToDetect", Limit: 1.5, Measured: f(1.5), Unit: "s", OK: true},
+		{Name: "maxTimeToFailOver", Limit: 3600, Unit: "s", OK: false}, // the second fault never failed over
+		{Name: "maxRetryAmplification", Limit: 1.5, Measured: f(1.5), Unit: "attempts/request (peak second)", OK: true},
+		{Name: "maxLatencyP99", Limit: 25, Measured: f(25), Unit: "ms", OK: true},
+		{Name: "maxCrossRegionShare", Limit: 0.25, Measured: f(0.25), Unit: "share", OK: true},
+	}, CheckAll(at, run, in))
+	past := Expect{MaxUserVisibleErrors: n(2), MinUserVisibleErrors: n(4), MaxIdempotentErrors: n(1), MaxTimeToDetect: d(1499 * time.Millisecond),
+		MaxRetryAmplification: x(1.4999), MaxLatencyP99: d(24999 * time.Microsecond), MaxCrossRegionShare: x(0.2499)}
+	for _, e := range CheckAll(past, run, in) {
+		assert.False(t, e.OK, "%s one step past its limit", e.Name)
+	}
+	assert.Len(t, CheckAll(past, run, in), 7)
+	assert.Equal(t, []Expectation{{Name: "maxTimeToFailBack", Limit: 1, Unit: "s", OK: true}},
+		CheckAll(Expect{MaxTimeToFailBack: d(time.Second)}, &RunReport{Faults: []FaultResult{}}, in), "no fault: nothing to wait for")
+	assert.Equal(t, []Expectation{{Name: "maxTimeToFailOver", Limit: 1, Measured: f(1), Unit: "s", OK: true}},
+		CheckAll(Expect{MaxTimeToFailOver: d(time.Second)}, &RunReport{Faults: run.Faults[:1]}, in))
+}
+
+// A fleet fault's load window runs from 5 s after its start to its end,
+// or the run's end (the drain's second after it left out); one shorter
+// than 5 s has none. Errors count from the fault's start, up to the
+// window's end.
+func TestCountedFleetWindows(t *testing.T) {
+	served := make([][]int, 21) // 20 s and the drain's second
+	for s := range served {
+		served[s] = []int{s} // second s: s requests served
+	}
+	fl := &FleetInput{Clusters: []string{"c1"}, Capacity: map[string]float64{}, Duration: 20 * time.Second, Served: served,
+		Sources: []*FleetSource{{SourceReport: SourceReport{Cluster: "c2", Rate: 1},
+			ErrorAt: []time.Duration{2 * time.Second, ms(19999), 20 * time.Second}, OverflowAt: []time.Duration{ms(1999), 2 * time.Second, 20 * time.Second}}}}
+	rep := Fleet([]Fault{
+		{Name: "open", Start: 2 * time.Second},                               // 7–20 s
+		{Name: "late", Start: 4 * time.Second, End: 30 * time.Second},        // 9–20 s
+		{Name: "short", Start: 3 * time.Second, End: 8 * time.Second},        // 8–8 s: none
+		{Name: "in", Start: 10 * time.Second, End: 17500 * time.Millisecond}, // 15–17.5 s
+	}, fl, nil)
+	// open: seconds 7..19 served 7+…+19 = 169 over 13 s; errors at 2 s and
+	// 19.999 s, the overflow at 2 s (1.999 s is before, 20 s after).
+	// late: 9+…+19 = 154 over 11 s; errors at 19.999 s only.
+	// in: seconds 15 and 16 (the window ends within 17): 31 over 2.5 s.
+	assert.Equal(t, []FleetFault{
+		{Fault: "open", FromS: 7, ToS: 20, Clusters: []ClusterLoad{{Cluster: "c1", RPS: 13}}, UserVisibleErrors: 2, OverflowErrors: 1},
+		{Fault: "late", FromS: 9, ToS: 20, Clusters: []ClusterLoad{{Cluster: "c1", RPS: 14}}, UserVisibleErrors: 1},
+		{Fault: "in", FromS: 15, ToS: 17.5, Clusters: []ClusterLoad{{Cluster: "c1", RPS: 12.4}}},
+	}, rep.Faults)
 }

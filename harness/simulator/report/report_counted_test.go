@@ -1,4 +1,4 @@
-package sim
+package report
 
 import (
 	"testing"
@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/simulator/sim/scenario"
 )
 
 // The report's fields on runs small enough to count by hand: each test
@@ -25,8 +27,8 @@ func req(start int, method string, status int, clusters ...string) RequestRecord
 	return r
 }
 
-func counted(d time.Duration, rs ...RequestRecord) runInput {
-	return runInput{Name: "istio", Duration: d, EntryRegion: "r1", Regions: map[string]string{"c1": "r1", "c2": "r2"},
+func counted(d time.Duration, rs ...RequestRecord) Input {
+	return Input{Name: "istio", Duration: d, EntryRegion: "r1", Regions: map[string]string{"c1": "r1", "c2": "r2"},
 		Clusters: []string{"c1", "c2"}, Requests: rs}
 }
 
@@ -47,7 +49,7 @@ func TestCountedErrors(t *testing.T) {
 		req(900, "TRACE", 200, "c1"),
 	}
 	rs[2].Flags, rs[7].Flags, rs[8].Flags, rs[9].Flags = "UC", "UF,URX", "-", "-"
-	run := buildRun(nil, Expect{}, counted(time.Second, rs...))
+	run := Build(nil, Expect{}, counted(time.Second, rs...))
 	assert.Equal(t, 10, run.Requests)
 	assert.Equal(t, 6, run.UserVisibleErrors, "199, 0, 400, 404, 503, 500")
 	assert.Equal(t, 4, run.IdempotentErrors, "GET 199, GET 0, PUT 400, DELETE 503")
@@ -67,7 +69,7 @@ func TestCountedErrors(t *testing.T) {
 // per second (by request start) in the worst second. A request the proxy
 // answered made no attempt.
 func TestCountedRetriesAndAmplification(t *testing.T) {
-	run := buildRun(nil, Expect{}, counted(2*time.Second,
+	run := Build(nil, Expect{}, counted(2*time.Second,
 		req(0, "GET", 200, "c1"),
 		req(100, "GET", 200, "c1", "c2"),
 		req(999, "GET", 200, "c1", "c1", "c2"), // second 0: started at 0.999 s
@@ -91,7 +93,7 @@ func TestCountedLatency(t *testing.T) {
 		r.End = r.Start + ms(d)
 		rs = append(rs, r)
 	}
-	run := buildRun(nil, Expect{}, counted(time.Second, rs...))
+	run := Build(nil, Expect{}, counted(time.Second, rs...))
 	assert.Equal(t, Latency{P50: 5, P90: 9, P99: 10}, run.LatencyMs, "ranks 5, 9, 10 of 10")
 }
 
@@ -99,11 +101,11 @@ func TestCountedLatency(t *testing.T) {
 // transition) while the fault is active, [start, end); 100 ms slices do
 // not round it.
 func TestCountedDetectionWindow(t *testing.T) {
-	f := []Fault{{Name: "f", Kind: ClusterOutage, Start: 2 * time.Second, End: 4 * time.Second, Target: Target{Cluster: "c1"}}}
+	f := []Fault{{Name: "f", Kind: scenario.ClusterOutage, Start: 2 * time.Second, End: 4 * time.Second, Target: Target{Cluster: "c1"}}}
 	detect := func(evs []Event, tr []Transition) *float64 {
 		in := counted(6*time.Second, req(0, "GET", 200, "c1"))
 		in.Events, in.Transitions = evs, tr
-		return buildRun(f, Expect{}, in).Faults[0].DetectS
+		return Build(f, Expect{}, in).Faults[0].DetectS
 	}
 	assert.Nil(t, detect([]Event{{At: ms(1999), Kind: "eject"}, {At: 4 * time.Second, Kind: "eds"}, {At: ms(2500), Kind: "uneject"}}, nil),
 		"before the start, at the end, or not a health loss")
@@ -113,7 +115,7 @@ func TestCountedDetectionWindow(t *testing.T) {
 }
 
 // steady is 10 requests a second for d, each answered by answer(ms).
-func steady(d time.Duration, answer func(at int) RequestRecord) runInput {
+func steady(d time.Duration, answer func(at int) RequestRecord) Input {
 	in := counted(d)
 	for at := 0; at < int(d/time.Millisecond); at += 100 {
 		in.Requests = append(in.Requests, answer(at))
@@ -127,7 +129,7 @@ func steady(d time.Duration, answer func(at int) RequestRecord) runInput {
 // the fault but without error from 3.0 to 3.4 s, then clean: 1.5 s, though
 // only 1.5 s of the fault are left after it.
 func TestCountedFailOver(t *testing.T) {
-	f := []Fault{{Name: "f", Kind: ErrorRate, Start: 2 * time.Second, End: 5 * time.Second, Target: Target{Cluster: "c1"}}}
+	f := []Fault{{Name: "f", Kind: scenario.ErrorRate, Start: 2 * time.Second, End: 5 * time.Second, Target: Target{Cluster: "c1"}}}
 	in := steady(10*time.Second, func(at int) RequestRecord {
 		switch {
 		case at >= 2000 && at < 3000:
@@ -141,13 +143,13 @@ func TestCountedFailOver(t *testing.T) {
 		}
 		return req(at, "GET", 200, "c1")
 	})
-	res := buildRun(f, Expect{}, in).Faults[0]
+	res := Build(f, Expect{}, in).Faults[0]
 	assert.Equal(t, 1.5, *res.FailOverS)
 	assert.Equal(t, 10, res.Errors, "errors of requests started during the fault")
 
 	// One error at 4.9 s, the fault's last slice: never failed over.
 	in.Requests[49] = req(4900, "GET", 503, "c2")
-	assert.Nil(t, buildRun(f, Expect{}, in).Faults[0].FailOverS)
+	assert.Nil(t, Build(f, Expect{}, in).Faults[0].FailOverS)
 }
 
 // Time to fail back and the cross-region share. Fault on c1 [5 s, 10 s)
@@ -159,8 +161,8 @@ func TestCountedFailOver(t *testing.T) {
 // included: 0–5 s 5 of 50, 10–12 s 20 of 20, 12–30 s 18 of 180 are
 // remote, 43/250 = 0.172.
 func TestCountedFailBackAndCrossRegion(t *testing.T) {
-	f := []Fault{{Name: "f", Kind: ClusterOutage, Start: 5 * time.Second, End: 10 * time.Second, Target: Target{Cluster: "c1"}}}
-	mk := func(c1From, every int) runInput {
+	f := []Fault{{Name: "f", Kind: scenario.ClusterOutage, Start: 5 * time.Second, End: 10 * time.Second, Target: Target{Cluster: "c1"}}}
+	mk := func(c1From, every int) Input {
 		return steady(30*time.Second, func(at int) RequestRecord {
 			if at >= 5000 && at < c1From || at/100%10 >= every {
 				return req(at, "GET", 200, "c2")
@@ -168,12 +170,12 @@ func TestCountedFailBackAndCrossRegion(t *testing.T) {
 			return req(at, "GET", 200, "c1")
 		})
 	}
-	run := buildRun(f, Expect{}, mk(12000, 9))
+	run := Build(f, Expect{}, mk(12000, 9))
 	assert.Equal(t, 2.0, *run.Faults[0].FailBackS)
 	assert.Equal(t, 0.172, run.CrossRegionShare)
 
 	// From 12.1 s: a slice later.
-	assert.Equal(t, 2.1, *buildRun(f, Expect{}, mk(12100, 9)).Faults[0].FailBackS)
+	assert.Equal(t, 2.1, *Build(f, Expect{}, mk(12100, 9)).Faults[0].FailBackS)
 	// c1 back at 8 in 10 after 9 in 10 before: 0.8 < 0.81, never.
 	in := mk(12000, 9)
 	for i := range in.Requests {
@@ -181,9 +183,108 @@ func TestCountedFailBackAndCrossRegion(t *testing.T) {
 			r.Attempts[0].Cluster = "c2"
 		}
 	}
-	run = buildRun(f, Expect{}, in)
+	run = Build(f, Expect{}, in)
 	require.Nil(t, run.Faults[0].FailBackS)
 	// Never failed back: 0–5 s 5 of 50, 10–12 s 20 of 20, 12–30 s 36 of 180
 	// (the 9th and 10th of every ten), 61/250.
 	assert.Equal(t, 0.244, run.CrossRegionShare)
+}
+
+// Failback holds for 5 s: the windows checked start in the first 4 s and
+// the last ends 5 s after the start. Fault on c1 [5 s, 10 s) in a 20 s
+// run, c1 answering everything else but one request at 14.9 s: 9 of 10
+// in [14 s, 15 s) is 0.9 of before, enough: back at 10 s (0 s). Two answers from
+// c2 in the slice at 14.9 s drop the 1 s window [14 s, 15 s) to 9 of 11
+// (0.82 < 0.9): every start from 10.0 to 14.9 s has that window (or that
+// slice) in its 5 s, so failback is at 15 s (5 s). At 15.0 s the dip is
+// out of every window.
+func TestCountedFailBackHoldsFiveSeconds(t *testing.T) {
+	f := []Fault{{Name: "f", Kind: scenario.ClusterOutage, Start: 5 * time.Second, End: 10 * time.Second, Target: Target{Cluster: "c1"}}}
+	in := steady(20*time.Second, func(at int) RequestRecord {
+		if at >= 5000 && at < 10000 || at == 14900 {
+			return req(at, "GET", 200, "c2")
+		}
+		return req(at, "GET", 200, "c1")
+	})
+	assert.Equal(t, 0.0, *Build(f, Expect{}, in).Faults[0].FailBackS, "one answer from c2 at 14.9 s: 9 of 10 in [14 s, 15 s) is still 0.9")
+	in.Requests = append(in.Requests, req(14950, "GET", 200, "c2"))
+	assert.Equal(t, 5.0, *Build(f, Expect{}, in).Faults[0].FailBackS)
+}
+
+// A filter transition detects under the same window as an event,
+// [start, end); on a tie the event (read first) names the detection. A
+// fault without an end is active until the run's end.
+func TestCountedDetectionByTransition(t *testing.T) {
+	f := []Fault{{Name: "f", Kind: scenario.ClusterOutage, Start: 2 * time.Second, End: 4 * time.Second, Target: Target{Cluster: "c1"}}}
+	detect := func(f []Fault, evs []Event, tr ...Transition) FaultResult {
+		in := counted(6*time.Second, req(0, "GET", 200, "c1"))
+		in.Events, in.Transitions = evs, tr
+		return Build(f, Expect{}, in).Faults[0]
+	}
+	down := func(at float64) Transition { return Transition{AtS: at, From: "PRIMARY", To: "DEGRADED"} }
+	res := detect(f, nil, down(2))
+	require.NotNil(t, res.DetectS, "at the start")
+	assert.Equal(t, 0.0, *res.DetectS)
+	assert.Equal(t, "filter PRIMARY -> DEGRADED", res.DetectedBy)
+	assert.Nil(t, detect(f, nil, down(4)).DetectS, "at the end")
+	assert.Nil(t, detect(f, nil, down(1.999)).DetectS, "before the start")
+	assert.Equal(t, 1.999, *detect(f, nil, down(3.999)).DetectS, "just before the end")
+	res = detect(f, []Event{{At: ms(2500), Kind: "eject", Host: "h"}}, down(2.5))
+	assert.Equal(t, 0.5, *res.DetectS)
+	assert.Equal(t, "eject h", res.DetectedBy, "a tie: the event")
+	res = detect(f, []Event{{At: ms(2500), Kind: "eject", Host: "h"}}, down(2.4), down(2.3))
+	assert.Equal(t, 0.4, *res.DetectS, "the first earlier transition, as logged")
+
+	open := []Fault{{Name: "f", Kind: scenario.ClusterOutage, Start: 2 * time.Second, Target: Target{Cluster: "c1"}}}
+	assert.Equal(t, 3.0, *detect(open, []Event{{At: 5 * time.Second, Kind: "eds"}}).DetectS, "no end: until the run's end")
+	assert.Equal(t, 3.5, *detect(open, nil, down(5.5)).DetectS)
+}
+
+// errors[] is ordered by count (most first), then cause, status and
+// flags; a cause is the last attempt's, else Envoy's details, else the
+// flags, else the status.
+func TestCountedErrorOrder(t *testing.T) {
+	e := func(start, status int, flags, details, cause string) RequestRecord {
+		r := req(start, "GET", status)
+		r.Flags, r.Details = flags, details
+		if cause != "" {
+			r.Attempts = []AttemptRecord{{Cluster: "c1", Status: status, Cause: cause}}
+		}
+		return r
+	}
+	run := Build(nil, Expect{}, counted(time.Second,
+		e(0, 503, "UF", "", "b refused"),
+		e(10, 503, "UF", "", "b refused"),
+		e(20, 503, "UF", "", "a refused"),
+		e(30, 502, "UF", "", "a refused"),
+		e(40, 503, "UH", "no_healthy_upstream", ""),
+		e(50, 503, "UC", "no_healthy_upstream", ""),
+		e(60, 504, "UT", "", ""),
+		e(70, 500, "", "", ""),
+	))
+	assert.Equal(t, []ErrorKind{
+		{Cause: "b refused", Status: 503, Flags: "UF", Count: 2},
+		{Cause: "a refused", Status: 502, Flags: "UF", Count: 1},
+		{Cause: "a refused", Status: 503, Flags: "UF", Count: 1},
+		{Cause: "no_healthy_upstream", Status: 503, Flags: "UC", Count: 1},
+		{Cause: "no_healthy_upstream", Status: 503, Flags: "UH", Count: 1},
+		{Cause: "response flags UT", Status: 504, Flags: "UT", Count: 1},
+		{Cause: "status 500", Status: 500, Count: 1},
+	}, run.Errors)
+}
+
+// A run without requests has no rates (0, not a division by zero); a
+// request recorded at the run's end counts in its last second.
+func TestCountedEmptyAndLastSecond(t *testing.T) {
+	run := Build(nil, Expect{}, counted(2*time.Second))
+	assert.Zero(t, run.Requests)
+	assert.Zero(t, run.RetryAmplification)
+	assert.Zero(t, run.ErrorRate)
+	assert.Zero(t, run.PeakRetryAmplification)
+	assert.Equal(t, []Second{{T: 0, Share: []float64{0, 0, 0}}, {T: 1, Share: []float64{0, 0, 0}}}, run.Seconds)
+	assert.Equal(t, Latency{}, run.LatencyMs)
+
+	run = Build(nil, Expect{}, counted(1500*time.Millisecond, req(1000, "GET", 200, "c1"), req(2000, "GET", 200, "c2")))
+	require.Len(t, run.Seconds, 2, "1.5 s: two seconds")
+	assert.Equal(t, Second{T: 1, Requests: 2, Share: []float64{0.5, 0.5, 0}, P50Ms: 5, P99Ms: 5}, run.Seconds[1])
 }
