@@ -231,3 +231,51 @@ func TestCountedFleetWindows(t *testing.T) {
 		{Fault: "in", FromS: 15, ToS: 17.5, Clusters: []ClusterLoad{{Cluster: "c1", RPS: 12.4}}},
 	}, rep.Faults)
 }
+
+// A return's ramp is cut by the target's next ejection strictly after it
+// (an ejection logged at the same instant is the one it ends); a step at
+// the instant of the cut is not taken.
+func TestCountedFailbackCuts(t *testing.T) {
+	start := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
+	back := LogLine{Time: at(10000), Message: "detour: svc: probe of c1 answered 200: back in service, hold-down 1000ms then ramp [50 100]"}
+	eject := func(ms int, target string) LogLine {
+		return LogLine{Time: at(ms), Message: "detour: svc: ejected " + target + " for 30s"}
+	}
+	steps := map[string]time.Duration{"svc": 500 * time.Millisecond}
+	// Steps at 11 s and 11.5 s; the ejection at 11.5 s takes the second's place.
+	assert.Equal(t, []FailbackReport{{Service: "svc", Target: "c1", StartS: 10, HoldDownEndS: 11, Steps: []RampStep{{AtS: 11, Percent: 50}}, EndS: 11.5}},
+		Failbacks([]LogLine{eject(10000, "c1"), back, eject(10000, "c1"), eject(11500, "c1")}, start, steps, time.Minute))
+	// The run's end cuts the same way.
+	assert.Equal(t, []FailbackReport{{Service: "svc", Target: "c1", StartS: 10, HoldDownEndS: 11, Steps: []RampStep{{AtS: 11, Percent: 50}}, EndS: 11.5}},
+		Failbacks([]LogLine{back}, start, steps, 11500*time.Millisecond))
+	// Another service's ejection of the same target does not cut it.
+	other := LogLine{Time: at(11200), Message: "detour: other: ejected c1 for 30s"}
+	assert.Equal(t, []FailbackReport{{Service: "svc", Target: "c1", StartS: 10, HoldDownEndS: 11,
+		Steps: []RampStep{{AtS: 11, Percent: 50}, {AtS: 11.5, Percent: 100}}, EndS: 11.5}},
+		Failbacks([]LogLine{back, other}, start, steps, time.Minute))
+	// A return logged at two instants is two returns.
+	later := back
+	later.Time = at(10001)
+	assert.Len(t, Failbacks([]LogLine{back, later}, start, steps, time.Minute), 2)
+}
+
+// One transition per instant and move: the same instant with another
+// move (from or to) is another transition.
+func TestCountedTransitionsPerMove(t *testing.T) {
+	start := time.Unix(1000, 0)
+	line := func(msg string) LogLine { return LogLine{Time: start.Add(time.Second), Message: msg} }
+	got := Transitions([]LogLine{
+		line("detour: svc: PRIMARY -> DEGRADED (a)"),
+		line("detour: svc: PRIMARY -> DEGRADED (a)"),
+		line("detour: svc: DEGRADED -> FAILED_OVER (b)"),
+		line("detour: svc: PRIMARY -> FAILED_OVER (c)"),
+	}, start, "p")
+	assert.Equal(t, []Transition{
+		{AtS: 1, Proxy: "p", Service: "svc", From: "PRIMARY", To: "DEGRADED", Trigger: "a"},
+		{AtS: 1, Proxy: "p", Service: "svc", From: "DEGRADED", To: "FAILED_OVER", Trigger: "b"},
+		{AtS: 1, Proxy: "p", Service: "svc", From: "PRIMARY", To: "FAILED_OVER", Trigger: "c"},
+	}, got)
+	// Only the filters' own lines are events.
+	assert.Empty(t, FilterEvents([]LogLine{line("other: svc: ejected c1 for 30s"), line("detour: svc: probe of c1 failed")}, start, "p"))
+}

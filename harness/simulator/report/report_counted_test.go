@@ -209,6 +209,9 @@ func TestCountedFailBackHoldsFiveSeconds(t *testing.T) {
 	assert.Equal(t, 0.0, *Build(f, Expect{}, in).Faults[0].FailBackS, "one answer from c2 at 14.9 s: 9 of 10 in [14 s, 15 s) is still 0.9")
 	in.Requests = append(in.Requests, req(14950, "GET", 200, "c2"))
 	assert.Equal(t, 5.0, *Build(f, Expect{}, in).Faults[0].FailBackS)
+	// A fault that never ends never fails back, whatever follows.
+	f[0].End = 0
+	assert.Nil(t, Build(f, Expect{}, in).Faults[0].FailBackS)
 }
 
 // A filter transition detects under the same window as an event,
@@ -287,4 +290,44 @@ func TestCountedEmptyAndLastSecond(t *testing.T) {
 	run = Build(nil, Expect{}, counted(1500*time.Millisecond, req(1000, "GET", 200, "c1"), req(2000, "GET", 200, "c2")))
 	require.Len(t, run.Seconds, 2, "1.5 s: two seconds")
 	assert.Equal(t, Second{T: 1, Requests: 2, Share: []float64{0.5, 0.5, 0}, P50Ms: 5, P99Ms: 5}, run.Seconds[1])
+}
+
+// The first slice of a failback compares its own share with 0.9 × the
+// share before the fault, as the windows do. Before the fault c1 answers
+// every request; from its end c1 again, and the slice at 10 s has nine
+// more requests, eight on c1: 9 of 10, exactly 0.9 × 1, enough. With 9
+// of 10 before (0.9, so 0.81 needed), that slice's 0.9 is enough too.
+func TestCountedFailBackFirstSlice(t *testing.T) {
+	f := []Fault{{Name: "f", Kind: scenario.ClusterOutage, Start: 5 * time.Second, End: 10 * time.Second, Target: Target{Cluster: "c1"}}}
+	mk := func(every int) Input {
+		in := steady(20*time.Second, func(at int) RequestRecord {
+			if at >= 5000 && at < 10000 || at < 5000 && at/100%10 >= every {
+				return req(at, "GET", 200, "c2")
+			}
+			return req(at, "GET", 200, "c1")
+		})
+		for i := 1; i <= 9; i++ {
+			c := "c1"
+			if i == 9 {
+				c = "c2"
+			}
+			in.Requests = append(in.Requests, req(10000+i*10, "GET", 200, c))
+		}
+		return in
+	}
+	assert.Equal(t, 0.0, *Build(f, Expect{}, mk(10)).Faults[0].FailBackS, "0.9 of 1")
+	assert.Equal(t, 0.0, *Build(f, Expect{}, mk(9)).Faults[0].FailBackS, "0.9 of 0.9")
+}
+
+// Build keeps the run's warnings and transitions, and gives empty lists,
+// not null, when there are none.
+func TestBuildKeepsWarnings(t *testing.T) {
+	in := counted(time.Second)
+	run := Build(nil, Expect{}, in)
+	assert.Equal(t, []string{}, run.Warnings)
+	assert.Equal(t, []Transition{}, run.Transitions)
+	in.Warnings, in.Transitions = []string{"w"}, []Transition{{AtS: 0.5, To: "DEGRADED"}}
+	run = Build(nil, Expect{}, in)
+	assert.Equal(t, []string{"w"}, run.Warnings)
+	assert.Equal(t, []Transition{{AtS: 0.5, To: "DEGRADED"}}, run.Transitions)
 }
