@@ -230,6 +230,11 @@ func TestCountedFleetWindows(t *testing.T) {
 		{Fault: "late", FromS: 9, ToS: 20, Clusters: []ClusterLoad{{Cluster: "c1", RPS: 14}}, UserVisibleErrors: 1},
 		{Fault: "in", FromS: 15, ToS: 17.5, Clusters: []ClusterLoad{{Cluster: "c1", RPS: 12.4}}},
 	}, rep.Faults)
+
+	// Seconds the record lacks count as none served: 7+…+14 = 84 over 13 s.
+	fl.Served = served[:15]
+	rep = Fleet([]Fault{{Name: "open", Start: 2 * time.Second}}, fl, nil)
+	assert.Equal(t, 84.0/13, rep.Faults[0].Clusters[0].RPS)
 }
 
 // A return's ramp is cut by the target's next ejection strictly after it
@@ -278,4 +283,15 @@ func TestCountedTransitionsPerMove(t *testing.T) {
 	}, got)
 	// Only the filters' own lines are events.
 	assert.Empty(t, FilterEvents([]LogLine{line("other: svc: ejected c1 for 30s"), line("detour: svc: probe of c1 failed")}, start, "p"))
+}
+
+// Cross-region needs both regions known: an answer from a cluster of no
+// known region, or an entry proxy of no known region, is not counted as
+// cross-region; a request the proxy answered is left out.
+func TestCountedCrossRegionNeedsRegions(t *testing.T) {
+	in := counted(time.Second, req(0, "GET", 200, "c2"), req(100, "GET", 200, "c3"), req(200, "GET", 200, "c1"), req(300, "GET", 503))
+	assert.Equal(t, 0.3333, Build(nil, Expect{}, in).CrossRegionShare, "c2 of c2, c3, c1")
+	in.EntryRegion = ""
+	assert.Zero(t, Build(nil, Expect{}, in).CrossRegionShare)
+	assert.Zero(t, Build(nil, Expect{}, counted(time.Second, req(300, "GET", 503))).CrossRegionShare, "no answered request")
 }

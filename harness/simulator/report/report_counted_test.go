@@ -286,6 +286,12 @@ func TestCountedEmptyAndLastSecond(t *testing.T) {
 	assert.Zero(t, run.PeakRetryAmplification)
 	assert.Equal(t, []Second{{T: 0, Share: []float64{0, 0, 0}}, {T: 1, Share: []float64{0, 0, 0}}}, run.Seconds)
 	assert.Equal(t, Latency{}, run.LatencyMs)
+	assert.Equal(t, map[string]float64{}, run.RegionShare)
+	in := counted(2 * time.Second)
+	exp := CheckAll(Expect{MaxShareOutside: &scenario.ShareOutside{Regions: []string{"r1"}}}, &run, &in)
+	require.Len(t, exp, 1)
+	assert.Equal(t, 0.0, *exp[0].Measured, "no request went outside")
+	assert.True(t, exp[0].OK)
 
 	run = Build(nil, Expect{}, counted(1500*time.Millisecond, req(1000, "GET", 200, "c1"), req(2000, "GET", 200, "c2")))
 	require.Len(t, run.Seconds, 2, "1.5 s: two seconds")
@@ -330,4 +336,32 @@ func TestBuildKeepsWarnings(t *testing.T) {
 	run = Build(nil, Expect{}, in)
 	assert.Equal(t, []string{"w"}, run.Warnings)
 	assert.Equal(t, []Transition{{AtS: 0.5, To: "DEGRADED"}}, run.Transitions)
+}
+
+// The failback cost's reference is the mean latency of the requests
+// started in the 10 s before the fault, [start-10 s, start); its window
+// runs from the fault's end to the failback, [end, end+failBackS). Fault
+// on c1 [12 s, 20 s): the reference is the requests at 2.0 s (10 ms) and
+// 11.9 s (20 ms), 15 ms (not the 1.9 s one of 1 s, nor the 12.0 s one of
+// 500 ms); c2 answers [20 s, 21 s) in 40 ms, c1 from 21 s: back after
+// 1 s, ten requests cross-region, 10 × 25 ms = 0.25 request-s added.
+func TestCountedFailBackCostWindows(t *testing.T) {
+	f := []Fault{{Name: "f", Kind: scenario.ClusterOutage, Start: 12 * time.Second, End: 20 * time.Second, Target: Target{Cluster: "c1"}}}
+	lat := func(r RequestRecord, d int) RequestRecord { r.End = r.Start + ms(d); return r }
+	in := counted(30*time.Second,
+		lat(req(1900, "GET", 200, "c1"), 1000),
+		lat(req(2000, "GET", 200, "c1"), 10),
+		lat(req(11900, "GET", 200, "c1"), 20),
+		lat(req(12000, "GET", 200, "c2"), 500))
+	for at := 20000; at < 30000; at += 100 {
+		if at < 21000 {
+			in.Requests = append(in.Requests, lat(req(at, "GET", 200, "c2"), 40))
+		} else {
+			in.Requests = append(in.Requests, req(at, "GET", 200, "c1"))
+		}
+	}
+	res := Build(f, Expect{}, in).Faults[0]
+	require.NotNil(t, res.FailBackS)
+	assert.Equal(t, 1.0, *res.FailBackS)
+	assert.Equal(t, &FailBackCost{WindowS: 1, Recovered: true, Requests: 10, CrossRegionRequests: 10, AddedLatencyRequestS: 0.25}, res.FailBackCost)
 }

@@ -205,3 +205,36 @@ func TestFlappingIsOnePhase(t *testing.T) {
 	// Only 12–13 s of the 130 requests outside 5–12 s were answered by c2.
 	assert.Equal(t, 0.0769, run.CrossRegionShare)
 }
+
+// Phases cut at every start and every end inside the run; a phase is
+// named by every fault active at its start ("during a, during b"), else
+// by the last fault (in start order) that ended before it. Faults a
+// [2 s, 6 s), b [4 s, 8 s), c from 10 s to 15 s, past the 12 s run: one
+// request a second, the one at 5 s failing.
+func TestPhaseLabelsOverlapping(t *testing.T) {
+	faults := []Fault{
+		{Name: "a", Kind: scenario.ClusterOutage, Start: 2 * time.Second, End: 6 * time.Second, Target: Target{Cluster: "c1"}},
+		{Name: "b", Kind: scenario.ClusterOutage, Start: 4 * time.Second, End: 8 * time.Second, Target: Target{Cluster: "c1"}},
+		{Name: "c", Kind: scenario.ClusterOutage, Start: 10 * time.Second, End: 15 * time.Second, Target: Target{Cluster: "c1"}},
+	}
+	in := Input{Duration: 12 * time.Second, EntryRegion: "r1", Regions: map[string]string{"c1": "r1"}, Clusters: []string{"c1"}}
+	for s := 0; s < 12; s++ {
+		st := 200
+		if s == 5 {
+			st = 503
+		}
+		in.Requests = append(in.Requests, req(s*1000, "GET", st, "c1"))
+	}
+	five := Latency{P50: 5, P90: 5, P99: 5}
+	p := func(from, to float64, label string, errs int) Phase {
+		return Phase{FromS: from, ToS: to, Label: label, Requests: 2, Errors: errs, LatencyMs: five}
+	}
+	assert.Equal(t, []Phase{
+		p(0, 2, "before faults", 0),
+		p(2, 4, "during a", 0),
+		p(4, 6, "during a, during b", 1),
+		p(6, 8, "during b", 0),
+		p(8, 10, "after b", 0),
+		p(10, 12, "during c", 0),
+	}, Build(faults, Expect{}, in).Phases)
+}
