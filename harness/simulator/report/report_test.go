@@ -238,3 +238,18 @@ func TestPhaseLabelsOverlapping(t *testing.T) {
 		p(10, 12, "during c", 0),
 	}, Build(faults, Expect{}, in).Phases)
 }
+
+// The report's fault timeline: each fault's name, kind, target, start
+// and end in seconds; a fault that never ends has no end (null).
+func TestFaultReports(t *testing.T) {
+	got := FaultReports([]Fault{
+		{Name: "a", Kind: scenario.ServiceScaledToZero, Start: 1500 * time.Millisecond, End: 9 * time.Second, Target: Target{Cluster: "c1", Service: "reviews"}},
+		{Name: "b", Kind: scenario.RegionOutage, Start: 2 * time.Second, Target: Target{Region: "r2"}},
+	})
+	nine := 9.0
+	assert.Equal(t, []FaultReport{
+		{Name: "a", Kind: scenario.ServiceScaledToZero, Target: "c1 reviews", StartS: 1.5, EndS: &nine},
+		{Name: "b", Kind: scenario.RegionOutage, Target: "region r2", StartS: 2},
+	}, got)
+	assert.Equal(t, []FaultReport{}, FaultReports(nil))
+}
