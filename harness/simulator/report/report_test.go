@@ -237,6 +237,15 @@ func TestPhaseLabelsOverlapping(t *testing.T) {
 		p(8, 10, "after b", 0),
 		p(10, 12, "during c", 0),
 	}, Build(faults, Expect{}, in).Phases)
+	// c never ending changes nothing before it: it has not ended.
+	faults[2].End = 0
+	assert.Equal(t, []string{"before faults", "during a", "during a, during b", "during b", "after b", "during c"},
+		func() (out []string) {
+			for _, ph := range Build(faults, Expect{}, in).Phases {
+				out = append(out, ph.Label)
+			}
+			return out
+		}())
 }
 
 // The report's fault timeline: each fault's name, kind, target, start
