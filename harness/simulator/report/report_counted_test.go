@@ -365,3 +365,59 @@ func TestCountedFailBackCostWindows(t *testing.T) {
 	assert.Equal(t, 1.0, *res.FailBackS)
 	assert.Equal(t, &FailBackCost{WindowS: 1, Recovered: true, Requests: 10, CrossRegionRequests: 10, AddedLatencyRequestS: 0.25}, res.FailBackCost)
 }
+
+// Fail over needs 5 s clean (fifty 100 ms slices) within the fault, not
+// until its end. Fault [2 s, 20 s) in a 30 s run, errors through it from
+// 2.0 to 2.9 s: one more error at 8.0 s, the 51st slice from 3.0 s, does
+// not matter (1 s); at 7.9 s, the 50th, it does, and the next clean start
+// is 8.0 s (6 s).
+func TestCountedFailOverFiveSeconds(t *testing.T) {
+	f := []Fault{{Name: "f", Kind: scenario.ErrorRate, Start: 2 * time.Second, End: 20 * time.Second, Target: Target{Cluster: "c1"}}}
+	failOver := func(errAt int) float64 {
+		in := steady(30*time.Second, func(at int) RequestRecord {
+			if at >= 2000 && at < 3000 || at == errAt {
+				r := req(at, "GET", 503, "c1")
+				r.Attempts[0].Faults = []string{"f"}
+				return r
+			}
+			return req(at, "GET", 200, "c2")
+		})
+		res := Build(f, Expect{}, in).Faults[0]
+		require.NotNil(t, res.FailOverS)
+		return *res.FailOverS
+	}
+	assert.Equal(t, 1.0, failOver(8000))
+	assert.Equal(t, 6.0, failOver(7900))
+}
+
+// The run is cut in 100 ms slices up to and including its end, so the
+// last 5 s count for failback: two answers from c2 in the slice at 19.9 s
+// of a 20 s run keep a fault that ended at 15 s from failing back within
+// the run.
+func TestCountedFailBackToTheRunsEnd(t *testing.T) {
+	f := []Fault{{Name: "f", Kind: scenario.ClusterOutage, Start: 5 * time.Second, End: 15 * time.Second, Target: Target{Cluster: "c1"}}}
+	in := steady(20*time.Second, func(at int) RequestRecord {
+		if at >= 5000 && at < 15000 || at == 19900 {
+			return req(at, "GET", 200, "c2")
+		}
+		return req(at, "GET", 200, "c1")
+	})
+	assert.Equal(t, 0.0, *Build(f, Expect{}, in).Faults[0].FailBackS, "9 of 10 in the last second is enough")
+	in.Requests = append(in.Requests, req(19950, "GET", 200, "c2"))
+	assert.Nil(t, Build(f, Expect{}, in).Faults[0].FailBackS)
+
+	// Near the run's end, failback needs only the whole 1 s windows left
+	// (the last ends at 20.0 s, the slice of the run's end included): a
+	// fault ending at 19.1 s fails back at once, one ending at 19.2 s has
+	// no whole second after it.
+	in = steady(20*time.Second, func(at int) RequestRecord {
+		if at >= 5000 && at < 19100 {
+			return req(at, "GET", 200, "c2")
+		}
+		return req(at, "GET", 200, "c1")
+	})
+	f[0].End = 19100 * time.Millisecond
+	assert.Equal(t, 0.0, *Build(f, Expect{}, in).Faults[0].FailBackS)
+	f[0].End = 19200 * time.Millisecond
+	assert.Nil(t, Build(f, Expect{}, in).Faults[0].FailBackS)
+}
