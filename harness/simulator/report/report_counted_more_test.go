@@ -94,6 +94,7 @@ func TestCountedFleet(t *testing.T) {
 		over(6000, 503),             // during the fault: an overflow error
 		req(7000, "GET", 503, "c1"), // an error, not an overflow
 		over(12000, 503),            // after the fault
+		req(13000, "GET", 503),      // answered by the proxy: no attempt, no overflow
 	}
 	served := make([][]int, 12)
 	for s := range served {
@@ -112,11 +113,11 @@ func TestCountedFleet(t *testing.T) {
 	rep := Fleet(faults, fl, entry)
 
 	require.Len(t, rep.Sources, 2)
-	assert.Equal(t, SourceReport{Cluster: "c1", Rate: 10, Requests: 4, UserVisibleErrors: 3, OverflowErrors: 2}, rep.Sources[0],
+	assert.Equal(t, SourceReport{Cluster: "c1", Rate: 10, Requests: 5, UserVisibleErrors: 4, OverflowErrors: 2}, rep.Sources[0],
 		"the entry's seconds are the run's")
 	assert.Equal(t, []SourceSecond{{T: 0, Requests: 4, Share: []float64{0.75, 0.25, 0}}, {T: 1, Requests: 4, Errors: 1, Share: []float64{0, 0.75, 0.25}}},
 		rep.Sources[1].Seconds)
-	assert.Equal(t, SourceReport{Cluster: "total", Rate: 30, Requests: 44, UserVisibleErrors: 4, OverflowErrors: 2}, rep.Total)
+	assert.Equal(t, SourceReport{Cluster: "total", Rate: 30, Requests: 45, UserVisibleErrors: 5, OverflowErrors: 2}, rep.Total)
 	// 7–10 s: c1 served 3 × 4 = 12 over 3 s, c2 60 over 3 s. Errors from
 	// 2 s to 10 s: the entry's 6 s and 7 s ones and the source's 8 s one;
 	// the 6 s overflow only (12 s is after the fault).

@@ -209,6 +209,12 @@ func TestCountedFailBackHoldsFiveSeconds(t *testing.T) {
 	assert.Equal(t, 0.0, *Build(f, Expect{}, in).Faults[0].FailBackS, "one answer from c2 at 14.9 s: 9 of 10 in [14 s, 15 s) is still 0.9")
 	in.Requests = append(in.Requests, req(14950, "GET", 200, "c2"))
 	assert.Equal(t, 5.0, *Build(f, Expect{}, in).Faults[0].FailBackS)
+	// A dip 5 s after the end is past every window of a start at the end.
+	in.Requests = in.Requests[:len(in.Requests)-1]
+	in.Requests[149] = req(14900, "GET", 200, "c1")
+	in.Requests[150] = req(15000, "GET", 200, "c2")
+	in.Requests = append(in.Requests, req(15050, "GET", 200, "c2"))
+	assert.Equal(t, 0.0, *Build(f, Expect{}, in).Faults[0].FailBackS, "two answers from c2 at 15.0 s")
 	// A fault that never ends never fails back, whatever follows.
 	f[0].End = 0
 	assert.Nil(t, Build(f, Expect{}, in).Faults[0].FailBackS)
@@ -420,4 +426,16 @@ func TestCountedFailBackToTheRunsEnd(t *testing.T) {
 	assert.Equal(t, 0.0, *Build(f, Expect{}, in).Faults[0].FailBackS)
 	f[0].End = 19200 * time.Millisecond
 	assert.Nil(t, Build(f, Expect{}, in).Faults[0].FailBackS)
+}
+
+// The failback cost's reference latency is of the requests started in
+// the 10 s before the fault; the share before it is read in 100 ms
+// slices. A fault starting at 15.05 s with one request before it, at
+// 5.02 s: in the slices [5.0 s, 15.0 s), not in [5.05 s, 15.05 s): a
+// share but no reference, so the added latency is the window's own.
+func TestCountedFailBackCostWithoutReference(t *testing.T) {
+	f := []Fault{{Name: "f", Kind: scenario.ClusterOutage, Start: 15050 * time.Millisecond, End: 20 * time.Second, Target: Target{Cluster: "c1"}}}
+	in := counted(30*time.Second, req(5020, "GET", 200, "c1"), req(25000, "GET", 200, "c2"))
+	assert.Equal(t, &FailBackCost{WindowS: 10, Requests: 1, CrossRegionRequests: 1, AddedLatencyRequestS: 0.005},
+		Build(f, Expect{}, in).Faults[0].FailBackCost)
 }
