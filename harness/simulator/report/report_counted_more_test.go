@@ -107,7 +107,7 @@ func TestCountedFleet(t *testing.T) {
 		Sources: []*FleetSource{
 			{SourceReport: SourceReport{Cluster: "c1", Rate: 10}, Entry: true},
 			{SourceReport: SourceReport{Cluster: "c2", Rate: 20, Requests: 40, UserVisibleErrors: 1},
-				ErrorAt: []time.Duration{ms(8000)}, Answered: [][]int{{3, 1, 0}, {0, 3, 1}}, Errors: []int{0, 1}},
+				ErrorAt: []time.Duration{ms(8000)}, Answered: [][]int{{3, 1, 0}, {0, 3, 1}, {0, 0, 0}}, Errors: []int{0, 1, 0}},
 		}}
 	faults := []Fault{{Name: "f", Start: 2 * time.Second, End: 10 * time.Second}}
 	rep := Fleet(faults, fl, entry)
@@ -115,8 +115,8 @@ func TestCountedFleet(t *testing.T) {
 	require.Len(t, rep.Sources, 2)
 	assert.Equal(t, SourceReport{Cluster: "c1", Rate: 10, Requests: 5, UserVisibleErrors: 4, OverflowErrors: 2}, rep.Sources[0],
 		"the entry's seconds are the run's")
-	assert.Equal(t, []SourceSecond{{T: 0, Requests: 4, Share: []float64{0.75, 0.25, 0}}, {T: 1, Requests: 4, Errors: 1, Share: []float64{0, 0.75, 0.25}}},
-		rep.Sources[1].Seconds)
+	assert.Equal(t, []SourceSecond{{T: 0, Requests: 4, Share: []float64{0.75, 0.25, 0}}, {T: 1, Requests: 4, Errors: 1, Share: []float64{0, 0.75, 0.25}},
+		{T: 2, Share: []float64{0, 0, 0}}}, rep.Sources[1].Seconds, "a second without requests has no share")
 	assert.Equal(t, SourceReport{Cluster: "total", Rate: 30, Requests: 45, UserVisibleErrors: 5, OverflowErrors: 2}, rep.Total)
 	// 7–10 s: c1 served 3 × 4 = 12 over 3 s, c2 60 over 3 s. Errors from
 	// 2 s to 10 s: the entry's 6 s and 7 s ones and the source's 8 s one;

@@ -370,6 +370,9 @@ func TestCountedFailBackCostWindows(t *testing.T) {
 	require.NotNil(t, res.FailBackS)
 	assert.Equal(t, 1.0, *res.FailBackS)
 	assert.Equal(t, &FailBackCost{WindowS: 1, Recovered: true, Requests: 10, CrossRegionRequests: 10, AddedLatencyRequestS: 0.25}, res.FailBackCost)
+	// A fault that ends with the run has no way back to cost.
+	f[0].End = 30 * time.Second
+	assert.Nil(t, Build(f, Expect{}, in).Faults[0].FailBackCost)
 }
 
 // Fail over needs 5 s clean (fifty 100 ms slices) within the fault, not
