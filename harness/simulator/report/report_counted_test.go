@@ -149,7 +149,9 @@ func TestCountedFailOver(t *testing.T) {
 
 	// One error at 4.9 s, the fault's last slice: never failed over.
 	in.Requests[49] = req(4900, "GET", 503, "c2")
-	assert.Nil(t, Build(f, Expect{}, in).Faults[0].FailOverS)
+	res = Build(f, Expect{}, in).Faults[0]
+	assert.Nil(t, res.FailOverS)
+	assert.Equal(t, 11, res.Errors, "the last slice's error counts")
 }
 
 // Time to fail back and the cross-region share. Fault on c1 [5 s, 10 s)
