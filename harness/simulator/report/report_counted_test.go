@@ -152,6 +152,13 @@ func TestCountedFailOver(t *testing.T) {
 	res = Build(f, Expect{}, in).Faults[0]
 	assert.Nil(t, res.FailOverS)
 	assert.Equal(t, 11, res.Errors, "the last slice's error counts")
+
+	// Clean from the fault's last slice on: failed over there, 2.9 s.
+	for i := 30; i < 49; i++ {
+		in.Requests[i] = req(i*100, "GET", 503, "c1")
+	}
+	in.Requests[49] = req(4900, "GET", 200, "c2")
+	assert.Equal(t, 2.9, *Build(f, Expect{}, in).Faults[0].FailOverS)
 }
 
 // Time to fail back and the cross-region share. Fault on c1 [5 s, 10 s)
