@@ -66,4 +66,10 @@ func TestApplyRelative(t *testing.T) {
 	rep = &Report{Runs: []RunReport{relRun(RunIstio, 2, 8, 40)}}
 	ApplyRelative(rep, Expect{MaxErrorsVsBaseline: &one})
 	assert.Empty(t, rep.Runs[0].Expectations)
+	// Wherever the run with the filters stands, it is the one compared.
+	rep = &Report{Runs: []RunReport{relRun(RunDetour, 2, 8, 40), relRun(RunIstio, 2, 8, 40)}}
+	ApplyRelative(rep, Expect{MaxErrorsVsBaseline: &one})
+	assert.Equal(t, []Expectation{{Name: "maxErrorsVsBaseline", Limit: 2, Measured: ptr(2), Unit: "requests", Against: RunIstio, Factor: 1, OK: true}},
+		rep.Runs[0].Expectations)
+	assert.Empty(t, rep.Runs[1].Expectations)
 }
