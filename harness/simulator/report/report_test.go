@@ -262,3 +262,15 @@ func TestFaultReports(t *testing.T) {
 	}, got)
 	assert.Equal(t, []FaultReport{}, FaultReports(nil))
 }
+
+// A phase whose requests got no answer from a cluster (the proxy's own,
+// or none at all) has no cross-region share: 0.
+func TestPhaseWithoutAnswers(t *testing.T) {
+	faults := []Fault{{Name: "f", Kind: scenario.ClusterOutage, Start: time.Second, End: 2 * time.Second, Target: Target{Cluster: "c1"}}}
+	in := counted(3*time.Second, req(0, "GET", 503), req(2500, "GET", 200, "c2"))
+	assert.Equal(t, []Phase{
+		{FromS: 0, ToS: 1, Label: "before faults", Requests: 1, Errors: 1, LatencyMs: Latency{P50: 5, P90: 5, P99: 5}},
+		{FromS: 1, ToS: 2, Label: "during f"},
+		{FromS: 2, ToS: 3, Label: "after f", Requests: 1, LatencyMs: Latency{P50: 5, P90: 5, P99: 5}, CrossRegionShare: 1},
+	}, Build(faults, Expect{}, in).Phases)
+}
