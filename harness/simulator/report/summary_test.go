@@ -247,3 +247,13 @@ func TestShareLine(t *testing.T) {
 	assert.Contains(t, shareLine(shareRun(60, nil)), "  errors |"+strings.Repeat(" ", 60)+"|\n          (errors: none)\n")
 	assert.Empty(t, shareLine(RunReport{}), "no seconds, no lines")
 }
+
+// A report without runs still prints its header and the table's labels.
+func TestSummaryWithoutRuns(t *testing.T) {
+	r := &Report{Scenario: "s", Faults: []FaultReport{{Name: "f", Kind: "clusterOutage", Target: "c1", StartS: 1}}}
+	var sum string
+	assert.NotPanics(t, func() { sum = r.Summary() })
+	assert.True(t, strings.HasPrefix(sum, "s  (seed 0, 0s, entry )\n  fault f                  clusterOutage c1 from 1s no recovery\n\n"), sum)
+	assert.Contains(t, sum, sumRow(28, "requests", nil))
+	assert.NotContains(t, sum, "f detect", "the faults' rows come from the runs")
+}
