@@ -257,3 +257,12 @@ func TestSummaryWithoutRuns(t *testing.T) {
 	assert.Contains(t, sum, sumRow(28, "requests", nil))
 	assert.NotContains(t, sum, "f detect", "the faults' rows come from the runs")
 }
+
+// A phase whose seconds had no requests shows no share (0 %), not NaN.
+func TestShareLineEmptyPhase(t *testing.T) {
+	run := shareRun(2, nil, Phase{FromS: 0, ToS: 1, Label: "before faults"}, Phase{FromS: 1, ToS: 2, Label: "during f"})
+	run.Seconds[0].Requests, run.Seconds[0].Share = 0, []float64{0, 0, 0}
+	out := shareLine(run)
+	assert.True(t, strings.HasPrefix(out, "       0s-1s   0%   0%   0%  errors 0, p50/p99 0/0 ms, cross-region 0%  before faults\n"+
+		"       1s-2s 100%   0%   0%  errors 0, p50/p99 0/0 ms, cross-region 0%  during f\n"), out)
+}
