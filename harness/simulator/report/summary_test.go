@@ -244,6 +244,7 @@ func TestShareLine(t *testing.T) {
 	// A thousand and more per second is written out whole.
 	assert.Contains(t, shareLine(shareRun(60, map[int]int{3: 3000})), "(errors: full height = 3000/s)\n")
 	assert.Contains(t, shareLine(shareRun(60, map[int]int{3: 999})), "(errors: full height = 999/s)\n")
+	assert.Contains(t, shareLine(shareRun(60, map[int]int{3: 1000})), "(errors: full height = 1000/s)\n")
 	assert.Contains(t, shareLine(shareRun(60, nil)), "  errors |"+strings.Repeat(" ", 60)+"|\n          (errors: none)\n")
 	assert.Empty(t, shareLine(RunReport{}), "no seconds, no lines")
 }
