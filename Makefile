@@ -122,10 +122,11 @@ fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
 #   picks the tests that execute the mutant; -verify reruns each survivor
 #   with the package's full tests (a survivor those kill is a selection bug,
 #   printed "SELECTION MISS").
-# - harness/simulator/sim: each mutant relinks Istio and its full tests run
-#   every drill, so only the report's files are mutated (MUTANTS_SIM_EXCLUDE
-#   lists the others), selected among the report's unit tests
-#   (MUTANTS_SIM_RUN).
+# - harness/simulator/report (the report computed from a run's records,
+#   without Istio): -select -verify as above, a few seconds a mutant.
+# - harness/simulator/sim (what is left: the run, the network, the fleet,
+#   resolve): -select -verify too, but each mutant relinks Istio and its
+#   tests run the drills; hours, see BENCHMARKS.md.
 # - plugins/filters: a wasip1 main package without tests; plugins/module's
 #   tests build it into the Wasm module they run, where coverage does not
 #   reach, so -testpkg builds plugins/module's test binary once and runs
@@ -134,8 +135,6 @@ fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
 #   fuzz-corpus and 1.33 tests.
 MUTANTS ?= $(shell $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./compiler/... ./internal/policy ./harness/... ./plugins/... | sed 's|^$(shell $(GO) list -m)/||') plugins/filters
 MUTANTS_FLAGS ?= --workers 1 --timeout-coefficient 20
-MUTANTS_SIM_RUN ?= ^(TestCounted.*|TestBuildRun.*|TestFailBack.*|TestReportJSONAndSummary|TestPhasesAndFailBackCost|TestFlappingIsOnePhase|Test.*Relative)$$
-MUTANTS_SIM_EXCLUDE ?= ^(filters|fleet|network|plot|resolve|run|scenario|warmup)\.go$$
 MUTANTS_EACH_FLAGS ?=
 MUTANTS_FILTERS_SKIP ?= ^(TestMemoryFlat|TestHeaderChangeAloneDoesNotRerouteOn133|TestFuzzedCorpusNeverTraps|TestInitialMemoryWithinGoal|FuzzRequestPath)$$
 mutants: ## mutation testing (gremlins) of MUTANTS, one package at a time; slow, not part of test
@@ -148,10 +147,7 @@ mutants: ## mutation testing (gremlins) of MUTANTS, one package at a time; slow,
 	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -testpkg plugins/module -skip '$(MUTANTS_FILTERS_SKIP)' \
 	      -coefficient 3 -shuffle 19 $(MUTANTS_EACH_FLAGS) -o $(CURDIR)/$$f.json \
 	      -check 'GOOS=wasip1 GOARCH=wasm $(GO) vet -atomic ./plugins/filters' >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
-	  harness/simulator/sim) \
-	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -select -run '$(MUTANTS_SIM_RUN)' -exclude-files '$(MUTANTS_SIM_EXCLUDE)' \
-	      -coefficient 5 -shuffle 19 $(MUTANTS_EACH_FLAGS) -o $(CURDIR)/$$f.json >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
-	  compiler/lower|harness/simulator/envoy|harness/simulator/envoy/internal/*) \
+	  compiler/lower|harness/simulator/report|harness/simulator/sim|harness/simulator/envoy|harness/simulator/envoy/internal/*) \
 	    $(GO) -C tools/mutants run ./each -root $(CURDIR) -pkg $$p -select -verify -coefficient 5 -shuffle 19 $(MUTANTS_EACH_FLAGS) \
 	      -o $(CURDIR)/$$f.json -- $(GO) test -count=1 ./$$p >$$f.log 2>&1 || { tail -20 $$f.log; exit 1; } ;; \
 	  *) \

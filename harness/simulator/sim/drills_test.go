@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/simulator/report"
 )
 
 // The bookinfo drill (the README's demo) shows the seed's story second by
@@ -37,7 +39,7 @@ func TestBookinfoDrillStory(t *testing.T) {
 	assert.Equal(t, []string{"cluster-1 250", "cluster-2 300"}, sources)
 	require.Len(t, run.Fleet.Faults, 1)
 	down := run.Fleet.Faults[0]
-	load := map[string]ClusterLoad{}
+	load := map[string]report.ClusterLoad{}
 	for _, c := range down.Clusters {
 		load[c.Cluster] = c
 	}
@@ -176,4 +178,12 @@ func TestColdRecoveryBeatsSnapBackAndSlowStart(t *testing.T) {
 		assert.Less(t, detour.UserVisibleErrors, other.UserVisibleErrors, "errors against %s", other.Name)
 		assert.Less(t, detour.LatencyMs.P99, other.LatencyMs.P99, "p99 against %s", other.Name)
 	}
+}
+
+// fmtMeasured is a measured value in a failure message ("never": none).
+func fmtMeasured(p *float64) string {
+	if p == nil {
+		return "never"
+	}
+	return fmt.Sprint(*p)
 }

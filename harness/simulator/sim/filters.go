@@ -3,11 +3,10 @@ package sim
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/detour-mesh/detour/harness/simulator/envoy"
+	"github.com/detour-mesh/detour/harness/simulator/report"
 	"github.com/detour-mesh/detour/harness/simulator/xds"
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 	"github.com/detour-mesh/detour/harness/wasmhost/vclock"
@@ -109,47 +108,11 @@ type nopNetwork struct{}
 
 func (nopNetwork) Send(time.Time, *envoy.Attempt) envoy.Result { return envoy.Result{} }
 
-// transitionLine is the filters' state-machine log line (docs/filters.md,
-// "Log lines"): "detour: <host>: <FROM> -> <TO> (<trigger>)".
-var transitionLine = regexp.MustCompile(`^detour: (\S+): ([A-Z_]+) -> ([A-Z_]+) \((.*)\)$`)
-
-// transitions reads the state transitions from the filters' log. The
-// state is shared by every worker, so the same transition logged by
-// several workers at one instant is one transition.
-func transitions(logs []pw.LogEntry, start time.Time) []Transition {
-	out := []Transition{}
-	for _, l := range logs {
-		m := transitionLine.FindStringSubmatch(l.Message)
-		if m == nil {
-			continue
-		}
-		t := Transition{AtS: secs(l.Time.Sub(start)), Proxy: entryName, Service: m[1], From: m[2], To: m[3], Trigger: m[4]}
-		if n := len(out); n > 0 && out[n-1].AtS == t.AtS && out[n-1].From == t.From && out[n-1].To == t.To {
-			continue
-		}
-		out = append(out, t)
-	}
-	return out
-}
-
-// filterEvents are the filters' ejections and returns, as health events.
-func filterEvents(logs []pw.LogEntry, start time.Time) []Event {
-	var out []Event
-	for _, l := range logs {
-		msg := l.Message
-		if !strings.HasPrefix(msg, "detour: ") {
-			continue
-		}
-		kind := ""
-		switch {
-		case strings.Contains(msg, ": ejected "):
-			kind = "filter-eject"
-		case strings.Contains(msg, "back in service"):
-			kind = "filter-back"
-		default:
-			continue
-		}
-		out = append(out, Event{At: l.Time.Sub(start), Proxy: entryName, Kind: kind, Detail: strings.TrimPrefix(msg, "detour: ")})
+// logLines are the filters' log lines as the report reads them.
+func logLines(logs []pw.LogEntry) []report.LogLine {
+	out := make([]report.LogLine, len(logs))
+	for i, l := range logs {
+		out[i] = report.LogLine{Time: l.Time, Message: l.Message}
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/detour-mesh/detour/compiler/intent"
 	"github.com/detour-mesh/detour/harness/simulator/envoy"
+	"github.com/detour-mesh/detour/harness/simulator/report"
 	"github.com/detour-mesh/detour/harness/simulator/xds"
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 	"github.com/detour-mesh/detour/harness/wasmhost/vclock"
@@ -24,85 +25,15 @@ import (
 // entry proxy's detail and adds per-source rows and fleet totals
 // (RunReport.Fleet).
 
-// FleetReport is a fleet drill's view over every source.
-type FleetReport struct {
-	Sources []SourceReport `json:"sources"`
-	Total   SourceReport   `json:"total"`
-	// Faults: per fault, the load each cluster's pods served while it was
-	// active, and the overflow errors users saw then.
-	Faults []FleetFault `json:"faults"`
-}
-
-// SourceReport is one source cluster's client sidecar (or all of them).
-type SourceReport struct {
-	Cluster           string  `json:"cluster"`
-	Rate              float64 `json:"rate"`
-	Requests          int     `json:"requests"`
-	UserVisibleErrors int     `json:"userVisibleErrors"`
-	// OverflowErrors are user-visible errors whose last attempt found the
-	// pods over capacity (503 overflow).
-	OverflowErrors int `json:"overflowErrors"`
-	// Seconds is, per second, the source's requests and where they were
-	// answered (Share in the order of RunReport.Clusters); the entry
-	// proxy's are the run's own Seconds, so it has none here.
-	Seconds []SourceSecond `json:"seconds,omitempty"`
-}
-
-// SourceSecond is one second of a source's traffic.
-type SourceSecond struct {
-	T        int       `json:"t"`
-	Requests int       `json:"requests"`
-	Errors   int       `json:"errors"`
-	Share    []float64 `json:"share"`
-}
-
-// FleetFault is the fleet's load while one fault was active, measured from
-// fleetSettle after its start (detection and failover done) to its end,
-// and the errors users saw from its start to its end.
-type FleetFault struct {
-	Fault    string        `json:"fault"`
-	FromS    float64       `json:"fromS"`
-	ToS      float64       `json:"toS"`
-	Clusters []ClusterLoad `json:"clusters"`
-	// OverflowErrors over every source in the window: none means the
-	// survivors absorbed the load.
-	OverflowErrors int `json:"overflowErrors"`
-	// UserVisibleErrors over every source in the window.
-	UserVisibleErrors int `json:"userVisibleErrors"`
-}
-
-// ClusterLoad is the mean requests/s a cluster's pods served (overflow
-// refusals left out) against their capacity (0: unlimited).
-type ClusterLoad struct {
-	Cluster  string  `json:"cluster"`
-	RPS      float64 `json:"rps"`
-	Capacity float64 `json:"capacity"`
-}
-
-// fleetSettle is how long after a fault's start the fleet's load is read:
-// detection and failover take well under it in every drill.
-const fleetSettle = 5 * time.Second
-
+// fleet is a fleet drill's sources and what the pods served, as the
+// report reads them.
 type fleet struct {
-	svc      string
-	clusters []string
-	capacity map[string]float64
-	dur      time.Duration
-	sources  []*fleetSource
-	served   [][]int // per second, per cluster: attempts a pod served
-	plugins  []*pw.Plugin
+	report.FleetInput
+	svc     string
+	plugins []*pw.Plugin
 }
 
-type fleetSource struct {
-	SourceReport
-	entry      bool // the entry proxy: counted from the run's records
-	overflowAt []time.Duration
-	errorAt    []time.Duration
-	// answered counts, per second, the requests each cluster (then
-	// "none") answered; errors the user-visible errors.
-	answered [][]int
-	errors   []int
-}
+type fleetSource = report.FleetSource
 
 // intentLoads are the intent's per-cluster loads.
 func intentLoads(in *intent.Intent) map[string]float64 {
@@ -156,10 +87,6 @@ func (s *setup) entryRate() float64 {
 	return s.rateOf(s.entry)
 }
 
-func overflowed(atts []AttemptRecord) bool {
-	return len(atts) > 0 && strings.Contains(atts[len(atts)-1].Cause, "over capacity")
-}
-
 // startFleet starts the other sources' sidecars and schedules their
 // traffic (nil when the drill is not a fleet).
 func (s *setup) startFleet(ctx context.Context, filter func(string) string, filters *Filters, clock *vclock.Clock, net *Network,
@@ -169,12 +96,12 @@ func (s *setup) startFleet(ctx context.Context, filter func(string) string, filt
 		return nil, nil
 	}
 	start := clock.Now()
-	fl := &fleet{svc: s.svc.Name, clusters: clusterNames(s.top), capacity: map[string]float64{}, dur: sc.Traffic.Duration,
-		served: make([][]int, int(sc.Traffic.Duration/time.Second)+1)}
+	fl := &fleet{svc: s.svc.Name, FleetInput: report.FleetInput{Clusters: clusterNames(s.top), Capacity: map[string]float64{}, Duration: sc.Traffic.Duration,
+		Served: make([][]int, int(sc.Traffic.Duration/time.Second)+1)}}
 	for _, c := range s.top.Clusters {
 		for _, sv := range c.Services {
 			if sv.Name == s.svc.Name {
-				fl.capacity[c.Name] = sv.Capacity
+				fl.Capacity[c.Name] = sv.Capacity
 			}
 		}
 	}
@@ -182,25 +109,25 @@ func (s *setup) startFleet(ctx context.Context, filter func(string) string, filt
 	net.Record = func(a AttemptRecord) {
 		prev(a)
 		sec := int(a.At / time.Second)
-		if a.Endpoint == "" || a.Service != fl.svc || a.Outcome != envoy.OutcomeResponse || sec >= len(fl.served) || strings.Contains(a.Cause, "over capacity") {
+		if a.Endpoint == "" || a.Service != fl.svc || a.Outcome != envoy.OutcomeResponse || sec >= len(fl.Served) || strings.Contains(a.Cause, "over capacity") {
 			return
 		}
-		if fl.served[sec] == nil {
-			fl.served[sec] = make([]int, len(fl.clusters))
+		if fl.Served[sec] == nil {
+			fl.Served[sec] = make([]int, len(fl.Clusters))
 		}
-		for i, c := range fl.clusters {
+		for i, c := range fl.Clusters {
 			if c == a.Cluster {
-				fl.served[sec][i]++
+				fl.Served[sec][i]++
 			}
 		}
 	}
 	if s.entry == "edge" {
-		fl.sources = append(fl.sources, &fleetSource{entry: true, SourceReport: SourceReport{Cluster: "edge", Rate: s.entryRate()}})
+		fl.Sources = append(fl.Sources, &fleetSource{Entry: true, SourceReport: SourceReport{Cluster: "edge", Rate: s.entryRate()}})
 	}
 	for i, c := range s.top.Clusters {
 		rate := s.rateOf(c.Name)
 		if c.Name == s.entry {
-			fl.sources = append(fl.sources, &fleetSource{entry: true, SourceReport: SourceReport{Cluster: c.Name, Rate: s.entryRate()}})
+			fl.Sources = append(fl.Sources, &fleetSource{Entry: true, SourceReport: SourceReport{Cluster: c.Name, Rate: s.entryRate()}})
 			continue
 		}
 		if rate <= 0 {
@@ -211,11 +138,11 @@ func (s *setup) startFleet(ctx context.Context, filter func(string) string, filt
 		}
 		src := &fleetSource{SourceReport: SourceReport{Cluster: c.Name, Rate: rate}}
 		nsec := max(1, int((sc.Traffic.Duration+time.Second-1)/time.Second))
-		src.answered, src.errors = make([][]int, nsec), make([]int, nsec)
-		for k := range src.answered {
-			src.answered[k] = make([]int, len(fl.clusters)+1)
+		src.Answered, src.Errors = make([][]int, nsec), make([]int, nsec)
+		for k := range src.Answered {
+			src.Answered[k] = make([]int, len(fl.Clusters)+1)
 		}
-		fl.sources = append(fl.sources, src)
+		fl.Sources = append(fl.Sources, src)
 		if err := s.startSource(ctx, src, uint64(i+1), filter, filters, clock, start, net, pending, attempts, edsErr, fl); err != nil {
 			return nil, err
 		}
@@ -255,21 +182,21 @@ func (s *setup) startSource(ctx context.Context, src *fleetSource, idx uint64, f
 			atts := attempts[id]
 			delete(attempts, id)
 			src.Requests++
-			sec := min(int(r.Start.Sub(start)/time.Second), len(src.answered)-1)
-			col := len(fl.clusters)
+			sec := min(int(r.Start.Sub(start)/time.Second), len(src.Answered)-1)
+			col := len(fl.Clusters)
 			if n := len(atts); n > 0 {
-				if j := slices.Index(fl.clusters, atts[n-1].Cluster); j >= 0 {
+				if j := slices.Index(fl.Clusters, atts[n-1].Cluster); j >= 0 {
 					col = j
 				}
 			}
-			src.answered[sec][col]++
+			src.Answered[sec][col]++
 			if IsUserVisibleError(r.Status) {
-				src.errors[sec]++
+				src.Errors[sec]++
 				src.UserVisibleErrors++
-				src.errorAt = append(src.errorAt, r.Start.Sub(start))
-				if overflowed(atts) {
+				src.ErrorAt = append(src.ErrorAt, r.Start.Sub(start))
+				if report.Overflowed(atts) {
 					src.OverflowErrors++
-					src.overflowAt = append(src.overflowAt, r.Start.Sub(start))
+					src.OverflowAt = append(src.OverflowAt, r.Start.Sub(start))
 				}
 			}
 		}})
@@ -338,118 +265,7 @@ func (fl *fleet) close() {
 
 // report adds the entry proxy's requests and sums up.
 func (fl *fleet) report(faults []Fault, entry []RequestRecord) *FleetReport {
-	out := &FleetReport{Total: SourceReport{Cluster: "total"}}
-	var overflowAt, errorAt []time.Duration
-	for _, src := range fl.sources {
-		if src.entry {
-			for _, r := range entry {
-				src.Requests++
-				if IsUserVisibleError(r.Status) {
-					src.UserVisibleErrors++
-					src.errorAt = append(src.errorAt, r.Start)
-					if overflowed(r.Attempts) {
-						src.OverflowErrors++
-						src.overflowAt = append(src.overflowAt, r.Start)
-					}
-				}
-			}
-		}
-		for t, counts := range src.answered {
-			n := 0
-			for _, c := range counts {
-				n += c
-			}
-			sec := SourceSecond{T: t, Requests: n, Errors: src.errors[t], Share: make([]float64, len(counts))}
-			for j, c := range counts {
-				if n > 0 {
-					sec.Share[j] = round(float64(c) / float64(n))
-				}
-			}
-			src.Seconds = append(src.Seconds, sec)
-		}
-		out.Sources = append(out.Sources, src.SourceReport)
-		out.Total.Rate += src.Rate
-		out.Total.Requests += src.Requests
-		out.Total.UserVisibleErrors += src.UserVisibleErrors
-		out.Total.OverflowErrors += src.OverflowErrors
-		overflowAt = append(overflowAt, src.overflowAt...)
-		errorAt = append(errorAt, src.errorAt...)
-	}
-	for _, f := range faults {
-		from, to := f.Start+fleetSettle, f.End
-		if to == 0 || to > fl.dur {
-			to = fl.dur
-		}
-		if to <= from {
-			continue
-		}
-		ff := FleetFault{Fault: f.Name, FromS: secs(from), ToS: secs(to)}
-		for i, c := range fl.clusters {
-			n := 0
-			for sec := int(from / time.Second); sec < int(to/time.Second) && sec < len(fl.served); sec++ {
-				if fl.served[sec] != nil {
-					n += fl.served[sec][i]
-				}
-			}
-			ff.Clusters = append(ff.Clusters, ClusterLoad{Cluster: c, RPS: float64(n) / (to - from).Seconds(), Capacity: fl.capacity[c]})
-		}
-		// Errors count from the fault's start: detection is immediate in
-		// a drill of a loss (connections refused).
-		for _, t := range overflowAt {
-			if t >= f.Start && t < to {
-				ff.OverflowErrors++
-			}
-		}
-		for _, t := range errorAt {
-			if t >= f.Start && t < to {
-				ff.UserVisibleErrors++
-			}
-		}
-		out.Faults = append(out.Faults, ff)
-	}
-	return out
-}
-
-// fleetRows adds the fleet's rows to the summary's table: per source its
-// errors and overflow errors, and per fault each cluster's load against
-// its capacity with the verdict (absorbed: no overflow errors).
-func fleetRows(runs []RunReport, row func(string, func(RunReport) string, func(a, b RunReport) string)) {
-	if len(runs) == 0 || runs[0].Fleet == nil {
-		return
-	}
-	first := runs[0].Fleet
-	none := func(RunReport) string { return "" }
-	row("sources: errors / overflow", none, nil)
-	for i, s := range first.Sources {
-		row(fmt.Sprintf("  %s %g rps", s.Cluster, s.Rate), func(run RunReport) string {
-			x := run.Fleet.Sources[i]
-			return fmt.Sprintf("%d / %d", x.UserVisibleErrors, x.OverflowErrors)
-		}, nil)
-	}
-	// Every run sends the same requests (one seed), so their count is the
-	// row's label and the cells stay narrow enough for the columns.
-	row(fmt.Sprintf("  fleet %g rps, %d requests", first.Total.Rate, first.Total.Requests), func(run RunReport) string {
-		x := run.Fleet.Total
-		return fmt.Sprintf("%d / %d", x.UserVisibleErrors, x.OverflowErrors)
-	}, nil)
-	for i, f := range first.Faults {
-		row(f.Fault+" load", none, nil)
-		for j, c := range f.Clusters {
-			row(fmt.Sprintf("  %s rps", c.Cluster), func(run RunReport) string {
-				x := run.Fleet.Faults[i].Clusters[j]
-				if x.Capacity == 0 {
-					return fmt.Sprintf("%.0f", x.RPS)
-				}
-				return fmt.Sprintf("%.0f/%.0f", x.RPS, x.Capacity)
-			}, nil)
-		}
-		row(f.Fault+" verdict", func(run RunReport) string {
-			if n := run.Fleet.Faults[i].OverflowErrors; n > 0 {
-				return fmt.Sprintf("OVERLOADED (%d)", n)
-			}
-			return "absorbed"
-		}, nil)
-	}
+	return report.Fleet(faults, &fl.FleetInput, entry)
 }
 
 // hasWasm reports a Wasm filter in the listener's chain: a source whose

@@ -26,25 +26,6 @@ const (
 	HopUnknown  = "unknown"
 )
 
-// AttemptRecord is one upstream attempt as the network saw it.
-type AttemptRecord struct {
-	At        time.Duration // since the start of the run
-	RequestID uint64
-	Proxy     string
-	// Cluster is the topology cluster the attempt reached (or tried to).
-	Cluster string
-	Region  string
-	Hop     string
-	// Service and Endpoint that answered (pods only, or behind a gateway).
-	Service  string
-	Endpoint string
-	Outcome  string
-	Status   int
-	Cause    string
-	// Faults that shaped the result, by name.
-	Faults []string
-}
-
 // Network is the simulated topology with its fault timeline: it implements
 // envoy.Network for every simulated proxy.
 type Network struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/detour-mesh/detour/harness/simulator/envoy"
+	"github.com/detour-mesh/detour/harness/simulator/report"
 	"github.com/detour-mesh/detour/harness/simulator/xds"
 	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
@@ -38,13 +39,6 @@ type Options struct {
 	Progress func(run string, done float64)
 }
 
-// Run names.
-const (
-	RunIstio    = "istio"
-	RunBaseline = "baseline"
-	RunDetour   = "detour"
-)
-
 // drain is how long the run waits, after the traffic stops, for requests
 // still in flight (Envoy's route timeouts are far shorter by default).
 const drain = 5 * time.Minute
@@ -63,7 +57,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Scenario: sc.Name, Seed: sc.Traffic.Seed, DurationS: secs(sc.Traffic.Duration), Faults: faultReports(sc.Faults)}
+	rep := &Report{Scenario: sc.Name, Seed: sc.Traffic.Seed, DurationS: report.Secs(sc.Traffic.Duration), Faults: report.FaultReports(sc.Faults)}
 	if rep.Scenario == "" {
 		rep.Scenario = strings.TrimSuffix(baseName(sc.Path), ".yaml")
 	}
@@ -115,7 +109,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Report, error) {
 		}
 		rep.Runs = append(rep.Runs, run)
 	}
-	applyRelative(rep, sc.Expect)
+	report.ApplyRelative(rep, sc.Expect)
 	return rep, nil
 }
 
@@ -425,21 +419,21 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	var trans []Transition
 	fbs := []FailbackReport{}
 	if proc != nil {
-		logs := proc.Logs()
-		trans = transitions(logs, start)
-		fbs = failbacks(logs, start, rampSteps(snap, port), sc.Traffic.Duration)
-		events = append(events, filterEvents(logs, start)...)
+		logs := logLines(proc.Logs())
+		trans = report.Transitions(logs, start, entryName)
+		fbs = report.Failbacks(logs, start, rampSteps(snap, port), sc.Traffic.Duration)
+		events = append(events, report.FilterEvents(logs, start, entryName)...)
 		slices.SortStableFunc(events, func(a, b Event) int { return cmpDur(a.At, b.At) })
 	}
-	in := runInput{Name: name, Config: source, Requests: records, Events: events, Transitions: trans, Warnings: proxy.Warnings(),
+	in := report.Input{Name: name, Config: source, Requests: records, Events: events, Transitions: trans, Warnings: proxy.Warnings(),
 		Duration: sc.Traffic.Duration, EntryRegion: place.Region, Regions: s.regions(), Zones: s.zones(), Clusters: clusterNames(s.top)}
-	run := buildRun(sc.Faults, exps[0], in)
+	run := report.Build(sc.Faults, exps[0], in)
 	run.Failbacks = fbs
 	if fl != nil {
 		run.Fleet = fl.report(sc.Faults, records)
 	}
 	for _, e := range exps[1:] {
-		for _, x := range checkAll(e, &run, &in) {
+		for _, x := range report.CheckAll(e, &run, &in) {
 			run.Expectations = append(run.Expectations, x)
 			run.Passed = run.Passed && x.OK
 		}

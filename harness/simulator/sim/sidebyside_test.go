@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/detour-mesh/detour/harness/simulator/report"
 	"github.com/detour-mesh/detour/harness/simulator/sim/scenario"
 	"github.com/detour-mesh/detour/harness/simulator/timeline"
 	"github.com/detour-mesh/detour/harness/simulator/timeline/timelinetest"
@@ -68,7 +69,7 @@ var knownFailures = map[string][]string{}
 // fewer user-visible errors than istio, holds with as many and p50 and p99
 // within 1.1× istio's + 2 ms, and loses otherwise.
 func verdict(istio, detour RunReport) string {
-	within := func(d, i float64) bool { return d <= 1.1*i+latencySlackMs }
+	within := func(d, i float64) bool { return d <= 1.1*i+report.LatencySlackMs }
 	switch {
 	case detour.UserVisibleErrors < istio.UserVisibleErrors:
 		return "wins (fewer errors)"

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/simulator/report"
 )
 
 // The weak configurations of the seeds, as hand-written Istio YAML run with
@@ -47,7 +49,7 @@ func TestWeakStrictWeightsDeadCluster(t *testing.T) {
 
 func TestWeakLocalityFailoverWithoutOutlierDetection(t *testing.T) {
 	run := runWeak(t, "no-outlier-detection")
-	assert.Empty(t, slices.DeleteFunc(slices.Clone(run.Events), func(e EventJSON) bool { return e.Kind != "eject" }), "no outlier detection, no ejection")
+	assert.Empty(t, slices.DeleteFunc(slices.Clone(run.Events), func(e report.EventJSON) bool { return e.Kind != "eject" }), "no outlier detection, no ejection")
 	// The local pods keep getting their share of traffic until the end of
 	// the fault, and every one of those requests fails.
 	late, reqs := errorsBetween(run, 44, 50)

@@ -183,7 +183,7 @@ type ExpectFile struct {
 	MaxLatencyP99         Scalar `yaml:"maxLatencyP99"`
 	MaxCrossRegionShare   Scalar `yaml:"maxCrossRegionShare"`
 	// MaxShareOutside: at most Max of the requests reach a region not in
-	// Regions, over the whole run (residency.go).
+	// Regions, over the whole run (harness/simulator/report, residency.go).
 	MaxShareOutside *ShareOutsideFile `yaml:"maxShareOutside"`
 	// Relative to the run without the filters (expect: only).
 	MaxLatencyP50VsBaseline Scalar `yaml:"maxLatencyP50VsBaseline"`

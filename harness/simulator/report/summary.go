@@ -1,6 +1,6 @@
 // The report as text: the one-screen side-by-side summary.
 
-package sim
+package report
 
 import (
 	"fmt"

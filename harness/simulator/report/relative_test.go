@@ -1,4 +1,4 @@
-package sim
+package report
 
 import (
 	"testing"
@@ -54,7 +54,7 @@ func TestCheckRelative(t *testing.T) {
 func TestApplyRelative(t *testing.T) {
 	one := 1.0
 	rep := &Report{Runs: []RunReport{relRun(RunBaseline, 300, 8, 40), relRun(RunIstio, 2, 8, 40), relRun(RunDetour, 4, 9, 40)}}
-	applyRelative(rep, Expect{MaxErrorsVsBaseline: &one})
+	ApplyRelative(rep, Expect{MaxErrorsVsBaseline: &one})
 	assert.Empty(t, rep.Runs[0].Expectations)
 	assert.Empty(t, rep.Runs[1].Expectations)
 	got := rep.Runs[2].Expectations
@@ -64,6 +64,12 @@ func TestApplyRelative(t *testing.T) {
 	assert.False(t, rep.Runs[2].Passed)
 	// Without a run with the filters there is nothing to compare.
 	rep = &Report{Runs: []RunReport{relRun(RunIstio, 2, 8, 40)}}
-	applyRelative(rep, Expect{MaxErrorsVsBaseline: &one})
+	ApplyRelative(rep, Expect{MaxErrorsVsBaseline: &one})
 	assert.Empty(t, rep.Runs[0].Expectations)
+	// Wherever the run with the filters stands, it is the one compared.
+	rep = &Report{Runs: []RunReport{relRun(RunDetour, 2, 8, 40), relRun(RunIstio, 2, 8, 40)}}
+	ApplyRelative(rep, Expect{MaxErrorsVsBaseline: &one})
+	assert.Equal(t, []Expectation{{Name: "maxErrorsVsBaseline", Limit: 2, Measured: ptr(2), Unit: "requests", Against: RunIstio, Factor: 1, OK: true}},
+		rep.Runs[0].Expectations)
+	assert.Empty(t, rep.Runs[1].Expectations)
 }

@@ -1,7 +1,7 @@
 // Measurements: what one run recorded becomes the report's figures
 // (errors, shares, detection, failover and failback times, expectations).
 
-package sim
+package report
 
 import (
 	"fmt"
@@ -10,10 +10,12 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/detour-mesh/detour/harness/simulator/sim/scenario"
 )
 
-// runInput is what one configuration's run recorded.
-type runInput struct {
+// Input is what one configuration's run recorded.
+type Input struct {
 	Name, Config string
 	Requests     []RequestRecord
 	Events       []Event
@@ -32,6 +34,9 @@ func secs(d time.Duration) float64 {
 }
 func ptr(x float64) *float64 { return &x }
 
+// Secs is d in seconds as the report gives times (to 0.1 ms).
+func Secs(d time.Duration) float64 { return secs(d) }
+
 // final is the attempt whose answer the user got (the last one), or nil.
 func final(r *RequestRecord) *AttemptRecord {
 	if len(r.Attempts) == 0 {
@@ -40,7 +45,9 @@ func final(r *RequestRecord) *AttemptRecord {
 	return &r.Attempts[len(r.Attempts)-1]
 }
 
-func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
+// Build computes one run's report from its records, with exp's
+// expectations checked.
+func Build(faults []Fault, exp Expect, in Input) RunReport {
 	run := RunReport{Name: in.Name, Config: in.Config, Requests: len(in.Requests), ResponseFlags: map[string]int{},
 		Clusters: append(slices.Clone(in.Clusters), "none"), Events: []EventJSON{}, Transitions: in.Transitions,
 		Errors: []ErrorKind{}, Faults: []FaultResult{}, Expectations: []Expectation{}, Warnings: in.Warnings}
@@ -148,7 +155,7 @@ func buildRun(faults []Fault, exp Expect, in runInput) RunReport {
 	run.Phases = phases(faults, &in)
 	secondLatencies(run.Seconds, &in)
 	run.RegionShare = regionShare(&in)
-	run.Expectations = checkAll(exp, &run, &in)
+	run.Expectations = CheckAll(exp, &run, &in)
 	run.Passed = true
 	for _, e := range run.Expectations {
 		run.Passed = run.Passed && e.OK
@@ -210,7 +217,7 @@ type buckets struct {
 	byCluster map[string][]int
 }
 
-func newBuckets(in runInput, faults []Fault) *buckets {
+func newBuckets(in Input, faults []Fault) *buckets {
 	n := int(in.Duration/bucket) + 1
 	b := &buckets{n: n, requests: make([]int, n), errors: make([]int, n), affected: map[string][]int{}, byCluster: map[string][]int{}}
 	for i := range faults {
@@ -240,7 +247,7 @@ func newBuckets(in runInput, faults []Fault) *buckets {
 
 // measureFault computes detection, failover and failback for one fault
 // (definitions in harness/simulator/sim/README.md).
-func measureFault(f *Fault, in runInput, b *buckets) FaultResult {
+func measureFault(f *Fault, in Input, b *buckets) FaultResult {
 	res := FaultResult{Name: f.Name}
 	end := in.Duration
 	if f.End > 0 && f.End < end {
@@ -286,8 +293,8 @@ func measureFault(f *Fault, in runInput, b *buckets) FaultResult {
 // failBack: from the fault's end, the first time from which the target's
 // share of answers stays at or above failBackShare of its share before the
 // fault, over every 1-second window of the next stableFor.
-func failBack(f *Fault, in runInput, b *buckets) *float64 {
-	if f.Kind == Partition {
+func failBack(f *Fault, in Input, b *buckets) *float64 {
+	if f.Kind == scenario.Partition {
 		return nil
 	}
 	tg := targets(f, &in)

@@ -2,14 +2,14 @@
 // than the Envoy the filters run in" (README.md, "Never worse than the
 // baseline").
 
-package sim
+package report
 
 import "fmt"
 
-// latencySlackMs is added to a latency limit: a factor of a few
+// LatencySlackMs is added to a latency limit: a factor of a few
 // milliseconds is within the jitter of one draw of the latency model, and a
 // 1.1× bound on a 5 ms p50 would otherwise fail on half a millisecond.
-const latencySlackMs = 2
+const LatencySlackMs = 2
 
 // checkRelative checks run (with the filters) against base (a run without
 // them in the same report, same seed). Detour wins on errors when it has
@@ -35,8 +35,8 @@ func checkRelative(e Expect, run, base *RunReport) []Expectation {
 		if l.f == nil {
 			continue
 		}
-		limit := round(*l.f*l.theirs + latencySlackMs)
-		x := Expectation{Name: l.name, Limit: limit, Measured: ptr(l.mine), Unit: "ms", Against: base.Name, Factor: *l.f, SlackMs: latencySlackMs,
+		limit := round(*l.f*l.theirs + LatencySlackMs)
+		x := Expectation{Name: l.name, Limit: limit, Measured: ptr(l.mine), Unit: "ms", Against: base.Name, Factor: *l.f, SlackMs: LatencySlackMs,
 			OK: l.mine <= limit}
 		if !x.OK && fewer {
 			x.OK = true
@@ -47,10 +47,10 @@ func checkRelative(e Expect, run, base *RunReport) []Expectation {
 	return out
 }
 
-// applyRelative adds the relative expectations to the run with the
+// ApplyRelative adds the relative expectations to the run with the
 // filters, once against each run without them (istio, and baseline when
 // given). Without a run on each side there is nothing to compare.
-func applyRelative(rep *Report, e Expect) {
+func ApplyRelative(rep *Report, e Expect) {
 	d := -1
 	for i := range rep.Runs {
 		if rep.Runs[i].Name == RunDetour {

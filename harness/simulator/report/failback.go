@@ -1,16 +1,10 @@
-package sim
+package report
 
 import (
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/detour-mesh/detour/harness/simulator/envoy"
-	"github.com/detour-mesh/detour/harness/simulator/xds"
-	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
-	"github.com/detour-mesh/detour/harness/wasmhost/vclock"
-	"github.com/detour-mesh/detour/plugins/config"
 )
 
 // FailbackReport is one return of a recovered target by the filters: held
@@ -40,35 +34,10 @@ var (
 	ejectLine = regexp.MustCompile(`^detour: (\S+): ejected (\S+) for `)
 )
 
-// rampSteps reads each service's ramp step interval from the Detour
-// filters' configuration in the listener's chain (the log gives the
-// hold-down and the percentages, not the interval).
-func rampSteps(snap *xds.Snapshot, port uint32) map[string]time.Duration {
-	out := map[string]time.Duration{}
-	scratch, err := envoy.New(envoy.Config{Name: entryName, Snapshot: snap, Clock: vclock.New(time.Time{}), Network: nopNetwork{}})
-	if err != nil {
-		return out
-	}
-	defer scratch.Stop()
-	chain, err := scratch.HTTPFilters(port)
-	if err != nil {
-		return out
-	}
-	for _, hf := range chain {
-		if hf.Wasm == nil {
-			continue
-		}
-		if c, err := config.Parse(hf.Wasm.Configuration); err == nil {
-			out[c.Service.Host] = time.Duration(max(c.Failback.StepIntervalMs, 1)) * time.Millisecond
-		}
-	}
-	return out
-}
-
-// failbacks reads the targets' returns from the filters' log, with the
-// ramp's steps as the router applies them, cut at the target's next
-// ejection and at the run's end.
-func failbacks(logs []pw.LogEntry, start time.Time, steps map[string]time.Duration, dur time.Duration) []FailbackReport {
+// Failbacks reads the targets' returns from the filters' log, with the
+// ramp's steps as the router applies them (steps: each service's step
+// interval), cut at the target's next ejection and at the run's end.
+func Failbacks(logs []LogLine, start time.Time, steps map[string]time.Duration, dur time.Duration) []FailbackReport {
 	out := []FailbackReport{}
 	seen := map[string]bool{}
 	for i, l := range logs {

@@ -1,12 +1,14 @@
 // Measurements per phase of the fault timeline, per second's latency, and
 // the cost of failing back.
 
-package sim
+package report
 
 import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/detour-mesh/detour/harness/simulator/sim/scenario"
 )
 
 // Phase is a slice of the run between two fault edges (a start or an end).
@@ -42,7 +44,7 @@ func inSpan(f *Fault, t time.Duration) bool {
 
 // crossRegion: the request's answer came from another region than the
 // entry proxy's.
-func crossRegion(in *runInput, r *RequestRecord) bool {
+func crossRegion(in *Input, r *RequestRecord) bool {
 	at := final(r)
 	if at == nil {
 		return false
@@ -52,7 +54,7 @@ func crossRegion(in *runInput, r *RequestRecord) bool {
 }
 
 // crossRegionOutsideFaults is RunReport.CrossRegionShare.
-func crossRegionOutsideFaults(faults []Fault, in *runInput) float64 {
+func crossRegionOutsideFaults(faults []Fault, in *Input) float64 {
 	all, remote := 0, 0
 	for i := range in.Requests {
 		r := &in.Requests[i]
@@ -71,7 +73,7 @@ func crossRegionOutsideFaults(faults []Fault, in *runInput) float64 {
 }
 
 // phases cuts the run at every fault's start and end.
-func phases(faults []Fault, in *runInput) []Phase {
+func phases(faults []Fault, in *Input) []Phase {
 	cuts := []time.Duration{0, in.Duration}
 	for i := range faults {
 		cuts = append(cuts, faults[i].Start)
@@ -139,7 +141,7 @@ func phaseLabel(faults []Fault, t time.Duration) string {
 }
 
 // secondLatencies fills each second's p50 and p99 (requests by start).
-func secondLatencies(seconds []Second, in *runInput) {
+func secondLatencies(seconds []Second, in *Input) {
 	per := make([][]time.Duration, len(seconds))
 	for i := range in.Requests {
 		r := &in.Requests[i]
@@ -153,8 +155,8 @@ func secondLatencies(seconds []Second, in *runInput) {
 }
 
 // failBackCost measures FailBackCost for fault f given its result.
-func failBackCost(f *Fault, res *FaultResult, in *runInput, b *buckets) *FailBackCost {
-	if f.Kind == Partition || f.End == 0 || f.End >= in.Duration {
+func failBackCost(f *Fault, res *FaultResult, in *Input, b *buckets) *FailBackCost {
+	if f.Kind == scenario.Partition || f.End == 0 || f.End >= in.Duration {
 		return nil
 	}
 	if pre, n := targetShare(targets(f, in), b, int((f.Start-preWindow)/bucket), int(f.Start/bucket)); n == 0 || pre == 0 {
@@ -195,7 +197,7 @@ func failBackCost(f *Fault, res *FaultResult, in *runInput, b *buckets) *FailBac
 }
 
 // targets are the clusters fault f hits.
-func targets(f *Fault, in *runInput) []string {
+func targets(f *Fault, in *Input) []string {
 	var out []string
 	for c, reg := range in.Regions {
 		if f.Target.Hits(c, reg, in.Zones[c]) {

@@ -1,4 +1,4 @@
-package sim
+package report
 
 import (
 	"slices"
@@ -13,7 +13,7 @@ import (
 
 // regionShare is, per region, the share of the requests that sent at
 // least one attempt to one of its clusters.
-func regionShare(in *runInput) map[string]float64 {
+func regionShare(in *Input) map[string]float64 {
 	out := map[string]float64{}
 	if len(in.Requests) == 0 {
 		return out
@@ -36,7 +36,7 @@ func regionShare(in *runInput) map[string]float64 {
 
 // shareOutside is the share of the requests with an attempt to a cluster
 // whose region is not in regions.
-func shareOutside(in *runInput, regions []string) float64 {
+func shareOutside(in *Input, regions []string) float64 {
 	if len(in.Requests) == 0 {
 		return 0
 	}
@@ -52,13 +52,13 @@ func shareOutside(in *runInput, regions []string) float64 {
 	return round(float64(out) / float64(len(in.Requests)))
 }
 
-// checkAll checks every expectation of e on the run.
-func checkAll(e Expect, run *RunReport, in *runInput) []Expectation {
+// CheckAll checks every expectation of e on the run.
+func CheckAll(e Expect, run *RunReport, in *Input) []Expectation {
 	return append(check(e, run), residency(e, in)...)
 }
 
 // residency is the maxShareOutside expectation, if e has one.
-func residency(e Expect, in *runInput) []Expectation {
+func residency(e Expect, in *Input) []Expectation {
 	r := e.MaxShareOutside
 	if r == nil {
 		return nil

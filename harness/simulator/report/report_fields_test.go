@@ -1,4 +1,4 @@
-package sim
+package report
 
 import (
 	"go/ast"
@@ -40,12 +40,12 @@ var reportFields = map[string]string{
 	"RunReport.Seconds":                "TestCountedRetriesAndAmplification",
 	"RunReport.Events":                 "TestCountedTransitionsAndFilterEvents",
 	"RunReport.Transitions":            "TestCountedTransitionsAndFilterEvents",
-	"RunReport.Failbacks":              "TestCountedFailbacks:failbacks",
+	"RunReport.Failbacks":              "TestCountedFailbacks:Failbacks",
 	"RunReport.Warnings":               "copied: the run's warnings",
-	"RunReport.Expectations":           "TestCountedRegionShareAndResidency:checkAll",
+	"RunReport.Expectations":           "TestCountedRegionShareAndResidency:CheckAll",
 	"RunReport.Passed":                 "TestBuildRun",
 	"RunReport.Clusters":               "copied: the topology's clusters",
-	"RunReport.Fleet":                  "TestCountedFleet:report",
+	"RunReport.Fleet":                  "TestCountedFleet:Fleet",
 	"FaultResult.Name":                 "copied: the fault's name",
 	"FaultResult.DetectS":              "TestCountedDetectionWindow",
 	"FaultResult.FailOverS":            "TestCountedFailOver",
