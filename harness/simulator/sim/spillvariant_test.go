@@ -20,6 +20,7 @@ import (
 	"github.com/detour-mesh/detour/compiler"
 	"github.com/detour-mesh/detour/compiler/load"
 	"github.com/detour-mesh/detour/compiler/lower"
+	"github.com/detour-mesh/detour/harness/simulator/report"
 	"github.com/detour-mesh/detour/plugins/module"
 )
 
@@ -252,14 +253,14 @@ func TestSpillVariantHidesOutages(t *testing.T) {
 		}
 		return n
 	}
-	during := func(r RunReport) Phase {
+	during := func(r RunReport) report.Phase {
 		for _, p := range r.Phases {
 			if strings.HasPrefix(p.Label, "during ") {
 				return p
 			}
 		}
 		t.Fatalf("no phase during the fault in %v", r.Phases)
-		return Phase{}
+		return report.Phase{}
 	}
 
 	two := run("../../../examples/bookinfo/drills/two-pods-half-errors.yaml", vf, true)
@@ -273,7 +274,7 @@ func TestSpillVariantHidesOutages(t *testing.T) {
 	assert.NotZero(t, failedOver(c), "region-outage, current: the filters ejected region-1's targets")
 	assert.Less(t, c.CrossRegionShare, 0.05, "region-outage, current: back in region-1")
 	assert.Greater(t, v.CrossRegionShare, 0.3, "region-outage, variant: Envoy keeps region-1 ejected")
-	assert.Greater(t, v.LatencyMs.P50, 1.1*c.LatencyMs.P50+latencySlackMs, "region-outage: the variant's p50 against the current filters'")
+	assert.Greater(t, v.LatencyMs.P50, 1.1*c.LatencyMs.P50+report.LatencySlackMs, "region-outage: the variant's p50 against the current filters'")
 	t.Logf("two-pods variant: errors %d, p50/p99 %.1f/%.1f, cross-region during %.2f", two.UserVisibleErrors, two.LatencyMs.P50, two.LatencyMs.P99, during(two).CrossRegionShare)
 	t.Logf("region-outage p50/p99, cross-region outside faults: current %.1f/%.1f %.2f, variant %.1f/%.1f %.2f",
 		c.LatencyMs.P50, c.LatencyMs.P99, c.CrossRegionShare, v.LatencyMs.P50, v.LatencyMs.P99, v.CrossRegionShare)
