@@ -191,6 +191,10 @@ func PluginConfig(in intent.Intent, local string, lad explain.Ladder) config.Con
 	// auto at the edge: nearest first from where the gateway runs, which
 	// only the proxy knows (edgeLadder leaves every cluster on one tier).
 	c.TierByLocality = local == "" && s.Failover.Mode == intent.ModeAuto
+	// The team's routes precede Detour's route for a target on the same
+	// header (lowerer.routes): the router's pick does not name the cluster
+	// that answers.
+	c.Composed = s.Compose != nil && len(s.Compose.Routes) > 0
 	if fp := s.Detection.FailurePercentage; fp != nil {
 		c.Detection.FailurePercentage = fp.Threshold
 		c.Detection.FailureRequestVolume = fp.RequestVolume

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apinet "istio.io/api/networking/v1alpha3"
 	extensionsv1alpha1 "istio.io/client-go/pkg/apis/extensions/v1alpha1"
 	networkingv1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
 
@@ -28,6 +29,7 @@ func TestPluginConfigDecisions(t *testing.T) {
 		// what the configuration must say
 		authorities    []string
 		tierByLocality bool
+		composed       bool
 		budget         [2]float64 // percent, min concurrency
 		failure        [2]uint32  // threshold, request volume
 	}{
@@ -43,6 +45,10 @@ func TestPluginConfigDecisions(t *testing.T) {
 			mutate: func(in *intent.Intent) {
 				in.Spec.Detection.FailurePercentage = &intent.FailurePercentage{Threshold: 40, MinimumHosts: 1, RequestVolume: 25}
 			}, budget: [2]float64{20, 3}, failure: [2]uint32{40, 25}},
+		{name: "composed: team routes share the routing header", mode: intent.ModeAuto, local: "east",
+			mutate: func(in *intent.Intent) {
+				in.Spec.Compose = &intent.Compose{VirtualService: "vs.yaml", Routes: []*apinet.HTTPRoute{{Name: "v2"}}}
+			}, composed: true, budget: [2]float64{20, 3}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,6 +59,7 @@ func TestPluginConfigDecisions(t *testing.T) {
 			c := PluginConfig(in, tc.local, explain.Ladder{})
 			assert.Equal(t, tc.authorities, c.Service.Authorities)
 			assert.Equal(t, tc.tierByLocality, c.TierByLocality)
+			assert.Equal(t, tc.composed, c.Composed)
 			assert.Equal(t, tc.budget, [2]float64{c.Retry.BudgetPercent, float64(c.Retry.BudgetMinConcurrency)})
 			assert.Equal(t, tc.failure, [2]uint32{c.Detection.FailurePercentage, c.Detection.FailureRequestVolume})
 		})

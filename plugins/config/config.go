@@ -71,6 +71,13 @@ type Config struct {
 	// balancing does under Istio's defaults; the targets' priorities are
 	// ignored. Without a node locality the targets keep one tier.
 	TierByLocality bool `json:"tierByLocality,omitempty"`
+	// Composed: the team's routes (intent spec.compose) come before
+	// Detour's own route for a target and match the same routing header,
+	// so an answer to a request the router sent to a target may come from
+	// a version subset's cluster, which is none of the targets. The
+	// outlier part then reads each answer's cluster (xds.cluster_name)
+	// instead of taking the router's pick for it.
+	Composed bool `json:"composed,omitempty"`
 	// Targets is the failover ladder seen from this proxy, in priority order.
 	Targets   []Target  `json:"targets"`
 	Headers   Headers   `json:"headers"`

@@ -111,7 +111,6 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 		r.p.internalError(err)
 		return
 	}
-	r.picked, r.pickedOK = i, true
 	if cell == "" && !s.rt.Preferred(i) || s.health[i].Out {
 		// Failed over: later hops stay in the region this request went to.
 		if err := s.setCell(h.Cell, t.Region, now); err != nil {
@@ -128,7 +127,9 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 	// older Envoy did on any header change and has no such function.
 	if err := callForeign("clear_route_cache"); err != nil && err != types.ErrorStatusNotFound {
 		r.p.internalError(err)
+		return // the route may be the one chosen before the header: not the pick's
 	}
+	r.picked, r.pickedOK = i, true
 	return
 }
 
@@ -222,7 +223,7 @@ func (o *outlierStream) observe(reset, eos bool) {
 	}
 	var i int
 	var ok bool
-	if o.routedOK && code > 0 && code < 500 && fromUpstream(hs) {
+	if o.routedOK && !s.cfg.Composed && code > 0 && code < 500 && fromUpstream(hs) {
 		// An upstream's answer to a request the router part routed: it
 		// came from the cluster the routing header names (the compiled
 		// route matches on it). Failures, local replies and requests the

@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:86e126bd1806dabc5ca8fa49b72269adc343e87c655e0bc155f04b0633a7e655"
+const digest = "sha256:f9a9b581a32059421235c32d1e29a385820a122fda816ed20a684ecb7c338b2e"
