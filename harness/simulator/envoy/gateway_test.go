@@ -27,7 +27,7 @@ const (
 // wasmProxy starts the conformance plugin with config in front of a
 // gateway routing x-target: backup to the backup cluster, the rest to
 // primary, with Istio's default retry policy.
-func wasmProxy(t *testing.T, config string, net Network) (*Proxy, *pw.Process) {
+func wasmProxy(t *testing.T, config string, net Network, edit ...func(*xds.Snapshot)) (*Proxy, *pw.Process) {
 	t.Helper()
 	ctx := context.Background()
 	eng, err := pw.NewEngine(ctx, pw.EngineConfig{})
@@ -60,6 +60,9 @@ func wasmProxy(t *testing.T, config string, net Network) (*Proxy, *pw.Process) {
 			assignment(backup, ep{addr: "10.9.0.1:80"}),
 			assignment(auth, ep{addr: "10.5.0.1:80"}),
 		},
+	}
+	for _, e := range edit {
+		e(s)
 	}
 	p, err := New(Config{Name: "gw", Snapshot: s, Process: proc, Network: net, Seed: 1, Filters: []*pw.Plugin{pl}})
 	require.NoError(t, err)
