@@ -257,9 +257,10 @@ func (o *outlierStream) observe(reset, eos bool) {
 		o.target = i // counted when the trailers come (grpc.go)
 		return
 	}
-	oc := outlier.Classify(int(code), uint64(flags), reset)
+	hf := outlier.HostFlags(uint64(flags), !reset && code >= 500 && fromUpstream(hs))
+	oc := outlier.Classify(int(code), hf, reset)
 	if grpc >= 0 {
-		oc = outlier.ClassifyGrpc(int(code), uint64(flags), reset, grpc)
+		oc = outlier.ClassifyGrpc(int(code), hf, reset, grpc)
 	}
 	o.count(i, oc)
 }

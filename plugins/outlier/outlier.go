@@ -71,6 +71,21 @@ const (
 const localOriginFlags = FlagNoHealthyUpstream | FlagUpstreamRequestTimeout | FlagLocalReset |
 	FlagUpstreamRemoteReset | FlagUpstreamConnectionFailure | FlagUpstreamConnectionTermination | FlagNoClusterFound
 
+// HostFlags are the response flags Classify should see for a response:
+// an answer from an upstream host (upstream: Envoy's router stamped it)
+// that carries UO is the host's own status forwarded after Envoy refused
+// its retry (retry budget or circuit breaker: router.cc sets
+// UpstreamOverflow on RetryStatus::NoOverflow). Envoy's detector counted
+// that status when the headers arrived (putHttpResponseCode runs before
+// the retry decision), so the filters count it too; only a UO reply of
+// Envoy's own (no upstream answer) is overflow.
+func HostFlags(flags uint64, upstream bool) uint64 {
+	if upstream {
+		return flags &^ FlagUpstreamOverflow
+	}
+	return flags
+}
+
 // Classify turns a response into an Outcome. code is response.code (0 when
 // there was none), flags response.flags, reset whether the stream or call
 // was reset before a response.

@@ -36,6 +36,26 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// A UO response is overflow only when Envoy made it; an upstream's 5xx
+// forwarded with UO (its retry refused) is the host's status.
+func TestHostFlags(t *testing.T) {
+	for _, c := range []struct {
+		code     int
+		flags    uint64
+		upstream bool
+		want     Outcome
+	}{
+		{503, FlagUpstreamOverflow, false, Ignored},
+		{503, FlagUpstreamOverflow, true, Gateway},
+		{500, FlagUpstreamOverflow, true, Ext5xx},
+		{503, FlagUpstreamOverflow | FlagUpstreamConnectionFailure, true, LocalOrigin},
+		{503, FlagNoHealthyUpstream, true, LocalOrigin},
+		{200, 0, true, Success},
+	} {
+		assert.Equal(t, c.want, Classify(c.code, HostFlags(c.flags, c.upstream), false), "%d %x %v", c.code, c.flags, c.upstream)
+	}
+}
+
 func settings() Settings {
 	return NewSettings(config.Detection{Consecutive5xx: 5, ConsecutiveGatewayErrors: 3, ConsecutiveLocalOriginFailures: 3,
 		IntervalMs: 5000, BaseEjectionMs: 30000, MaxEjectionPercent: 100})

@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:f9a9b581a32059421235c32d1e29a385820a122fda816ed20a684ecb7c338b2e"
+const digest = "sha256:5a3a15f50859554396505a2bc072f9502c4bc2936fe7bda5d4ac6d5b092e87cd"
