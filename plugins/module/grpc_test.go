@@ -20,31 +20,40 @@ import (
 // application/grpc alone or followed by '+' or ';'. A failing status
 // (UNAVAILABLE, 14: a 503) then counts toward ejection, here on the
 // third in a row; OK does not, and
-// neither does any status on a response that is not gRPC.
+// neither does any status on a response that is not gRPC (the whole
+// prefix is compared, so a content-type of gRPC's length is not gRPC).
+// The headers' grpc-status decides even when a body and trailers follow:
+// Envoy's router hands it to outlier detection in onUpstreamHeaders
+// (source/common/router/router.cc) and reads the trailers' only when the
+// headers carry none.
 func TestGrpcStatusDecidesEjection(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		headers     [][2]string
+		body        []byte
 		trailers    [][2]string
 		wantEjected bool
 	}{
-		{"trailers-only", [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "14"}}, nil, true},
-		{"+proto", [][2]string{{"content-type", "application/grpc+proto"}, {"grpc-status", "14"}}, nil, true},
-		{";parameters", [][2]string{{"content-type", "application/grpc;charset=utf-8"}, {"grpc-status", "14"}}, nil, true},
-		{"any case", [][2]string{{"content-type", "APPLICATION/GRPC"}, {"grpc-status", "14"}}, nil, true},
-		{"in the trailers", [][2]string{{"content-type", "application/grpc"}}, [][2]string{{"grpc-status", "14"}}, true},
-		{"OK", [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "0"}}, nil, false},
-		{"OK in the trailers", [][2]string{{"content-type", "application/grpc"}}, [][2]string{{"grpc-status", "0"}}, false},
-		{"grpc-web is not gRPC", [][2]string{{"content-type", "application/grpc-web"}, {"grpc-status", "14"}}, nil, false},
-		{"a prefix is not gRPC", [][2]string{{"content-type", "application/grp"}, {"grpc-status", "14"}}, nil, false},
-		{"not gRPC", [][2]string{{"content-type", "text/plain"}, {"grpc-status", "14"}}, nil, false},
+		{"trailers-only", [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "14"}}, nil, nil, true},
+		{"+proto", [][2]string{{"content-type", "application/grpc+proto"}, {"grpc-status", "14"}}, nil, nil, true},
+		{";parameters", [][2]string{{"content-type", "application/grpc;charset=utf-8"}, {"grpc-status", "14"}}, nil, nil, true},
+		{"any case", [][2]string{{"content-type", "APPLICATION/GRPC"}, {"grpc-status", "14"}}, nil, nil, true},
+		{"in the trailers", [][2]string{{"content-type", "application/grpc"}}, nil, [][2]string{{"grpc-status", "14"}}, true},
+		{"OK", [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "0"}}, nil, nil, false},
+		{"OK in the trailers", [][2]string{{"content-type", "application/grpc"}}, nil, [][2]string{{"grpc-status", "0"}}, false},
+		{"grpc-web is not gRPC", [][2]string{{"content-type", "application/grpc-web"}, {"grpc-status", "14"}}, nil, nil, false},
+		{"a prefix is not gRPC", [][2]string{{"content-type", "application/grp"}, {"grpc-status", "14"}}, nil, nil, false},
+		{"not gRPC", [][2]string{{"content-type", "text/plain"}, {"grpc-status", "14"}}, nil, nil, false},
+		{"gRPC's length, not gRPC", [][2]string{{"content-type", "application/json"}, {"grpc-status", "14"}}, nil, nil, false},
+		{"the headers win over the trailers", [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "0"}},
+			[]byte("\x00\x00\x00\x00\x00"), [][2]string{{"grpc-status", "14"}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, edgeAuto, worldOpts{workers: 2, configure: setThresholds(3, 3, 3)})
 			w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
 				r := w.upstream(req)
 				if w.target(req.Cluster) == "cluster-2" {
-					r.Headers, r.Trailers = tc.headers, tc.trailers
+					r.Headers, r.Body, r.Trailers = tc.headers, tc.body, tc.trailers
 				}
 				return r
 			}

@@ -218,29 +218,6 @@ func TestSteadyTicksWriteNoSharedHealth(t *testing.T) {
 	w.noTraps()
 }
 
-// A content-type of gRPC's length that is not gRPC is not taken for it
-// (Envoy's Grpc::Common::hasGrpcContentType compares the whole prefix):
-// application/json with a grpc-status 14 header is a plain 200, and
-// cluster-2 keeps its traffic.
-func TestSameLengthContentTypeIsNotGrpc(t *testing.T) {
-	w := newWorld(t, edgeAuto, worldOpts{workers: 2, configure: setThresholds(3, 3, 3)})
-	w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
-		r := w.upstream(req)
-		if w.target(req.Cluster) == "cluster-2" {
-			r.Headers = [][2]string{{"content-type", "application/json"}, {"grpc-status", "14"}}
-		}
-		return r
-	}
-	for i := range 600 {
-		s := w.request(i%2, "POST")
-		w.clock.Advance(10 * time.Millisecond)
-		require.True(t, s.Complete)
-	}
-	assert.Empty(t, w.logs("ejected cluster-2"))
-	assert.Greater(t, w.served["cluster-2"], 10, "cluster-2 kept its traffic")
-	w.noTraps()
-}
-
 // The retry filter buffers a body up to retry.maxBodyBytes inclusive: a
 // PUT body of exactly 64 KiB is retried with the body, one byte more is
 // not retried.

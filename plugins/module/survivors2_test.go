@@ -172,31 +172,3 @@ func TestReturnedTargetForgetsItsHosts(t *testing.T) {
 	assert.Equal(t, 100, w.served["cluster-1a"], "%v", w.served)
 	w.noTraps()
 }
-
-// The grpc-status of a gRPC response's headers decides even when a body
-// and trailers follow (Envoy's router hands the headers' grpc-status to
-// outlier detection in onUpstreamHeaders, source/common/router/router.cc;
-// the trailers' status is read only when the headers carry none): six
-// answers of cluster-2 with grpc-status 0 (OK) in the headers and 14
-// (UNAVAILABLE) in the trailers eject nothing, where counting the
-// trailers would eject it on the third.
-func TestGrpcStatusInHeadersWinsOverTrailers(t *testing.T) {
-	w := newWorld(t, edgeAuto, worldOpts{workers: 2, configure: setThresholds(3, 3, 3)})
-	w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
-		r := w.upstream(req)
-		if w.target(req.Cluster) == "cluster-2" {
-			r.Headers = [][2]string{{"content-type", "application/grpc"}, {"grpc-status", "0"}}
-			r.Body = []byte("\x00\x00\x00\x00\x00")
-			r.Trailers = [][2]string{{"grpc-status", "14"}}
-		}
-		return r
-	}
-	for i := 0; i < 3000 && w.served["cluster-2"] < 6; i++ {
-		s := w.request(i%2, "POST")
-		w.clock.Advance(10 * time.Millisecond)
-		require.True(t, s.Complete)
-	}
-	require.Equal(t, 6, w.served["cluster-2"])
-	assert.Empty(t, w.logs("ejected cluster-2"))
-	w.noTraps()
-}
