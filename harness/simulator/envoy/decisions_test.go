@@ -17,36 +17,53 @@ import (
 
 // The retry budget's limit counts pending requests as active
 // (source/common/upstream/resource_manager_impl.h: RetryBudgetImpl
-// canCreate, budget_percent of requests + pending_requests): one
-// connection, four requests (one active, three pending), the active one
-// answers 500; at 50 % the budget allows max(50 % of 4, 0) = 2 retries in
-// flight, so its retry goes; counting only the active request it would be
-// max(50 % of 1, 0) = 0 and refused.
+// canCreate, budget_percent of requests + pending_requests), at 50 %:
+//   - one connection, four requests (one active, three pending), the
+//     active one answers 500: the budget allows max(50 % of 4, 0) = 2
+//     retries in flight, so its retry goes; counting only the active
+//     request it would be max(50 % of 1, 0) = 0 and refused;
+//   - four connections, six requests (four active, two pending), the
+//     first two answer 500: the first retry is judged on 4 + 2 (3
+//     allowed); the first attempt's connection then takes a pending
+//     request, so the second is judged on 4 + 1 (2 allowed, one in
+//     flight): both go. Active less pending would allow one (50 % of 3)
+//     and refuse the second.
 func TestRetryBudgetCountsPendingRequests(t *testing.T) {
-	rp := &routev3.RetryPolicy{RetryOn: "5xx", NumRetries: wrapperspb.UInt32(1)}
-	s := snap(rp, 0, nil, ep{addr: "10.0.0.1:80"})
-	th := s.Clusters[0].CircuitBreakers.Thresholds[0]
-	th.MaxConnections = wrapperspb.UInt32(1)
-	th.RetryBudget = &clusterv3.CircuitBreakers_Thresholds_RetryBudget{
-		BudgetPercent: &typev3.Percent{Value: 50}, MinRetryConcurrency: wrapperspb.UInt32(0)}
-	n := 0
-	p, clock := newTestProxy(s, &fakeNet{fn: func(time.Time, *Attempt) Result {
-		n++
-		if n == 1 {
-			return Result{Outcome: OutcomeResponse, Status: 500, Latency: 10 * time.Millisecond}
-		}
-		return Result{Outcome: OutcomeResponse, Status: 200, Latency: 10 * time.Millisecond}
-	}})
-	var xs []*Exchange
-	for range 4 {
-		xs = append(xs, p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")}))
-	}
-	clock.Advance(time.Minute)
-	assert.Equal(t, 1, p.Counters().Retries)
-	assert.Zero(t, p.Counters().RetryOverflow)
-	for _, x := range xs {
-		require.True(t, x.Done)
-		assert.Equal(t, 200, x.Record.Status)
+	for _, tc := range []struct {
+		name                  string
+		connections, requests int
+		failures              int // the first answers are 500
+	}{
+		{"pending only", 1, 4, 1},
+		{"added to active", 4, 6, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rp := &routev3.RetryPolicy{RetryOn: "5xx", NumRetries: wrapperspb.UInt32(1)}
+			s := snap(rp, 0, nil, ep{addr: "10.0.0.1:80"})
+			th := s.Clusters[0].CircuitBreakers.Thresholds[0]
+			th.MaxConnections = wrapperspb.UInt32(uint32(tc.connections))
+			th.RetryBudget = &clusterv3.CircuitBreakers_Thresholds_RetryBudget{
+				BudgetPercent: &typev3.Percent{Value: 50}, MinRetryConcurrency: wrapperspb.UInt32(0)}
+			n := 0
+			p, clock := newTestProxy(s, &fakeNet{fn: func(time.Time, *Attempt) Result {
+				n++
+				if n <= tc.failures {
+					return Result{Outcome: OutcomeResponse, Status: 500, Latency: 10 * time.Millisecond}
+				}
+				return Result{Outcome: OutcomeResponse, Status: 200, Latency: 10 * time.Millisecond}
+			}})
+			var xs []*Exchange
+			for range tc.requests {
+				xs = append(xs, p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")}))
+			}
+			clock.Advance(time.Minute)
+			assert.Equal(t, tc.failures, p.Counters().Retries)
+			assert.Zero(t, p.Counters().RetryOverflow)
+			for i, x := range xs {
+				require.True(t, x.Done)
+				assert.Equal(t, 200, x.Record.Status, "request %d", i)
+			}
+		})
 	}
 }
 

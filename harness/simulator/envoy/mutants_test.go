@@ -10,7 +10,6 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
-	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -84,42 +83,6 @@ func TestBodylessRequestEndsWithItsHeaders(t *testing.T) {
 			}
 		}
 		assert.Equal(t, c.want, got, "body %q", c.body)
-	}
-}
-
-// The retry budget adds pending requests to the active ones
-// (resource_manager_impl.h RetryBudgetImpl: budget_percent of active plus
-// pending requests), not less: four connections, six requests (four
-// active, two pending), the first two answer 500. The first retry is
-// judged on 4 + 2 (50 %: 3 allowed); the first attempt's connection then
-// takes a pending request, so the second is judged on 4 + 1 (2 allowed,
-// one in flight): both retries go. Active less pending would allow one
-// (50 % of 3) and refuse the second.
-func TestRetryBudgetAddsPendingToActive(t *testing.T) {
-	rp := &routev3.RetryPolicy{RetryOn: "5xx", NumRetries: wrapperspb.UInt32(1)}
-	s := snap(rp, 0, nil, ep{addr: "10.0.0.1:80"})
-	th := s.Clusters[0].CircuitBreakers.Thresholds[0]
-	th.MaxConnections = wrapperspb.UInt32(4)
-	th.RetryBudget = &clusterv3.CircuitBreakers_Thresholds_RetryBudget{
-		BudgetPercent: &typev3.Percent{Value: 50}, MinRetryConcurrency: wrapperspb.UInt32(0)}
-	n := 0
-	p, clock := newTestProxy(s, &fakeNet{fn: func(time.Time, *Attempt) Result {
-		n++
-		if n <= 2 {
-			return Result{Outcome: OutcomeResponse, Status: 500, Latency: 10 * time.Millisecond}
-		}
-		return Result{Outcome: OutcomeResponse, Status: 200, Latency: 10 * time.Millisecond}
-	}})
-	var xs []*Exchange
-	for range 6 {
-		xs = append(xs, p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")}))
-	}
-	clock.Advance(time.Minute)
-	assert.Equal(t, 2, p.Counters().Retries)
-	assert.Zero(t, p.Counters().RetryOverflow)
-	for i, x := range xs {
-		require.True(t, x.Done)
-		assert.Equal(t, 200, x.Record.Status, "request %d", i)
 	}
 }
 
