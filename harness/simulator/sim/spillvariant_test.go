@@ -279,3 +279,37 @@ func TestSpillVariantHidesOutages(t *testing.T) {
 	t.Logf("region-outage p50/p99, cross-region outside faults: current %.1f/%.1f %.2f, variant %.1f/%.1f %.2f",
 		c.LatencyMs.P50, c.LatencyMs.P99, c.CrossRegionShare, v.LatencyMs.P50, v.LatencyMs.P99, v.CrossRegionShare)
 }
+
+// BenchmarkSpillVariantDrills measures every example drill under the
+// subset spill (ordered), the "subset spill" column of RATIONALE.md's
+// host-aware spill table; the istio and detour columns are the drill
+// table's (TestExampleDrillsSideBySide -v). A measurement, not a check:
+// go test ./harness/simulator/sim -run '^$' -bench BenchmarkSpillVariantDrills -benchtime 1x
+func BenchmarkSpillVariantDrills(b *testing.B) {
+	vf, err := variantFilters()
+	require.NoError(b, err)
+	files, err := filepath.Glob("../../../examples/*/drills/*.yaml")
+	require.NoError(b, err)
+	for _, file := range files {
+		b.Run(strings.Replace(strings.TrimSuffix(strings.TrimPrefix(file, "../../../examples/"), ".yaml"), "/drills/", "/", 1), func(b *testing.B) {
+			sc, err := Load(file)
+			require.NoError(b, err)
+			dir := spillVariantDir(b, sc, true)
+			var r RunReport
+			for range b.N {
+				rep, err := Run(context.Background(), sc, Options{Filters: vf, Only: RunDetour, Istio: dir})
+				require.NoError(b, err)
+				r = rep.Runs[0]
+			}
+			b.ReportMetric(float64(r.UserVisibleErrors), "errors")
+			b.ReportMetric(r.LatencyMs.P50, "p50-ms")
+			b.ReportMetric(r.LatencyMs.P99, "p99-ms")
+			b.ReportMetric(100*r.CrossRegionShare, "cross-region-outside-faults-%")
+			for _, f := range r.Faults {
+				if f.FailBackS != nil {
+					b.ReportMetric(*f.FailBackS, "failback-s")
+				}
+			}
+		})
+	}
+}
