@@ -1,0 +1,223 @@
+package envoy
+
+import (
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
+)
+
+// Decisions found by the full mutation run of harness/simulator/envoy on
+// 5 December (BENCHMARKS.md, "Mutation testing"): survivors and lines no
+// test reached.
+
+// Hosts of unequal load_balancing_weight share a host source in proportion
+// to their weights (EdfLoadBalancerBase, the EDF scheduler of
+// load_balancer_impl.cc; Istio gives an east-west gateway endpoint the
+// weight of the endpoints behind it). Least request scales each weight by
+// 1 / (active requests + 1) (least_request_lb.cc hostWeight, with the
+// default active_request_bias 1). The model draws by weight; 4000 picks
+// from a fixed seed, each share within about four standard deviations.
+func TestWeightedHostChoice(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		lb     clusterv3.Cluster_LbPolicy
+		weight [2]uint32
+		active [2]int
+		want   float64 // the first host's share
+	}{
+		{"round robin, weights 1 and 3", clusterv3.Cluster_ROUND_ROBIN, [2]uint32{1, 3}, [2]int{0, 0}, 0.25},
+		{"round robin ignores active requests", clusterv3.Cluster_ROUND_ROBIN, [2]uint32{1, 3}, [2]int{0, 5}, 0.25},
+		{"least request, idle: weights 1 and 3", clusterv3.Cluster_LEAST_REQUEST, [2]uint32{1, 3}, [2]int{0, 0}, 0.25},
+		{"least request, 1/1 against 3/2", clusterv3.Cluster_LEAST_REQUEST, [2]uint32{1, 3}, [2]int{0, 1}, 0.4},
+		{"least request, 3/2 against 1/1", clusterv3.Cluster_LEAST_REQUEST, [2]uint32{3, 1}, [2]int{1, 0}, 0.6},
+		{"least request, 1/1 against 3/6", clusterv3.Cluster_LEAST_REQUEST, [2]uint32{1, 3}, [2]int{0, 5}, 2.0 / 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80", weight: tc.weight[0]}, ep{addr: "10.0.0.2:80", weight: tc.weight[1]})
+			s.Clusters[0].LbPolicy = tc.lb
+			p, _ := newTestProxy(s, &fakeNet{})
+			cl := p.clusters[svc]
+			ps := cl.prios[0]
+			ps.hosts[0].active, ps.hosts[1].active = tc.active[0], tc.active[1]
+			const n = 4000
+			first := 0
+			for range n {
+				if cl.pick(ps, "h", ps.hosts) == ps.hosts[0] {
+					first++
+				}
+			}
+			assert.InDelta(t, tc.want*n, first, 120, "picks of the first host")
+		})
+	}
+}
+
+// A cluster without connect_timeout gives up a connect after 5 s
+// (cluster.proto: connect_timeout defaults to 5s; Istio always sets it,
+// a hand-written cluster may not).
+func TestDefaultConnectTimeoutIsFiveSeconds(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Clusters[0].ConnectTimeout = nil
+	p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": {Outcome: OutcomeConnectTimeout}}))
+	r := run(t, p, clock)
+	assert.Equal(t, 503, r.Status)
+	assert.Equal(t, []string{"UF"}, r.Flags)
+	assert.Equal(t, 5*time.Second, r.Latency)
+}
+
+// A Wasm filter's http_call that never gets an answer ends only at its
+// own timeout (the AsyncClient request's timeout, Context::httpCall in
+// source/extensions/common/wasm/context.cc): then it frees its request
+// slot and outlier detection counts a local-origin timeout (two eject the
+// host here). With no timeout it holds the slot for good and reports
+// nothing.
+func TestHungHTTPCall(t *testing.T) {
+	for _, tc := range []struct {
+		timeout   time.Duration
+		active    int
+		ejections int
+	}{{0, 2, 0}, {time.Second, 0, 1}} {
+		od := &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100), Consecutive_5Xx: wrapperspb.UInt32(2)}
+		s := snap(nil, 0, od, ep{addr: "10.0.0.1:80"}, ep{addr: "10.1.0.1:15443", priority: 1})
+		p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": {Outcome: OutcomeHang}}))
+		for range 2 {
+			res := p.HTTPCall(&pw.HTTPCallRequest{Cluster: svc, Headers: hdrs("svc", "/check"), Timeout: tc.timeout})
+			assert.Equal(t, pw.FaultTimeout, res.Fault)
+			clock.Advance(2 * time.Second)
+		}
+		st, _ := p.ClusterStatus(svc)
+		assert.Equal(t, tc.active, st.ActiveRequests, "timeout %s: requests still out", tc.timeout)
+		assert.Equal(t, tc.ejections, p.Counters().Ejections, "timeout %s", tc.timeout)
+	}
+}
+
+// An http_call to a cluster with no healthy host fails at once and counts
+// as upstream_cx_none_healthy, as the router's 503 UH does.
+func TestHTTPCallWithoutHealthyHostCounted(t *testing.T) {
+	s := snap(nil, 0, nil)
+	p, _ := newTestProxy(s, &fakeNet{})
+	res := p.HTTPCall(&pw.HTTPCallRequest{Cluster: svc, Headers: hdrs("svc", "/check"), Timeout: time.Second})
+	assert.Equal(t, pw.FaultNoHealthyUpstream, res.Fault)
+	assert.Equal(t, 1, p.Counters().NoHealthyUpstream)
+}
+
+// Of several wildcard domains that match, the longest wins, suffix
+// wildcards before prefix ones (config_impl.cc RouteMatcher::
+// findWildcardVirtualHost walks the wildcards by length, longest first),
+// whatever order the virtual hosts come in.
+func TestLongestWildcardDomainWins(t *testing.T) {
+	vh := func(name string, domains ...string) *routev3.VirtualHost {
+		return &routev3.VirtualHost{Name: name, Domains: domains, Routes: []*routev3.Route{clusterRoute("/", svc)}}
+	}
+	rt := &routeTable{byName: map[string]*routeConfig{}}
+	l := &listenerRoutes{rc: rt.compileRouteConfig(newRouteConfig("r",
+		vh("short-suffix", "*.com"), vh("long-suffix", "*.example.com"),
+		vh("short-prefix", "api.*"), vh("long-prefix", "api.example.*"),
+		vh("mid-suffix", "*.b.c"), vh("longer-suffix", "*.a.b.c"), vh("longest-suffix", "*.x.a.b.c")))}
+	for host, want := range map[string]string{
+		"www.example.com":   "long-suffix",
+		"www.other.com":     "short-suffix",
+		"api.example.net":   "long-prefix",
+		"api.other.net":     "short-prefix",
+		"y.x.a.b.c":         "longest-suffix",
+		"y.a.b.c":           "longer-suffix",
+		"y.b.c":             "mid-suffix",
+		"api.example.b.c":   "mid-suffix",
+		"api.example.local": "long-prefix",
+	} {
+		got := l.virtualHost(host)
+		require.NotNil(t, got, host)
+		assert.Equal(t, want, got.name, host)
+	}
+}
+
+// A route without timeout gives up after 15 s (route_components.proto:
+// RouteAction.timeout defaults to 15s), answering 504 UT.
+func TestDefaultRouteTimeoutIsFifteenSeconds(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Routes[0].VirtualHosts[0].Routes[0].GetRoute().Timeout = nil
+	p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": {Outcome: OutcomeHang}}))
+	r := run(t, p, clock)
+	assert.Equal(t, 504, r.Status)
+	assert.Equal(t, []string{"UT"}, r.Flags)
+	assert.Equal(t, 15*time.Second, r.Latency)
+}
+
+// path_separated_prefix matches the path (query string aside) when it is
+// the prefix itself or the prefix followed by "/" (route_components.proto
+// RouteMatch.path_separated_prefix; config_impl.cc
+// PathSeparatedPrefixRouteEntryImpl), case-sensitively by default.
+func TestPathSeparatedPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		path          string
+		caseSensitive *wrapperspb.BoolValue
+		want          int
+	}{
+		{"/api/dev", nil, 200},
+		{"/api/dev/", nil, 200},
+		{"/api/dev/v1", nil, 200},
+		{"/api/dev?param=true", nil, 200},
+		{"/api/developer", nil, 404},
+		{"/api", nil, 404},
+		{"/API/dev", nil, 404},
+		{"/API/dev/v1", wrapperspb.Bool(false), 200},
+	} {
+		s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+		m := s.Routes[0].VirtualHosts[0].Routes[0].Match
+		m.PathSpecifier = &routev3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: "/api/dev"}
+		m.CaseSensitive = tc.caseSensitive
+		p, clock := newTestProxy(s, &fakeNet{})
+		x := p.Send(Request{Port: 8080, Headers: hdrs("svc", tc.path)})
+		clock.Advance(time.Second)
+		require.True(t, x.Done)
+		assert.Equal(t, tc.want, x.Record.Status, "%s (case sensitive %v)", tc.path, tc.caseSensitive)
+	}
+}
+
+// Query parameter matchers (config_impl.cc ConfigUtility::
+// matchQueryParams, query_parameter_matcher): a string_match needs the
+// parameter with a value it matches, a present_match only the parameter;
+// a request that fails them goes to the next route.
+func TestQueryParameterMatching(t *testing.T) {
+	for _, tc := range []struct {
+		matcher *routev3.QueryParameterMatcher
+		path    string
+		want    string
+	}{
+		{exactQuery("v", "2"), "/?v=2", "q"},
+		{exactQuery("v", "2"), "/?v=3", "/"},
+		{exactQuery("v", "2"), "/?w=2", "/"},
+		{presentQuery("debug"), "/?debug", "q"},
+		{presentQuery("debug"), "/?debug=1&v=2", "q"},
+		{presentQuery("debug"), "/?v=2", "/"},
+	} {
+		s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+		q := clusterRoute("/", svc)
+		q.Name = "q"
+		q.Match.QueryParameters = []*routev3.QueryParameterMatcher{tc.matcher}
+		vh := s.Routes[0].VirtualHosts[0]
+		vh.Routes = append([]*routev3.Route{q}, vh.Routes...)
+		p, clock := newTestProxy(s, &fakeNet{})
+		require.Empty(t, p.Warnings())
+		x := p.Send(Request{Port: 8080, Headers: hdrs("svc", tc.path)})
+		clock.Advance(time.Second)
+		require.True(t, x.Done)
+		assert.Equal(t, tc.want, x.Record.Route, tc.path)
+	}
+}
+
+func exactQuery(name, v string) *routev3.QueryParameterMatcher {
+	return &routev3.QueryParameterMatcher{Name: name, QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_StringMatch{
+		StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: v}}}}
+}
+
+func presentQuery(name string) *routev3.QueryParameterMatcher {
+	return &routev3.QueryParameterMatcher{Name: name, QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_PresentMatch{PresentMatch: true}}
+}
