@@ -7,6 +7,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -220,4 +221,99 @@ func exactQuery(name, v string) *routev3.QueryParameterMatcher {
 
 func presentQuery(name string) *routev3.QueryParameterMatcher {
 	return &routev3.QueryParameterMatcher{Name: name, QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_PresentMatch{PresentMatch: true}}
+}
+
+// Header matchers decide which route a request takes (header_utility.cc
+// HeaderUtility::matchHeaders, StringMatcherImpl in
+// source/common/common/matchers.cc): each string kind, ignore_case (not
+// for regexes, which match the whole value), range_match's half-open
+// [start, end) on an integer value, present_match, invert_match.
+func TestHeaderMatchers(t *testing.T) {
+	str := func(sm *matcherv3.StringMatcher) *routev3.HeaderMatcher {
+		return &routev3.HeaderMatcher{Name: "X-Env", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: sm}}
+	}
+	rangeM := &routev3.HeaderMatcher{Name: "x-env", HeaderMatchSpecifier: &routev3.HeaderMatcher_RangeMatch{
+		RangeMatch: &typev3.Int64Range{Start: 10, End: 20}}}
+	for _, tc := range []struct {
+		name  string
+		m     *routev3.HeaderMatcher
+		value string // "" : the header is absent
+		want  bool
+	}{
+		{"exact", str(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: "canary"}}), "canary", true},
+		{"exact, other case", str(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: "canary"}}), "Canary", false},
+		{"exact, ignore case", str(&matcherv3.StringMatcher{IgnoreCase: true, MatchPattern: &matcherv3.StringMatcher_Exact{Exact: "canary"}}), "CANARY", true},
+		{"prefix", str(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: "can"}}), "canary", true},
+		{"prefix, not", str(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: "nary"}}), "canary", false},
+		{"prefix, ignore case", str(&matcherv3.StringMatcher{IgnoreCase: true, MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: "CAN"}}), "canary", true},
+		{"suffix", str(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Suffix{Suffix: "nary"}}), "canary", true},
+		{"suffix, not", str(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Suffix{Suffix: "can"}}), "canary", false},
+		{"contains", str(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Contains{Contains: "nar"}}), "canary", true},
+		{"contains, not", str(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Contains{Contains: "nor"}}), "canary", false},
+		{"safe_regex, whole value", str(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{
+			SafeRegex: &matcherv3.RegexMatcher{Regex: "c[a-z]+y"}}}), "canary", true},
+		{"safe_regex, part of the value", str(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{
+			SafeRegex: &matcherv3.RegexMatcher{Regex: "nar"}}}), "canary", false},
+		{"absent header", str(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: ""}}), "", false},
+		{"range, start included", rangeM, "10", true},
+		{"range, end excluded", rangeM, "20", false},
+		{"range, below", rangeM, "9", false},
+		{"range, not a number", rangeM, "1x", false},
+		{"legacy prefix_match", &routev3.HeaderMatcher{Name: "x-env", HeaderMatchSpecifier: &routev3.HeaderMatcher_PrefixMatch{PrefixMatch: "can"}}, "canary", true},
+		{"legacy suffix_match", &routev3.HeaderMatcher{Name: "x-env", HeaderMatchSpecifier: &routev3.HeaderMatcher_SuffixMatch{SuffixMatch: "can"}}, "canary", false},
+		{"legacy contains_match", &routev3.HeaderMatcher{Name: "x-env", HeaderMatchSpecifier: &routev3.HeaderMatcher_ContainsMatch{ContainsMatch: "nar"}}, "canary", true},
+		{"legacy exact_match", &routev3.HeaderMatcher{Name: "x-env", HeaderMatchSpecifier: &routev3.HeaderMatcher_ExactMatch{ExactMatch: "canar"}}, "canary", false},
+		{"legacy safe_regex_match", &routev3.HeaderMatcher{Name: "x-env", HeaderMatchSpecifier: &routev3.HeaderMatcher_SafeRegexMatch{
+			SafeRegexMatch: &matcherv3.RegexMatcher{Regex: "can.*"}}}, "canary", true},
+		{"present", &routev3.HeaderMatcher{Name: "x-env", HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}}, "", false},
+		{"present: false matches an absent header", &routev3.HeaderMatcher{Name: "x-env", HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{PresentMatch: false}}, "", true},
+		{"no specifier: presence", &routev3.HeaderMatcher{Name: "x-env"}, "anything", true},
+		{"inverted exact", &routev3.HeaderMatcher{Name: "x-env", InvertMatch: true, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
+			StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: "canary"}}}}, "stable", true},
+		{"inverted present", &routev3.HeaderMatcher{Name: "x-env", InvertMatch: true, HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}}, "", true},
+	} {
+		hm, err := compileHeader(tc.m)
+		require.NoError(t, err, tc.name)
+		h := hdrs("svc", "/")
+		if tc.value != "" {
+			h = append(h, [2]string{"x-env", tc.value})
+		}
+		assert.Equal(t, tc.want, hm.matches(h), tc.name)
+	}
+}
+
+// The retry policy reads a response's grpc-status header (retry_state_
+// impl.cc shouldRetryHeaders, Grpc::Common::getGrpcStatus): under
+// retry_on cancelled, grpc-status 1 is retried; a value that is not a
+// number is no gRPC status Envoy retries on (getGrpcStatus gives
+// InvalidCode), so the answer stands.
+func TestRetryReadsTheGrpcStatusHeader(t *testing.T) {
+	for _, tc := range []struct {
+		grpcStatus string
+		attempts   int
+	}{{"1", 2}, {"14", 1}, {"x", 1}, {"", 1}} {
+		rp := &routev3.RetryPolicy{RetryOn: "cancelled", NumRetries: wrapperspb.UInt32(1)}
+		s := snap(rp, 0, nil, ep{addr: "10.0.0.1:80"})
+		p, clock := newTestProxy(s, &fakeNet{fn: func(time.Time, *Attempt) Result {
+			return Result{Outcome: OutcomeResponse, Status: 200, Latency: time.Millisecond,
+				Headers: [][2]string{{"content-type", "application/grpc"}, {"grpc-status", tc.grpcStatus}}}
+		}})
+		r := run(t, p, clock)
+		assert.Len(t, r.Attempts, tc.attempts, "grpc-status %q", tc.grpcStatus)
+	}
+}
+
+// Every gRPC status a 200 can carry, as the record counts it
+// (Grpc::Utility::grpcToHttpStatus in source/common/grpc/status.cc; codes
+// it does not know are 500): the digits 0 and 9 at the ends of the
+// parser's range included; a value that is not a number leaves the 200.
+func TestGrpcStatusCodesAsHTTP(t *testing.T) {
+	want := map[string]int{"0": 200, "1": 499, "2": 500, "3": 400, "4": 504, "5": 404, "6": 409, "7": 403, "8": 429,
+		"9": 400, "10": 409, "11": 400, "12": 501, "13": 500, "14": 503, "15": 500, "16": 401, "17": 500, "90": 500,
+		"x": 200, "1x": 200, "-1": 200, "": 200}
+	for v, code := range want {
+		h := [][2]string{{"content-type", "application/grpc"}, {"Grpc-Status", v}}
+		assert.Equal(t, code, userStatus(200, h), "grpc-status %q", v)
+		assert.Equal(t, 503, userStatus(503, h), "grpc-status %q on a 503", v)
+	}
 }
