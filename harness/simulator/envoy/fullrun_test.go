@@ -6,10 +6,12 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	prevprio "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/priority/previous_priorities/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
@@ -315,5 +317,38 @@ func TestGrpcStatusCodesAsHTTP(t *testing.T) {
 		h := [][2]string{{"content-type", "application/grpc"}, {"Grpc-Status", v}}
 		assert.Equal(t, code, userStatus(200, h), "grpc-status %q", v)
 		assert.Equal(t, 503, userStatus(503, h), "grpc-status %q on a 503", v)
+	}
+}
+
+// previous_priorities is found by its name or by its typed config's type.
+// Named without a typed config it has the empty config, whose
+// update_frequency 0 Envoy's validation refuses
+// (previous_priorities_config.proto: gt 0; the factory validates the
+// empty config it is given), so the route configuration is rejected, not
+// run without the retry priority.
+func TestRetryPriorityByNameOrType(t *testing.T) {
+	typed := func(freq int32) *routev3.RetryPolicy_RetryPriority_TypedConfig {
+		tc, err := anypb.New(&prevprio.PreviousPrioritiesConfig{UpdateFrequency: freq})
+		require.NoError(t, err)
+		return &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: tc}
+	}
+	for _, tc := range []struct {
+		name     string
+		priority *routev3.RetryPolicy_RetryPriority
+		freq     int
+		err      string
+	}{
+		{"by name, no config", &routev3.RetryPolicy_RetryPriority{Name: "envoy.retry_priorities.previous_priorities"}, 0,
+			"update_frequency must be greater than 0, got 0"},
+		{"by name and type", &routev3.RetryPolicy_RetryPriority{Name: "envoy.retry_priorities.previous_priorities", ConfigType: typed(2)}, 2, ""},
+		{"by type alone", &routev3.RetryPolicy_RetryPriority{Name: "remote-localities", ConfigType: typed(3)}, 3, ""},
+	} {
+		p, err := compileRetry(&routev3.RetryPolicy{RetryOn: "connect-failure", RetryPriority: tc.priority}, func(string) {})
+		if tc.err != "" {
+			assert.ErrorContains(t, err, tc.err, tc.name)
+			continue
+		}
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, tc.freq, p.prioFreq, tc.name)
 	}
 }
