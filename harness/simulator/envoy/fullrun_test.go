@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
@@ -351,4 +352,96 @@ func TestRetryPriorityByNameOrType(t *testing.T) {
 		require.NoError(t, err, tc.name)
 		assert.Equal(t, tc.freq, p.prioFreq, tc.name)
 	}
+}
+
+// An http_call refused by max_requests counts as an overflow
+// (upstream_rq_pending_overflow), as the router's UO does.
+func TestHTTPCallOverflowCounted(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Clusters[0].CircuitBreakers.Thresholds[0].MaxRequests = wrapperspb.UInt32(1)
+	p, _ := newTestProxy(s, &fakeNet{})
+	call := &pw.HTTPCallRequest{Cluster: svc, Headers: hdrs("svc", "/"), Timeout: time.Second}
+	require.Empty(t, p.HTTPCall(call).Fault)
+	for range 2 {
+		assert.Equal(t, pw.FaultOverflow, p.HTTPCall(call).Fault)
+	}
+	assert.Equal(t, 2, p.Counters().Overflow)
+}
+
+// Hosts that entered slow start together have equal slowed weights, and
+// Envoy's EDF scheduler over equal weights takes them in turn (an EDF
+// pick ties on the deadline and goes by order, load_balancer_impl.cc
+// EdfLoadBalancerBase with edf_scheduler.h): two such hosts alternate,
+// request by request, as round robin does outside slow start.
+func TestSlowStartEqualWeightsAlternate(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Clusters[0].LbConfig = &clusterv3.Cluster_RoundRobinLbConfig_{RoundRobinLbConfig: &clusterv3.Cluster_RoundRobinLbConfig{
+		SlowStartConfig: &clusterv3.Cluster_SlowStartConfig{SlowStartWindow: durationpb.New(time.Minute)}}}
+	p, clock := newTestProxy(s, &fakeNet{})
+	clock.Advance(2 * time.Minute)
+	require.NoError(t, p.SetEndpoints(assignment(svc, ep{addr: "10.0.0.3:80"}, ep{addr: "10.0.0.4:80"})))
+	clock.Advance(time.Second)
+	var xs []*Exchange
+	for range 20 {
+		xs = append(xs, p.Send(Request{Port: 8080, Headers: hdrs("svc", "/")}))
+		clock.Advance(time.Millisecond)
+	}
+	clock.Advance(time.Second)
+	var got []string
+	for _, x := range xs {
+		require.True(t, x.Done)
+		got = append(got, x.Record.Attempts[0].Address)
+	}
+	for i := 1; i < len(got); i++ {
+		assert.NotEqual(t, got[i-1], got[i], "request %d: %v", i, got)
+	}
+}
+
+// Least request in slow start scales each slowed weight by 1 / (active
+// requests + 1) (least_request_lb.cc hostWeight divides by the active
+// requests first, then applies the slow start factor): an old host with
+// one request out (1/2) against a host just added (0.1 of its weight,
+// idle): the new host takes 0.1 / 0.6 of 4000 picks.
+func TestLeastRequestSlowStartCountsActiveRequests(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Clusters[0].LbPolicy = clusterv3.Cluster_LEAST_REQUEST
+	s.Clusters[0].LbConfig = &clusterv3.Cluster_LeastRequestLbConfig_{LeastRequestLbConfig: &clusterv3.Cluster_LeastRequestLbConfig{
+		SlowStartConfig: &clusterv3.Cluster_SlowStartConfig{SlowStartWindow: durationpb.New(10 * time.Second)}}}
+	p, clock := newTestProxy(s, &fakeNet{})
+	clock.Advance(20 * time.Second)
+	require.NoError(t, p.SetEndpoints(assignment(svc, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})))
+	cl := p.clusters[svc]
+	ps := cl.prios[0]
+	ps.hosts[0].active = 1
+	const n = 4000
+	added := 0
+	for range n {
+		if cl.pick(ps, "h", ps.hosts) == ps.hosts[1] {
+			added++
+		}
+	}
+	assert.InDelta(t, n*0.1/0.6, added, 100)
+}
+
+// An http_call without a timeout waits for its answer however late it
+// comes (a 0 timeout sets none on the AsyncClient request): the request
+// slot is held until then, and outlier detection counts the answer (two
+// late 200s eject nothing), not a timeout.
+func TestHTTPCallWithoutTimeoutWaitsForTheAnswer(t *testing.T) {
+	od := &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100), Consecutive_5Xx: wrapperspb.UInt32(2)}
+	s := snap(nil, 0, od, ep{addr: "10.0.0.1:80"}, ep{addr: "10.1.0.1:15443", priority: 1})
+	late := Result{Outcome: OutcomeResponse, Status: 200, Latency: 3 * time.Second}
+	p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": late}))
+	for range 2 {
+		res := p.HTTPCall(&pw.HTTPCallRequest{Cluster: svc, Headers: hdrs("svc", "/check")})
+		assert.Empty(t, res.Fault)
+		assert.Equal(t, 3*time.Second, res.Delay)
+		clock.Advance(time.Second)
+		st, _ := p.ClusterStatus(svc)
+		assert.Equal(t, 1, st.ActiveRequests, "the call is still out")
+		clock.Advance(5 * time.Second)
+	}
+	st, _ := p.ClusterStatus(svc)
+	assert.Equal(t, 0, st.ActiveRequests)
+	assert.Equal(t, 0, p.Counters().Ejections)
 }
