@@ -5,6 +5,7 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	prevprio "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/priority/previous_priorities/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
@@ -444,4 +446,32 @@ func TestHTTPCallWithoutTimeoutWaitsForTheAnswer(t *testing.T) {
 	st, _ := p.ClusterStatus(svc)
 	assert.Equal(t, 0, st.ActiveRequests)
 	assert.Equal(t, 0, p.Counters().Ejections)
+}
+
+// A Wasm plugin's configuration may be a BytesValue as well as a
+// StringValue (Envoy hands the plugin the wrapped value of either,
+// anyToBytes in source/extensions/common/wasm/plugin.cc); the bytes reach
+// the plugin as they are.
+func TestWasmConfigurationBytes(t *testing.T) {
+	w := wasmConfig("f", "", false)
+	w.Config.Configuration = mustAny(wrapperspb.Bytes([]byte{0, 1, 0xff}))
+	w.Config.GetVmConfig().Configuration = mustAny(wrapperspb.String("vm"))
+	wf, err := wasmFilter(w.GetConfig())
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0, 1, 0xff}, wf.Configuration)
+	assert.Equal(t, []byte("vm"), wf.VMConfiguration)
+}
+
+// The Network is told the host's EDS filter metadata (where Istio puts a
+// host's network and cluster), flattened to "filter.key".
+func TestEndpointMetadataReachesTheNetwork(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	md, err := structpb.NewStruct(map[string]any{"network": "net-2", "weight": 2.5, "tls": true})
+	require.NoError(t, err)
+	s.Endpoints[0].Endpoints[0].LbEndpoints[0].Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"istio": md}}
+	n := &fakeNet{}
+	p, clock := newTestProxy(s, n)
+	run(t, p, clock)
+	require.Len(t, n.sent, 1)
+	assert.Equal(t, map[string]string{"istio.network": "net-2", "istio.weight": "2.5", "istio.tls": "true"}, n.sent[0].Metadata)
 }
