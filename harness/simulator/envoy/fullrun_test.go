@@ -475,3 +475,24 @@ func TestEndpointMetadataReachesTheNetwork(t *testing.T) {
 	require.Len(t, n.sent, 1)
 	assert.Equal(t, map[string]string{"istio.network": "net-2", "istio.weight": "2.5", "istio.tls": "true"}, n.sent[0].Metadata)
 }
+
+// An http_call's answer reaches the plugin with its own status and feeds
+// outlier detection with it (the AsyncClient stream goes through the
+// router, whose onUpstreamHeaders reports the code): two 503s eject the
+// host, and a Network answer without a status is a 200.
+func TestHTTPCallStatusReachesThePluginAndTheDetector(t *testing.T) {
+	for _, tc := range []struct {
+		status, want, ejections int
+	}{{503, 503, 1}, {0, 200, 0}, {404, 404, 0}} {
+		od := &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100), Consecutive_5Xx: wrapperspb.UInt32(2)}
+		s := snap(nil, 0, od, ep{addr: "10.0.0.1:80"}, ep{addr: "10.1.0.1:15443", priority: 1})
+		answer := Result{Outcome: OutcomeResponse, Status: tc.status, Latency: time.Millisecond}
+		p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": answer}))
+		for range 2 {
+			res := p.HTTPCall(&pw.HTTPCallRequest{Cluster: svc, Headers: hdrs("svc", "/check"), Timeout: time.Second})
+			assert.Equal(t, tc.want, res.Status, "status %d", tc.status)
+			clock.Advance(time.Second)
+		}
+		assert.Equal(t, tc.ejections, p.Counters().Ejections, "status %d", tc.status)
+	}
+}
