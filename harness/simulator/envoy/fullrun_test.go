@@ -496,3 +496,55 @@ func TestHTTPCallStatusReachesThePluginAndTheDetector(t *testing.T) {
 		assert.Equal(t, tc.ejections, p.Counters().Ejections, "status %d", tc.status)
 	}
 }
+
+// A listener whose HTTP connection manager sits in its default filter
+// chain (listener.proto default_filter_chain: used when no filter chain
+// matches) routes requests as one in a filter chain does. (The route
+// configuration's name is not a port's, so the model cannot reach it
+// without the listener.)
+func TestDefaultFilterChainRoutes(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Listeners[0] = gatewayListener(8080, "gateway-routes")
+	s.Routes[0].Name = "gateway-routes"
+	l := s.Listeners[0]
+	l.DefaultFilterChain, l.FilterChains = l.FilterChains[0], nil
+	p, clock := newTestProxy(s, &fakeNet{})
+	r := run(t, p, clock)
+	assert.Equal(t, 200, r.Status)
+	assert.Equal(t, svc, r.Cluster)
+}
+
+// A request waiting in the connection pool's queue that the route timeout
+// ends leaves the queue (the pending request is cancelled and
+// upstream_rq_pending_active goes down, conn_pool_base.cc
+// onPendingRequestCancel): with max_pending_requests 1 the next request
+// may wait in its place, and times out (504 UT) instead of overflowing
+// (503 UO). A hung http_call holds the one connection.
+func TestTimedOutQueuedRequestLeavesTheQueue(t *testing.T) {
+	s := snap(nil, time.Second, nil, ep{addr: "10.0.0.1:80"})
+	th := s.Clusters[0].CircuitBreakers.Thresholds[0]
+	th.MaxConnections, th.MaxPendingRequests = wrapperspb.UInt32(1), wrapperspb.UInt32(1)
+	p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": {Outcome: OutcomeHang}}))
+	require.Equal(t, pw.FaultTimeout, p.HTTPCall(&pw.HTTPCallRequest{Cluster: svc, Headers: hdrs("svc", "/check")}).Fault)
+	for i := range 2 {
+		r := run(t, p, clock)
+		assert.Equal(t, 504, r.Status, "request %d", i)
+		assert.Equal(t, []string{"UT"}, r.Flags, "request %d", i)
+	}
+	assert.Equal(t, 0, p.Counters().Overflow)
+}
+
+// A record's cause is the Network's explanation of its last attempt (what
+// the report lists as the cause of an error): a refused connect retried
+// on a host that resets gives the reset's cause.
+func TestRecordCauseIsTheLastAttempts(t *testing.T) {
+	s := snap(istioDefaultRetry(), 0, nil, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})
+	p, clock := newTestProxy(s, byHost(map[string]Result{
+		"10.0.0.1:80": {Outcome: OutcomeConnectFailure, Latency: time.Millisecond, Cause: "cluster-1 scaled to 0"},
+		"10.0.0.2:80": {Outcome: OutcomeReset, Latency: time.Millisecond, Cause: "cluster-2 pod killed"},
+	}))
+	r := run(t, p, clock)
+	require.Len(t, r.Attempts, 2)
+	assert.Equal(t, "10.0.0.2:80", r.Attempts[1].Address)
+	assert.Equal(t, "cluster-2 pod killed", r.Cause)
+}
