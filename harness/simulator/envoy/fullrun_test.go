@@ -548,3 +548,43 @@ func TestRecordCauseIsTheLastAttempts(t *testing.T) {
 	assert.Equal(t, "10.0.0.2:80", r.Attempts[1].Address)
 	assert.Equal(t, "cluster-2 pod killed", r.Cause)
 }
+
+// The cause the Network gave for an attempt stays on it when the proxy
+// ends the attempt itself (a per-try or route timeout has no cause of its
+// own), and a circuit breaker's refusal is its own cause.
+func TestRecordCauseOfTimeoutsAndOverflows(t *testing.T) {
+	hang := Result{Outcome: OutcomeHang, Cause: "cluster-1 partitioned"}
+	perTry := &routev3.RetryPolicy{RetryOn: "5xx", NumRetries: wrapperspb.UInt32(0), PerTryTimeout: durationpb.New(100 * time.Millisecond)}
+
+	for _, tc := range []struct {
+		name string
+		rp   *routev3.RetryPolicy
+	}{{"route timeout", nil}, {"per-try timeout", perTry}} {
+		s := snap(tc.rp, time.Second, nil, ep{addr: "10.0.0.1:80"})
+		p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": hang}))
+		r := run(t, p, clock)
+		assert.Equal(t, 504, r.Status, tc.name)
+		assert.Equal(t, "cluster-1 partitioned", r.Cause, tc.name)
+	}
+
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+	s.Clusters[0].CircuitBreakers.Thresholds[0].MaxRequests = wrapperspb.UInt32(0)
+	p, clock := newTestProxy(s, &fakeNet{})
+	r := run(t, p, clock)
+	assert.Equal(t, []string{"UO"}, r.Flags)
+	assert.Equal(t, "circuit breaker", r.Cause)
+}
+
+// Ejections and returns are counted (outlier_detection.ejections_enforced_
+// total, and each host's return on an interval tick): one host ejected by
+// consecutive 5xx comes back after base_ejection_time.
+func TestEjectionAndReturnCounted(t *testing.T) {
+	od := &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(100), Consecutive_5Xx: wrapperspb.UInt32(1),
+		Interval: durationpb.New(time.Second), BaseEjectionTime: durationpb.New(time.Second)}
+	s := snap(nil, 0, od, ep{addr: "10.0.0.1:80"}, ep{addr: "10.1.0.1:80", priority: 1})
+	p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": {Outcome: OutcomeResponse, Status: 503, Latency: time.Millisecond}}))
+	run(t, p, clock)
+	p.Stop()
+	assert.Equal(t, 1, p.Counters().Ejections)
+	assert.Equal(t, 1, p.Counters().Unejections)
+}
