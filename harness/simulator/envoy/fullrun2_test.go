@@ -69,3 +69,20 @@ func TestSlowStartAggressionZeroIsOne(t *testing.T) {
 		assert.InDelta(t, 0.5/1.5, float64(got["10.0.0.2:80"])/200, 0.06, "aggression %v: %v", aggression, got)
 	}
 }
+
+// Round robin over hosts of equal weight takes them in turn
+// (round_robin_lb.cc unweightedHostPick: the source's index goes up by one
+// each pick): with three hosts, any three requests in a row reach all
+// three.
+func TestRoundRobinTakesHostsInTurn(t *testing.T) {
+	s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"}, ep{addr: "10.0.0.3:80"})
+	p, clock := newTestProxy(s, &fakeNet{})
+	var got []string
+	for range 12 {
+		got = append(got, run(t, p, clock).Attempts[0].Address)
+	}
+	for i := 2; i < len(got); i++ {
+		seen := map[string]bool{got[i-2]: true, got[i-1]: true, got[i]: true}
+		assert.Len(t, seen, 3, "requests %d-%d: %v", i-2, i, got)
+	}
+}
