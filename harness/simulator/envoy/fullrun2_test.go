@@ -86,3 +86,22 @@ func TestRoundRobinTakesHostsInTurn(t *testing.T) {
 		assert.Len(t, seen, 3, "requests %d-%d: %v", i-2, i, got)
 	}
 }
+
+// Without a listener for the port, the model takes the route
+// configuration Istio names after it: a sidecar's outbound "9080", a
+// gateway's "http.8080".
+func TestRoutesByPortWithoutListener(t *testing.T) {
+	for _, tc := range []struct {
+		rc   string
+		port uint32
+	}{{"9080", 9080}, {"http.8080", 8080}} {
+		s := snap(nil, 0, nil, ep{addr: "10.0.0.1:80"})
+		s.Listeners = nil
+		s.Routes[0].Name = tc.rc
+		p, clock := newTestProxy(s, &fakeNet{})
+		x := p.Send(Request{Port: tc.port, Headers: hdrs("svc", "/")})
+		clock.Advance(time.Second)
+		require.True(t, x.Done)
+		assert.Equal(t, 200, x.Record.Status, tc.rc)
+	}
+}
