@@ -28,13 +28,20 @@ func (vm *VM) propertyPath(ptr, size uint64, buf *[maxPathSegments]string) []str
 }
 
 // splitPath is strings.Split(string(b), "\x00") into buf, the segments
-// viewing b.
+// viewing b, except that the empty segment after a trailing NUL (and the
+// one of an empty path) is not there: Envoy's Context::getProperty stops
+// walking once its cursor reaches the path's end, so "a\x00" is read as
+// "a" and "a\x00\x00" as "a" then "" (source/extensions/common/wasm/
+// context.cc).
 func splitPath(b []byte, buf *[maxPathSegments]string) []string {
 	path := buf[:0]
 	start := 0
 	for i := 0; i <= len(b); i++ {
 		if i < len(b) && b[i] != 0 {
 			continue
+		}
+		if i == len(b) && start == len(b) {
+			break
 		}
 		seg := ""
 		if i > start {
