@@ -47,7 +47,6 @@ type host struct {
 	addr     string
 	priority int
 	locality string
-	loc      int // index into the priority's localities
 	weight   uint32
 	healthy  bool // EDS health (HEALTHY/UNKNOWN)
 	degraded bool // EDS DEGRADED
@@ -294,7 +293,7 @@ func (cl *cluster) setAssignment(cla *endpointv3.ClusterLoadAssignment) {
 			} else {
 				h = &host{addr: addr, od: &outlier.Host{ID: addr}}
 			}
-			h.priority, h.locality, h.loc, h.weight = pr, loc.name, len(ps.localities)-1, w
+			h.priority, h.locality, h.weight = pr, loc.name, w
 			h.meta = flattenMetadata(le.GetMetadata())
 			h.healthy, h.degraded, h.excluded = false, false, false
 			switch le.GetHealthStatus() {
