@@ -111,7 +111,13 @@ func wasmFilter(pc *wasmv3.PluginConfig) (*WasmFilter, error) {
 	return w, nil
 }
 
-// anyBytes is the payload of a StringValue or BytesValue configuration.
+// anyBytes is the configuration bytes the plugin is handed: a
+// StringValue's or BytesValue's payload, and for any other type the Any's
+// serialized value as is (MessageUtil::anyToBytes, which
+// source/extensions/common/wasm/plugin.h gives the plugin). A Struct or
+// TypedStruct is refused: the v3 API the model builds against documents
+// it as handed over as JSON (wasm.proto), the anyToBytes read hands its
+// serialized bytes, so what the plugin sees depends on the Envoy release.
 func anyBytes(a *anypb.Any) ([]byte, error) {
 	if a == nil {
 		return nil, nil
@@ -129,6 +135,9 @@ func anyBytes(a *anypb.Any) ([]byte, error) {
 			return nil, err
 		}
 		return b.GetValue(), nil
+	case strings.HasSuffix(a.GetTypeUrl(), "/google.protobuf.Struct"), strings.HasSuffix(a.GetTypeUrl(), "/xds.type.v3.TypedStruct"),
+		strings.HasSuffix(a.GetTypeUrl(), "/udpa.type.v1.TypedStruct"):
+		return nil, fmt.Errorf("type %s: Envoy releases differ on whether the plugin gets its serialized bytes or JSON; use a StringValue or BytesValue", a.GetTypeUrl())
 	}
-	return nil, fmt.Errorf("type %s is not a StringValue or BytesValue", a.GetTypeUrl())
+	return a.GetValue(), nil
 }
