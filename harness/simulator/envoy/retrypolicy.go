@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -96,18 +97,29 @@ func compileRetry(rp *routev3.RetryPolicy, warn func(string)) (*retryPolicy, err
 		}
 	}
 	if pr := rp.GetRetryPriority(); pr != nil {
-		if pr.GetName() == "envoy.retry_priorities.previous_priorities" || strings.HasSuffix(pr.GetTypedConfig().GetTypeUrl(), "PreviousPrioritiesConfig") {
-			var c prevprio.PreviousPrioritiesConfig
-			if tc := pr.GetTypedConfig(); tc != nil {
-				if err := tc.UnmarshalTo(&c); err != nil {
-					warn("retry_priority: " + err.Error() + " (ignored)")
-				}
+		// The route's retry policy looks the extension up by its typed
+		// config's type, then by name, and a miss rejects the route
+		// configuration (source/common/router/config_impl.cc,
+		// RetryPolicyImpl, getAndCheckFactory); previous_priorities is
+		// the only retry priority Envoy registers, and the name must not
+		// be empty (route_components.proto: min_len 1).
+		if pr.GetName() == "" {
+			return nil, rejectError{"route.retry_policy.retry_priority.name: must not be empty"}
+		}
+		if pr.GetName() != "envoy.retry_priorities.previous_priorities" && !strings.HasSuffix(pr.GetTypedConfig().GetTypeUrl(), "PreviousPrioritiesConfig") {
+			return nil, rejectError{fmt.Sprintf("route.retry_policy.retry_priority: unknown extension %q (typed_config %q); Envoy registers only envoy.retry_priorities.previous_priorities",
+				pr.GetName(), pr.GetTypedConfig().GetTypeUrl())}
+		}
+		var c prevprio.PreviousPrioritiesConfig
+		if tc := pr.GetTypedConfig(); tc != nil {
+			if err := tc.UnmarshalTo(&c); err != nil {
+				warn("retry_priority: " + err.Error() + " (ignored)")
 			}
-			p.prioFreq = int(c.GetUpdateFrequency())
-			if p.prioFreq <= 0 {
-				// previous_priorities_config.proto: update_frequency gt 0.
-				return nil, rejectError{"route.retry_policy.retry_priority: previous_priorities update_frequency must be greater than 0, got " + strconv.Itoa(p.prioFreq)}
-			}
+		}
+		p.prioFreq = int(c.GetUpdateFrequency())
+		if p.prioFreq <= 0 {
+			// previous_priorities_config.proto: update_frequency gt 0.
+			return nil, rejectError{"route.retry_policy.retry_priority: previous_priorities update_frequency must be greater than 0, got " + strconv.Itoa(p.prioFreq)}
 		}
 	}
 	for _, h := range rp.GetRetriableHeaders() {
