@@ -90,6 +90,7 @@ type service struct {
 	hbuf      [outlier.HostsSize]byte
 	hostDirty []bool
 	rot       []outlier.Rotation // per target, this VM's view
+	rotSeq    []uint64           // per target, rot's Seq at the last tick
 }
 
 func newService(data []byte) (*service, error) {
@@ -107,7 +108,7 @@ func newService(data []byte) (*service, error) {
 	n := len(cfg.Targets)
 	s := &service{
 		cfg: cfg, det: outlier.NewSettings(cfg.Detection), rt: router.New(&cfg), pol: pol,
-		byName: map[string]int{}, tkeys: make([]string, n), hkeys: make([]string, n), hostDirty: make([]bool, n), rot: make([]outlier.Rotation, n), cluster: make([]string, n), probeTo: make([]string, n),
+		byName: map[string]int{}, tkeys: make([]string, n), hkeys: make([]string, n), hostDirty: make([]bool, n), rot: make([]outlier.Rotation, n), rotSeq: make([]uint64, n), cluster: make([]string, n), probeTo: make([]string, n),
 		skey: serviceKey(cfg.Service.Host), bkey: budgetKey(cfg.Service.Host),
 		health: make([]router.Health, n), recs: make([]outlier.Record, n),
 		hostFail: map[string]proxywasm.MetricCounter{}, lastHost: make([]string, n),
