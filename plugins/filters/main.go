@@ -112,6 +112,9 @@ func (p *plugin) OnPluginStart(int) (st types.OnPluginStartStatus) {
 		return types.OnPluginStartStatusFailed
 	}
 	p.svc = svc
+	if p.kind == kindCombined {
+		svc.genEvery = genEveryCombined // its tick and responses share the router's cache
+	}
 	if p.kind == kindRouter || p.kind == kindCombined {
 		svc.loadCellKeys(p.rootID)
 	}

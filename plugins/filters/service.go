@@ -77,6 +77,12 @@ type service struct {
 	buf    [outlier.RecordSize]byte
 	sbuf   [outlier.ServiceRecordSize]byte
 	bbuf   [retry.BudgetSize]byte
+
+	// genEvery: how many requests may route on the cached health before
+	// Gen is read again (0 or 1: every request); genLeft counts them down.
+	// See refresh for the bound.
+	genEvery, genLeft int
+
 	// This VM's active requests (retry filter), published under slotKey.
 	active  uint32
 	slotKey string
@@ -169,9 +175,33 @@ func (s *service) targetOf(cluster string) (int, bool) {
 	return i, ok
 }
 
-// refresh brings the cached health up to date: one shared-data read per
-// call, all targets only when an ejection changed since the last read.
+// genEveryCombined is genEvery in the combined root ID.
+const genEveryCombined = 8
+
+// refresh brings the cached health up to date: one shared-data read of
+// the generation, all targets only when it moved since the last read.
+// With genEvery > 1 (the combined root ID) the generation is read on one
+// call in genEvery: a change another worker made is seen by this VM's
+// router within its next genEvery requests, at its next tick (≤ 1 s,
+// which runs in the same root context) or at the next response from the
+// changed target (observe compares the record it reads), whichever comes
+// first; this VM's own changes (bumpGen) at once. Retries read it every
+// time (refreshNow). The three root IDs cannot share the outlier part's
+// tick or responses with the router's context and read it per request.
 func (s *service) refresh() error {
+	if s.genOK && s.genLeft > 0 {
+		s.genLeft--
+		return nil
+	}
+	return s.refreshNow()
+}
+
+// staleGen makes the next refresh read the generation.
+func (s *service) staleGen() { s.genLeft = 0 }
+
+// refreshNow is refresh without the bound: the generation is read.
+func (s *service) refreshNow() error {
+	s.genLeft = s.genEvery - 1
 	b, _, err := getSharedData(s.skey)
 	var sr outlier.ServiceRecord
 	if err == nil {
@@ -212,6 +242,9 @@ func (s *service) observe(p *plugin, i int, o outlier.Outcome) error {
 	wasFailing := false
 	err := update(s.tkeys[i], func(old []byte) []byte {
 		rec.Decode(old)
+		if h := &s.health[i]; rec.Ejected != h.Out || rec.Failing() != h.Failing {
+			s.staleGen() // another worker changed it since the last read
+		}
 		if rec.Ejected {
 			hit = outlier.None
 			return nil
@@ -337,6 +370,7 @@ func (s *service) eject(p *plugin, i int, det outlier.Detector, now int64) error
 
 // bumpGen tells every VM to re-read the targets.
 func (s *service) bumpGen() error {
+	s.staleGen() // this VM too
 	var sr outlier.ServiceRecord
 	return update(s.skey, func(old []byte) []byte {
 		sr.Decode(old)
@@ -400,6 +434,7 @@ func (s *service) evaluate(p *plugin, now int64, trigger string) error {
 // tick (outlier root only): decay backoffs, probe targets that are out or
 // in hold-down once per probe period, advance the state machine (ramps end on time), export gauges.
 func (s *service) tick(p *plugin, now int64) error {
+	s.staleGen() // refresh's bound: a tick period at most
 	for i := range s.m.targets {
 		if m := &s.m.targets[i]; m.pending != 0 {
 			m.requests.Increment(m.pending)

@@ -462,7 +462,7 @@ func (r *retryStream) retry(unsent bool) bool {
 	if r.tries >= s.pol.Attempts {
 		return false
 	}
-	if err := s.refresh(); err != nil {
+	if err := s.refreshNow(); err != nil {
 		r.p.internalError(err)
 		return false
 	}

@@ -28,7 +28,8 @@ func TestHealthyRequestHostCalls(t *testing.T) {
 		// combined root ID an upstream's answer to a request the router
 		// part routed is the routed target's, without reading
 		// xds.cluster_name, and its per-target requests counter is added
-		// on the tick.
+		// on the tick; its router reads the health generation on one
+		// request in eight (1.14 shared-data reads per request).
 	}{{"split", 13, false}, {"", 10, false}, {"modules", 15, false}, {"split", 15, true}, {"", 12, true}} {
 		name := "layout=" + tc.layout
 		var configure func(map[string]any)
