@@ -23,7 +23,6 @@ type routerStream struct {
 	// addresses the service (the combined stream hands both to its retry
 	// part, saving that host call).
 	authKnown, authMatch bool
-	hs                   headerPairs // the combined stream's read, if any
 	// picked: the target whose cluster the routing header names (valid
 	// when pickedOK), for the combined stream's outlier part.
 	picked   int
@@ -33,13 +32,13 @@ type routerStream struct {
 func (r *routerStream) OnHttpRequestHeaders(int, bool) types.Action {
 	enter()
 	defer r.p.exit()
-	r.onRequestHeaders()
+	r.onRequestHeaders(nil)
 	return types.ActionContinue
 }
 
-// onRequestHeaders is the router's work on the request headers, under
-// the caller's exit.
-func (r *routerStream) onRequestHeaders() {
+// onRequestHeaders is the router's work on the request headers (hs: the
+// combined stream's look-up, else nil), under the caller's exit.
+func (r *routerStream) onRequestHeaders(hs *headerLook) {
 	s := r.p.svc
 	h := &s.cfg.Headers
 	// A client never steers routing: the cluster header is dropped
@@ -50,12 +49,13 @@ func (r *routerStream) onRequestHeaders() {
 	// that destination's router (one check per request, not one per Detour
 	// service on the proxy), and every Detour hop checks before honouring.
 	cell := ""
-	// One host call for every header the stream needs.
-	hs := r.hs
+	// One host call, and one pass over it, for every header the stream
+	// needs.
 	if hs == nil {
-		hs = requestHeaders()
+		l := requestHeaders().lookup(&s.reqKeys)
+		hs = &l
 	}
-	if _, err := hs.get(h.Cluster); err == nil {
+	if _, err := hs.get(kCluster); err == nil {
 		s.m.stripped.Increment(1)
 		if err := proxywasm.RemoveHttpRequestHeader(h.Cluster); err != nil {
 			r.p.internalError(err)
@@ -63,14 +63,14 @@ func (r *routerStream) onRequestHeaders() {
 		}
 	}
 	signed, hasCell := "", false
-	if v, err := hs.get(h.Cell); err == nil {
+	if v, err := hs.get(kCell); err == nil {
 		if s.cfg.Local != "" {
 			signed, hasCell = v, true
 		} else if !r.stripCell() {
 			return
 		}
 	}
-	auth, err := hs.get(":authority")
+	auth, err := hs.get(kAuthority)
 	r.authKnown, r.authMatch = true, err == nil && s.matches(auth)
 	if !r.authMatch {
 		return
@@ -100,7 +100,7 @@ func (r *routerStream) onRequestHeaders() {
 	// before Envoy ejects it (router.Suspects).
 	var avoid uint64
 	if sus := router.Suspects(s.health); sus != 0 {
-		if m, err := hs.get(":method"); err == nil && !s.pol.MethodAllowed(m) {
+		if m, err := hs.get(kMethod); err == nil && !s.pol.MethodAllowed(m) {
 			avoid = sus
 		}
 	}
@@ -216,18 +216,18 @@ func (o *outlierStream) observe(reset, eos bool) {
 	// With the response headers (not for a reset), one read gives the
 	// status (response.code is :status, set from it by Envoy's router
 	// and by local replies) and the gRPC headers.
-	var hs headerPairs
+	var hs headerLook
 	var code int64
 	if !reset {
-		hs = responseHeaders()
-		code = statusOf(hs)
+		hs = responseHeaders().lookup(&respKeys)
+		code = statusOf(&hs)
 	}
 	if code == 0 {
 		code, _ = propertyInt("response", "code")
 	}
 	var i int
 	var ok bool
-	if o.routedOK && !s.cfg.Composed && code > 0 && code < 500 && fromUpstream(hs) {
+	if o.routedOK && !s.cfg.Composed && code > 0 && code < 500 && fromUpstream(&hs) {
 		// An upstream's answer to a request the router part routed: it
 		// came from the cluster the routing header names (the compiled
 		// route matches on it). Failures, local replies and requests the
@@ -244,7 +244,7 @@ func (o *outlierStream) observe(reset, eos bool) {
 	}
 	grpc := -1
 	if code == 200 && !reset && ok {
-		grpc = o.grpcOf(hs, eos)
+		grpc = o.grpcOf(&hs, eos)
 	}
 	if !reset {
 		lastResponse.valid, lastResponse.host, lastResponse.code, lastResponse.flags = true, s.cfg.Service.Host, code, flags
@@ -261,7 +261,7 @@ func (o *outlierStream) observe(reset, eos bool) {
 		o.target = i // counted when the trailers come (grpc.go)
 		return
 	}
-	hf := outlier.HostFlags(uint64(flags), !reset && code >= 500 && fromUpstream(hs))
+	hf := outlier.HostFlags(uint64(flags), !reset && code >= 500 && fromUpstream(&hs))
 	oc := outlier.Classify(int(code), hf, reset)
 	if grpc >= 0 {
 		oc = outlier.ClassifyGrpc(int(code), hf, reset, grpc)
@@ -272,15 +272,15 @@ func (o *outlierStream) observe(reset, eos bool) {
 // fromUpstream: the response headers are an upstream's, which Envoy's
 // router marks with x-envoy-upstream-service-time (Filter::onUpstreamHeaders
 // in source/common/router/router.cc; its local replies do not carry it).
-func fromUpstream(hs headerPairs) bool {
-	_, err := hs.get("x-envoy-upstream-service-time")
+func fromUpstream(hs *headerLook) bool {
+	_, err := hs.get(kUpstreamTime)
 	return err == nil
 }
 
 // statusOf is the :status of response headers, 0 when absent or not a
 // number.
-func statusOf(hs headerPairs) int64 {
-	v, err := hs.get(":status")
+func statusOf(hs *headerLook) int64 {
+	v, err := hs.get(kStatus)
 	if err != nil || len(v) == 0 || len(v) > 3 {
 		return 0
 	}
@@ -339,7 +339,6 @@ type retryStream struct {
 	// authKnown, authMatch: the router part of a combined stream already
 	// checked :authority.
 	authKnown, authMatch bool
-	hs                   headerPairs // the combined stream's read, if any
 	// unsentOnly: the method is not in the route's retry methods, so only
 	// an attempt that never reached a server (retry.Unsent) is retried, as
 	// Envoy's connect-failure retries any method.
@@ -349,27 +348,28 @@ type retryStream struct {
 func (r *retryStream) OnHttpRequestHeaders(int, bool) types.Action {
 	enter()
 	defer r.p.exit()
-	r.onRequestHeaders()
+	r.onRequestHeaders(nil)
 	return types.ActionContinue
 }
 
-func (r *retryStream) onRequestHeaders() {
+// onRequestHeaders: hs is the combined stream's look-up, else nil.
+func (r *retryStream) onRequestHeaders(hs *headerLook) {
 	s := r.p.svc
 	if s.pol.Attempts == 0 {
 		return
 	}
-	hs := r.hs
 	if hs == nil {
-		hs = requestHeaders()
+		l := requestHeaders().lookup(&s.reqKeys)
+		hs = &l
 	}
 	if !r.authKnown {
-		auth, err := hs.get(":authority")
+		auth, err := hs.get(kAuthority)
 		r.authMatch = err == nil && s.matches(auth)
 	}
 	if !r.authMatch {
 		return
 	}
-	m, err := hs.get(":method")
+	m, err := hs.get(kMethod)
 	if err != nil {
 		return
 	}
