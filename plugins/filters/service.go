@@ -182,14 +182,17 @@ const genEveryCombined = 8
 
 // refresh brings the cached health up to date: one shared-data read of
 // the generation, all targets only when it moved since the last read.
-// With genEvery > 1 (the combined root ID) the generation is read on one
-// call in genEvery: a change another worker made is seen by this VM's
-// router within its next genEvery requests, at its next tick (≤ 1 s,
-// which runs in the same root context) or at the next response from the
-// changed target (observe compares the record it reads), whichever comes
-// first; this VM's own changes (bumpGen) at once. Retries read it every
-// time (refreshNow). The three root IDs cannot share the outlier part's
-// tick or responses with the router's context and read it per request.
+// With genEvery > 1 (the combined root ID), while every target is calm
+// (none out, failing, partly out or suspect: a healthy mesh), the
+// generation is read on one call in genEvery: a change another worker
+// made is seen by this VM's router within its next genEvery requests, at
+// its next tick (≤ 1 s, which runs in the same root context) or at the
+// next response from the changed target (observe compares the record it
+// reads), whichever comes first; this VM's own changes (bumpGen) at once.
+// Otherwise (an outage, a failback) it is read on every call, so a
+// return is seen at once. Retries read it every time (refreshNow). The
+// three root IDs cannot share the outlier part's tick or responses with
+// the router's context and read it per request.
 func (s *service) refresh() error {
 	if s.genOK && s.genLeft > 0 {
 		s.genLeft--
@@ -198,18 +201,32 @@ func (s *service) refresh() error {
 	return s.refreshNow()
 }
 
+// setGenLeft: how many calls may skip the read after this one.
+func (s *service) setGenLeft() {
+	s.genLeft = 0
+	if s.genEvery <= 1 {
+		return
+	}
+	for i := range s.health {
+		if h := &s.health[i]; h.Out || h.Failing || h.HostsOut != 0 || h.Suspect {
+			return
+		}
+	}
+	s.genLeft = s.genEvery - 1
+}
+
 // staleGen makes the next refresh read the generation.
 func (s *service) staleGen() { s.genLeft = 0 }
 
 // refreshNow is refresh without the bound: the generation is read.
 func (s *service) refreshNow() error {
-	s.genLeft = s.genEvery - 1
 	b, _, err := getSharedData(s.skey)
 	var sr outlier.ServiceRecord
 	if err == nil {
 		sr.Decode(b)
 	}
 	if s.genOK && sr.Gen == s.gen {
+		s.setGenLeft()
 		return nil
 	}
 	now := nowMs()
@@ -226,6 +243,7 @@ func (s *service) refreshNow() error {
 		s.health[i].Hosts, s.health[i].HostsOut, s.health[i].Suspect = uint16(known), uint16(out), suspect
 	}
 	s.gen, s.genOK = sr.Gen, true
+	s.setGenLeft()
 	return nil
 }
 

@@ -34,12 +34,14 @@ func (w *world) ejectElsewhere(t *testing.T, target string) {
 	require.Equal(t, pw.StatusOK, w.proc.SetSharedData("", skey, sr.Encode(sbuf[:]), 0))
 }
 
-// TestOtherWorkersEjectionSeenWithinBound: the combined root ID reads the
-// health generation once in 8 requests (refresh's genEvery), so a target
+// TestOtherWorkersEjectionSeenWithinBound: while every target is calm the
+// combined root ID reads the health generation once in 8 requests
+// (refresh's genEvery), so a target
 // another worker ejected still gets at most 7 of this worker's requests
 // routed before the pick sees it (when it read the generation just
 // before the change), none from the 8th on, and none after a tick; the
-// three root IDs read it per request and route none. The
+// three root IDs read it per request and route none. Once a target is
+// out, it is read per request in every layout. The
 // requests are sent with the clock stopped: no response (which would
 // show the ejected record sooner) and no tick comes between them.
 func TestOtherWorkersEjectionSeenWithinBound(t *testing.T) {
@@ -75,6 +77,31 @@ func TestOtherWorkersEjectionSeenWithinBound(t *testing.T) {
 				w.noTraps()
 			}
 			assert.Equal(t, tc.maxStale, worst, "requests routed on the stale health, at worst")
+		})
+		// Once a target is out (the cache is not calm), every request
+		// reads the generation: a further change is seen at once.
+		t.Run("layout="+tc.layout+"/degraded", func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 2, layout: tc.layout, node: zone})
+			w.run(40, 10*time.Millisecond)
+			w.dead["cluster-1a"] = true
+			w.ejectElsewhere(t, "cluster-1a")
+			w.clock.Advance(time.Second)
+			for range 3 { // seen: cluster-1b takes the zone's traffic
+				s := w.request(0, "GET")
+				w.clock.Advance(0)
+				require.NotNil(t, s.Upstream)
+				require.Equal(t, "cluster-1b", w.target(s.Upstream.Cluster))
+			}
+			w.dead["cluster-1b"] = true
+			w.ejectElsewhere(t, "cluster-1b")
+			for range 10 {
+				s := w.request(0, "GET")
+				w.clock.Advance(0)
+				require.NotNil(t, s.Upstream)
+				require.Equal(t, "cluster-2", w.target(s.Upstream.Cluster), "a change is seen at once while a target is out")
+			}
+			w.clock.Advance(time.Second)
+			w.noTraps()
 		})
 		t.Run("layout="+tc.layout+"/tick", func(t *testing.T) {
 			w := newWorld(t, edgeAuto, worldOpts{workers: 2, layout: tc.layout, node: zone})
