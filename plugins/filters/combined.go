@@ -23,14 +23,15 @@ func (c *combinedStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) 
 	a = types.ActionContinue // on a panic too
 	enter()
 	defer c.r.p.exit()
-	// Both parts use one read of the headers, looked up in one pass
-	// (valid for this callback only).
-	hs := requestHeaders().lookup(&c.r.p.svc.reqKeys)
-	c.r.onRequestHeaders(&hs)
+	// Both parts read one copy of the headers.
+	hs := requestHeaders()
+	c.r.hs, c.rt.hs = hs, hs
+	c.r.onRequestHeaders()
 	// One stream, one request: the retry part reuses the router's
 	// :authority check.
 	c.rt.authKnown, c.rt.authMatch = c.r.authKnown, c.r.authMatch
-	c.rt.onRequestHeaders(&hs)
+	c.rt.onRequestHeaders()
+	c.r.hs, c.rt.hs = nil, nil // valid for this callback only
 	return
 }
 

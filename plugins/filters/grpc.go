@@ -19,8 +19,8 @@ import (
 // the response is already on its way to the client.
 
 // headerGrpcStatus is the response's grpc-status header, -1 when none.
-func headerGrpcStatus(hs *headerLook) int {
-	v, err := hs.get(kGrpcStatus)
+func headerGrpcStatus(hs headerPairs) int {
+	v, err := hs.get("grpc-status")
 	if err != nil {
 		return -1
 	}
@@ -34,8 +34,8 @@ func headerGrpcStatus(hs *headerLook) int {
 // when the status is to come in the trailers it sets grpcPending. Only a
 // gRPC content-type (which a trailers-only response carries too) costs the
 // look-ups.
-func (o *outlierStream) grpcOf(hs *headerLook, eos bool) int {
-	ct, err := hs.get(kContentType)
+func (o *outlierStream) grpcOf(hs headerPairs, eos bool) int {
+	ct, err := hs.get("content-type")
 	if err != nil || !isGrpcContentType(ct) {
 		return -1
 	}

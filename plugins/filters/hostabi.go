@@ -42,85 +42,39 @@ func responseHeaders() headerPairs {
 	return headerPairs(b)
 }
 
-// headerLook is the values of a few keys of one header map, found in one
-// pass over it: for each key its first value, as proxy_get_header_map_value
-// returns it (Envoy's getHeaderMapValue returns the first entry; keys are
-// stored lower-case, so a key is compared without case). The values point
-// into the map's buffer: valid while it is (this callback).
-type headerLook struct {
-	v  [4]string
-	ok [4]bool
-}
-
-// lookup finds keys (an empty key is never found) in one pass.
-func (h headerPairs) lookup(keys *[4]string) (l headerLook) {
+// get returns the first value of key, as proxy_get_header_map_value does
+// (Envoy's getHeaderMapValue returns the first entry; keys are stored
+// lower-case, so key is compared without case). The value points into the
+// buffer: it is valid while the buffer is referenced (this callback).
+func (h headerPairs) get(key string) (string, error) {
 	if len(h) < 4 {
-		return
+		return "", types.ErrorStatusNotFound
 	}
 	n := int(binary.LittleEndian.Uint32(h))
 	sizes := 4
 	data := 4 + 8*n
 	if n < 0 || data > len(h) {
-		return
-	}
-	left := 0
-	for _, k := range keys {
-		if k != "" {
-			left++
-		}
+		return "", types.ErrorStatusNotFound
 	}
 	for range n {
-		if left == 0 {
-			return
-		}
 		ks := int(binary.LittleEndian.Uint32(h[sizes:]))
 		vs := int(binary.LittleEndian.Uint32(h[sizes+4:]))
 		sizes += 8
 		if ks < 0 || vs < 0 || data+ks+1+vs > len(h) {
-			return
+			break
 		}
 		k := h[data : data+ks]
 		data += ks + 1
-		for j, key := range keys {
-			if l.ok[j] || len(k) != len(key) || key == "" || !strings.EqualFold(unsafe.String(unsafe.SliceData(k), len(k)), key) {
-				continue
+		if len(k) == len(key) && strings.EqualFold(unsafe.String(unsafe.SliceData(k), len(k)), key) {
+			if vs == 0 {
+				return "", nil
 			}
-			l.ok[j] = true
-			if vs > 0 {
-				l.v[j] = unsafe.String(&h[data], vs)
-			}
-			left--
+			return unsafe.String(&h[data], vs), nil
 		}
 		data += vs + 1
 	}
-	return
+	return "", types.ErrorStatusNotFound
 }
-
-// get is key i's value (ErrorStatusNotFound when absent).
-func (l *headerLook) get(i int) (string, error) {
-	if !l.ok[i] {
-		return "", types.ErrorStatusNotFound
-	}
-	return l.v[i], nil
-}
-
-// The keys the parts look up: in the request (the service's reqKeys) and
-// in the response (respKeys).
-const (
-	kCluster = iota
-	kCell
-	kAuthority
-	kMethod
-)
-
-const (
-	kStatus = iota
-	kUpstreamTime
-	kContentType
-	kGrpcStatus
-)
-
-var respKeys = [4]string{":status", "x-envoy-upstream-service-time", "content-type", "grpc-status"}
 
 // getProperty reads a property without allocating its path (a stack
 // buffer for the usual short paths).

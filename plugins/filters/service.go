@@ -58,9 +58,8 @@ type service struct {
 	hkeys   []string // per-target host tables (hosts.go)
 	skey    string
 	bkey    string
-	reqKeys [4]string // the request headers the router and retry parts look up (kCluster, ...)
-	cluster []string  // Envoy cluster names per target
-	probeTo []string  // Envoy cluster each target is probed through (config.ProbeClusterName)
+	cluster []string // Envoy cluster names per target
+	probeTo []string // Envoy cluster each target is probed through (config.ProbeClusterName)
 	m       metrics
 
 	// Failures per upstream host (upstream.address), where the response
@@ -121,7 +120,6 @@ func newService(data []byte) (*service, error) {
 		hostFail: map[string]proxywasm.MetricCounter{}, lastHost: make([]string, n),
 	}
 	s.det.SetFailback(cfg.Failback)
-	s.reqKeys = [4]string{kCluster: cfg.Headers.Cluster, kCell: cfg.Headers.Cell, kAuthority: ":authority", kMethod: ":method"}
 	if cfg.TierByLocality {
 		// Where the proxy runs (Envoy's bootstrap node); absent, the
 		// targets keep one tier.

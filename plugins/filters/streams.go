@@ -23,6 +23,7 @@ type routerStream struct {
 	// addresses the service (the combined stream hands both to its retry
 	// part, saving that host call).
 	authKnown, authMatch bool
+	hs                   headerPairs // the combined stream's read, if any
 	// picked: the target whose cluster the routing header names (valid
 	// when pickedOK), for the combined stream's outlier part.
 	picked   int
@@ -32,13 +33,13 @@ type routerStream struct {
 func (r *routerStream) OnHttpRequestHeaders(int, bool) types.Action {
 	enter()
 	defer r.p.exit()
-	r.onRequestHeaders(nil)
+	r.onRequestHeaders()
 	return types.ActionContinue
 }
 
-// onRequestHeaders is the router's work on the request headers (hs: the
-// combined stream's look-up, else nil), under the caller's exit.
-func (r *routerStream) onRequestHeaders(hs *headerLook) {
+// onRequestHeaders is the router's work on the request headers, under
+// the caller's exit.
+func (r *routerStream) onRequestHeaders() {
 	s := r.p.svc
 	h := &s.cfg.Headers
 	// A client never steers routing: the cluster header is dropped
@@ -49,13 +50,12 @@ func (r *routerStream) onRequestHeaders(hs *headerLook) {
 	// that destination's router (one check per request, not one per Detour
 	// service on the proxy), and every Detour hop checks before honouring.
 	cell := ""
-	// One host call, and one pass over it, for every header the stream
-	// needs.
+	// One host call for every header the stream needs.
+	hs := r.hs
 	if hs == nil {
-		l := requestHeaders().lookup(&s.reqKeys)
-		hs = &l
+		hs = requestHeaders()
 	}
-	if _, err := hs.get(kCluster); err == nil {
+	if _, err := hs.get(h.Cluster); err == nil {
 		s.m.stripped.Increment(1)
 		if err := proxywasm.RemoveHttpRequestHeader(h.Cluster); err != nil {
 			r.p.internalError(err)
@@ -63,14 +63,14 @@ func (r *routerStream) onRequestHeaders(hs *headerLook) {
 		}
 	}
 	signed, hasCell := "", false
-	if v, err := hs.get(kCell); err == nil {
+	if v, err := hs.get(h.Cell); err == nil {
 		if s.cfg.Local != "" {
 			signed, hasCell = v, true
 		} else if !r.stripCell() {
 			return
 		}
 	}
-	auth, err := hs.get(kAuthority)
+	auth, err := hs.get(":authority")
 	r.authKnown, r.authMatch = true, err == nil && s.matches(auth)
 	if !r.authMatch {
 		return
@@ -100,7 +100,7 @@ func (r *routerStream) onRequestHeaders(hs *headerLook) {
 	// before Envoy ejects it (router.Suspects).
 	var avoid uint64
 	if sus := router.Suspects(s.health); sus != 0 {
-		if m, err := hs.get(kMethod); err == nil && !s.pol.MethodAllowed(m) {
+		if m, err := hs.get(":method"); err == nil && !s.pol.MethodAllowed(m) {
 			avoid = sus
 		}
 	}
@@ -216,18 +216,18 @@ func (o *outlierStream) observe(reset, eos bool) {
 	// With the response headers (not for a reset), one read gives the
 	// status (response.code is :status, set from it by Envoy's router
 	// and by local replies) and the gRPC headers.
-	var hs headerLook
+	var hs headerPairs
 	var code int64
 	if !reset {
-		hs = responseHeaders().lookup(&respKeys)
-		code = statusOf(&hs)
+		hs = responseHeaders()
+		code = statusOf(hs)
 	}
 	if code == 0 {
 		code, _ = propertyInt("response", "code")
 	}
 	var i int
 	var ok bool
-	if o.routedOK && !s.cfg.Composed && code > 0 && code < 500 && fromUpstream(&hs) {
+	if o.routedOK && !s.cfg.Composed && code > 0 && code < 500 && fromUpstream(hs) {
 		// An upstream's answer to a request the router part routed: it
 		// came from the cluster the routing header names (the compiled
 		// route matches on it). Failures, local replies and requests the
@@ -244,7 +244,7 @@ func (o *outlierStream) observe(reset, eos bool) {
 	}
 	grpc := -1
 	if code == 200 && !reset && ok {
-		grpc = o.grpcOf(&hs, eos)
+		grpc = o.grpcOf(hs, eos)
 	}
 	if !reset {
 		lastResponse.valid, lastResponse.host, lastResponse.code, lastResponse.flags = true, s.cfg.Service.Host, code, flags
@@ -261,7 +261,7 @@ func (o *outlierStream) observe(reset, eos bool) {
 		o.target = i // counted when the trailers come (grpc.go)
 		return
 	}
-	hf := outlier.HostFlags(uint64(flags), !reset && code >= 500 && fromUpstream(&hs))
+	hf := outlier.HostFlags(uint64(flags), !reset && code >= 500 && fromUpstream(hs))
 	oc := outlier.Classify(int(code), hf, reset)
 	if grpc >= 0 {
 		oc = outlier.ClassifyGrpc(int(code), hf, reset, grpc)
@@ -272,15 +272,15 @@ func (o *outlierStream) observe(reset, eos bool) {
 // fromUpstream: the response headers are an upstream's, which Envoy's
 // router marks with x-envoy-upstream-service-time (Filter::onUpstreamHeaders
 // in source/common/router/router.cc; its local replies do not carry it).
-func fromUpstream(hs *headerLook) bool {
-	_, err := hs.get(kUpstreamTime)
+func fromUpstream(hs headerPairs) bool {
+	_, err := hs.get("x-envoy-upstream-service-time")
 	return err == nil
 }
 
 // statusOf is the :status of response headers, 0 when absent or not a
 // number.
-func statusOf(hs *headerLook) int64 {
-	v, err := hs.get(kStatus)
+func statusOf(hs headerPairs) int64 {
+	v, err := hs.get(":status")
 	if err != nil || len(v) == 0 || len(v) > 3 {
 		return 0
 	}
@@ -339,6 +339,7 @@ type retryStream struct {
 	// authKnown, authMatch: the router part of a combined stream already
 	// checked :authority.
 	authKnown, authMatch bool
+	hs                   headerPairs // the combined stream's read, if any
 	// unsentOnly: the method is not in the route's retry methods, so only
 	// an attempt that never reached a server (retry.Unsent) is retried, as
 	// Envoy's connect-failure retries any method.
@@ -348,28 +349,27 @@ type retryStream struct {
 func (r *retryStream) OnHttpRequestHeaders(int, bool) types.Action {
 	enter()
 	defer r.p.exit()
-	r.onRequestHeaders(nil)
+	r.onRequestHeaders()
 	return types.ActionContinue
 }
 
-// onRequestHeaders: hs is the combined stream's look-up, else nil.
-func (r *retryStream) onRequestHeaders(hs *headerLook) {
+func (r *retryStream) onRequestHeaders() {
 	s := r.p.svc
 	if s.pol.Attempts == 0 {
 		return
 	}
+	hs := r.hs
 	if hs == nil {
-		l := requestHeaders().lookup(&s.reqKeys)
-		hs = &l
+		hs = requestHeaders()
 	}
 	if !r.authKnown {
-		auth, err := hs.get(kAuthority)
+		auth, err := hs.get(":authority")
 		r.authMatch = err == nil && s.matches(auth)
 	}
 	if !r.authMatch {
 		return
 	}
-	m, err := hs.get(kMethod)
+	m, err := hs.get(":method")
 	if err != nil {
 		return
 	}
