@@ -202,15 +202,9 @@ func (s *service) refresh() error {
 // setGenLeft: how many calls may skip the read after this one.
 func (s *service) setGenLeft() {
 	s.genLeft = 0
-	if s.genEvery <= 1 {
-		return
+	if s.genEvery > 1 && router.Calm(s.health) {
+		s.genLeft = s.genEvery - 1
 	}
-	for i := range s.health {
-		if h := &s.health[i]; h.Out || h.Failing || h.HostsOut != 0 || h.Suspect {
-			return
-		}
-	}
-	s.genLeft = s.genEvery - 1
 }
 
 // staleGen makes the next refresh read the generation.
