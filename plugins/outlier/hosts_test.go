@@ -131,6 +131,12 @@ func FuzzHosts(f *testing.F) {
 		if code%2 == 0 {
 			h.ObserveRetried(now)
 		}
+		if code%3 == 0 {
+			before := h
+			if !h.Touch(HostKey(addr), now) && h != before {
+				t.Fatalf("Touch changed the table and said not")
+			}
+		}
 		h.Suspect(now)
 		s.ExpireHosts(&h, now)
 		known, out := h.Count(now)
