@@ -15,44 +15,51 @@ type combinedStream struct {
 	o  outlierStream
 }
 
-func (c *combinedStream) OnHttpRequestHeaders(n int, eos bool) types.Action {
+// Each callback runs its parts under one exit (one deferred call): a panic
+// in a part fails the rest of that callback open too, and is logged and
+// counted as every part's.
+
+func (c *combinedStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
+	a = types.ActionContinue // on a panic too
 	enter()
-	defer leave()
+	defer c.r.p.exit()
 	// Both parts read one copy of the headers.
 	hs := requestHeaders()
 	c.r.hs, c.rt.hs = hs, hs
-	c.r.OnHttpRequestHeaders(n, eos)
+	c.r.onRequestHeaders()
 	// One stream, one request: the retry part reuses the router's
 	// :authority check.
 	c.rt.authKnown, c.rt.authMatch = c.r.authKnown, c.r.authMatch
-	a := c.rt.OnHttpRequestHeaders(n, eos)
+	c.rt.onRequestHeaders()
 	c.r.hs, c.rt.hs = nil, nil // valid for this callback only
-	return a
+	return
 }
 
 func (c *combinedStream) OnHttpRequestBody(n int, eos bool) types.Action {
 	return c.rt.OnHttpRequestBody(n, eos)
 }
 
-func (c *combinedStream) OnHttpResponseHeaders(n int, eos bool) types.Action {
+func (c *combinedStream) OnHttpResponseHeaders(_ int, eos bool) (a types.Action) {
+	a = types.ActionContinue
 	enter()
-	defer leave()
+	defer c.r.p.exit()
 	c.o.routed, c.o.routedOK = c.r.picked, c.r.pickedOK
-	c.o.OnHttpResponseHeaders(n, eos)
-	return c.rt.OnHttpResponseHeaders(n, eos)
+	c.o.onResponseHeaders(eos)
+	return c.rt.onResponseHeaders()
 }
 
-func (c *combinedStream) OnHttpResponseTrailers(n int) types.Action {
+func (c *combinedStream) OnHttpResponseTrailers(int) types.Action {
 	enter()
-	defer leave()
-	return c.o.OnHttpResponseTrailers(n)
+	defer c.r.p.exit()
+	c.o.onResponseTrailers()
+	return types.ActionContinue
 }
 
 func (c *combinedStream) OnHttpStreamDone() {
 	enter()
-	defer leave()
-	c.o.OnHttpStreamDone()
-	c.rt.OnHttpStreamDone()
+	defer c.r.p.exit()
+	c.o.onStreamDone()
+	c.rt.onStreamDone()
 	c.recycle()
 }
 

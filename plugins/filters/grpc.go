@@ -71,10 +71,14 @@ func equalFoldASCII(a, b string) bool {
 
 func (o *outlierStream) OnHttpResponseTrailers(int) types.Action {
 	enter()
-	defer leave()
-	defer o.p.failOpen()
+	defer o.p.exit()
+	o.onResponseTrailers()
+	return types.ActionContinue
+}
+
+func (o *outlierStream) onResponseTrailers() {
 	if !o.grpcPending {
-		return types.ActionContinue
+		return
 	}
 	o.grpcPending = false
 	status := 0 // no status in the trailers either: the stream answered
@@ -84,7 +88,6 @@ func (o *outlierStream) OnHttpResponseTrailers(int) types.Action {
 		}
 	}
 	o.count(o.target, outlier.ClassifyGrpc(200, 0, false, status))
-	return types.ActionContinue
 }
 
 // grpcDone counts a gRPC response whose trailers never came (the stream

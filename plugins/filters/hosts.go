@@ -13,10 +13,11 @@ import (
 // (outlier.Rotation, per VM: the trace of Envoy's own ejection) or when
 // the table's own consecutive counts eject it. The table is written only
 // when something changes: a host new or back, a host out of rotation, a
-// failure, counts to reset, and on one success in hostSample to keep a
-// healthy host's last-seen time.
-
-const hostSample = 8
+// failure, counts to reset. A healthy host's last-seen time (its TTL) is
+// refreshed by the tick, for the hosts that answered this VM since the
+// last tick (outlier.Hosts.Touch): a success on a clean table costs no
+// read of it, and the time lags the answer by at most one tick period
+// (≤ 1 s, against a 10 s refresh step and a 120 s TTL).
 
 func hostsKey(host, cluster string) string { return "detour/v1/" + host + "/t/" + cluster + "/hosts" }
 
@@ -38,8 +39,8 @@ func (s *service) observeHost(p *plugin, i int, o outlier.Outcome) error {
 		n, _ := propertyInt("upstream", "request_attempt_count")
 		retried = n > 1
 	}
-	if o == outlier.Success && !retried && !fresh && silent == 0 && !s.hostDirty[i] && p.random(partOutlier)%hostSample != 0 {
-		return nil
+	if o == outlier.Success && !retried && !fresh && silent == 0 && !s.hostDirty[i] {
+		return nil // nothing to count; the tick refreshes its last-seen time
 	}
 	now := nowMs()
 	var before, after [3]int
@@ -105,9 +106,19 @@ func (s *service) tickHosts(now int64) error {
 	for i := range s.hkeys {
 		var known, out int
 		var suspect bool
+		// The hosts that answered this VM since the last tick: seen
+		// (before expiry, which would forget one not written for a while).
+		answered := s.rot[i].AnsweredSince(s.rotSeq[i])
+		s.rotSeq[i] = s.rot[i].Seq()
 		err := update(s.hkeys[i], func(old []byte) []byte {
 			s.hosts.Decode(old)
-			changed := s.det.ExpireHosts(&s.hosts, now)
+			changed := false
+			for j := range outlier.MaxHosts {
+				if answered&(1<<uint(j)) != 0 && s.hosts.Touch(s.rot[i].Key(j), now) {
+					changed = true
+				}
+			}
+			changed = s.det.ExpireHosts(&s.hosts, now) || changed
 			known, out = s.hosts.Count(now)
 			suspect = s.hosts.Suspect(now)
 			if !changed {

@@ -77,6 +77,12 @@ type service struct {
 	buf    [outlier.RecordSize]byte
 	sbuf   [outlier.ServiceRecordSize]byte
 	bbuf   [retry.BudgetSize]byte
+
+	// genEvery: how many requests may route on the cached health before
+	// Gen is read again (0 or 1: every request); genLeft counts them down.
+	// See refresh for the bound.
+	genEvery, genLeft int
+
 	// This VM's active requests (retry filter), published under slotKey.
 	active  uint32
 	slotKey string
@@ -90,6 +96,7 @@ type service struct {
 	hbuf      [outlier.HostsSize]byte
 	hostDirty []bool
 	rot       []outlier.Rotation // per target, this VM's view
+	rotSeq    []uint64           // per target, rot's Seq at the last tick
 }
 
 func newService(data []byte) (*service, error) {
@@ -107,7 +114,7 @@ func newService(data []byte) (*service, error) {
 	n := len(cfg.Targets)
 	s := &service{
 		cfg: cfg, det: outlier.NewSettings(cfg.Detection), rt: router.New(&cfg), pol: pol,
-		byName: map[string]int{}, tkeys: make([]string, n), hkeys: make([]string, n), hostDirty: make([]bool, n), rot: make([]outlier.Rotation, n), cluster: make([]string, n), probeTo: make([]string, n),
+		byName: map[string]int{}, tkeys: make([]string, n), hkeys: make([]string, n), hostDirty: make([]bool, n), rot: make([]outlier.Rotation, n), rotSeq: make([]uint64, n), cluster: make([]string, n), probeTo: make([]string, n),
 		skey: serviceKey(cfg.Service.Host), bkey: budgetKey(cfg.Service.Host),
 		health: make([]router.Health, n), recs: make([]outlier.Record, n),
 		hostFail: map[string]proxywasm.MetricCounter{}, lastHost: make([]string, n),
@@ -168,15 +175,50 @@ func (s *service) targetOf(cluster string) (int, bool) {
 	return i, ok
 }
 
-// refresh brings the cached health up to date: one shared-data read per
-// call, all targets only when an ejection changed since the last read.
+// genEveryCombined is genEvery in the combined root ID.
+const genEveryCombined = 8
+
+// refresh brings the cached health up to date: one shared-data read of
+// the generation, all targets only when it moved since the last read.
+// With genEvery > 1 (the combined root ID), while every target is calm
+// (none out, failing, partly out or suspect: a healthy mesh), the
+// generation is read on one call in genEvery: a change another worker
+// made is seen by this VM's router within its next genEvery requests, at
+// its next tick (≤ 1 s, which runs in the same root context) or at the
+// next response from the changed target (observe compares the record it
+// reads), whichever comes first; this VM's own changes (bumpGen) at once.
+// Otherwise (an outage, a failback) it is read on every call, so a
+// return is seen at once. Retries read it every time (refreshNow). The
+// three root IDs cannot share the outlier part's tick or responses with
+// the router's context and read it per request.
 func (s *service) refresh() error {
+	if s.genOK && s.genLeft > 0 {
+		s.genLeft--
+		return nil
+	}
+	return s.refreshNow()
+}
+
+// setGenLeft: how many calls may skip the read after this one.
+func (s *service) setGenLeft() {
+	s.genLeft = 0
+	if s.genEvery > 1 && router.Calm(s.health) {
+		s.genLeft = s.genEvery - 1
+	}
+}
+
+// staleGen makes the next refresh read the generation.
+func (s *service) staleGen() { s.genLeft = 0 }
+
+// refreshNow is refresh without the bound: the generation is read.
+func (s *service) refreshNow() error {
 	b, _, err := getSharedData(s.skey)
 	var sr outlier.ServiceRecord
 	if err == nil {
 		sr.Decode(b)
 	}
 	if s.genOK && sr.Gen == s.gen {
+		s.setGenLeft()
 		return nil
 	}
 	now := nowMs()
@@ -193,6 +235,7 @@ func (s *service) refresh() error {
 		s.health[i].Hosts, s.health[i].HostsOut, s.health[i].Suspect = uint16(known), uint16(out), suspect
 	}
 	s.gen, s.genOK = sr.Gen, true
+	s.setGenLeft()
 	return nil
 }
 
@@ -211,6 +254,9 @@ func (s *service) observe(p *plugin, i int, o outlier.Outcome) error {
 	wasFailing := false
 	err := update(s.tkeys[i], func(old []byte) []byte {
 		rec.Decode(old)
+		if h := &s.health[i]; rec.Ejected != h.Out || rec.Failing() != h.Failing {
+			s.staleGen() // another worker changed it since the last read
+		}
 		if rec.Ejected {
 			hit = outlier.None
 			return nil
@@ -336,6 +382,7 @@ func (s *service) eject(p *plugin, i int, det outlier.Detector, now int64) error
 
 // bumpGen tells every VM to re-read the targets.
 func (s *service) bumpGen() error {
+	s.staleGen() // this VM too
 	var sr outlier.ServiceRecord
 	return update(s.skey, func(old []byte) []byte {
 		sr.Decode(old)
@@ -399,6 +446,7 @@ func (s *service) evaluate(p *plugin, now int64, trigger string) error {
 // tick (outlier root only): decay backoffs, probe targets that are out or
 // in hold-down once per probe period, advance the state machine (ramps end on time), export gauges.
 func (s *service) tick(p *plugin, now int64) error {
+	s.staleGen() // refresh's bound: a tick period at most
 	for i := range s.m.targets {
 		if m := &s.m.targets[i]; m.pending != 0 {
 			m.requests.Increment(m.pending)

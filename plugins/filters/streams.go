@@ -30,11 +30,16 @@ type routerStream struct {
 	pickedOK bool
 }
 
-func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
+func (r *routerStream) OnHttpRequestHeaders(int, bool) types.Action {
 	enter()
-	defer leave()
-	a = types.ActionContinue
-	defer r.p.failOpen()
+	defer r.p.exit()
+	r.onRequestHeaders()
+	return types.ActionContinue
+}
+
+// onRequestHeaders is the router's work on the request headers, under
+// the caller's exit.
+func (r *routerStream) onRequestHeaders() {
 	s := r.p.svc
 	h := &s.cfg.Headers
 	// A client never steers routing: the cluster header is dropped
@@ -130,7 +135,6 @@ func (r *routerStream) OnHttpRequestHeaders(int, bool) (a types.Action) {
 		return // the route may be the one chosen before the header: not the pick's
 	}
 	r.picked, r.pickedOK = i, true
-	return
 }
 
 // stripCell removes the cell header and counts it; false on a host error
@@ -292,17 +296,23 @@ func statusOf(hs headerPairs) int64 {
 
 func (o *outlierStream) OnHttpResponseHeaders(_ int, eos bool) types.Action {
 	enter()
-	defer leave()
-	defer o.p.failOpen()
+	defer o.p.exit()
+	o.onResponseHeaders(eos)
+	return types.ActionContinue
+}
+
+func (o *outlierStream) onResponseHeaders(eos bool) {
 	o.sawHeaders = true
 	o.observe(false, eos)
-	return types.ActionContinue
 }
 
 func (o *outlierStream) OnHttpStreamDone() {
 	enter()
-	defer leave()
-	defer o.p.failOpen()
+	defer o.p.exit()
+	o.onStreamDone()
+}
+
+func (o *outlierStream) onStreamDone() {
 	// A stream reset before response headers: the upstream never answered.
 	if !o.sawHeaders {
 		_, hasCode := propertyInt("response", "code")
@@ -336,11 +346,14 @@ type retryStream struct {
 	unsentOnly bool
 }
 
-func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
+func (r *retryStream) OnHttpRequestHeaders(int, bool) types.Action {
 	enter()
-	defer leave()
-	a = types.ActionContinue
-	defer r.p.failOpen()
+	defer r.p.exit()
+	r.onRequestHeaders()
+	return types.ActionContinue
+}
+
+func (r *retryStream) onRequestHeaders() {
 	s := r.p.svc
 	if s.pol.Attempts == 0 {
 		return
@@ -369,7 +382,6 @@ func (r *retryStream) OnHttpRequestHeaders(_ int, eos bool) (a types.Action) {
 		return
 	}
 	r.watched = true
-	return
 }
 
 func (r *retryStream) OnHttpRequestBody(size int, eos bool) types.Action {
@@ -393,10 +405,14 @@ func (r *retryStream) OnHttpRequestBody(size int, eos bool) types.Action {
 }
 
 func (r *retryStream) OnHttpResponseHeaders(int, bool) (a types.Action) {
+	a = types.ActionContinue // on a panic too
 	enter()
-	defer leave()
+	defer r.p.exit()
+	return r.onResponseHeaders()
+}
+
+func (r *retryStream) onResponseHeaders() (a types.Action) {
 	a = types.ActionContinue
-	defer r.p.failOpen()
 	last := lastResponse
 	lastResponse.valid = false
 	if !r.watched || r.tooBig {
@@ -462,7 +478,7 @@ func (r *retryStream) retry(unsent bool) bool {
 	if r.tries >= s.pol.Attempts {
 		return false
 	}
-	if err := s.refresh(); err != nil {
+	if err := s.refreshNow(); err != nil {
 		r.p.internalError(err)
 		return false
 	}
@@ -613,7 +629,12 @@ func (r *retryStream) resume() {
 }
 
 func (r *retryStream) OnHttpStreamDone() {
-	defer r.p.failOpen()
+	enter()
+	defer r.p.exit()
+	r.onStreamDone()
+}
+
+func (r *retryStream) onStreamDone() {
 	r.release()
 	if r.watched {
 		r.watched = false

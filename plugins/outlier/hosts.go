@@ -259,6 +259,34 @@ func (t *Hosts) slot(key uint64, now int64) int {
 	return free
 }
 
+// Touch records at now that key answered a success since the last call
+// (the caller's tick), without counting it: the host is in the table
+// (added if new), back in rotation, and its last-seen time is refreshed
+// once per seenRefreshMs, as a counted success would. An ejected host is
+// left alone. It reports whether t changed. Counting a success (resetting
+// the consecutive counts) stays with ObserveHost, at the answer.
+func (t *Hosts) Touch(key uint64, now int64) bool {
+	if key == 0 {
+		return false
+	}
+	i := t.slot(key, now)
+	if i < 0 {
+		return false
+	}
+	h := &t.H[i]
+	if h.EjectedUntil > now {
+		return false
+	}
+	changed := false
+	if h.Seen == 0 || now-h.Seen >= seenRefreshMs || now < h.Seen {
+		h.Seen, changed = now, true
+	}
+	if h.SilentSince != 0 {
+		h.SilentSince, changed = 0, true
+	}
+	return changed
+}
+
 // ObserveHost counts one outcome of the host key at now. It reports
 // whether t changed (the caller writes it back) and whether the host was
 // ejected by it. An ejected host's outcomes are not counted (requests

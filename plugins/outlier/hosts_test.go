@@ -112,6 +112,7 @@ func TestHostsAllocs(t *testing.T) {
 		h.Count(now)
 		h.ObserveRetried(now)
 		h.Suspect(now)
+		h.Touch(HostKey(addr), now)
 		s.ExpireHosts(&h, now)
 		enc = h.Encode(buf[:])
 	})
@@ -129,6 +130,12 @@ func FuzzHosts(f *testing.F) {
 		s.ObserveHost(&h, HostKey(addr), Classify(code, 0, code == 0), now)
 		if code%2 == 0 {
 			h.ObserveRetried(now)
+		}
+		if code%3 == 0 {
+			before := h
+			if !h.Touch(HostKey(addr), now) && h != before {
+				t.Fatalf("Touch changed the table and said not")
+			}
 		}
 		h.Suspect(now)
 		s.ExpireHosts(&h, now)
@@ -198,4 +205,33 @@ func TestHostsSuspectFromFailure(t *testing.T) {
 	_, now = feed(&s, &h, "b", now, Gateway, Gateway, Gateway)
 	assert.False(t, h.Suspect(now), "b ejected by the table's own counts")
 	assert.False(t, h.Suspect(now+SuspectMs), "and the failure is old")
+}
+
+// Touch refreshes a host's last-seen time at most once per seenRefreshMs,
+// brings a silent host back, adds a new one, leaves an ejected one alone
+// and never touches the consecutive counts.
+func TestHostsTouch(t *testing.T) {
+	s := settings()
+	var tb Hosts
+	a, b := HostKey("a"), HostKey("b")
+	assert.True(t, tb.Touch(a, 1000), "new host")
+	assert.False(t, tb.Touch(a, 1000+seenRefreshMs-1), "seen recently: no write")
+	assert.True(t, tb.Touch(a, 1000+seenRefreshMs), "refresh step reached")
+	assert.Equal(t, int64(1000+seenRefreshMs), tb.H[0].Seen)
+	s.ObserveHost(&tb, a, Ext5xx, 20000)
+	require.Equal(t, uint16(1), tb.H[0].Cons5xx)
+	tb.Touch(a, 40000)
+	assert.Equal(t, uint16(1), tb.H[0].Cons5xx, "a touch is not a counted success")
+	require.True(t, tb.SetSilent(a, 41000))
+	assert.True(t, tb.Touch(a, 41001), "it answered: back in rotation")
+	assert.Zero(t, tb.H[0].SilentSince)
+	for range 5 {
+		s.ObserveHost(&tb, b, Ext5xx, 50000)
+	}
+	i := tb.slot(b, 50000)
+	require.Greater(t, tb.H[i].EjectedUntil, int64(50000))
+	before := tb.H[i]
+	assert.False(t, tb.Touch(b, 60000+seenRefreshMs), "ejected: left alone")
+	assert.Equal(t, before, tb.H[i])
+	assert.False(t, tb.Touch(0, 1), "no address")
 }

@@ -73,6 +73,22 @@ func (r *Rotation) Answer(key uint64) (fresh bool, silent uint32) {
 	return fresh, silent
 }
 
+// Seq is the number of answers recorded so far; AnsweredSince(Seq())
+// later names the hosts that answered in between.
+func (r *Rotation) Seq() uint64 { return r.seq }
+
+// AnsweredSince is the slots (a bit per slot; Key names them) of the
+// hosts whose last answer came after seq.
+func (r *Rotation) AnsweredSince(seq uint64) uint32 {
+	var m uint32
+	for i := range r.key {
+		if r.key[i] != 0 && r.last[i] > seq {
+			m |= 1 << uint(i)
+		}
+	}
+	return m
+}
+
 // Key is the host in slot i (0: none).
 func (r *Rotation) Key(i int) uint64 { return r.key[i] }
 

@@ -84,3 +84,24 @@ func FuzzRotation(f *testing.F) {
 		}
 	})
 }
+
+// AnsweredSince names exactly the hosts that answered after a Seq mark.
+func TestRotationAnsweredSince(t *testing.T) {
+	var r Rotation
+	a, b, c := HostKey("a"), HostKey("b"), HostKey("c")
+	r.Answer(a)
+	r.Answer(b)
+	mark := r.Seq()
+	assert.Zero(t, r.AnsweredSince(mark), "nothing answered since the mark")
+	r.Answer(c)
+	r.Answer(a)
+	got := map[uint64]bool{}
+	m := r.AnsweredSince(mark)
+	for i := range MaxHosts {
+		if m&(1<<uint(i)) != 0 {
+			got[r.Key(i)] = true
+		}
+	}
+	assert.Equal(t, map[uint64]bool{a: true, c: true}, got)
+	assert.Equal(t, uint64(4), r.Seq())
+}

@@ -134,3 +134,23 @@ func TestSuspects(t *testing.T) {
 		}
 	}
 }
+
+func TestCalm(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		h    []Health
+		want bool
+	}{
+		{"all healthy", []Health{{}, {}}, true},
+		{"no targets", nil, true},
+		{"back from an ejection, ramping: calm (the ramp is the clock's)", []Health{{RecoveredAt: 1000, EjectedAt: 500}, {}}, true},
+		{"hosts counted, none out", []Health{{Hosts: 3}, {}}, true},
+		{"one out", []Health{{}, {Out: true}}, false},
+		{"one failing", []Health{{Failing: true}, {}}, false},
+		{"a host out", []Health{{Hosts: 3, HostsOut: 1}, {}}, false},
+		{"suspect", []Health{{}, {Suspect: true}}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) { assert.Equal(t, c.want, Calm(c.h)) })
+	}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { Calm([]Health{{}, {}, {}}) }))
+}

@@ -76,6 +76,19 @@ func Suspects(h []Health) uint64 {
 // (kDefaultOverProvisioningFactor, 140 %), which Istio does not change.
 const Overprovisioning = 1.4
 
+// Calm reports whether no target is out, failing, partly out or suspect:
+// a healthy service, where the filters may pick on health cached for a
+// few requests (docs/filters.md, "router"). Otherwise a return or a
+// further failure must reach the next pick.
+func Calm(h []Health) bool {
+	for i := range h {
+		if x := &h[i]; x.Out || x.Failing || x.HostsOut != 0 || x.Suspect {
+			return false
+		}
+	}
+	return true
+}
+
 // HostShare is the part of its share a target takes when some of its hosts
 // are ejected: its healthy fraction × the overprovisioning factor, capped
 // at 1, which is the availability Envoy's priority load gives a priority
