@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:5a3a15f50859554396505a2bc072f9502c4bc2936fe7bda5d4ac6d5b092e87cd"
+const digest = "sha256:0fb1d0d37fa4eabc788f13b2f2a70676ae7c2bfc728d9529ac32aa0ec9904ac3"
