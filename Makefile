@@ -45,7 +45,7 @@ test: deps ## run every test (the CI command)
 	# compile the -trimpath release build cmd/detour's TestReleaseBuildWithoutToolchain
 	# links (a second compile of the dependency tree) outside any test's timeout
 	$(GO) build -trimpath ./cmd/detour ./cmd/detour-simulate
-	# harness/simulator/sim runs every drill side by side (about 5 min of CPU
+	# harness/simulator/drills runs every drill side by side (about 5 min of CPU
 	# on a loaded 2-core runner): Go's default 10 min per package is too close
 	$(GO) test -timeout 30m ./...
 	cd compiler/istiocheck && $(GO) vet ./... && $(GO) test ./...
@@ -79,7 +79,7 @@ race: ## go test -race on the code with goroutines (part of test)
 	$(GO) test -race -run 'TestExamplesGolden' ./compiler
 	$(GO) test -race -run 'Shared|Memory|Stale|Engine' ./harness/wasmhost/proxywasm
 	$(GO) test -race -run 'SharedData' ./harness/wasmhost/httpsim
-	$(GO) test -race -timeout 30m -run 'TestExampleDrillsSideBySide/(details|online-banking)' ./harness/simulator/sim
+	$(GO) test -race -timeout 30m -run 'TestExampleDrillsSideBySide/(details|online-banking)' ./harness/simulator/drills
 
 schemas: ## regenerate the Istio CUE definitions from the pinned istio.io/api CRDs
 	./schemas/istio/generate.sh

@@ -1,9 +1,12 @@
-package sim
+package drills
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/detour-mesh/detour/harness/simulator/sim"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
 )
 
 // BenchmarkDrill10Min: the bookinfo drill (local reviews scaled to zero
@@ -14,22 +17,13 @@ func BenchmarkDrill10Min(b *testing.B) {
 	benchDrill10Min(b)
 }
 
-// BenchmarkDrill10MinNoGenerator is the same drill with the stand-in
-// generator: the runner, the Envoy model, the network and the report alone.
-func BenchmarkDrill10MinNoGenerator(b *testing.B) {
-	old := generateXDS
-	generateXDS = fakeGenerator
-	defer func() { generateXDS = old }()
-	benchDrill10Min(b)
-}
-
 // benchDrill10Min runs the bookinfo drill stretched to 10 minutes at 200 rps.
 func benchDrill10Min(b *testing.B) {
 	sc := singleProxy10Min(b)
 	b.ReportAllocs()
 	requests := 0
 	for b.Loop() {
-		rep, err := Run(context.Background(), sc, Options{})
+		rep, err := sim.Run(context.Background(), sc, sim.Options{Generate: xdsgen.Generate})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -42,8 +36,8 @@ func benchDrill10Min(b *testing.B) {
 // measure it: the entry sidecar alone (the file runs as a fleet; its
 // fleet variant is BenchmarkSideBySide10MinFleet's), 200 rps for 10
 // minutes, the local reviews scaled to zero from 2 to 6 minutes.
-func singleProxy10Min(b *testing.B) *Scenario {
-	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
+func singleProxy10Min(b *testing.B) *sim.Scenario {
+	sc, err := sim.Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
