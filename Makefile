@@ -124,9 +124,10 @@ fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
 #   printed "SELECTION MISS").
 # - harness/simulator/report (the report computed from a run's records,
 #   without Istio): -select -verify as above, a few seconds a mutant.
-# - harness/simulator/sim (what is left: the run, the network, the fleet,
-#   resolve): -select -verify too, but each mutant relinks Istio and its
-#   tests run the drills; hours, see BENCHMARKS.md.
+# - harness/simulator/sim (the run, the network, the fleet, resolve):
+#   -select -verify as above. It no longer links Istio (its tests replay
+#   Istio's recorded xDS, harness/simulator/sim/recorded), so a mutant is
+#   a build of seconds and the selected tests; see BENCHMARKS.md.
 # - plugins/filters: a wasip1 main package without tests; plugins/module's
 #   tests build it into the Wasm module they run, where coverage does not
 #   reach, so -testpkg builds plugins/module's test binary once and runs

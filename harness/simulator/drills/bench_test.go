@@ -13,6 +13,8 @@ import (
 // and restored) stretched to 10 minutes at 200 rps, end to end: compiling
 // the intent, Istio's generator for the sidecar (once, plus once per EDS
 // push), the Envoy model and the network for 120 000 requests, the report.
+// harness/simulator/sim's BenchmarkDrill10MinNoGenerator replays the
+// generator's recorded answers instead.
 func BenchmarkDrill10Min(b *testing.B) {
 	benchDrill10Min(b)
 }
