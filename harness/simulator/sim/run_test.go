@@ -139,3 +139,41 @@ expectBaseline:
 	assert.False(t, got[1].OK)
 	assert.False(t, run.Passed)
 }
+
+// What the traffic block changes at the entry proxy: the listener port and
+// the :authority (a port without a listener, or a host without a virtual
+// host, and the proxy answers every request itself), the progress a run
+// reports, and a cancelled run.
+func TestRunTrafficKnobs(t *testing.T) {
+	run := func(traffic string, opts Options) RunReport {
+		t.Helper()
+		opts.Generate = replay
+		rep, err := Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1, rate: 20, duration: 5s, seed: 1"+traffic+"}\n"), opts)
+		require.NoError(t, err)
+		require.Len(t, rep.Runs, 1)
+		return rep.Runs[0]
+	}
+	ok := run("", Options{})
+	require.Positive(t, ok.Requests)
+	assert.Zero(t, ok.UserVisibleErrors)
+	for _, knob := range []string{", port: 9081", ", host: ratings.bookinfo.svc.cluster.local"} {
+		r := run(knob, Options{})
+		assert.Equal(t, ok.Requests, r.Requests, knob)
+		assert.Equal(t, r.Requests, r.UserVisibleErrors, "%s: every request answered by the proxy", knob)
+		assert.Zero(t, r.Attempts, knob)
+	}
+	r := run(", port: 9080, host: reviews.bookinfo.svc.cluster.local", Options{})
+	assert.Zero(t, r.UserVisibleErrors, "the defaults, given")
+
+	var progress []string
+	rep, err := Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1, rate: 5, duration: 25s}\n"), Options{Generate: replay,
+		Progress: func(run string, done float64) { progress = append(progress, fmt.Sprintf("%s %.1f", run, done)) }})
+	require.NoError(t, err)
+	require.Len(t, rep.Runs, 1)
+	assert.Equal(t, []string{"istio 0.4", "istio 0.8", "istio 1.0"}, progress, "after each simulated 10 s")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = Run(ctx, scenarioFile(t, "traffic: {entry: cluster-1, duration: 5s}\n"), Options{Generate: replay})
+	assert.ErrorIs(t, err, context.Canceled)
+}
