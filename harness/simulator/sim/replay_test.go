@@ -262,3 +262,22 @@ func TestColdRecoveryBeatsSnapBackAndSlowStart(t *testing.T) {
 		assert.Less(t, detour.LatencyMs.P99, other.LatencyMs.P99, "p99 against %s", other.Name)
 	}
 }
+
+// The detour run of a configuration without WasmPlugins for the entry
+// proxy is an error, not a run without filters that would pass for one
+// with them.
+func TestDetourRunNeedsWasmPlugins(t *testing.T) {
+	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
+	require.NoError(t, err)
+	_, err = Run(context.Background(), sc, Options{Generate: replay, Filters: mustFilters(t), Only: RunDetour,
+		Istio: "../../../examples/bookinfo/baseline-istio-docs"})
+	assert.ErrorContains(t, err, "detour run: the listener on port 9080 has no Wasm filter")
+}
+
+// A VM's environment reaches it in key order, whatever the map's order.
+func TestSortPairs(t *testing.T) {
+	assert.Equal(t, [][2]string{{"A", "3"}, {"B", "1"}, {"C", "2"}}, sortPairs([][2]string{{"C", "2"}, {"A", "3"}, {"B", "1"}}))
+	assert.Equal(t, [][2]string{{"A", "1"}, {"B", "2"}}, sortPairs([][2]string{{"B", "2"}, {"A", "1"}}))
+	assert.Equal(t, [][2]string{{"A", "1"}, {"B", "2"}, {"C", "3"}}, sortPairs([][2]string{{"A", "1"}, {"B", "2"}, {"C", "3"}}))
+	assert.Empty(t, sortPairs(nil))
+}
