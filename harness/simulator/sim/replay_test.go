@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"path/filepath"
 	"sync"
@@ -78,6 +79,7 @@ func TestRecordedDrills(t *testing.T) {
 		}
 		done[r.Scenario] = true
 		t.Run(r.Scenario, func(t *testing.T) {
+			t.Parallel()
 			sc, err := Load(filepath.Join("../../..", r.Scenario))
 			require.NoError(t, err)
 			rep, err := Run(context.Background(), sc, Options{Generate: replay, Filters: f})
@@ -280,4 +282,37 @@ func TestSortPairs(t *testing.T) {
 	assert.Equal(t, [][2]string{{"A", "1"}, {"B", "2"}}, sortPairs([][2]string{{"B", "2"}, {"A", "1"}}))
 	assert.Equal(t, [][2]string{{"A", "1"}, {"B", "2"}, {"C", "3"}}, sortPairs([][2]string{{"A", "1"}, {"B", "2"}, {"C", "3"}}))
 	assert.Empty(t, sortPairs(nil))
+}
+
+// A fleet at the edge: the edge gateway gets the intent's loads (700 rps)
+// unless the traffic gives a rate, the sidecars what traffic.sources
+// gives them; their configuration has no WasmPlugin, so in the detour run
+// they run without filters rather than failing the run.
+func TestEdgeFleet(t *testing.T) {
+	f := mustFilters(t)
+	for _, rate := range []float64{0, 100} {
+		sc, err := Load("testdata/runs/edge-fleet.yaml")
+		require.NoError(t, err)
+		edge := 700.0
+		if rate > 0 {
+			sc.Traffic.Rate, sc.Traffic.RateSet, edge = rate, true, rate
+		}
+		rep, err := Run(context.Background(), sc, Options{Generate: replay, Filters: f})
+		require.NoError(t, err)
+		require.Len(t, rep.Runs, 2)
+		for _, run := range rep.Runs {
+			require.NotNil(t, run.Fleet, run.Name)
+			var got []string
+			for _, src := range run.Fleet.Sources {
+				got = append(got, fmt.Sprintf("%s %g", src.Cluster, src.Rate))
+			}
+			assert.Equal(t, []string{fmt.Sprintf("edge %g", edge), "cluster-1b 20", "cluster-2 30"}, got, run.Name)
+			assert.Equal(t, run.Requests, run.Fleet.Sources[0].Requests, "the edge is the entry")
+			assert.InDelta(t, 10*edge, run.Requests, 10*edge*0.15, "Poisson arrivals at the edge's rate")
+			for _, src := range run.Fleet.Sources[1:] {
+				assert.InDelta(t, 10*src.Rate, src.Requests, 10*src.Rate*0.5, "%s: %s", run.Name, src.Cluster)
+			}
+		}
+		assert.NotEmpty(t, rep.Runs[1].Transitions, "the edge's filters ran")
+	}
 }
