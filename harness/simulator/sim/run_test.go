@@ -177,3 +177,32 @@ func TestRunTrafficKnobs(t *testing.T) {
 	_, err = Run(ctx, scenarioFile(t, "traffic: {entry: cluster-1, duration: 5s}\n"), Options{Generate: replay})
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+// A fleet source's own view: cluster-2's sidecars answer locally until
+// cluster-2 goes down, then from cluster-1 (the first cluster, column 0:
+// its pods stay ejected past the run's end); the entry in cluster-1 never
+// notices.
+func TestFleetSourceFailsOver(t *testing.T) {
+	sc := scenarioFile(t, `traffic: {entry: cluster-1, fleet: true, duration: 20s, seed: 1}
+faults:
+  - {name: out, kind: clusterOutage, start: 5s, end: 12s, target: {cluster: cluster-2}}
+`)
+	rep, err := Run(context.Background(), sc, Options{Generate: replay})
+	require.NoError(t, err)
+	run := rep.Runs[0]
+	require.Equal(t, []string{"cluster-1", "cluster-2", "none"}, run.Clusters)
+	require.NotNil(t, run.Fleet)
+	require.Len(t, run.Fleet.Sources, 2)
+	src := run.Fleet.Sources[1]
+	require.Equal(t, "cluster-2", src.Cluster)
+	require.Len(t, src.Seconds, 20)
+	for _, k := range []int{0, 3} {
+		assert.Equal(t, []float64{0, 1, 0}, src.Seconds[k].Share, "second %d: local", k)
+	}
+	for _, k := range []int{7, 10, 19} {
+		assert.Equal(t, []float64{1, 0, 0}, src.Seconds[k].Share, "second %d: cluster-2 is down, cluster-1 answers", k)
+	}
+	for _, s := range run.Seconds {
+		assert.Equal(t, []float64{1, 0, 0}, s.Share, "the entry's second %d: local throughout", s.T)
+	}
+}
