@@ -45,7 +45,7 @@ test: deps ## run every test (the CI command)
 	# compile the -trimpath release build cmd/detour's TestReleaseBuildWithoutToolchain
 	# links (a second compile of the dependency tree) outside any test's timeout
 	$(GO) build -trimpath ./cmd/detour ./cmd/detour-simulate
-	# harness/simulator/sim runs every drill side by side (about 5 min of CPU
+	# harness/simulator/drills runs every drill side by side (about 5 min of CPU
 	# on a loaded 2-core runner): Go's default 10 min per package is too close
 	$(GO) test -timeout 30m ./...
 	cd compiler/istiocheck && $(GO) vet ./... && $(GO) test ./...
@@ -79,7 +79,7 @@ race: ## go test -race on the code with goroutines (part of test)
 	$(GO) test -race -run 'TestExamplesGolden' ./compiler
 	$(GO) test -race -run 'Shared|Memory|Stale|Engine' ./harness/wasmhost/proxywasm
 	$(GO) test -race -run 'SharedData' ./harness/wasmhost/httpsim
-	$(GO) test -race -timeout 30m -run 'TestExampleDrillsSideBySide/(details|online-banking)' ./harness/simulator/sim
+	$(GO) test -race -timeout 30m -run 'TestExampleDrillsSideBySide/(details|online-banking)' ./harness/simulator/drills
 
 schemas: ## regenerate the Istio CUE definitions from the pinned istio.io/api CRDs
 	./schemas/istio/generate.sh
@@ -124,9 +124,10 @@ fuzz: ## run every fuzz target in the repository for FUZZTIME each (default 10s)
 #   printed "SELECTION MISS").
 # - harness/simulator/report (the report computed from a run's records,
 #   without Istio): -select -verify as above, a few seconds a mutant.
-# - harness/simulator/sim (what is left: the run, the network, the fleet,
-#   resolve): -select -verify too, but each mutant relinks Istio and its
-#   tests run the drills; hours, see BENCHMARKS.md.
+# - harness/simulator/sim (the run, the network, the fleet, resolve):
+#   -select -verify as above. It no longer links Istio (its tests replay
+#   Istio's recorded xDS, harness/simulator/sim/recorded), so a mutant is
+#   a build of seconds and the selected tests; see BENCHMARKS.md.
 # - plugins/filters: a wasip1 main package without tests; plugins/module's
 #   tests build it into the Wasm module they run, where coverage does not
 #   reach, so -testpkg builds plugins/module's test binary once and runs

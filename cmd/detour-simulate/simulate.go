@@ -17,6 +17,7 @@ import (
 
 	"github.com/detour-mesh/detour/harness/simulator/sim"
 	"github.com/detour-mesh/detour/harness/simulator/timeline"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
 	"github.com/detour-mesh/detour/internal/cli"
 	"github.com/detour-mesh/detour/internal/ociwasm"
 	"github.com/detour-mesh/detour/plugins/module/shipped"
@@ -79,7 +80,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	ctx := context.Background()
-	opts := sim.Options{Istio: *istio, Baseline: *baseline, Only: *only}
+	opts := sim.Options{Istio: *istio, Baseline: *baseline, Only: *only, Generate: xdsgen.Generate}
 	if *only != sim.RunIstio && *only != sim.RunBaseline {
 		if opts.Filters, err = loadFilters(ctx, *plugins); err != nil {
 			fmt.Fprintf(stderr, "detour simulate: %v\n", err)

@@ -6,43 +6,12 @@ import (
 	"time"
 )
 
-// BenchmarkDrill10Min: the bookinfo drill (local reviews scaled to zero
-// and restored) stretched to 10 minutes at 200 rps, end to end: compiling
-// the intent, Istio's generator for the sidecar (once, plus once per EDS
-// push), the Envoy model and the network for 120 000 requests, the report.
-func BenchmarkDrill10Min(b *testing.B) {
-	benchDrill10Min(b)
-}
-
-// BenchmarkDrill10MinNoGenerator is the same drill with the stand-in
-// generator: the runner, the Envoy model, the network and the report alone.
+// BenchmarkDrill10MinNoGenerator is harness/simulator/drills'
+// BenchmarkDrill10Min (the bookinfo drill stretched to 10 minutes at 200
+// rps on its entry sidecar) with Istio's answers replayed from the
+// recordings instead of generated: the runner, the Envoy model, the
+// network and the report alone, on the same xDS.
 func BenchmarkDrill10MinNoGenerator(b *testing.B) {
-	old := generateXDS
-	generateXDS = fakeGenerator
-	defer func() { generateXDS = old }()
-	benchDrill10Min(b)
-}
-
-// benchDrill10Min runs the bookinfo drill stretched to 10 minutes at 200 rps.
-func benchDrill10Min(b *testing.B) {
-	sc := singleProxy10Min(b)
-	b.ReportAllocs()
-	requests := 0
-	for b.Loop() {
-		rep, err := Run(context.Background(), sc, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		requests += rep.Runs[0].Requests
-	}
-	b.ReportMetric(float64(requests)/b.Elapsed().Seconds(), "req/s")
-}
-
-// singleProxy10Min is the bookinfo drill as the single-proxy benchmarks
-// measure it: the entry sidecar alone (the file runs as a fleet; its
-// fleet variant is BenchmarkSideBySide10MinFleet's), 200 rps for 10
-// minutes, the local reviews scaled to zero from 2 to 6 minutes.
-func singleProxy10Min(b *testing.B) *Scenario {
 	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
 	if err != nil {
 		b.Fatal(err)
@@ -50,5 +19,14 @@ func singleProxy10Min(b *testing.B) *Scenario {
 	sc.Traffic.Fleet, sc.Traffic.Sources = false, nil
 	sc.Traffic.Rate, sc.Traffic.Duration = 200, 10*time.Minute
 	sc.Faults[0].Start, sc.Faults[0].End = 2*time.Minute, 6*time.Minute
-	return sc
+	b.ReportAllocs()
+	requests := 0
+	for b.Loop() {
+		rep, err := Run(context.Background(), sc, Options{Generate: replay})
+		if err != nil {
+			b.Fatal(err)
+		}
+		requests += rep.Runs[0].Requests
+	}
+	b.ReportMetric(float64(requests)/b.Elapsed().Seconds(), "req/s")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/detour-mesh/detour/compiler/intent"
 	"github.com/detour-mesh/detour/compiler/load"
 	"github.com/detour-mesh/detour/compiler/lower"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen/input"
 )
 
 // EdgeTarget names the edge gateway's configuration (edge.yaml).
@@ -34,6 +35,7 @@ type setup struct {
 	entry      string // "edge" or a cluster name
 	selector   map[string]string
 	loads      map[string]float64 // the intent's per-cluster loads (fleet drills)
+	gen        input.Generator    // Options.Generate
 }
 
 // resolve compiles the intent (or reads the Istio directory), and fills the

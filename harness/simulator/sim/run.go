@@ -12,7 +12,7 @@ import (
 	"github.com/detour-mesh/detour/harness/simulator/envoy"
 	"github.com/detour-mesh/detour/harness/simulator/report"
 	"github.com/detour-mesh/detour/harness/simulator/xds"
-	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen/input"
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 	"github.com/detour-mesh/detour/harness/wasmhost/vclock"
 )
@@ -37,6 +37,12 @@ type Options struct {
 	// Progress, if set, is told after each simulated 10 s of a run how far
 	// it is (0..1) and which run it is.
 	Progress func(run string, done float64)
+	// Generate gives each simulated proxy its xDS: Istio's own generator,
+	// xdsgen.Generate (detour simulate and the drills pass it), or a replay
+	// of what it produced (harness/simulator/sim/recorded, for the run
+	// loop's own tests). Injected so that this package does not link
+	// Istio. Required.
+	Generate input.Generator
 }
 
 // drain is how long the run waits, after the traffic stops, for requests
@@ -47,16 +53,21 @@ const drain = 5 * time.Minute
 const entryName = "entry"
 
 // Run runs the scenario and reports what its users saw. The entry proxy's
-// xDS is Istio's own (harness/simulator/xdsgen) over the scenario's Istio
-// configuration and the Kubernetes objects synthesised from its topology;
-// the proxy is the Envoy model (harness/simulator/envoy); the world behind it is the
-// topology with its fault timeline (Network). Everything runs on one
-// virtual clock from the scenario's seed.
+// xDS is opts.Generate's (Istio's own, harness/simulator/xdsgen) over the
+// scenario's Istio configuration and the Kubernetes objects synthesised
+// from its topology; the proxy is the Envoy model
+// (harness/simulator/envoy); the world behind it is the topology with its
+// fault timeline (Network). Everything runs on one virtual clock from the
+// scenario's seed.
 func Run(ctx context.Context, sc *Scenario, opts Options) (*Report, error) {
+	if opts.Generate == nil {
+		return nil, fmt.Errorf("%s: no xDS generator (Options.Generate: xdsgen.Generate)", sc.Path)
+	}
 	s, err := resolve(sc, opts.Istio)
 	if err != nil {
 		return nil, err
 	}
+	s.gen = opts.Generate
 	rep := &Report{Scenario: sc.Name, Seed: sc.Traffic.Seed, DurationS: report.Secs(sc.Traffic.Duration), Faults: report.FaultReports(sc.Faults)}
 	if rep.Scenario == "" {
 		rep.Scenario = strings.TrimSuffix(baseName(sc.Path), ".yaml")
@@ -82,6 +93,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		base.gen = opts.Generate
 		run, err := base.run(ctx, RunBaseline, base.source, withoutFilters, nil, opts.Progress, Expect{})
 		if err != nil {
 			return nil, err
@@ -121,7 +133,7 @@ func baseName(p string) string {
 }
 
 // place is where the entry proxy runs and how Istio sees it.
-func (s *setup) place() (xdsgen.Proxy, ProxyPlace) {
+func (s *setup) place() (input.Proxy, ProxyPlace) {
 	if s.entry == "edge" {
 		e := s.sc.Topology.Edge
 		c := s.top.Clusters[0]
@@ -137,33 +149,33 @@ func (s *setup) place() (xdsgen.Proxy, ProxyPlace) {
 		if s.edge != nil && s.edge.GatewayNamespace != "" {
 			ns = s.edge.GatewayNamespace
 		}
-		return xdsgen.Proxy{Type: xdsgen.Router, Cluster: p.Cluster, Network: p.Network, Region: p.Region, Zone: p.Zone,
+		return input.Proxy{Type: input.Router, Cluster: p.Cluster, Network: p.Network, Region: p.Region, Zone: p.Zone,
 			IP: "10.254.0.1", Namespace: ns, Name: "edge-gateway", Labels: labels}, p
 	}
 	i := slices.IndexFunc(s.top.Clusters, func(c Cluster) bool { return c.Name == s.entry })
 	c := s.top.Clusters[i]
 	p := ProxyPlace{Cluster: c.Name, Region: c.Region, Zone: c.Zone, Network: c.Network}
-	return xdsgen.Proxy{Type: xdsgen.Sidecar, Cluster: c.Name, Network: c.Network, Region: c.Region, Zone: c.Zone, Subzone: c.SubZone,
+	return input.Proxy{Type: input.Sidecar, Cluster: c.Name, Network: c.Network, Region: c.Region, Zone: c.Zone, Subzone: c.SubZone,
 		IP: fmt.Sprintf("10.%d.0.1", 100+i), Namespace: s.svc.Namespace, Name: "client-" + c.Name, Labels: map[string]string{"app": "client"}}, p
 }
 
 // kube is the Kubernetes side of the entry proxy's cluster at offset t:
 // its services and the pods not scaled to zero.
-func (s *setup) kube(t time.Duration) []xdsgen.Cluster {
+func (s *setup) kube(t time.Duration) []input.Cluster {
 	if s.entry == "edge" {
 		return nil
 	}
-	var out []xdsgen.Cluster
+	var out []input.Cluster
 	for ci := range s.top.Clusters {
 		c := &s.top.Clusters[ci]
 		if c.Name != s.entry {
 			continue
 		}
-		kc := xdsgen.Cluster{ID: c.Name, Network: c.Network, Region: c.Region, Zone: c.Zone, Subzone: c.SubZone}
+		kc := input.Cluster{ID: c.Name, Network: c.Network, Region: c.Region, Zone: c.Zone, Subzone: c.SubZone}
 		for si := range c.Services {
 			svc := &c.Services[si]
-			ks := xdsgen.Service{Name: svc.Name, Namespace: s.svc.Namespace, Labels: s.serviceLabels(svc.Name),
-				Ports: []xdsgen.Port{{Name: "http", Port: uint32(s.svc.Port)}}}
+			ks := input.Service{Name: svc.Name, Namespace: s.svc.Namespace, Labels: s.serviceLabels(svc.Name),
+				Ports: []input.Port{{Name: "http", Port: uint32(s.svc.Port)}}}
 			for _, ep := range PodEndpoints(ci, si, svc) {
 				e := &endpoint{cluster: c, svc: svc, subset: ep.Subset, index: ep.Index, total: ep.Total}
 				if s.scaledAt(e, t) {
@@ -176,7 +188,7 @@ func (s *setup) kube(t time.Duration) []xdsgen.Cluster {
 				if ep.Subset != "" {
 					labels["version"] = ep.Subset
 				}
-				ks.Endpoints = append(ks.Endpoints, xdsgen.Endpoint{IP: ep.IP, Labels: labels})
+				ks.Endpoints = append(ks.Endpoints, input.Endpoint{IP: ep.IP, Labels: labels})
 			}
 			kc.Services = append(kc.Services, ks)
 		}
@@ -189,13 +201,13 @@ func (s *setup) kube(t time.Duration) []xdsgen.Cluster {
 // address the topology resolves each name to: what istiod holds after
 // resolving them (RESOLVE_HOSTNAME_GATEWAYS). The compiled WorkloadEntries
 // of such a cluster carry no address, and Istio puts these there.
-func (s *setup) resolvedGateways() []xdsgen.NetworkGateway {
-	var out []xdsgen.NetworkGateway
+func (s *setup) resolvedGateways() []input.NetworkGateway {
+	var out []input.NetworkGateway
 	for _, c := range s.top.Clusters {
 		if c.EastWest.Name == "" || c.Network == "" {
 			continue
 		}
-		out = append(out, xdsgen.NetworkGateway{Network: c.Network, Cluster: c.Name, Address: c.EastWest.Address, Port: uint32(c.EastWest.Port)})
+		out = append(out, input.NetworkGateway{Network: c.Network, Cluster: c.Name, Address: c.EastWest.Address, Port: uint32(c.EastWest.Port)})
 	}
 	return out
 }
@@ -234,18 +246,15 @@ func (s *setup) kubeChanges() []time.Duration {
 	return slices.Compact(out)
 }
 
-// generate runs Istio's generator for the entry proxy over the
+// generate runs the generator (Istio's) for the entry proxy over the
 // configuration and the Kubernetes state at offset t.
-// generateXDS is Istio's generator; tests of the runner alone replace it.
-var generateXDS = xdsgen.Generate
-
-func (s *setup) generate(ctx context.Context, cfg string, proxy xdsgen.Proxy, t time.Duration) (*xds.Snapshot, error) {
+func (s *setup) generate(ctx context.Context, cfg string, proxy input.Proxy, t time.Duration) (*xds.Snapshot, error) {
 	target := s.entry
 	if target == "edge" {
 		target = EdgeTarget
 	}
-	snap, err := generateXDS(ctx, xdsgen.Input{
-		ControlPlane: xdsgen.ControlPlane{Cluster: proxy.Cluster, Config: cfg, ConfigName: s.configName(target), SkipOtherKinds: true, Clusters: s.kube(t),
+	snap, err := s.gen(ctx, input.Input{
+		ControlPlane: input.ControlPlane{Cluster: proxy.Cluster, Config: cfg, ConfigName: s.configName(target), SkipOtherKinds: true, Clusters: s.kube(t),
 			NetworkGateways: s.resolvedGateways()},
 		Proxy: proxy,
 	})

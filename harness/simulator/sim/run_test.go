@@ -6,86 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
-	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
-
-	"github.com/detour-mesh/detour/harness/simulator/xds"
-	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
 )
-
-// fakeGenerator stands in for Istio's generator in the runner's own tests
-// (the tests under testdata/weak run the real one): a sidecar's xDS in the
-// shape Istio gives it for the bookinfo example, local pods from the
-// Kubernetes input at priority 0 and cluster-2's east-west gateway at
-// priority 1, with outlier detection and connect-failure retries.
-func fakeGenerator(ctx context.Context, in xdsgen.Input) (*xds.Snapshot, error) {
-	const name = "outbound|9080||reviews.bookinfo.svc.cluster.local"
-	h := &hcmv3.HttpConnectionManager{StatPrefix: "outbound_0.0.0.0_9080",
-		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{RouteConfigName: "9080"}}}
-	tc, err := anypb.New(h)
-	if err != nil {
-		return nil, err
-	}
-	lis := &listenerv3.Listener{Name: "0.0.0.0_9080",
-		Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
-			Address: "0.0.0.0", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 9080}}}},
-		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
-			Name: "envoy.filters.network.http_connection_manager", ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: tc}}}}}}
-	rt := &routev3.RouteConfiguration{Name: "9080", VirtualHosts: []*routev3.VirtualHost{{
-		Name: "reviews.bookinfo.svc.cluster.local:9080", Domains: []string{"reviews.bookinfo.svc.cluster.local", "reviews.bookinfo.svc.cluster.local:9080"},
-		Routes: []*routev3.Route{{Name: "default", Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
-			Action: &routev3.Route_Route{Route: &routev3.RouteAction{ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: name},
-				Timeout: durationpb.New(0),
-				RetryPolicy: &routev3.RetryPolicy{RetryOn: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
-					NumRetries: wrapperspb.UInt32(2)}}}}}}}}
-	maxU := wrapperspb.UInt32(^uint32(0))
-	cl := &clusterv3.Cluster{Name: name, ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
-		EdsClusterConfig: &clusterv3.Cluster_EdsClusterConfig{ServiceName: name}, ConnectTimeout: durationpb.New(time.Second),
-		CircuitBreakers: &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
-			MaxConnections: maxU, MaxPendingRequests: maxU, MaxRequests: maxU, MaxRetries: maxU}}},
-		OutlierDetection: &clusterv3.OutlierDetection{Consecutive_5Xx: wrapperspb.UInt32(5), Interval: durationpb.New(5 * time.Second),
-			BaseEjectionTime: durationpb.New(30 * time.Second), MaxEjectionPercent: wrapperspb.UInt32(100)},
-		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: 0}}}
-	lbe := func(ip string, port uint32) *endpointv3.LbEndpoint {
-		return &endpointv3.LbEndpoint{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
-			Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
-				Address: ip, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port}}}}}}}
-	}
-	local := &endpointv3.LocalityLbEndpoints{Locality: &corev3.Locality{Region: in.Proxy.Region, Zone: in.Proxy.Zone}}
-	for _, c := range in.ControlPlane.Clusters {
-		for _, s := range c.Services {
-			for _, e := range s.Endpoints {
-				local.LbEndpoints = append(local.LbEndpoints, lbe(e.IP, 9080))
-			}
-		}
-	}
-	remote := &endpointv3.LocalityLbEndpoints{Locality: &corev3.Locality{Region: "us-west1", Zone: "us-west1-a"}, Priority: 1,
-		LbEndpoints: []*endpointv3.LbEndpoint{lbe("10.20.0.10", 15443)}}
-	cla := &endpointv3.ClusterLoadAssignment{ClusterName: name, Endpoints: []*endpointv3.LocalityLbEndpoints{remote}}
-	if len(local.LbEndpoints) > 0 {
-		cla.Endpoints = []*endpointv3.LocalityLbEndpoints{local, remote}
-	}
-	return &xds.Snapshot{Node: "sidecar~" + in.Proxy.IP, Listeners: []*listenerv3.Listener{lis}, Routes: []*routev3.RouteConfiguration{rt},
-		Clusters: []*clusterv3.Cluster{cl}, Endpoints: []*endpointv3.ClusterLoadAssignment{cla}}, nil
-}
-
-func withFakeGenerator(t *testing.T) {
-	old := generateXDS
-	generateXDS = fakeGenerator
-	t.Cleanup(func() { generateXDS = old })
-}
 
 func scenarioFile(t *testing.T, body string) *Scenario {
 	intent, err := filepath.Abs("../../../examples/bookinfo/intent.yaml")
@@ -106,18 +30,17 @@ expect: {maxUserVisibleErrors: 0}
 `
 
 func TestRunDeterministic(t *testing.T) {
-	withFakeGenerator(t)
 	sc := scenarioFile(t, scaleToZero)
 	var out [2][]byte
 	for i := range out {
-		rep, err := Run(context.Background(), sc, Options{})
+		rep, err := Run(context.Background(), sc, Options{Generate: replay})
 		require.NoError(t, err)
 		out[i], err = rep.JSON()
 		require.NoError(t, err)
 	}
 	assert.Equal(t, string(out[0]), string(out[1]))
 	sc.Traffic.Seed++
-	rep, err := Run(context.Background(), sc, Options{})
+	rep, err := Run(context.Background(), sc, Options{Generate: replay})
 	require.NoError(t, err)
 	other, err := rep.JSON()
 	require.NoError(t, err)
@@ -125,8 +48,7 @@ func TestRunDeterministic(t *testing.T) {
 }
 
 func TestRunScaleToZeroThroughEDS(t *testing.T) {
-	withFakeGenerator(t)
-	rep, err := Run(context.Background(), scenarioFile(t, scaleToZero), Options{})
+	rep, err := Run(context.Background(), scenarioFile(t, scaleToZero), Options{Generate: replay})
 	require.NoError(t, err)
 	require.Len(t, rep.Runs, 1)
 	run := rep.Runs[0]
@@ -162,7 +84,6 @@ func TestRunScaleToZeroThroughEDS(t *testing.T) {
 // Errors about references to the topology (which the intent may give)
 // point at the line and column of the reference in the scenario file.
 func TestRunErrors(t *testing.T) {
-	withFakeGenerator(t)
 	for _, tc := range []struct{ body, want string }{
 		{"traffic: {entry: cluster-9}\n", `:2:18: traffic.entry: no cluster "cluster-9" (expected edge or one of cluster-1, cluster-2)`},
 		{"traffic: {entry: edge}\n", ":2:18: traffic.entry: edge entry, but the configuration has no edge.yaml"},
@@ -174,17 +95,18 @@ func TestRunErrors(t *testing.T) {
 		{"traffic: {entry: cluster-1, sources: {cluster-7: 10}}\n", `:2:50: traffic.sources.cluster-7: no cluster "cluster-7" in the topology (expected one of cluster-1, cluster-2)`},
 		{"traffic: {entry: cluster-1}\nexpect: {maxShareOutside: {regions: [us-east1, atlantis], max: 0}}\n", `:3:37: expect.maxShareOutside.regions: no region "atlantis" in the topology (expected one of us-east1, us-west1)`},
 	} {
-		_, err := Run(context.Background(), scenarioFile(t, tc.body), Options{})
+		_, err := Run(context.Background(), scenarioFile(t, tc.body), Options{Generate: replay})
 		require.Error(t, err, tc.body)
 		assert.Contains(t, err.Error(), "drill.yaml"+tc.want)
 	}
+	_, err := Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1}\n"), Options{})
+	assert.ErrorContains(t, err, "drill.yaml: no xDS generator")
 }
 
 // A zone fault hits every endpoint of the zone's clusters; the residency
 // expectation measures the share of requests that left the regions, over
 // the whole run.
 func TestZoneFaultAndResidency(t *testing.T) {
-	withFakeGenerator(t)
 	sc := scenarioFile(t, `traffic: {entry: cluster-1, rate: 50, duration: 40s, seed: 3}
 faults:
   - {name: zone-down, kind: serviceScaledToZero, start: 10s, end: 20s, target: {zone: us-east1-b}}
@@ -193,7 +115,7 @@ expect:
 expectBaseline:
   maxShareOutside: {regions: [us-east1, us-west1], max: 0%}
 `)
-	rep, err := Run(context.Background(), sc, Options{})
+	rep, err := Run(context.Background(), sc, Options{Generate: replay})
 	require.NoError(t, err)
 	run := rep.Runs[0]
 	assert.Equal(t, "zone us-east1-b", rep.Faults[0].Target)
@@ -216,4 +138,71 @@ expectBaseline:
 	assert.Equal(t, west, *got[1].Measured, "every request that left us-east1 went to us-west1")
 	assert.False(t, got[1].OK)
 	assert.False(t, run.Passed)
+}
+
+// What the traffic block changes at the entry proxy: the listener port and
+// the :authority (a port without a listener, or a host without a virtual
+// host, and the proxy answers every request itself), the progress a run
+// reports, and a cancelled run.
+func TestRunTrafficKnobs(t *testing.T) {
+	run := func(traffic string, opts Options) RunReport {
+		t.Helper()
+		opts.Generate = replay
+		rep, err := Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1, rate: 20, duration: 5s, seed: 1"+traffic+"}\n"), opts)
+		require.NoError(t, err)
+		require.Len(t, rep.Runs, 1)
+		return rep.Runs[0]
+	}
+	ok := run("", Options{})
+	require.Positive(t, ok.Requests)
+	assert.Zero(t, ok.UserVisibleErrors)
+	for _, knob := range []string{", port: 9081", ", host: ratings.bookinfo.svc.cluster.local"} {
+		r := run(knob, Options{})
+		assert.Equal(t, ok.Requests, r.Requests, knob)
+		assert.Equal(t, r.Requests, r.UserVisibleErrors, "%s: every request answered by the proxy", knob)
+		assert.Zero(t, r.Attempts, knob)
+	}
+	r := run(", port: 9080, host: reviews.bookinfo.svc.cluster.local", Options{})
+	assert.Zero(t, r.UserVisibleErrors, "the defaults, given")
+
+	var progress []string
+	rep, err := Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1, rate: 5, duration: 25s}\n"), Options{Generate: replay,
+		Progress: func(run string, done float64) { progress = append(progress, fmt.Sprintf("%s %.1f", run, done)) }})
+	require.NoError(t, err)
+	require.Len(t, rep.Runs, 1)
+	assert.Equal(t, []string{"istio 0.4", "istio 0.8", "istio 1.0"}, progress, "after each simulated 10 s")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = Run(ctx, scenarioFile(t, "traffic: {entry: cluster-1, duration: 5s}\n"), Options{Generate: replay})
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// A fleet source's own view: cluster-2's sidecars answer locally until
+// cluster-2 goes down, then from cluster-1 (the first cluster, column 0:
+// its pods stay ejected past the run's end); the entry in cluster-1 never
+// notices.
+func TestFleetSourceFailsOver(t *testing.T) {
+	sc := scenarioFile(t, `traffic: {entry: cluster-1, fleet: true, duration: 20s, seed: 1}
+faults:
+  - {name: out, kind: clusterOutage, start: 5s, end: 12s, target: {cluster: cluster-2}}
+`)
+	rep, err := Run(context.Background(), sc, Options{Generate: replay})
+	require.NoError(t, err)
+	run := rep.Runs[0]
+	require.Equal(t, []string{"cluster-1", "cluster-2", "none"}, run.Clusters)
+	require.NotNil(t, run.Fleet)
+	require.Len(t, run.Fleet.Sources, 2)
+	src := run.Fleet.Sources[1]
+	require.Equal(t, "cluster-2", src.Cluster)
+	require.Len(t, src.Seconds, 20)
+	for _, k := range []int{0, 3} {
+		assert.Equal(t, []float64{0, 1, 0}, src.Seconds[k].Share, "second %d: local", k)
+	}
+	for _, k := range []int{7, 10, 19} {
+		assert.Equal(t, []float64{1, 0, 0}, src.Seconds[k].Share, "second %d: cluster-2 is down, cluster-1 answers", k)
+	}
+	for _, s := range run.Seconds {
+		assert.Equal(t, []float64{1, 0, 0}, s.Share, "the entry's second %d: local throughout", s.T)
+	}
 }

@@ -1,9 +1,12 @@
-package sim
+package drills
 
 import (
 	"context"
 	"path/filepath"
 	"testing"
+
+	"github.com/detour-mesh/detour/harness/simulator/sim"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
 )
 
 // BenchmarkSideBySide10MinFleet: a 10-minute fleet drill with three
@@ -17,7 +20,7 @@ func BenchmarkSideBySide10MinFleet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sc, err := Parse(filepath.Join(filepath.Dir(abs), "bench.yaml"), []byte(`intent: intent.yaml
+	sc, err := sim.Parse(filepath.Join(filepath.Dir(abs), "bench.yaml"), []byte(`intent: intent.yaml
 traffic:
   entry: edge
   rate: 200
@@ -35,7 +38,7 @@ faults:
 	b.ReportAllocs()
 	requests := 0
 	for b.Loop() {
-		rep, err := Run(context.Background(), sc, Options{Filters: f})
+		rep, err := sim.Run(context.Background(), sc, sim.Options{Generate: xdsgen.Generate, Filters: f})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package sim
+package drills
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/detour-mesh/detour/compiler/explain"
 	"github.com/detour-mesh/detour/compiler/load"
+	"github.com/detour-mesh/detour/harness/simulator/sim"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
 )
 
 // Explain and simulate agree: every row of detour explain's what-if table,
@@ -61,9 +63,9 @@ func TestExplainAgreesWithFleetDrills(t *testing.T) {
 				for _, c := range loss.Lost.Clusters {
 					fmt.Fprintf(&y, "  - {name: lost-%s, kind: clusterOutage, start: 3s, target: {cluster: %s}}\n", c, c)
 				}
-				sc, err := Parse(filepath.Join(filepath.Dir(abs), "agree.yaml"), []byte(y.String()))
+				sc, err := sim.Parse(filepath.Join(filepath.Dir(abs), "agree.yaml"), []byte(y.String()))
 				require.NoError(t, err)
-				rep, err := Run(context.Background(), sc, Options{})
+				rep, err := sim.Run(context.Background(), sc, sim.Options{Generate: xdsgen.Generate})
 				require.NoError(t, err)
 				fl := rep.Runs[0].Fleet
 				require.NotNil(t, fl)

@@ -1,8 +1,9 @@
-package sim
+package drills
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,6 +22,10 @@ import (
 	"github.com/detour-mesh/detour/compiler/load"
 	"github.com/detour-mesh/detour/compiler/lower"
 	"github.com/detour-mesh/detour/harness/simulator/report"
+	"github.com/detour-mesh/detour/harness/simulator/sim"
+	"github.com/detour-mesh/detour/harness/simulator/xds"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen/input"
 	"github.com/detour-mesh/detour/plugins/module"
 )
 
@@ -42,7 +47,7 @@ import (
 // is not empty (ApplyLocalityLoadBalancer, pilot/pkg/networking/core/
 // loadbalancer/loadbalancer.go), so the list gets one entry from a region
 // no proxy is in, which changes no priority of its own.
-func spillVariantDir(t testing.TB, sc *Scenario, ordered bool) string {
+func spillVariantDir(t testing.TB, sc *sim.Scenario, ordered bool) string {
 	t.Helper()
 	srcs, err := load.Paths(sc.Intent)
 	require.NoError(t, err)
@@ -86,7 +91,7 @@ func spillVariantDir(t testing.TB, sc *Scenario, ordered bool) string {
 		data, err := compiler.Render(b.Objects)
 		require.NoError(t, err)
 		name := b.Target
-		if name == EdgeTarget {
+		if name == sim.EdgeTarget {
 			name = "edge"
 		}
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".yaml"), data, 0o644))
@@ -97,7 +102,7 @@ func spillVariantDir(t testing.TB, sc *Scenario, ordered bool) string {
 
 // variantFilters is the filter module with router.HostShare returning 1,
 // built from this tree through a build overlay (nothing is edited).
-var variantFilters = sync.OnceValues(func() (*Filters, error) {
+var variantFilters = sync.OnceValues(func() (*sim.Filters, error) {
 	root, err := filepath.Abs("../../..")
 	if err != nil {
 		return nil, err
@@ -137,21 +142,40 @@ var variantFilters = sync.OnceValues(func() (*Filters, error) {
 	if err != nil {
 		return nil, err
 	}
-	return LoadFilters(context.Background(), w, module.Package+" (HostShare 1)")
+	return sim.LoadFilters(context.Background(), w, module.Package+" (HostShare 1)")
 })
+
+// errCaptured stops a run once entryXDS has the xDS it wants.
+var errCaptured = errors.New("entry xDS captured")
+
+// entryXDS is the xDS Istio's generator gives the scenario's entry proxy
+// over the Istio directory: the run's first generation, after which the
+// run stops. It is the istio run's (WasmPlugins left out), which changes
+// no cluster or endpoint.
+func entryXDS(t testing.TB, sc *sim.Scenario, dir string) *xds.Snapshot {
+	t.Helper()
+	var snap *xds.Snapshot
+	capture := func(ctx context.Context, in input.Input) (*xds.Snapshot, error) {
+		s, err := xdsgen.Generate(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		snap = s
+		return nil, errCaptured
+	}
+	_, err := sim.Run(context.Background(), sc, sim.Options{Istio: dir, Only: sim.RunIstio, Generate: capture})
+	require.ErrorIs(t, err, errCaptured)
+	return snap
+}
 
 // TestSpillVariantPriorities: Istio's generator gives the rewritten target
 // subsets the target's endpoints at priority 0 and the other cluster's at
 // priority 1, with the service's outlier detection; the probe subsets keep
 // the target's endpoints alone.
 func TestSpillVariantPriorities(t *testing.T) {
-	sc, err := Load("../../../examples/bookinfo/drills/two-pods-half-errors.yaml")
+	sc, err := sim.Load("../../../examples/bookinfo/drills/two-pods-half-errors.yaml")
 	require.NoError(t, err)
-	s, err := resolve(sc, spillVariantDir(t, sc, true))
-	require.NoError(t, err)
-	proxy, _ := s.place()
-	snap, err := s.generate(context.Background(), s.config[s.entry], proxy, 0)
-	require.NoError(t, err)
+	snap := entryXDS(t, sc, spillVariantDir(t, sc, true))
 	const host = "reviews.bookinfo.svc.cluster.local"
 	local, remote := "10.100.1.", "10.20.0.10" // the pods in cluster-1, cluster-2's east-west gateway
 	prio := func(name string) map[string][]uint32 {
@@ -200,13 +224,9 @@ func TestSpillVariantPriorities(t *testing.T) {
 // (same region), then cluster-2: failoverPriority composed with Istio's
 // locality order.
 func TestSpillVariantEdgeOrder(t *testing.T) {
-	sc, err := Load("../../../examples/edge-auto/drills/zone-down.yaml")
+	sc, err := sim.Load("../../../examples/edge-auto/drills/zone-down.yaml")
 	require.NoError(t, err)
-	s, err := resolve(sc, spillVariantDir(t, sc, true))
-	require.NoError(t, err)
-	proxy, _ := s.place()
-	snap, err := s.generate(context.Background(), s.config[EdgeTarget], proxy, 0)
-	require.NoError(t, err)
+	snap := entryXDS(t, sc, spillVariantDir(t, sc, true))
 	name := "outbound|9080|cluster-cluster-1a|productpage.bookinfo.svc.cluster.local"
 	cla := snap.LoadAssignment(name)
 	require.NotNil(t, cla, "no load assignment for %s", name)
@@ -232,19 +252,19 @@ func TestSpillVariantHidesOutages(t *testing.T) {
 	cur := mustFilters(t)
 	vf, err := variantFilters()
 	require.NoError(t, err)
-	run := func(file string, f *Filters, variant bool) RunReport {
-		sc, err := Load(file)
+	run := func(file string, f *sim.Filters, variant bool) sim.RunReport {
+		sc, err := sim.Load(file)
 		require.NoError(t, err)
-		opts := Options{Filters: f, Only: RunDetour}
+		opts := sim.Options{Generate: xdsgen.Generate, Filters: f, Only: sim.RunDetour}
 		if variant {
 			opts.Istio = spillVariantDir(t, sc, true)
 		}
-		rep, err := Run(context.Background(), sc, opts)
+		rep, err := sim.Run(context.Background(), sc, opts)
 		require.NoError(t, err)
 		require.Len(t, rep.Runs, 1)
 		return rep.Runs[0]
 	}
-	failedOver := func(r RunReport) int {
+	failedOver := func(r sim.RunReport) int {
 		n := 0
 		for _, tr := range r.Transitions {
 			if tr.To == "FAILED_OVER" {
@@ -253,7 +273,7 @@ func TestSpillVariantHidesOutages(t *testing.T) {
 		}
 		return n
 	}
-	during := func(r RunReport) report.Phase {
+	during := func(r sim.RunReport) report.Phase {
 		for _, p := range r.Phases {
 			if strings.HasPrefix(p.Label, "during ") {
 				return p
@@ -292,12 +312,12 @@ func BenchmarkSpillVariantDrills(b *testing.B) {
 	require.NoError(b, err)
 	for _, file := range files {
 		b.Run(strings.Replace(strings.TrimSuffix(strings.TrimPrefix(file, "../../../examples/"), ".yaml"), "/drills/", "/", 1), func(b *testing.B) {
-			sc, err := Load(file)
+			sc, err := sim.Load(file)
 			require.NoError(b, err)
 			dir := spillVariantDir(b, sc, true)
-			var r RunReport
+			var r sim.RunReport
 			for range b.N {
-				rep, err := Run(context.Background(), sc, Options{Filters: vf, Only: RunDetour, Istio: dir})
+				rep, err := sim.Run(context.Background(), sc, sim.Options{Generate: xdsgen.Generate, Filters: vf, Only: sim.RunDetour, Istio: dir})
 				require.NoError(b, err)
 				r = rep.Runs[0]
 			}

@@ -1,4 +1,4 @@
-package sim
+package drills
 
 import (
 	"context"
@@ -9,17 +9,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/simulator/report"
+	"github.com/detour-mesh/detour/harness/simulator/sim"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
 )
 
 // The weak configurations of the seeds, as hand-written Istio YAML run with
 // --istio on Istio's own generator and the Envoy model: each reproduces
 // the behaviour the seed documents describe.
 
-func runWeak(t *testing.T, name string) RunReport {
+func runWeak(t *testing.T, name string) sim.RunReport {
 	t.Helper()
-	sc, err := Load("testdata/weak/" + name + ".yaml")
+	sc, err := sim.Load("testdata/weak/" + name + ".yaml")
 	require.NoError(t, err)
-	rep, err := Run(context.Background(), sc, Options{})
+	rep, err := sim.Run(context.Background(), sc, sim.Options{Generate: xdsgen.Generate})
 	require.NoError(t, err)
 	require.Len(t, rep.Runs, 1)
 	t.Log(rep.Summary())
@@ -27,7 +29,7 @@ func runWeak(t *testing.T, name string) RunReport {
 }
 
 // errorsBetween counts user-visible errors of requests started in [from, to) seconds.
-func errorsBetween(run RunReport, from, to int) (errs, reqs int) {
+func errorsBetween(run sim.RunReport, from, to int) (errs, reqs int) {
 	for _, s := range run.Seconds[from:to] {
 		errs += s.Errors
 		reqs += s.Requests

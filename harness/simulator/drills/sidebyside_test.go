@@ -1,4 +1,4 @@
-package sim
+package drills
 
 import (
 	"bytes"
@@ -17,30 +17,32 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/simulator/report"
-	"github.com/detour-mesh/detour/harness/simulator/sim/scenario"
+	"github.com/detour-mesh/detour/harness/simulator/sim"
+	"github.com/detour-mesh/detour/harness/simulator/sim/recorded"
 	"github.com/detour-mesh/detour/harness/simulator/timeline"
 	"github.com/detour-mesh/detour/harness/simulator/timeline/timelinetest"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
 	"github.com/detour-mesh/detour/internal/golden"
 	"github.com/detour-mesh/detour/plugins/module"
 )
 
 // filters is the Detour module, built and compiled once per test binary.
-var filters = sync.OnceValues(func() (*Filters, error) {
+var filters = sync.OnceValues(func() (*sim.Filters, error) {
 	b, err := module.Bytes()
 	if err != nil {
 		return nil, err
 	}
-	return LoadFilters(context.Background(), b, module.Package)
+	return sim.LoadFilters(context.Background(), b, module.Package)
 })
 
-func mustFilters(t testing.TB) *Filters {
+func mustFilters(t testing.TB) *sim.Filters {
 	t.Helper()
 	f, err := filters()
 	require.NoError(t, err)
 	return f
 }
 
-func svgOf(t testing.TB, rep *Report) []byte {
+func svgOf(t testing.TB, rep *sim.Report) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	require.NoError(t, timeline.Render(&b, rep.Plot()))
@@ -68,7 +70,7 @@ var knownFailures = map[string][]string{}
 // verdict is issue 16's rule for one drill: detour wins with strictly
 // fewer user-visible errors than istio, holds with as many and p50 and p99
 // within 1.1× istio's + 2 ms, and loses otherwise.
-func verdict(istio, detour RunReport) string {
+func verdict(istio, detour sim.RunReport) string {
 	within := func(d, i float64) bool { return d <= 1.1*i+report.LatencySlackMs }
 	switch {
 	case detour.UserVisibleErrors < istio.UserVisibleErrors:
@@ -102,14 +104,14 @@ func TestExampleDrillsSideBySide(t *testing.T) {
 		name := filepath.Base(filepath.Dir(filepath.Dir(file))) + "/" + filepath.Base(file)
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			sc, err := Load(file)
+			sc, err := sim.Load(file)
 			require.NoError(t, err)
-			rep, err := Run(context.Background(), sc, Options{Filters: f})
+			rep, err := sim.Run(context.Background(), sc, sim.Options{Generate: xdsgen.Generate, Filters: f})
 			require.NoError(t, err)
 			require.Len(t, rep.Runs, 2)
 			istio, detour := rep.Runs[0], rep.Runs[1]
-			require.Equal(t, RunIstio, istio.Name)
-			require.Equal(t, RunDetour, detour.Name)
+			require.Equal(t, sim.RunIstio, istio.Name)
+			require.Equal(t, sim.RunDetour, detour.Name)
 			t.Log("\n" + rep.Summary())
 			known := map[string]bool{}
 			for _, k := range knownFailures[name] {
@@ -150,6 +152,11 @@ func TestExampleDrillsSideBySide(t *testing.T) {
 			if sc.Expect.MaxTimeToDetect != nil && sc.Faults[0].Target.Subset == "" {
 				assert.NotEmpty(t, detour.Transitions, "the filters' state machine moved")
 			}
+			if rel := strings.TrimPrefix(file, root+"/"); recorded.Summarised(rel) {
+				// harness/simulator/sim replays this drill from recordings
+				// against the same file.
+				golden.Check(t, filepath.Join(root, recorded.Summary(rel)), []byte(rep.Summary()))
+			}
 			svg := svgOf(t, rep)
 			wellFormed(t, svg)
 			seen := timelinetest.Check(t, svg, rep.Plot())
@@ -161,9 +168,9 @@ func TestExampleDrillsSideBySide(t *testing.T) {
 // shortDrill is the bookinfo outage drill (a fleet: both clusters'
 // sidecars) cut to 40 s: enough for a failover and a transition, cheap
 // enough to run several times.
-func shortDrill(t testing.TB) *Scenario {
+func shortDrill(t testing.TB) *sim.Scenario {
 	t.Helper()
-	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
+	sc, err := sim.Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
 	require.NoError(t, err)
 	sc.Traffic.Duration = 40 * time.Second
 	sc.Faults[0].Start, sc.Faults[0].End = 10*time.Second, 25*time.Second
@@ -171,119 +178,17 @@ func shortDrill(t testing.TB) *Scenario {
 	return sc
 }
 
-// One seed, one report: the side-by-side JSON and SVG are byte-identical
-// across runs.
-func TestSideBySideDeterministic(t *testing.T) {
-	sc := shortDrill(t)
-	f := mustFilters(t)
-	var js, svgs [2][]byte
-	for i := range js {
-		rep, err := Run(context.Background(), sc, Options{Filters: f})
-		require.NoError(t, err)
-		js[i], err = rep.JSON()
-		require.NoError(t, err)
-		svgs[i] = svgOf(t, rep)
-	}
-	assert.Equal(t, string(js[0]), string(js[1]))
-	assert.Equal(t, string(svgs[0]), string(svgs[1]))
-}
-
 // The summary and the JSON of the short drill are golden files
-// (go test ./harness/simulator/sim -run Golden -update).
+// (go test ./harness/simulator/drills -run Golden -update), on Istio's
+// generator; harness/simulator/sim replays the drill from recordings
+// against the same files.
 func TestSideBySideGolden(t *testing.T) {
-	rep, err := Run(context.Background(), shortDrill(t), Options{Filters: mustFilters(t)})
+	rep, err := sim.Run(context.Background(), shortDrill(t), sim.Options{Generate: xdsgen.Generate, Filters: mustFilters(t)})
 	require.NoError(t, err)
 	b, err := rep.JSON()
 	require.NoError(t, err)
-	golden.Check(t, "testdata/golden/side-by-side.json", b)
-	golden.Check(t, "testdata/golden/side-by-side.txt", []byte(rep.Summary()))
-}
-
-// The filters' return of cluster-1 after the short drill's fault when the
-// pods come back slow (a warm-up: the probe answers after its 100 ms
-// "warm" limit, so this recovery is not returned at once): a good probe,
-// a hold-down past the next probe's answer (two 500 ms probe periods and
-// the slow probe's own time, under the warm-up's 300 ms), then the ramp
-// 10 -> 50 -> 100 % in 500 ms steps, as the report and the timeline's
-// failback lane show it.
-func TestFailbackSteps(t *testing.T) {
-	sc := shortDrill(t)
-	sc.Faults[0].WarmUp = &scenario.WarmUp{Duration: 3 * time.Second, Capacity: 1, Latency: 300 * time.Millisecond}
-	rep, err := Run(context.Background(), sc, Options{Filters: mustFilters(t), Only: RunDetour})
-	require.NoError(t, err)
-	run := rep.Runs[0]
-	require.Len(t, run.Failbacks, 1)
-	fb := run.Failbacks[0]
-	assert.Equal(t, "cluster-1", fb.Target)
-	assert.Equal(t, "reviews.bookinfo.svc.cluster.local", fb.Service)
-	var back float64
-	for _, tr := range run.Transitions {
-		if tr.To == "FAILING_BACK" {
-			back = tr.AtS
-		}
-	}
-	assert.Equal(t, back, fb.StartS, "the FAILING_BACK transition is the good probe")
-	hold := fb.HoldDownEndS - fb.StartS
-	assert.Greater(t, hold, 1.1, "two probe periods and a slow probe's 100+ ms")
-	assert.Less(t, hold, 1.3, "the probe took less than the warm-up's 300 ms")
-	require.Len(t, fb.Steps, 3)
-	for k, pct := range []float64{10, 50, 100} {
-		assert.Equal(t, pct, fb.Steps[k].Percent)
-		assert.InDelta(t, fb.HoldDownEndS+0.5*float64(k), fb.Steps[k].AtS, 1e-9)
-	}
-	assert.Equal(t, fb.Steps[2].AtS, fb.EndS)
-	p := rep.Plot()
-	require.Len(t, p.Panels[0].Failbacks, 1)
-	assert.Contains(t, string(svgOf(t, rep)), `data-failback="cluster-1"`)
-}
-
-// --only: one run, named for what ran; --baseline: a third column, first.
-func TestOnlyAndBaseline(t *testing.T) {
-	sc := shortDrill(t)
-	f := mustFilters(t)
-	rep, err := Run(context.Background(), sc, Options{Filters: f, Only: RunDetour})
-	require.NoError(t, err)
-	require.Len(t, rep.Runs, 1)
-	assert.Equal(t, RunDetour, rep.Runs[0].Name)
-	assert.NotEmpty(t, rep.Runs[0].Transitions)
-
-	rep, err = Run(context.Background(), sc, Options{Only: RunBaseline, Baseline: "../../../examples/bookinfo/out"})
-	require.NoError(t, err)
-	require.Len(t, rep.Runs, 1)
-	assert.Equal(t, RunBaseline, rep.Runs[0].Name)
-	assert.Equal(t, "istio ../../../examples/bookinfo/out", rep.Runs[0].Config)
-	assert.Empty(t, rep.Runs[0].Transitions)
-	assert.Empty(t, rep.Runs[0].Expectations, "the baseline is a reference column")
-
-	_, err = Run(context.Background(), sc, Options{Only: RunDetour})
-	assert.ErrorContains(t, err, "the detour run needs the filter module")
-	_, err = Run(context.Background(), sc, Options{Only: "envoy"})
-	assert.ErrorContains(t, err, `"envoy" is not a run`)
-	_, err = Run(context.Background(), sc, Options{Only: RunBaseline})
-	assert.ErrorContains(t, err, "the baseline run needs a baseline directory")
-}
-
-// With --baseline, three columns: the baseline (here Istio as its
-// documentation configures it), the compiled resources, the filters; the
-// detour run's relative expectations are checked against both others.
-func TestThreeColumns(t *testing.T) {
-	sc := shortDrill(t)
-	one := 1.0
-	sc.Expect = Expect{MaxErrorsVsBaseline: &one}
-	rep, err := Run(context.Background(), sc, Options{Filters: mustFilters(t), Baseline: "../../../examples/bookinfo/baseline-istio-docs"})
-	require.NoError(t, err)
-	require.Len(t, rep.Runs, 3)
-	assert.Equal(t, []string{RunBaseline, RunIstio, RunDetour}, []string{rep.Runs[0].Name, rep.Runs[1].Name, rep.Runs[2].Name})
-	var against []string
-	for _, x := range rep.Runs[2].Expectations {
-		against = append(against, x.Against)
-	}
-	assert.Equal(t, []string{RunBaseline, RunIstio}, against)
-	sum := rep.Summary()
-	assert.Contains(t, sum, "detour - istio")
-	t.Log("\n" + sum)
-	svg := svgOf(t, rep)
-	wellFormed(t, svg)
+	golden.Check(t, "../sim/testdata/golden/side-by-side.json", b)
+	golden.Check(t, "../sim/testdata/golden/side-by-side.txt", []byte(rep.Summary()))
 }
 
 // BenchmarkSideBySide10Min: the bookinfo drill stretched to 10 minutes at
@@ -295,7 +200,7 @@ func BenchmarkSideBySide10Min(b *testing.B) {
 	b.ReportAllocs()
 	requests := 0
 	for b.Loop() {
-		rep, err := Run(context.Background(), sc, Options{Filters: f})
+		rep, err := sim.Run(context.Background(), sc, sim.Options{Generate: xdsgen.Generate, Filters: f})
 		if err != nil {
 			b.Fatal(err)
 		}

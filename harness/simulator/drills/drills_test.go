@@ -1,4 +1,4 @@
-package sim
+package drills
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/harness/simulator/report"
+	"github.com/detour-mesh/detour/harness/simulator/sim"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
 )
 
 // The bookinfo drill (the README's demo) shows the seed's story second by
@@ -20,9 +22,9 @@ import (
 // their intent load, and shows what detour explain says of cluster-1's
 // loss: cluster-2 serves about 550 of its 600 rps, absorbed.
 func TestBookinfoDrillStory(t *testing.T) {
-	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
+	sc, err := sim.Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
 	require.NoError(t, err)
-	rep, err := Run(context.Background(), sc, Options{})
+	rep, err := sim.Run(context.Background(), sc, sim.Options{Generate: xdsgen.Generate})
 	require.NoError(t, err)
 	run := rep.Runs[0]
 	assert.Equal(t, []string{"cluster-1", "cluster-2", "none"}, run.Clusters)
@@ -69,24 +71,24 @@ func TestBookinfoDrillStory(t *testing.T) {
 // without the filters, and both blocks apply to that run. The drills run in
 // parallel (each is one goroutine's work).
 func TestSeedDrillsRun(t *testing.T) {
-	files, err := filepath.Glob("testdata/seeds/*.yaml")
+	files, err := filepath.Glob("../sim/testdata/seeds/*.yaml")
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(files), 19)
 	f := mustFilters(t)
 	checked := 0
 	for _, file := range files {
-		sc, err := Load(file)
+		sc, err := sim.Load(file)
 		require.NoError(t, err)
-		if sc.Expect != (Expect{}) {
+		if sc.Expect != (sim.Expect{}) {
 			checked++
 		}
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			t.Parallel()
-			opts, want := Options{Filters: f}, []int{countExpect(sc.ExpectBaseline), countExpect(sc.Expect)}
+			opts, want := sim.Options{Generate: xdsgen.Generate, Filters: f}, []int{countExpect(sc.ExpectBaseline), countExpect(sc.Expect)}
 			if sc.Istio != "" {
-				opts, want = Options{}, []int{countExpect(sc.ExpectBaseline) + countExpect(sc.Expect)}
+				opts, want = sim.Options{Generate: xdsgen.Generate}, []int{countExpect(sc.ExpectBaseline) + countExpect(sc.Expect)}
 			}
-			rep, err := Run(context.Background(), sc, opts)
+			rep, err := sim.Run(context.Background(), sc, opts)
 			require.NoError(t, err)
 			require.Len(t, rep.Runs, len(want))
 			for i, run := range rep.Runs {
@@ -106,7 +108,7 @@ func TestSeedDrillsRun(t *testing.T) {
 }
 
 // countExpect is the number of expectations set in e.
-func countExpect(e Expect) int {
+func countExpect(e sim.Expect) int {
 	n := 0
 	v := reflect.ValueOf(e)
 	for i := range v.NumField() {
@@ -119,34 +121,16 @@ func countExpect(e Expect) int {
 
 // Two runs with one seed give byte-identical JSON, on Istio's generator.
 func TestDrillDeterministic(t *testing.T) {
-	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
+	sc, err := sim.Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
 	require.NoError(t, err)
 	var out [2][]byte
 	for i := range out {
-		rep, err := Run(context.Background(), sc, Options{})
+		rep, err := sim.Run(context.Background(), sc, sim.Options{Generate: xdsgen.Generate})
 		require.NoError(t, err)
 		out[i], err = rep.JSON()
 		require.NoError(t, err)
 	}
 	assert.Equal(t, string(out[0]), string(out[1]))
-}
-
-// --istio on the compiled output directory runs what compiling on the fly
-// runs: the same report but for where the configuration came from.
-func TestIstioDirMatchesCompiledIntent(t *testing.T) {
-	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
-	require.NoError(t, err)
-	compiled, err := Run(context.Background(), sc, Options{})
-	require.NoError(t, err)
-	dir, err := Run(context.Background(), sc, Options{Istio: "../../../examples/bookinfo/out"})
-	require.NoError(t, err)
-	assert.Equal(t, "istio ../../../examples/bookinfo/out", dir.Runs[0].Config)
-	dir.Runs[0].Config = compiled.Runs[0].Config
-	a, err := compiled.JSON()
-	require.NoError(t, err)
-	b, err := dir.JSON()
-	require.NoError(t, err)
-	assert.Equal(t, string(a), string(b))
 }
 
 // A broken hand-written Istio file is reported by Istio's generator with
@@ -155,29 +139,11 @@ func TestIstioDirErrorNamesFile(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "cluster-1.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: bookinfo}\nspec:\n  host: reviews.bookinfo.svc.cluster.local\n  trafficPolicy: {outlierDetection: {consecutive5xxErrors: many}}\n"), 0o644))
-	sc, err := Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
+	sc, err := sim.Load("../../../examples/bookinfo/drills/local-scaled-to-zero.yaml")
 	require.NoError(t, err)
-	_, err = Run(context.Background(), sc, Options{Istio: dir})
+	_, err = sim.Run(context.Background(), sc, sim.Options{Generate: xdsgen.Generate, Istio: dir})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), bad)
-}
-
-// Cold pods (issue 16's done-when): recovering into pods that warm up,
-// the filters have fewer errors and a lower p99 than both Istio's snap
-// back (the compiled resources) and Envoy's slow start (the
-// warmupDurationSecs baseline).
-func TestColdRecoveryBeatsSnapBackAndSlowStart(t *testing.T) {
-	sc, err := Load("../../../examples/bookinfo/drills/cold-recovery.yaml")
-	require.NoError(t, err)
-	rep, err := Run(context.Background(), sc, Options{Filters: mustFilters(t), Baseline: "../../../examples/bookinfo/baseline-slow-start"})
-	require.NoError(t, err)
-	require.Len(t, rep.Runs, 3)
-	detour := rep.Runs[2]
-	require.Equal(t, RunDetour, detour.Name)
-	for _, other := range rep.Runs[:2] {
-		assert.Less(t, detour.UserVisibleErrors, other.UserVisibleErrors, "errors against %s", other.Name)
-		assert.Less(t, detour.LatencyMs.P99, other.LatencyMs.P99, "p99 against %s", other.Name)
-	}
 }
 
 // fmtMeasured is a measured value in a failure message ("never": none).
