@@ -58,8 +58,10 @@ func (c *combinedStream) OnHttpResponseTrailers(int) types.Action {
 func (c *combinedStream) OnHttpStreamDone() {
 	enter()
 	defer c.r.p.exit()
-	c.o.onStreamDone()
+	// The retry part first: it gives back the active-request count, which
+	// a panic in the outlier part must not leak for the VM's lifetime.
 	c.rt.onStreamDone()
+	c.o.onStreamDone()
 	c.recycle()
 }
 

@@ -121,6 +121,10 @@ func (s *service) tickHosts(now int64) error {
 			changed = s.det.ExpireHosts(&s.hosts, now) || changed
 			known, out = s.hosts.Count(now)
 			suspect = s.hosts.Suspect(now)
+			// Another VM's failure started a count here: this VM's next
+			// success must reach the table to reset it, as Envoy resets
+			// on any success (bounded by a tick).
+			s.hostDirty[i] = s.hosts.Dirty()
 			if !changed {
 				return nil
 			}

@@ -261,10 +261,13 @@ func (t *Hosts) slot(key uint64, now int64) int {
 
 // Touch records at now that key answered a success since the last call
 // (the caller's tick), without counting it: the host is in the table
-// (added if new), back in rotation, and its last-seen time is refreshed
-// once per seenRefreshMs, as a counted success would. An ejected host is
-// left alone. It reports whether t changed. Counting a success (resetting
-// the consecutive counts) stays with ObserveHost, at the answer.
+// (added if new) and its last-seen time is refreshed once per
+// seenRefreshMs, as a counted success would. It does not bring a silent
+// host back: the answers it sums may predate the silence (Envoy ejected
+// the host after them), and a host that really answers again is fresh
+// in the rotation and counted at that answer. An ejected host is left
+// alone. It reports whether t changed. Counting a success (resetting the
+// consecutive counts) stays with ObserveHost, at the answer.
 func (t *Hosts) Touch(key uint64, now int64) bool {
 	if key == 0 {
 		return false
@@ -280,9 +283,6 @@ func (t *Hosts) Touch(key uint64, now int64) bool {
 	changed := false
 	if h.Seen == 0 || now-h.Seen >= seenRefreshMs || now < h.Seen {
 		h.Seen, changed = now, true
-	}
-	if h.SilentSince != 0 {
-		h.SilentSince, changed = 0, true
 	}
 	return changed
 }

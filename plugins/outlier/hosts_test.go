@@ -208,8 +208,9 @@ func TestHostsSuspectFromFailure(t *testing.T) {
 }
 
 // Touch refreshes a host's last-seen time at most once per seenRefreshMs,
-// brings a silent host back, adds a new one, leaves an ejected one alone
-// and never touches the consecutive counts.
+// adds a new one, leaves an ejected one alone, never brings a silent one
+// back (its answers may predate the silence) and never touches the
+// consecutive counts.
 func TestHostsTouch(t *testing.T) {
 	s := settings()
 	var tb Hosts
@@ -223,8 +224,10 @@ func TestHostsTouch(t *testing.T) {
 	tb.Touch(a, 40000)
 	assert.Equal(t, uint16(1), tb.H[0].Cons5xx, "a touch is not a counted success")
 	require.True(t, tb.SetSilent(a, 41000))
-	assert.True(t, tb.Touch(a, 41001), "it answered: back in rotation")
-	assert.Zero(t, tb.H[0].SilentSince)
+	tb.Touch(a, 41000+seenRefreshMs)
+	assert.Equal(t, int64(41000), tb.H[0].SilentSince, "a touch does not end the silence")
+	s.ObserveHost(&tb, a, Success, 41000+seenRefreshMs)
+	assert.Zero(t, tb.H[0].SilentSince, "a counted answer does")
 	for range 5 {
 		s.ObserveHost(&tb, b, Ext5xx, 50000)
 	}

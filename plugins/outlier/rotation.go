@@ -78,11 +78,12 @@ func (r *Rotation) Answer(key uint64) (fresh bool, silent uint32) {
 func (r *Rotation) Seq() uint64 { return r.seq }
 
 // AnsweredSince is the slots (a bit per slot; Key names them) of the
-// hosts whose last answer came after seq.
+// hosts in rotation whose last answer came after seq (one out of
+// rotation answered before it went out).
 func (r *Rotation) AnsweredSince(seq uint64) uint32 {
 	var m uint32
 	for i := range r.key {
-		if r.key[i] != 0 && r.last[i] > seq {
+		if r.key[i] != 0 && !r.out[i] && r.last[i] > seq {
 			m |= 1 << uint(i)
 		}
 	}

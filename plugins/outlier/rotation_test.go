@@ -105,3 +105,27 @@ func TestRotationAnsweredSince(t *testing.T) {
 	assert.Equal(t, map[uint64]bool{a: true, c: true}, got)
 	assert.Equal(t, uint64(4), r.Seq())
 }
+
+// A host that answered after the mark and then went out of rotation is
+// not named: its answers predate the ejection, and the tick must not
+// bring it back on their account.
+func TestRotationAnsweredSinceSkipsOut(t *testing.T) {
+	var r Rotation
+	a, b := HostKey("a"), HostKey("b")
+	r.Answer(b)
+	mark := r.Seq()
+	r.Answer(a)
+	var silent uint32
+	for range 4 * SilentAnswers {
+		_, s := r.Answer(b)
+		silent |= s
+	}
+	require.NotZero(t, silent, "a went out of rotation")
+	m := r.AnsweredSince(mark)
+	for i := range MaxHosts {
+		if m&(1<<uint(i)) != 0 {
+			assert.Equal(t, b, r.Key(i), "only b is named")
+		}
+	}
+	assert.NotZero(t, m)
+}

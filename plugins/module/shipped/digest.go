@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:0fb1d0d37fa4eabc788f13b2f2a70676ae7c2bfc728d9529ac32aa0ec9904ac3"
+const digest = "sha256:29195ab5ecf00bb90c074b6f3ff719bf3b17d9d4ac94114258e6dd369794432a"
