@@ -1,0 +1,73 @@
+package module_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
+	"github.com/detour-mesh/detour/plugins/outlier"
+)
+
+// TestSilentHostStaysOutAcrossTicks: a host that answered since the last
+// tick and then went out of rotation (Envoy ejected it; its answers
+// predate that) is still out after the tick. The tick refreshes the
+// last-seen time of hosts that answered, but it must not bring a silent
+// one back: that would restore the target's full share while Envoy still
+// skips the host.
+func TestSilentHostStaysOutAcrossTicks(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, node: pw.Node{Region: "region-1", Zone: "region-1a"}})
+	turn, both, failing := 0, true, 0
+	w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
+		r := w.upstream(req)
+		if w.target(req.Cluster) == "cluster-1a" {
+			turn++
+			r.Address = "10.0.0.3:15443"
+			if both && turn%2 == 1 {
+				r.Address = "10.0.0.2:15443"
+			}
+			if failing > 0 {
+				failing--
+				r.Status = 503 // a failure seen: the silence is an ejection, not a removal
+			}
+		}
+		return r
+	}
+	out := func() int {
+		now := w.clock.Now().UnixMilli()
+		n := 0
+		for k, v := range w.proc.SharedData("") {
+			if strings.HasSuffix(k, "/hosts") {
+				var h outlier.Hosts
+				h.Decode(v)
+				_, o := h.Count(now)
+				n += o
+			}
+		}
+		return n
+	}
+	w.run(150, 10*time.Millisecond) // both hosts answer, across ticks (in the table)
+	// Just after a tick: .2 answers once more, then .3 alone (a failure
+	// among its answers) until .2 is out of rotation, all before the
+	// next tick (the tick period is 500 ms here).
+	for i := range 2 + 2*outlier.SilentAnswers + 4 {
+		both = i < 2
+		failing = 0
+		if i == 3 {
+			failing = 1
+		}
+		s := w.request(0, "GET")
+		w.clock.Advance(10 * time.Millisecond)
+		require.True(t, s.Complete)
+	}
+	require.NotEmpty(t, w.logs("1 of 2 hosts out"), "the first host out of rotation")
+	require.Equal(t, 1, out())
+	for range 3 {
+		w.clock.Advance(time.Second)
+		require.Equal(t, 1, out(), "a tick brought the silent host back")
+	}
+	w.noTraps()
+}
