@@ -184,9 +184,9 @@ const genEveryCombined = 8
 // (none out, failing, partly out or suspect: a healthy mesh), the
 // generation is read on one call in genEvery: a change another worker
 // made is seen by this VM's router within its next genEvery requests, at
-// its next tick (≤ 1 s, which runs in the same root context) or at the
-// next response from the changed target (observe compares the record it
-// reads), whichever comes first; this VM's own changes (bumpGen) at once.
+// its next tick (≤ 1 s, which runs in the same root context) or, for an
+// ejection or a streak, at the next response from the changed target
+// (observe compares the record), whichever comes first; this VM's own changes (bumpGen) at once.
 // Otherwise (an outage, a failback) it is read on every call, so a
 // return is seen at once. Retries read it every time (refreshNow). The
 // three root IDs cannot share the outlier part's tick or responses with
