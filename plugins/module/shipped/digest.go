@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:29195ab5ecf00bb90c074b6f3ff719bf3b17d9d4ac94114258e6dd369794432a"
+const digest = "sha256:1bd026b52b4afaf7fcebf09fb8c88a91793195518a0a2a2e001e1e3727983be8"
