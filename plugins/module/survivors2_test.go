@@ -170,5 +170,8 @@ func TestReturnedTargetForgetsItsHosts(t *testing.T) {
 	clear(w.served)
 	w.run(100, 10*time.Millisecond)
 	assert.Equal(t, 100, w.served["cluster-1a"], "%v", w.served)
+	// The probe's return evaluated the state machine without an error
+	// (an internal error would leave the filters failing open).
+	assert.Zero(t, w.m("internal_errors"))
 	w.noTraps()
 }
