@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 	"github.com/detour-mesh/detour/plugins/outlier"
 )
@@ -20,22 +19,7 @@ import (
 // skips the host.
 func TestSilentHostStaysOutAcrossTicks(t *testing.T) {
 	w := newWorld(t, edgeAuto, worldOpts{workers: 1, node: pw.Node{Region: "region-1", Zone: "region-1a"}})
-	turn, both, failing := 0, true, 0
-	w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
-		r := w.upstream(req)
-		if w.target(req.Cluster) == "cluster-1a" {
-			turn++
-			r.Address = "10.0.0.3:15443"
-			if both && turn%2 == 1 {
-				r.Address = "10.0.0.2:15443"
-			}
-			if failing > 0 {
-				failing--
-				r.Status = 503 // a failure seen: the silence is an ejection, not a removal
-			}
-		}
-		return r
-	}
+	up := twoHosts(w)
 	out := func() int {
 		now := w.clock.Now().UnixMilli()
 		n := 0
@@ -54,10 +38,10 @@ func TestSilentHostStaysOutAcrossTicks(t *testing.T) {
 	// among its answers) until .2 is out of rotation, all before the
 	// next tick (the tick period is 500 ms here).
 	for i := range 2 + 2*outlier.SilentAnswers + 4 {
-		both = i < 2
-		failing = 0
+		up.both = i < 2
+		up.failing = 0
 		if i == 3 {
-			failing = 1
+			up.failing = 1
 		}
 		s := w.request(0, "GET")
 		w.clock.Advance(10 * time.Millisecond)

@@ -136,24 +136,9 @@ func TestHostOutShrinksTheTargetsShare(t *testing.T) {
 func TestReturnedTargetForgetsItsHosts(t *testing.T) {
 	w := newWorld(t, edgeAuto, worldOpts{workers: 1, configure: setThresholds(5, 5, 5),
 		node: pw.Node{Region: "region-1", Zone: "region-1a"}})
-	turn, both, failing := 0, true, 0
-	w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
-		r := w.upstream(req)
-		if w.target(req.Cluster) == "cluster-1a" {
-			turn++
-			r.Address = "10.0.0.3:15443"
-			if both && turn%2 == 1 {
-				r.Address = "10.0.0.2:15443"
-			}
-			if failing > 0 {
-				failing--
-				r.Status = 503
-			}
-		}
-		return r
-	}
+	up := twoHosts(w)
 	w.run(10, 10*time.Millisecond)
-	both, failing = false, 1
+	up.both, up.failing = false, 1
 	w.run(40, 10*time.Millisecond)
 	require.NotEmpty(t, w.logs("1 of 2 hosts out"), "the first host out of rotation")
 	w.status["cluster-1a"] = 503
@@ -174,4 +159,32 @@ func TestReturnedTargetForgetsItsHosts(t *testing.T) {
 	// (an internal error would leave the filters failing open).
 	assert.Zero(t, w.m("internal_errors"))
 	w.noTraps()
+}
+
+// twoHostUpstream: cluster-1a's answers come from two hosts in turn while
+// both is set, from the second alone otherwise; the next failing answers
+// are 503s.
+type twoHostUpstream struct {
+	turn, failing int
+	both          bool
+}
+
+func twoHosts(w *world) *twoHostUpstream {
+	u := &twoHostUpstream{both: true}
+	w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
+		r := w.upstream(req)
+		if w.target(req.Cluster) == "cluster-1a" {
+			u.turn++
+			r.Address = "10.0.0.3:15443"
+			if u.both && u.turn%2 == 1 {
+				r.Address = "10.0.0.2:15443"
+			}
+			if u.failing > 0 {
+				u.failing--
+				r.Status = 503 // a failure seen: a silence is an ejection, not a removal
+			}
+		}
+		return r
+	}
+	return u
 }
