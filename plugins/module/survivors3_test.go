@@ -1,0 +1,274 @@
+package module_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/detour-mesh/detour/harness/wasmhost/httpsim"
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
+	"github.com/detour-mesh/detour/plugins/config"
+	"github.com/detour-mesh/detour/plugins/router"
+)
+
+// Decisions of the filter glue that the full mutation run of
+// plugins/filters (BENCHMARKS.md) found no test observing.
+
+// zone1a: a proxy in region-1a, so every edge-auto pick is cluster-1a
+// while it is healthy (locality tiers) and its retries go to cluster-1b.
+var zone1a = pw.Node{Region: "region-1", Zone: "region-1a"}
+
+// asyncAnswers makes the world's upstream answer through the router's
+// asynchronous path, so an answer can carry the response flags Envoy's
+// router adds to a forwarded response; edit may change each answer.
+func asyncAnswers(w *world, edit func(target string, r *httpsim.AsyncResponse)) {
+	w.gw.AsyncUpstream = func(req *httpsim.UpstreamRequest, respond func(httpsim.AsyncResponse)) {
+		r := httpsim.AsyncResponse{UpstreamResponse: w.upstream(req), Attempts: 1}
+		edit(w.target(req.Cluster), &r)
+		w.clock.After(r.Delay, func() { respond(r) })
+	}
+}
+
+// An upstream's 500 that Envoy forwards with UO (its router refused its own
+// retry of the 500 for the retry circuit breaker: router.cc,
+// Filter::onUpstreamHeaders, RetryStatus::NoOverflow sets
+// UpstreamOverflow) is the host's failure for outlier detection (the flag
+// says nothing of the host: envoyproxy/envoy#25487 is about overflow
+// replies, not forwarded answers), and the retry filter does not retry it
+// either (Envoy's breaker refused that retry). Under retryOn 5xx and
+// consecutive5xx 3: three such 500s reach the client as they are, no
+// http_call is dispatched, and cluster-1a is ejected on the third. In the
+// combined layout the retry part reads the outlier part's facts, in the
+// modules layout it reads the flags itself.
+func TestUpstream500WithOverflowFlag(t *testing.T) {
+	for _, layout := range []string{"", "modules"} {
+		t.Run("layout="+layout, func(t *testing.T) {
+			w := newWorld(t, edgeAuto, worldOpts{workers: 1, layout: layout, node: zone1a, configure: func(cfg map[string]any) {
+				setThresholds(3, 3, 3)(cfg)
+				cfg["retry"].(map[string]any)["retryOn"] = []string{"5xx"}
+			}})
+			asyncAnswers(w, func(target string, r *httpsim.AsyncResponse) {
+				if target == "cluster-1a" {
+					r.Status, r.Flags = 500, httpsim.FlagUO
+				}
+			})
+			for range 3 {
+				s := w.request(0, "GET")
+				w.clock.Advance(50 * time.Millisecond)
+				require.True(t, s.Complete)
+				assert.Equal(t, "cluster-1a", w.target(s.Upstream.Cluster))
+				assert.Equal(t, 500, s.Response.Status)
+			}
+			assert.Empty(t, w.calls, "not retried")
+			assert.NotEmpty(t, w.logs("ejected cluster-1a"), "counted as cluster-1a's 5xx")
+			w.noTraps()
+		})
+	}
+}
+
+// A request Envoy will not retry (POST is outside the retry methods)
+// avoids a target whose host just failed (router.Suspects), for
+// outlier.SuspectMs; a GET still goes there. One POST gets cluster-1a's
+// 503; the next POSTs within the second go to cluster-1b, GETs to
+// cluster-1a.
+func TestPostAvoidsASuspectTarget(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, node: zone1a})
+	w.status["cluster-1a"] = 503
+	s := w.request(0, "POST")
+	w.clock.Advance(20 * time.Millisecond)
+	require.True(t, s.Complete)
+	require.Equal(t, 503, s.Response.Status)
+	delete(w.status, "cluster-1a")
+	for range 10 {
+		post, get := w.request(0, "POST"), w.request(0, "GET")
+		w.clock.Advance(20 * time.Millisecond)
+		require.True(t, post.Complete)
+		require.True(t, get.Complete)
+		assert.Equal(t, "cluster-1b", w.target(post.Upstream.Cluster))
+		assert.Equal(t, "cluster-1a", w.target(get.Upstream.Cluster))
+	}
+	w.noTraps()
+}
+
+// A success Envoy's own retry saved (upstream.request_attempt_count 2:
+// an earlier attempt failed on another host of the target, unseen here)
+// makes the target suspect too: the POSTs right after it avoid cluster-1a,
+// every one of them (the host table's change re-reads the health at once,
+// not within the generation bound).
+func TestRetrySavedSuccessMakesTheTargetSuspect(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, node: zone1a})
+	saved := true
+	asyncAnswers(w, func(target string, r *httpsim.AsyncResponse) {
+		if target == "cluster-1a" && saved {
+			r.Attempts, saved = 2, false
+		}
+	})
+	s := w.request(0, "GET")
+	w.clock.Advance(20 * time.Millisecond)
+	require.True(t, s.Complete)
+	require.Equal(t, 200, s.Response.Status)
+	require.Equal(t, "cluster-1a", w.target(s.Upstream.Cluster))
+	for range 10 {
+		post := w.request(0, "POST")
+		w.clock.Advance(20 * time.Millisecond)
+		require.True(t, post.Complete)
+		assert.Equal(t, "cluster-1b", w.target(post.Upstream.Cluster))
+	}
+	w.noTraps()
+}
+
+// The shed reply keeps the failure's status up to 599 inclusive (the 5xx
+// class): a burst of 599s under retryOn 5xx is shed with 599.
+func TestShedReplyKeepsA599(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 4, configure: func(cfg map[string]any) {
+		cfg["retry"].(map[string]any)["retryOn"] = []string{"5xx"}
+	}})
+	for _, tg := range w.cfg.Targets {
+		w.status[tg.Cluster] = 599
+	}
+	var streams []*httpsim.Stream
+	for i := range 40 {
+		streams = append(streams, w.request(i%4, "GET"))
+	}
+	w.clock.Advance(5 * time.Second)
+	shed := 0
+	for _, s := range streams {
+		require.True(t, s.Complete)
+		assert.Equal(t, 599, s.Response.Status)
+		if _, ok := header(s.Response.Headers, config.HeaderShed); ok {
+			shed++
+		}
+	}
+	assert.Positive(t, shed)
+	w.noTraps()
+}
+
+// attempts 1 is one retry, though untried targets are left (with
+// attempts 2 and three targets the tried mask alone would stop a third).
+func TestOneRetryAttempt(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, configure: func(cfg map[string]any) {
+		cfg["retry"].(map[string]any)["attempts"] = 1
+	}})
+	for _, tg := range w.cfg.Targets {
+		w.status[tg.Cluster] = 503
+	}
+	s := w.request(0, "GET")
+	w.clock.Advance(5 * time.Second)
+	require.True(t, s.Complete)
+	assert.Equal(t, 503, s.Response.Status)
+	assert.Len(t, w.calls, 1)
+	assert.Equal(t, int64(1), w.m("retry.attempts"))
+	w.noTraps()
+}
+
+// A retry never goes back to a target the request already tried, even one
+// outlier detection does not count as failing: cluster-1a answers 409
+// (retried under retriable-4xx, a success for outlier detection), and the
+// retry goes to cluster-1b, the next tier, not to cluster-1a again.
+func TestRetryLeavesTheTriedTarget(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, node: zone1a, configure: func(cfg map[string]any) {
+		cfg["retry"].(map[string]any)["retryOn"] = []string{"retriable-4xx"}
+	}})
+	w.status["cluster-1a"] = 409
+	for range 5 {
+		w.calls = nil
+		s := w.request(0, "GET")
+		w.clock.Advance(time.Second)
+		require.True(t, s.Complete)
+		assert.Equal(t, 200, s.Response.Status)
+		require.Len(t, w.calls, 1)
+		assert.Equal(t, "cluster-1b", w.target(w.calls[0]))
+	}
+	w.noTraps()
+}
+
+// noCalls: the cluster manager knows no http_call cluster, so a retry's
+// dispatch fails (Envoy's dispatch_http_call returns BadArgument for an
+// unknown cluster).
+type noCalls struct{ *world }
+
+func (noCalls) HasCluster(string) bool { return false }
+
+// A host error is counted in internal_errors and the request fails open:
+// every retry's dispatch fails, the 503 passes as it came.
+func TestInternalErrorsAreCounted(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+	w.proc.HTTPCalls = noCalls{w}
+	for _, tg := range w.cfg.Targets {
+		w.status[tg.Cluster] = 503
+	}
+	s := w.request(0, "GET")
+	w.clock.Advance(time.Second)
+	require.True(t, s.Complete)
+	assert.Equal(t, 503, s.Response.Status)
+	assert.Positive(t, w.m("internal_errors"))
+	assert.NotEmpty(t, w.logs("internal error, failing open"))
+	w.noTraps()
+}
+
+// A failover that sets the cell header raises no internal error (and
+// counts the request on its target), in the combined and the split
+// layouts: the router root loads the cell keys in both.
+func TestFailedOverCellHeaderInEveryLayout(t *testing.T) {
+	for _, layout := range []string{"", "split"} {
+		t.Run("layout="+layout, func(t *testing.T) {
+			w := newWorld(t, meshReviews, worldOpts{workers: 1, layout: layout, env: keyEnv(cellKey)})
+			w.dead["cluster-1"] = true
+			var s *httpsim.Stream
+			for range 20 {
+				s = w.sendReviews()
+			}
+			assert.Equal(t, "cluster-2", w.target(s.Upstream.Cluster))
+			v, ok := header(s.Upstream.Headers, "x-detour-cell")
+			assert.True(t, ok, "cell header set on failover")
+			assert.Equal(t, "us-west1", cellRegion(v))
+			assert.Zero(t, w.m("internal_errors"))
+			w.noTraps()
+		})
+	}
+}
+
+// A configuration with router.MaxTargets targets starts and routes (the
+// masks of plugins/router are 64 bits; one more is refused).
+func TestMaxTargetsStart(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, configure: func(cfg map[string]any) {
+		tgs := cfg["targets"].([]any)
+		for i := len(tgs); i < router.MaxTargets; i++ {
+			tg := map[string]any{}
+			for k, v := range tgs[2].(map[string]any) {
+				tg[k] = v
+			}
+			tg["cluster"] = fmt.Sprintf("cluster-x%d", i)
+			tgs = append(tgs, tg)
+		}
+		cfg["targets"] = tgs
+	}})
+	require.Len(t, w.cfg.Targets, router.MaxTargets)
+	s := w.request(0, "GET")
+	w.clock.Advance(time.Second)
+	require.True(t, s.Complete)
+	_, routed := header(s.Upstream.Headers, w.cfg.Headers.Cluster)
+	assert.True(t, routed)
+	w.noTraps()
+}
+
+// A request with a header block larger than the hot-path scratch block
+// (16 KiB; Envoy accepts 60 KiB by default) is read from Go memory and
+// routed as any other.
+func TestLargeRequestHeaders(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+	for _, size := range []int{100, 15 << 10, 20 << 10, 40 << 10} {
+		s := w.request(0, "GET", [2]string{"x-large", strings.Repeat("a", size)})
+		w.clock.Advance(time.Second)
+		require.True(t, s.Complete)
+		assert.Equal(t, 200, s.Response.Status)
+		_, routed := header(s.Upstream.Headers, w.cfg.Headers.Cluster)
+		assert.True(t, routed, "size %d", size)
+	}
+	assert.Zero(t, w.m("internal_errors"))
+	w.noTraps()
+}
