@@ -272,3 +272,134 @@ func TestLargeRequestHeaders(t *testing.T) {
 	assert.Zero(t, w.m("internal_errors"))
 	w.noTraps()
 }
+
+// A failure the router cannot lay on a target (no such cluster: Envoy's
+// 503 with NC and no xds.cluster_name) marks no target tried: the retry
+// (outside the budget: it never reached a server) takes the best target,
+// here cluster-1b, the proxy's own zone, whose subset cluster the
+// gateway's router does not know but an http_call reaches.
+func TestUnknownClusterMarksNoTargetTried(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, node: pw.Node{Region: "region-1", Zone: "region-1b"}})
+	w.gw.Clusters = func(name string) bool { return w.target(name) != "cluster-1b" }
+	for range 3 {
+		w.calls = nil
+		s := w.request(0, "GET")
+		w.clock.Advance(time.Second)
+		require.True(t, s.Complete)
+		require.Len(t, w.calls, 1)
+		assert.Equal(t, "cluster-1b", w.target(w.calls[0]))
+		assert.Equal(t, 200, s.Response.Status)
+	}
+	w.noTraps()
+}
+
+// resetCalls: every http_call is reset before an answer (no headers).
+type resetCalls struct{ *world }
+
+func (r resetCalls) HTTPCall(req *pw.HTTPCallRequest) pw.HTTPCallResult {
+	r.calls = append(r.calls, req.Cluster)
+	return pw.HTTPCallResult{Fault: pw.FaultReset, Delay: 5 * time.Millisecond}
+}
+
+// A retry reset before it answered has no headers to read: the next
+// target is tried, and then the first failure passes, without an internal
+// error.
+func TestResetRetryReadsNoHeaders(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1})
+	w.proc.HTTPCalls = resetCalls{w}
+	w.status["cluster-1a"], w.status["cluster-1b"], w.status["cluster-2"] = 503, 503, 503
+	s := w.request(0, "GET")
+	w.clock.Advance(5 * time.Second)
+	require.True(t, s.Complete)
+	assert.Equal(t, 503, s.Response.Status)
+	assert.Len(t, w.calls, int(w.cfg.Retry.Attempts))
+	assert.Zero(t, w.m("internal_errors"))
+	w.noTraps()
+}
+
+// A retried answer reaches the client with one :status, the call's: the
+// call's pseudo-headers are not handed to the local reply (Envoy's
+// sendLocalReply would append a second :status to its own).
+func TestRetriedAnswerHasOneStatus(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, node: zone1a})
+	w.status["cluster-1a"] = 503
+	s := w.request(0, "GET")
+	w.clock.Advance(time.Second)
+	require.True(t, s.Complete)
+	require.Len(t, w.calls, 1)
+	assert.Equal(t, 200, s.Response.Status)
+	n := 0
+	for _, kv := range s.Response.Headers {
+		if kv[0] == ":status" {
+			n++
+			assert.Equal(t, "200", kv[1])
+		}
+	}
+	assert.LessOrEqual(t, n, 1, "%v", s.Response.Headers)
+	w.noTraps()
+}
+
+// A probe answered 500 fails (without a configured probe status, a probe
+// succeeds below 500): the target stays out.
+func TestProbeAnswer500KeepsTheTargetOut(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, node: zone1a})
+	require.Zero(t, w.cfg.Detection.ProbeStatus)
+	w.dead["cluster-1a"] = true
+	w.run(50, 10*time.Millisecond)
+	require.NotEmpty(t, w.logs("ejected cluster-1a"))
+	w.dead["cluster-1a"] = false
+	w.status["cluster-1a"] = 500
+	w.clock.Advance(40 * time.Second)
+	assert.Empty(t, w.logs("back in service"))
+	assert.Equal(t, int64(1), w.m("target.cluster-1a.ejected"))
+	assert.Positive(t, w.m("target.cluster-1a.probe_failures"))
+	w.noTraps()
+}
+
+// Probes during a hold-down: a slow one (cold pods) holds the target down
+// longer and says so, without an internal error; a fast one changes
+// nothing and logs nothing.
+func TestProbesInHoldDown(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, node: zone1a})
+	w.dead["cluster-1a"] = true
+	w.run(50, 10*time.Millisecond)
+	require.NotEmpty(t, w.logs("ejected cluster-1a"))
+	w.dead["cluster-1a"] = false
+	w.slow["cluster-1a"] = 150 * time.Millisecond
+	for i := 0; i < 100 && len(w.logs("held down")) == 0; i++ {
+		w.clock.Advance(100 * time.Millisecond)
+	}
+	require.NotEmpty(t, w.logs("back in service, hold-down"))
+	require.NotEmpty(t, w.logs("in hold-down: held down"), "a slow probe extends the hold-down")
+	extended := len(w.logs("held down"))
+	delete(w.slow, "cluster-1a")
+	w.clock.Advance(5 * time.Second)
+	assert.Len(t, w.logs("held down"), extended, "fast probes extend nothing")
+	assert.Zero(t, w.m("internal_errors"))
+	w.noTraps()
+}
+
+// Latency failover (the compiled latency example: p99 300 ms, 40 ms
+// cross-region): cluster-2, without answers of its own, is expected at
+// the budget plus the cross-region hop (340 ms), so cluster-1 answering
+// at 305 ms (p99 read as 319 ms, its histogram bucket's top) breaches the
+// budget but stays; at 505 ms it is ejected
+// (without an internal error). A probe answered in exactly the budget is
+// not too slow: it returns the target.
+func TestLatencyCrossRegionExpectation(t *testing.T) {
+	w := newWorld(t, latencyExample, worldOpts{workers: 1})
+	w.slow["cluster-1"] = 300 * time.Millisecond
+	for _, s := range w.sendN(100, 10*time.Millisecond) {
+		assert.Equal(t, "cluster-1", w.target(s.Upstream.Cluster))
+	}
+	assert.Empty(t, w.logs("ejected"), "319 ms: cluster-2 is expected at 340 ms")
+	w.slow["cluster-1"] = 500 * time.Millisecond
+	w.sendN(100, 10*time.Millisecond)
+	require.NotEmpty(t, w.logs("ejected cluster-1"))
+	assert.Zero(t, w.m("internal_errors"))
+	w.slow["cluster-1"] = 295 * time.Millisecond // the probe: 5 ms + 295 ms
+	w.clock.Advance(40 * time.Second)
+	assert.Empty(t, w.logs("took 300ms, over"), "%v", w.logs("probe of cluster-1"))
+	assert.NotEmpty(t, w.logs("probe of cluster-1 answered 200"))
+	w.noTraps()
+}
