@@ -403,3 +403,57 @@ func TestLatencyCrossRegionExpectation(t *testing.T) {
 	assert.NotEmpty(t, w.logs("probe of cluster-1 answered 200"))
 	w.noTraps()
 }
+
+// A worker that learns of an ejection from a record it updates re-reads
+// the health at its next request, inside the bound on generation reads
+// (one read in eight requests in the combined layout, and every tick):
+// worker 1 reads the health (calm: it may skip the next seven reads) and
+// sends a slow GET to cluster-1a; meanwhile worker 0's three gateway
+// errors eject cluster-1a; the slow GET's 200 reaches worker 1's outlier
+// part, which finds the record ejected, and worker 1's next requests,
+// before any tick, go to cluster-1b.
+func TestEjectionSeenInARecordIsReadAtOnce(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 2, node: zone1a, configure: setThresholds(3, 3, 3)})
+	for range 10 { // every worker knows cluster-1a's host
+		w.request(0, "GET")
+		w.request(1, "GET")
+		w.clock.Advance(10 * time.Millisecond)
+	}
+	// Just past a tick (every 500 ms from the start).
+	w.clock.Advance(time.Duration(500-w.clock.Since().Milliseconds()%500+1) * time.Millisecond)
+	start := w.clock.Now()
+	// cluster-1a's next answer (worker 1's) is a slow 200, the three
+	// after it (worker 0's) 503s.
+	n := 0
+	w.gw.Upstream = func(req *httpsim.UpstreamRequest) httpsim.UpstreamResponse {
+		r := w.upstream(req)
+		if w.target(req.Cluster) == "cluster-1a" {
+			n++
+			switch {
+			case n == 1:
+				r.Delay = 100 * time.Millisecond
+			case n <= 4:
+				r.Status = 503
+			}
+		}
+		return r
+	}
+	slow := w.request(1, "GET")
+	w.clock.Advance(time.Millisecond)
+	for range 3 {
+		w.request(0, "GET")
+		w.clock.Advance(10 * time.Millisecond)
+	}
+	require.NotEmpty(t, w.logs("ejected cluster-1a"))
+	w.clock.Advance(start.Add(110 * time.Millisecond).Sub(w.clock.Now()))
+	require.True(t, slow.Complete)
+	assert.Equal(t, 200, slow.Response.Status)
+	for range 5 {
+		s := w.request(1, "GET")
+		w.clock.Advance(10 * time.Millisecond)
+		require.True(t, s.Complete)
+		assert.Equal(t, "cluster-1b", w.target(s.Upstream.Cluster))
+	}
+	require.Less(t, w.clock.Now().Sub(start), 400*time.Millisecond, "no tick in between")
+	w.noTraps()
+}
