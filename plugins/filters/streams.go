@@ -486,6 +486,22 @@ func (r *retryStream) retry(unsent bool) bool {
 	if next < 0 {
 		return false
 	}
+	if r.headers == nil {
+		hs, err := proxywasm.GetPropertyMap([]string{"request", "headers"})
+		if err != nil || len(hs) == 0 {
+			if err == nil {
+				err = errors.New("request.headers is empty")
+			}
+			r.p.internalError(err)
+			return false
+		}
+		r.headers = hs
+	}
+	// Before the budget: a gRPC request is never retried (grpc.go: a local
+	// reply cannot carry a gRPC answer), so never shed either.
+	if isGrpcRequest(r.headers) {
+		return false
+	}
 	if !unsent {
 		got := false
 		active, err := s.totalActive()
@@ -507,22 +523,6 @@ func (r *retryStream) retry(unsent bool) bool {
 			return false
 		}
 		r.slot = true
-	}
-	if r.headers == nil {
-		hs, err := proxywasm.GetPropertyMap([]string{"request", "headers"})
-		if err != nil || len(hs) == 0 {
-			r.release()
-			if err == nil {
-				err = errors.New("request.headers is empty")
-			}
-			r.p.internalError(err)
-			return false
-		}
-		r.headers = hs
-	}
-	if isGrpcRequest(r.headers) {
-		r.release() // see grpc.go: a local reply cannot carry a gRPC answer
-		return false
 	}
 	r.tries++
 	r.cur = next

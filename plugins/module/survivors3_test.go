@@ -464,3 +464,38 @@ func TestEjectionSeenInARecordIsReadAtOnce(t *testing.T) {
 	w.noTraps()
 }
 
+// The retry filter never retries a gRPC request, so the retry budget never
+// sheds one, even when plain requests have spent it: 40 plain GETs and 10
+// gRPC ones at once, every target answering 504; the plain requests'
+// retries use the budget up and some plain requests are shed, while every
+// gRPC request gets the upstream's 504 as it came.
+func TestGrpcRequestsNeverShedAmongPlainOnes(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 4})
+	for _, tg := range w.cfg.Targets {
+		w.status[tg.Cluster] = 504
+	}
+	var plain, grpc []*httpsim.Stream
+	for i := range 40 {
+		plain = append(plain, w.request(i%4, "GET"))
+	}
+	for i := range 10 {
+		grpc = append(grpc, w.request(i%4, "GET", [2]string{"content-type", "application/grpc"}))
+	}
+	w.clock.Advance(5 * time.Second)
+	shed := 0
+	for _, s := range plain {
+		require.True(t, s.Complete)
+		if _, ok := header(s.Response.Headers, config.HeaderShed); ok {
+			shed++
+		}
+	}
+	require.Positive(t, shed, "the plain requests spent the budget")
+	for _, s := range grpc {
+		require.True(t, s.Complete)
+		_, ok := header(s.Response.Headers, config.HeaderShed)
+		assert.False(t, ok, "a gRPC request shed")
+		assert.Equal(t, 504, s.Response.Status)
+	}
+	assert.Equal(t, int64(shed), w.m("retry.budget_exhausted"), "only the plain requests' refusals")
+	w.noTraps()
+}
