@@ -499,3 +499,39 @@ func TestGrpcRequestsNeverShedAmongPlainOnes(t *testing.T) {
 	assert.Equal(t, int64(shed), w.m("retry.budget_exhausted"), "only the plain requests' refusals")
 	w.noTraps()
 }
+
+// A worker that finds a failing streak in a record it updates re-reads
+// the health at its next request, inside the bound on generation reads:
+// worker 1 reads the health (calm); worker 0's POST fails on cluster-1a
+// (its streak opens, its host is suspect); worker 1's next POST still goes
+// there on the health it holds and fails too, and its outlier part finds
+// the streak in the record; its POSTs after that avoid the suspect target.
+func TestStreakSeenInARecordIsReadAtOnce(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 2, node: zone1a, configure: setThresholds(5, 5, 5)})
+	for range 10 {
+		w.request(0, "GET")
+		w.request(1, "GET")
+		w.clock.Advance(10 * time.Millisecond)
+	}
+	w.clock.Advance(time.Duration(500-w.clock.Since().Milliseconds()%500+1) * time.Millisecond)
+	start := w.clock.Now()
+	send := func(worker int, method string) *httpsim.Stream {
+		s := w.request(worker, method)
+		w.clock.Advance(10 * time.Millisecond)
+		require.True(t, s.Complete)
+		return s
+	}
+	send(1, "GET") // worker 1 reads the health: calm
+	w.status["cluster-1a"] = 503
+	require.Equal(t, 503, send(0, "POST").Response.Status)
+	s := send(1, "POST")
+	require.Equal(t, "cluster-1a", w.target(s.Upstream.Cluster), "the health worker 1 holds")
+	require.Equal(t, 503, s.Response.Status)
+	delete(w.status, "cluster-1a")
+	for range 3 {
+		assert.Equal(t, "cluster-1b", w.target(send(1, "POST").Upstream.Cluster))
+	}
+	require.Less(t, w.clock.Now().Sub(start), 400*time.Millisecond, "no tick in between")
+	assert.Empty(t, w.logs("ejected"))
+	w.noTraps()
+}
