@@ -535,3 +535,37 @@ func TestStreakSeenInARecordIsReadAtOnce(t *testing.T) {
 	assert.Empty(t, w.logs("ejected"))
 	w.noTraps()
 }
+
+// A response's status costs the same host calls whatever its digits, and
+// every upstream 5xx the same: the status is parsed from the response
+// headers (response.code is read only when it cannot be), and a failure
+// reads the answering cluster (xds.cluster_name) rather than trusting the
+// router part's pick. Each status is one request on a fresh, warmed
+// world; the host calls of that request are counted.
+func TestResponseStatusHostCallsAlike(t *testing.T) {
+	calls := func(status int) int {
+		w := newWorld(t, edgeAuto, worldOpts{workers: 1, node: zone1a})
+		for range 20 {
+			w.one(t)
+		}
+		n := 0
+		var callback string
+		w.proc.Trace = func(_ string, _ int, cb string, _ uint32) { callback = cb }
+		w.proc.HostCall = func(string, int, string) {
+			if callback != "proxy_on_tick" {
+				n++
+			}
+		}
+		w.status["cluster-1a"] = status
+		s := w.request(0, "GET")
+		w.clock.Advance(10 * time.Millisecond)
+		require.True(t, s.Complete)
+		require.Equal(t, status, s.Response.Status)
+		w.proc.Trace, w.proc.HostCall = nil, nil
+		w.noTraps()
+		return n
+	}
+	for _, pair := range [][2]int{{211, 219}, {500, 501}} {
+		assert.Equal(t, calls(pair[0]), calls(pair[1]), "%d and %d", pair[0], pair[1])
+	}
+}
