@@ -39,11 +39,6 @@ func property(path []byte) ([]byte, error) {
 
 func getSharedData(key string) ([]byte, uint32, error) { return proxywasm.GetSharedData(key) }
 
-func callForeign(name string) error {
-	_, err := proxywasm.CallForeignFunction(name, nil)
-	return err
-}
-
 // No scratch block outside Wasm (scratch.go).
 func enter() {}
 func leave() {}

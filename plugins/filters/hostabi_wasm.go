@@ -21,10 +21,6 @@ func proxyGetProperty(pathData *byte, pathSize int32, returnData unsafe.Pointer,
 //go:noescape
 func proxyGetSharedData(keyData *byte, keySize int32, returnData unsafe.Pointer, returnSize *int32, returnCas *uint32) uint32
 
-//go:wasmimport env proxy_call_foreign_function
-//go:noescape
-func proxyCallForeignFunction(nameData *byte, nameSize int32, paramData *byte, paramSize int32, returnData unsafe.Pointer, returnSize *int32) uint32
-
 // malloc is the allocation function the host calls to return data: a
 // proxy-wasm host prefers malloc to the SDK's proxy_on_memory_allocate
 // when a module exports both (proxy-wasm-cpp-host, WasmBase's function
@@ -86,14 +82,6 @@ func getSharedData(key string) ([]byte, uint32, error) {
 		return nil, 0, statusErr(st)
 	}
 	return unsafe.Slice(raw, size), cas, nil
-}
-
-// callForeign calls a foreign function without a parameter, discarding
-// what it returns.
-func callForeign(name string) error {
-	var raw *byte
-	var size int32
-	return statusErr(proxyCallForeignFunction(unsafe.StringData(name), int32(len(name)), nil, 0, unsafe.Pointer(&raw), &size))
 }
 
 // statusErr maps a host status to the SDK's errors (as the SDK does), so

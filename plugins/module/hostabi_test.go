@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 )
 
 // The filters read the request headers in one host call and scan the
@@ -58,7 +60,7 @@ func TestEjectionEvaluatesTheStateAtOnce(t *testing.T) {
 }
 
 // The retry budget's limit counts the active requests of every worker
-// (each VM publishes its count in shared data; totalActive sums them): 40
+// (the retry.active gauge, one stat for every VM, as in Envoy): 40
 // requests at once over 4 workers all fail, and max(20 % of 40, 3) = 8
 // retries go, where one worker's own 10 would allow max(2, 3) = 3.
 func TestRetryBudgetCountsEveryWorkersRequests(t *testing.T) {
@@ -68,4 +70,14 @@ func TestRetryBudgetCountsEveryWorkersRequests(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, w.m("retry.attempts"), int64(8))
 	w.noTraps()
+}
+
+// TestModuleABI: the router steers a request by changing a request header
+// and relies on Envoy re-selecting the route on that change, which every
+// Envoy does for a module of ABI 0.2.0 or 0.2.1 (envoy PR #14318); Envoy
+// 1.33 stopped it only above 0.2.1 (PR #36671, changelog 1.33.0). A
+// proxy-wasm SDK that exports a later ABI must bring back the
+// clear_route_cache call before this passes again.
+func TestModuleABI(t *testing.T) {
+	require.Contains(t, []string{pw.ABI020, pw.ABI021}, mod.ABI)
 }

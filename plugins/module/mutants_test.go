@@ -19,8 +19,7 @@ import (
 
 // Envoy before 1.33 has no clear_route_cache foreign function (NOT_FOUND)
 // and re-selects the route on the header change alone: the router filter
-// takes the missing function for that host, steers every request and
-// raises no internal error.
+// steers every request there and raises no internal error.
 func TestRoutingOnAHostWithoutClearRouteCache(t *testing.T) {
 	w := newWorld(t, edgeAuto, worldOpts{workers: 1, compat: pw.Compat{NoClearRouteCache: true}})
 	w.status["cluster-2"] = 500 // a request the filter did not steer would not reach cluster-2

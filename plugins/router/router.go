@@ -121,13 +121,19 @@ type Router struct {
 	eff       []float64 // scratch
 	tierW     []float64 // scratch: total weight per tier
 	tierAvail []float64 // scratch
+	// The question eff last answered (shares): a healthy mesh asks the
+	// same one on every request, and the answer does not depend on the
+	// clock unless a target ramps.
+	memoOK bool
+	memoH  []Health
+	memoEx uint64
 }
 
 // New builds a Router. The configuration must be valid (config.Validate).
 func New(c *config.Config) *Router {
 	n := len(c.Targets)
 	rt := &Router{
-		tier: make([]int, n), weight: make([]float64, n), preferred: make([]bool, n), eff: make([]float64, n),
+		tier: make([]int, n), weight: make([]float64, n), preferred: make([]bool, n), eff: make([]float64, n), memoH: make([]Health, n),
 		minShare: float64(c.Failback.MinHealthyShare) / 100, ramp: c.Failback.Ramp,
 		holdDown: int64(c.Failback.HoldDownMs), step: int64(c.Failback.StepIntervalMs),
 	}
@@ -167,6 +173,7 @@ func New(c *config.Config) *Router {
 // finish makes the tiers dense from 0 (priorities may skip numbers) and
 // records which targets take traffic when all are healthy.
 func (rt *Router) finish() {
+	rt.memoOK = false // the tiers change
 	n := len(rt.tier)
 	remap := map[int]int{}
 	for _, t := range rt.tier {
@@ -291,6 +298,27 @@ func (rt *Router) Ramping(h Health, now int64) bool { return !h.Out && rt.RampSh
 // shares fills rt.eff with each target's traffic share (summing to 1, or
 // all 0 when nothing can take traffic). exclude masks targets out.
 func (rt *Router) shares(h []Health, now int64, exclude uint64, useRamp bool) {
+	if rt.memoOK && exclude == rt.memoEx && sameHealth(h, rt.memoH) {
+		return
+	}
+	rt.computeShares(h, now, exclude, useRamp)
+	// Without a target back from an ejection nothing ramps: the answer
+	// depends on neither the clock nor useRamp.
+	rt.memoOK, rt.memoEx = !rt.UsesClock(h), exclude
+	copy(rt.memoH, h)
+}
+
+func sameHealth(a, b []Health) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// computeShares is shares without the memo.
+func (rt *Router) computeShares(h []Health, now int64, exclude uint64, useRamp bool) {
 	for t := range rt.tierW {
 		rt.tierW[t], rt.tierAvail[t] = 0, 0
 	}

@@ -240,7 +240,11 @@ func FuzzRouter(f *testing.F) {
 				h[i].RecoveredAt = now - int64(rnd%200_000)
 			}
 		}
+		rt.Pick(out(len(h)), now, rnd, 0) // another question first: the memo must not answer
 		i := rt.Pick(h, now, rnd, exclude)
+		if j := New(&c).Pick(h, now, rnd, exclude); j != i {
+			t.Fatalf("pick %d after another question, %d fresh", i, j)
+		}
 		all := exclude&(1<<uint(len(h))-1) == 1<<uint(len(h))-1
 		if i < -1 || i >= len(h) || (i == -1) != all {
 			t.Fatalf("pick %d of %d (exclude %b)", i, len(h), exclude)
@@ -296,5 +300,37 @@ func TestLocate(t *testing.T) {
 				assert.Equal(t, tc.healthy[i] > 0, rt.Preferred(i), "preferred %d", i)
 			}
 		})
+	}
+}
+
+// The shares are kept for the question they answered last (a healthy mesh
+// asks the same one on every request): a router asked a sequence of
+// questions answers each as a fresh router does, whether the health, the
+// exclusion, the ramp's clock or nothing moved since the last.
+func TestSharesMemoAnswersAsFresh(t *testing.T) {
+	c := cfg(config.ModeAuto, false, tgt("a", 0, 0), tgt("b", 0, 0), tgt("c", 1, 0))
+	rt := New(c)
+	rec := int64(1_000_000)
+	ramping := []Health{{RecoveredAt: rec}, {}, {}}
+	for k, q := range []struct {
+		h   []Health
+		now int64
+		ex  uint64
+	}{
+		{out(3), 0, 0},
+		{out(3), 0, 0}, // the same question
+		{out(3, 0), 0, 0},
+		{out(3, 0), 0, 2},
+		{out(3, 0), 0, 0},
+		{ramping, rec + 60_000, 0},
+		{ramping, rec + 90_000, 0}, // only the clock moved
+		{[]Health{{Hosts: 4, HostsOut: 3}, {}, {}}, 0, 0},
+		{out(3, 0, 1), 0, 0},
+		{out(3), 0, 0},
+	} {
+		assert.Equal(t, shares(New(c), q.h, q.now), shares(rt, q.h, q.now), "question %d", k)
+		for _, rnd := range []uint32{0, 1 << 30, 1 << 31, 3 << 30, 1<<32 - 1} {
+			assert.Equal(t, New(c).Pick(q.h, q.now, rnd, q.ex), rt.Pick(q.h, q.now, rnd, q.ex), "question %d, rnd %d", k, rnd)
+		}
 	}
 }
