@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:1bd026b52b4afaf7fcebf09fb8c88a91793195518a0a2a2e001e1e3727983be8"
+const digest = "sha256:b2876ff8c0d55fee6349376a8cb486c5326dee5ed5adfeac6adf77a073640b43"
