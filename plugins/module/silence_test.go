@@ -55,3 +55,39 @@ func TestSilentHostStaysOutAcrossTicks(t *testing.T) {
 	}
 	w.noTraps()
 }
+
+// TestTickRefreshesOnlyHostsThatAnswered: the tick refreshes the
+// last-seen time of the hosts that answered this VM since the last tick,
+// and only theirs. A pod scaled away (no failure: a removal, not an
+// ejection) keeps its last answer's time, so the table forgets it after
+// the TTL; the pod that keeps answering successes (no table write of its
+// own) stays seen through the tick alone.
+func TestTickRefreshesOnlyHostsThatAnswered(t *testing.T) {
+	w := newWorld(t, edgeAuto, worldOpts{workers: 1, node: pw.Node{Region: "region-1", Zone: "region-1a"}})
+	up := twoHosts(w)
+	w.run(150, 10*time.Millisecond) // both answer, across ticks
+	up.both = false                 // 10.0.0.2 is gone; 10.0.0.3 answers alone
+	gone := w.clock.Now().UnixMilli()
+	w.run(1400, 100*time.Millisecond) // 140 s: past the TTL (120 s)
+	now := w.clock.Now().UnixMilli()
+	seen := map[uint64]int64{}
+	for k, v := range w.proc.SharedData("") {
+		if strings.HasSuffix(k, "/hosts") {
+			var h outlier.Hosts
+			h.Decode(v)
+			for _, e := range h.H {
+				if e.Key != 0 {
+					seen[e.Key] = e.Seen
+				}
+			}
+		}
+	}
+	answering, removed := outlier.HostKey("10.0.0.3:15443"), outlier.HostKey("10.0.0.2:15443")
+	require.Contains(t, seen, answering)
+	// Refreshed at most every 10 s (outlier's seenRefreshMs), by a tick.
+	require.Less(t, now-seen[answering], int64(11_000), "the answering host's last-seen time, refreshed by the tick")
+	if s, ok := seen[removed]; ok { // forgotten entirely after 2 TTLs; here it is only stale
+		require.LessOrEqual(t, s, gone, "the removed host was refreshed after its last answer")
+	}
+	w.noTraps()
+}
