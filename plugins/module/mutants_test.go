@@ -247,30 +247,33 @@ func TestRetryBodyLimitInclusive(t *testing.T) {
 
 // A request whose retry the budget refused is answered with the
 // failure's own 5xx status: under retryOn 5xx, a burst of 500s is shed
-// with 500, not with the 503 kept for failures outside 5xx.
-func TestShedReplyKeepsA500(t *testing.T) {
-	w := newWorld(t, edgeAuto, worldOpts{workers: 4, configure: func(cfg map[string]any) {
-		cfg["retry"].(map[string]any)["retryOn"] = []string{"5xx"}
-	}})
-	for _, tg := range w.cfg.Targets {
-		w.status[tg.Cluster] = 500
-	}
-	var streams []*httpsim.Stream
-	for i := range 40 {
-		streams = append(streams, w.request(i%4, "GET"))
-	}
-	w.clock.Advance(5 * time.Second)
-	shed := 0
-	for _, s := range streams {
-		require.True(t, s.Complete)
-		assert.Equal(t, 500, s.Response.Status)
-		if _, ok := header(s.Response.Headers, config.HeaderShed); ok {
-			shed++
+// with 500, not with the 503 kept for failures outside 5xx, and a burst
+// of 599s with 599 (the class ends there, inclusive).
+func TestShedReplyKeepsTheFailuresStatus(t *testing.T) {
+	for _, status := range []int{500, 599} {
+		w := newWorld(t, edgeAuto, worldOpts{workers: 4, configure: func(cfg map[string]any) {
+			cfg["retry"].(map[string]any)["retryOn"] = []string{"5xx"}
+		}})
+		for _, tg := range w.cfg.Targets {
+			w.status[tg.Cluster] = status
 		}
+		var streams []*httpsim.Stream
+		for i := range 40 {
+			streams = append(streams, w.request(i%4, "GET"))
+		}
+		w.clock.Advance(5 * time.Second)
+		shed := 0
+		for _, s := range streams {
+			require.True(t, s.Complete)
+			assert.Equal(t, status, s.Response.Status)
+			if _, ok := header(s.Response.Headers, config.HeaderShed); ok {
+				shed++
+			}
+		}
+		assert.Positive(t, shed, "status %d", status)
+		assert.Zero(t, w.m("internal_errors"), "each shed reply was sent once")
+		w.noTraps()
 	}
-	assert.Positive(t, shed)
-	assert.Zero(t, w.m("internal_errors"), "each shed reply was sent once")
-	w.noTraps()
 }
 
 // A request a Detour hop kept in a region goes to that region's target

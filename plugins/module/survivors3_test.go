@@ -121,32 +121,6 @@ func TestRetrySavedSuccessMakesTheTargetSuspect(t *testing.T) {
 	w.noTraps()
 }
 
-// The shed reply keeps the failure's status up to 599 inclusive (the 5xx
-// class): a burst of 599s under retryOn 5xx is shed with 599.
-func TestShedReplyKeepsA599(t *testing.T) {
-	w := newWorld(t, edgeAuto, worldOpts{workers: 4, configure: func(cfg map[string]any) {
-		cfg["retry"].(map[string]any)["retryOn"] = []string{"5xx"}
-	}})
-	for _, tg := range w.cfg.Targets {
-		w.status[tg.Cluster] = 599
-	}
-	var streams []*httpsim.Stream
-	for i := range 40 {
-		streams = append(streams, w.request(i%4, "GET"))
-	}
-	w.clock.Advance(5 * time.Second)
-	shed := 0
-	for _, s := range streams {
-		require.True(t, s.Complete)
-		assert.Equal(t, 599, s.Response.Status)
-		if _, ok := header(s.Response.Headers, config.HeaderShed); ok {
-			shed++
-		}
-	}
-	assert.Positive(t, shed)
-	w.noTraps()
-}
-
 // attempts 1 is one retry, though untried targets are left (with
 // attempts 2 and three targets the tried mask alone would stop a third).
 func TestOneRetryAttempt(t *testing.T) {
