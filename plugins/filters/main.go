@@ -129,6 +129,12 @@ func (p *plugin) OnPluginStart(int) (st types.OnPluginStartStatus) {
 	if p.kind == kindRouter || p.kind == kindCombined {
 		svc.loadCellKeys(p.rootID)
 	}
+	if p.kind == kindRetry || p.kind == kindCombined {
+		if err := svc.claimSlot(); err != nil {
+			proxywasm.LogErrorf("detour: %s: retry budget slot: %v", p.rootID, err)
+			return types.OnPluginStartStatusFailed
+		}
+	}
 	// Seeded from the runtime's random source (WASI random_get), not the
 	// clock: worker VMs started in the same instant (every VM under a
 	// virtual clock) drew the same sequence, so consecutive requests on

@@ -41,11 +41,9 @@ type metrics struct {
 	retrySuccess    proxywasm.MetricCounter
 	retryFailure    proxywasm.MetricCounter
 	budgetExhausted proxywasm.MetricCounter
-	// active: the requests the retry filters watch, every VM's (budget.go).
-	active       proxywasm.MetricGauge
-	bodyTooLarge proxywasm.MetricCounter
-	stripped     proxywasm.MetricCounter
-	errors       proxywasm.MetricCounter
+	bodyTooLarge    proxywasm.MetricCounter
+	stripped        proxywasm.MetricCounter
+	errors          proxywasm.MetricCounter
 }
 
 // service is one plugin's view of its service: configuration, cores,
@@ -85,8 +83,10 @@ type service struct {
 	// See refresh for the bound.
 	genEvery, genLeft int
 
-	// This VM's active requests (retry filter), added to m.active.
-	active uint32
+	// This VM's active requests (retry filter), published under slotKey.
+	active  uint32
+	slotKey string
+	abuf    [4]byte
 	// lat is latency failover's per-VM state (latency.go); nil when off.
 	lat *latencyState
 	// cell is the cell header's signing state (cell.go; router only).
@@ -144,7 +144,6 @@ func newService(data []byte) (*service, error) {
 			requests: proxywasm.DefineCounterMetric(tp + "requests"), ramp: proxywasm.DefineGaugeMetric(tp + "ramp"),
 		})
 	}
-	s.m.active = proxywasm.DefineGaugeMetric(prefix + "retry.active")
 	s.m.retries = proxywasm.DefineCounterMetric(prefix + "retry.attempts")
 	s.m.retrySuccess = proxywasm.DefineCounterMetric(prefix + "retry.success")
 	s.m.retryFailure = proxywasm.DefineCounterMetric(prefix + "retry.failure")

@@ -113,7 +113,7 @@ func (r *routerStream) onRequestHeaders() {
 	}
 	t := &s.cfg.Targets[i]
 	// The header change alone makes Envoy re-select the route: for a
-	// module of ABI 0.2.0 or 0.2.1 (the SDK's is 0.2.0), every Envoy clears
+	// module of ABI 0.2.0 or 0.2.1 (the SDK's is 0.2.0), Envoy since 1.17 clears
 	// the route cache on a request header change (envoy PR #14318; 1.33
 	// stopped it only above 0.2.1, PR #36671). No clear_route_cache call:
 	// it was one host call per request for nothing (TestModuleABI).

@@ -115,7 +115,7 @@ func TestEdgeAutoFollowsTheGatewaysLocality(t *testing.T) {
 	}
 }
 
-// Every Envoy re-selects the route on a request header change made by a
+// Envoy (since 1.17) re-selects the route on a request header change made by a
 // module of ABI 0.2.0 or 0.2.1 (TestModuleABI); Envoy before 1.33 has no
 // clear_route_cache function, which the router does not need. Both route.
 func TestRouteCacheBehaviours(t *testing.T) {

@@ -60,7 +60,7 @@ func TestEjectionEvaluatesTheStateAtOnce(t *testing.T) {
 }
 
 // The retry budget's limit counts the active requests of every worker
-// (the retry.active gauge, one stat for every VM, as in Envoy): 40
+// (each VM publishes its count in shared data; totalActive sums them): 40
 // requests at once over 4 workers all fail, and max(20 % of 40, 3) = 8
 // retries go, where one worker's own 10 would allow max(2, 3) = 3.
 func TestRetryBudgetCountsEveryWorkersRequests(t *testing.T) {

@@ -3,4 +3,4 @@
 package shipped
 
 // digest is the manifest digest of detour-filters.wasm's compat OCI image.
-const digest = "sha256:b2876ff8c0d55fee6349376a8cb486c5326dee5ed5adfeac6adf77a073640b43"
+const digest = "sha256:ee8f49a05c663a3003027edb4bbbbefbf0134c363db49583d9e8d15ea866c602"
