@@ -1,9 +1,13 @@
 package sim
 
 import (
+	"context"
+	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/compiler/intent"
 )
@@ -20,4 +24,58 @@ func TestMergeTopologySubsetVersions(t *testing.T) {
 	top := mergeTopology(Topology{}, in, "reviews")
 	assert.Equal(t, []string{"c1"}, clusterNames(top))
 	assert.Equal(t, []Subset{{Name: "v1", Endpoints: 2}, {Name: "canary", Endpoints: 2}}, top.Clusters[0].Services[0].Subsets)
+}
+
+// A scenario's name is its file's base name, whatever the separator, also
+// for a file at the root.
+func TestBaseName(t *testing.T) {
+	for in, want := range map[string]string{"/d.yaml": "d.yaml", "a/b/d.yaml": "d.yaml", `a\d.yaml`: "d.yaml", "d.yaml": "d.yaml"} {
+		assert.Equal(t, want, baseName(in), in)
+	}
+}
+
+// Methods are drawn by weight: of 4000 requests with weights 1, 1 and 2,
+// about 1000, 1000 and 2000 (within five standard deviations of the
+// binomial counts, 27 and 32); paths uniformly.
+func TestDrawByWeight(t *testing.T) {
+	tr := Traffic{Methods: []Weighted{{Name: "DELETE", Weight: 1}, {Name: "GET", Weight: 1}, {Name: "POST", Weight: 2}}, Paths: []string{"/a", "/b"}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	methods, paths := map[string]int{}, map[string]int{}
+	for range 4000 {
+		m, p := draw(rng, tr, 4)
+		methods[m]++
+		paths[p]++
+	}
+	assert.InDelta(t, 1000, methods["DELETE"], 5*27.4, "%v", methods)
+	assert.InDelta(t, 1000, methods["GET"], 5*27.4, "%v", methods)
+	assert.InDelta(t, 2000, methods["POST"], 5*31.6, "%v", methods)
+	assert.InDelta(t, 2000, paths["/a"], 5*31.6, "%v", paths)
+}
+
+// A latency without a median is none (the p99 alone gives no
+// distribution); a p99 at the median is the median.
+func TestSampleDegenerate(t *testing.T) {
+	n := NewNetwork(Topology{}, nil, time.Time{}, 1, "")
+	assert.Zero(t, n.sample(0, 10*time.Millisecond))
+	assert.Zero(t, n.sample(0, 0))
+	assert.Equal(t, 5*time.Millisecond, n.sample(5*time.Millisecond, 5*time.Millisecond))
+	assert.Equal(t, 5*time.Millisecond, n.sample(5*time.Millisecond, time.Millisecond))
+
+	// A fixed latency draws no random number: the next latency is the
+	// one a fresh network of the same seed draws first.
+	a, b := NewNetwork(Topology{}, nil, time.Time{}, 1, ""), NewNetwork(Topology{}, nil, time.Time{}, 1, "")
+	a.sample(5*time.Millisecond, 5*time.Millisecond)
+	assert.Equal(t, b.sample(time.Millisecond, 10*time.Millisecond), a.sample(time.Millisecond, 10*time.Millisecond))
+}
+
+// Traffic headers are added to every request, however many: six here,
+// more than the request's five pseudo and id headers.
+func TestRunManyTrafficHeaders(t *testing.T) {
+	rep, err := Run(context.Background(), scenarioFile(t, `traffic: {entry: cluster-1, rate: 20, duration: 2s, seed: 1,
+  headers: {x-a: "1", x-b: "2", x-c: "3", x-d: "4", x-e: "5", x-f: "6"}}
+`), Options{Generate: replay})
+	require.NoError(t, err)
+	require.Len(t, rep.Runs, 1)
+	assert.Positive(t, rep.Runs[0].Requests)
+	assert.Zero(t, rep.Runs[0].UserVisibleErrors)
 }

@@ -69,6 +69,8 @@ func TestNetworkFaults(t *testing.T) {
 			envoy.Result{Outcome: envoy.OutcomeConnectFailure, Cause: "c1 down"}, []string{"f"}},
 		{"partition", Fault{Kind: Partition, Target: Target{Regions: []string{"r2", "r1"}}}, 0, "10.0.2.1:15443", remote,
 			envoy.Result{Outcome: envoy.OutcomeConnectTimeout, Cause: "partition r1 / r2"}, []string{"f"}},
+		{"partition, regions in the other order", Fault{Kind: Partition, Target: Target{Regions: []string{"r1", "r2"}}}, 0, "10.0.2.1:15443", remote,
+			envoy.Result{Outcome: envoy.OutcomeConnectTimeout, Cause: "partition r1 / r2"}, []string{"f"}},
 		{"partition spares the local region", Fault{Kind: Partition, Target: Target{Regions: []string{"r2", "r1"}}}, 0, "10.100.1.1:9080", "",
 			envoy.Result{Outcome: envoy.OutcomeResponse, Latency: 5 * time.Millisecond, Status: 200}, nil},
 		{"error rate 100%", Fault{Kind: ErrorRate, Status: 500, Rate: 1, Target: Target{Cluster: "c1", Share: 1}}, 0, "10.100.1.1:9080", "",
