@@ -79,3 +79,36 @@ func TestRunManyTrafficHeaders(t *testing.T) {
 	assert.Positive(t, rep.Runs[0].Requests)
 	assert.Zero(t, rep.Runs[0].UserVisibleErrors)
 }
+
+// The edge entry sends to the intent's edge port. The recorded edge
+// gateway listens on the intent's port, 80: told the edge port is 8081,
+// the run sends there, where nothing listens, and the proxy answers every
+// request itself (no attempt upstream). No port is port 80.
+func TestEdgeEntryPort(t *testing.T) {
+	run := func(port uint32) RunReport {
+		t.Helper()
+		sc, err := Load("testdata/runs/edge-fleet.yaml")
+		require.NoError(t, err)
+		sc.Traffic.Fleet, sc.Traffic.Sources = false, nil
+		sc.Traffic.Duration, sc.Traffic.Rate, sc.Traffic.RateSet = 2*time.Second, 20, true
+		s, err := resolve(sc, "")
+		require.NoError(t, err)
+		require.NotNil(t, s.edge)
+		require.Equal(t, uint32(80), s.edge.Port)
+		e := *s.edge
+		e.Port = port
+		s.edge, s.gen = &e, replay
+		r, err := s.run(context.Background(), RunIstio, s.source, func(y string) string { return withoutKinds(y, "WasmPlugin") }, nil, nil, Expect{})
+		require.NoError(t, err)
+		require.Positive(t, r.Requests)
+		return r
+	}
+	for _, port := range []uint32{80, 0} { // 0: none given, Envoy's default 80
+		ok := run(port)
+		assert.Zero(t, ok.UserVisibleErrors, port)
+		assert.Positive(t, ok.Attempts, port)
+	}
+	r := run(8081)
+	assert.Equal(t, r.Requests, r.UserVisibleErrors)
+	assert.Zero(t, r.Attempts)
+}
