@@ -69,15 +69,21 @@ func TestSampleDegenerate(t *testing.T) {
 }
 
 // Traffic headers are added to every request, however many: six here,
-// more than the request's five pseudo and id headers.
+// more than the request's five pseudo and id headers, from the entry and
+// from the fleet's other source (cluster-2).
 func TestRunManyTrafficHeaders(t *testing.T) {
-	rep, err := Run(context.Background(), scenarioFile(t, `traffic: {entry: cluster-1, rate: 20, duration: 2s, seed: 1,
+	rep, err := Run(context.Background(), scenarioFile(t, `traffic: {entry: cluster-1, fleet: true, duration: 2s, seed: 1,
   headers: {x-a: "1", x-b: "2", x-c: "3", x-d: "4", x-e: "5", x-f: "6"}}
 `), Options{Generate: replay})
 	require.NoError(t, err)
 	require.Len(t, rep.Runs, 1)
-	assert.Positive(t, rep.Runs[0].Requests)
-	assert.Zero(t, rep.Runs[0].UserVisibleErrors)
+	run := rep.Runs[0]
+	assert.Positive(t, run.Requests)
+	assert.Zero(t, run.UserVisibleErrors)
+	require.NotNil(t, run.Fleet)
+	require.Len(t, run.Fleet.Sources, 2)
+	assert.Positive(t, run.Fleet.Sources[1].Requests)
+	assert.Zero(t, run.Fleet.Sources[1].UserVisibleErrors)
 }
 
 // The edge entry sends to the intent's edge port. The recorded edge
