@@ -55,6 +55,8 @@ func TestNetworkFaults(t *testing.T) {
 			envoy.Result{Outcome: envoy.OutcomeHandshakeFailure, Latency: 41 * time.Millisecond, Cause: "c2 reviews: no healthy upstream behind the east-west gateway (closed during the TLS handshake)"}, []string{"f"}},
 		{"remote service scaled to zero: ingress answers 503 UH", Fault{Kind: ServiceScaledToZero, Target: Target{Cluster: "c2", Share: 1}}, 0, "10.0.2.2:80", edge,
 			envoy.Result{Outcome: envoy.OutcomeResponse, Latency: 41 * time.Millisecond, Status: 503, Headers: [][2]string{{"content-type", "text/plain"}}, Body: []byte("no healthy upstream"), Cause: "c2 reviews: no healthy upstream (503 UH at the ingress gateway)"}, []string{"f"}},
+		{"ingress gateway passes a pod's answer on", Fault{}, 0, "10.0.2.2:80", edge,
+			envoy.Result{Outcome: envoy.OutcomeResponse, Latency: 46 * time.Millisecond, Status: 200}, nil},
 		{"ingress scaled to zero refuses", Fault{Kind: GatewayScaledToZero, Target: Target{Cluster: "c2", Gateway: Ingress}}, 0, "10.0.2.2:80", edge,
 			envoy.Result{Outcome: envoy.OutcomeConnectFailure, Cause: "c2 ingress gateway scaled to 0"}, []string{"f"}},
 		{"ingress fault spares the east-west gateway", Fault{Kind: GatewayScaledToZero, Target: Target{Cluster: "c2", Gateway: Ingress}}, 0, "10.0.2.1:15443", remote,
