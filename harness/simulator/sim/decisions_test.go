@@ -118,3 +118,23 @@ func TestEdgeEntryPort(t *testing.T) {
 	assert.Equal(t, r.Requests, r.UserVisibleErrors)
 	assert.Zero(t, r.Attempts)
 }
+
+// A source with no traffic sends none: the entry given rate 0 in a fleet
+// drill (cluster-2 keeps the intent's 300 rps), and a source so slow that
+// its first arrival is far past the run (1e-12 rps: on average every
+// 31,700 years). Both used to schedule arrivals forever.
+func TestRunSourcesWithoutTraffic(t *testing.T) {
+	rep, err := Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1, duration: 2s, seed: 1, sources: {cluster-1: 0, cluster-2: 0.000000000001}}\n"), Options{Generate: replay})
+	require.NoError(t, err)
+	run := rep.Runs[0]
+	assert.Zero(t, run.Requests)
+	require.NotNil(t, run.Fleet)
+	require.Len(t, run.Fleet.Sources, 2)
+	assert.Zero(t, run.Fleet.Sources[0].Requests)
+	assert.Zero(t, run.Fleet.Sources[1].Requests)
+
+	rep, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1, duration: 2s, seed: 1, sources: {cluster-1: 0}}\n"), Options{Generate: replay})
+	require.NoError(t, err)
+	assert.Zero(t, rep.Runs[0].Requests)
+	assert.InDelta(t, 600, rep.Runs[0].Fleet.Sources[1].Requests, 5*24.5, "cluster-2 at the intent's 300 rps for 2 s (Poisson, sd 24.5)")
+}
