@@ -138,3 +138,20 @@ func TestRunSourcesWithoutTraffic(t *testing.T) {
 	assert.Zero(t, rep.Runs[0].Requests)
 	assert.InDelta(t, 600, rep.Runs[0].Fleet.Sources[1].Requests, 5*24.5, "cluster-2 at the intent's 300 rps for 2 s (Poisson, sd 24.5)")
 }
+
+// The next arrival is an exponential draw over the rate after the last
+// one, kept only before the end: with the draw scaled to a 3 s gap, from
+// 5 s it lands at 8 s, inside a 10 s run and past a 6 s one. A rate of 0
+// gives none.
+func TestNextArrival(t *testing.T) {
+	e := rand.New(rand.NewPCG(7, 7)).ExpFloat64()
+	rate := e / 3 // a gap of e/rate = 3 s
+	s := time.Second
+	at, ok := nextArrival(rand.New(rand.NewPCG(7, 7)), 5*s, 10*s, rate)
+	assert.True(t, ok)
+	assert.InDelta(t, float64(8*s), float64(at), 1)
+	_, ok = nextArrival(rand.New(rand.NewPCG(7, 7)), 5*s, 6*s, rate)
+	assert.False(t, ok)
+	_, ok = nextArrival(rand.New(rand.NewPCG(7, 7)), 0, 6*s, 0)
+	assert.False(t, ok)
+}
