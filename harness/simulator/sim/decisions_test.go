@@ -6,10 +6,13 @@ import (
 	"testing"
 	"time"
 
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/detour-mesh/detour/compiler/intent"
+	"github.com/detour-mesh/detour/harness/simulator/xds"
+	"github.com/detour-mesh/detour/harness/simulator/xdsgen/input"
 )
 
 // The intent's subsets become the topology's by their version label (what
@@ -154,4 +157,37 @@ func TestNextArrival(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = nextArrival(rand.New(rand.NewPCG(7, 7)), 0, 6*s, 0)
 	assert.False(t, ok)
+}
+
+// An EDS update the proxy rejects (an assignment for a cluster it does not
+// have) fails the run, from the entry and from a fleet source alike: each
+// proxy's updates after its first xDS are its first answer plus such an
+// assignment.
+func TestEDSUpdateErrorFailsTheRun(t *testing.T) {
+	for _, cluster := range []string{"cluster-1", "cluster-2"} {
+		t.Run(cluster, func(t *testing.T) {
+			first := map[string]input.Input{}
+			gen := func(ctx context.Context, in input.Input) (*xds.Snapshot, error) {
+				f, seen := first[in.Proxy.Name]
+				if !seen {
+					first[in.Proxy.Name] = in
+					return replay(ctx, in)
+				}
+				snap, err := replay(ctx, f)
+				if err != nil {
+					return nil, err
+				}
+				snap.Endpoints = append(snap.Endpoints, &endpointv3.ClusterLoadAssignment{ClusterName: "outbound|1||nowhere.example"})
+				return snap, nil
+			}
+			sc := scenarioFile(t, `traffic: {entry: cluster-1, fleet: true, duration: 10s, seed: 1}
+faults:
+  - {name: down, kind: serviceScaledToZero, start: 2s, end: 4s, target: {cluster: `+cluster+`}}
+`)
+			_, err := Run(context.Background(), sc, Options{Generate: gen})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "EDS update")
+			assert.Contains(t, err.Error(), "nowhere.example")
+		})
+	}
 }
