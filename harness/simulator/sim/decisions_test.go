@@ -191,3 +191,29 @@ faults:
 		})
 	}
 }
+
+// A fleet source's Kubernetes change reaches its proxy after the
+// control-plane delay (1 s), if that is still inside the run: a scale to
+// zero at 8 s is generated and pushed at 9 s, one at 9 s would land at the
+// run's end (10 s) and is not generated at all.
+func TestFleetSourceEDSTiming(t *testing.T) {
+	for start, want := range map[string]int{"8s": 2, "9s": 1} {
+		t.Run(start, func(t *testing.T) {
+			calls, first := map[string]int{}, map[string]input.Input{}
+			gen := func(ctx context.Context, in input.Input) (*xds.Snapshot, error) {
+				calls[in.Proxy.Cluster]++
+				if _, seen := first[in.Proxy.Cluster]; !seen {
+					first[in.Proxy.Cluster] = in
+				}
+				return replay(ctx, first[in.Proxy.Cluster]) // the recorded first answer
+			}
+			sc := scenarioFile(t, `traffic: {entry: cluster-1, fleet: true, duration: 10s, seed: 1}
+faults:
+  - {name: down, kind: serviceScaledToZero, start: `+start+`, target: {cluster: cluster-2}}
+`)
+			_, err := Run(context.Background(), sc, Options{Generate: gen})
+			require.NoError(t, err)
+			assert.Equal(t, map[string]int{"cluster-1": 1, "cluster-2": want}, calls)
+		})
+	}
+}
