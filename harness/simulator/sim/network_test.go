@@ -51,6 +51,8 @@ func TestNetworkFaults(t *testing.T) {
 			envoy.Result{Outcome: envoy.OutcomeResponse, Latency: 5 * time.Millisecond, Status: 200}, nil},
 		{"remote service scaled to zero: east-west gateway closes in the handshake", Fault{Kind: ServiceScaledToZero, Target: Target{Cluster: "c2", Service: "reviews", Share: 1}}, 0, "10.0.2.1:15443", remote,
 			envoy.Result{Outcome: envoy.OutcomeHandshakeFailure, Latency: 41 * time.Millisecond, Cause: "c2 reviews: no healthy upstream behind the east-west gateway (closed during the TLS handshake)"}, []string{"f"}},
+		{"remote service half scaled to zero: the east-west gateway serves from the rest", Fault{Kind: ServiceScaledToZero, Target: Target{Cluster: "c2", Share: 0.5}}, 0, "10.0.2.1:15443", edge,
+			envoy.Result{Outcome: envoy.OutcomeResponse, Latency: 46 * time.Millisecond, Status: 200}, nil},
 		{"remote subset scaled to zero: other subsets do not serve it", Fault{Kind: ServiceScaledToZero, Target: Target{Cluster: "c2", Subset: "v2", Share: 1}}, 0, "10.0.2.1:15443", remote,
 			envoy.Result{Outcome: envoy.OutcomeHandshakeFailure, Latency: 41 * time.Millisecond, Cause: "c2 reviews: no healthy upstream behind the east-west gateway (closed during the TLS handshake)"}, []string{"f"}},
 		{"remote service scaled to zero: ingress answers 503 UH", Fault{Kind: ServiceScaledToZero, Target: Target{Cluster: "c2", Share: 1}}, 0, "10.0.2.2:80", edge,
