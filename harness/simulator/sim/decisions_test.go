@@ -217,3 +217,9 @@ faults:
 		})
 	}
 }
+
+// The records and events are sorted by these three-way comparisons.
+func TestCompare(t *testing.T) {
+	assert.Equal(t, []int{-1, 0, 1}, []int{cmpU64(1, 2), cmpU64(2, 2), cmpU64(3, 2)})
+	assert.Equal(t, []int{-1, 0, 1}, []int{cmpDur(time.Second, 2*time.Second), cmpDur(time.Second, time.Second), cmpDur(2*time.Second, time.Second)})
+}
