@@ -223,3 +223,24 @@ func TestCompare(t *testing.T) {
 	assert.Equal(t, []int{-1, 0, 1}, []int{cmpU64(1, 2), cmpU64(2, 2), cmpU64(3, 2)})
 	assert.Equal(t, []int{-1, 0, 1}, []int{cmpDur(time.Second, 2*time.Second), cmpDur(time.Second, time.Second), cmpDur(2*time.Second, time.Second)})
 }
+
+// The run stops with the last response, not at the drain's limit: the
+// three local pods ejected at 15 s would return after their ejection time,
+// long after the traffic stopped at 20 s, and a run that went on would
+// show those returns.
+func TestRunStopsWithTheLastResponse(t *testing.T) {
+	rep, err := Run(context.Background(), scenarioFile(t, `traffic: {entry: cluster-1, rate: 50, duration: 20s, seed: 1}
+faults:
+  - {name: out, kind: clusterOutage, start: 15s, target: {cluster: cluster-1}}
+`), Options{Generate: replay})
+	require.NoError(t, err)
+	var ejected []string
+	for _, e := range rep.Runs[0].Events {
+		assert.Less(t, e.AtS, 21.0, "%s %s", e.Kind, e.Host)
+		if e.Kind == "eject" {
+			assert.InDelta(t, 15, e.AtS, 0.5)
+			ejected = append(ejected, e.Host)
+		}
+	}
+	assert.ElementsMatch(t, []string{"10.100.1.1:9080", "10.100.1.2:9080", "10.100.1.3:9080"}, ejected)
+}
