@@ -244,3 +244,19 @@ faults:
 	}
 	assert.ElementsMatch(t, []string{"10.100.1.1:9080", "10.100.1.2:9080", "10.100.1.3:9080"}, ejected)
 }
+
+// What each cluster's sidecars send in a fleet drill: a source's own rate
+// first; at an edge entry nothing else; the entry the traffic's rate when
+// the scenario sets one, else its intent load, else the traffic's default
+// rate; another cluster its intent load, else nothing.
+func TestRateOf(t *testing.T) {
+	s := &setup{sc: &Scenario{Traffic: Traffic{Rate: 7, Sources: []Weighted{{Name: "src", Weight: 3}}}},
+		entry: "c1", loads: map[string]float64{"c2": 5}}
+	assert.Equal(t, []float64{3, 7, 5, 0}, []float64{s.rateOf("src"), s.rateOf("c1"), s.rateOf("c2"), s.rateOf("c3")})
+	s.sc.Traffic.RateSet, s.loads["c1"] = true, 4
+	assert.Equal(t, 7.0, s.rateOf("c1"), "the scenario's rate wins")
+	s.sc.Traffic.RateSet = false
+	assert.Equal(t, 4.0, s.rateOf("c1"), "the intent's load")
+	s.entry = "edge"
+	assert.Equal(t, []float64{3, 0, 0}, []float64{s.rateOf("src"), s.rateOf("c1"), s.rateOf("c2")})
+}
