@@ -236,8 +236,8 @@ func (s *setup) startSource(ctx context.Context, src *fleetSource, idx uint64, f
 	var at time.Duration
 	var arrive func()
 	schedule := func() {
-		at += time.Duration(rng.ExpFloat64() / src.Rate * float64(time.Second))
-		if at < sc.Traffic.Duration {
+		var ok bool
+		if at, ok = nextArrival(rng, at, sc.Traffic.Duration, src.Rate); ok {
 			clock.At(start.Add(at), arrive)
 		}
 	}

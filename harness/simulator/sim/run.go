@@ -390,8 +390,8 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	var at time.Duration
 	var arrive func()
 	schedule := func() {
-		at += time.Duration(rng.ExpFloat64() / rate * float64(time.Second))
-		if at < sc.Traffic.Duration {
+		var ok bool
+		if at, ok = nextArrival(rng, at, sc.Traffic.Duration, rate); ok {
 			clock.At(start.Add(at), arrive)
 		}
 	}
@@ -503,4 +503,18 @@ func draw(rng *rand.Rand, t Traffic, total float64) (method, path string) {
 		x -= m.Weight
 	}
 	return method, t.Paths[rng.IntN(len(t.Paths))]
+}
+
+// nextArrival is the time of the Poisson arrival after at, at rate per
+// second, and whether it comes before end. A rate of 0 (a source given
+// none) or one so small that the gap overflows a Duration has none: Go's
+// conversion of +Inf or of a too large float to an integer is undefined
+// (on amd64 the most negative Duration, which scheduled arrivals in the
+// past forever).
+func nextArrival(rng *rand.Rand, at, end time.Duration, rate float64) (time.Duration, bool) {
+	gap := rng.ExpFloat64() / rate * float64(time.Second)
+	if !(gap < float64(end-at)) { // NaN (0/0) too
+		return end, false
+	}
+	return at + time.Duration(gap), true
 }
