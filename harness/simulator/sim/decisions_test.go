@@ -260,3 +260,18 @@ func TestRateOf(t *testing.T) {
 	s.entry = "edge"
 	assert.Equal(t, []float64{3, 0, 0}, []float64{s.rateOf("src"), s.rateOf("c1"), s.rateOf("c2")})
 }
+
+// A fleet drill's sources are held to 50 million requests, as
+// traffic.rate is, where the intent's loads set their rates: 2 sidecar
+// clusters at 0.5 million rps for 60 s (plus the entry's 10 rps) is 60
+// million; the same at 0.4 million rps is 48 million and runs.
+func TestFleetVolume(t *testing.T) {
+	s := &setup{sc: &Scenario{Path: "drill.yaml", Traffic: Traffic{Fleet: true, Rate: 10, Duration: time.Minute}},
+		entry: "c1", loads: map[string]float64{"c2": 5e5, "c3": 5e5},
+		top: Topology{Clusters: []Cluster{{Name: "c1"}, {Name: "c2"}, {Name: "c3"}}}}
+	err := s.fleetVolume()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "60000600 requests")
+	s.loads["c2"], s.loads["c3"] = 4e5, 4e5
+	assert.NoError(t, s.fleetVolume())
+}

@@ -87,6 +87,26 @@ func (s *setup) entryRate() float64 {
 	return s.rateOf(s.entry)
 }
 
+// maxRequests bounds a drill's requests (scenario validation holds
+// traffic.rate and traffic.sources to it).
+const maxRequests = 50e6
+
+// fleetVolume holds a fleet drill to maxRequests: the intent's loads,
+// which the scenario's validation does not see, set the sources' rates
+// when traffic.sources does not.
+func (s *setup) fleetVolume() error {
+	total := s.entryRate()
+	for _, c := range s.top.Clusters {
+		if c.Name != s.entry {
+			total += s.rateOf(c.Name)
+		}
+	}
+	if n := total * s.sc.Traffic.Duration.Seconds(); n > maxRequests {
+		return fmt.Errorf("%s: fleet: the sources send %.0f requests over traffic.duration (their rates are the intent's clusters[].load where traffic.sources names none); expected at most 50 million: set traffic.sources or a shorter duration", s.sc.Path, n)
+	}
+	return nil
+}
+
 // startFleet starts the other sources' sidecars and schedules their
 // traffic (nil when the drill is not a fleet).
 func (s *setup) startFleet(ctx context.Context, filter func(string) string, filters *Filters, clock *vclock.Clock, net *Network,
@@ -94,6 +114,9 @@ func (s *setup) startFleet(ctx context.Context, filter func(string) string, filt
 	sc := s.sc
 	if !sc.Traffic.Fleet {
 		return nil, nil
+	}
+	if err := s.fleetVolume(); err != nil {
+		return nil, err
 	}
 	start := clock.Now()
 	fl := &fleet{svc: s.svc.Name, FleetInput: report.FleetInput{Clusters: clusterNames(s.top), Capacity: map[string]float64{}, Duration: sc.Traffic.Duration,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,27 +32,47 @@ import (
 var replay = recorded.Replay{Dir: "testdata/xds"}.Generate
 
 // filters is the Detour module, built and compiled once per test binary.
-// The compiled code is also kept in wazero's on-disk compilation cache
-// (keyed by the module's hash, the CPU and wazero's version), so the many
-// short test processes of a mutation run (tools/mutants/each runs one per
-// mutant) load the compiled module instead of compiling it again, about
-// 1.5 s each. It is what LoadFilters compiles, read back by wazero.
+// The compiled code is also kept in wazero's on-disk compilation cache, so
+// the many short test processes of a mutation run (tools/mutants/each runs
+// one per mutant) load the compiled module instead of compiling it again,
+// about 1.5 s each. wazero keys an entry by the module's hash and the CPU,
+// and by its own version, which a test binary does not know ("dev"): the
+// directory carries the go.mod version instead, so a wazero upgrade never
+// loads code the old one compiled. A cache that fails (a damaged entry)
+// is removed, and the module compiled without it.
 var filters = sync.OnceValues(func() (*Filters, error) {
 	b, err := module.Bytes()
 	if err != nil {
 		return nil, err
 	}
 	ctx := context.Background()
-	eng, err := pw.NewEngine(ctx, pw.EngineConfig{CacheDir: filepath.Join(os.TempDir(), "detour-wazero-cache")})
-	if err != nil {
-		return nil, err
+	if dir, ok := wazeroCacheDir(); ok {
+		eng, err := pw.NewEngine(ctx, pw.EngineConfig{CacheDir: dir})
+		if err == nil {
+			if mod, err := eng.Compile(ctx, b); err == nil {
+				return &Filters{Source: module.Package, engine: eng, module: mod}, nil
+			}
+			_ = eng.Close(ctx)
+		}
+		_ = os.RemoveAll(dir) // the next process fills it again
 	}
-	mod, err := eng.Compile(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	return &Filters{Source: module.Package, engine: eng, module: mod}, nil
+	return LoadFilters(ctx, b, module.Package)
 })
+
+// wazeroCacheDir is the compilation cache's directory for the wazero
+// version go.mod requires; false when go.mod does not name one.
+func wazeroCacheDir() (string, bool) {
+	mod, err := os.ReadFile("../../../go.mod")
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(string(mod), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "github.com/tetratelabs/wazero" {
+			return filepath.Join(os.TempDir(), "detour-wazero-cache", f[1]), true
+		}
+	}
+	return "", false
+}
 
 func mustFilters(t testing.TB) *Filters {
 	t.Helper()
