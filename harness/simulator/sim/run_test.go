@@ -206,3 +206,32 @@ faults:
 		assert.Equal(t, []float64{1, 0, 0}, s.Share, "the entry's second %d: local throughout", s.T)
 	}
 }
+
+// A fleet source's user-visible errors: every cluster answers 500 (a
+// status no route retries) from 5 s to 7 s, so each of the source's
+// requests started then fails and none before (after it, ejections take
+// their time to end), and its totals are its seconds' sums.
+func TestFleetSourceErrors(t *testing.T) {
+	sc := scenarioFile(t, `traffic: {entry: cluster-1, fleet: true, duration: 10s, seed: 1}
+faults:
+  - {name: e1, kind: errorRate, start: 5s, end: 7s, status: 500, target: {cluster: cluster-1}}
+  - {name: e2, kind: errorRate, start: 5s, end: 7s, status: 500, target: {cluster: cluster-2}}
+`)
+	rep, err := Run(context.Background(), sc, Options{Generate: replay})
+	require.NoError(t, err)
+	src := rep.Runs[0].Fleet.Sources[1]
+	require.Equal(t, "cluster-2", src.Cluster)
+	requests, errors := 0, 0
+	for _, s := range src.Seconds {
+		requests, errors = requests+s.Requests, errors+s.Errors
+		switch {
+		case s.T < 5:
+			assert.Zero(t, s.Errors, "second %d: before the fault", s.T)
+		case s.T < 7:
+			assert.Equal(t, s.Requests, s.Errors, "second %d: every request fails", s.T)
+		}
+	}
+	assert.Equal(t, requests, src.Requests)
+	assert.Positive(t, errors)
+	assert.Equal(t, errors, src.UserVisibleErrors)
+}
