@@ -274,4 +274,8 @@ func TestFleetVolume(t *testing.T) {
 	assert.Contains(t, err.Error(), "60000600 requests")
 	s.loads["c2"], s.loads["c3"] = 4e5, 4e5
 	assert.NoError(t, s.fleetVolume())
+	// Exactly 50 million (10 + 2 × 416,661.67 rps would not be exact; 100 s
+	// of 10 + 249,995 + 249,995 rps is) is still allowed: "at most".
+	s.sc.Traffic.Duration, s.loads["c2"], s.loads["c3"] = 100*time.Second, 249_995, 249_995
+	assert.NoError(t, s.fleetVolume())
 }
