@@ -1,11 +1,8 @@
 package drills
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"fmt"
-	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,7 +16,6 @@ import (
 	"github.com/detour-mesh/detour/harness/simulator/report"
 	"github.com/detour-mesh/detour/harness/simulator/sim"
 	"github.com/detour-mesh/detour/harness/simulator/sim/recorded"
-	"github.com/detour-mesh/detour/harness/simulator/timeline"
 	"github.com/detour-mesh/detour/harness/simulator/timeline/timelinetest"
 	"github.com/detour-mesh/detour/harness/simulator/xdsgen"
 	"github.com/detour-mesh/detour/internal/golden"
@@ -40,26 +36,6 @@ func mustFilters(t testing.TB) *sim.Filters {
 	f, err := filters()
 	require.NoError(t, err)
 	return f
-}
-
-func svgOf(t testing.TB, rep *sim.Report) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	require.NoError(t, timeline.Render(&b, rep.Plot()))
-	return b.Bytes()
-}
-
-// wellFormed parses the whole document as XML.
-func wellFormed(t testing.TB, svg []byte) {
-	t.Helper()
-	d := xml.NewDecoder(bytes.NewReader(svg))
-	for {
-		_, err := d.Token()
-		if err == io.EOF {
-			return
-		}
-		require.NoError(t, err, "the SVG is not well-formed XML")
-	}
 }
 
 // knownFailures are the expectations (run and name) that example drills
@@ -157,8 +133,8 @@ func TestExampleDrillsSideBySide(t *testing.T) {
 				// against the same file.
 				golden.Check(t, filepath.Join(root, recorded.Summary(rel)), []byte(rep.Summary()))
 			}
-			svg := svgOf(t, rep)
-			wellFormed(t, svg)
+			svg := timelinetest.Render(t, rep.Plot())
+			timelinetest.WellFormed(t, svg)
 			seen := timelinetest.Check(t, svg, rep.Plot())
 			assert.Positive(t, seen["light"])
 		})

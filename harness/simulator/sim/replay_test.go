@@ -1,11 +1,8 @@
 package sim
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +15,6 @@ import (
 
 	"github.com/detour-mesh/detour/harness/simulator/sim/recorded"
 	"github.com/detour-mesh/detour/harness/simulator/sim/scenario"
-	"github.com/detour-mesh/detour/harness/simulator/timeline"
 	"github.com/detour-mesh/detour/harness/simulator/timeline/timelinetest"
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 	"github.com/detour-mesh/detour/internal/golden"
@@ -81,26 +77,6 @@ func mustFilters(t testing.TB) *Filters {
 	return f
 }
 
-func svgOf(t testing.TB, rep *Report) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	require.NoError(t, timeline.Render(&b, rep.Plot()))
-	return b.Bytes()
-}
-
-// wellFormed parses the whole document as XML.
-func wellFormed(t testing.TB, svg []byte) {
-	t.Helper()
-	d := xml.NewDecoder(bytes.NewReader(svg))
-	for {
-		_, err := d.Token()
-		if err == io.EOF {
-			return
-		}
-		require.NoError(t, err, "the SVG is not well-formed XML")
-	}
-}
-
 // The recorded example drills, side by side over Istio's recorded xDS:
 // the detour run meets every expectation, the relative ones included, and
 // the summary is the one harness/simulator/drills' drill table gets from
@@ -131,8 +107,8 @@ func TestRecordedDrills(t *testing.T) {
 			}
 			assert.Equal(t, 3, relative)
 			golden.Check(t, filepath.Join("../../..", recorded.Summary(r.Scenario)), []byte(rep.Summary()))
-			wellFormed(t, svgOf(t, rep))
-			timelinetest.Check(t, svgOf(t, rep), rep.Plot())
+			timelinetest.WellFormed(t, timelinetest.Render(t, rep.Plot()))
+			timelinetest.Check(t, timelinetest.Render(t, rep.Plot()), rep.Plot())
 		})
 	}
 }
@@ -161,7 +137,7 @@ func TestSideBySideDeterministic(t *testing.T) {
 		require.NoError(t, err)
 		js[i], err = rep.JSON()
 		require.NoError(t, err)
-		svgs[i] = svgOf(t, rep)
+		svgs[i] = timelinetest.Render(t, rep.Plot())
 	}
 	assert.Equal(t, string(js[0]), string(js[1]))
 	assert.Equal(t, string(svgs[0]), string(svgs[1]))
@@ -214,7 +190,7 @@ func TestFailbackSteps(t *testing.T) {
 	assert.Equal(t, fb.Steps[2].AtS, fb.EndS)
 	p := rep.Plot()
 	require.Len(t, p.Panels[0].Failbacks, 1)
-	assert.Contains(t, string(svgOf(t, rep)), `data-failback="cluster-1"`)
+	assert.Contains(t, string(timelinetest.Render(t, rep.Plot())), `data-failback="cluster-1"`)
 }
 
 // --only: one run, named for what ran; --baseline: a third column, first.
@@ -262,8 +238,8 @@ func TestThreeColumns(t *testing.T) {
 	sum := rep.Summary()
 	assert.Contains(t, sum, "detour - istio")
 	t.Log("\n" + sum)
-	svg := svgOf(t, rep)
-	wellFormed(t, svg)
+	svg := timelinetest.Render(t, rep.Plot())
+	timelinetest.WellFormed(t, svg)
 }
 
 // --istio on the compiled output directory runs what compiling on the fly
