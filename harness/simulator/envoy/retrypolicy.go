@@ -91,9 +91,26 @@ func compileRetry(rp *routev3.RetryPolicy, warn func(string)) (*retryPolicy, err
 	if p.max == 0 {
 		p.max = 10 * p.base
 	}
-	for _, hp := range rp.GetRetryHostPredicate() {
-		if hp.GetName() == "envoy.retry_host_predicates.previous_hosts" || strings.HasSuffix(hp.GetTypedConfig().GetTypeUrl(), "PreviousHostsPredicate") {
+	for i, hp := range rp.GetRetryHostPredicate() {
+		// Each predicate's factory is looked up as a retry priority's is
+		// (below): a miss rejects the route configuration
+		// (config_impl.cc, RetryPolicyImpl, getAndCheckFactory). Envoy
+		// registers three; Istio emits previous_hosts only. The name
+		// must not be empty (route_components.proto: min_len 1).
+		if hp.GetName() == "" {
+			return nil, rejectError{fmt.Sprintf("route.retry_policy.retry_host_predicate[%d].name: must not be empty", i)}
+		}
+		switch hostPredicate(hp.GetName(), hp.GetTypedConfig().GetTypeUrl()) {
+		case "previous_hosts":
 			p.previousHosts = true
+		case "omit_canary_hosts":
+			// Rejects hosts whose metadata marks them canary
+			// (envoy.lb canary: true); no simulated host is one.
+		case "omit_host_metadata":
+			warn("retry_host_predicate omit_host_metadata: not modelled (ignored)")
+		default:
+			return nil, rejectError{fmt.Sprintf("route.retry_policy.retry_host_predicate[%d]: unknown extension %q (typed_config %q); Envoy registers envoy.retry_host_predicates.previous_hosts, omit_canary_hosts and omit_host_metadata",
+				i, hp.GetName(), hp.GetTypedConfig().GetTypeUrl())}
 		}
 	}
 	if pr := rp.GetRetryPriority(); pr != nil {
@@ -141,4 +158,20 @@ func compileRetry(rp *routev3.RetryPolicy, warn func(string)) (*retryPolicy, err
 		p.requestHeaders = append(p.requestHeaders, hm)
 	}
 	return p, nil
+}
+
+// hostPredicate names the registered retry host predicate a route's
+// extension config selects, by its typed config's type or by its name
+// ("" for none).
+func hostPredicate(name, typeURL string) string {
+	for _, p := range [...]struct{ short, typ string }{
+		{"previous_hosts", "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"},
+		{"omit_canary_hosts", "envoy.extensions.retry.host.omit_canary_hosts.v3.OmitCanaryHostsPredicate"},
+		{"omit_host_metadata", "envoy.extensions.retry.host.omit_host_metadata.v3.OmitHostMetadataConfig"},
+	} {
+		if name == "envoy.retry_host_predicates."+p.short || strings.HasSuffix(typeURL, "/"+p.typ) {
+			return p.short
+		}
+	}
+	return ""
 }

@@ -4,10 +4,13 @@ import (
 	"testing"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	omitcanary "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/omit_canary_hosts/v3"
+	omitmeta "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/omit_host_metadata/v3"
 	prevhosts "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
 	prevprio "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/priority/previous_priorities/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -47,5 +50,61 @@ func TestRetryPriorityUnknownRejected(t *testing.T) {
 		var rej rejectError
 		assert.ErrorAs(t, err, &rej, tc.name)
 		assert.ErrorContains(t, err, tc.err, tc.name)
+	}
+}
+
+// Retry host predicates are looked up the same way (RetryPolicyImpl:
+// getAndCheckFactory<RetryHostPredicateFactory> for each): a predicate
+// Envoy does not register rejects the route configuration. Of the three
+// it registers, previous_hosts is modelled (re-picks), omit_canary_hosts
+// changes nothing here (no simulated host is a canary) and
+// omit_host_metadata is not modelled: a warning says so.
+func TestRetryHostPredicates(t *testing.T) {
+	typed := func(m proto.Message) *routev3.RetryPolicy_RetryHostPredicate {
+		a, err := anypb.New(m)
+		require.NoError(t, err)
+		return &routev3.RetryPolicy_RetryHostPredicate{ConfigType: &routev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: a}}
+	}
+	named := func(name string, hp *routev3.RetryPolicy_RetryHostPredicate) *routev3.RetryPolicy_RetryHostPredicate {
+		hp.Name = name
+		return hp
+	}
+	prio, err := anypb.New(&prevprio.PreviousPrioritiesConfig{UpdateFrequency: 2})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name     string
+		hp       *routev3.RetryPolicy_RetryHostPredicate
+		previous bool
+		warn     string
+		err      string
+	}{
+		{"istio's", named("envoy.retry_host_predicates.previous_hosts", typed(&prevhosts.PreviousHostsPredicate{})), true, "", ""},
+		{"by type", named("acme.previous", typed(&prevhosts.PreviousHostsPredicate{})), true, "", ""},
+		{"by name alone", &routev3.RetryPolicy_RetryHostPredicate{Name: "envoy.retry_host_predicates.previous_hosts"}, true, "", ""},
+		{"canary", named("envoy.retry_host_predicates.omit_canary_hosts", typed(&omitcanary.OmitCanaryHostsPredicate{})), false, "", ""},
+		{"metadata", named("m", typed(&omitmeta.OmitHostMetadataConfig{})), false, "omit_host_metadata: not modelled", ""},
+		{"unknown", &routev3.RetryPolicy_RetryHostPredicate{Name: "acme.other_hosts"}, false, "",
+			`retry_host_predicate[0]: unknown extension "acme.other_hosts"`},
+		{"another extension's type", named("acme", &routev3.RetryPolicy_RetryHostPredicate{
+			ConfigType: &routev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: prio}}), false, "",
+			`unknown extension "acme" (typed_config "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig")`},
+		{"empty name", typed(&prevhosts.PreviousHostsPredicate{}), false, "", "retry_host_predicate[0].name: must not be empty"},
+	} {
+		var warns []string
+		p, err := compileRetry(&routev3.RetryPolicy{RetryOn: "5xx", RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{tc.hp}},
+			func(w string) { warns = append(warns, w) })
+		if tc.err != "" {
+			var rej rejectError
+			assert.ErrorAs(t, err, &rej, tc.name)
+			assert.ErrorContains(t, err, tc.err, tc.name)
+			continue
+		}
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, tc.previous, p.previousHosts, tc.name)
+		if tc.warn == "" {
+			assert.Empty(t, warns, tc.name)
+		} else if assert.Len(t, warns, 1, tc.name) {
+			assert.Contains(t, warns[0], tc.warn, tc.name)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -250,33 +249,11 @@ func (s *setup) startSource(ctx context.Context, src *fleetSource, idx uint64, f
 	if sc.Traffic.Host != "" && s.entry != "edge" {
 		authority = sc.Traffic.Host
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x74726166666963))
-	total := 0.0
-	for _, m := range sc.Traffic.Methods {
-		total += m.Weight
-	}
-	n := uint64(0)
-	var at time.Duration
-	var arrive func()
-	schedule := func() {
-		var ok bool
-		if at, ok = nextArrival(rng, at, sc.Traffic.Duration, src.Rate); ok {
-			clock.At(start.Add(at), arrive)
-		}
-	}
-	arrive = func() {
-		n++
-		method, path := draw(rng, sc.Traffic, total)
-		// Ids above 2^40 per source keep every request's attempts apart.
-		tag := strconv.FormatUint(idx<<40|n, 10)
-		hdrs := make([][2]string, 0, 5+len(sc.Traffic.Headers))
-		hdrs = append(hdrs, [2]string{":method", method}, [2]string{":path", path}, [2]string{":authority", authority}, [2]string{":scheme", "http"}, [2]string{RequestIDHeader, tag})
-		hdrs = append(hdrs, sc.Traffic.Headers...)
+	// Ids above 2^40 per source keep every request's attempts apart.
+	newTraffic(sc.Traffic, seed, src.Rate, authority, port, idx<<40).start(clock, start, func(_ uint64, _ string, req envoy.Request) {
 		*pending++
-		proxy.Send(envoy.Request{Port: port, Headers: hdrs, Worker: int(n % uint64(sc.Traffic.Workers)), Tag: tag})
-		schedule()
-	}
-	schedule()
+		proxy.Send(req)
+	})
 	return nil
 }
 

@@ -30,6 +30,7 @@ type setup struct {
 	source     string // where the configuration came from
 	svc        ServiceRef
 	fqdn       string
+	authority  string       // the entry's requests' :authority
 	edge       *intent.Edge // edge entry from the intent (nil otherwise)
 	top        Topology
 	entry      string // "edge" or a cluster name
@@ -116,6 +117,16 @@ func resolve(sc *Scenario, istioDir string) (*setup, error) {
 		}
 	} else if _, ok := s.config[s.entry]; !ok {
 		return nil, sc.Position(&Error{File: sc.Path, Path: "traffic.entry", Msg: fmt.Sprintf("no Istio configuration for cluster %q", s.entry)})
+	}
+	s.authority = s.fqdn
+	if sc.Traffic.Host != "" {
+		s.authority = sc.Traffic.Host
+	} else if s.entry == "edge" {
+		// An edge gateway serves its hosts, not the service's name.
+		if len(s.svc.Hosts) == 0 {
+			return nil, sc.Position(&Error{File: sc.Path, Path: "traffic.entry", Msg: "edge entry, but no host to send to: set traffic.host or service.hosts (an intent's entry.edge.hosts give them)"})
+		}
+		s.authority = s.svc.Hosts[0]
 	}
 	if err := s.checkTargets(); err != nil {
 		return nil, sc.Position(err)

@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -367,47 +366,14 @@ func (s *setup) run(ctx context.Context, name, source string, filter func(string
 	if fl != nil {
 		defer fl.close()
 	}
-	rate := s.entryRate()
 	// Traffic: Poisson arrivals at the rate, methods and paths drawn from
 	// the seed.
-	rng := rand.New(rand.NewPCG(sc.Traffic.Seed, 0x74726166666963)) // "traffic"
-	authority := s.fqdn
-	if s.entry == "edge" {
-		authority = sc.Traffic.Host
-		if authority == "" && len(s.svc.Hosts) > 0 {
-			authority = s.svc.Hosts[0]
-		}
-	} else if sc.Traffic.Host != "" {
-		authority = sc.Traffic.Host
-	}
-	total := 0.0
-	for _, m := range sc.Traffic.Methods {
-		total += m.Weight
-	}
-	// Each arrival schedules the next, so the clock's queue holds only
-	// what is in flight.
-	id := uint64(0)
-	var at time.Duration
-	var arrive func()
-	schedule := func() {
-		var ok bool
-		if at, ok = nextArrival(rng, at, sc.Traffic.Duration, rate); ok {
-			clock.At(start.Add(at), arrive)
-		}
-	}
-	arrive = func() {
-		id++
-		method, path := draw(rng, sc.Traffic, total)
+	tr := newTraffic(sc.Traffic, sc.Traffic.Seed, s.entryRate(), s.authority, port, 0)
+	tr.start(clock, start, func(id uint64, method string, req envoy.Request) {
 		methods[id] = method
-		tag := strconv.FormatUint(id, 10)
-		hdrs := make([][2]string, 0, 5+len(sc.Traffic.Headers))
-		hdrs = append(hdrs, [2]string{":method", method}, [2]string{":path", path}, [2]string{":authority", authority}, [2]string{":scheme", "http"}, [2]string{RequestIDHeader, tag})
-		hdrs = append(hdrs, sc.Traffic.Headers...)
 		pending++
-		proxy.Send(envoy.Request{Port: port, Headers: hdrs, Worker: int(id % uint64(sc.Traffic.Workers)), Tag: tag})
-		schedule()
-	}
-	schedule()
+		proxy.Send(req)
+	})
 	for t := time.Duration(0); t < sc.Traffic.Duration; t += 10 * time.Second {
 		if err := ctx.Err(); err != nil {
 			return RunReport{}, err
@@ -487,34 +453,4 @@ func (s *setup) configName(target string) string {
 		return "edge.yaml (compiled)"
 	}
 	return target + ".yaml (compiled)"
-}
-
-// draw picks a request's method by the traffic's weights (total is their
-// sum) and its path uniformly: one random number each, in that order, so a
-// seed gives the same requests in every run.
-func draw(rng *rand.Rand, t Traffic, total float64) (method, path string) {
-	method = t.Methods[len(t.Methods)-1].Name
-	x := rng.Float64() * total
-	for _, m := range t.Methods {
-		if x < m.Weight {
-			method = m.Name
-			break
-		}
-		x -= m.Weight
-	}
-	return method, t.Paths[rng.IntN(len(t.Paths))]
-}
-
-// nextArrival is the time of the Poisson arrival after at, at rate per
-// second, and whether it comes before end. A rate of 0 (a source given
-// none) or one so small that the gap overflows a Duration has none: Go's
-// conversion of +Inf or of a too large float to an integer is undefined
-// (on amd64 the most negative Duration, which scheduled arrivals in the
-// past forever).
-func nextArrival(rng *rand.Rand, at, end time.Duration, rate float64) (time.Duration, bool) {
-	gap := rng.ExpFloat64() / rate * float64(time.Second)
-	if !(gap < float64(end-at)) { // NaN (0/0) too
-		return end, false
-	}
-	return at + time.Duration(gap), true
 }

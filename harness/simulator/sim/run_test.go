@@ -235,3 +235,35 @@ faults:
 	assert.Positive(t, errors)
 	assert.Equal(t, errors, src.UserVisibleErrors)
 }
+
+// A fleet source's request that finds no pod in any cluster makes no
+// upstream attempt: no cluster answered it (the share's last column,
+// "none") and its user saw an error. The pods go at 3 s and come back at
+// 5 s; EDS follows a second later each time, so in second 5 no request
+// has an attempt.
+func TestFleetSourceWithNoPodAnywhere(t *testing.T) {
+	sc, err := Load("testdata/runs/fleet-gone-everywhere.yaml")
+	require.NoError(t, err)
+	rep, err := Run(context.Background(), sc, Options{Generate: replay})
+	require.NoError(t, err)
+	run := rep.Runs[0]
+	require.Equal(t, []string{"cluster-1", "cluster-2", "none"}, run.Clusters)
+	src := run.Fleet.Sources[1]
+	require.Equal(t, "cluster-2", src.Cluster)
+	for _, s := range src.Seconds {
+		require.Positive(t, s.Requests, "second %d", s.T)
+		switch {
+		case s.T == 5:
+			assert.Equal(t, []float64{0, 0, 1}, s.Share, "second %d: no pod anywhere", s.T)
+			assert.Equal(t, s.Requests, s.Errors, "second %d", s.T)
+		case s.T >= 3 && s.T < 5:
+			// The pods are gone but EDS still lists them: attempts that
+			// reach no pod, which no cluster answered either.
+			assert.Equal(t, s.Requests, s.Errors, "second %d", s.T)
+			assert.Greater(t, s.Share[2], 0.5, "second %d", s.T)
+		case s.T < 3 || s.T >= 7:
+			assert.Zero(t, s.Share[2], "second %d: every request reached a pod", s.T)
+			assert.Zero(t, s.Errors, "second %d", s.T)
+		}
+	}
+}

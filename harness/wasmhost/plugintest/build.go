@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
+	"time"
 
 	// The test plugins (testdata, which go mod tidy does not see) are built
 	// against the SDK; this keeps it in go.mod.
@@ -83,7 +85,32 @@ func BuildPackage(pkg, name string) (string, error) {
 		return "", err
 	}
 	built[pkg] = final
+	prune(cache, time.Now())
 	return final, nil
+}
+
+// keep is how long a module stays in the shared directory after a build
+// last placed it: every edit of a plugin leaves a file of a few MB, and a
+// run of tests lasts far less.
+const keep = 24 * time.Hour
+
+// prune removes the modules no build has placed for keep, and the build
+// directories of builds killed part way (their deferred removal never
+// ran). A file another test binary still reads stays readable on Unix.
+func prune(cache string, now time.Time) {
+	entries, err := os.ReadDir(cache)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".wasm") && !strings.HasPrefix(name, ".build-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > keep {
+			os.RemoveAll(filepath.Join(cache, name))
+		}
+	}
 }
 
 // MustRead builds name and returns its bytes, or panics (for TestMain and

@@ -42,6 +42,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -140,10 +141,20 @@ func main() {
 		fail(err)
 	}
 	// The copy is thrown away, so an interrupted run leaves the checkout
-	// as it was; remove the copy on ^C too.
+	// as it was; remove the copy on ^C too. Results stop being written
+	// first: the loop goes on while the copy is removed, and what it
+	// tries then (the test run the signal killed, a build without its
+	// files) would be written as killed or not viable.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() { <-sig; os.RemoveAll(work); os.Exit(130) }()
+	go func() {
+		<-sig
+		writing.Lock()
+		stopping = true
+		writing.Unlock()
+		os.RemoveAll(work)
+		os.Exit(130)
+	}()
 
 	start := time.Now()
 	if *sel || *testpkg != "" {
@@ -384,7 +395,20 @@ type jsonFile struct {
 	Mutations []jsonMutation `json:"mutations"`
 }
 
+// stopping is set, under writing, when a signal stops the run: no result
+// is written after it.
+var (
+	writing  sync.Mutex
+	stopping bool
+)
+
+// write writes the results so far, whole (a temp file renamed over out).
 func write(out string, tried []mutant, elapsed time.Duration) error {
+	writing.Lock()
+	defer writing.Unlock()
+	if stopping {
+		return nil
+	}
 	ms := append([]mutant{}, tried...)
 	sort.SliceStable(ms, func(i, j int) bool {
 		if ms[i].file != ms[j].file {
@@ -411,7 +435,11 @@ func write(out string, tried []mutant, elapsed time.Duration) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(out, append(b, '\n'), 0o644)
+	tmp := out + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, out)
 }
 
 // profile holds the covered blocks of a coverage profile by file base name

@@ -41,6 +41,9 @@ var Runs = []Run{
 	{Scenario: "examples/online-banking/drills/active-down.yaml", Filters: true},
 	// A fleet at the edge whose sidecars have no WasmPlugins.
 	{Scenario: "harness/simulator/sim/testdata/runs/edge-fleet.yaml", Filters: true},
+	// A fleet with the service gone from every cluster (requests with no
+	// upstream attempt).
+	{Scenario: "harness/simulator/sim/testdata/runs/fleet-gone-everywhere.yaml"},
 }
 
 // Summary is the golden file, from the repository's root, of a recorded
