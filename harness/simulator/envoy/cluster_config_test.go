@@ -123,7 +123,7 @@ func TestHTTPCallTimeoutAtTheDeadline(t *testing.T) {
 func TestPreviousHostsWithRandomLB(t *testing.T) {
 	rp := &routev3.RetryPolicy{RetryOn: "connect-failure", NumRetries: wrapperspb.UInt32(1),
 		HostSelectionRetryMaxAttempts: 50,
-		RetryHostPredicate:            []*routev3.RetryPolicy_RetryHostPredicate{{Name: "envoy.retry_host_predicates.previous_hosts"}}}
+		RetryHostPredicate:            previousHosts()}
 	s := snap(rp, 0, nil, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})
 	s.Clusters[0].LbPolicy = clusterv3.Cluster_RANDOM
 	p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": refused, "10.0.0.2:80": refused}))

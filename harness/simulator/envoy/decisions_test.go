@@ -109,7 +109,7 @@ func TestRetryBudgetDefaultMinimumIsThree(t *testing.T) {
 // the cluster's connect_timeout, the retry reaches the second.
 func TestConnectTimeoutRetriedUnderConnectFailure(t *testing.T) {
 	rp := &routev3.RetryPolicy{RetryOn: "connect-failure", NumRetries: wrapperspb.UInt32(1),
-		RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{{Name: "envoy.retry_host_predicates.previous_hosts"}}}
+		RetryHostPredicate: previousHosts()}
 	s := snap(rp, 0, nil, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})
 	p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": {Outcome: OutcomeConnectTimeout}}))
 	r := run(t, p, clock)

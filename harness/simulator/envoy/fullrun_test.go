@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	xdstype "github.com/cncf/xds/go/xds/type/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -323,18 +324,26 @@ func TestGrpcStatusCodesAsHTTP(t *testing.T) {
 	}
 }
 
-// previous_priorities is found by its name or by its typed config's type.
-// Named without a typed config it has the empty config, whose
-// update_frequency 0 Envoy's validation refuses
-// (previous_priorities_config.proto: gt 0; the factory validates the
-// empty config it is given), so the route configuration is rejected, not
-// run without the retry priority.
-func TestRetryPriorityByNameOrType(t *testing.T) {
+// previous_priorities is found by its typed config's type, whatever its
+// name, a TypedStruct's wrapped type included; a name alone finds nothing
+// (extensionType), and a config that does not unpack rejects the route
+// configuration, as does update_frequency 0
+// (previous_priorities_config.proto: gt 0).
+func TestRetryPriorityByType(t *testing.T) {
 	typed := func(freq int32) *routev3.RetryPolicy_RetryPriority_TypedConfig {
 		tc, err := anypb.New(&prevprio.PreviousPrioritiesConfig{UpdateFrequency: freq})
 		require.NoError(t, err)
 		return &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: tc}
 	}
+	wrapped := func(freq float64) *routev3.RetryPolicy_RetryPriority_TypedConfig {
+		v, err := structpb.NewStruct(map[string]any{"update_frequency": freq})
+		require.NoError(t, err)
+		tc, err := anypb.New(&xdstype.TypedStruct{TypeUrl: "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig", Value: v})
+		require.NoError(t, err)
+		return &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: tc}
+	}
+	broken := &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: &anypb.Any{
+		TypeUrl: "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig", Value: []byte{0xff}}}
 	for _, tc := range []struct {
 		name     string
 		priority *routev3.RetryPolicy_RetryPriority
@@ -342,9 +351,12 @@ func TestRetryPriorityByNameOrType(t *testing.T) {
 		err      string
 	}{
 		{"by name, no config", &routev3.RetryPolicy_RetryPriority{Name: "envoy.retry_priorities.previous_priorities"}, 0,
-			"update_frequency must be greater than 0, got 0"},
+			`no registered retry priority for type ""`},
 		{"by name and type", &routev3.RetryPolicy_RetryPriority{Name: "envoy.retry_priorities.previous_priorities", ConfigType: typed(2)}, 2, ""},
 		{"by type alone", &routev3.RetryPolicy_RetryPriority{Name: "remote-localities", ConfigType: typed(3)}, 3, ""},
+		{"in a TypedStruct", &routev3.RetryPolicy_RetryPriority{Name: "remote-localities", ConfigType: wrapped(4)}, 4, ""},
+		{"update_frequency 0", &routev3.RetryPolicy_RetryPriority{Name: "p", ConfigType: typed(0)}, 0, "update_frequency must be greater than 0, got 0"},
+		{"does not unpack", &routev3.RetryPolicy_RetryPriority{Name: "p", ConfigType: broken}, 0, "unable to unpack"},
 	} {
 		p, err := compileRetry(&routev3.RetryPolicy{RetryOn: "connect-failure", RetryPriority: tc.priority}, func(string) {})
 		if tc.err != "" {

@@ -40,7 +40,7 @@ func TestResetBeforeRequestRetriesOnlyUnsentRequests(t *testing.T) {
 		{"remote reset", Result{Outcome: OutcomeReset, Latency: time.Millisecond}, false, []string{"UR"}},
 	} {
 		rp := &routev3.RetryPolicy{RetryOn: "reset-before-request", NumRetries: wrapperspb.UInt32(1),
-			RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{{Name: "envoy.retry_host_predicates.previous_hosts"}}}
+			RetryHostPredicate: previousHosts()}
 		s := snap(rp, 0, nil, ep{addr: "10.0.0.1:80"}, ep{addr: "10.0.0.2:80"})
 		p, clock := newTestProxy(s, byHost(map[string]Result{"10.0.0.1:80": c.first}))
 		r := run(t, p, clock)

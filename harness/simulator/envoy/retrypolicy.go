@@ -3,7 +3,6 @@ package envoy
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -91,47 +90,40 @@ func compileRetry(rp *routev3.RetryPolicy, warn func(string)) (*retryPolicy, err
 	if p.max == 0 {
 		p.max = 10 * p.base
 	}
+	// The route's retry extensions are looked up by their typed config's
+	// type, and a miss rejects the route configuration
+	// (source/common/router/config_impl.cc, RetryPolicyImpl:
+	// getAndCheckFactory, extensionType); their names must not be empty
+	// (route_components.proto: min_len 1). Istio emits previous_hosts
+	// and previous_priorities.
 	for i, hp := range rp.GetRetryHostPredicate() {
-		// Each predicate's factory is looked up as a retry priority's is
-		// (below): a miss rejects the route configuration
-		// (config_impl.cc, RetryPolicyImpl, getAndCheckFactory). Envoy
-		// registers three; Istio emits previous_hosts only. The name
-		// must not be empty (route_components.proto: min_len 1).
 		if hp.GetName() == "" {
 			return nil, rejectError{fmt.Sprintf("route.retry_policy.retry_host_predicate[%d].name: must not be empty", i)}
 		}
-		switch hostPredicate(hp.GetName(), hp.GetTypedConfig().GetTypeUrl()) {
-		case "previous_hosts":
+		switch t, _ := extensionType(hp.GetTypedConfig()); t {
+		case "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate":
 			p.previousHosts = true
-		case "omit_canary_hosts":
+		case "envoy.extensions.retry.host.omit_canary_hosts.v3.OmitCanaryHostsPredicate":
 			// Rejects hosts whose metadata marks them canary
 			// (envoy.lb canary: true); no simulated host is one.
-		case "omit_host_metadata":
+		case "envoy.extensions.retry.host.omit_host_metadata.v3.OmitHostMetadataConfig":
 			warn("retry_host_predicate omit_host_metadata: not modelled (ignored)")
 		default:
-			return nil, rejectError{fmt.Sprintf("route.retry_policy.retry_host_predicate[%d]: unknown extension %q (typed_config %q); Envoy registers envoy.retry_host_predicates.previous_hosts, omit_canary_hosts and omit_host_metadata",
-				i, hp.GetName(), hp.GetTypedConfig().GetTypeUrl())}
+			return nil, rejectError{fmt.Sprintf("route.retry_policy.retry_host_predicate[%d] %q: no registered retry host predicate for type %q (Envoy registers previous_hosts, omit_canary_hosts and omit_host_metadata, found by their typed_config)",
+				i, hp.GetName(), t)}
 		}
 	}
 	if pr := rp.GetRetryPriority(); pr != nil {
-		// The route's retry policy looks the extension up by its typed
-		// config's type, then by name, and a miss rejects the route
-		// configuration (source/common/router/config_impl.cc,
-		// RetryPolicyImpl, getAndCheckFactory); previous_priorities is
-		// the only retry priority Envoy registers, and the name must not
-		// be empty (route_components.proto: min_len 1).
 		if pr.GetName() == "" {
 			return nil, rejectError{"route.retry_policy.retry_priority.name: must not be empty"}
 		}
-		if pr.GetName() != "envoy.retry_priorities.previous_priorities" && !strings.HasSuffix(pr.GetTypedConfig().GetTypeUrl(), "PreviousPrioritiesConfig") {
-			return nil, rejectError{fmt.Sprintf("route.retry_policy.retry_priority: unknown extension %q (typed_config %q); Envoy registers only envoy.retry_priorities.previous_priorities",
-				pr.GetName(), pr.GetTypedConfig().GetTypeUrl())}
+		if t, _ := extensionType(pr.GetTypedConfig()); t != "envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig" {
+			return nil, rejectError{fmt.Sprintf("route.retry_policy.retry_priority %q: no registered retry priority for type %q (Envoy registers only previous_priorities, found by its typed_config)",
+				pr.GetName(), t)}
 		}
 		var c prevprio.PreviousPrioritiesConfig
-		if tc := pr.GetTypedConfig(); tc != nil {
-			if err := tc.UnmarshalTo(&c); err != nil {
-				warn("retry_priority: " + err.Error() + " (ignored)")
-			}
+		if err := extensionConfig(pr.GetTypedConfig(), &c); err != nil {
+			return nil, rejectError{"route.retry_policy.retry_priority: " + err.Error()}
 		}
 		p.prioFreq = int(c.GetUpdateFrequency())
 		if p.prioFreq <= 0 {
@@ -158,20 +150,4 @@ func compileRetry(rp *routev3.RetryPolicy, warn func(string)) (*retryPolicy, err
 		p.requestHeaders = append(p.requestHeaders, hm)
 	}
 	return p, nil
-}
-
-// hostPredicate names the registered retry host predicate a route's
-// extension config selects, by its typed config's type or by its name
-// ("" for none).
-func hostPredicate(name, typeURL string) string {
-	for _, p := range [...]struct{ short, typ string }{
-		{"previous_hosts", "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"},
-		{"omit_canary_hosts", "envoy.extensions.retry.host.omit_canary_hosts.v3.OmitCanaryHostsPredicate"},
-		{"omit_host_metadata", "envoy.extensions.retry.host.omit_host_metadata.v3.OmitHostMetadataConfig"},
-	} {
-		if name == "envoy.retry_host_predicates."+p.short || strings.HasSuffix(typeURL, "/"+p.typ) {
-			return p.short
-		}
-	}
-	return ""
 }

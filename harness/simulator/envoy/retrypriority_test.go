@@ -3,6 +3,8 @@ package envoy
 import (
 	"testing"
 
+	udpatype "github.com/cncf/xds/go/udpa/type/v1"
+	xdstype "github.com/cncf/xds/go/xds/type/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	omitcanary "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/omit_canary_hosts/v3"
 	omitmeta "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/omit_host_metadata/v3"
@@ -12,13 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// A retry_priority whose factory Envoy does not find, by its typed
-// config's type or by its name, rejects the route configuration
+// A retry_priority whose factory Envoy does not find by its typed
+// config's type rejects the route configuration
 // (source/common/router/config_impl.cc RetryPolicyImpl:
 // getAndCheckFactory<RetryPriorityFactory>, "Didn't find a registered
-// implementation"); an empty name fails validation first
+// implementation"; extensionType); an empty name fails validation first
 // (route_components.proto: name min_len 1). Istio's generator emits only
 // envoy.retry_priorities.previous_priorities with its typed config
 // (pilot/pkg/networking/core/route/retry).
@@ -35,10 +38,10 @@ func TestRetryPriorityUnknownRejected(t *testing.T) {
 		{"istio's", &routev3.RetryPolicy_RetryPriority{Name: "envoy.retry_priorities.previous_priorities",
 			ConfigType: &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: prio}}, ""},
 		{"unknown name, no config", &routev3.RetryPolicy_RetryPriority{Name: "envoy.retry_priorities.other"},
-			`unknown extension "envoy.retry_priorities.other"`},
+			`retry_priority "envoy.retry_priorities.other": no registered retry priority for type ""`},
 		{"unknown name and type", &routev3.RetryPolicy_RetryPriority{Name: "acme",
 			ConfigType: &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: other}},
-			`unknown extension "acme" (typed_config "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate")`},
+			`retry_priority "acme": no registered retry priority for type "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"`},
 		{"empty name", &routev3.RetryPolicy_RetryPriority{
 			ConfigType: &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: prio}}, "retry_priority.name: must not be empty"},
 	} {
@@ -54,8 +57,9 @@ func TestRetryPriorityUnknownRejected(t *testing.T) {
 }
 
 // Retry host predicates are looked up the same way (RetryPolicyImpl:
-// getAndCheckFactory<RetryHostPredicateFactory> for each): a predicate
-// Envoy does not register rejects the route configuration. Of the three
+// getAndCheckFactory<RetryHostPredicateFactory> for each), by type, not
+// name: a predicate Envoy does not register rejects the route
+// configuration. Of the three
 // it registers, previous_hosts is modelled (re-picks), omit_canary_hosts
 // changes nothing here (no simulated host is a canary) and
 // omit_host_metadata is not modelled: a warning says so.
@@ -80,14 +84,18 @@ func TestRetryHostPredicates(t *testing.T) {
 	}{
 		{"istio's", named("envoy.retry_host_predicates.previous_hosts", typed(&prevhosts.PreviousHostsPredicate{})), true, "", ""},
 		{"by type", named("acme.previous", typed(&prevhosts.PreviousHostsPredicate{})), true, "", ""},
-		{"by name alone", &routev3.RetryPolicy_RetryHostPredicate{Name: "envoy.retry_host_predicates.previous_hosts"}, true, "", ""},
+		{"by name alone", &routev3.RetryPolicy_RetryHostPredicate{Name: "envoy.retry_host_predicates.previous_hosts"}, false, "",
+			`retry_host_predicate[0] "envoy.retry_host_predicates.previous_hosts": no registered retry host predicate for type ""`},
+		{"the type wins over the name", named("envoy.retry_host_predicates.previous_hosts", typed(&omitcanary.OmitCanaryHostsPredicate{})), false, "", ""},
+		{"in a TypedStruct", named("acme", typed(&xdstype.TypedStruct{TypeUrl: "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"})), true, "", ""},
+		{"in a legacy TypedStruct", named("acme", typed(&udpatype.TypedStruct{TypeUrl: "type.googleapis.com/envoy.extensions.retry.host.omit_host_metadata.v3.OmitHostMetadataConfig"})), false, "omit_host_metadata: not modelled", ""},
 		{"canary", named("envoy.retry_host_predicates.omit_canary_hosts", typed(&omitcanary.OmitCanaryHostsPredicate{})), false, "", ""},
 		{"metadata", named("m", typed(&omitmeta.OmitHostMetadataConfig{})), false, "omit_host_metadata: not modelled", ""},
-		{"unknown", &routev3.RetryPolicy_RetryHostPredicate{Name: "acme.other_hosts"}, false, "",
-			`retry_host_predicate[0]: unknown extension "acme.other_hosts"`},
+		{"unknown", named("acme.other_hosts", typed(&structpb.Struct{})), false, "",
+			`retry_host_predicate[0] "acme.other_hosts": no registered retry host predicate for type "google.protobuf.Struct"`},
 		{"another extension's type", named("acme", &routev3.RetryPolicy_RetryHostPredicate{
 			ConfigType: &routev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: prio}}), false, "",
-			`unknown extension "acme" (typed_config "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig")`},
+			`"acme": no registered retry host predicate for type "envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig"`},
 		{"empty name", typed(&prevhosts.PreviousHostsPredicate{}), false, "", "retry_host_predicate[0].name: must not be empty"},
 	} {
 		var warns []string

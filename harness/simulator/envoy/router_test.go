@@ -10,6 +10,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	prevhosts "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
 	prevprio "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/priority/previous_priorities/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"github.com/stretchr/testify/assert"
@@ -28,8 +29,19 @@ func istioDefaultRetry() *routev3.RetryPolicy {
 		RetryOn:                       "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
 		NumRetries:                    wrapperspb.UInt32(2),
 		HostSelectionRetryMaxAttempts: 5,
-		RetryHostPredicate:            []*routev3.RetryPolicy_RetryHostPredicate{{Name: "envoy.retry_host_predicates.previous_hosts"}},
+		RetryHostPredicate:            previousHosts(),
 	}
+}
+
+// previousHosts is Istio's retry host predicate, with its typed config
+// (Envoy finds the predicate by the config's type).
+func previousHosts() []*routev3.RetryPolicy_RetryHostPredicate {
+	tc, err := anypb.New(&prevhosts.PreviousHostsPredicate{})
+	if err != nil {
+		panic(err)
+	}
+	return []*routev3.RetryPolicy_RetryHostPredicate{{Name: "envoy.retry_host_predicates.previous_hosts",
+		ConfigType: &routev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: tc}}}
 }
 
 func retryRemoteLocalities(rp *routev3.RetryPolicy) *routev3.RetryPolicy {

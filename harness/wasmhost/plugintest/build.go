@@ -53,7 +53,10 @@ func BuildPackage(pkg, name string) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if p, ok := built[pkg]; ok {
-		return p, nil
+		// Another process prunes what no build placed for a day.
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
 	}
 	cache := filepath.Join(os.TempDir(), "detour-plugins")
 	if err := os.MkdirAll(cache, 0o755); err != nil {
@@ -80,12 +83,17 @@ func BuildPackage(pkg, name string) (string, error) {
 	sum := sha256.Sum256(b)
 	final := filepath.Join(cache, fmt.Sprintf("%s-%x.wasm", name, sum[:8]))
 	// Same name, same bytes: a rename over a file another test binary
-	// placed is harmless, and readers never see a partial file.
+	// placed is harmless, and readers never see a partial file. Its
+	// time is when a build last placed it (prune).
+	now := time.Now()
+	if err := os.Chtimes(out, now, now); err != nil {
+		return "", err
+	}
 	if err := os.Rename(out, final); err != nil {
 		return "", err
 	}
 	built[pkg] = final
-	prune(cache, time.Now())
+	prune(cache, now)
 	return final, nil
 }
 

@@ -43,3 +43,17 @@ func TestPrune(t *testing.T) {
 		assert.Equal(t, f.gone, os.IsNotExist(err), f.name)
 	}
 }
+
+// A module pruned by another process while this one still holds its path
+// is built again, not handed out missing.
+func TestBuildAgainAfterPrune(t *testing.T) {
+	p, err := Build("hog")
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(p))
+	again, err := Build("hog")
+	require.NoError(t, err)
+	assert.Equal(t, p, again, "same bytes, same name")
+	info, err := os.Stat(again)
+	require.NoError(t, err)
+	assert.Positive(t, info.Size())
+}

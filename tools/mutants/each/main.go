@@ -141,17 +141,22 @@ func main() {
 		fail(err)
 	}
 	// The copy is thrown away, so an interrupted run leaves the checkout
-	// as it was; remove the copy on ^C too. Results stop being written
-	// first: the loop goes on while the copy is removed, and what it
-	// tries then (the test run the signal killed, a build without its
-	// files) would be written as killed or not viable.
+	// as it was; remove the copy on ^C too. First the run stops: no
+	// result is written after the signal (the loop goes on while the copy
+	// is removed, and what it tries then, a build without its files,
+	// would be written as killed or not viable), and the running test,
+	// in a process group of its own that the signal did not reach, is
+	// killed.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		writing.Lock()
-		stopping = true
-		writing.Unlock()
+		state.Lock()
+		state.stopping = true
+		if state.child != 0 {
+			syscall.Kill(-state.child, syscall.SIGKILL)
+		}
+		state.Unlock()
 		os.RemoveAll(work)
 		os.Exit(130)
 	}()
@@ -200,8 +205,26 @@ func main() {
 }
 
 func fail(err error) {
+	if stopped() {
+		select {} // the signal handler exits once the copy is removed
+	}
 	fmt.Fprintln(os.Stderr, "each:", err)
 	os.Exit(1)
+}
+
+// state is what a signal stops: once stopping is set, no result is
+// written and no command started; child is the running command's
+// process group (0: none).
+var state struct {
+	sync.Mutex
+	stopping bool
+	child    int
+}
+
+func stopped() bool {
+	state.Lock()
+	defer state.Unlock()
+	return state.stopping
 }
 
 // find lists the mutants of the package's non-test files in source order.
@@ -306,9 +329,22 @@ func runTo(dir string, args []string, timeout time.Duration, w io.Writer) (time.
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
+	state.Lock()
+	if state.stopping {
+		state.Unlock()
+		select {} // the signal handler exits once the copy is removed
+	}
 	if err := cmd.Start(); err != nil {
+		state.Unlock()
 		return 0, err
 	}
+	state.child = cmd.Process.Pid
+	state.Unlock()
+	defer func() {
+		state.Lock()
+		state.child = 0
+		state.Unlock()
+	}()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var expire <-chan time.Time
@@ -395,18 +431,11 @@ type jsonFile struct {
 	Mutations []jsonMutation `json:"mutations"`
 }
 
-// stopping is set, under writing, when a signal stops the run: no result
-// is written after it.
-var (
-	writing  sync.Mutex
-	stopping bool
-)
-
 // write writes the results so far, whole (a temp file renamed over out).
 func write(out string, tried []mutant, elapsed time.Duration) error {
-	writing.Lock()
-	defer writing.Unlock()
-	if stopping {
+	state.Lock()
+	defer state.Unlock()
+	if state.stopping {
 		return nil
 	}
 	ms := append([]mutant{}, tried...)
