@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,4 +152,24 @@ func TestHostNameGateways(t *testing.T) {
 	assert.Equal(t, uint32(DefaultEastWestPort), gws[0].Port)
 	assert.Equal(t, west.Network, gws[0].Network)
 	assert.NotEmpty(t, gws[0].Network)
+}
+
+// At the edge, a cluster's east-west gateway known by host name is an
+// address of its own: the edge's cluster for it resolves the name
+// (STRICT_DNS), so attempts go to the name, which reaches the cluster
+// the topology resolves it to. The edge sits in cluster-a's locality:
+// cluster-a answers until its pods go at 3 s, cluster-b while they are
+// gone.
+func TestEdgeHostNameGateways(t *testing.T) {
+	sc, err := Load("testdata/runs/edge-hostname.yaml")
+	require.NoError(t, err)
+	rep, err := Run(context.Background(), sc, Options{Generate: replay})
+	require.NoError(t, err)
+	run := rep.Runs[0]
+	require.Equal(t, []string{"cluster-a", "cluster-b", "none"}, run.Clusters)
+	for _, s := range run.Seconds[:3] {
+		assert.Equal(t, []float64{1, 0, 0}, s.Share, "second %d", s.T)
+		assert.Zero(t, s.Errors, "second %d", s.T)
+	}
+	assert.Equal(t, []float64{0, 1, 0}, run.Seconds[5].Share, "cluster-a's pods are gone")
 }
