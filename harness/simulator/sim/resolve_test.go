@@ -173,3 +173,25 @@ func TestEdgeHostNameGateways(t *testing.T) {
 	}
 	assert.Equal(t, []float64{0, 1, 0}, run.Seconds[5].Share, "cluster-a's pods are gone")
 }
+
+// The service's name in requests is its FQDN under the intent's cluster
+// domain (cluster.local unless the intent says otherwise).
+func TestResolveClusterDomain(t *testing.T) {
+	b, err := os.ReadFile("../../../examples/bookinfo/intent.yaml")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for _, tc := range []struct{ intent, want string }{
+		{string(b), "reviews.bookinfo.svc.cluster.local"},
+		{strings.Replace(string(b), "    port: 9080\n", "    port: 9080\n    clusterDomain: mesh.internal\n", 1), "reviews.bookinfo.svc.mesh.internal"},
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "intent.yaml"), []byte(tc.intent), 0o644))
+		p := filepath.Join(dir, "drill.yaml")
+		require.NoError(t, os.WriteFile(p, []byte("intent: intent.yaml\ntraffic: {entry: cluster-1}\n"), 0o644))
+		sc, err := Load(p)
+		require.NoError(t, err)
+		s, err := resolve(sc, "")
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, s.fqdn)
+		assert.Equal(t, tc.want, s.authority, "a sidecar entry sends to the FQDN")
+	}
+}
