@@ -174,15 +174,17 @@ func TestEdgeHostNameGateways(t *testing.T) {
 	assert.Equal(t, []float64{0, 1, 0}, run.Seconds[5].Share, "cluster-a's pods are gone")
 }
 
-// The service's name in requests is its FQDN under the intent's cluster
-// domain (cluster.local unless the intent says otherwise).
-func TestResolveClusterDomain(t *testing.T) {
+// The service's name in requests is its FQDN: the intent's service.host
+// (else its metadata name) under the intent's cluster domain
+// (cluster.local unless the intent says otherwise).
+func TestResolveServiceName(t *testing.T) {
 	b, err := os.ReadFile("../../../examples/bookinfo/intent.yaml")
 	require.NoError(t, err)
 	dir := t.TempDir()
 	for _, tc := range []struct{ intent, want string }{
 		{string(b), "reviews.bookinfo.svc.cluster.local"},
 		{strings.Replace(string(b), "    port: 9080\n", "    port: 9080\n    clusterDomain: mesh.internal\n", 1), "reviews.bookinfo.svc.mesh.internal"},
+		{strings.Replace(string(b), "    port: 9080\n", "    port: 9080\n    host: ratings\n", 1), "ratings.bookinfo.svc.cluster.local"},
 	} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "intent.yaml"), []byte(tc.intent), 0o644))
 		p := filepath.Join(dir, "drill.yaml")
