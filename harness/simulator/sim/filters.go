@@ -3,6 +3,8 @@ package sim
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/detour-mesh/detour/harness/simulator/envoy"
@@ -69,12 +71,12 @@ func (f *Filters) startFilters(ctx context.Context, snap *xds.Snapshot, port uin
 		if !ok {
 			return nil, nil, fmt.Errorf("http filter %q: failure policy %q", hf.Name, w.FailurePolicy)
 		}
-		var env [][2]string
-		for k, v := range w.Env {
-			env = append(env, [2]string{k, v})
+		var env [][2]string // in name order, as every run gives the same
+		for _, k := range slices.Sorted(maps.Keys(w.Env)) {
+			env = append(env, [2]string{k, w.Env[k]})
 		}
 		spec := pw.PluginSpec{Engine: f.engine, Module: f.module, Workers: workers, FailurePolicy: policy,
-			VM:     pw.VMConfig{VMID: w.VMID, Configuration: w.VMConfiguration, Env: sortPairs(env), Seed: seed},
+			VM:     pw.VMConfig{VMID: w.VMID, Configuration: w.VMConfiguration, Env: env, Seed: seed},
 			Plugin: pw.PluginConfig{Name: w.PluginName, RootID: w.RootID, Configuration: w.Configuration}}
 		if first := byVM[w.VMID]; first != nil {
 			spec.ShareVMWith = first
@@ -92,15 +94,6 @@ func (f *Filters) startFilters(ctx context.Context, snap *xds.Snapshot, port uin
 		return nil, nil, fmt.Errorf("the listener on port %d has no Wasm filter: the configuration has no WasmPlugin for this proxy", port)
 	}
 	return proc, plugins, nil
-}
-
-func sortPairs(p [][2]string) [][2]string {
-	for i := 1; i < len(p); i++ {
-		for j := i; j > 0 && p[j][0] < p[j-1][0]; j-- {
-			p[j], p[j-1] = p[j-1], p[j]
-		}
-	}
-	return p
 }
 
 // nopNetwork answers nothing: the scratch proxy never sends.

@@ -289,14 +289,6 @@ func TestDetourRunNeedsWasmPlugins(t *testing.T) {
 	assert.ErrorContains(t, err, "detour run: the listener on port 9080 has no Wasm filter")
 }
 
-// A VM's environment reaches it in key order, whatever the map's order.
-func TestSortPairs(t *testing.T) {
-	assert.Equal(t, [][2]string{{"A", "3"}, {"B", "1"}, {"C", "2"}}, sortPairs([][2]string{{"C", "2"}, {"A", "3"}, {"B", "1"}}))
-	assert.Equal(t, [][2]string{{"A", "1"}, {"B", "2"}}, sortPairs([][2]string{{"B", "2"}, {"A", "1"}}))
-	assert.Equal(t, [][2]string{{"A", "1"}, {"B", "2"}, {"C", "3"}}, sortPairs([][2]string{{"A", "1"}, {"B", "2"}, {"C", "3"}}))
-	assert.Empty(t, sortPairs(nil))
-}
-
 // A fleet at the edge: the edge gateway gets the intent's loads (700 rps)
 // unless the traffic gives a rate, the sidecars what traffic.sources
 // gives them; their configuration has no WasmPlugin, so in the detour run

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,4 +152,48 @@ func TestHostNameGateways(t *testing.T) {
 	assert.Equal(t, uint32(DefaultEastWestPort), gws[0].Port)
 	assert.Equal(t, west.Network, gws[0].Network)
 	assert.NotEmpty(t, gws[0].Network)
+}
+
+// At the edge, a cluster's east-west gateway known by host name is an
+// address of its own: the edge's cluster for it resolves the name
+// (STRICT_DNS), so attempts go to the name, which reaches the cluster
+// the topology resolves it to. The edge sits in cluster-a's locality:
+// cluster-a answers until its pods go at 3 s, cluster-b while they are
+// gone.
+func TestEdgeHostNameGateways(t *testing.T) {
+	sc, err := Load("testdata/runs/edge-hostname.yaml")
+	require.NoError(t, err)
+	rep, err := Run(context.Background(), sc, Options{Generate: replay})
+	require.NoError(t, err)
+	run := rep.Runs[0]
+	require.Equal(t, []string{"cluster-a", "cluster-b", "none"}, run.Clusters)
+	for _, s := range run.Seconds[:3] {
+		assert.Equal(t, []float64{1, 0, 0}, s.Share, "second %d", s.T)
+		assert.Zero(t, s.Errors, "second %d", s.T)
+	}
+	assert.Equal(t, []float64{0, 1, 0}, run.Seconds[5].Share, "cluster-a's pods are gone")
+}
+
+// The service's name in requests is its FQDN: the intent's service.host
+// (else its metadata name) under the intent's cluster domain
+// (cluster.local unless the intent says otherwise).
+func TestResolveServiceName(t *testing.T) {
+	b, err := os.ReadFile("../../../examples/bookinfo/intent.yaml")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for _, tc := range []struct{ intent, want string }{
+		{string(b), "reviews.bookinfo.svc.cluster.local"},
+		{strings.Replace(string(b), "    port: 9080\n", "    port: 9080\n    clusterDomain: mesh.internal\n", 1), "reviews.bookinfo.svc.mesh.internal"},
+		{strings.Replace(string(b), "    port: 9080\n", "    port: 9080\n    host: ratings\n", 1), "ratings.bookinfo.svc.cluster.local"},
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "intent.yaml"), []byte(tc.intent), 0o644))
+		p := filepath.Join(dir, "drill.yaml")
+		require.NoError(t, os.WriteFile(p, []byte("intent: intent.yaml\ntraffic: {entry: cluster-1}\n"), 0o644))
+		sc, err := Load(p)
+		require.NoError(t, err)
+		s, err := resolve(sc, "")
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, s.fqdn)
+		assert.Equal(t, tc.want, s.authority, "a sidecar entry sends to the FQDN")
+	}
 }

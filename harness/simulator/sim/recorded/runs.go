@@ -44,6 +44,8 @@ var Runs = []Run{
 	// A fleet with the service gone from every cluster (requests with no
 	// upstream attempt).
 	{Scenario: "harness/simulator/sim/testdata/runs/fleet-gone-everywhere.yaml"},
+	// An edge gateway whose clusters' east-west gateways have host names.
+	{Scenario: "harness/simulator/sim/testdata/runs/edge-hostname.yaml"},
 }
 
 // Summary is the golden file, from the repository's root, of a recorded
