@@ -155,3 +155,21 @@ func TestLatencyDistribution(t *testing.T) {
 	assert.InDelta(t, float64(10*time.Millisecond), float64(xs[10000]), float64(time.Millisecond))
 	assert.InDelta(t, float64(50*time.Millisecond), float64(xs[19800]), float64(6*time.Millisecond))
 }
+
+// A service with no pods behind a gateway (endpoints: 0, which the
+// scenario allows) has no healthy upstream there, and no fault is named
+// for it.
+func TestNetworkGatewayWithoutPods(t *testing.T) {
+	top := testTopology()
+	top.Clusters[1].Services[0].Subsets = []Subset{{Name: "v1", Endpoints: 0}}
+	n := NewNetwork(top, nil, vclock.Epoch, 1, "reviews")
+	var recs []AttemptRecord
+	n.Record = func(r AttemptRecord) { recs = append(recs, r) }
+	got := n.Send(vclock.Epoch, &envoy.Attempt{Cluster: "outbound|9080||reviews.bookinfo.svc.cluster.local", Address: "10.0.2.1:15443"})
+	assert.Equal(t, envoy.OutcomeHandshakeFailure, got.Outcome)
+	got = n.Send(vclock.Epoch, &envoy.Attempt{Cluster: "outbound|9080||reviews.bookinfo.svc.cluster.local", Address: "10.0.2.2:80"})
+	assert.Equal(t, 503, got.Status, "the ingress gateway answers no healthy upstream")
+	require.Len(t, recs, 2)
+	assert.Empty(t, recs[0].Faults)
+	assert.Empty(t, recs[1].Faults)
+}
