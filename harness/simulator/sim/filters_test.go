@@ -19,6 +19,7 @@ import (
 	"github.com/detour-mesh/detour/harness/simulator/xds"
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 	"github.com/detour-mesh/detour/harness/wasmhost/vclock"
+	"github.com/detour-mesh/detour/plugins/module"
 )
 
 // withWasmFilters returns a recorded bookinfo sidecar's snapshot (one
@@ -104,4 +105,17 @@ func TestFiltersShareVMsByVMID(t *testing.T) {
 	}
 	assert.NotSame(t, plugins[0].VM(0), plugins[0].VM(1), "each worker has its own VM")
 	assert.NotSame(t, plugins[2].VM(0), plugins[2].VM(1), "each worker has its own VM")
+}
+
+// LoadFilters compiles a module, and names the module it could not
+// compile.
+func TestLoadFilters(t *testing.T) {
+	b, err := module.Bytes()
+	require.NoError(t, err)
+	f, err := LoadFilters(context.Background(), b, "built")
+	require.NoError(t, err)
+	assert.Equal(t, "built", f.Source)
+	require.NotNil(t, f.module)
+	_, err = LoadFilters(context.Background(), []byte("\x00asm\x01\x00\x00\x00garbage"), "bad.wasm")
+	assert.ErrorContains(t, err, "filter module bad.wasm: ")
 }

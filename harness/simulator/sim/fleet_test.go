@@ -76,3 +76,22 @@ faults:
 	assert.Equal(t, fl.Sources[0].OverflowErrors+src.OverflowErrors, fl.Faults[0].OverflowErrors)
 	assert.Equal(t, fl.Sources[0].OverflowErrors+src.OverflowErrors, fl.Total.OverflowErrors)
 }
+
+// traffic.host names what the entry sends to. At the edge it is an edge
+// host, which the fleet's sidecars do not route: they keep sending to the
+// service's FQDN and see no error before the fault (at 3 s).
+func TestFleetSidecarsIgnoreTheEdgeHost(t *testing.T) {
+	sc, err := Load("testdata/runs/edge-fleet.yaml")
+	require.NoError(t, err)
+	sc.Traffic.Host = "bookinfo.example.com"
+	rep, err := Run(context.Background(), sc, Options{Generate: replay, Only: RunIstio})
+	require.NoError(t, err)
+	run := rep.Runs[0]
+	assert.Zero(t, run.Seconds[0].Errors, "the edge routes its host")
+	for _, src := range run.Fleet.Sources[1:] {
+		require.Positive(t, src.Requests, src.Cluster)
+		for _, s := range src.Seconds[:3] {
+			assert.Zero(t, s.Errors, "%s, second %d", src.Cluster, s.T)
+		}
+	}
+}

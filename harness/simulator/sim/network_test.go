@@ -79,6 +79,8 @@ func TestNetworkFaults(t *testing.T) {
 			envoy.Result{Outcome: envoy.OutcomeResponse, Latency: 5 * time.Millisecond, Status: 200}, nil},
 		{"error rate 100%", Fault{Kind: ErrorRate, Status: 500, Rate: 1, Target: Target{Cluster: "c1", Share: 1}}, 0, "10.100.1.1:9080", "",
 			envoy.Result{Outcome: envoy.OutcomeResponse, Latency: 5 * time.Millisecond, Status: 500, Cause: "c1 reviews error rate (500)"}, []string{"f"}},
+		{"error rate on half the endpoints hits the first half", Fault{Kind: ErrorRate, Status: 500, Rate: 1, Target: Target{Cluster: "c1", Share: 0.5}}, 0, "10.100.1.2:9080", "",
+			envoy.Result{Outcome: envoy.OutcomeResponse, Latency: 5 * time.Millisecond, Status: 500, Cause: "c1 reviews error rate (500)"}, []string{"f"}},
 		{"error rate on half the endpoints spares the second half", Fault{Kind: ErrorRate, Status: 500, Rate: 1, Target: Target{Cluster: "c1", Share: 0.5}}, 0, "10.100.1.3:9080", "",
 			envoy.Result{Outcome: envoy.OutcomeResponse, Latency: 5 * time.Millisecond, Status: 200}, nil},
 		{"share of a subset", Fault{Kind: ErrorRate, Status: 500, Rate: 1, Target: Target{Cluster: "c1", Subset: "v2", Share: 0.5}}, 0, "10.100.1.3:9080", "",

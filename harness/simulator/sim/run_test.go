@@ -171,6 +171,11 @@ func TestRunTrafficKnobs(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rep.Runs, 1)
 	assert.Equal(t, []string{"istio 0.4", "istio 0.8", "istio 1.0"}, progress, "after each simulated 10 s")
+	progress = nil
+	_, err = Run(context.Background(), scenarioFile(t, "traffic: {entry: cluster-1, rate: 5, duration: 20s}\n"), Options{Generate: replay,
+		Progress: func(run string, done float64) { progress = append(progress, fmt.Sprintf("%s %.1f", run, done)) }})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"istio 0.5", "istio 1.0"}, progress, "a whole number of 10 s steps: the end is told once")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
