@@ -21,24 +21,26 @@ import (
 // its by-name fallback removed in 1.39), so a config without
 // typed_config has the type "" and no factory.
 func extensionType(a *anypb.Any) (string, *structpb.Struct) {
-	t := a.GetTypeUrl()
-	t = t[strings.LastIndexByte(t, '/')+1:]
+	t := typeName(a.GetTypeUrl())
+	var ts interface {
+		proto.Message
+		GetTypeUrl() string
+		GetValue() *structpb.Struct
+	}
 	switch t {
 	case "xds.type.v3.TypedStruct":
-		var ts xdstype.TypedStruct
-		if a.UnmarshalTo(&ts) == nil {
-			u := ts.GetTypeUrl()
-			return u[strings.LastIndexByte(u, '/')+1:], ts.GetValue()
-		}
+		ts = &xdstype.TypedStruct{}
 	case "udpa.type.v1.TypedStruct":
-		var ts udpatype.TypedStruct
-		if a.UnmarshalTo(&ts) == nil {
-			u := ts.GetTypeUrl()
-			return u[strings.LastIndexByte(u, '/')+1:], ts.GetValue()
-		}
+		ts = &udpatype.TypedStruct{}
+	}
+	if ts != nil && a.UnmarshalTo(ts) == nil {
+		return typeName(ts.GetTypeUrl()), ts.GetValue()
 	}
 	return t, nil
 }
+
+// typeName is a type URL's full name (after its last '/').
+func typeName(url string) string { return url[strings.LastIndexByte(url, '/')+1:] }
 
 // extensionConfig reads an extension's typed config into m, from the Any
 // or, for a TypedStruct, from its JSON-shaped value

@@ -25,12 +25,19 @@ type Filters struct {
 
 // LoadFilters compiles the filter module's bytes.
 func LoadFilters(ctx context.Context, wasm []byte, source string) (*Filters, error) {
-	eng, err := pw.NewEngine(ctx, pw.EngineConfig{})
+	return loadFilters(ctx, wasm, source, pw.EngineConfig{})
+}
+
+// loadFilters is LoadFilters on an engine configured by cfg (the tests'
+// compilation cache).
+func loadFilters(ctx context.Context, wasm []byte, source string, cfg pw.EngineConfig) (*Filters, error) {
+	eng, err := pw.NewEngine(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	mod, err := eng.Compile(ctx, wasm)
 	if err != nil {
+		_ = eng.Close(ctx)
 		return nil, fmt.Errorf("filter module %s: %w", source, err)
 	}
 	return &Filters{Source: source, engine: eng, module: mod}, nil

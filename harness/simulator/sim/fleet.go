@@ -11,6 +11,7 @@ import (
 	"github.com/detour-mesh/detour/compiler/intent"
 	"github.com/detour-mesh/detour/harness/simulator/envoy"
 	"github.com/detour-mesh/detour/harness/simulator/report"
+	"github.com/detour-mesh/detour/harness/simulator/sim/scenario"
 	"github.com/detour-mesh/detour/harness/simulator/xds"
 	pw "github.com/detour-mesh/detour/harness/wasmhost/proxywasm"
 	"github.com/detour-mesh/detour/harness/wasmhost/vclock"
@@ -86,11 +87,7 @@ func (s *setup) entryRate() float64 {
 	return s.rateOf(s.entry)
 }
 
-// maxRequests bounds a drill's requests (scenario validation holds
-// traffic.rate and traffic.sources to it).
-const maxRequests = 50e6
-
-// fleetVolume holds a fleet drill to maxRequests: the intent's loads,
+// fleetVolume holds a fleet drill to scenario.MaxRequests: the intent's loads,
 // which the scenario's validation does not see, set the sources' rates
 // when traffic.sources does not.
 func (s *setup) fleetVolume() error {
@@ -100,7 +97,7 @@ func (s *setup) fleetVolume() error {
 			total += s.rateOf(c.Name)
 		}
 	}
-	if n := total * s.sc.Traffic.Duration.Seconds(); n > maxRequests {
+	if n := total * s.sc.Traffic.Duration.Seconds(); n > scenario.MaxRequests {
 		return fmt.Errorf("%s: fleet: the sources send %.0f requests over traffic.duration (their rates are the intent's clusters[].load where traffic.sources names none); expected at most 50 million: set traffic.sources or a shorter duration", s.sc.Path, n)
 	}
 	return nil

@@ -43,12 +43,8 @@ var filters = sync.OnceValues(func() (*Filters, error) {
 	}
 	ctx := context.Background()
 	if dir, ok := wazeroCacheDir(); ok {
-		eng, err := pw.NewEngine(ctx, pw.EngineConfig{CacheDir: dir})
-		if err == nil {
-			if mod, err := eng.Compile(ctx, b); err == nil {
-				return &Filters{Source: module.Package, engine: eng, module: mod}, nil
-			}
-			_ = eng.Close(ctx)
+		if f, err := loadFilters(ctx, b, module.Package, pw.EngineConfig{CacheDir: dir}); err == nil {
+			return f, nil
 		}
 		_ = os.RemoveAll(dir) // the next process fills it again
 	}
@@ -107,8 +103,9 @@ func TestRecordedDrills(t *testing.T) {
 			}
 			assert.Equal(t, 3, relative)
 			golden.Check(t, filepath.Join("../../..", recorded.Summary(r.Scenario)), []byte(rep.Summary()))
-			timelinetest.WellFormed(t, timelinetest.Render(t, rep.Plot()))
-			timelinetest.Check(t, timelinetest.Render(t, rep.Plot()), rep.Plot())
+			svg := timelinetest.Render(t, rep.Plot())
+			timelinetest.WellFormed(t, svg)
+			timelinetest.Check(t, svg, rep.Plot())
 		})
 	}
 }

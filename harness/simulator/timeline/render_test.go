@@ -18,20 +18,13 @@ import (
 	"github.com/detour-mesh/detour/internal/golden"
 )
 
-func render(t testing.TB, p timeline.Plot) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	require.NoError(t, timeline.Render(&b, p))
-	return b.Bytes()
-}
-
 func TestGolden(t *testing.T) {
-	golden.Check(t, "testdata/synthetic.svg", render(t, synthetic()))
+	golden.Check(t, "testdata/synthetic.svg", timelinetest.Render(t, synthetic()))
 }
 
 func TestDeterministic(t *testing.T) {
 	for _, p := range []timeline.Plot{synthetic(), tenMinutes()} {
-		assert.Equal(t, render(t, p), render(t, p))
+		assert.Equal(t, timelinetest.Render(t, p), timelinetest.Render(t, p))
 	}
 }
 
@@ -95,7 +88,7 @@ func TestWellFormedAndSelfContained(t *testing.T) {
 		Panels: []timeline.Panel{{Title: "x<y", Note: "&", Series: []timeline.Series{{Name: `"q"`, Share: []float64{1}}}, Marks: []timeline.Mark{{At: 0, Label: "<>"}}}},
 	}} {
 		t.Run(name, func(t *testing.T) {
-			svg := render(t, p)
+			svg := timelinetest.Render(t, p)
 			els := parse(t, svg)
 			for _, e := range els {
 				assert.NotEqual(t, "script", e.name)
@@ -114,7 +107,7 @@ func TestWellFormedAndSelfContained(t *testing.T) {
 // path counting every mark.
 func TestSeriesElements(t *testing.T) {
 	p := synthetic()
-	els := parse(t, render(t, p))
+	els := parse(t, timelinetest.Render(t, p))
 	for _, pn := range p.Panels {
 		var series, faults, latency []string
 		errs, marks := 0, 0
@@ -205,7 +198,7 @@ func TestColorsFollowNames(t *testing.T) {
 	s := p.Panels[1].Series
 	s[0], s[2] = s[2], s[0]
 	assert.Equal(t, map[string]int{"cluster-1": 0, "cluster-2": 1, "cluster-3": 2, "no cluster": -1}, p.Colors())
-	els := parse(t, render(t, p))
+	els := parse(t, timelinetest.Render(t, p))
 	class := map[string]map[string]bool{}
 	for _, e := range els {
 		if n, ok := e.attrs["data-series"]; ok {
@@ -280,7 +273,7 @@ func tenMinutes() timeline.Plot {
 // TestSize: a noisy 10-minute run at 1 s stays small enough to attach to
 // a pull request (one path per band, not one element per point).
 func TestSize(t *testing.T) {
-	svg := render(t, tenMinutes())
+	svg := timelinetest.Render(t, tenMinutes())
 	assert.Less(t, len(svg), 128<<10, "bytes")
 	assert.Less(t, strings.Count(string(svg), "<"), 300, "elements")
 }
@@ -295,7 +288,7 @@ func TestBrowser(t *testing.T) {
 	for name, a := range areas {
 		assert.Greater(t, a, float64(timelinetest.ExpectedPixels), "series %q is large enough to be checked", name)
 	}
-	seen := timelinetest.Check(t, render(t, p), p)
+	seen := timelinetest.Check(t, timelinetest.Render(t, p), p)
 	assert.Equal(t, map[string]int{"light": 4, "dark": 4}, seen)
 }
 
@@ -317,7 +310,7 @@ func TestBrowserMissingSeries(t *testing.T) {
 		}
 	}
 	assert.Zero(t, p.Areas()["cluster-3"])
-	seen := timelinetest.Check(t, render(t, p), p)
+	seen := timelinetest.Check(t, timelinetest.Render(t, p), p)
 	assert.Equal(t, map[string]int{"light": 3, "dark": 3}, seen)
 }
 

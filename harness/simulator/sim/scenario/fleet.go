@@ -30,10 +30,14 @@ func (v *validator) fleet(t *TrafficFile, out *Traffic) {
 	if len(names) > 0 {
 		out.Fleet = true
 	}
-	if total*out.Duration.Seconds() > 50e6 {
+	if total*out.Duration.Seconds() > MaxRequests {
 		v.failf("traffic.sources", "the sources' rate × duration is %.0f requests; expected at most 50 million", total*out.Duration.Seconds())
 	}
 }
+
+// MaxRequests bounds a drill's requests: a source's rate × duration,
+// and a fleet's in all (the messages say "50 million").
+const MaxRequests = 50e6
 
 // Source is the rate the scenario gives cluster c (ok false: not given).
 func (t *Traffic) Source(c string) (float64, bool) {

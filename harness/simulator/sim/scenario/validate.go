@@ -236,7 +236,7 @@ func (v *validator) traffic(t *TrafficFile, top Topology) Traffic {
 	}
 	out.RateSet = t.Rate.Set()
 	v.fleet(t, &out)
-	if out.Rate*out.Duration.Seconds() > 50e6 {
+	if out.Rate*out.Duration.Seconds() > MaxRequests {
 		v.fail(t.Rate, "traffic.rate", fmt.Sprintf("rate × duration is %.0f requests; expected at most 50 million", out.Rate*out.Duration.Seconds()))
 	}
 	if t.Entry == "" {
